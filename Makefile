@@ -1,0 +1,39 @@
+# d1core: the two commands that matter are `make sim` and `make test`; `make help` lists the rest.
+VENV    ?= .venv
+STAMP   := $(VENV)/.d1core-setup
+D1CORE  := $(VENV)/bin/d1core
+PYTEST  := $(VENV)/bin/pytest
+JOBS    ?= auto
+BLOCKS  ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup sim test lint synth bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml sim/setup_env.sh
+	sh sim/setup_env.sh $(VENV)
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install what is missing (pip packages, Debian iverilog and g++)
+
+sim: $(STAMP) ## run the default demo simulation, checked against the reference model
+	$(D1CORE) sim
+
+test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist, JOBS=auto)
+	$(PYTEST) -n $(JOBS) --dist loadgroup tests
+
+lint: $(STAMP) ## Verilator --lint-only on every generated top, ruff on the Python
+	$(VENV)/bin/ruff check hw verif sim tests
+	$(D1CORE) lint
+
+synth: $(STAMP) ## synthesize every block with Yosys; writes docs/results.md and build/synth.json
+	$(D1CORE) synth $(BLOCKS)
+
+bench: $(STAMP) ## measure simulation speed and block throughput; writes docs/results.md
+	$(D1CORE) bench
+
+clean: ## remove build products (keeps .venv; `rm -rf .venv` for a full reset)
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
