@@ -1,0 +1,34 @@
+"""The registry of synthesizable blocks: one entry per block of the core, with the preset it is
+measured in. ``d1core synth``, ``d1core lint`` and ``d1core bench`` iterate over it; a new block
+adds one line here (see docs/flow.md)."""
+
+from dataclasses import dataclass
+
+from .build import Design
+
+__all__ = ["Block", "blocks", "get_block"]
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    design: Design
+    summary: str
+
+
+def blocks():
+    """Every block, in report order."""
+    from hw.fp.convert import ConvertUnit
+
+    return {b.name: b for b in (
+        Block("fp.convert", Design.of("fp_convert", ConvertUnit, tag_width=8),
+              "FP32 <-> BF16/CFP8/SHP/UHP conversion, RNE and SR, 1 per cycle"),
+    )}
+
+
+def get_block(name):
+    table = blocks()
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"unknown block {name!r}; expected one of {', '.join(table)}") from None

@@ -1,0 +1,123 @@
+"""Amaranth → Verilog, once per distinct design and parameter set.
+
+A :class:`Design` names a component factory and its parameters. Its cache key hashes the factory,
+the parameters and every source file under ``hw/``, so an edit to the hardware or a new parameter
+gives a new Verilog file and a new build directory, while repeated tests of one design (also from
+parallel pytest-xdist workers) convert and compile it once. Files are written atomically and builds
+take a per-directory lock, so concurrent workers never race.
+"""
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from . import toolchain
+
+__all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest"]
+
+
+@functools.cache
+def hw_digest():
+    """Digest of every Python source file under ``hw/`` (path and content)."""
+    h = hashlib.sha256()
+    for path in sorted((toolchain.ROOT / "hw").rglob("*.py")):
+        h.update(str(path.relative_to(toolchain.ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def atomic_write(path, text):
+    """Write ``text`` to ``path`` so that readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(directory):
+    """Hold an exclusive lock on ``directory`` (created if needed) across processes."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield directory
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port of a converted top: its Verilog name, width and direction ("in" or "out")."""
+    name: str
+    width: int
+    direction: str
+
+
+@dataclass(frozen=True)
+class Design:
+    """A component factory with keyword parameters, converted to a Verilog module ``name``."""
+    name: str
+    factory: object
+    params: tuple = ()
+
+    @classmethod
+    def of(cls, name, factory, **params):
+        return cls(name, factory, tuple(sorted(params.items())))
+
+    def instantiate(self):
+        return self.factory(**dict(self.params))
+
+    @functools.cached_property
+    def key(self):
+        h = hashlib.sha256()
+        for part in (self.name, self.factory.__module__, self.factory.__qualname__,
+                     repr(self.params), hw_digest()):
+            h.update(part.encode())
+            h.update(b"\0")
+        return h.hexdigest()[:16]
+
+    @property
+    def stem(self):
+        """Unique file stem of this design: ``name-key``."""
+        return f"{self.name}-{self.key}"
+
+    def verilog(self):
+        """Path of this design's Verilog (converted on first use, then reused)."""
+        path = toolchain.BUILD / "rtl" / f"{self.stem}.v"
+        if path.exists():
+            return path
+        with locked(path.parent / ".convert" / self.stem):
+            if not path.exists():
+                component = self.instantiate()
+                text = verilog.convert(component, name=self.name, emit_src=False)
+                atomic_write(path.with_suffix(".ports.json"),
+                             json.dumps([p.__dict__ for p in ports_of(component)]))
+                atomic_write(path, text)
+        return path
+
+    def ports(self):
+        """The top's ports, in the order of the component's signature (plus clk and rst)."""
+        self.verilog()
+        path = toolchain.BUILD / "rtl" / f"{self.stem}.ports.json"
+        return [Port(**p) for p in json.loads(path.read_text())]
+
+
+def ports_of(component):
+    """Flatten a component's signature into :class:`Port` records, as Amaranth names them."""
+    ports = [Port("clk", 1, "in"), Port("rst", 1, "in")]
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        direction = "in" if member.flow == wiring.In else "out"
+        ports.append(Port(name, len(value), direction))
+    return ports
