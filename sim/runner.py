@@ -1,0 +1,143 @@
+"""Run a cocotb test module against a design on Verilator or Icarus.
+
+:func:`run_cocotb` is the one helper every cocotb test of the regression goes through:
+
+* the design is converted once (``Design.verilog``) and wrapped in the bulk stream harness of
+  ``verif/harness.py`` unless ``harness=False``;
+* each (design, simulator, waves) gets its own build directory under ``build/sim/``, taken under a
+  lock, so pytest-xdist workers never race; each run gets its own test directory;
+* ``WAVES=1`` in the environment (or ``waves=True``) records a waveform (VCD on Verilator, FST on
+  Icarus) and prints its path;
+* a failing cocotb test raises :class:`SimulationFailed` with the failing test names.
+
+Parameters reach the cocotb module through the environment variable ``D1_TB_ARGS`` (JSON); the
+module reads them with :func:`tb_args`.
+"""
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from . import toolchain
+from .build import atomic_write, locked
+
+__all__ = ["run_cocotb", "tb_args", "SimulationFailed", "waves_requested"]
+
+TB_ARGS_ENV = "D1_TB_ARGS"
+
+#: Verilator flags: Amaranth's Verilog trips WIDTHEXPAND and friends, which are style, not errors
+#: (``make lint`` shows them); -O3 and no assertion-heavy options, for speed.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
+                  "--x-initial", "fast"]
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed (or the simulation did not produce results)."""
+
+
+def waves_requested(waves=None):
+    if waves is not None:
+        return bool(waves)
+    return os.environ.get("WAVES", "0") not in ("", "0", "false", "no")
+
+
+def tb_args():
+    """In a cocotb module: the parameters ``run_cocotb`` passed (a dict)."""
+    return json.loads(os.environ.get(TB_ARGS_ENV, "{}"))
+
+
+def _harness_sources(design, *, harness, stream_in, stream_out):
+    from verif.harness import harness_verilog
+
+    rtl = design.verilog()
+    if not harness:
+        return [rtl], design.name
+    top = f"harness_{design.name}"
+    path = rtl.with_name(f"{design.stem}.harness.v")
+    if not path.exists():
+        atomic_write(path, harness_verilog(design.name, design.ports(), stream_in=stream_in,
+                                           stream_out=stream_out, name=top))
+    return [rtl, path], top
+
+
+def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, harness=True,
+               stream_in="i", stream_out="o", test_dir=None, quiet=False):
+    """Build ``design`` for ``sim`` and run the cocotb test ``module`` (a module name) on it.
+
+    Returns a dict with the results file, test directory, waveform path (or None) and the
+    wall-clock seconds of the build and of the test. Raises ``SimulationFailed`` if any cocotb
+    test fails, ``ValueError``/``RuntimeError`` for an unknown or missing simulator.
+    """
+    from cocotb_tools import runner as cocotb_runner
+
+    toolchain.require_simulator(sim)
+    waves = waves_requested(waves)
+    sources, top = _harness_sources(design, harness=harness, stream_in=stream_in,
+                                    stream_out=stream_out)
+    build_dir = toolchain.BUILD / "sim" / f"{design.stem}-{sim}{'-waves' if waves else ''}"
+    if test_dir is None:
+        test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Each xdist worker is already one process per core: one C++ compile job each.
+        cocotb_runner.MAX_PARALLEL_BUILD_JOBS = 1
+
+    r = cocotb_runner.get_runner(sim)
+    build_args = VERILATOR_ARGS if sim == "verilator" else []
+    t0 = time.monotonic()
+    with locked(build_dir):
+        r.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=build_dir,
+                build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
+                always=False, log_file=str(build_dir / "build.log") if quiet else None)
+    t1 = time.monotonic()
+
+    plusargs = []
+    waves_file = None
+    if waves:
+        if sim == "icarus":
+            waves_file = test_dir / f"{top}.fst"
+            plusargs.append(f"+dumpfile_path={waves_file}")
+        else:
+            waves_file = test_dir / "dump.vcd"
+    extra_env = {TB_ARGS_ENV: json.dumps(args or {})}
+    pythonpath = os.pathsep.join(filter(None, [str(toolchain.ROOT), str(toolchain.ROOT / "tests"),
+                                               os.environ.get("PYTHONPATH")]))
+    extra_env["PYTHONPATH"] = pythonpath
+    try:
+        results = r.test(test_module=module, hdl_toplevel=top, build_dir=build_dir,
+                         test_dir=test_dir, testcase=testcase, plusargs=list(plusargs),
+                         extra_env=extra_env, waves=waves, timescale=("1ns", "1ps"),
+                         log_file=str(test_dir / "sim.log") if quiet else None)
+    except SystemExit:
+        # cocotb's runner exits when a test fails; the results file says which.
+        results = test_dir / "results.xml"
+    t2 = time.monotonic()
+    if waves_file is not None:
+        print(f"waves: {waves_file}", file=sys.stderr)
+    _check_results(Path(results), test_dir, quiet=quiet)
+    return {"results": Path(results), "test_dir": test_dir, "waves": waves_file,
+            "build_seconds": t1 - t0, "test_seconds": t2 - t1}
+
+
+def _check_results(results, test_dir, *, quiet):
+    import xml.etree.ElementTree as ET
+
+    if not results.exists():
+        raise SimulationFailed(f"no results from the simulation (see {test_dir})")
+    root = ET.parse(results).getroot()
+    cases = list(root.iter("testcase"))
+    failed = [c.get("name") for c in cases
+              if c.find("failure") is not None or c.find("error") is not None]
+    if not cases:
+        raise SimulationFailed(f"the simulation ran no cocotb test (see {test_dir})")
+    if failed:
+        detail = ""
+        if quiet and (test_dir / "sim.log").exists():
+            detail = "\n" + "\n".join((test_dir / "sim.log").read_text().splitlines()[-40:])
+        raise SimulationFailed(f"cocotb tests failed: {', '.join(failed)} (log in {test_dir})"
+                               + detail)
