@@ -111,6 +111,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     try:
         results = r.test(test_module=module, hdl_toplevel=top, build_dir=build_dir,
                          test_dir=test_dir, testcase=testcase, plusargs=list(plusargs),
+                         results_xml=str(test_dir / "results.xml"),
                          extra_env=extra_env, waves=waves, timescale=("1ns", "1ps"),
                          log_file=str(test_dir / "sim.log") if quiet else None)
     except SystemExit:
