@@ -13,15 +13,17 @@ import functools
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 from . import toolchain
 
-__all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest"]
+__all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog"]
 
 
 @functools.cache
@@ -32,6 +34,19 @@ def hw_digest():
         h.update(str(path.relative_to(toolchain.ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _module_digest(factory):
+    """Digest of the file defining ``factory`` when it lies outside ``hw/`` (a test design)."""
+    import inspect
+
+    try:
+        path = Path(inspect.getfile(factory)).resolve()
+    except (TypeError, OSError):
+        return ""
+    if (toolchain.ROOT / "hw") in path.parents:
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def atomic_write(path, text):
@@ -82,7 +97,7 @@ class Design:
     def key(self):
         h = hashlib.sha256()
         for part in (self.name, self.factory.__module__, self.factory.__qualname__,
-                     repr(self.params), hw_digest()):
+                     repr(self.params), hw_digest(), _module_digest(self.factory)):
             h.update(part.encode())
             h.update(b"\0")
         return h.hexdigest()[:16]
@@ -93,7 +108,8 @@ class Design:
         return f"{self.name}-{self.key}"
 
     def verilog(self):
-        """Path of this design's Verilog (converted on first use, then reused)."""
+        """Path of this design's Verilog as Yosys wrote it (for synthesis and lint); converted on
+        first use, then reused."""
         path = toolchain.BUILD / "rtl" / f"{self.stem}.v"
         if path.exists():
             return path
@@ -103,8 +119,14 @@ class Design:
                 text = verilog.convert(component, name=self.name, emit_src=False)
                 atomic_write(path.with_suffix(".ports.json"),
                              json.dumps([p.__dict__ for p in ports_of(component)]))
+                atomic_write(path.with_suffix(".sim.v"), simulation_verilog(text))
                 atomic_write(path, text)
         return path
+
+    def simulation_verilog(self):
+        """Path of the copy of :meth:`verilog` that simulators read (see
+        :func:`simulation_verilog`)."""
+        return self.verilog().with_suffix(".sim.v")
 
     def ports(self):
         """The top's ports, in the order of the component's signature (plus clk and rst)."""
@@ -113,11 +135,26 @@ class Design:
         return [Port(**p) for p in json.loads(path.read_text())]
 
 
+_CONSTANT_ALWAYS = re.compile(
+    r"^(  )always @\*\n    ([^\n=;]+) = (\d+'[bhd][0-9a-fA-F_]+);$", re.MULTILINE)
+
+
+def simulation_verilog(text):
+    """Yosys's Verilog, with the one construct Icarus misreads made explicit.
+
+    Yosys writes a combinational bit that is never assigned anything but its constant default as
+    ``always @* x = 1'h0;``. An ``always @*`` that reads no signal never wakes up in Icarus, so the
+    bit stays X there (Verilator evaluates it once). The value is constant, so ``initial`` is the
+    same thing, and both simulators run it. Synthesis reads the unmodified text.
+    """
+    return _CONSTANT_ALWAYS.sub(r"\1initial\n    \2 = \3;", text)
+
+
 def ports_of(component):
     """Flatten a component's signature into :class:`Port` records, as Amaranth names them."""
     ports = [Port("clk", 1, "in"), Port("rst", 1, "in")]
     for path, member, value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path)
         direction = "in" if member.flow == wiring.In else "out"
-        ports.append(Port(name, len(value), direction))
+        ports.append(Port(name, len(Value.cast(value)), direction))
     return ports

@@ -52,7 +52,7 @@ def tb_args():
 def _harness_sources(design, *, harness, stream_in, stream_out):
     from verif.harness import harness_verilog
 
-    rtl = design.verilog()
+    rtl = design.simulation_verilog()
     if not harness:
         return [rtl], design.name
     top = f"harness_{design.name}"

