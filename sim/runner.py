@@ -14,6 +14,7 @@ Parameters reach the cocotb module through the environment variable ``D1_TB_ARGS
 module reads them with :func:`tb_args`.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -63,8 +64,44 @@ def _harness_sources(design, *, harness, stream_in, stream_out):
     return [rtl, path], top
 
 
+class _Echo:
+    """Print the lines of a growing log file that start with ``prefix``, while a run lasts."""
+
+    def __init__(self, path, prefix):
+        import threading
+
+        self.path, self.prefix = Path(path), prefix
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def _follow(self):
+        pos = 0
+        while True:
+            stopping = self.stop.is_set()
+            if self.path.exists():
+                with open(self.path, errors="replace") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+                    done = chunk.rfind("\n") + 1
+                    pos += len(chunk[:done].encode(errors="replace"))
+                for line in chunk[:done].splitlines():
+                    if line.startswith(self.prefix):
+                        print(line, file=sys.stderr, flush=True)
+            if stopping:
+                return
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, harness=True,
-               stream_in="i", stream_out="o", test_dir=None, quiet=False):
+               stream_in="i", stream_out="o", test_dir=None, quiet=False, echo=None):
     """Build ``design`` for ``sim`` and run the cocotb test ``module`` (a module name) on it.
 
     Returns a dict with the results file, test directory, waveform path (or None) and the
@@ -108,12 +145,14 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     pythonpath = os.pathsep.join(filter(None, [str(toolchain.ROOT), str(toolchain.ROOT / "tests"),
                                                os.environ.get("PYTHONPATH")]))
     extra_env["PYTHONPATH"] = pythonpath
+    echo_ctx = _Echo(test_dir / "sim.log", echo) if (quiet and echo) else contextlib.nullcontext()
     try:
-        results = r.test(test_module=module, hdl_toplevel=top, build_dir=build_dir,
-                         test_dir=test_dir, testcase=testcase, plusargs=list(plusargs),
-                         results_xml=str(test_dir / "results.xml"),
-                         extra_env=extra_env, waves=waves, timescale=("1ns", "1ps"),
-                         log_file=str(test_dir / "sim.log") if quiet else None)
+        with echo_ctx:
+            results = r.test(test_module=module, hdl_toplevel=top, build_dir=build_dir,
+                             test_dir=test_dir, testcase=testcase, plusargs=list(plusargs),
+                             results_xml=str(test_dir / "results.xml"),
+                             extra_env=extra_env, waves=waves, timescale=("1ns", "1ps"),
+                             log_file=str(test_dir / "sim.log") if quiet else None)
     except SystemExit:
         # cocotb's runner exits when a test fails; the results file says which.
         results = test_dir / "results.xml"
@@ -142,3 +181,30 @@ def _check_results(results, test_dir, *, quiet):
             detail = "\n" + "\n".join((test_dir / "sim.log").read_text().splitlines()[-40:])
         raise SimulationFailed(f"cocotb tests failed: {', '.join(failed)} (log in {test_dir})"
                                + detail)
+
+
+def run_stream(design, batches, sim, *, seed_port=None, waves=None, progress=True):
+    """Push batches of payload words through ``design`` in the bulk harness; return the responses.
+
+    ``batches`` is a list of dicts with ``words`` (ints) and optionally ``seed`` (written to the
+    ``seed_port`` stream first), ``idle``, ``stall`` (256ths), ``label``. Returns
+    ``(responses, summary, info)``: one list of response words per batch, the per-batch
+    ``{"label", "words", "cycles", "seconds"}`` and ``run_cocotb``'s info dict.
+    """
+    from verif.harness import read_words, write_words
+
+    test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    spec = []
+    for k, b in enumerate(batches):
+        stim, resp = test_dir / f"batch{k}.stim.hex", test_dir / f"batch{k}.resp.hex"
+        write_words(stim, b["words"])
+        spec.append({"stim": str(stim), "resp": str(resp), "seed": b.get("seed"),
+                     "idle": b.get("idle", 0), "stall": b.get("stall", 0),
+                     "label": b.get("label", f"batch {k}"), "timeout": b.get("timeout", 10_000)})
+    summary_path = test_dir / "summary.json"
+    info = run_cocotb(design, "sim.tb_stream", sim, test_dir=test_dir, waves=waves, quiet=True,
+                      echo="  [" if progress else None, args={"batches": spec, "seed_port": seed_port, "progress": progress,
+                            "summary": str(summary_path)})
+    responses = [read_words(s["resp"]) for s in spec]
+    return responses, json.loads(summary_path.read_text()), info

@@ -1,0 +1,149 @@
+"""The ``d1core`` command: simulate, check vector files, synthesize, benchmark, lint.
+
+    d1core sim        the default demo, checked against the reference model
+    d1core vectors    run a TestFloat-format vector file through an RTL unit
+    d1core synth      synthesis report of every block (docs/results.md, build/synth.json)
+    d1core bench      simulation speed and block throughput (docs/results.md)
+    d1core lint       Verilator --lint-only on every generated top
+
+``d1core COMMAND --help`` describes each. Exit status: 0 success, 1 a check failed (mismatch,
+lint error), 2 bad usage or input.
+"""
+
+import argparse
+import shlex
+import sys
+
+from . import toolchain  # noqa: F401  (sets up PATH and Yosys for everything below)
+
+__all__ = ["main"]
+
+
+def _waves(args):
+    return True if args.waves else None
+
+
+def _cmd_sim(args):
+    from . import demo
+
+    return 1 if demo.run(sim=args.sim, n=args.n, seed=args.seed, waves=_waves(args)) else 0
+
+
+def _cmd_vectors(args):
+    from . import vectors
+
+    try:
+        bad = vectors.run(unit=args.unit, op=args.op, path=args.input, sim=args.sim,
+                          fmt=args.format, bias=args.bias, rnd=args.round, seed=args.seed,
+                          waves=_waves(args))
+    except vectors.VectorError as e:
+        print(f"d1core vectors: error: {e}", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
+def _command_line():
+    return "d1core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _cmd_synth(args):
+    from . import synth
+
+    try:
+        synth.run(args.blocks or None, command=_command_line())
+    except ValueError as e:
+        print(f"d1core synth: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_bench(args):
+    from . import bench
+
+    bench.run(n=args.n, sims=args.sim or toolchain.SIMULATORS, write=not args.no_write,
+              command=_command_line())
+    return 0
+
+
+def _cmd_lint(args):
+    from . import lint
+
+    try:
+        failing = lint.run(args.blocks or None)
+    except ValueError as e:
+        print(f"d1core lint: error: {e}", file=sys.stderr)
+        return 2
+    return 1 if failing else 0
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="d1core", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def sim_option(q, *, model=False):
+        choices = list(toolchain.SIMULATORS) + (["model"] if model else [])
+        q.add_argument("--sim", choices=choices, default="verilator",
+                       help="simulator (default verilator)" +
+                       ("; 'model' runs the reference model instead, to check the file" if model
+                        else ""))
+        q.add_argument("--waves", action="store_true",
+                       help="record a waveform (also WAVES=1) and print its path")
+
+    q = sub.add_parser("sim", help="run the default demo simulation, checked against the model",
+                       description="A random FP32 tensor through the conversion unit in every "
+                       "format and back, with RNE and SR, every response checked bit for bit "
+                       "against the reference model; prints cycles, throughput and error.")
+    sim_option(q)
+    q.add_argument("--n", type=int, default=65536, help="tensor elements (default 65536)")
+    q.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    q.set_defaults(func=_cmd_sim)
+
+    from .vectors import OPS
+    units = sorted({o.unit for o in OPS.values()})
+    q = sub.add_parser("vectors", help="check an RTL unit against a TestFloat-format vector file",
+                       description="Runs every line of FILE (hex operands, expected result, "
+                       "optional TestFloat flags 0x10 invalid, 0x04 overflow, 0x02 underflow, "
+                       "0x01 inexact) through the RTL unit; prints counts and the first "
+                       "mismatches; exits 1 on any mismatch. Ops: " + ", ".join(
+                           f"{o.unit}/{o.name}" for o in OPS.values()))
+    q.add_argument("--unit", required=True, choices=units)
+    q.add_argument("--op", required=True, choices=list(OPS))
+    q.add_argument("--in", dest="input", required=True, metavar="FILE")
+    sim_option(q, model=True)
+    q.add_argument("--format", help="cfp8_143 or cfp8_152 for the cfp8 ops")
+    q.add_argument("--bias", type=int, help="bias of a configurable format (0..63)")
+    q.add_argument("--round", default="rne", help="rne (default) or sr")
+    q.add_argument("--seed", type=int, default=1, help="SR generator seed (default 1)")
+    q.set_defaults(func=_cmd_vectors)
+
+    q = sub.add_parser("synth", help="synthesis report of every block",
+                       description="Yosys generic cells, flip-flops, memory bits, CMOS "
+                       "transistors, iCE40/ECP5 LUTs and the longest path per block; writes "
+                       "docs/results.md and build/synth.json.")
+    q.add_argument("blocks", nargs="*", metavar="BLOCK", help="blocks (default: all)")
+    q.set_defaults(func=_cmd_synth)
+
+    q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md")
+    q.add_argument("--n", type=int, default=50_000, help="requests per run (default 50000)")
+    q.add_argument("--sim", action="append", choices=toolchain.SIMULATORS,
+                   help="simulator (repeatable; default both)")
+    q.add_argument("--no-write", action="store_true", help="print only")
+    q.set_defaults(func=_cmd_bench)
+
+    q = sub.add_parser("lint", help="Verilator --lint-only on every generated top")
+    q.add_argument("blocks", nargs="*", metavar="BLOCK", help="blocks (default: all)")
+    q.set_defaults(func=_cmd_lint)
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if getattr(args, "n", 1) is not None and getattr(args, "n", 1) < 1:
+        print(f"d1core {args.command}: error: --n must be at least 1", file=sys.stderr)
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

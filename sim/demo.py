@@ -1,0 +1,103 @@
+"""``d1core sim``: the default demonstration, the most complete design doing real work.
+
+Until the matrix units land this is the conversion unit quantizing a random FP32 tensor: the
+tensor goes to every format (BF16, CFP8 1-4-3 at bias 7, CFP8 1-5-2 at bias 15, SHP at bias 15,
+UHP), with round-to-nearest-even and with stochastic rounding, and every result comes back to FP32
+through the unit's widening path. Every response is checked bit for bit (value and flags) against
+the reference model; the report gives cycles, conversions per cycle and the round-trip error.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from hw.fp.formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, Round, get_format
+from verif.fp import stimulus as st
+from verif.fp.convert import convert_requests
+from verif.fp.convert_tb import describe_request
+from verif.fp.formats import decode
+
+from .convert_run import run_convert
+from .report import markdown_table
+
+__all__ = ["DEMO_FORMATS", "run"]
+
+#: (format, bias) pairs the demo quantizes to.
+DEMO_FORMATS = (("bf16", 0), ("cfp8_143", 7), ("cfp8_152", 15), ("shp", 15), ("uhp", 31))
+
+
+def _tensor(rng, n):
+    """A random FP32 tensor spanning many binades: normal samples scaled by 2**U(-10, 10)."""
+    x = rng.standard_normal(n) * np.exp2(rng.uniform(-10, 10, n))
+    return x.astype(np.float32)
+
+
+def _report_mismatches(req, exp, got, limit=8):
+    bad = np.flatnonzero((exp[0] != got["data"]) | (exp[1] != got["flags"]))
+    for i in bad[:limit]:
+        print("  " + describe_request(req, int(i), exp[0], exp[1], got["data"], got["flags"]),
+              file=sys.stderr)
+    return len(bad)
+
+
+def run(*, sim="verilator", n=65536, seed=1, waves=None):
+    """Run the demo; print the report; return the number of mismatching responses."""
+    rng = np.random.default_rng(seed)
+    x = _tensor(rng, n)
+    bits = x.view(np.uint32).astype(np.uint64)
+    batches, expected = [], []
+    for k, (name, bias) in enumerate(DEMO_FORMATS):
+        for rnd in (Round.RNE, Round.SR):
+            req = st.requests(bits, st.NARROW, name, bias, rnd)
+            s = seed * 100 + k
+            exp = convert_requests(req["data"], req["op"], req["fmt"], req["bias"], req["rnd"],
+                                   seed=s)
+            batches.append({"req": req, "seed": s, "label": f"FP32 -> {name} {rnd.name}"})
+            expected.append(exp)
+            back = st.requests(exp[0].astype(np.uint64), st.WIDEN, name, bias)
+            batches.append({"req": back, "seed": s, "label": f"{name} -> FP32"})
+            expected.append(convert_requests(back["data"], back["op"], back["fmt"],
+                                             back["bias"], back["rnd"], seed=s))
+    print(f"d1core sim: a {n}-element random FP32 tensor through the conversion unit "
+          f"({sim}), {len(batches)} batches, every response checked against the model",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    results, summary, info = run_convert(batches, sim, waves=waves)
+    wall = time.perf_counter() - t0
+
+    rows, failures = [], 0
+    total_cycles = sum(s["cycles"] for s in summary)
+    for i in range(0, len(batches), 2):
+        name, bias = DEMO_FORMATS[i // 4]
+        fmt = get_format(name)
+        narrow_exp, widen_exp = expected[i], expected[i + 1]
+        bad = _report_mismatches(batches[i]["req"], narrow_exp, results[i])
+        bad += _report_mismatches(batches[i + 1]["req"], widen_exp, results[i + 1])
+        failures += bad
+        back = results[i + 1]["data"].astype(np.uint32).view(np.float32).astype(np.float64)
+        ok = np.isfinite(x) & (x != 0) & ((x > 0) | fmt.signed)  # UHP has no negatives
+        rel = np.abs(back[ok] - x[ok]) / np.abs(x[ok])
+        flags = results[i]["flags"].astype(np.int64)
+        cycles = summary[i]["cycles"] + summary[i + 1]["cycles"]
+        rows.append([fmt.title, bias, batches[i]["label"].split()[-1], 2 * n, cycles,
+                     f"{2 * n / cycles:.3f}", bad,
+                     f"{np.sqrt(np.mean(rel ** 2)):.2e}",
+                     int((flags & FLAG_OVERFLOW != 0).sum()),
+                     int((flags & FLAG_UNDERFLOW != 0).sum()),
+                     int((flags & FLAG_INEXACT != 0).sum())])
+    print(markdown_table(["format", "bias", "round", "conversions", "cycles", "conv/cycle",
+                          "mismatches", "round-trip RMS rel. error", "overflow", "underflow",
+                          "inexact"], rows))
+    conversions = 2 * n * len(DEMO_FORMATS) * 2
+    print(f"\n{conversions} conversions in {total_cycles} cycles "
+          f"({conversions / total_cycles:.3f} per cycle, peak 1); simulation {wall:.1f} s "
+          f"({total_cycles / max(info['test_seconds'], 1e-9):,.0f} cycles/s including Python), "
+          f"build {info['build_seconds']:.1f} s")
+    print("example: x[0] = %.6g -> BF16 %s" % (x[0], decode(
+        np.array([expected[0][0][0]]), "bf16")[0]))
+    if info.get("waves"):
+        print(f"waves: {info['waves']}")
+    print("PASS: every response matches the reference model" if failures == 0 else
+          f"FAIL: {failures} responses differ from the reference model (first ones above)")
+    return failures

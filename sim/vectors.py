@@ -1,0 +1,177 @@
+"""``d1core vectors``: check an RTL unit against a file of test vectors in Berkeley TestFloat's
+text format.
+
+Each line holds the operands in hex, then the expected result, then optionally the expected flags
+(TestFloat's bits: 0x10 invalid, 0x04 overflow, 0x02 underflow, 0x01 inexact). A line without
+flags checks the value only. Blank lines and lines starting with ``#`` are skipped. The Denormal
+flag (0x20) is d1core's own and not part of TestFloat's format, so it is not compared.
+
+Every op of every unit is one entry of :data:`OPS`; a later unit adds its own entries.
+"""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hw.fp.formats import FP32, TESTFLOAT_FLAG_MASK, Round, get_format
+from verif.fp import stimulus as st
+from verif.fp.convert import convert_requests
+from verif.scoreboard import flags_str
+
+__all__ = ["Op", "OPS", "VectorError", "parse_vectors", "run"]
+
+
+class VectorError(ValueError):
+    """The vector file or the options are wrong (reported with the line number)."""
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op a vector file can name: its unit, operand and result formats, and how it is run.
+
+    ``fmt`` is the converted format (``None``: given by ``--format``). ``widen`` is True for
+    ``x_to_f32`` ops.
+    """
+    unit: str
+    name: str
+    fmt: str | None
+    widen: bool
+    formats: tuple = ()
+
+    def destination(self, fmt_option):
+        if self.fmt is not None:
+            if fmt_option not in (None, self.fmt):
+                raise VectorError(f"{self.name} converts {self.fmt}; --format {fmt_option} "
+                                  "does not apply")
+            return get_format(self.fmt)
+        if fmt_option is None:
+            raise VectorError(f"{self.name} needs --format ({' or '.join(self.formats)})")
+        if fmt_option not in self.formats:
+            raise VectorError(f"{self.name} takes --format {' or '.join(self.formats)}, "
+                              f"not {fmt_option}")
+        return get_format(fmt_option)
+
+    def widths(self, fmt):
+        """Bit widths of (operand, result)."""
+        return (fmt.width, FP32.width) if self.widen else (FP32.width, fmt.width)
+
+
+_CFP8 = ("cfp8_143", "cfp8_152")
+OPS = {op.name: op for op in (
+    Op("convert", "f32_to_bf16", "bf16", False),
+    Op("convert", "bf16_to_f32", "bf16", True),
+    Op("convert", "f32_to_cfp8", None, False, _CFP8),
+    Op("convert", "cfp8_to_f32", None, True, _CFP8),
+    Op("convert", "f32_to_shp", "shp", False),
+    Op("convert", "shp_to_f32", "shp", True),
+    Op("convert", "f32_to_uhp", "uhp", False),
+    Op("convert", "uhp_to_f32", "uhp", True),
+)}
+
+
+def parse_vectors(path, n_operands, widths):
+    """Read a vector file. Returns ``(lineno, operands (n x k), expected, flags, has_flags)``.
+
+    ``widths`` are the bit widths of the operands and the result; a field with too many digits,
+    a non-hex field or a wrong field count raises :class:`VectorError` naming the line.
+    """
+    rows, linenos, flags, has_flags = [], [], [], []
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise VectorError(f"cannot read {path}: {e.strerror}") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) not in (n_operands + 1, n_operands + 2):
+            raise VectorError(f"{path}:{lineno}: expected {n_operands} operand(s), a result and "
+                              f"optional flags, got {len(fields)} fields: {line.strip()!r}")
+        values = []
+        for k, field in enumerate(fields):
+            width = widths[k] if k < len(widths) else 8
+            try:
+                v = int(field, 16)
+            except ValueError:
+                raise VectorError(f"{path}:{lineno}: {field!r} is not hexadecimal") from None
+            if v >> width:
+                raise VectorError(f"{path}:{lineno}: {field!r} does not fit {width} bits")
+            values.append(v)
+        rows.append(values[:n_operands + 1])
+        has_flags.append(len(values) == n_operands + 2)
+        flags.append(values[n_operands + 1] if len(values) == n_operands + 2 else 0)
+        linenos.append(lineno)
+    if not rows:
+        raise VectorError(f"{path}: no vectors")
+    rows = np.array(rows, dtype=np.uint64)
+    return (np.array(linenos), rows[:, :n_operands], rows[:, n_operands],
+            np.array(flags, dtype=np.uint64), np.array(has_flags))
+
+
+def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed=1,
+        waves=None, limit=10, out=sys.stdout):
+    """Check every vector of ``path``; print counts and the first mismatches.
+
+    Returns the number of failing lines (0 = all pass). Raises :class:`VectorError` for bad
+    options or a malformed file.
+    """
+    if op not in OPS or OPS[op].unit != unit:
+        names = ", ".join(o.name for o in OPS.values() if o.unit == unit)
+        raise VectorError(f"unit {unit!r} has no op {op!r}" +
+                          (f"; its ops are {names}" if names else f"; units are "
+                           f"{', '.join(sorted({o.unit for o in OPS.values()}))}"))
+    spec = OPS[op]
+    f = spec.destination(fmt)
+    try:
+        b = f.check_bias(bias)
+    except ValueError as e:
+        raise VectorError(str(e) + (" (give --bias)" if bias is None else "")) from None
+    try:
+        rounding = Round[rnd.upper()]
+    except KeyError:
+        raise VectorError(f"--round must be rne or sr, not {rnd!r}") from None
+    if spec.widen and rounding == Round.SR:
+        raise VectorError(f"{op} is exact: --round sr does not apply")
+    in_w, out_w = spec.widths(f)
+    linenos, operands, expected, exp_flags, has_flags = parse_vectors(path, 1, (in_w, out_w))
+    req = st.requests(operands[:, 0], st.WIDEN if spec.widen else st.NARROW, f, b & 63,
+                      rounding)
+    n = len(linenos)
+    print(f"{path}: {n} vectors, {op} ({f.title}{'' if f.bias is not None else f' bias {b}'}"
+          f", {rounding.name}) on {sim}", file=out)
+    if sim == "model":
+        data, flags = convert_requests(req["data"], req["op"], req["fmt"], req["bias"],
+                                       req["rnd"], seed=seed)
+        data, flags = data.astype(np.uint64), flags.astype(np.uint64)
+        rate = ""
+    else:
+        from .convert_run import run_convert
+
+        (got,), summary, info = run_convert([{"req": req, "seed": seed, "label": op}], sim,
+                                            waves=waves)
+        data, flags = got["data"], got["flags"]
+        rate = (f" in {summary[0]['cycles']} cycles, {summary[0]['seconds']:.2f} s "
+                f"({n / max(summary[0]['seconds'], 1e-9):,.0f} vectors/s)")
+    mask = np.uint64(TESTFLOAT_FLAG_MASK)
+    value_bad = data != expected
+    flag_bad = has_flags & ((flags & mask) != (exp_flags & mask))
+    bad = np.flatnonzero(value_bad | flag_bad)
+    print(f"{n - len(bad)} pass, {len(bad)} fail (value {int(value_bad.sum())}, flags "
+          f"{int(flag_bad.sum())}){rate}", file=out)
+    from verif.fp.formats import decode
+
+    def show(v, fm):
+        v = int(v)
+        return (f"{v:0{fm.width // 4}x} "
+                f"({float(decode(np.array([v]), fm, b if fm.configurable else None)[0]):.6g})")
+    src, dst = (f, FP32) if spec.widen else (FP32, f)
+    for i in bad[:limit]:
+        print(f"  line {linenos[i]}: {show(operands[i, 0], src)} -> expected "
+              f"{show(expected[i], dst)}"
+              + (f" [{flags_str(exp_flags[i])}]" if has_flags[i] else "")
+              + f", got {show(data[i], dst)} [{flags_str(flags[i])}]", file=out)
+    if len(bad) > limit:
+        print(f"  ... and {len(bad) - limit} more", file=out)
+    return len(bad)
