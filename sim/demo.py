@@ -16,7 +16,6 @@ from hw.fp.formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, Round, ge
 from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
 from verif.fp.convert_tb import describe_request
-from verif.fp.formats import decode
 
 from .convert_run import run_convert
 from .report import markdown_table
@@ -94,8 +93,6 @@ def run(*, sim="verilator", n=65536, seed=1, waves=None):
           f"({conversions / total_cycles:.3f} per cycle, peak 1); simulation {wall:.1f} s "
           f"({total_cycles / max(info['test_seconds'], 1e-9):,.0f} cycles/s including Python), "
           f"build {info['build_seconds']:.1f} s")
-    print("example: x[0] = %.6g -> BF16 %s" % (x[0], decode(
-        np.array([expected[0][0][0]]), "bf16")[0]))
     if info.get("waves"):
         print(f"waves: {info['waves']}")
     print("PASS: every response matches the reference model" if failures == 0 else

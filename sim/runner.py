@@ -204,7 +204,8 @@ def run_stream(design, batches, sim, *, seed_port=None, waves=None, progress=Tru
                      "label": b.get("label", f"batch {k}"), "timeout": b.get("timeout", 10_000)})
     summary_path = test_dir / "summary.json"
     info = run_cocotb(design, "sim.tb_stream", sim, test_dir=test_dir, waves=waves, quiet=True,
-                      echo="  [" if progress else None, args={"batches": spec, "seed_port": seed_port, "progress": progress,
+                      echo="  [" if progress else None,
+                      args={"batches": spec, "seed_port": seed_port, "progress": progress,
                             "summary": str(summary_path)})
     responses = [read_words(s["resp"]) for s in spec]
     return responses, json.loads(summary_path.read_text()), info
