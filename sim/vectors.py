@@ -111,12 +111,13 @@ def parse_vectors(path, n_operands, widths):
 
 
 def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed=1,
-        waves=None, limit=10, out=sys.stdout):
+        waves=None, limit=10, out=None):
     """Check every vector of ``path``; print counts and the first mismatches.
 
     Returns the number of failing lines (0 = all pass). Raises :class:`VectorError` for bad
     options or a malformed file.
     """
+    out = sys.stdout if out is None else out
     if op not in OPS or OPS[op].unit != unit:
         names = ", ".join(o.name for o in OPS.values() if o.unit == unit)
         raise VectorError(f"unit {unit!r} has no op {op!r}" +
