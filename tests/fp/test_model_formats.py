@@ -675,6 +675,7 @@ def test_shapes_and_dtypes():
     assert (w.shape, w.dtype, f.dtype) == ((2, 3), np.uint32, np.uint8)
     assert np.all(w == 0x3F800000)
     assert narrow(np.float32(1.0), "fp32")[0] == 0x3F800000
+    assert narrow(np.float32(1.0), "cfp8_152", np.int64(15))[0] == 0x3C  # numpy integer bias
 
 
 # --- error messages -------------------------------------------------------------------------------

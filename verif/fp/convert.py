@@ -2,9 +2,9 @@
 
 A request is ``(data, op, fmt_code, bias, rnd)``; the unit answers each with ``(result, flags)``.
 
-* ``op``: ``NARROW`` (0) converts the FP32 ``data`` to the format (all 32 bits of ``data`` are the
-  input); ``WIDEN`` (1) converts the format's code, right-aligned in the low ``width`` bits of
-  ``data`` (higher bits ignored), to FP32.
+* ``op``: a :class:`hw.fp.convert.ConvOp` value. ``NARROW`` (0) converts the FP32 ``data`` to the
+  format (all 32 bits of ``data`` are the input); ``WIDEN`` (1) converts the format's code,
+  right-aligned in the low ``width`` bits of ``data`` (higher bits ignored), to FP32.
 * ``fmt_code``: a :class:`hw.fp.formats.FormatCode` value, 0..7. FP32 (0) and the unknown codes
   6 and 7 are not conversions: NARROW returns 0 and WIDEN returns 0x7FC00000, both with Invalid.
 * ``bias``: the 6-bit bias field, used by CFP8 1-4-3, CFP8 1-5-2 and SHP, ignored otherwise.
@@ -19,6 +19,7 @@ The arithmetic is ``verif.fp.formats.narrow`` / ``widen``; see docs/formats.md.
 
 import numpy as np
 
+from hw.fp.convert import ConvOp
 from hw.fp.formats import BIAS_MAX, FLAG_INVALID, FP32, SR_BITS, Round, format_for_code
 
 from .formats import narrow, widen
@@ -26,13 +27,13 @@ from .rng import sr_randoms
 
 __all__ = ["NARROW", "WIDEN", "convert_requests"]
 
-#: Request operations. The RTL's operation enum must use the same values.
-NARROW = 0
-WIDEN = 1
+#: Request operations, as plain integers (the values of the RTL's ``ConvOp``).
+NARROW = ConvOp.NARROW.value
+WIDEN = ConvOp.WIDEN.value
 
 
 def _field(values, n, bits, what):
-    a = np.asarray(values.value if isinstance(values, Round) else values)
+    a = np.asarray(values.value if isinstance(values, (Round, ConvOp)) else values)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"{what} must be integers, got dtype {a.dtype}")
     a = np.broadcast_to(a.astype(np.int64), (n,))

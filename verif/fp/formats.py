@@ -47,6 +47,8 @@ _F32_SIGN_SHIFT = FP32.sign_shift
 
 def _resolve(fmt, bias):
     f = get_format(fmt)
+    if isinstance(bias, np.integer):  # numpy scalars from arrays of requests are plain integers
+        bias = int(bias)
     return f, f.check_bias(bias)
 
 
