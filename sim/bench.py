@@ -67,7 +67,7 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
 
     rows = [[sim, f"{f['cycles_per_s']:,.0f}", f"{f['build_s']:.1f}"]
             for sim, f in figures["sims"].items()]
-    speed_table = report.markdown_table(["simulator", "cycles/s", "build s"], rows)
+    speed_table = report.markdown_table(["simulator", "cycles/s", "build s (≈0: cached)"], rows)
     ratio = ""
     if set(SIMULATORS) <= set(figures["sims"]):
         r = (figures["sims"]["verilator"]["cycles_per_s"] /
