@@ -1,0 +1,1 @@
+"""Reference model, host-side tiling and testbench of the matrix units."""
