@@ -6,7 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round, get_format
+from ..params import check_formats, check_int
+from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round
 from .rng import XorShift32
 from .unpack import EXP_WIDTH, SIG_WIDTH, pack_fp32, unpack, unpack_any
 
@@ -27,18 +28,8 @@ class ConvOp(enum.Enum, shape=1):
     WIDEN = 1   #: ``fmt`` (right-aligned in ``data``) -> FP32, always exact
 
 
-def _check_int(name, value, lo, hi):
-    """``value`` if it is an int in ``lo..hi``; else ``TypeError`` / ``ValueError``, one message."""
-    message = f"{name} must be an integer in {lo}..{hi}, got {value!r}"
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(message)
-    if not lo <= value <= hi:
-        raise ValueError(message)
-    return value
-
-
 def _check_tag_width(tag_width):
-    return _check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
+    return check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
 
 
 def request_layout(tag_width):
@@ -63,20 +54,10 @@ def response_layout(tag_width):
 
 
 def _check_formats(formats):
-    if isinstance(formats, str) or not hasattr(formats, "__iter__"):
-        raise TypeError(f"formats must be a sequence of format names, got {formats!r}")
-    result = []
-    for name in formats:
-        fmt = get_format(name)
-        if fmt.code == FormatCode.FP32:
-            raise ValueError(
-                "ConvertUnit converts to and from FP32; 'fp32' is not a conversion format")
-        if fmt in result:
-            raise ValueError(f"format {fmt.name!r} is listed more than once")
-        result.append(fmt)
-    if not result:
-        raise ValueError("formats must name at least one format")
-    return tuple(result)
+    return check_formats(
+        formats, name="formats", allowed=DEFAULT_FORMATS,
+        refuse=lambda f: f"ConvertUnit converts to and from FP32; {f.name!r} is not a conversion "
+                         "format")
 
 
 class ConvertUnit(wiring.Component):
@@ -121,7 +102,7 @@ class ConvertUnit(wiring.Component):
 
     def __init__(self, *, tag_width=8, sr_bits=SR_BITS, formats=DEFAULT_FORMATS):
         self._tag_width = _check_tag_width(tag_width)
-        self._sr_bits = _check_int("sr_bits", sr_bits, 1, SR_BITS_MAX)
+        self._sr_bits = check_int("sr_bits", sr_bits, 1, SR_BITS_MAX)
         self._formats = _check_formats(formats)
         super().__init__({
             "i": In(stream.Signature(request_layout(tag_width))),
