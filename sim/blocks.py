@@ -19,10 +19,13 @@ class Block:
 def blocks():
     """Every block, in report order."""
     from hw.fp.convert import ConvertUnit
+    from hw.fp.fma import FMAUnit
 
     return {b.name: b for b in (
         Block("fp.convert", Design.of("fp_convert", ConvertUnit, tag_width=8),
               "FP32 <-> BF16/CFP8/SHP/UHP conversion, RNE and SR, 1 per cycle"),
+        Block("fp.fma", Design.of("fp_fma", FMAUnit, tag_width=8),
+              "FP32 fused multiply-add, FP32/BF16/CFP8 multiplicands, 1 per cycle"),
     )}
 
 

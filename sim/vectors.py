@@ -6,7 +6,14 @@ Each line holds the operands in hex, then the expected result, then optionally t
 flags checks the value only. Blank lines and lines starting with ``#`` are skipped. The Denormal
 flag (0x20) is d1core's own and not part of TestFloat's format, so it is not compared.
 
-Every op of every unit is one entry of :data:`OPS`; a later unit adds its own entries.
+Every op of every unit is one entry of :data:`OPS`: a conversion (:class:`Op`, one operand) or
+an FMA op (:class:`FMAOp`: ``f32_mulAdd``, ``f32_mul``, ``f32_add``, ``bf16_f32_mulAdd``, with
+two or three operands, all computed by the fused multiply-add unit).
+
+NaN results: TestFloat files generated with SoftFloat carry x86 NaN payloads (the default NaN
+0xFFC00000 and propagated operand payloads), while every d1core NaN is 0x7FC00000. For the FMA
+ops a line whose expected result is a NaN therefore passes when the unit returns any NaN; its
+flags are still compared.
 """
 
 import sys
@@ -20,7 +27,7 @@ from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
 from verif.scoreboard import flags_str
 
-__all__ = ["Op", "OPS", "VectorError", "parse_vectors", "run"]
+__all__ = ["Op", "FMAOp", "OPS", "VectorError", "parse_vectors", "run"]
 
 
 class VectorError(ValueError):
@@ -58,6 +65,41 @@ class Op:
         return (fmt.width, FP32.width) if self.widen else (FP32.width, fmt.width)
 
 
+@dataclass(frozen=True)
+class FMAOp:
+    """An op of the FMA unit: the formats of the file's operand fields, and how they become
+    ``a·b + c`` (``"mulAdd"``: the three operands; ``"mul"``: ``a·b + (-0)``; ``"add"``:
+    ``a·1 + b``). The result is FP32."""
+    unit: str
+    name: str
+    operands: tuple
+    kind: str
+
+    def widths(self):
+        """Bit widths of the operand fields and of the result."""
+        return tuple(get_format(f).width for f in self.operands) + (FP32.width,)
+
+    def requests(self, operands):
+        """The unit's requests for the operand columns of a file."""
+        from verif.fp.fma_tb import requests
+
+        cols = [operands[:, k] for k in range(operands.shape[1])]
+        fmt = self.operands[0]
+        if self.kind == "mulAdd":
+            return requests(cols[0], cols[1], cols[2], fmt, 0, fmt, 0)
+        if self.kind == "mul":
+            return requests(cols[0], cols[1], _NEG_ZERO, fmt, 0, fmt, 0)
+        return requests(cols[0], _ONE, cols[1], fmt, 0, fmt, 0)
+
+    def formula(self, values):
+        """The line's operation, written out with its operands."""
+        if self.kind == "mulAdd":
+            return f"{values[0]} * {values[1]} + {values[2]}"
+        return f"{values[0]} {'*' if self.kind == 'mul' else '+'} {values[1]}"
+
+
+_NEG_ZERO = 1 << FP32.sign_shift
+_ONE = FP32.bias << FP32.man_bits
 _CFP8 = ("cfp8_143", "cfp8_152")
 OPS = {op.name: op for op in (
     Op("convert", "f32_to_bf16", "bf16", False),
@@ -68,6 +110,10 @@ OPS = {op.name: op for op in (
     Op("convert", "shp_to_f32", "shp", True),
     Op("convert", "f32_to_uhp", "uhp", False),
     Op("convert", "uhp_to_f32", "uhp", True),
+    FMAOp("fma", "f32_mulAdd", ("fp32", "fp32", "fp32"), "mulAdd"),
+    FMAOp("fma", "f32_mul", ("fp32", "fp32"), "mul"),
+    FMAOp("fma", "f32_add", ("fp32", "fp32"), "add"),
+    FMAOp("fma", "bf16_f32_mulAdd", ("bf16", "bf16", "fp32"), "mulAdd"),
 )}
 
 
@@ -124,6 +170,9 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
                           (f"; its ops are {names}" if names else f"; units are "
                            f"{', '.join(sorted({o.unit for o in OPS.values()}))}"))
     spec = OPS[op]
+    if isinstance(spec, FMAOp):
+        return _run_fma(spec, path=path, sim=sim, fmt=fmt, bias=bias, rnd=rnd, waves=waves,
+                        limit=limit, out=out)
     f = spec.destination(fmt)
     try:
         b = f.check_bias(bias)
@@ -173,6 +222,68 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
               f"{show(expected[i], dst)}"
               + (f" [{flags_str(exp_flags[i])}]" if has_flags[i] else "")
               + f", got {show(data[i], dst)} [{flags_str(flags[i])}]", file=out)
+    if len(bad) > limit:
+        print(f"  ... and {len(bad) - limit} more", file=out)
+    return len(bad)
+
+
+def _is_nan(z):
+    """FP32 codes that are NaNs (any sign, any payload)."""
+    z = np.asarray(z, dtype=np.uint64)
+    exp_ones = (z & np.uint64(FP32.inf_code)) == np.uint64(FP32.inf_code)
+    return exp_ones & ((z & np.uint64((1 << FP32.man_bits) - 1)) != 0)
+
+
+def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
+    """:func:`run` for an op of the FMA unit."""
+    if fmt is not None:
+        raise VectorError(f"{spec.name} takes no --format (its operands are "
+                          f"{', '.join(spec.operands)})")
+    if bias is not None:
+        raise VectorError(f"{spec.name} takes no --bias")
+    if rnd.lower() != "rne":
+        raise VectorError(f"{spec.name} rounds to nearest even only: --round {rnd} does not "
+                          "apply")
+    n_ops = len(spec.operands)
+    linenos, operands, expected, exp_flags, has_flags = parse_vectors(path, n_ops, spec.widths())
+    req = spec.requests(operands)
+    n = len(linenos)
+    print(f"{path}: {n} vectors, {spec.name} on {sim}", file=out)
+    if sim == "model":
+        from verif.fp.fma_tb import expected as model
+
+        z, flags = model(req)
+        rate = ""
+    else:
+        from .fma_run import run_fma
+
+        (got,), summary, info = run_fma([{"req": req, "label": spec.name}], sim, waves=waves)
+        z, flags = got["z"], got["flags"]
+        rate = (f" in {summary[0]['cycles']} cycles, {summary[0]['seconds']:.2f} s "
+                f"({n / max(summary[0]['seconds'], 1e-9):,.0f} vectors/s)")
+    mask = np.uint64(TESTFLOAT_FLAG_MASK)
+    exp_nan = _is_nan(expected)
+    # A NaN expected result (an x86 payload, if the file comes from SoftFloat) matches any NaN.
+    value_bad = np.where(exp_nan, ~_is_nan(z), z != expected)
+    flag_bad = has_flags & ((flags & mask) != (exp_flags & mask))
+    bad = np.flatnonzero(value_bad | flag_bad)
+    print(f"{n - len(bad)} pass, {len(bad)} fail (value {int(value_bad.sum())}, flags "
+          f"{int(flag_bad.sum())}){rate}", file=out)
+    if exp_nan.any():
+        print(f"{int(exp_nan.sum())} NaN results compared by NaN-ness (the unit's NaN is "
+              f"{FP32.qnan_code:#010x}; TestFloat files carry x86 payloads)", file=out)
+    from verif.fp.formats import decode
+
+    def show(v, name):
+        f = get_format(name)
+        v = int(v)
+        return f"{v:0{f.width // 4}x} ({float(decode(np.array([v]), f)[0]):.9g})"
+    for i in bad[:limit]:
+        values = [show(operands[i, k], spec.operands[k]) for k in range(n_ops)]
+        print(f"  line {linenos[i]}: {spec.formula(values)} -> expected "
+              f"{show(expected[i], 'fp32')}"
+              + (f" [{flags_str(exp_flags[i])}]" if has_flags[i] else "")
+              + f", got {show(z[i], 'fp32')} [{flags_str(flags[i])}]", file=out)
     if len(bad) > limit:
         print(f"  ... and {len(bad) - limit} more", file=out)
     return len(bad)
