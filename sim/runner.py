@@ -211,3 +211,40 @@ def run_stream(design, batches, sim, *, seed_port=None, waves=None, progress=Tru
                             "summary": str(summary_path)})
     responses = [read_words(s["resp"]) for s in spec]
     return responses, json.loads(summary_path.read_text()), info
+
+
+def run_tagged(design, batches, sim, *, request_layout, response_layout, fields, tag_width,
+               seed_port=None, waves=None, progress=True):
+    """:func:`run_stream` for a unit whose requests and responses carry a ``tag``.
+
+    Each batch has ``req`` (a dict of arrays holding ``fields``) and optionally ``seed``,
+    ``idle``, ``stall``, ``label``. Requests are packed with ``request_layout`` and tagged with
+    their index modulo ``2**tag_width``; responses are unpacked with ``response_layout``. Returns
+    ``(results, summary, info)``, one dict of uint64 arrays per batch; a response whose tag is not
+    its request's (lost, duplicated or reordered) raises ``AssertionError``.
+    """
+    import numpy as np
+
+    from verif.pack import pack, unpack
+
+    def tags(n):
+        return np.arange(n, dtype=np.uint64) % np.uint64(1 << tag_width)
+
+    stream_batches = []
+    for b in batches:
+        req = b["req"]
+        words = pack(request_layout, tag=tags(len(req[fields[0]])),
+                     **{k: req[k] for k in fields})
+        stream_batches.append({**{k: v for k, v in b.items() if k != "req"}, "words": words})
+    responses, summary, info = run_stream(design, stream_batches, sim, seed_port=seed_port,
+                                          waves=waves, progress=progress)
+    results = []
+    for b, words in zip(batches, responses, strict=True):
+        got = unpack(response_layout, np.array(words, dtype=np.uint64))
+        expect = tags(len(b["req"][fields[0]]))
+        if not np.array_equal(got["tag"], expect):
+            first = int(np.flatnonzero(got["tag"] != expect)[0])
+            raise AssertionError(f"response {first} carries tag {int(got['tag'][first])}, "
+                                 f"expected {int(expect[first])}: lost or reordered")
+        results.append(got)
+    return results, summary, info
