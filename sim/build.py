@@ -21,6 +21,8 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
+from hw import shared
+
 from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog"]
@@ -28,9 +30,10 @@ __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_
 
 @functools.cache
 def hw_digest():
-    """Digest of every Python source file under ``hw/`` (path and content)."""
+    """Digest of every Python source file under ``hw/`` and of this file, which writes the
+    Verilog (path and content)."""
     h = hashlib.sha256()
-    for path in sorted((toolchain.ROOT / "hw").rglob("*.py")):
+    for path in [*sorted((toolchain.ROOT / "hw").rglob("*.py")), Path(__file__).resolve()]:
         h.update(str(path.relative_to(toolchain.ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -109,14 +112,18 @@ class Design:
 
     def verilog(self):
         """Path of this design's Verilog as Yosys wrote it (for synthesis and lint); converted on
-        first use, then reused."""
+        first use, then reused. Sub-blocks made with :func:`hw.shared.shared` are converted once
+        each (as designs of their own) and their modules follow the top's in the file."""
         path = toolchain.BUILD / "rtl" / f"{self.stem}.v"
         if path.exists():
             return path
         with locked(path.parent / ".convert" / self.stem):
             if not path.exists():
                 component = self.instantiate()
-                text = verilog.convert(component, name=self.name, emit_src=False)
+                used = {}
+                with shared.converting(functools.partial(_convert_shared, used)):
+                    text = verilog.convert(component, name=self.name, emit_src=False)
+                text = _with_modules(text, used.values())
                 atomic_write(path.with_suffix(".ports.json"),
                              json.dumps([p.__dict__ for p in ports_of(component)]))
                 atomic_write(path.with_suffix(".sim.v"), simulation_verilog(text))
@@ -133,6 +140,45 @@ class Design:
         self.verilog()
         path = toolchain.BUILD / "rtl" / f"{self.stem}.ports.json"
         return [Port(**p) for p in json.loads(path.read_text())]
+
+
+def _convert_shared(used, factory, params):
+    """The converter :func:`hw.shared.converting` takes: ``factory(**params)`` as a design of its
+    own, module name ``<factory>_<hash of factory and params>``, recorded in ``used``."""
+    h = hashlib.sha256(f"{factory.__module__}.{factory.__qualname__}"
+                       f"{sorted(params.items())!r}".encode()).hexdigest()[:10]
+    design = Design.of(f"{factory.__name__.lower()}_{h}", factory, **params)
+    used.setdefault(design.name, design)
+    return design.name, [(p.name, p.direction) for p in design.ports()]
+
+
+_MODULE_NAME = re.compile(r"^module (\\\S+ |\w+)\(", re.MULTILINE)
+
+
+#: Verilator's mark of a unit of hierarchical Verilation (``--hierarchical``, see
+#: ``sim.runner.VERILATOR_ARGS``): the module is Verilated and compiled once, as a library, and
+#: every instance calls it. Other tools read it as a comment.
+_HIER_BLOCK = "  /*verilator hier_block*/\n"
+
+
+def _with_modules(text, designs):
+    """``text`` followed by the modules of ``designs`` (from each design's file, without their
+    attributes: the ``top`` one belongs to ``text``'s top), every module once; each design's top
+    module carries Verilator's ``hier_block`` mark."""
+    names = set(m.strip() for m in _MODULE_NAME.findall(text))
+    parts = [text]
+    for design in designs:
+        for chunk in design.verilog().read_text().split("endmodule\n"):
+            found = _MODULE_NAME.search(chunk)
+            if found is None or found.group(1).strip() in names:
+                continue
+            names.add(found.group(1).strip())
+            module = chunk[found.start():]
+            if found.group(1).strip() == design.name:
+                header = module.index(");\n") + 3
+                module = module[:header] + _HIER_BLOCK + module[header:]
+            parts.append(module + "endmodule\n")
+    return "\n".join(parts)
 
 
 _CONSTANT_ALWAYS = re.compile(

@@ -1,0 +1,181 @@
+"""``d1core gemm``: one GEMM ``D = A·B + C`` on the matrix engine in RTL simulation, every bit
+checked against the reference model.
+
+The operands come from a seed (random values around the middle of each format's range) or from a
+``.npz`` file; the GEMM is tiled onto the engine of a preset (``verif.matmul.tiling``: M and N
+padded to whole tiles, any K from 1), streamed through the bulk harness in one batch, and every
+element of D and of its sticky flags is compared with ``verif.matmul.model.matmul``. The report
+gives the cycles from the first input word to the last output row, the MACs per cycle achieved
+(M·N·K over those cycles; padding does not count) and their share of the preset's peak.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hw.fp.formats import get_format
+from hw.matmul.config import D1, PRESETS, SMALL
+from verif.matmul import tiling
+from verif.matmul.engine_tb import check_result, format_bias, operands
+from verif.matmul.model import MATMUL_FORMATS, check_operands, matmul
+from verif.scoreboard import Mismatch
+
+from .build import Design
+from .runner import run_stream
+
+__all__ = ["GEMM_DESIGNS", "CLI_FORMATS", "DEFAULT_BIAS", "GemmError", "load_operands", "run",
+           "run_gemm"]
+
+#: The engine of each preset inside the harness adapter; the regression builds the same designs.
+GEMM_DESIGNS = {
+    "D1": Design.of("matmul_bench_d1", tiling.EngineBench, config=D1),
+    "SMALL": Design.of("matmul_bench_small", tiling.EngineBench, config=SMALL),
+}
+
+#: Format names on the command line, and the model's names for them.
+CLI_FORMATS = {"bf16": "bf16", "cfp8-143": "cfp8_143", "cfp8-152": "cfp8_152"}
+
+#: The bias a CFP8 operand gets when none is given (values around 1, as ml_dtypes' e4m3/e5m2).
+DEFAULT_BIAS = {"cfp8_143": 7, "cfp8_152": 15}
+
+#: Cycles without an output transfer after which the harness declares a hang.
+TIMEOUT = 100_000
+
+
+class GemmError(ValueError):
+    """Bad usage or input: the message says what is wrong (exit status 2)."""
+
+
+def _format(name, which):
+    if name in CLI_FORMATS:
+        return CLI_FORMATS[name]
+    if name in MATMUL_FORMATS:
+        return name
+    raise GemmError(f"--{which}-format must be one of {', '.join(CLI_FORMATS)}, got {name!r}")
+
+
+def load_operands(path):
+    """``(a, b, c)`` from a ``.npz`` file with arrays ``a``, ``b`` and optionally ``c``."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise GemmError(f"cannot read {path}: {e}") from None
+    missing = [k for k in ("a", "b") if k not in arrays]
+    if missing:
+        raise GemmError(f"{path} has no array {' or '.join(repr(k) for k in missing)} "
+                        f"(it holds {', '.join(sorted(arrays)) or 'nothing'})")
+    return arrays["a"], arrays["b"], arrays.get("c")
+
+
+def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="D1",
+             waves=None, progress=True):
+    """Run one GEMM on the engine of ``preset`` in ``sim``. Returns ``(d, flags, figures)``;
+    ``figures`` holds the cycles, MACs per cycle, utilisation and the run's timing."""
+    config = PRESETS[preset]
+    m, k = a.shape
+    n = b.shape[1]
+    plan = tiling.plan_gemm(config, m, n, k, load=c is not None)
+    beat_words = tiling.pack_beats(config, tiling.beats(plan, a, b))
+    c_words = tiling.pack_c_rows(config, tiling.c_rows(plan, c)) if c is not None else []
+    words, _ = tiling.bench_words(plan, beat_words, c_words)
+    batch = {"words": words, "seed": tiling.pack_config(a_fmt, a_bias, b_fmt, b_bias),
+             "label": f"{m}x{n}x{k} GEMM", "timeout": TIMEOUT}
+    responses, summary, info = run_stream(GEMM_DESIGNS[preset], [batch], sim, seed_port="cfg",
+                                          waves=waves, progress=progress)
+    rows, trailing = tiling.split_bench_output(config, responses[0])
+    got = tiling.unpack_d_rows(config, rows)
+    expect = tiling.expected_rows(plan)
+    for field in ("row", "last", "tag"):
+        if not np.array_equal(got[field], expect[field]):
+            bad = int(np.flatnonzero(got[field] != expect[field])[0])
+            raise Mismatch(f"output row {bad} has {field} {int(got[field][bad])}, expected "
+                           f"{int(expect[field][bad])}: rows lost, repeated or reordered")
+    d, flags = tiling.assemble(plan, got)
+    cycles = summary[0]["cycles"] - trailing
+    figures = {
+        "preset": preset, "sim": sim, "m": m, "n": n, "k": k,
+        "a_format": a_fmt, "a_bias": -1 if a_bias is None else a_bias,
+        "b_format": b_fmt, "b_bias": -1 if b_bias is None else b_bias,
+        "cycles": cycles, "macs": plan.macs, "macs_per_cycle": plan.macs / cycles,
+        "peak_macs_per_cycle": config.macs_per_cycle,
+        "utilisation": plan.macs / cycles / config.macs_per_cycle,
+        "words": len(words), "tiles": len(plan.tiles),
+        "build_seconds": info["build_seconds"], "test_seconds": info["test_seconds"],
+        "sim_cycles_per_second": summary[0]["cycles"] / max(summary[0]["seconds"], 1e-9),
+    }
+    return d, flags, figures
+
+
+def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16", b_bias=None,
+        seed=None, inp=None, out=None, sim="verilator", preset="D1", waves=None):
+    """The ``d1core gemm`` command: print the report; return the number of mismatching
+    elements. Raises :class:`GemmError` for bad usage or input."""
+    if preset not in PRESETS:
+        raise GemmError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    a_fmt, b_fmt = _format(a_format, "a"), _format(b_format, "b")
+    if a_bias is None:
+        a_bias = DEFAULT_BIAS.get(a_fmt)
+    if b_bias is None:
+        b_bias = DEFAULT_BIAS.get(b_fmt)
+    if inp is not None:
+        if seed is not None:
+            raise GemmError("give --seed or --in, not both")
+        a, b, c = load_operands(inp)
+    else:
+        missing = [f"--{x}" for x, v in (("m", m), ("n", n), ("k", k)) if v is None]
+        if missing:
+            raise GemmError(f"{', '.join(missing)} required (or --in FILE.npz)")
+        for x, v in (("m", m), ("n", n), ("k", k)):
+            if v < 1:
+                raise GemmError(f"--{x} must be at least 1, got {v}")
+        for fmt, bias, which in ((a_fmt, a_bias, "a"), (b_fmt, b_bias, "b")):
+            try:
+                get_format(fmt).check_bias(bias)
+            except ValueError as e:
+                raise GemmError(f"--{which}-bias: {e}") from None
+        rng = np.random.default_rng(1 if seed is None else seed)
+        a, b, c = operands(rng, m, n, k, a_fmt=a_fmt, a_bias=format_bias(a_fmt, a_bias),
+                           b_fmt=b_fmt, b_bias=format_bias(b_fmt, b_bias))
+    try:
+        gm, gk, gn = check_operands(a, b, c, a_fmt, a_bias, b_fmt, b_bias)
+    except ValueError as e:
+        raise GemmError(str(e)) from None
+    for x, given, actual in (("m", m, gm), ("n", n, gn), ("k", k, gk)):
+        if inp is not None and given is not None and given != actual:
+            raise GemmError(f"--{x} {given} disagrees with {inp}, whose operands have "
+                            f"{x.upper()}={actual}")
+
+    config = PRESETS[preset]
+    a_text = a_fmt + ("" if a_bias is None else f" bias {a_bias}")
+    b_text = b_fmt + ("" if b_bias is None else f" bias {b_bias}")
+    print(f"d1core gemm: {gm}x{gn}x{gk} D = A·B + C, A {a_text}, B {b_text}"
+          f"{'' if c is not None else ' (C = 0)'}, on the {preset} engine ({config.units} "
+          f"array{'s' if config.units > 1 else ''} of {config.unit_rows}x{config.unit_cols}, "
+          f"{config.macs_per_cycle} MACs/cycle) "
+          f"in {sim}", file=sys.stderr)
+    t0 = time.perf_counter()
+    d, flags, fig = run_gemm(a, b, c, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt, b_bias=b_bias,
+                             sim=sim, preset=preset, waves=waves)
+    wall = time.perf_counter() - t0
+    exp_d, exp_f = matmul(a, b, c, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt, b_bias=b_bias)
+    bad = int(((d != exp_d) | (flags != exp_f)).sum())
+    if bad:
+        try:
+            check_result(d, flags, exp_d, exp_f, c=c)
+        except Mismatch as e:
+            print(str(e), file=sys.stderr)
+    print(f"{gm}x{gn}x{gk}: {fig['macs']} MACs in {fig['cycles']} cycles: "
+          f"{fig['macs_per_cycle']:.1f} MACs/cycle, {100 * fig['utilisation']:.1f} % of the "
+          f"{config.macs_per_cycle}-MAC peak ({fig['tiles']} tiles of "
+          f"{config.tile_rows}x{config.tile_cols})")
+    print(f"simulation {wall:.1f} s ({fig['sim_cycles_per_second']:,.0f} cycles/s), build "
+          f"{fig['build_seconds']:.1f} s")
+    if out is not None:
+        np.savez(Path(out), d=d, flags=flags, **{k: np.asarray(v) for k, v in fig.items()})
+        print(f"wrote {out}")
+    print("PASS: every element (value and flags) matches the reference model" if not bad else
+          f"FAIL: {bad} of {gm * gn} elements differ from the reference model (first ones above)")
+    return bad

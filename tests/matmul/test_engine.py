@@ -1,0 +1,220 @@
+"""The matrix engine in RTL simulation, on Verilator and Icarus, against the reference model.
+
+What runs where, and why (figures in docs/matmul.md):
+
+* The regression simulates the engine's RTL at reduced sizes: ``BLOCK``, a 2×2 block of 2×1
+  arrays (8 FMAs: the beat fork, the C row split and the row join of D1, and every array
+  mechanism), and ``ARRAY``, one 3×2 array (6 FMAs). The arrays are the same code as the 8×8
+  one, parameterized; only the number of FMA instances differs, and each instance costs the
+  simulators dearly: one 8×8 array (64 FMAs) takes about 5 minutes to build on Verilator and
+  runs at under one cycle per second on Icarus; D1's 256 FMAs take about 40 minutes and 6 GB to
+  build. Those run only on request (below) and through ``d1core gemm``.
+* Verilator runs the full sizes below; Icarus, one to two orders of magnitude slower, the same
+  tests on fewer and smaller GEMMs.
+* ``D1CORE_FULL=1`` adds the presets themselves: SMALL (one 8×8 array) on both simulators and D1
+  on Verilator, a few shapes each, through the ``d1core gemm`` runner.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from hw.matmul.config import MatmulConfig
+from sim.build import Design
+from sim.runner import run_cocotb
+from sim.toolchain import SIMULATORS
+from verif.matmul.engine_tb import operands
+from verif.matmul.model import matmul
+from verif.matmul.tiling import EngineBench
+
+#: A 2×2 block of 2×1 arrays: a 4×2 output tile, 8 MACs per cycle.
+BLOCK = MatmulConfig("BLOCK", block_rows=2, block_cols=2, unit_rows=2, unit_cols=1)
+#: One 3×2 array: 6 MACs per cycle.
+ARRAY = MatmulConfig("ARRAY", unit_rows=3, unit_cols=2)
+
+CONFIGS = {"block": BLOCK, "array": ARRAY}
+DESIGNS = {name: Design.of(f"matmul_bench_{name}", EngineBench, config=cfg)
+           for name, cfg in CONFIGS.items()}
+
+FULL = {"verilator": True, "icarus": False}
+
+
+def _config_args(cfg):
+    return {"name": cfg.name, "block_rows": cfg.block_rows, "block_cols": cfg.block_cols,
+            "unit_rows": cfg.unit_rows, "unit_cols": cfg.unit_cols,
+            "formats": list(cfg.formats), "tag_width": cfg.tag_width}
+
+
+def _shapes(cfg, full, seed=1):
+    """M and N from 1 to a few tiles, never all whole tiles; K from 1 to 512."""
+    rng = np.random.default_rng(seed)
+    ks = [1, 2, 3, 5, 8, 13, 31, 64] + ([100, 257, 512] if full else [40])
+    shapes = []
+    for k in ks:
+        m = int(rng.integers(1, 3 * cfg.tile_rows + 2))
+        n = int(rng.integers(1, 3 * cfg.tile_cols + 2))
+        if m % cfg.tile_rows == 0 and n % cfg.tile_cols == 0:
+            m += 1
+        if k > 64:  # keep long GEMMs to a group of tiles or two
+            m, n = min(m, 2 * cfg.tile_rows - 1), min(n, 2 * cfg.tile_cols + 1)
+        shapes.append([m, n, k])
+    return shapes
+
+
+CASES = {
+    "shapes": lambda cfg, full: {"shapes": _shapes(cfg, full), "idle": 24, "stall": 24},
+    "formats": lambda cfg, full: {"shape": [cfg.tile_rows + 1, cfg.tile_cols - 1, 6 if full else 3],
+                                  "biases": [0, 63, None] if full else [0, 63]},
+    "specials": lambda cfg, full: {"shape": [cfg.tile_rows + 2, cfg.tile_cols + 1,
+                                             12 if full else 4],
+                                   **({} if full else {"pairs": [["bf16", "bf16"],
+                                                                 ["cfp8_143", "cfp8_152"],
+                                                                 ["cfp8_152", "bf16"]]})},
+    "backpressure": lambda cfg, full: {"shapes": [[2 * cfg.tile_rows - 1, cfg.tile_cols + 1, 9],
+                                                  [cfg.tile_rows, 2 * cfg.tile_cols, 1]]},
+    "bad_format": lambda cfg, full: {"shape": [cfg.tile_rows, cfg.tile_cols + 1, 3]},
+    "throughput": lambda cfg, full: {"shapes": [[4 * cfg.tile_rows, cfg.tile_cols, 64 if full
+                                                 else 16]]},
+}
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("case", list(CASES))
+def test_engine(sim, config, case):
+    cfg = CONFIGS[config]
+    run_cocotb(DESIGNS[config], "tests.matmul.tb_engine", sim, testcase=case, quiet=True,
+               args={"config": _config_args(cfg), **CASES[case](cfg, FULL[sim])})
+
+
+# --- the presets themselves, on request ----------------------------------------------------------
+
+FULL_SIZE = pytest.mark.skipif(os.environ.get("D1CORE_FULL", "0") in ("", "0"),
+                               reason="full-size engine builds take tens of minutes: "
+                                      "set D1CORE_FULL=1")
+
+
+@FULL_SIZE
+@pytest.mark.parametrize(("preset", "sim", "shapes"), [
+    ("SMALL", "verilator", [(13, 9, 40), (8, 8, 1), (20, 17, 7)]),
+    ("SMALL", "icarus", [(9, 7, 3)]),
+    ("D1", "verilator", [(33, 17, 24), (16, 16, 1), (64, 64, 64)]),
+])
+def test_preset(preset, sim, shapes):
+    from sim.gemm import run_gemm
+
+    rng = np.random.default_rng(21)
+    for m, n, k in shapes:
+        a, b, c = operands(rng, m, n, k, a_fmt="bf16", b_fmt="cfp8_143", b_bias=7)
+        d, flags, _ = run_gemm(a, b, c, a_fmt="bf16", a_bias=None, b_fmt="cfp8_143", b_bias=7,
+                               sim=sim, preset=preset, progress=False)
+        exp_d, exp_f = matmul(a, b, c, a_fmt="bf16", b_fmt="cfp8_143", b_bias=7)
+        assert np.array_equal(d, exp_d) and np.array_equal(flags, exp_f)
+
+
+# --- d1core gemm ---------------------------------------------------------------------------------
+
+def _gemm(*argv):
+    from sim.cli import main
+
+    return main(["gemm", *map(str, argv)])
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--m", 4, "--n", 4, "--k", 4, "--a-format", "fp32"],
+     "--a-format must be one of bf16, cfp8-143, cfp8-152, got 'fp32'"),
+    (["--m", 4, "--n", 4, "--k", 4, "--b-format", "cfp8_999"],
+     "--b-format must be one of bf16, cfp8-143, cfp8-152, got 'cfp8_999'"),
+    (["--m", 4, "--n", 4, "--k", 4, "--a-bias", 3],
+     "--a-bias: BF16 has a fixed bias of 127, got 3"),
+    (["--m", 4, "--n", 4, "--k", 4, "--b-format", "cfp8-143", "--b-bias", 64],
+     "--b-bias: CFP8 1-4-3 bias must be an integer in 0..63, got 64"),
+    (["--m", 4, "--n", 4], "--k required (or --in FILE.npz)"),
+    (["--m", 0, "--n", 4, "--k", 4], "--m must be at least 1, got 0"),
+])
+def test_gemm_usage_errors(argv, message, capsys):
+    assert _gemm(*argv) == 2
+    assert f"d1core gemm: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("arrays", "extra", "message"), [
+    ({"a": np.zeros((2, 3), np.float32), "b": np.zeros((3, 4), np.uint16)}, [],
+     "A holds bf16 codes and must have dtype uint16, got float32"),
+    ({"a": np.zeros(3, np.uint16), "b": np.zeros((3, 4), np.uint16)}, [],
+     r"A must be a 2-D array (MxK), got shape (3,)"),
+    ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((4, 4), np.uint16)}, [],
+     "A is MxK and B is KxN, but A has K=3 and B has K=4"),
+    ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16),
+      "c": np.zeros((5, 2), np.uint32)}, [], "C must be MxN = 2x5, got shape (5, 2)"),
+    ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16),
+      "c": np.zeros((2, 5), np.float32)}, [],
+     "C holds FP32 codes and must have dtype uint32, got float32"),
+    ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16)},
+     ["--a-format", "cfp8-143"], "A holds cfp8_143 codes and must have dtype uint8, got uint16"),
+    ({"a": np.zeros((2, 3), np.uint16)}, [], "has no array 'b' (it holds a)"),
+    ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16)}, ["--m", 5],
+     "--m 5 disagrees with"),
+])
+def test_gemm_input_errors(arrays, extra, message, tmp_path, capsys):
+    path = _npz(tmp_path / "in.npz", **arrays)
+    assert _gemm("--in", path, *extra) == 2
+    err = capsys.readouterr().err
+    assert "d1core gemm: error: " in err and message in err
+
+
+def test_gemm_file_errors(tmp_path, capsys):
+    assert _gemm("--in", tmp_path / "missing.npz") == 2
+    assert "d1core gemm: error: cannot read" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: --seed and --in exclude each other
+        _gemm("--seed", 1, "--in", tmp_path / "x.npz")
+    assert exc.value.code == 2
+
+
+@pytest.fixture
+def small_preset(monkeypatch):
+    """The command on the regression's ARRAY engine (already built), as preset "TEST"."""
+    import sim.gemm
+
+    monkeypatch.setitem(sim.gemm.PRESETS, "TEST", ARRAY)
+    monkeypatch.setitem(sim.gemm.GEMM_DESIGNS, "TEST", DESIGNS["array"])
+    return sim.gemm
+
+
+def test_gemm_command(small_preset, tmp_path, capsys):
+    """A GEMM from a file runs, matches the model, reports its figures and writes them."""
+    rng = np.random.default_rng(8)
+    a, b, c = operands(rng, 7, 5, 9, a_fmt="cfp8_152", a_bias=40, b_fmt="bf16")
+    path = _npz(tmp_path / "in.npz", a=a, b=b, c=c)
+    out = tmp_path / "out.npz"
+    assert small_preset.run(inp=path, out=out, a_format="cfp8-152", a_bias=40,
+                            preset="TEST") == 0
+    text = capsys.readouterr().out
+    assert "7x5x9: 315 MACs in" in text and "% of the 6-MAC peak" in text
+    assert "PASS: every element" in text
+    got = np.load(out)
+    exp_d, exp_f = matmul(a, b, c, a_fmt="cfp8_152", a_bias=40, b_fmt="bf16")
+    assert np.array_equal(got["d"], exp_d) and np.array_equal(got["flags"], exp_f)
+    assert got["d"].dtype == np.uint32 and int(got["macs"]) == 315
+    assert 0 < float(got["utilisation"]) <= 1
+
+
+def test_gemm_reports_mismatches(small_preset, monkeypatch, capsys):
+    """A disagreement with the model is reported element by element, and counted."""
+    def wrong(*args, **kwargs):
+        d, f = matmul(*args, **kwargs)
+        d = d.copy()
+        d[1, 2] ^= 1
+        return d, f
+
+    monkeypatch.setattr(small_preset, "matmul", wrong)
+    assert small_preset.run(m=3, n=4, k=2, seed=5, preset="TEST") == 1
+    captured = capsys.readouterr()
+    assert "1 of 12 GEMM results differ from the model" in captured.err
+    assert "D[1,2]: C 0x" in captured.err
+    assert "FAIL: 1 of 12 elements differ" in captured.out
