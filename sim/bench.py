@@ -1,9 +1,13 @@
 """``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
 
-Simulation speed: the same workload (random conversion requests) through the conversion unit on
-Verilator and on Icarus in one run, as simulated cycles per second of wall-clock time (the bulk
-harness driving, cocotb only starting and checking), and their ratio. The reference model's speed
-is shown beside them.
+Two parts, each writing its own section: ``convert`` (below, section ``bench``) and ``matmul``
+(the matrix engine's utilisation against K and its simulation speed, :mod:`sim.gemm_bench`,
+section ``bench-matmul``).
+
+Conversion unit. Simulation speed: the same workload (random conversion requests) through the
+unit on Verilator and on Icarus in one run, as simulated cycles per second of wall-clock time (the
+bulk harness driving, cocotb only starting and checking), and their ratio. The reference model's
+speed is shown beside them.
 
 Throughput: conversions per cycle with no stalls, with idle input cycles and with output
 backpressure, from the cycles the harness counted; and the pipeline latency from a single request.
@@ -21,7 +25,10 @@ from . import report
 from .convert_run import CONVERT_DESIGN, run_convert
 from .toolchain import SIMULATORS
 
-__all__ = ["run"]
+__all__ = ["PARTS", "run", "convert"]
+
+#: The parts of the bench, in the order they run.
+PARTS = ("convert", "matmul")
 
 
 def _check(req, seed, got):
@@ -31,8 +38,22 @@ def _check(req, seed, got):
         raise AssertionError("bench run disagrees with the reference model: run the regression")
 
 
-def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
-    """Measure; print the tables; write the ``bench`` section. Returns the figures as a dict."""
+def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
+    """Run the ``parts`` of the bench (each prints its tables and, with ``write``, rewrites its
+    section); ``n`` is the conversion part's number of requests. Returns each part's figures."""
+    figures = {}
+    if "convert" in parts:
+        figures["convert"] = convert(n=n, sims=sims, write=write, command=command)
+    if "matmul" in parts:
+        from . import gemm_bench
+
+        figures["matmul"] = gemm_bench.run(sims=sims, write=write, command=command)
+    return figures
+
+
+def convert(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
+    """The conversion unit's part: measure; print the tables; write the ``bench`` section.
+    Returns the figures as a dict."""
     rng = np.random.default_rng(2026)
     req = st.random_requests(rng, n)
     figures = {"workload": f"{n} random conversion requests (all formats, biases, RNE/SR)",

@@ -24,10 +24,24 @@ def _waves(args):
     return True if args.waves else None
 
 
-def _cmd_sim(args):
-    from . import demo
+#: The GEMM ``d1core sim`` runs by default: M, N, K, BF16 x BF16 with C, on the D1 engine.
+DEFAULT_GEMM = (64, 64, 64)
 
-    return 1 if demo.run(sim=args.sim, n=args.n, seed=args.seed, waves=_waves(args)) else 0
+
+def _cmd_sim(args):
+    if args.demo == "convert":
+        from . import demo
+
+        n = 65536 if args.n is None else args.n
+        return 1 if demo.run(sim=args.sim, n=n, seed=args.seed, waves=_waves(args)) else 0
+    if args.n is not None:
+        print("d1core sim: error: --n is an option of --demo convert", file=sys.stderr)
+        return 2
+    from . import gemm
+
+    m, n, k = DEFAULT_GEMM
+    bad = gemm.run(m=m, n=n, k=k, seed=args.seed, sim=args.sim, preset="D1", waves=_waves(args))
+    return 1 if bad else 0
 
 
 def _cmd_vectors(args):
@@ -76,7 +90,7 @@ def _cmd_bench(args):
     from . import bench
 
     bench.run(n=args.n, sims=args.sim or toolchain.SIMULATORS, write=not args.no_write,
-              command=_command_line())
+              command=_command_line(), parts=[args.only] if args.only else bench.PARTS)
     return 0
 
 
@@ -106,11 +120,17 @@ def _parser():
                        help="record a waveform (also WAVES=1) and print its path")
 
     q = sub.add_parser("sim", help="run the default demo simulation, checked against the model",
-                       description="A random FP32 tensor through the conversion unit in every "
-                       "format and back, with RNE and SR, every response checked bit for bit "
-                       "against the reference model; prints cycles, throughput and error.")
+                       description="The default demo (--demo gemm): a {}x{}x{} BF16 GEMM "
+                       "D = A·B + C on the D1 matrix engine (256 MACs per cycle), every element "
+                       "checked bit for bit against the reference model; prints cycles, MACs per "
+                       "cycle and utilisation (as `d1core gemm`, which takes any shape and "
+                       "format). --demo convert: a random FP32 tensor through the conversion "
+                       "unit in every format and back, with RNE and SR, checked the same way."
+                       .format(*DEFAULT_GEMM))
     sim_option(q)
-    q.add_argument("--n", type=int, default=65536, help="tensor elements (default 65536)")
+    q.add_argument("--demo", choices=["gemm", "convert"], default="gemm",
+                   help="what to simulate (default gemm)")
+    q.add_argument("--n", type=int, help="tensor elements of --demo convert (default 65536)")
     q.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     q.set_defaults(func=_cmd_sim)
 
@@ -166,10 +186,17 @@ def _parser():
     q.add_argument("blocks", nargs="*", metavar="BLOCK", help="blocks (default: all)")
     q.set_defaults(func=_cmd_synth)
 
-    q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md")
-    q.add_argument("--n", type=int, default=50_000, help="requests per run (default 50000)")
+    q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
+                       description="Two parts, each rewriting its section of docs/results.md: "
+                       "convert (the conversion unit's simulation speed and throughput) and "
+                       "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
+                       "its simulation speed). Every result is checked against the model.")
+    from .bench import PARTS
+    q.add_argument("--only", choices=PARTS, help="run one part (default all)")
+    q.add_argument("--n", type=int, default=50_000,
+                   help="conversion requests per run (default 50000)")
     q.add_argument("--sim", action="append", choices=toolchain.SIMULATORS,
-                   help="simulator (repeatable; default both)")
+                   help="simulator of the speed measurements (repeatable; default both)")
     q.add_argument("--no-write", action="store_true", help="print only")
     q.set_defaults(func=_cmd_bench)
 

@@ -497,7 +497,7 @@ def _synthesize_composed(block, known, table, say):
     """:func:`synthesize` and :func:`_compose` ``block``, synthesizing first the registry blocks
     of its sub-blocks that ``known`` (module name → result) lacks; the results go into it."""
     result = synthesize(block)
-    for module in result["blackbox_instances"]:
+    for module in result.get("blackbox_instances", {}):
         part = next((b for b in table.values() if b.design.name == module), None)
         if module not in known and part is not None:
             say(f"  first its sub-block {part.name} ({part.design.stem}) ...")
@@ -526,7 +526,9 @@ def run(names=None, *, write=True, progress=print, json_path=None, results_path=
     known = {}
     for i, block in enumerate(chosen, 1):
         say(f"synth [{i}/{len(chosen)}] {block.name} ({block.design.stem}) ...")
-        r = known.get(block.design.name) or _synthesize_composed(block, known, table, say)
+        r = known.get(block.design.name)  # already synthesized as a sub-block
+        r = (_synthesize_composed(block, known, table, say) if r is None else
+             {**r, "block": block.name, "summary": block.summary})
         warn = " (over target)" if r["levels"] > r["levels_target"] else ""
         say(f"  {r['cells']:,} cells, {r['ffs']:,} FFs, {r['mem_bits']:,} memory bits, "
             f"{r['transistors']:,} transistors, {r['levels']} levels{warn}, "

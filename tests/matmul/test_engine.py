@@ -2,25 +2,22 @@
 
 What runs where, and why (figures in docs/matmul.md):
 
-* The regression simulates the engine's RTL at reduced sizes: ``BLOCK``, a 2×2 block of 2×1
-  arrays (8 FMAs: the beat fork, the C row split and the row join of D1, and every array
-  mechanism), and ``ARRAY``, one 3×2 array (6 FMAs). The arrays are the same code as the 8×8
-  one, parameterized; only the number of FMA instances differs, and each instance costs the
-  simulators dearly: one 8×8 array (64 FMAs) takes about 5 minutes to build on Verilator and
-  runs at under one cycle per second on Icarus; D1's 256 FMAs take about 40 minutes and 6 GB to
-  build. Those run only on request (below) and through ``d1core gemm``.
+* ``BLOCK``, a 2×2 block of 2×1 arrays (8 FMAs: the beat fork, the C row split and the row join
+  of D1 and every array mechanism), and ``ARRAY``, one 3×2 array (6 FMAs), run every case on
+  both simulators: the same RTL as the presets, parameterized, with tiles small enough that
+  GEMMs of many shapes cost few cycles.
+* The presets themselves, ``SMALL`` (one 8×8 array) and ``D1`` (the 256-MAC engine), run every
+  case on Verilator, which builds D1 in about half a minute (shared PEs, hierarchical
+  Verilation) and simulates it at about a thousand cycles per second. Icarus simulates D1's 256
+  FMAs at a few cycles per second: it runs D1 on one small GEMM (``icarus_d1``).
 * Verilator runs the full sizes below; Icarus, one to two orders of magnitude slower, the same
   tests on fewer and smaller GEMMs.
-* ``D1CORE_FULL=1`` adds the presets themselves: SMALL (one 8×8 array) on both simulators and D1
-  on Verilator, a few shapes each, through the ``d1core gemm`` runner.
 """
-
-import os
 
 import numpy as np
 import pytest
 
-from hw.matmul.config import MatmulConfig
+from hw.matmul.config import D1, SMALL, MatmulConfig
 from sim.build import Design
 from sim.runner import run_cocotb
 from sim.toolchain import SIMULATORS
@@ -33,9 +30,12 @@ BLOCK = MatmulConfig("BLOCK", block_rows=2, block_cols=2, unit_rows=2, unit_cols
 #: One 3×2 array: 6 MACs per cycle.
 ARRAY = MatmulConfig("ARRAY", unit_rows=3, unit_cols=2)
 
-CONFIGS = {"block": BLOCK, "array": ARRAY}
+CONFIGS = {"block": BLOCK, "array": ARRAY, "small": SMALL, "d1": D1}
+#: The regression's engines; ``d1core gemm`` builds the presets' the same way (sim.gemm).
 DESIGNS = {name: Design.of(f"matmul_bench_{name}", EngineBench, config=cfg)
            for name, cfg in CONFIGS.items()}
+#: Simulators each configuration runs every case on.
+SIMS = {"block": SIMULATORS, "array": SIMULATORS, "small": ["verilator"], "d1": ["verilator"]}
 
 FULL = {"verilator": True, "icarus": False}
 
@@ -79,38 +79,18 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
-@pytest.mark.parametrize("config", list(CONFIGS))
-@pytest.mark.parametrize("case", list(CASES))
-def test_engine(sim, config, case):
+@pytest.mark.parametrize(("config", "case", "sim"), [
+    (config, case, sim) for config in CONFIGS for case in CASES for sim in SIMS[config]])
+def test_engine(config, case, sim):
     cfg = CONFIGS[config]
     run_cocotb(DESIGNS[config], "tests.matmul.tb_engine", sim, testcase=case, quiet=True,
                args={"config": _config_args(cfg), **CASES[case](cfg, FULL[sim])})
 
 
-# --- the presets themselves, on request ----------------------------------------------------------
-
-FULL_SIZE = pytest.mark.skipif(os.environ.get("D1CORE_FULL", "0") in ("", "0"),
-                               reason="full-size engine builds take tens of minutes: "
-                                      "set D1CORE_FULL=1")
-
-
-@FULL_SIZE
-@pytest.mark.parametrize(("preset", "sim", "shapes"), [
-    ("SMALL", "verilator", [(13, 9, 40), (8, 8, 1), (20, 17, 7)]),
-    ("SMALL", "icarus", [(9, 7, 3)]),
-    ("D1", "verilator", [(33, 17, 24), (16, 16, 1), (64, 64, 64)]),
-])
-def test_preset(preset, sim, shapes):
-    from sim.gemm import run_gemm
-
-    rng = np.random.default_rng(21)
-    for m, n, k in shapes:
-        a, b, c = operands(rng, m, n, k, a_fmt="bf16", b_fmt="cfp8_143", b_bias=7)
-        d, flags, _ = run_gemm(a, b, c, a_fmt="bf16", a_bias=None, b_fmt="cfp8_143", b_bias=7,
-                               sim=sim, preset=preset, progress=False)
-        exp_d, exp_f = matmul(a, b, c, a_fmt="bf16", b_fmt="cfp8_143", b_bias=7)
-        assert np.array_equal(d, exp_d) and np.array_equal(flags, exp_f)
+def test_icarus_d1():
+    """D1's engine on Icarus: one BF16 GEMM of two tile groups (six tiles) with C, every element."""
+    run_cocotb(DESIGNS["d1"], "tests.matmul.tb_engine", "icarus", testcase="shapes", quiet=True,
+               args={"config": _config_args(D1), "shapes": [[17, 33, 2]], "idle": 0, "stall": 0})
 
 
 # --- d1core gemm ---------------------------------------------------------------------------------

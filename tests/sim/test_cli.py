@@ -119,9 +119,10 @@ def test_vectors_malformed_file(tmp_path, capsys, content, message):
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-def test_sim_demo_small(sim, capsys):
-    """The default demo, small: every response matches the model and throughput is reported."""
-    assert main(["sim", "--sim", sim, "--n", "300"]) == 0
+def test_sim_convert_demo_small(sim, capsys):
+    """The conversion demo, small: every response matches the model and throughput is
+    reported."""
+    assert main(["sim", "--demo", "convert", "--sim", sim, "--n", "300"]) == 0
     out = capsys.readouterr().out
     assert "PASS: every response matches the reference model" in out
     assert "| CFP8 1-4-3 | 7 | RNE | 600 |" in out
@@ -131,7 +132,7 @@ def test_help_lists_every_command():
     """`d1core --help` names every subcommand, and each has its own --help."""
     out = subprocess.run([sys.executable, "-m", "sim.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout
-    for cmd in ("sim", "vectors", "synth", "bench", "lint"):
+    for cmd in ("sim", "vectors", "gemm", "synth", "bench", "lint"):
         assert cmd in out
         sub = subprocess.run([sys.executable, "-m", "sim.cli", cmd, "--help"],
                              capture_output=True, text=True)
@@ -142,5 +143,17 @@ def test_bad_usage_exit_2(capsys):
     """Unknown block, bad --n: exit status 2 with a message."""
     assert main(["synth", "no.such"]) == 2
     assert "unknown block 'no.such'" in capsys.readouterr().err
-    assert main(["sim", "--n", "0"]) == 2
+    assert main(["sim", "--demo", "convert", "--n", "0"]) == 2
     assert "--n must be at least 1" in capsys.readouterr().err
+    assert main(["sim", "--n", "5"]) == 2
+    assert "d1core sim: error: --n is an option of --demo convert" in capsys.readouterr().err
+
+
+def test_sim_default_is_the_d1_gemm(capsys):
+    """`d1core sim` (what `make sim` runs): the 64x64x64 BF16 GEMM on the D1 engine, every
+    element checked, figures reported. Verilator only: Icarus simulates the 256-FMA engine at a
+    few cycles per second (tests/matmul/test_engine.py runs the engine on Icarus)."""
+    assert main(["sim"]) == 0
+    out = capsys.readouterr().out
+    assert "64x64x64: 262144 MACs in " in out and "% of the 256-MAC peak" in out
+    assert "PASS: every element (value and flags) matches the reference model" in out
