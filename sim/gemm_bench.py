@@ -34,7 +34,7 @@ from .gemm import GEMM_DESIGNS, gemm_batch, gemm_output
 from .runner import run_stream
 
 __all__ = ["SWEEP_K", "GROUPS", "PROBE_K", "ICARUS_BUDGET_S", "group_shape", "run_checked",
-           "utilisation", "sweep", "workload_k", "icarus_speed", "run"]
+           "utilisation", "schedule_bound", "sweep", "workload_k", "icarus_speed", "run"]
 
 #: K of the utilisation sweep.
 SWEEP_K = (8, 16, 32, 64, 128, 256, 512, 1024)
@@ -47,6 +47,9 @@ PROBE_K = 4
 
 #: Wall-clock seconds Icarus's part of the bench may take (build, probe, workload).
 ICARUS_BUDGET_S = 180
+
+#: Times Verilator runs Icarus's workload (a few hundredths of a second each), to time it.
+VERILATOR_REPEATS = 10
 
 #: The operand formats of every bench GEMM (keywords of ``gemm_batch`` and of the model).
 FORMATS = {"a_fmt": "bf16", "a_bias": None, "b_fmt": "bf16", "b_bias": None}
@@ -104,6 +107,15 @@ def utilisation(config, fewer, more):
             "steady_macs_per_cycle": steady, "steady": steady / peak}
 
 
+def schedule_bound(config, k):
+    """The steady-state utilisation the input schedule allows at ``k``
+    (``verif.matmul.tiling.bench_words``): group g+1's L × tile_rows C rows ride with group g's
+    L·K beats from beat L + c_delay on, one per word, and those that do not fit follow alone, so
+    a group takes max(L·K, L + c_delay + L × tile_rows) words."""
+    L = config.interleave
+    return L * k / max(L * k, L + config.fma_c_delay + L * config.tile_rows)
+
+
 def sweep(design, config, ks=SWEEP_K, *, sim="verilator", extra=(), progress=True):
     """Utilisation against K on ``config``'s engine, and the GEMMs of shapes ``extra`` in the
     same launch. Returns ``(rows, runs, info)``: one :func:`utilisation` dict per K, and the
@@ -144,6 +156,11 @@ def _pct(x):
     return f"{100 * x:.1f}"
 
 
+def _num(x):
+    """A positive figure to three significant digits, with thousands separators above 1000."""
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def _body(figures):
     """The markdown of the ``bench-matmul`` section."""
     unit, engine = PRESETS["SMALL"], PRESETS["D1"]
@@ -164,14 +181,31 @@ def _body(figures):
                    f"**{_pct(min(steady))} %** of the peak "
                    f"({'meets' if ok else '**misses**'} the {_pct(TARGET)} % target).")
 
+    bounds, reached = [], True
+    for name, cfg, cfg_rows in (("unit", unit, u), ("engine", engine, e)):
+        below = [(r, b) for r in cfg_rows if (b := schedule_bound(cfg, r["k"])) < 1]
+        reached &= all(abs(r["steady"] - b) < 5e-4 for r, b in below)
+        if below:
+            bounds.append(f"{name} " + ", ".join(f"{_pct(b)} % at K = {r['k']}"
+                                                  for r, b in below))
+    limits = ""
+    if bounds:
+        limits = (f"\n\nWhat limits the steady state at small K is the input schedule: the next "
+                  f"group's L × tile-rows C rows ride with a group's L·K beats from beat "
+                  f"L + c_delay = {engine.interleave + engine.fma_c_delay} on, one per beat, and "
+                  f"those that do not fit follow alone, so a group takes "
+                  f"max(L·K, L + c_delay + L × tile rows) cycles. That bound, where it is below "
+                  f"100 %: {'; '.join(bounds)} (the steady figures above "
+                  f"{'reach it' if reached else 'fall short of it'}).")
+
     def shapes(cfg):
         return " and ".join(f"{m}×{n}×K" for m, n, _ in (group_shape(cfg, g, 0) for g in GROUPS))
 
     speed = figures["speed"]
-    speed_rows = [[s["sim"], s["workload"], f"{s['cycles']:,}", f"{s['seconds']:.2f}",
-                   f"{s['cycles'] / s['seconds']:,.0f}"] for s in speed]
+    speed_rows = [[s["sim"], s["workload"], s["runs"], f"{s['cycles']:,}", _num(s["seconds"]),
+                   _num(s["cycles"] / s["seconds"])] for s in speed]
     speed_table = report.markdown_table(
-        ["simulator", "workload (D1, BF16 × BF16 + C)", "cycles", "seconds", "cycles/s"],
+        ["simulator", "workload (D1, BF16 × BF16 + C)", "runs", "cycles", "seconds", "cycles/s"],
         speed_rows)
     rates = {}  # workload -> simulator -> cycles/s
     for s in speed:
@@ -179,6 +213,10 @@ def _body(figures):
     ratio = "".join(f"\n\nVerilator / Icarus speed ratio on the D1 engine, same run and "
                     f"workload ({w}): **{r['verilator'] / r['icarus']:,.0f}×**."
                     for w, r in rates.items() if len(r) == 2)
+    if "icarus_s" in figures:
+        ratio += (f" Icarus's part of the bench took {figures['icarus_s']:.0f} s: its "
+                  f"batches, the build (unless cached) and loading the design into the "
+                  f"simulator, once per launch.")
     return (
         f"BF16 × BF16 + C (random values around the middle of BF16's range), no idle input "
         f"cycles, no backpressure; every element and flag of every GEMM checked against the "
@@ -193,13 +231,14 @@ def _body(figures):
         f"(first input word to last row of D). *Steady*: (MACs({GROUPS[1]}) − MACs({GROUPS[0]})) / "
         f"(cycles({GROUPS[1]}) − cycles({GROUPS[0]})), the rate once the pipeline is full "
         f"(filling and draining cancel). Simulated on Verilator only (Icarus is too slow for "
-        f"the sweep).\n\n{table}{verdict}\n\n"
+        f"the sweep).\n\n{table}{verdict}{limits}\n\n"
         f"### Simulation speed of the D1 engine\n\n"
         f"Simulated cycles per wall-clock second of the batch (the bulk harness drives; cocotb "
         f"starts and checks). Icarus first runs a {engine.tile_rows}×{engine.tile_cols}×"
         f"{PROBE_K} probe, then a longer GEMM only if it fits in what is left of "
         f"{ICARUS_BUDGET_S} s for its part of the bench; Verilator runs the same GEMM (the same "
-        f"operands) and the whole sweep above.\n\n{speed_table}{ratio}\n")
+        f"operands) {VERILATOR_REPEATS} times, and the whole sweep above.\n\n"
+        f"{speed_table}{ratio}\n")
 
 
 def run(*, sims=("verilator", "icarus"), write=True, command="d1core bench", progress=True):
@@ -209,7 +248,7 @@ def run(*, sims=("verilator", "icarus"), write=True, command="d1core bench", pro
     figures = {"speed": []}
 
     def speed(sim, workload, runs):
-        figures["speed"].append({"sim": sim, "workload": workload,
+        figures["speed"].append({"sim": sim, "workload": workload, "runs": len(runs),
                                  "cycles": sum(r["sim_cycles"] for r in runs),
                                  "seconds": sum(r["seconds"] for r in runs)})
 
@@ -219,8 +258,10 @@ def run(*, sims=("verilator", "icarus"), write=True, command="d1core bench", pro
     extra = []
     if "icarus" in sims:
         print("bench: matmul, D1 on icarus (speed)", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
         run_ic, _ = icarus_speed(GEMM_DESIGNS["D1"], PRESETS["D1"], progress=progress)
-        extra = [(run_ic["m"], run_ic["n"], run_ic["k"])]
+        figures["icarus_s"] = time.monotonic() - t0
+        extra = [(run_ic["m"], run_ic["n"], run_ic["k"])] * VERILATOR_REPEATS
         speed("icarus", gemm_name(run_ic), [run_ic])
     for preset in ("D1", "SMALL"):
         print(f"bench: matmul, {preset} on verilator (K sweep)", file=sys.stderr, flush=True)
@@ -229,9 +270,9 @@ def run(*, sims=("verilator", "icarus"), write=True, command="d1core bench", pro
         figures[preset] = rows
         if preset == "D1":
             n = len(GROUPS) * len(rows)
-            for r in runs[n:]:
-                speed("verilator", gemm_name(r), [r])
-            speed("verilator", f"the K sweep ({n} GEMMs)", runs[:n])
+            if extra:
+                speed("verilator", gemm_name(runs[n]), runs[n:])
+            speed("verilator", "the K sweep", runs[:n])
     body = _body(figures)
     print(body)
     if write:

@@ -4,6 +4,7 @@ no figure comes from a wrong run."""
 
 import pytest
 
+from hw.matmul.config import D1, SMALL
 from sim import gemm_bench
 from tests.matmul.test_engine import ARRAY, DESIGNS
 from verif.matmul.model import matmul
@@ -69,21 +70,32 @@ def test_workload_k():
     assert gemm_bench.workload_k(ARRAY, probe, 170.0, 180) < 0
 
 
+def test_schedule_bound():
+    """The input schedule's limit: a group's 4·K beats against 7 + 4 × tile-rows words."""
+    assert gemm_bench.schedule_bound(D1, 8) == 32 / 71
+    assert gemm_bench.schedule_bound(D1, 16) == 64 / 71
+    assert gemm_bench.schedule_bound(D1, 18) == 1
+    assert gemm_bench.schedule_bound(SMALL, 8) == 32 / 39
+    assert gemm_bench.schedule_bound(ARRAY, 8) == 1
+
+
 def test_section_text(swept):
     """The section states the figures, the target's verdict and the speed ratio."""
     rows, runs, _ = swept
     same = {"workload": "16×16×4 GEMM"}
     figures = {"D1": rows, "SMALL": rows,
-               "speed": [{"sim": "icarus", **same, "cycles": 60, "seconds": 120.0},
-                         {"sim": "verilator", **same, "cycles": 60, "seconds": 0.06},
-                         {"sim": "verilator", "workload": "the K sweep", "cycles": 9,
-                          "seconds": 1.0}]}
+               "speed": [{"sim": "icarus", **same, "runs": 1, "cycles": 60, "seconds": 120.0},
+                         {"sim": "verilator", **same, "runs": 10, "cycles": 600,
+                          "seconds": 0.6},
+                         {"sim": "verilator", "workload": "the K sweep", "runs": 16,
+                          "cycles": 9000, "seconds": 10.0}]}
     body = gemm_bench._body(figures)
     for row in rows:
         assert f"| {row['k']} | {100 * row['whole']:.1f} | 100.0 |" in body
     assert ("Verilator / Icarus speed ratio on the D1 engine, same run and workload "
             "(16×16×4 GEMM): **2,000×**") in body
     assert body.count("speed ratio") == 1
+    assert "| icarus | 16×16×4 GEMM | 1 | 60 | 120 | 0.5 |" in body
     assert "K ≥ 256" not in body  # no K ≥ 256 in these rows: no verdict
     long_k = [{**rows[-1], "k": 256, "steady": 0.96}]
     assert "(**misses** the 97.0 % target)" in gemm_bench._body({**figures, "D1": long_k,

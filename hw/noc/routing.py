@@ -1,0 +1,339 @@
+"""The routing policy of the d1core mesh: route tables, their check, and the table words.
+
+Cores tile into a ``width`` × ``height`` mesh of 5-port routers. Node ``(x, y)`` has id
+``y * width + x``; x grows to the EAST, y grows to the SOUTH (row 0 is the northern edge). Every
+live router holds one table entry per destination id, a `Port` code, written at configuration
+time. This module is plain Python, shared by the model and the configuration code; the router
+RTL uses the `Port` encoding. See docs/noc.md, section "Routing".
+"""
+
+from collections import deque
+from dataclasses import dataclass
+
+from amaranth.lib import enum
+
+__all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
+           "route_tables", "check", "table_words"]
+
+MAX_SIDE = 16
+
+
+class Port(enum.Enum, shape=3):
+    """A router output, the 3-bit code of a route table entry.
+
+    LOCAL delivers to the core of this router; NORTH, EAST, SOUTH and WEST go to the neighbour
+    at y - 1, x + 1, y + 1 and x - 1. DROP is no port: the router removes the packet (its
+    destination is disabled or does not exist). Codes 6 and 7 are not used.
+    """
+    LOCAL = 0
+    NORTH = 1
+    EAST = 2
+    SOUTH = 3
+    WEST = 4
+    DROP = 5
+
+
+DIRECTIONS = {Port.NORTH: (0, -1), Port.EAST: (1, 0), Port.SOUTH: (0, 1), Port.WEST: (-1, 0)}
+
+POLICIES = ("xy", "updown")
+
+
+class RoutingError(ValueError):
+    """A configuration the route tables cannot serve: a pair that does not arrive, a mesh that
+    is not connected, or channel dependencies that could deadlock."""
+
+
+def _fmt(node):
+    return f"({node[0]}, {node[1]})"
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A ``width`` × ``height`` mesh (1 to 16 each) with some nodes disabled.
+
+    ``disabled`` holds the ``(x, y)`` coordinates of the routers (and cores) that are off; they
+    are stored sorted by node id. At least one node must stay live.
+    """
+    width: int
+    height: int
+    disabled: tuple = ()
+
+    def __post_init__(self):
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if type(value) is not int or not 1 <= value <= MAX_SIDE:
+                raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, not {value!r}")
+        seen = set()
+        for node in self.disabled:
+            if (type(node) is not tuple or len(node) != 2
+                    or any(type(c) is not int for c in node)):
+                raise ValueError(f"disabled node must be an (x, y) pair of ints, not {node!r}")
+            if not self.contains(*node):
+                raise ValueError(f"disabled node {_fmt(node)} is outside the "
+                                 f"{self.width}x{self.height} mesh")
+            if node in seen:
+                raise ValueError(f"disabled node {_fmt(node)} is listed twice")
+            seen.add(node)
+        if len(seen) == self.width * self.height:
+            raise ValueError(f"every node of the {self.width}x{self.height} mesh is disabled")
+        object.__setattr__(self, "disabled",
+                           tuple(sorted(seen, key=lambda n: n[1] * self.width + n[0])))
+
+    def contains(self, x, y):
+        """Whether ``(x, y)`` is a node of the mesh (live or disabled)."""
+        return 0 <= x < self.width and 0 <= y < self.height
+
+    def is_live(self, x, y):
+        """Whether ``(x, y)`` is a node of the mesh and not disabled."""
+        return self.contains(x, y) and (x, y) not in self.disabled
+
+    @property
+    def nodes(self):
+        """All nodes ``(x, y)`` in node-id order."""
+        return [(x, y) for y in range(self.height) for x in range(self.width)]
+
+    @property
+    def live(self):
+        """The live nodes ``(x, y)`` in node-id order."""
+        return [n for n in self.nodes if n not in self.disabled]
+
+
+def node_id(mesh, x, y):
+    """The id ``y * width + x`` of node ``(x, y)``."""
+    if not mesh.contains(x, y):
+        raise ValueError(f"node {_fmt((x, y))} is outside the {mesh.width}x{mesh.height} mesh")
+    return y * mesh.width + x
+
+
+def coords(mesh, id):
+    """The ``(x, y)`` coordinates of node ``id``."""
+    size = mesh.width * mesh.height
+    if type(id) is not int or not 0 <= id < size:
+        raise ValueError(f"node id {id!r} is outside the {mesh.width}x{mesh.height} mesh "
+                         f"(ids 0 to {size - 1})")
+    return id % mesh.width, id // mesh.width
+
+
+def next_hop(mesh, x, y, port):
+    """The node reached from ``(x, y)`` through ``port`` (NORTH, EAST, SOUTH or WEST), or None
+    when that port faces the edge of the mesh. The node may be disabled."""
+    if port not in DIRECTIONS:
+        raise ValueError(f"next_hop needs NORTH, EAST, SOUTH or WEST, not {port}")
+    dx, dy = DIRECTIONS[port]
+    return (x + dx, y + dy) if mesh.contains(x + dx, y + dy) else None
+
+
+def _neighbours(mesh, node):
+    """The live neighbours of ``node`` as ``(port, neighbour)`` pairs, in port-code order."""
+    return [(port, hop) for port in DIRECTIONS
+            if (hop := next_hop(mesh, *node, port)) is not None and mesh.is_live(*hop)]
+
+
+def _distances(mesh, start):
+    """Hop distances from ``start`` to the live nodes it reaches through live nodes."""
+    dist = {start: 0}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for _, hop in _neighbours(mesh, node):
+            if hop not in dist:
+                dist[hop] = dist[node] + 1
+                queue.append(hop)
+    return dist
+
+
+def _check_connected(mesh):
+    live = mesh.live
+    reached = _distances(mesh, live[0])
+    for node in live:
+        if node not in reached:
+            raise RoutingError(f"nodes {_fmt(live[0])} and {_fmt(node)} are not connected: "
+                               f"the disabled nodes split the mesh")
+
+
+def _xy_port(here, dst):
+    (x, y), (dx, dy) = here, dst
+    if dx > x:
+        return Port.EAST
+    if dx < x:
+        return Port.WEST
+    if dy > y:
+        return Port.SOUTH
+    if dy < y:
+        return Port.NORTH
+    return Port.LOCAL
+
+
+def _xy_tables(mesh):
+    for src in mesh.live:
+        for dst in mesh.live:
+            node = src
+            while node != dst:
+                node = next_hop(mesh, *node, _xy_port(node, dst))
+                if not mesh.is_live(*node):
+                    raise RoutingError(f"XY routing cannot reach {_fmt(dst)} from {_fmt(src)}: "
+                                       f"the route passes disabled node {_fmt(node)}; "
+                                       f"use policy='updown'")
+    return {r: [_xy_port(r, d) if mesh.is_live(*d) else Port.DROP for d in mesh.nodes]
+            for r in mesh.live}
+
+
+def _updown_tables(mesh):
+    # Rank the live nodes by (BFS level from the root, node id); a link is "up" when it goes to
+    # a lower rank. A route takes up links, then down links, never up after down.
+    live = mesh.live
+    cx, cy = (mesh.width - 1) / 2, (mesh.height - 1) / 2
+    root = min(live, key=lambda n: abs(n[0] - cx) + abs(n[1] - cy))
+    level = _distances(mesh, root)
+    rank = {n: (level[n], node_id(mesh, *n)) for n in live}
+    by_rank = sorted(live, key=rank.get)
+    tables = {r: [Port.DROP] * (mesh.width * mesh.height) for r in live}
+    for dst in live:
+        d = node_id(mesh, *dst)
+        # Nodes with an all-down route to dst: a down link goes to a higher rank, so visit the
+        # nodes from the highest rank down, each taking its shortest down link towards dst.
+        cost = {dst: 0}
+        tables[dst][d] = Port.LOCAL
+        for node in reversed(by_rank):
+            down = [(cost[hop], port.value) for port, hop in _neighbours(mesh, node)
+                    if rank[hop] > rank[node] and hop in cost]
+            if node != dst and down:
+                hops, code = min(down)
+                cost[node], tables[node][d] = hops + 1, Port(code)
+        # The other nodes take the up link whose next node has the shortest route from there.
+        # The root reaches every node by down links, so every other node finds one.
+        for node in by_rank:
+            if node not in cost:
+                hops, code = min((cost[hop], port.value) for port, hop in _neighbours(mesh, node)
+                                 if rank[hop] < rank[node])
+                cost[node], tables[node][d] = hops + 1, Port(code)
+    return tables
+
+
+def route_tables(mesh, policy="xy"):
+    """The route table of every live router, checked by `check`.
+
+    Returns a dict from each live router ``(x, y)`` (in node-id order) to a list of `Port`
+    indexed by destination id: LOCAL for the router itself, DROP for a disabled destination.
+    ``policy`` is "xy" (dimension-ordered, X then Y) or "updown" (up*/down* on the live nodes,
+    routes around disabled nodes). Raises `RoutingError` when the mesh is not connected or the
+    policy cannot route it.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown routing policy {policy!r}; use 'xy' or 'updown'")
+    _check_connected(mesh)
+    tables = _xy_tables(mesh) if policy == "xy" else _updown_tables(mesh)
+    check(mesh, tables)
+    return tables
+
+
+def _find_cycle(graph):
+    """A cycle of ``graph`` (a dict from vertex to successor list) as a vertex list, or None."""
+    state = {}  # vertex -> index on the DFS stack while open, -1 when done
+    for start in sorted(graph):
+        if start in state:
+            continue
+        stack = [(start, iter(sorted(graph[start])))]
+        path = [start]
+        state[start] = 0
+        while stack:
+            vertex, successors = stack[-1]
+            for succ in successors:
+                if succ not in state:
+                    state[succ] = len(path)
+                    path.append(succ)
+                    stack.append((succ, iter(sorted(graph.get(succ, ())))))
+                    break
+                if state[succ] >= 0:
+                    cycle = path[state[succ]:]
+                    first = cycle.index(min(cycle))
+                    return cycle[first:] + cycle[:first]
+            else:
+                state[vertex] = -1
+                path.pop()
+                stack.pop()
+    return None
+
+
+def check(mesh, tables):
+    """Check that ``tables`` serve ``mesh`` and cannot deadlock; raise `RoutingError` if not.
+
+    ``tables`` is a dict from each live router ``(x, y)`` to its list of `Port`, one per
+    destination id. Every router must deliver its own id locally and drop every disabled
+    destination. Every (live source, live destination) pair is walked through the tables and
+    must arrive without a loop, a DROP, an early LOCAL, a step off the mesh or into a disabled
+    node. The channel dependency graph (an edge from link a->b to link b->c whenever a route uses
+    them in turn) must be acyclic. The tables are indexed by destination only, so every virtual
+    channel sees the same graph and one check covers them all.
+    """
+    size = mesh.width * mesh.height
+    for router in tables:
+        if not (type(router) is tuple and len(router) == 2 and mesh.is_live(*router)):
+            raise RoutingError(f"table for {router!r}, which is not a live router of the "
+                               f"{mesh.width}x{mesh.height} mesh")
+    for router in mesh.live:
+        if router not in tables:
+            raise RoutingError(f"no table for live router {_fmt(router)}")
+        table = tables[router]
+        if len(table) != size:
+            raise RoutingError(f"table of {_fmt(router)} has {len(table)} entries, "
+                               f"expected {size}")
+        for d, entry in enumerate(table):
+            if not isinstance(entry, Port):
+                raise RoutingError(f"table of {_fmt(router)} entry {d} is {entry!r}, "
+                                   f"expected a Port")
+        if table[node_id(mesh, *router)] is not Port.LOCAL:
+            raise RoutingError(f"router {_fmt(router)} does not deliver its own packets: "
+                               f"its entry is {table[node_id(mesh, *router)]}")
+        for dead in mesh.disabled:
+            if table[node_id(mesh, *dead)] is not Port.DROP:
+                raise RoutingError(f"router {_fmt(router)} does not drop packets for disabled "
+                                   f"node {_fmt(dead)}: its entry is "
+                                   f"{table[node_id(mesh, *dead)]}")
+    depends = {}
+    for src in mesh.live:
+        for dst in mesh.live:
+            d = node_id(mesh, *dst)
+            node, visited, link = src, [src], None
+            where = f"route from {_fmt(src)} to {_fmt(dst)}"
+            while node != dst:
+                port = tables[node][d]
+                if port is Port.LOCAL:
+                    raise RoutingError(f"{where} stops at {_fmt(node)}")
+                if port is Port.DROP:
+                    raise RoutingError(f"{where} is dropped at {_fmt(node)}")
+                hop = next_hop(mesh, *node, port)
+                if hop is None:
+                    raise RoutingError(f"{where} leaves the mesh at {_fmt(node)} going {port.name}")
+                if not mesh.is_live(*hop):
+                    raise RoutingError(f"{where} enters disabled node {_fmt(hop)} "
+                                       f"from {_fmt(node)}")
+                if hop in visited:
+                    raise RoutingError(f"{where} loops: "
+                                       + " -> ".join(_fmt(n) for n in visited + [hop]))
+                if link is not None:
+                    depends.setdefault(link, set()).add((node, hop))
+                link = (node, hop)
+                visited.append(hop)
+                node = hop
+    cycle = _find_cycle(depends)
+    if cycle is not None:
+        raise RoutingError("channel dependency cycle, the tables can deadlock: "
+                           + ", ".join(f"{_fmt(a)}->{_fmt(b)}" for a, b in cycle))
+
+
+def table_words(mesh, tables, depth=None):
+    """The configuration words of every live router: a dict from router ``(x, y)`` to its
+    table as a list of port codes (ints 0 to 5) in destination-id order.
+
+    ``depth`` (default ``width * height``) is the number of table entries a router holds; the
+    entries past the last node are DROP, so a packet for an id that does not exist is removed.
+    """
+    size = mesh.width * mesh.height
+    if depth is None:
+        depth = size
+    if type(depth) is not int or depth < size:
+        raise ValueError(f"table depth {depth!r} is smaller than the {size} nodes of the "
+                         f"{mesh.width}x{mesh.height} mesh")
+    return {router: [port.value for port in tables[router]]
+            + [Port.DROP.value] * (depth - size) for router in mesh.live}
