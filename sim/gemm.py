@@ -26,7 +26,7 @@ from .build import Design
 from .runner import run_stream
 
 __all__ = ["GEMM_DESIGNS", "CLI_FORMATS", "DEFAULT_BIAS", "GemmError", "load_operands", "run",
-           "run_gemm", "gemm_batch", "gemm_output"]
+           "run_gemm", "gemm_batch"]
 
 #: The engine of each preset inside the harness adapter; the regression builds the same designs.
 GEMM_DESIGNS = {
@@ -74,32 +74,10 @@ def gemm_batch(config, a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, label=None):
     """One GEMM on an engine built with ``config``, as ``(plan, batch)``: its
     :class:`verif.matmul.tiling.GemmPlan` and the :func:`sim.runner.run_stream` batch that runs
     it (the input words, the configuration register's value as ``seed`` for the ``cfg`` port)."""
-    m, k = a.shape
-    n = b.shape[1]
-    plan = tiling.plan_gemm(config, m, n, k, load=c is not None)
-    beat_words = tiling.pack_beats(config, tiling.beats(plan, a, b))
-    c_words = tiling.pack_c_rows(config, tiling.c_rows(plan, c)) if c is not None else []
-    words, _ = tiling.bench_words(plan, beat_words, c_words)
+    plan, words = tiling.gemm_words(config, a, b, c)
     batch = {"words": words, "seed": tiling.pack_config(a_fmt, a_bias, b_fmt, b_bias),
-             "label": label or f"{m}x{n}x{k} GEMM", "timeout": TIMEOUT}
+             "label": label or f"{plan.m}x{plan.n}x{plan.k} GEMM", "timeout": TIMEOUT}
     return plan, batch
-
-
-def gemm_output(plan, words, cycles):
-    """``(d, flags, cycles)`` of a GEMM from its batch's output ``words`` and the harness's
-    ``cycles``: D and its flags in ``plan``'s shape, and the cycles up to the last row of D
-    (trailing fillers not counted). Raises :class:`verif.scoreboard.Mismatch` when rows are
-    lost, repeated or reordered (their ``row``, ``last`` or ``tag`` is not the expected one)."""
-    rows, trailing = tiling.split_bench_output(plan.config, words)
-    got = tiling.unpack_d_rows(plan.config, rows)
-    expect = tiling.expected_rows(plan)
-    for field in ("row", "last", "tag"):
-        if not np.array_equal(got[field], expect[field]):
-            bad = int(np.flatnonzero(got[field] != expect[field])[0])
-            raise Mismatch(f"output row {bad} has {field} {int(got[field][bad])}, expected "
-                           f"{int(expect[field][bad])}: rows lost, repeated or reordered")
-    d, flags = tiling.assemble(plan, got)
-    return d, flags, cycles - trailing
 
 
 def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="D1",
@@ -111,7 +89,7 @@ def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="
                              b_bias=b_bias)
     responses, summary, info = run_stream(GEMM_DESIGNS[preset], [batch], sim, seed_port="cfg",
                                           waves=waves, progress=progress)
-    d, flags, cycles = gemm_output(plan, responses[0], summary[0]["cycles"])
+    d, flags, cycles = tiling.gemm_output(plan, responses[0], summary[0]["cycles"])
     figures = {
         "preset": preset, "sim": sim, "m": plan.m, "n": plan.n, "k": plan.k,
         "a_format": a_fmt, "a_bias": -1 if a_bias is None else a_bias,

@@ -28,9 +28,10 @@ import numpy as np
 from hw.matmul.config import PRESETS
 from verif.matmul.engine_tb import check_result, operands
 from verif.matmul.model import matmul
+from verif.matmul.tiling import gemm_output
 
 from . import report
-from .gemm import GEMM_DESIGNS, gemm_batch, gemm_output
+from .gemm import GEMM_DESIGNS, gemm_batch
 from .runner import run_stream
 
 __all__ = ["SWEEP_K", "GROUPS", "PROBE_K", "ICARUS_BUDGET_S", "group_shape", "run_checked",

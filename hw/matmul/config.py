@@ -98,6 +98,11 @@ class MatmulConfig:
         object.__setattr__(self, "formats", check_formats(self.formats))
         check_int("tag_width", self.tag_width, 0, TAG_WIDTH_MAX)
 
+    def __str__(self):
+        """The preset's name and shape, for reports (``repr`` keeps every field)."""
+        return (f"{self.name} ({self.block_rows}x{self.block_cols} arrays of "
+                f"{self.unit_rows}x{self.unit_cols})")
+
     # --- shape ---------------------------------------------------------------------------------
 
     @property

@@ -19,7 +19,7 @@ from hw.fp.formats import FP32, format_for_code, get_format
 from verif.fp.formats import code_dtype, decode, max_value, narrow
 
 from ..harness import StreamHarness
-from ..scoreboard import Mismatch, compare, flags_str
+from ..scoreboard import compare, flags_str
 from . import tiling
 from .model import matmul
 
@@ -197,26 +197,11 @@ class EngineTB:
                   timeout=20_000, codes=None):
         """Run one GEMM; return ``(d, flags, cycles)``. ``codes`` (a pair of raw format codes)
         overrides what is written to the register, for bad-format tests."""
-        cfg = self.config
-        m, k = a.shape
-        n = b.shape[1]
-        plan = tiling.plan_gemm(cfg, m, n, k, load=c is not None)
-        beat_words = tiling.pack_beats(cfg, tiling.beats(plan, a, b))
-        c_words = tiling.pack_c_rows(cfg, tiling.c_rows(plan, c)) if c is not None else []
-        words, _ = tiling.bench_words(plan, beat_words, c_words)
+        plan, words = tiling.gemm_words(self.config, a, b, c)
         ca, cb = codes if codes is not None else (a_fmt, b_fmt)
         await self.write_config(ca, a_bias, cb, b_bias)
         out = await self.harness.run(words, idle=idle, stall=stall, seed=seed, timeout=timeout)
-        rows, trailing = tiling.split_bench_output(cfg, out)
-        got = tiling.unpack_d_rows(cfg, rows)
-        expect = tiling.expected_rows(plan)
-        for field in ("row", "last", "tag"):
-            if not np.array_equal(got[field], expect[field]):
-                bad = int(np.flatnonzero(got[field] != expect[field])[0])
-                raise Mismatch(f"output row {bad} has {field} {int(got[field][bad])}, expected "
-                               f"{int(expect[field][bad])}: rows lost, repeated or reordered")
-        d, f = tiling.assemble(plan, got)
-        cycles = self.harness.last_cycles - trailing
+        d, f, cycles = tiling.gemm_output(plan, out, self.harness.last_cycles)
         self.macs += plan.macs
         self.cycles += cycles
         return d, f, cycles

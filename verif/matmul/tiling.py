@@ -28,10 +28,11 @@ from hw.matmul.config import MatmulConfig
 from hw.matmul.engine import MatmulEngine, engine_layouts
 
 from ..pack import pack, unpack
+from ..scoreboard import Mismatch
 
 __all__ = ["GemmPlan", "plan_gemm", "beats", "c_rows", "assemble", "pack_beats", "pack_c_rows",
            "unpack_d_rows", "bench_layouts", "bench_words", "EngineBench", "pack_config",
-           "join_lanes", "split_lanes"]
+           "join_lanes", "split_lanes", "gemm_words", "gemm_output"]
 
 
 def join_lanes(values, width):
@@ -351,3 +352,32 @@ class EngineBench(wiring.Component):
             ]
         m.d.sync += fills.eq(fills + add - send_fill)
         return m
+
+
+# --- a whole GEMM through EngineBench -----------------------------------------------------------
+
+def gemm_words(config, a, b, c):
+    """``(plan, words)``: the schedule of the GEMM ``a·b + c`` (``c`` ``None``: from zero) on an
+    engine built with ``config``, and :class:`EngineBench`'s input words that run it."""
+    m, k = a.shape
+    plan = plan_gemm(config, m, b.shape[1], k, load=c is not None)
+    beat_words = pack_beats(config, beats(plan, a, b))
+    c_words = pack_c_rows(config, c_rows(plan, c)) if c is not None else []
+    return plan, bench_words(plan, beat_words, c_words)[0]
+
+
+def gemm_output(plan, words, cycles):
+    """``(d, flags, cycles)`` of a GEMM from :class:`EngineBench`'s output ``words`` and the
+    harness's ``cycles``: D and its flags in ``plan``'s shape, and the cycles up to the last row
+    of D (trailing fillers not counted). Raises :class:`verif.scoreboard.Mismatch` when rows are
+    lost, repeated or reordered (their ``row``, ``last`` or ``tag`` is not the expected one)."""
+    rows, trailing = split_bench_output(plan.config, words)
+    got = unpack_d_rows(plan.config, rows)
+    expect = expected_rows(plan)
+    for field in ("row", "last", "tag"):
+        if not np.array_equal(got[field], expect[field]):
+            bad = int(np.flatnonzero(got[field] != expect[field])[0])
+            raise Mismatch(f"output row {bad} has {field} {int(got[field][bad])}, expected "
+                           f"{int(expect[field][bad])}: rows lost, repeated or reordered")
+    d, flags = assemble(plan, got)
+    return d, flags, cycles - trailing
