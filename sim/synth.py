@@ -292,11 +292,13 @@ def _fpga(workdir, top, family):
 
 
 def _jsonable(value):
+    """``value`` if JSON can hold it, else its ``str`` (a configuration prints its name and
+    shape)."""
     try:
         json.dumps(value)
         return value
     except TypeError:
-        return repr(value)
+        return str(value)
 
 
 def synthesize(block, *, workdir=None):
