@@ -14,9 +14,6 @@ from .runner import run_tagged
 
 __all__ = ["FMA_DESIGN", "TAG_WIDTH", "run_fma"]
 
-# Re-exported for older callers: sim.runner now applies it to every Verilator build.
-from .toolchain import verilator_pch_workaround  # noqa: E402,F401
-
 TAG_WIDTH = 8
 #: The unit as the regression and the command line build it (one Verilator build for both).
 FMA_DESIGN = Design.of("fp_fma", FMAUnit, tag_width=TAG_WIDTH)
