@@ -1,0 +1,600 @@
+"""Instruction-set simulator of d1core's scalar core: the golden model the RTL retire trace is
+compared against in lockstep.
+
+What it models
+--------------
+RV64IM with Zicsr, FENCE and FENCE.I, 32-bit encodings only (no C extension), machine mode only,
+one to four hardware threads sharing one :class:`Memory`. Each :class:`Thread` has its own pc,
+registers ``x[0..31]`` (``x0`` reads 0, writes to it are dropped) and trap CSRs.
+
+Memory
+    :class:`Memory` is sparse and byte-addressed, ``size`` bytes from ``base`` (default
+    ``0x8000_0000``); bytes never written read 0. Accesses are little-endian, 1, 2, 4 or 8 bytes.
+    Any byte outside ``[base, base + size)`` is out of range.
+
+Threads and how they start
+    Thread 0 resets at ``reset_pc`` (default ``0x8000_0000``) and runs; threads 1.. are parked.
+    Two core-wide custom CSRs (machine read/write space) control them:
+
+    * ``mthreadpc`` (``0x7C1``): the start pc. Writes clear the low two bits (WARL, always
+      4-byte aligned). Resets to 0.
+    * ``mthreadctl`` (``0x7C0``): reads the mask of running threads (bit i =
+      thread i). A write sets the new mask, keeping only bits of threads that exist: a thread
+      whose bit goes 0 -> 1 starts at ``mthreadpc`` (its registers keep their values; they reset
+      to 0); a thread whose bit goes 1 -> 0 parks. So ``csrrs x0, mthreadctl, rs1`` starts the
+      threads in ``rs1`` and ``csrrc`` stops them; a thread may stop itself. The change takes
+      effect after the writing instruction retires (a thread that stops itself retires that
+      instruction first, and its pc then points past it).
+
+    :meth:`ISS.step` runs one instruction of the next running thread in round-robin order,
+    starting after the thread that ran last (thread 0 first after reset).
+
+CSRs (any other CSR number is an illegal instruction)
+    ``mstatus`` (0x300): only MIE (bit 3) and MPIE (bit 7) are stored; MPP (bits 12:11) reads 3
+    (machine mode is the only mode); every other bit reads 0 and ignores writes. Resets to
+    MPP = 3 only. ``mie`` (0x304): reads 0, writes ignored (no interrupts). ``mtvec`` (0x305):
+    direct mode only, so writes clear the low two bits (the mode field reads 0); any 4-byte
+    aligned base. ``mscratch`` (0x340), ``mcause`` (0x342), ``mtval`` (0x343): 64-bit read/write.
+    ``mepc`` (0x341): writes clear the low two bits (IALIGN = 32). All of these reset to 0 and
+    are per thread. ``mhartid`` (0xF14): read-only, the thread index.
+
+    Counters: ``mcycle`` (0xB00) and its read-only shadow ``cycle`` (0xC00) count per core: one
+    per :meth:`ISS.step` of any thread, trapping or not (the ISS's notion of a cycle; the RTL's
+    cycle count differs, so a lockstep comparison must not compare values read from ``cycle``).
+    ``minstret`` (0xB02) and its read-only shadow ``instret`` (0xC02) count per thread: the
+    instructions that thread retired (a trapping instruction does not retire). Both read the
+    value before the reading instruction counts; a value written to ``mcycle``/``minstret`` is
+    what the next instruction reads (the writing instruction does not add to it).
+
+    Writing a read-only CSR (``mhartid``, ``cycle``, ``instret``) is an illegal instruction.
+    ``csrrs``/``csrrc`` with ``rs1 = x0`` and ``csrrsi``/``csrrci`` with ``uimm = 0`` do not
+    write; ``csrrw``/``csrrwi`` always write.
+
+Traps
+    A trap writes ``mepc`` = pc of the faulting instruction, ``mcause``, ``mtval``; sets
+    ``mstatus.MPIE`` = MIE and MIE = 0; writes no register; and continues at ``mtvec``.
+    ``mret`` continues at ``mepc`` with MIE = MPIE and MPIE = 1. Causes and ``mtval``:
+
+    ====  ================================  ==========================================
+    0     instruction address misaligned    the target of a taken branch, JAL or JALR
+                                            that is not 4-byte aligned (the jump traps)
+    1     instruction access fault          the pc, when the fetch is out of range
+    2     illegal instruction               the instruction bits
+    3     breakpoint (``ebreak``)           0
+    4/6   load/store address misaligned     the address (checked before the range)
+    5/7   load/store access fault           the address, when any byte is out of range
+    11    environment call from M-mode      0
+    ====  ================================  ==========================================
+
+    Illegal: low two bits not ``11``, unknown opcodes or function fields, unimplemented CSRs,
+    writes to read-only CSRs, ``wfi`` and other SYSTEM encodings besides ``ecall``, ``ebreak``,
+    ``mret`` and the CSR instructions, and custom opcodes without a coprocessor.
+
+Coprocessor (custom-0..3, opcodes 0x0B, 0x2B, 0x5B, 0x7B)
+    The ISS calls ``coprocessor(thread, insn, rs1_value, rs2_value)`` (thread index, instruction
+    bits, unsigned 64-bit operand values) and writes the returned value, taken modulo 2**64, to
+    ``rd`` (dropped if ``rd`` is 0). Without a callback these opcodes are illegal instructions.
+
+Fetch and stores
+    The ISS fetches from memory directly, so a store is visible to the next fetch even without
+    ``fence.i``; ``fence`` and ``fence.i`` are no-ops here. Programs must still use ``fence.i``
+    for the RTL.
+
+Results
+    :meth:`ISS.step` returns a :class:`Retire` record for the trace comparison. :meth:`ISS.run`
+    stops when a store leaves the 64-bit word at ``tohost`` non-zero: 1 means pass, an odd
+    ``2n + 1`` failure of test ``n``; any other value is reported as a failure without a test
+    number.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "CAUSE_BREAKPOINT", "CAUSE_ECALL_M", "CAUSE_FETCH_FAULT", "CAUSE_FETCH_MISALIGNED",
+    "CAUSE_ILLEGAL", "CAUSE_LOAD_FAULT", "CAUSE_LOAD_MISALIGNED", "CAUSE_STORE_FAULT",
+    "CAUSE_STORE_MISALIGNED", "CSR_CYCLE", "CSR_INSTRET", "CSR_MCAUSE", "CSR_MCYCLE", "CSR_MEPC",
+    "CSR_MHARTID", "CSR_MIE", "CSR_MINSTRET", "CSR_MSCRATCH", "CSR_MSTATUS", "CSR_MTHREADCTL",
+    "CSR_MTHREADPC", "CSR_MTVAL", "CSR_MTVEC", "CUSTOM_OPCODES", "ISS", "MAX_THREADS",
+    "MSTATUS_MIE", "MSTATUS_MPIE", "MSTATUS_MPP", "RAM_BASE", "AccessFault", "Memory", "Retire",
+    "RunResult", "Thread",
+]
+
+RAM_BASE = 0x8000_0000
+MAX_THREADS = 4
+XLEN_MASK = (1 << 64) - 1
+
+CAUSE_FETCH_MISALIGNED = 0
+CAUSE_FETCH_FAULT = 1
+CAUSE_ILLEGAL = 2
+CAUSE_BREAKPOINT = 3
+CAUSE_LOAD_MISALIGNED = 4
+CAUSE_LOAD_FAULT = 5
+CAUSE_STORE_MISALIGNED = 6
+CAUSE_STORE_FAULT = 7
+CAUSE_ECALL_M = 11
+
+CSR_MSTATUS = 0x300
+CSR_MIE = 0x304
+CSR_MTVEC = 0x305
+CSR_MSCRATCH = 0x340
+CSR_MEPC = 0x341
+CSR_MCAUSE = 0x342
+CSR_MTVAL = 0x343
+CSR_MCYCLE = 0xB00
+CSR_MINSTRET = 0xB02
+CSR_CYCLE = 0xC00
+CSR_INSTRET = 0xC02
+CSR_MHARTID = 0xF14
+CSR_MTHREADCTL = 0x7C0
+CSR_MTHREADPC = 0x7C1
+
+MSTATUS_MIE = 1 << 3
+MSTATUS_MPIE = 1 << 7
+MSTATUS_MPP = 3 << 11
+
+CUSTOM_OPCODES = (0x0B, 0x2B, 0x5B, 0x7B)
+
+_READ_ONLY = (CSR_MHARTID, CSR_CYCLE, CSR_INSTRET)
+_THREAD_CSRS = (CSR_MSTATUS, CSR_MTVEC, CSR_MSCRATCH, CSR_MEPC, CSR_MCAUSE, CSR_MTVAL)
+_IMPLEMENTED = frozenset(
+    _THREAD_CSRS + _READ_ONLY + (CSR_MIE, CSR_MCYCLE, CSR_MINSTRET, CSR_MTHREADCTL, CSR_MTHREADPC))
+
+
+def _sext(value, bits):
+    """``value``'s low ``bits`` bits as a signed integer."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _u64(value):
+    return value & XLEN_MASK
+
+
+def _div(a, b):
+    """Signed division truncating toward zero (``a`` and ``b`` signed, ``b`` non-zero)."""
+    q = abs(a) // abs(b)
+    return -q if (a < 0) != (b < 0) else q
+
+
+class AccessFault(Exception):
+    """An access touches a byte outside :class:`Memory`."""
+
+
+class Memory:
+    """Sparse byte-addressed little-endian memory of ``size`` bytes from ``base``."""
+
+    def __init__(self, base=RAM_BASE, size=1 << 20):
+        if not 0 <= base < 1 << 64:
+            raise ValueError(f"base must be in 0..2**64-1, got {base:#x}")
+        if not 0 < size <= (1 << 64) - base:
+            raise ValueError(f"size must be in 1..2**64-base, got {size:#x}")
+        self.base = base
+        self.size = size
+        self._bytes = {}
+
+    def contains(self, addr, n):
+        """Whether all of the ``n`` bytes from ``addr`` are inside the memory."""
+        return self.base <= addr and addr + n <= self.base + self.size
+
+    def _check(self, addr, n):
+        if not self.contains(addr, n):
+            raise AccessFault(f"{n}-byte access at {addr:#x} is outside memory "
+                              f"{self.base:#x}..{self.base + self.size - 1:#x}")
+
+    def read(self, addr, n):
+        """``n`` bytes from ``addr``."""
+        self._check(addr, n)
+        return bytes(self._bytes.get(addr + i, 0) for i in range(n))
+
+    def write(self, addr, data):
+        """Write ``data`` (bytes) from ``addr`` (used to load programs)."""
+        self._check(addr, len(data))
+        for i, b in enumerate(data):
+            self._bytes[addr + i] = b
+
+    @staticmethod
+    def _width(n):
+        if n not in (1, 2, 4, 8):
+            raise ValueError(f"access width must be 1, 2, 4 or 8 bytes, got {n}")
+
+    def load(self, addr, n):
+        """The unsigned little-endian ``n``-byte value at ``addr``."""
+        self._width(n)
+        return int.from_bytes(self.read(addr, n), "little")
+
+    def store(self, addr, n, value):
+        """Store the low ``n`` bytes of ``value``, little-endian, at ``addr``."""
+        self._width(n)
+        self.write(addr, (value & ((1 << (8 * n)) - 1)).to_bytes(n, "little"))
+
+
+class Thread:
+    """One hardware thread: index, pc, registers, per-thread CSRs, retired count, running flag."""
+
+    def __init__(self, index, pc, running):
+        self.index = index
+        self.pc = pc
+        self.x = [0] * 32
+        self.csr = dict.fromkeys(_THREAD_CSRS, 0)
+        self.csr[CSR_MSTATUS] = MSTATUS_MPP
+        self.instret = 0
+        self.running = running
+
+
+@dataclass(frozen=True)
+class Retire:
+    """One step of one thread, as the RTL's retire trace reports it.
+
+    ``insn`` is None when the fetch itself faulted. ``rd``/``value`` are the register write
+    (None when nothing is written: no destination, ``rd`` = 0, or a trap). ``trap`` is the cause
+    when the instruction trapped, else None.
+    """
+
+    thread: int
+    pc: int
+    insn: int | None
+    rd: int | None
+    value: int | None
+    trap: int | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How :meth:`ISS.run` ended: ``status`` is "pass", "fail", "max_steps" (step limit) or
+    "idle" (no thread running); ``tohost`` the final value; ``steps`` the steps this run took."""
+
+    status: str
+    steps: int
+    tohost: int
+
+    @property
+    def test(self):
+        """The failing test number n for a failure with tohost = 2n + 1, else None."""
+        if self.status == "fail" and self.tohost & 1:
+            return self.tohost >> 1
+        return None
+
+
+class _Trap(Exception):
+    def __init__(self, cause, tval=0):
+        super().__init__(cause, tval)
+        self.cause = cause
+        self.tval = tval
+
+
+class ISS:
+    """The simulator: ``threads`` (1..4) threads over ``memory``; see the module docstring."""
+
+    def __init__(self, memory, *, threads=1, reset_pc=RAM_BASE, tohost=None,
+                 coprocessor: Callable[[int, int, int, int], int] | None = None):
+        if isinstance(threads, bool) or not isinstance(threads, int):
+            raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+        if not 1 <= threads <= MAX_THREADS:
+            raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
+        if reset_pc & 3:
+            raise ValueError(f"reset_pc must be 4-byte aligned, got {reset_pc:#x}")
+        if tohost is not None and not memory.contains(tohost, 8):
+            raise ValueError(f"tohost {tohost:#x} is not 8 bytes inside memory")
+        self.memory = memory
+        self.tohost = tohost
+        self.coprocessor = coprocessor
+        self.threads = [Thread(i, reset_pc if i == 0 else 0, i == 0) for i in range(threads)]
+        self.cycle = 0
+        self.thread_pc = 0
+        self._last = threads - 1
+        self._pending_mask = None
+        self._wrote = set()
+
+    # --- running -------------------------------------------------------------------------
+
+    def _next_thread(self):
+        n = len(self.threads)
+        for k in range(1, n + 1):
+            t = self.threads[(self._last + k) % n]
+            if t.running:
+                return t
+        return None
+
+    def step(self):
+        """Run one instruction of the next running thread; return its :class:`Retire` record.
+
+        Raises RuntimeError when no thread is running."""
+        t = self._next_thread()
+        if t is None:
+            raise RuntimeError("no thread is running")
+        self._last = t.index
+        self._pending_mask = None
+        self._wrote = set()
+        pc = t.pc
+        insn = None
+        try:
+            if not self.memory.contains(pc, 4):
+                raise _Trap(CAUSE_FETCH_FAULT, pc)
+            insn = self.memory.load(pc, 4)
+            rd, value, next_pc = self._execute(t, insn)
+        except _Trap as trap:
+            t.csr[CSR_MEPC] = pc
+            t.csr[CSR_MCAUSE] = trap.cause
+            t.csr[CSR_MTVAL] = _u64(trap.tval)
+            mie = t.csr[CSR_MSTATUS] & MSTATUS_MIE
+            t.csr[CSR_MSTATUS] = MSTATUS_MPP | (MSTATUS_MPIE if mie else 0)
+            t.pc = t.csr[CSR_MTVEC]
+            record = Retire(t.index, pc, insn, None, None, trap.cause)
+        else:
+            if rd:
+                t.x[rd] = _u64(value)
+                record = Retire(t.index, pc, insn, rd, t.x[rd], None)
+            else:
+                record = Retire(t.index, pc, insn, None, None, None)
+            t.pc = next_pc
+            if CSR_MINSTRET not in self._wrote:
+                t.instret += 1
+            if self._pending_mask is not None:
+                self._apply_thread_mask(self._pending_mask)
+        if CSR_MCYCLE not in self._wrote:
+            self.cycle += 1
+        return record
+
+    def run(self, max_steps):
+        """Step until ``tohost`` becomes non-zero, no thread runs, or ``max_steps`` steps."""
+        for n in range(max_steps):
+            if self._next_thread() is None:
+                return RunResult("idle", n, self._tohost_value())
+            self.step()
+            value = self._tohost_value()
+            if value:
+                return RunResult("pass" if value == 1 else "fail", n + 1, value)
+        return RunResult("max_steps", max_steps, self._tohost_value())
+
+    def _tohost_value(self):
+        return 0 if self.tohost is None else self.memory.load(self.tohost, 8)
+
+    def _apply_thread_mask(self, mask):
+        for t in self.threads:
+            run = bool(mask >> t.index & 1)
+            if run and not t.running:
+                t.pc = self.thread_pc
+            t.running = run
+
+    # --- CSRs ----------------------------------------------------------------------------
+
+    def _csr_read(self, t, csr):
+        if csr == CSR_MIE:
+            return 0
+        if csr in (CSR_MCYCLE, CSR_CYCLE):
+            return self.cycle
+        if csr in (CSR_MINSTRET, CSR_INSTRET):
+            return t.instret
+        if csr == CSR_MHARTID:
+            return t.index
+        if csr == CSR_MTHREADCTL:
+            return sum(1 << u.index for u in self.threads if u.running)
+        if csr == CSR_MTHREADPC:
+            return self.thread_pc
+        return t.csr[csr]
+
+    def _csr_write(self, t, csr, value):
+        self._wrote.add(csr)
+        if csr == CSR_MSTATUS:
+            t.csr[csr] = MSTATUS_MPP | (value & (MSTATUS_MIE | MSTATUS_MPIE))
+        elif csr in (CSR_MTVEC, CSR_MEPC):
+            t.csr[csr] = value & ~3 & XLEN_MASK
+        elif csr in (CSR_MSCRATCH, CSR_MCAUSE, CSR_MTVAL):
+            t.csr[csr] = value
+        elif csr == CSR_MCYCLE:
+            self.cycle = value
+        elif csr == CSR_MINSTRET:
+            t.instret = value
+        elif csr == CSR_MTHREADCTL:
+            self._pending_mask = value & ((1 << len(self.threads)) - 1)
+        elif csr == CSR_MTHREADPC:
+            self.thread_pc = value & ~3 & XLEN_MASK
+        # CSR_MIE: writes are ignored.
+
+    def _csr(self, t, insn, funct3, rs1):
+        csr = insn >> 20
+        if csr not in _IMPLEMENTED:
+            raise _Trap(CAUSE_ILLEGAL, insn)
+        source = rs1 if funct3 & 4 else t.x[rs1]
+        op = funct3 & 3
+        writes = op == 1 or rs1 != 0
+        if writes and csr in _READ_ONLY:
+            raise _Trap(CAUSE_ILLEGAL, insn)
+        old = self._csr_read(t, csr)
+        if writes:
+            new = {1: source, 2: old | source, 3: old & ~source}[op]
+            self._csr_write(t, csr, new & XLEN_MASK)
+        return old
+
+    # --- execution -----------------------------------------------------------------------
+
+    def _jump(self, target):
+        target = _u64(target)
+        if target & 3:
+            raise _Trap(CAUSE_FETCH_MISALIGNED, target)
+        return target
+
+    def _address(self, addr, n, misaligned, fault):
+        addr = _u64(addr)
+        if addr % n:
+            raise _Trap(misaligned, addr)
+        if not self.memory.contains(addr, n):
+            raise _Trap(fault, addr)
+        return addr
+
+    def _execute(self, t, insn):
+        """Execute ``insn`` on ``t``: return (rd or None, value, next pc) or raise _Trap."""
+        illegal = _Trap(CAUSE_ILLEGAL, insn)
+        opcode = insn & 0x7F
+        rd = insn >> 7 & 31
+        funct3 = insn >> 12 & 7
+        rs1 = insn >> 15 & 31
+        rs2 = insn >> 20 & 31
+        funct7 = insn >> 25
+        a = t.x[rs1]
+        b = t.x[rs2]
+        pc = t.pc
+        next_pc = _u64(pc + 4)
+        imm_i = _sext(insn >> 20, 12)
+
+        if opcode == 0x37:  # LUI
+            return rd, _sext(insn & 0xFFFFF000, 32), next_pc
+        if opcode == 0x17:  # AUIPC
+            return rd, pc + _sext(insn & 0xFFFFF000, 32), next_pc
+        if opcode == 0x6F:  # JAL
+            imm = _sext((insn >> 31 << 20) | (insn >> 12 & 0xFF) << 12
+                        | (insn >> 20 & 1) << 11 | (insn >> 21 & 0x3FF) << 1, 21)
+            return rd, next_pc, self._jump(pc + imm)
+        if opcode == 0x67:  # JALR
+            if funct3:
+                raise illegal
+            return rd, next_pc, self._jump((a + imm_i) & ~1)
+        if opcode == 0x63:  # branches
+            imm = _sext((insn >> 31 << 12) | (insn >> 7 & 1) << 11
+                        | (insn >> 25 & 0x3F) << 5 | (insn >> 8 & 0xF) << 1, 13)
+            sa, sb = _sext(a, 64), _sext(b, 64)
+            conditions = {0: a == b, 1: a != b, 4: sa < sb, 5: sa >= sb, 6: a < b, 7: a >= b}
+            if funct3 not in conditions:
+                raise illegal
+            return None, 0, self._jump(pc + imm) if conditions[funct3] else next_pc
+        if opcode == 0x03:  # loads
+            if funct3 == 7:
+                raise illegal
+            n = 1 << (funct3 & 3)
+            addr = self._address(a + imm_i, n, CAUSE_LOAD_MISALIGNED, CAUSE_LOAD_FAULT)
+            value = self.memory.load(addr, n)
+            return rd, value if funct3 & 4 else _sext(value, 8 * n), next_pc
+        if opcode == 0x23:  # stores
+            if funct3 > 3:
+                raise illegal
+            n = 1 << funct3
+            imm = _sext((insn >> 25) << 5 | rd, 12)
+            addr = self._address(a + imm, n, CAUSE_STORE_MISALIGNED, CAUSE_STORE_FAULT)
+            self.memory.store(addr, n, b)
+            return None, 0, next_pc
+        if opcode == 0x13:  # OP-IMM
+            return rd, self._op_imm(insn, funct3, a, imm_i, illegal), next_pc
+        if opcode == 0x1B:  # OP-IMM-32
+            return rd, self._op_imm32(insn, funct3, a, imm_i, illegal), next_pc
+        if opcode == 0x33:  # OP
+            return rd, self._op(funct7, funct3, a, b, illegal), next_pc
+        if opcode == 0x3B:  # OP-32
+            return rd, self._op32(funct7, funct3, a, b, illegal), next_pc
+        if opcode == 0x0F:  # MISC-MEM: FENCE (any fm/pred/succ), FENCE.I
+            if funct3 > 1:
+                raise illegal
+            return None, 0, next_pc
+        if opcode == 0x73:  # SYSTEM
+            if funct3 in (1, 2, 3, 5, 6, 7):
+                return rd, self._csr(t, insn, funct3, rs1), next_pc
+            if insn == 0x00000073:
+                raise _Trap(CAUSE_ECALL_M)
+            if insn == 0x00100073:
+                raise _Trap(CAUSE_BREAKPOINT)
+            if insn == 0x30200073:
+                status = t.csr[CSR_MSTATUS]
+                t.csr[CSR_MSTATUS] = (MSTATUS_MPP | MSTATUS_MPIE
+                                      | (MSTATUS_MIE if status & MSTATUS_MPIE else 0))
+                return None, 0, t.csr[CSR_MEPC]
+            raise illegal
+        if opcode in CUSTOM_OPCODES and self.coprocessor is not None:
+            return rd, self.coprocessor(t.index, insn, a, b), next_pc
+        raise illegal
+
+    @staticmethod
+    def _op_imm(insn, funct3, a, imm, illegal):
+        shamt = insn >> 20 & 63
+        funct6 = insn >> 26
+        sa = _sext(a, 64)
+        if funct3 == 0:
+            return a + imm
+        if funct3 == 1:
+            if funct6:
+                raise illegal
+            return a << shamt
+        if funct3 == 2:
+            return int(sa < imm)
+        if funct3 == 3:
+            return int(a < _u64(imm))
+        if funct3 == 4:
+            return a ^ _u64(imm)
+        if funct3 == 5:
+            if funct6 == 0:
+                return a >> shamt
+            if funct6 == 0x10:
+                return sa >> shamt
+            raise illegal
+        if funct3 == 6:
+            return a | _u64(imm)
+        return a & _u64(imm)
+
+    @staticmethod
+    def _op_imm32(insn, funct3, a, imm, illegal):
+        shamt = insn >> 20 & 31
+        funct7 = insn >> 25
+        if funct3 == 0:
+            return _sext(a + imm, 32)
+        if funct3 == 1 and funct7 == 0:
+            return _sext(a << shamt, 32)
+        if funct3 == 5 and funct7 == 0:
+            return _sext((a & 0xFFFFFFFF) >> shamt, 32)
+        if funct3 == 5 and funct7 == 0x20:
+            return _sext(a, 32) >> shamt
+        raise illegal
+
+    @staticmethod
+    def _op(funct7, funct3, a, b, illegal):
+        sa, sb = _sext(a, 64), _sext(b, 64)
+        if funct7 == 0:
+            return {0: lambda: a + b, 1: lambda: a << (b & 63), 2: lambda: int(sa < sb),
+                    3: lambda: int(a < b), 4: lambda: a ^ b, 5: lambda: a >> (b & 63),
+                    6: lambda: a | b, 7: lambda: a & b}[funct3]()
+        if funct7 == 0x20 and funct3 == 0:
+            return a - b
+        if funct7 == 0x20 and funct3 == 5:
+            return sa >> (b & 63)
+        if funct7 == 1:
+            return _muldiv(funct3, a, b, 64)
+        raise illegal
+
+    @staticmethod
+    def _op32(funct7, funct3, a, b, illegal):
+        if funct7 == 0 and funct3 == 0:
+            return _sext(a + b, 32)
+        if funct7 == 0x20 and funct3 == 0:
+            return _sext(a - b, 32)
+        if funct7 == 0 and funct3 == 1:
+            return _sext(a << (b & 31), 32)
+        if funct7 == 0 and funct3 == 5:
+            return _sext((a & 0xFFFFFFFF) >> (b & 31), 32)
+        if funct7 == 0x20 and funct3 == 5:
+            return _sext(a, 32) >> (b & 31)
+        if funct7 == 1 and funct3 in (0, 4, 5, 6, 7):
+            return _sext(_muldiv(funct3, a, b, 32), 32)
+        raise illegal
+
+
+def _muldiv(funct3, a, b, width):
+    """The M-extension operation ``funct3`` on the low ``width`` bits of ``a`` and ``b``
+    (before sign extension of the W forms). Division by zero gives all ones (quotient) or the
+    dividend (remainder); the signed overflow -2**(width-1) / -1 gives the dividend (quotient)
+    or 0 (remainder), as the RISC-V spec defines."""
+    mask = (1 << width) - 1
+    ua, ub = a & mask, b & mask
+    sa, sb = _sext(ua, width), _sext(ub, width)
+    if funct3 == 0:
+        return ua * ub
+    if funct3 == 1:
+        return (sa * sb) >> width
+    if funct3 == 2:
+        return (sa * ub) >> width
+    if funct3 == 3:
+        return (ua * ub) >> width
+    if funct3 == 4:
+        return -1 if sb == 0 else _div(sa, sb)
+    if funct3 == 5:
+        return mask if ub == 0 else ua // ub
+    if funct3 == 6:
+        return sa if sb == 0 else sa - sb * _div(sa, sb)
+    return ua if ub == 0 else ua % ub
