@@ -48,8 +48,8 @@ from .formats import BIAS_BITS, FP32, Flags, FormatCode
 from .mul import Multiplier, add_many, compress, prefix_add, prefix_sub, shift_left
 from .unpack import EXP_WIDTH, SIG_WIDTH, count_leading_zeros, unpack, unpack_any
 
-__all__ = ["FMAPipe", "FMAUnit", "FMA_FORMATS", "MATRIX_FORMATS", "fma_request_layout",
-           "fma_response_layout"]
+__all__ = ["FMAPipe", "FMAUnit", "FMAGeometry", "FMA_FORMATS", "MATRIX_FORMATS",
+           "fma_request_layout", "fma_response_layout"]
 
 #: The formats a multiplicand may have, by default all of them.
 FMA_FORMATS = ("fp32", "bf16", "cfp8_143", "cfp8_152")

@@ -43,24 +43,10 @@ def check_formats(formats):
 @functools.cache
 def fma_timing(formats=MATMUL_FORMATS):
     """``(latency, c_delay)`` of the FMA pipeline (``hw.fp.fma.FMAPipe``) built for ``formats``."""
-    import gc
-    import warnings
+    from hw.fp.fma import FMAGeometry
 
-    from amaranth.hdl import UnusedElaboratable
-
-    from hw.fp.fma import FMAPipe
-
-    latency = getattr(FMAPipe, "latency", None)
-    c_delay = getattr(FMAPipe, "c_delay", None)
-    if not isinstance(latency, int) or not isinstance(c_delay, int):
-        # Instance attributes: build one, read them, and drop it quietly (never elaborated).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnusedElaboratable)
-            fma = FMAPipe(ab_formats=tuple(formats))
-            latency, c_delay = fma.latency, fma.c_delay
-            del fma
-            gc.collect()
-    return latency, c_delay
+    geometry = FMAGeometry.of(tuple(formats))
+    return geometry.latency, geometry.c_delay
 
 
 @dataclass(frozen=True)
