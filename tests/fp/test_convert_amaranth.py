@@ -7,13 +7,11 @@ backpressure and seed writes, checked bit for bit, in order and with tags, again
 model ``verif.fp.convert.convert_requests``.
 """
 
-import gc
 import random
-import warnings
 
 import numpy as np
 import pytest
-from amaranth.hdl import Fragment, Shape, UnusedElaboratable
+from amaranth.hdl import Fragment, Shape
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
@@ -35,6 +33,7 @@ from hw.fp.formats import (
     get_format,
 )
 from hw.fp.rng import XorShift32
+from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.fp.convert import convert_requests
 from verif.fp.rng import sr_randoms
 
@@ -64,12 +63,7 @@ _MAN_MASK = (1 << FP32.man_bits) - 1
      r"^unknown format 'fp16'; expected one of fp32, bf16, cfp8_143, cfp8_152, shp, uhp$"),
 ])
 def test_construction_errors(kwargs, error, message):
-    with warnings.catch_warnings():
-        # The half-built object is never elaborated; collect it here, quietly.
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        with pytest.raises(error, match=message):
-            ConvertUnit(**kwargs)
-        gc.collect()
+    raises_unelaborated(error, message, ConvertUnit, **kwargs)
 
 
 def test_layout_errors():
@@ -157,27 +151,15 @@ def run_stream(dut, reqs, *, seeds=(), p_idle=0.3, p_stall=0.3, rng_seed=0):
                 ctx.set(dut.seed.payload, seeds[k])
                 await ctx.tick()
                 ctx.set(dut.seed.valid, 0)
-            while rnd.random() < p_idle:
-                await ctx.tick()
-            ctx.set(dut.i.payload.as_value(), _pack(
-                req_layout, data=reqs.data[k], op=reqs.op[k], fmt=reqs.fmt[k],
-                bias=reqs.bias[k], rnd=reqs.rnd[k], tag=k & tag_mask))
-            ctx.set(dut.i.valid, 1)
-            await ctx.tick().until(dut.i.ready)
-            ctx.set(dut.i.valid, 0)
+            await send(ctx, dut.i, [_pack(req_layout, data=reqs.data[k], op=reqs.op[k],
+                                          fmt=reqs.fmt[k], bias=reqs.bias[k], rnd=reqs.rnd[k],
+                                          tag=k & tag_mask)], rnd=rnd, p_idle=p_idle)
 
     async def consumer(ctx):
-        held = None  # a response seen valid and not taken: it must still be there
-        while len(got) < len(reqs):
-            ctx.set(dut.o.ready, rnd.random() >= p_stall)
-            _, _, valid, ready, payload = await ctx.tick().sample(
-                dut.o.valid, dut.o.ready, dut.o.payload.as_value())
-            if held is not None:
-                assert valid and payload == held, "response changed or vanished while stalled"
-            held = payload if valid and not ready else None
-            if valid and ready:
-                fields = _unpack(resp_layout, payload)
-                got.append((fields["data"], fields["flags"], fields["tag"]))
+        payloads, _ = await receive(ctx, dut.o, len(reqs), rnd=rnd, p_stall=p_stall)
+        for payload in payloads:
+            fields = _unpack(resp_layout, payload)
+            got.append((fields["data"], fields["flags"], fields["tag"]))
         # Nothing more may come out.
         ctx.set(dut.o.ready, 1)
         for _ in range(dut.latency + 2):

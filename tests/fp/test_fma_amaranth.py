@@ -41,6 +41,7 @@ from hw.fp.formats import (
 )
 from hw.fp.mul import Multiplier, add_many, prefix_add, prefix_sub, shift_left
 from hw.fp.unpack import count_leading_zeros
+from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.fp import fma_tb as st
 from verif.fp.fma import fma
 
@@ -74,11 +75,7 @@ I, U, O, X, D = FLAG_INVALID, FLAG_UNDERFLOW, FLAG_OVERFLOW, FLAG_INEXACT, FLAG_
     (Multiplier, {"width": 8.0}, TypeError, r"^width must be an integer in 2\.\.24, got 8\.0$"),
 ])
 def test_construction_errors(cls, kwargs, error, message):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        with pytest.raises(error, match=message):
-            cls(**kwargs)
-        gc.collect()
+    raises_unelaborated(error, message, cls, **kwargs)
 
 
 def test_positional_parameters_refused():
@@ -498,25 +495,10 @@ def run_unit(dut, req, *, p_idle=0.3, p_stall=0.3, seed=0):
         return bits | (k % (1 << dut.tag_width)) << layout["tag"].offset
 
     async def producer(ctx):
-        for k in range(n):
-            while rnd.random() < p_idle:
-                ctx.set(dut.i.valid, 0)
-                await ctx.tick()
-            ctx.set(Cat(dut.i.payload.as_value(), dut.i.valid), word(k) | 1 << layout.size)
-            await ctx.tick().until(dut.i.ready)
-        ctx.set(dut.i.valid, 0)
+        await send(ctx, dut.i, [word(k) for k in range(n)], rnd=rnd, p_idle=p_idle)
 
     async def consumer(ctx):
-        held = None
-        while len(got) < n:
-            ctx.set(dut.o.ready, rnd.random() >= p_stall)
-            _, _, valid, ready, payload = await ctx.tick().sample(
-                dut.o.valid, dut.o.ready, dut.o.payload.as_value())
-            if held is not None:
-                assert valid and payload == held, "response changed or vanished while stalled"
-            held = payload if valid and not ready else None
-            if valid and ready:
-                got.append(payload)
+        got.extend((await receive(ctx, dut.o, n, rnd=rnd, p_stall=p_stall))[0])
         ctx.set(dut.o.ready, 1)
         for _ in range(dut.latency + 2):
             assert not ctx.get(dut.o.valid)

@@ -7,13 +7,10 @@ output backpressure, checked bit for bit against ``verif.matmul.model.matmul``, 
 rules of the output checked every cycle.
 """
 
-import gc
 import random
-import warnings
 
 import numpy as np
 import pytest
-from amaranth.hdl import UnusedElaboratable
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
@@ -29,20 +26,12 @@ from hw.matmul.array import (
 )
 from hw.matmul.config import D1, SMALL, MatmulConfig, get_preset
 from hw.matmul.engine import BeatFork, MatmulEngine, RowJoin, RowSplit, engine_layouts
+from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.matmul import tiling
 from verif.matmul.engine_tb import format_bias, operands
 from verif.matmul.model import matmul
 
 # --- construction ------------------------------------------------------------------------------
-
-
-def _raises(error, message, factory, *args, **kwargs):
-    with warnings.catch_warnings():
-        # The half-built object is never elaborated; collect it here, quietly.
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        with pytest.raises(error, match=message):
-            factory(*args, **kwargs)
-        gc.collect()
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
@@ -62,7 +51,7 @@ def _raises(error, message, factory, *args, **kwargs):
     ({"formats": ("fp8",)}, ValueError, r"^unknown format 'fp8'; expected one of fp32, bf16, "),
 ])
 def test_config_errors(kwargs, error, message):
-    _raises(error, message, MatmulConfig, **{"name": "X", **kwargs})
+    raises_unelaborated(error, message, MatmulConfig, **{"name": "X", **kwargs})
 
 
 @pytest.mark.parametrize(("factory", "kwargs", "error", "message"), [
@@ -82,12 +71,12 @@ def test_config_errors(kwargs, error, message):
     (ProcessingElement, {"width": 33}, ValueError, r"^width must be an integer in 1\.\.32, "),
 ])
 def test_component_errors(factory, kwargs, error, message):
-    _raises(error, message, factory, **kwargs)
+    raises_unelaborated(error, message, factory, **kwargs)
 
 
 @pytest.mark.parametrize("factory", [MatmulEngine, BeatFork, RowSplit, RowJoin, engine_layouts])
 def test_engine_needs_config(factory):
-    _raises(TypeError, r"^config must be a MatmulConfig, got 'D1'$", factory, "D1")
+    raises_unelaborated(TypeError, r"^config must be a MatmulConfig, got 'D1'$", factory, "D1")
 
 
 def test_presets_and_plans():
@@ -119,8 +108,8 @@ def test_layouts():
     assert data.Layout.cast(layouts["c_row"]).size == 16 * 32
     cfp8 = MatmulConfig("C", formats=("cfp8_143",))
     assert cfp8.operand_width == 8
-    _raises(ValueError, r"^tag_width must be an integer in 0\.\.16, got 99$", d_row_layout, 8, 8,
-            99)
+    raises_unelaborated(ValueError, r"^tag_width must be an integer in 0\.\.16, got 99$",
+                        d_row_layout, 8, 8, 99)
 
 
 # --- simulation ----------------------------------------------------------------------------------
@@ -148,16 +137,6 @@ def _run(dut, config, gemms, *, idle=0.0, stall=0.0, seed=1, limit=20_000):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
-    async def feed(ctx, stream, words):
-        for w in words:
-            while rng.random() < idle:
-                ctx.set(stream.valid, 0)
-                await ctx.tick()
-            ctx.set(stream.payload.as_value(), int(w))
-            ctx.set(stream.valid, 1)
-            await ctx.tick().until(stream.ready)
-        ctx.set(stream.valid, 0)
-
     async def drive(ctx):
         for j, (_plan, beats, crows, cfg) in enumerate(jobs):
             while state["job"] < j:      # the previous GEMM has drained: write the register
@@ -167,30 +146,19 @@ def _run(dut, config, gemms, *, idle=0.0, stall=0.0, seed=1, limit=20_000):
             await ctx.tick()
             ctx.set(dut.cfg.valid, 0)
             state["c"] = crows
-            await feed(ctx, dut.i, beats)
+            await send(ctx, dut.i, beats, rnd=rng, p_idle=idle)
 
     async def drive_c(ctx):
         for j, (_plan, _beats, crows, _cfg) in enumerate(jobs):
             while state["job"] < j or state.get("c") is not crows:
                 await ctx.tick()
-            await feed(ctx, dut.c, crows)
+            await send(ctx, dut.c, crows, rnd=rng, p_idle=idle)
 
     async def sink(ctx):
-        held = None
         for j, (plan, *_rest) in enumerate(jobs):
-            while len(out[j]) < plan.n_d_rows:
-                ready = rng.random() >= stall
-                ctx.set(dut.o.ready, ready)
-                valid = ctx.get(dut.o.valid)
-                payload = ctx.get(dut.o.payload.as_value())
-                if held is not None:
-                    assert valid and payload == held, "o broke the stream rules"
-                held = payload if valid and not ready else None
-                if valid and ready:
-                    out[j].append(payload)
-                await ctx.tick()
-                state["cycles"] += 1
-                assert state["cycles"] < limit, f"hang: GEMM {j}, {len(out[j])} rows"
+            out[j], cycles = await receive(ctx, dut.o, plan.n_d_rows, rnd=rng, p_stall=stall,
+                                           limit=limit - state["cycles"])
+            state["cycles"] += cycles
             state["job"] = j + 1
         ctx.set(dut.o.ready, 0)
 
