@@ -184,11 +184,12 @@ def _with_modules(text, designs):
     for design in designs:
         for chunk in design.verilog().read_text().split("endmodule\n"):
             found = _MODULE_NAME.search(chunk)
-            if found is None or found.group(1).strip() in names:
+            name = found and found.group(1).strip()
+            if found is None or name in names:
                 continue
-            names.add(found.group(1).strip())
+            names.add(name)
             module = chunk[found.start():]
-            if found.group(1).strip() == design.name:
+            if name == design.name:
                 header = module.index(");\n") + 3
                 module = module[:header] + _HIER_BLOCK + module[header:]
             parts.append(module + "endmodule\n")
