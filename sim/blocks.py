@@ -28,6 +28,7 @@ def blocks():
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
     from hw.matmul.config import D1
     from hw.matmul.engine import MatmulEngine
+    from hw.sram.ecc import ECCDecoder, ECCEncoder
 
     unit = D1.unit_rows * D1.unit_cols
     return {b.name: b for b in (
@@ -46,6 +47,10 @@ def blocks():
         Block("matmul.engine", Design.of("matmul_engine", MatmulEngine, config=D1),
               f"D1 engine: {D1.block_rows}x{D1.block_cols} arrays sharing operands, "
               f"{D1.macs_per_cycle} MACs/cycle", macs_per_cycle=D1.macs_per_cycle),
+        Block("sram.ecc_encoder", Design.of("sram_ecc_encoder", ECCEncoder),
+              "(72, 64) Hsiao SECDED encoder: 8 check bits of a 64-bit word, combinational"),
+        Block("sram.ecc_decoder", Design.of("sram_ecc_decoder", ECCDecoder),
+              "(72, 64) Hsiao SECDED decoder: syndrome, single-bit correction, status"),
     )}
 
 

@@ -5,7 +5,8 @@ answers, against a second implementation written here with Python integers and b
 ``H``, and exhaustively over every single-bit error, every double-bit error pair and every
 syndrome; its argument checks; then ``ECCEncoder`` and ``ECCDecoder`` in Amaranth's Python
 simulator, bit for bit against the model (data, status, syndrome, corrected position) on random
-clean words, every single-bit position, every double-bit pair and every syndrome.
+clean words, every single-bit position, every double-bit pair and every syndrome; and their
+Verilog on Verilator and Icarus (``tests/sram/tb_ecc.py``), against the model likewise.
 """
 
 import itertools
@@ -23,6 +24,9 @@ from hw.sram.ecc import (
     ECCEncoder,
     ECCStatus,
 )
+from sim.build import Design
+from sim.runner import run_cocotb
+from sim.toolchain import SIMULATORS
 from verif.sram.ecc import CORRECTED, OK, UNCORRECTABLE, H, decode, encode, syndrome_position
 
 PAIRS = list(itertools.combinations(range(CODE_BITS), 2))
@@ -256,3 +260,16 @@ def test_rtl_decoder_matches_model():
     # The vectors reach every status and every corrected position.
     assert {s for _, s, _, _ in got} == set(ECCStatus)
     assert {p for _, s, _, p in got if s == ECCStatus.CORRECTED} == set(range(CODE_BITS))
+
+
+# --- the Verilog, on both simulators ----------------------------------------------------------
+
+ECC_DESIGNS = {"encoder": Design.of("sram_ecc_encoder", ECCEncoder),
+               "decoder": Design.of("sram_ecc_decoder", ECCDecoder)}
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("unit", list(ECC_DESIGNS))
+def test_verilog_matches_model(unit, sim):
+    run_cocotb(ECC_DESIGNS[unit], "tests.sram.tb_ecc", sim, testcase=unit, harness=False,
+               quiet=True)
