@@ -83,7 +83,6 @@ class SharedInstance(wiring.Component):
         super().__init__(signature)
 
     def elaborate(self, platform):
-        m = Module()
         members = {}
         for path, member, value in self.signature.flatten(self):
             members["__".join(map(str, path))] = (member.flow, value)
@@ -106,5 +105,6 @@ class SharedInstance(wiring.Component):
         if members:
             raise ValueError(f"module {self._module} lacks the ports "
                              f"{', '.join(sorted(members))} of its component's signature")
+        m = Module()
         m.submodules.instance = Instance(self._module, **args)
         return m
