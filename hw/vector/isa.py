@@ -18,14 +18,18 @@ from amaranth.lib import data, enum
 from hw.fp.formats import BIAS_BITS, Flags, FormatCode, Round
 from hw.params import check_int
 
-__all__ = ["VECTOR_BITS", "VECTOR_BYTES", "IMM_BITS", "TAG_WIDTH_MAX", "VecOp", "VecType",
-           "LANE_BITS", "request_layout", "response_layout"]
+__all__ = ["VECTOR_BITS", "VECTOR_BYTES", "IMM_BITS", "TAG_WIDTH_MAX", "SR_GENERATORS",
+           "SEED_STRIDE", "VecOp", "VecType", "LANE_BITS", "request_layout", "response_layout"]
 
 VECTOR_BYTES = 64
 VECTOR_BITS = 8 * VECTOR_BYTES
 #: Width of the immediate (a lane index of the 64 8-bit lanes, or a part index).
 IMM_BITS = 6
 TAG_WIDTH_MAX = 64
+#: Stochastic-rounding generators: one per narrowing lane slot (32 BF16 or 16 FP32 source lanes).
+SR_GENERATORS = 32
+#: Generator ``j`` is seeded with ``seed XOR (j · SEED_STRIDE mod 2**32)`` (the golden ratio).
+SEED_STRIDE = 0x9E3779B9
 
 
 class VecType(enum.Enum, shape=unsigned(3)):

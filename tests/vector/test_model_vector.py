@@ -26,7 +26,11 @@ from hw.fp.formats import (
     FLAG_UNDERFLOW,
     FP32,
 )
+from hw.vector import isa
+from hw.vector.isa import VecOp, VecType
 from verif.vector.model import LANE_BITS, OPS, execute, lanes, vector
+
+from .specials import special_combinations
 
 I, U, O, V, D = FLAG_INEXACT, FLAG_UNDERFLOW, FLAG_OVERFLOW, FLAG_INVALID, FLAG_DENORMAL
 SIGN = 1 << 31
@@ -114,12 +118,7 @@ SF_ARITH = {
 def special_cases(arity, rng):
     """Operand tuples of FP32 codes: every pair of specials (binary), or 3000 triples drawn from
     the specials (ternary), plus 1500 random bit patterns and 1500 random moderate values."""
-    n = len(SPECIALS)
-    if arity == 2:
-        ia, ib = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-        cases = [SPECIALS[ia.ravel()], SPECIALS[ib.ravel()]]
-    else:
-        cases = [SPECIALS[rng.integers(0, n, 3000)] for _ in range(arity)]
+    cases = special_combinations(SPECIALS, arity, rng)
     rand_bits = [rng.integers(0, 1 << 32, 1500, dtype=np.uint64).astype(np.uint32)
                  for _ in range(arity)]
     moderate = [f32(rng.standard_normal(1500) * 2.0 ** rng.integers(-30, 30, 1500))
@@ -472,17 +471,38 @@ def test_int_redsum(vtype):
 # --- table, illegal pairs, malformed calls -------------------------------------------------------
 
 def test_table():
+    """OPS is exactly docs/vector.md's list of legal (op, type) pairs, written out here."""
     fp = {"add", "sub", "mul", "fma", "fms", "fnma", "fnms", "min", "max", "abs", "neg", "eq",
-          "lt", "le", "select", "to_i32", "to_i32_rtz", "redsum", "redmax", "redmin"}
-    ints = set(INT_REF) | {"select", "redsum"}
-    want = ({(o, "fp32") for o in fp} | {("to_f32", "int32")}
-            | {(o, t) for o in ints for t in ("int8", "int16", "int32")})
+          "lt", "le", "to_i32", "to_i32_rtz", "redsum", "redmax", "redmin"}
+    bf16 = {"add", "sub", "mul", "fma", "fms", "fnma", "fnms"}
+    ints = set(INT_REF) | {"redsum"}
+    every_type = {"select", "bcast", "shuffle", "zip_lo", "zip_hi", "unzip_even", "unzip_odd"}
+    types = ("fp32", "bf16", "int8", "int16", "int32")
+    want = ({(o, "fp32") for o in fp} | {(o, "bf16") for o in bf16} | {("to_f32", "int32")}
+            | {(o, t) for o in ints for t in ("int8", "int16", "int32")}
+            | {(o, t) for o in every_type for t in types} | {("transpose8", "int8")}
+            | {(o, t) for o in ("widen", "narrow") for t in ("fp32", "bf16")}
+            | {(o, "int32") for o in ("rdflags", "clrflags", "seed")})
     assert set(OPS) == want
+    assert set(LANE_BITS) == set(types)
+
+
+def test_names_match_isa():
+    """Every op and type name of OPS is the lower-case name of a member of hw/vector/isa.py's
+    VecOp / VecType, every VecOp and VecType member has at least one legal pair, and the lane
+    widths agree with the ISA's."""
+    ops = {op.name.lower() for op in VecOp}
+    types = {t.name.lower(): isa.LANE_BITS[t] for t in VecType}
+    assert {op for op, _ in OPS} == ops
+    assert {t for _, t in OPS} == set(types)
+    assert LANE_BITS == types
 
 
 @pytest.mark.parametrize(("op", "vtype", "n"), [
-    ("fma", "int32", 3), ("to_f32", "fp32", 1), ("sra", "fp32", 2), ("add", "bf16", 2),
-    ("to_i32", "int16", 1), ("redmax", "int8", 1), ("nop", "int8", 5),
+    ("fma", "int32", 3), ("to_f32", "fp32", 1), ("sra", "fp32", 2), ("min", "bf16", 2),
+    ("to_i32", "int16", 1), ("redmax", "int8", 1), ("nop", "int8", 5), ("transpose8", "int16", 1),
+    ("widen", "int32", 1), ("narrow", "int8", 2), ("rdflags", "fp32", 1), ("seed", "bf16", 1),
+    ("redsum", "bf16", 1), ("add", "fp64", 2),
 ])
 def test_illegal_pair(op, vtype, n):
     v = np.full((2, 64), 0x3F, np.uint8)
@@ -505,8 +525,54 @@ def test_illegal_pair(op, vtype, n):
      "operands must all have the same shape, got (64,), (1, 64)"),
     (("fma", "fp32", np.zeros(64, np.uint8), np.zeros(64, np.uint8)),
      "fma on fp32 takes 3 vector operand(s), got 2"),
+    (("narrow", "fp32", np.zeros(64, np.uint8)), "narrow on fp32 takes 2 vector operand(s), got 1"),
 ])
 def test_malformed(args, message):
+    """Malformed calls raise ValueError with exact messages (legal or not)."""
     with pytest.raises(ValueError) as e:
         execute(*args)
     assert str(e.value) == message
+
+
+Z = np.zeros(64, np.uint8)
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"imm": 64}, "imm must be an integer in 0..63, got 64"),
+    ({"imm": -1}, "imm must be an integer in 0..63, got -1"),
+    ({"imm": 1.0}, "imm must be an integer in 0..63, got 1.0"),
+    ({"imm": True}, "imm must be an integer in 0..63, got True"),
+    ({"bias": 64}, "bias must be an integer in 0..63, got 64"),
+    ({"fmt": 8}, "fmt must be an integer in 0..7, got 8"),
+    ({"fmt": "fp64"}, "unknown format 'fp64'; expected one of fp32, bf16, cfp8_143, cfp8_152, "
+                      "shp, uhp"),
+    ({"rnd": 2}, "rnd must be an integer in 0..1, got 2"),
+    ({"rnd": "rtz"}, "unknown rounding mode 'rtz'; expected Round.RNE, Round.SR, 'rne' or 'sr'"),
+    ({"sticky": 64}, "sticky must be an integer in 0..63, got 64"),
+])
+def test_malformed_extras(kw, message):
+    """An extra outside its request field raises ValueError with an exact message, whatever the
+    op (here a legal add, which does not use it, and an illegal pair)."""
+    for op, vtype in (("add", "fp32"), ("nop", "fp32")):
+        with pytest.raises(ValueError) as e:
+            execute(op, vtype, Z, Z, **kw)
+        assert str(e.value) == message
+
+
+@pytest.mark.parametrize(("shape", "rand", "message"), [
+    ((64,), None, "narrow with stochastic rounding needs rand: the 32 generators' 16-bit words, "
+                  "shape (32,)"),
+    ((2, 64), np.zeros(32, np.int64), "rand must be an integer array of shape (2, 32), got a "
+                                      "int64 array of shape (32,)"),
+    ((64,), np.zeros(32), "rand must be an integer array of shape (32,), got a float64 array of "
+                          "shape (32,)"),
+    ((64,), np.full(32, 1 << 16), "rand values must be in 0..65535"),
+])
+def test_malformed_rand(shape, rand, message):
+    """A narrow with SR needs the 32 generators' words in the batch's shape, in range."""
+    v = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError) as e:
+        execute("narrow", "fp32", v, v, fmt="bf16", rnd="sr", rand=rand)
+    assert str(e.value) == message
+    # RNE does not need them.
+    assert not execute("narrow", "fp32", v, v, fmt="bf16", rnd="rne")[2].any()

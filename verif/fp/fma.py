@@ -45,7 +45,7 @@ from hw.fp.formats import (
 )
 from verif.fp.formats import tininess_bound, widen
 
-__all__ = ["FMA_FORMATS", "fma", "f32_mul", "f32_add"]
+__all__ = ["FMA_FORMATS", "fma", "fma_odd53", "f32_mul", "f32_add"]
 
 #: Formats an ``fma`` multiplicand may have (``c`` is always FP32).
 FMA_FORMATS = ("fp32", "bf16", "cfp8_143", "cfp8_152")
@@ -64,6 +64,29 @@ def _operand(bits, fmt, bias, which):
     return widen(bits, f, f.check_bias(bias))
 
 
+def fma_odd53(xa, xb, xc):
+    """The exact ``xa·xb + xc`` of float64 operands that are exact values of FP32 (or narrower)
+    codes, rounded to odd at float64's 53 bits: ``(s_odd, invalid)``.
+
+    ``s_odd`` is NaN for a NaN result and ±inf for an infinite one (infinite operands only; the
+    product of FP32 values cannot overflow float64); an exact zero sum has the IEEE RNE sign.
+    ``invalid`` marks ``∞·0`` and ``∞ - ∞`` (not signaling-NaN operands: those are the caller's).
+    A round-to-odd value at 53 bits rounds (RNE) to any precision of at most 51 bits exactly as
+    the exact sum does (the module docstring).
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = xa * xb                      # exact
+        s = p + xc
+        finite = np.isfinite(s)          # every operand finite (p cannot overflow float64)
+        bb = s - p                       # TwoSum: e = (p + c) - s exactly
+        e = np.where(finite, (p - (s - bb)) + (xc - bb), 0.0)
+        even = (s.view(np.uint64) & np.uint64(1)) == 0
+        s_odd = np.where((e != 0) & even, np.nextafter(s, np.copysign(np.inf, e)), s)
+        inf_times_zero = (np.isinf(xa) & (xb == 0)) | ((xa == 0) & np.isinf(xb))
+        inf_minus_inf = np.isinf(p) & np.isinf(xc) & (np.signbit(p) != np.signbit(xc))
+    return s_odd, inf_times_zero | inf_minus_inf
+
+
 def fma(a, b, c, *, a_fmt="fp32", a_bias=None, b_fmt="fp32", b_bias=None):
     """``RNE_fp32(a·b + c)`` with one rounding. Returns ``(z, flags)``: ``np.uint32`` FP32 codes
     and ``np.uint8`` flags (bits of ``hw.fp.formats``), both of the broadcast shape.
@@ -80,21 +103,10 @@ def fma(a, b, c, *, a_fmt="fp32", a_bias=None, b_fmt="fp32", b_bias=None):
     # widen's flags are exactly the Denormal and signaling-NaN rules of the operands.
     flags = (fa | fb | fc).astype(np.uint8)
 
-    xa = za.view(np.float32).astype(np.float64)
-    xb = zb.view(np.float32).astype(np.float64)
-    xc = zc.view(np.float32).astype(np.float64)
+    s_odd, invalid = fma_odd53(*(z.view(np.float32).astype(np.float64) for z in (za, zb, zc)))
+    finite = np.isfinite(s_odd)
     with np.errstate(invalid="ignore", over="ignore"):
-        p = xa * xb                      # exact
-        s = p + xc
-        finite = np.isfinite(s)          # every operand finite (p cannot overflow float64)
-        bb = s - p                       # TwoSum: e = (p + c) - s exactly
-        e = np.where(finite, (p - (s - bb)) + (xc - bb), 0.0)
-        even = (s.view(np.uint64) & np.uint64(1)) == 0
-        s_odd = np.where((e != 0) & even, np.nextafter(s, np.copysign(np.inf, e)), s)
         r = s_odd.astype(np.float32)     # RNE, subnormals and overflow to ±Inf included
-
-        inf_times_zero = (np.isinf(xa) & (xb == 0)) | ((xa == 0) & np.isinf(xb))
-        inf_minus_inf = np.isinf(p) & np.isinf(xc) & (np.signbit(p) != np.signbit(xc))
     inexact = finite & (r.astype(np.float64) != s_odd)
     overflow = finite & np.isinf(r)
     underflow = inexact & (np.abs(s_odd) < _TINY)
@@ -102,8 +114,8 @@ def fma(a, b, c, *, a_fmt="fp32", a_bias=None, b_fmt="fp32", b_bias=None):
     flags |= np.where(inexact, FLAG_INEXACT, 0).astype(np.uint8)
     flags |= np.where(underflow, FLAG_UNDERFLOW, 0).astype(np.uint8)
     flags |= np.where(overflow, FLAG_OVERFLOW, 0).astype(np.uint8)
-    flags |= np.where(inf_times_zero | inf_minus_inf, FLAG_INVALID, 0).astype(np.uint8)
-    z = np.where(np.isnan(s), np.uint32(FP32.qnan_code), r.view(np.uint32))
+    flags |= np.where(invalid, FLAG_INVALID, 0).astype(np.uint8)
+    z = np.where(np.isnan(s_odd), np.uint32(FP32.qnan_code), r.view(np.uint32))
     return np.asarray(z.astype(np.uint32)), np.asarray(flags)
 
 
