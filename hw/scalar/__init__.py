@@ -1,0 +1,1 @@
+"""The scalar core: an RV64IM + Zicsr barrel-threaded core (docs/scalar.md)."""
