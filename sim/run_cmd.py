@@ -1,0 +1,193 @@
+"""``d1core run PROGRAM.elf``: run a program on the scalar core and report its result.
+
+The program is an ELF64 RISC-V executable (:mod:`verif.scalar.elf`) that reports through its
+``tohost`` symbol (1 pass, 2n + 1 failure of test n; :mod:`verif.scalar.programs`). It runs on
+
+* ``--sim iss``: the golden instruction-set simulator (:mod:`verif.scalar.iss`); a "cycle" is one
+  ISS step (one instruction of one thread), so the total IPC is 1 by construction;
+* ``--sim verilator`` / ``--sim icarus``: the RTL core through
+  ``verif.scalar.core_tb.run_program``, every retired instruction checked in lockstep against the
+  ISS.
+
+It prints the result, the cycles, and the instructions retired and IPC of each thread and in
+total. A program still running after ``--max-cycles`` is stopped and reported as a timeout.
+Exit status: 0 pass; 1 fail, timeout, or every thread stopped without a result; 2 bad usage or
+a file that is not a program for the core (exact message on stderr).
+"""
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+
+from verif.scalar import elf
+from verif.scalar.iss import ISS, MAX_THREADS, Memory
+from verif.scalar.programs import RAM_BASE, RAM_SIZE, describe, failing_test
+
+__all__ = ["DEFAULT_MAX_CYCLES", "SIMS", "Outcome", "RunError", "add_parser", "format_retire",
+           "report", "run", "run_iss"]
+
+#: Where ``d1core run`` can run a program.
+SIMS = ("verilator", "icarus", "iss")
+DEFAULT_MAX_CYCLES = 2_000_000
+
+
+class RunError(Exception):
+    """The program cannot be run (not a program for the core, no tohost, core missing)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended. ``status``: "pass", "fail", "timeout" (``max_cycles`` reached),
+    "stopped" (every thread parked with tohost still 0; on the RTL, nothing retired for a long
+    time) or "diverged" (the RTL's retire trace left the ISS's, ``detail`` says where);
+    ``instret`` per thread; ``trace`` the retire records when asked for."""
+
+    status: str
+    tohost: int
+    cycles: int
+    instret: tuple
+    sim: str
+    trace: tuple | None = None
+    detail: str | None = None
+
+    @property
+    def test(self):
+        """The failing test number, or None."""
+        return failing_test(self.tohost) if self.status == "fail" else None
+
+    def ipc(self, thread=None):
+        """Instructions per cycle of ``thread``, or of all threads together."""
+        n = sum(self.instret) if thread is None else self.instret[thread]
+        return n / self.cycles if self.cycles else 0.0
+
+
+class _TracingISS(ISS):
+    """The ISS, keeping every retire record."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.trace = []
+
+    def step(self):
+        record = super().step()
+        self.trace.append(record)
+        return record
+
+
+def run_iss(program, *, threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False,
+            coprocessor=None):
+    """Run ``program`` (:class:`verif.scalar.elf.Program`) on the ISS."""
+    memory = Memory(RAM_BASE, RAM_SIZE)
+    program.load_into(memory)
+    iss = (_TracingISS if trace else ISS)(memory, threads=threads, reset_pc=program.entry,
+                                          tohost=program.tohost, coprocessor=coprocessor)
+    result = iss.run(max_cycles)
+    status = {"max_steps": "timeout", "idle": "stopped"}.get(result.status, result.status)
+    return Outcome(status, result.tohost, result.steps, tuple(t.instret for t in iss.threads),
+                   "iss", tuple(iss.trace) if trace else None)
+
+
+def _run_rtl(program, *, sim, threads, max_cycles, trace):
+    if importlib.util.find_spec("verif.scalar.core_tb") is None:
+        raise RunError("the RTL scalar core is not available yet (verif/scalar/core_tb.py is "
+                       "missing); use --sim iss")
+    from verif.scalar import core_tb
+
+    r = core_tb.run_program(list(program.segments), threads=threads, sim=sim,
+                            max_cycles=max_cycles, trace=trace, entry=program.entry,
+                            tohost=program.tohost, mem_size=RAM_SIZE, check=False)
+    if r.divergence is not None:
+        status, detail = "diverged", f"the RTL diverges from the ISS: {r.divergence}"
+    elif r.proto_errors:
+        status, detail = "diverged", f"{r.proto_errors} stream-rule violations"
+    else:
+        status = {"hang": "stopped"}.get(r.status, r.status)
+        detail = None
+    return Outcome(status, r.tohost, r.cycles, tuple(r.retired), sim,
+                   tuple(r.trace) if trace else None, detail)
+
+
+def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False):
+    """Load the ELF file at ``path`` and run it; raise :class:`RunError` for bad input."""
+    if sim not in SIMS:
+        raise RunError(f"unknown simulator {sim!r}; expected one of {', '.join(SIMS)}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise RunError(f"--threads must be in 1..{MAX_THREADS}, got {threads}")
+    if max_cycles < 1:
+        raise RunError(f"--max-cycles must be at least 1, got {max_cycles}")
+    try:
+        program = elf.load(path)
+    except elf.ElfError as e:
+        raise RunError(str(e)) from None
+    if program.tohost is None:
+        raise RunError(f"{path}: no tohost symbol: the program cannot report a result "
+                       "(link it with verif/scalar/programs/crt0.S, or define tohost)")
+    if sim == "iss":
+        return run_iss(program, threads=threads, max_cycles=max_cycles, trace=trace)
+    return _run_rtl(program, sim=sim, threads=threads, max_cycles=max_cycles, trace=trace)
+
+
+def format_retire(r):
+    """One line of the retire trace: thread, pc, instruction, register write or trap."""
+    insn = "--------" if r.insn is None else f"{r.insn:08x}"
+    if r.trap is not None:
+        effect = f"trap {r.trap}"
+    elif r.rd is not None:
+        effect = f"x{r.rd} = {r.value:#x}"
+    else:
+        effect = ""
+    return f"t{r.thread} {r.pc:#010x} {insn} {effect}".rstrip()
+
+
+def report(outcome, *, max_cycles):
+    """The lines ``d1core run`` prints for ``outcome``."""
+    lines = [format_retire(r) for r in outcome.trace or ()]
+    if outcome.status == "timeout":
+        result = f"TIMEOUT: still running after {max_cycles} cycles (--max-cycles)"
+    elif outcome.status == "stopped":
+        result = "FAIL: every thread stopped before the program wrote tohost"
+    elif outcome.status == "diverged":
+        result = f"FAIL: {outcome.detail}"
+    else:
+        result = describe(outcome.tohost).replace("pass", "PASS", 1).replace("fail", "FAIL", 1)
+    lines += [result, f"cycles: {outcome.cycles}" + (" (ISS steps)" if outcome.sim == "iss"
+                                                     else ""),
+              f"{'thread':>6} {'instructions':>13} {'IPC':>7}"]
+    lines += [f"{i:>6} {n:>13} {outcome.ipc(i):>7.3f}" for i, n in enumerate(outcome.instret)]
+    lines.append(f"{'total':>6} {sum(outcome.instret):>13} {outcome.ipc():>7.3f}")
+    return lines
+
+
+def main(args):
+    """``d1core run`` with parsed ``args``; returns the exit status."""
+    try:
+        outcome = run(args.program, sim=args.sim, threads=args.threads,
+                      max_cycles=args.max_cycles, trace=args.trace)
+    except RunError as e:
+        print(f"d1core run: error: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(report(outcome, max_cycles=args.max_cycles)))
+    return 0 if outcome.status == "pass" else 1
+
+
+def add_parser(sub):
+    """Add the ``run`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    q = sub.add_parser("run", help="run a RISC-V program on the scalar core (or its ISS)",
+                       description="Loads an ELF64 RISC-V executable that reports through "
+                       "its tohost symbol (1 pass, 2n+1 failure of test n), runs it and prints "
+                       "pass or fail, the cycles, and the instructions retired and IPC per "
+                       "thread and in total. --sim iss runs the golden ISS (a cycle is one "
+                       "instruction); verilator and icarus run the RTL core, checked in lockstep "
+                       "against the ISS. Exit 0 pass, 1 fail or timeout, 2 bad usage or file.")
+    q.add_argument("program", metavar="PROGRAM.elf")
+    q.add_argument("--threads", type=int, default=MAX_THREADS, metavar="N",
+                   help=f"hardware threads of the core, 1..{MAX_THREADS} (default "
+                   f"{MAX_THREADS})")
+    q.add_argument("--sim", choices=SIMS, default="verilator",
+                   help="simulator (default verilator); iss: the instruction-set simulator")
+    q.add_argument("--trace", action="store_true", help="print the retire trace")
+    q.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES, metavar="C",
+                   help=f"stop and report a timeout after C cycles (default "
+                   f"{DEFAULT_MAX_CYCLES})")
+    q.set_defaults(func=main)
+    return q

@@ -1,0 +1,76 @@
+"""The scalar core's programs: their memory layout, the result convention, and the list of them.
+
+The sources live beside this file (``crt0.S``, ``link.ld``, ``d1.h``, ``test_macros.h``,
+``isa/*.S``, ``c/*.c``); :mod:`sim.riscv` builds them with Debian's RISC-V GCC. The constants
+here are the one definition of the layout: the build passes them to the compiler (``-D``) and
+the linker (``--defsym``), and the loader and the runners use them too.
+
+Result convention (as the official RISC-V tests in their "p" environment): a program ends by
+writing the 64-bit word at its ``tohost`` symbol. 1 means pass; an odd value 2n + 1 means failure
+of test n. crt0's default trap handler writes ``mepc << 8 | mcause << 1 | TRAP_TAG`` for a trap
+the program did not expect; :func:`describe` decodes all of these.
+"""
+
+from pathlib import Path
+
+from verif.scalar.iss import CSR_MTHREADCTL, CSR_MTHREADPC, MAX_THREADS, RAM_BASE
+
+__all__ = ["C_PROGRAMS", "DIR", "ISA_TESTS", "RAM_BASE", "RAM_SIZE", "STACK_SIZE", "TRAP_TAG",
+           "THREAD_VARIANTS", "CAUSES", "defines", "describe", "failing_test"]
+
+#: The directory of the sources.
+DIR = Path(__file__).resolve().parent
+
+#: Memory the programs are linked for: ``RAM_SIZE`` bytes from ``RAM_BASE`` (the ISS's memory).
+RAM_SIZE = 1 << 20
+#: Stack bytes of each hardware thread (crt0 gives thread i the i-th of MAX_THREADS stacks).
+STACK_SIZE = 4096
+#: Low byte of tohost after an unexpected trap: bit 7 set, bit 0 clear (never a pass or test).
+TRAP_TAG = 0x80
+
+#: The per-instruction assembly tests, by name (``isa/<name>.S``).
+ISA_TESTS = tuple(sorted(p.stem for p in (DIR / "isa").glob("*.S")))
+#: The C programs (``c/<name>.c``); each is built for 1 and for 4 worker threads.
+C_PROGRAMS = ("sort", "crc", "matmul")
+THREAD_VARIANTS = (1, MAX_THREADS)
+
+#: Trap causes by number (RISC-V privileged spec, table 3.6), for messages.
+CAUSES = {
+    0: "instruction address misaligned", 1: "instruction access fault",
+    2: "illegal instruction", 3: "breakpoint", 4: "load address misaligned",
+    5: "load access fault", 6: "store address misaligned", 7: "store access fault",
+    11: "environment call from M-mode",
+}
+
+
+def defines():
+    """The preprocessor constants every program is built with (name -> value)."""
+    return {
+        "D1_CSR_MTHREADCTL": hex(CSR_MTHREADCTL),
+        "D1_CSR_MTHREADPC": hex(CSR_MTHREADPC),
+        "D1_MAX_THREADS": str(MAX_THREADS),
+        "D1_RAM_BASE": hex(RAM_BASE),
+        "D1_RAM_SIZE": hex(RAM_SIZE),
+        "D1_STACK_SIZE": str(STACK_SIZE),
+        "D1_TRAP_TAG": hex(TRAP_TAG),
+    }
+
+
+def failing_test(tohost):
+    """The failing test number n of tohost = 2n + 1 (n >= 1), else None."""
+    return tohost >> 1 if tohost & 1 and tohost > 1 else None
+
+
+def describe(tohost):
+    """A one-line reading of a final tohost value."""
+    if tohost == 0:
+        return "no result (tohost is 0)"
+    if tohost == 1:
+        return "pass"
+    if tohost & 1:
+        return f"fail: test {tohost >> 1}"
+    if tohost & 0x81 == TRAP_TAG:
+        cause = (tohost >> 1) & 0x3F
+        name = CAUSES.get(cause, "unknown cause")
+        return f"fail: unexpected trap, cause {cause} ({name}) at pc {tohost >> 8:#x}"
+    return f"fail: tohost = {tohost:#x}"

@@ -1,0 +1,53 @@
+# addi: add immediate.
+# Expected values: the RISC-V unprivileged spec's definition in Python integers
+# (tests/scalar/test_programs.py::test_isa_vectors recomputes every one).
+
+#include "test_macros.h"
+
+RVTEST_CODE_BEGIN
+  TEST_IMM_OP(2, addi, 0x0000000000000000, 0x0000000000000000, 0)
+  TEST_IMM_OP(3, addi, 0x0000000000000002, 0x0000000000000001, 1)
+  TEST_IMM_OP(4, addi, 0x000000000000000a, 0x0000000000000003, 7)
+  TEST_IMM_OP(5, addi, 0xfffffffffffff800, 0x0000000000000000, -2048)
+  TEST_IMM_OP(6, addi, 0x00000000000007ff, 0x0000000000000000, 2047)
+  TEST_IMM_OP(7, addi, 0x0000000000000000, 0xffffffffffffffff, 1)
+  TEST_IMM_OP(8, addi, 0xfffffffffffffffe, 0xffffffffffffffff, -1)
+  TEST_IMM_OP(9, addi, 0x8000000000000000, 0x7fffffffffffffff, 1)
+  TEST_IMM_OP(10, addi, 0x7fffffffffffffff, 0x8000000000000000, -1)
+  TEST_IMM_OP(11, addi, 0x0000000080000000, 0x000000007fffffff, 1)
+  TEST_IMM_OP(12, addi, 0x000000007fffffff, 0x0000000080000000, -1)
+  TEST_IMM_OP(13, addi, 0x0000000100000000, 0x00000000ffffffff, 1)
+  TEST_IMM_OP(14, addi, 0xfffffffffffff000, 0xfffffffffffff800, -2048)
+  TEST_IMM_OP(15, addi, 0x0000000000000ffe, 0x00000000000007ff, 2047)
+  TEST_IMM_OP(16, addi, 0x0000000000000000, 0x0000000000000800, -2048)
+  TEST_IMM_OP(17, addi, 0xffffffffffffffff, 0x00000000000007ff, -2048)
+  TEST_IMM_OP(18, addi, 0xfffffffffffff7fe, 0xfffffffffffff7ff, -1)
+  TEST_IMM_OP(19, addi, 0xffffffffffffffff, 0xfffffffffffff800, 2047)
+  TEST_IMM_OP(20, addi, 0x00000000fffffffe, 0x00000000ffffffff, -1)
+  TEST_IMM_OP(21, addi, 0x00000001000000ef, 0x00000000ffffffff, 240)
+  TEST_IMM_OP(22, addi, 0x000000007ffffaa9, 0x000000007fffffff, -1366)
+  TEST_IMM_OP(23, addi, 0x80000000000000f0, 0x8000000000000000, 240)
+  TEST_IMM_OP(24, addi, 0xfffffffffffff7ff, 0xffffffffffffffff, -2048)
+  TEST_IMM_OP(25, addi, 0x80000000000007fe, 0x7fffffffffffffff, 2047)
+  TEST_IMM_OP(26, addi, 0x00000000fffffffe, 0x00000000ffffffff, -1)
+  TEST_IMM_OP(27, addi, 0xfffffffffffffff1, 0x0000000000000001, -16)
+  TEST_IMM_OP(28, addi, 0x0000000000000556, 0x0000000000000001, 1365)
+  TEST_IMM_OP(29, addi, 0x00000000000002a9, 0x00000000000007ff, -1366)
+  TEST_IMM_OP(30, addi, 0x1ac44e92c974759e, 0x1ac44e92c974732b, 627)
+  TEST_IMM_OP(31, addi, 0x185ba6635b09bd1c, 0x185ba6635b09b845, 1239)
+  TEST_IMM_OP(32, addi, 0x65047845edb274d0, 0x65047845edb27a0f, -1343)
+  TEST_IMM_OP(33, addi, 0xe371613e6c10aecf, 0xe371613e6c10b601, -1842)
+  TEST_IMM_OP(34, addi, 0x34c411c35f381f2c, 0x34c411c35f381d79, 435)
+  TEST_IMM_OP(35, addi, 0x6d9565634360c3e3, 0x6d9565634360c66a, -647)
+
+  TEST_IMM_SRC1_EQ_DEST(36, addi, 0xeffffffffffffc27, 0xf00000000000000f, -1000)
+  TEST_IMM_DEST_BYPASS(37, 0, addi, 0xfb7f36ee611a23d7, 0xfb7f36ee611a245e, -135)
+  TEST_IMM_DEST_BYPASS(38, 1, addi, 0x75fe1142f1a4bb4a, 0x75fe1142f1a4bf3b, -1009)
+  TEST_IMM_DEST_BYPASS(39, 2, addi, 0x98162c6788134773, 0x98162c6788134e5e, -1771)
+  TEST_IMM_SRC1_BYPASS(40, 0, addi, 0x94e27f77593659f7, 0x94e27f7759365783, 628)
+  TEST_IMM_SRC1_BYPASS(41, 1, addi, 0x27c37e56859043ff, 0x27c37e5685903d97, 1640)
+  TEST_IMM_SRC1_BYPASS(42, 2, addi, 0x8dc1a43ea97f6815, 0x8dc1a43ea97f65bd, 600)
+  TEST_IMM_ZEROSRC1(43, addi, 0xffffffffffffffe0, -32)
+  TEST_IMM_ZERODEST(44, addi, 0x0000000000000021, -32)
+  TEST_PASSFAIL
+RVTEST_CODE_END

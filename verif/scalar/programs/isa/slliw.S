@@ -1,0 +1,58 @@
+# slliw: 32-bit left shift, sign-extended.
+# Expected values: the RISC-V unprivileged spec's definition in Python integers
+# (tests/scalar/test_programs.py::test_isa_vectors recomputes every one).
+
+#include "test_macros.h"
+
+RVTEST_CODE_BEGIN
+  TEST_IMM_OP(2, slliw, 0x0000000000000001, 0x0000000000000001, 0)
+  TEST_IMM_OP(3, slliw, 0x0000000000000002, 0x0000000000000001, 1)
+  TEST_IMM_OP(4, slliw, 0x0000000000000020, 0x0000000000000001, 5)
+  TEST_IMM_OP(5, slliw, 0x0000000000000080, 0x0000000000000001, 7)
+  TEST_IMM_OP(6, slliw, 0xffffffff80000000, 0x0000000000000001, 31)
+  TEST_IMM_OP(7, slliw, 0xffffffffffffffff, 0xffffffffffffffff, 0)
+  TEST_IMM_OP(8, slliw, 0xfffffffffffffffe, 0xffffffffffffffff, 1)
+  TEST_IMM_OP(9, slliw, 0xffffffffffffff80, 0xffffffffffffffff, 7)
+  TEST_IMM_OP(10, slliw, 0xffffffffffffe000, 0xffffffffffffffff, 13)
+  TEST_IMM_OP(11, slliw, 0xffffffff80000000, 0xffffffffffffffff, 31)
+  TEST_IMM_OP(12, slliw, 0x0000000000000000, 0x8000000000000000, 0)
+  TEST_IMM_OP(13, slliw, 0x0000000000000000, 0x8000000000000000, 1)
+  TEST_IMM_OP(14, slliw, 0x0000000000000000, 0x8000000000000000, 8)
+  TEST_IMM_OP(15, slliw, 0x0000000000000000, 0x8000000000000000, 30)
+  TEST_IMM_OP(16, slliw, 0x0000000000000000, 0x8000000000000000, 31)
+  TEST_IMM_OP(17, slliw, 0xffffffff9abcdef0, 0x123456789abcdef0, 0)
+  TEST_IMM_OP(18, slliw, 0x000000003579bde0, 0x123456789abcdef0, 1)
+  TEST_IMM_OP(19, slliw, 0xffffffffbde00000, 0x123456789abcdef0, 17)
+  TEST_IMM_OP(20, slliw, 0x0000000000000000, 0x123456789abcdef0, 31)
+  TEST_IMM_OP(21, slliw, 0xffffffff80000000, 0x0000000080000000, 0)
+  TEST_IMM_OP(22, slliw, 0x0000000000000000, 0x0000000080000000, 1)
+  TEST_IMM_OP(23, slliw, 0x0000000000000000, 0x0000000080000000, 15)
+  TEST_IMM_OP(24, slliw, 0x0000000000000000, 0x0000000080000000, 28)
+  TEST_IMM_OP(25, slliw, 0x0000000000000000, 0x0000000080000000, 31)
+  TEST_IMM_OP(26, slliw, 0x000000007fffffff, 0x000000007fffffff, 0)
+  TEST_IMM_OP(27, slliw, 0xfffffffffffffffe, 0x000000007fffffff, 1)
+  TEST_IMM_OP(28, slliw, 0xfffffffffffffff8, 0x000000007fffffff, 3)
+  TEST_IMM_OP(29, slliw, 0xfffffffffffff800, 0x000000007fffffff, 11)
+  TEST_IMM_OP(30, slliw, 0xffffffff80000000, 0x000000007fffffff, 31)
+  TEST_IMM_OP(31, slliw, 0xffffffffffffffff, 0x00000000ffffffff, 0)
+  TEST_IMM_OP(32, slliw, 0xfffffffffffffffe, 0x00000000ffffffff, 1)
+  TEST_IMM_OP(33, slliw, 0xfffffffffffffe00, 0x00000000ffffffff, 9)
+  TEST_IMM_OP(34, slliw, 0xffffffffff800000, 0x00000000ffffffff, 23)
+  TEST_IMM_OP(35, slliw, 0xffffffff80000000, 0x00000000ffffffff, 31)
+  TEST_IMM_OP(36, slliw, 0x0000000021212121, 0x2121212121212121, 0)
+  TEST_IMM_OP(37, slliw, 0x0000000042424242, 0x2121212121212121, 1)
+  TEST_IMM_OP(38, slliw, 0x0000000024242420, 0x2121212121212121, 5)
+  TEST_IMM_OP(39, slliw, 0xffffffff84840000, 0x2121212121212121, 18)
+  TEST_IMM_OP(40, slliw, 0xffffffff80000000, 0x2121212121212121, 31)
+
+  TEST_IMM_SRC1_EQ_DEST(41, slliw, 0x0000000000007800, 0xf00000000000000f, 11)
+  TEST_IMM_DEST_BYPASS(42, 0, slliw, 0xffffffff80000000, 0x8eb7980da0ed7277, 31)
+  TEST_IMM_DEST_BYPASS(43, 1, slliw, 0xffffffff8d7e0000, 0xab670e4d75e88d7e, 16)
+  TEST_IMM_DEST_BYPASS(44, 2, slliw, 0x000000004ee42b08, 0xf6dd6015e9dc8561, 3)
+  TEST_IMM_SRC1_BYPASS(45, 0, slliw, 0xffffffffb79b14f3, 0x082f1a43b79b14f3, 0)
+  TEST_IMM_SRC1_BYPASS(46, 1, slliw, 0xfffffffff0089500, 0x03c551160f8044a8, 5)
+  TEST_IMM_SRC1_BYPASS(47, 2, slliw, 0x0000000021c00000, 0x4fa1cc6f63922438, 19)
+  TEST_IMM_ZEROSRC1(48, slliw, 0x0000000000000000, 5)
+  TEST_IMM_ZERODEST(49, slliw, 0x0000000000000021, 5)
+  TEST_PASSFAIL
+RVTEST_CODE_END

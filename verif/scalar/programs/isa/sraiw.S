@@ -1,0 +1,56 @@
+# sraiw: 32-bit arithmetic right shift, sign-extended.
+# Expected values: the RISC-V unprivileged spec's definition in Python integers
+# (tests/scalar/test_programs.py::test_isa_vectors recomputes every one).
+
+#include "test_macros.h"
+
+RVTEST_CODE_BEGIN
+  TEST_IMM_OP(2, sraiw, 0x0000000000000001, 0x0000000000000001, 0)
+  TEST_IMM_OP(3, sraiw, 0x0000000000000000, 0x0000000000000001, 1)
+  TEST_IMM_OP(4, sraiw, 0x0000000000000000, 0x0000000000000001, 24)
+  TEST_IMM_OP(5, sraiw, 0x0000000000000000, 0x0000000000000001, 31)
+  TEST_IMM_OP(6, sraiw, 0xffffffffffffffff, 0xffffffffffffffff, 0)
+  TEST_IMM_OP(7, sraiw, 0xffffffffffffffff, 0xffffffffffffffff, 1)
+  TEST_IMM_OP(8, sraiw, 0xffffffffffffffff, 0xffffffffffffffff, 14)
+  TEST_IMM_OP(9, sraiw, 0xffffffffffffffff, 0xffffffffffffffff, 24)
+  TEST_IMM_OP(10, sraiw, 0xffffffffffffffff, 0xffffffffffffffff, 31)
+  TEST_IMM_OP(11, sraiw, 0x0000000000000000, 0x8000000000000000, 0)
+  TEST_IMM_OP(12, sraiw, 0x0000000000000000, 0x8000000000000000, 1)
+  TEST_IMM_OP(13, sraiw, 0x0000000000000000, 0x8000000000000000, 18)
+  TEST_IMM_OP(14, sraiw, 0x0000000000000000, 0x8000000000000000, 28)
+  TEST_IMM_OP(15, sraiw, 0x0000000000000000, 0x8000000000000000, 31)
+  TEST_IMM_OP(16, sraiw, 0xffffffff9abcdef0, 0x123456789abcdef0, 0)
+  TEST_IMM_OP(17, sraiw, 0xffffffffcd5e6f78, 0x123456789abcdef0, 1)
+  TEST_IMM_OP(18, sraiw, 0xfffffffffffff9ab, 0x123456789abcdef0, 20)
+  TEST_IMM_OP(19, sraiw, 0xffffffffffffffff, 0x123456789abcdef0, 31)
+  TEST_IMM_OP(20, sraiw, 0xffffffff80000000, 0x0000000080000000, 0)
+  TEST_IMM_OP(21, sraiw, 0xffffffffc0000000, 0x0000000080000000, 1)
+  TEST_IMM_OP(22, sraiw, 0xffffffffffff8000, 0x0000000080000000, 16)
+  TEST_IMM_OP(23, sraiw, 0xffffffffffffc000, 0x0000000080000000, 17)
+  TEST_IMM_OP(24, sraiw, 0xffffffffffffffff, 0x0000000080000000, 31)
+  TEST_IMM_OP(25, sraiw, 0x000000007fffffff, 0x000000007fffffff, 0)
+  TEST_IMM_OP(26, sraiw, 0x000000003fffffff, 0x000000007fffffff, 1)
+  TEST_IMM_OP(27, sraiw, 0x00000000001fffff, 0x000000007fffffff, 10)
+  TEST_IMM_OP(28, sraiw, 0x000000000000000f, 0x000000007fffffff, 27)
+  TEST_IMM_OP(29, sraiw, 0x0000000000000000, 0x000000007fffffff, 31)
+  TEST_IMM_OP(30, sraiw, 0xffffffffffffffff, 0x00000000ffffffff, 0)
+  TEST_IMM_OP(31, sraiw, 0xffffffffffffffff, 0x00000000ffffffff, 1)
+  TEST_IMM_OP(32, sraiw, 0xffffffffffffffff, 0x00000000ffffffff, 2)
+  TEST_IMM_OP(33, sraiw, 0xffffffffffffffff, 0x00000000ffffffff, 18)
+  TEST_IMM_OP(34, sraiw, 0xffffffffffffffff, 0x00000000ffffffff, 31)
+  TEST_IMM_OP(35, sraiw, 0x0000000021212121, 0x2121212121212121, 0)
+  TEST_IMM_OP(36, sraiw, 0x0000000010909090, 0x2121212121212121, 1)
+  TEST_IMM_OP(37, sraiw, 0x0000000000109090, 0x2121212121212121, 9)
+  TEST_IMM_OP(38, sraiw, 0x0000000000000000, 0x2121212121212121, 31)
+
+  TEST_IMM_SRC1_EQ_DEST(39, sraiw, 0x0000000000000000, 0xf00000000000000f, 11)
+  TEST_IMM_DEST_BYPASS(40, 0, sraiw, 0x0000000000000000, 0xf9b1de86461af27f, 31)
+  TEST_IMM_DEST_BYPASS(41, 1, sraiw, 0x0000000002c65afe, 0x88d8c0a558cb5fde, 5)
+  TEST_IMM_DEST_BYPASS(42, 2, sraiw, 0xffffffffffffffff, 0x8dbd9a538a3c3502, 31)
+  TEST_IMM_SRC1_BYPASS(43, 0, sraiw, 0xfffffffffffcc21a, 0x61b99161cc21a87a, 12)
+  TEST_IMM_SRC1_BYPASS(44, 1, sraiw, 0xffffffffffff2698, 0xc00c116dc9a61015, 14)
+  TEST_IMM_SRC1_BYPASS(45, 2, sraiw, 0x0000000009e72e72, 0x9b5dae4e4f397397, 3)
+  TEST_IMM_ZEROSRC1(46, sraiw, 0x0000000000000000, 5)
+  TEST_IMM_ZERODEST(47, sraiw, 0x0000000000000021, 5)
+  TEST_PASSFAIL
+RVTEST_CODE_END
