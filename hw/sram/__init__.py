@@ -1,5 +1,8 @@
-"""The SRAM scratchpad blocks of d1core: so far the (72, 64) Hsiao SECDED code, its encoder and
-its decoder."""
+"""The SRAM scratchpad of d1core: configuration and presets (``config``), the (72, 64) Hsiao
+SECDED code (``ecc``), the round-robin arbiter, the single-port bank, the port pipeline, the
+check stage and the scratchpad itself (``scratchpad.Scratchpad``); see docs/sram.md."""
+
+import hw.fp  # noqa: F401  (hw.params, used here, imports hw.fp.formats: initialise hw.fp first)
 
 from .ecc import HSIAO_COLUMNS, ECCDecoder, ECCEncoder, ECCStatus
 

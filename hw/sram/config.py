@@ -1,0 +1,262 @@
+"""Configuration of the SRAM scratchpad: one frozen dataclass, its derived values, the port table,
+the request/response layouts, the address interleaving and the presets.
+
+Everything here is shared by the RTL (``hw/sram/scratchpad.py``), the cycle-level model
+(``verif/sram/model.py``), the testbenches and the bench: nothing is written twice.
+
+Geometry
+  The scratchpad holds ``lines`` lines of 64 bytes, each stored as 8 SECDED codewords of 72 bits
+  (``hw/sram/ecc.py``), in ``banks`` single-port bank memories of ``rows = lines / banks`` rows.
+  A byte address ``a`` lies in line ``a // 64``, word ``(a % 64) // 8``; the line's bank and row
+  come from :func:`bank_of` and :func:`row_of` (``interleave``: ``"line"`` puts consecutive lines
+  in consecutive banks, ``"xor"`` XORs the row bits into the bank index so that strides that are
+  multiples of the bank count still spread).
+
+Ports (:data:`PORTS`, in this order; the index is the port number)
+  ``vr0``, ``vr1``: vector reads, 64 B; ``vw``: vector write, 64 B with a byte mask; ``rr``:
+  router read, 64 B; ``rw``: router write, 64 B with a byte mask; ``scalar``: 8 B read or write
+  (an ``op`` field) with a byte mask; ``fetch``: instruction fetch, 32 B. An internal eighth
+  requester, the scrubber (:data:`SCRUB`), writes corrected words back.
+
+Presets
+  ``D1``: 20,480 lines (1.25 MB) in 32 banks of 640 rows. ``SMALL``: 256 lines (16 KB) in 8
+  banks, for the regression. ``TINY``: 32 lines in 4 banks: many bank conflicts and same-line
+  collisions per cycle.
+"""
+
+from dataclasses import dataclass
+
+from amaranth.lib import data, enum
+
+from hw.params import check_int
+
+from .ecc import CODE_BITS, DATA_BITS
+
+__all__ = ["LINE_BYTES", "WORD_BYTES", "LINE_WORDS", "LINE_CODE_BITS", "INTERLEAVES",
+           "PortSpec", "PORTS", "SCRUB", "Op", "Status", "SRAMConfig", "D1", "SMALL", "TINY",
+           "PRESETS", "get_preset", "bank_of", "row_of", "request_layout",
+           "response_layout", "InjectLayout", "status_layout"]
+
+LINE_BYTES = 64
+WORD_BYTES = DATA_BITS // 8
+LINE_WORDS = LINE_BYTES // WORD_BYTES
+LINE_CODE_BITS = LINE_WORDS * CODE_BITS
+
+#: Address interleavings: line -> bank.
+INTERLEAVES = ("line", "xor")
+
+#: Limits of the parameters (larger values are possible, but untested).
+LINES_MAX = 1 << 24
+BANKS_MAX = 64
+TAG_WIDTH_MAX = 16
+DEPTH_MAX = 64
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """One requester: ``width`` bytes per access (8, 32 or 64), whether it reads and writes;
+    ``internal`` for the scrubber (no response stream, not counted)."""
+    name: str
+    width: int
+    reads: bool
+    writes: bool
+    internal: bool = False
+
+    @property
+    def words(self):
+        """8-byte words per access."""
+        return self.width // WORD_BYTES
+
+
+#: The external ports, in port-number order.
+PORTS = (
+    PortSpec("vr0", 64, reads=True, writes=False),
+    PortSpec("vr1", 64, reads=True, writes=False),
+    PortSpec("vw", 64, reads=False, writes=True),
+    PortSpec("rr", 64, reads=True, writes=False),
+    PortSpec("rw", 64, reads=False, writes=True),
+    PortSpec("scalar", 8, reads=True, writes=True),
+    PortSpec("fetch", 32, reads=True, writes=False),
+)
+
+#: The scrubber, requester number ``len(PORTS)``: read-modify-writes of whole lines.
+SCRUB = PortSpec("scrub", 64, reads=False, writes=True, internal=True)
+
+
+class Op(enum.Enum, shape=1):
+    """The operation of a request on a port that both reads and writes (``scalar``)."""
+    READ = 0
+    WRITE = 1
+
+
+class Status(enum.Enum, shape=3):
+    """The outcome of a request, in its response."""
+    #: Done; no error seen.
+    OK = 0
+    #: Done; one or more words had a single-bit error, corrected (and written back).
+    CORRECTED = 1
+    #: Done; one or more words had an uncorrectable error: read data as stored; a partial write
+    #: leaves those words as they were (the rest of the access is done).
+    UNCORRECTABLE = 2
+    #: Refused, nothing changed: the address is not a multiple of the port's width.
+    MISALIGNED = 3
+    #: Refused, nothing changed: the address is at or beyond the end of the scratchpad.
+    OUT_OF_RANGE = 4
+
+
+@dataclass(frozen=True)
+class SRAMConfig:
+    """The scratchpad of one core. Every field is checked once, at construction.
+
+    Parameters
+    ----------
+    name : str
+        Preset name, shown in reports.
+    lines : int
+        Size in 64-byte lines; a multiple of ``banks``.
+    banks : int
+        Number of single-port bank memories, a power of two, 1..64.
+    interleave : str
+        ``"line"`` or ``"xor"`` (see :func:`bank_of`).
+    addr_bits : int
+        Width of the byte addresses in requests, 8..32; the scratchpad must fit.
+    tag_width : int
+        Width of the tag every request carries to its response, 0..16.
+    resp_depth : int
+        Responses a port may have in flight and waiting (its response FIFO), 1..64; 4 or more
+        keeps a port at one request per cycle when its responses are taken at once.
+    scrub_depth : int
+        Lines waiting for a scrub write-back, 1..64.
+    """
+    name: str
+    lines: int
+    banks: int
+    interleave: str = "line"
+    addr_bits: int = 32
+    tag_width: int = 8
+    resp_depth: int = 8
+    scrub_depth: int = 4
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        check_int("lines", self.lines, 1, LINES_MAX)
+        check_int("banks", self.banks, 1, BANKS_MAX)
+        if self.banks & (self.banks - 1):
+            raise ValueError(f"banks must be a power of two, got {self.banks}")
+        if self.lines % self.banks:
+            raise ValueError(f"lines ({self.lines}) must be a multiple of banks ({self.banks})")
+        if self.interleave not in INTERLEAVES:
+            raise ValueError(f"interleave must be one of {', '.join(INTERLEAVES)}, "
+                             f"got {self.interleave!r}")
+        check_int("addr_bits", self.addr_bits, 8, 32)
+        if self.size > 1 << self.addr_bits:
+            raise ValueError(f"{self.size} bytes do not fit addr_bits={self.addr_bits}")
+        check_int("tag_width", self.tag_width, 0, TAG_WIDTH_MAX)
+        check_int("resp_depth", self.resp_depth, 1, DEPTH_MAX)
+        check_int("scrub_depth", self.scrub_depth, 1, DEPTH_MAX)
+
+    def __str__(self):
+        return (f"{self.name} ({self.lines} lines = {self.size:,} B, {self.banks} banks, "
+                f"{self.interleave} interleave)")
+
+    @property
+    def size(self):
+        """Bytes."""
+        return self.lines * LINE_BYTES
+
+    @property
+    def rows(self):
+        """Rows (lines) per bank."""
+        return self.lines // self.banks
+
+    @property
+    def bank_bits(self):
+        return (self.banks - 1).bit_length()
+
+    @property
+    def row_bits(self):
+        return max(1, (self.rows - 1).bit_length())
+
+    @property
+    def line_bits(self):
+        return max(1, (self.lines - 1).bit_length())
+
+    @property
+    def requesters(self):
+        """External ports plus the scrubber."""
+        return len(PORTS) + 1
+
+    @property
+    def memory_bits(self):
+        """Bits of bank memory: every line as 8 codewords of 72 bits."""
+        return self.lines * LINE_CODE_BITS
+
+
+def bank_of(line, config):
+    """The bank of ``line``: its low bits (``"line"``) or those XOR the next bits (``"xor"``).
+    Works on Python integers and on Amaranth values alike (the RTL and the model share it)."""
+    mask = config.banks - 1
+    if config.interleave == "xor":
+        return (line ^ (line >> config.bank_bits)) & mask
+    return line & mask
+
+
+def row_of(line, config):
+    """The row of ``line`` in its bank (with either interleave, the bank index is a bijection of
+    the low bits within each group of ``banks`` lines)."""
+    return line >> config.bank_bits
+
+
+D1 = SRAMConfig("D1", lines=20_480, banks=32)
+SMALL = SRAMConfig("SMALL", lines=256, banks=8)
+TINY = SRAMConfig("TINY", lines=32, banks=4)
+
+PRESETS = {c.name: c for c in (D1, SMALL, TINY)}
+
+
+def get_preset(name):
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown SRAM preset {name!r}; expected one of "
+                         f"{', '.join(PRESETS)}") from None
+
+
+def request_layout(spec, config):
+    """A request on port ``spec``: byte ``addr``; ``op`` if the port reads and writes; ``data``
+    (little-endian bytes) and a byte ``mask`` if it writes; ``tag``."""
+    fields = {"addr": config.addr_bits}
+    if spec.reads and spec.writes:
+        fields["op"] = Op
+    if spec.writes:
+        fields["data"] = spec.width * 8
+        fields["mask"] = spec.width
+    fields["tag"] = config.tag_width
+    return data.StructLayout(fields)
+
+
+def response_layout(spec, config):
+    """A response on port ``spec``: ``data`` if it reads (0 for a write or a refused request),
+    ``status``, the request's ``tag``."""
+    fields = {}
+    if spec.reads:
+        fields["data"] = spec.width * 8
+    fields["status"] = Status
+    fields["tag"] = config.tag_width
+    return data.StructLayout(fields)
+
+
+class InjectLayout(data.Struct):
+    """Error injection: XOR ``flip`` into every codeword the next write of port ``port`` stores
+    (then the register disarms itself)."""
+    port: 3
+    flip: CODE_BITS
+
+
+def status_layout(config):
+    """The status interface: 32-bit counters (wrapping) of accesses with corrected and with
+    uncorrectable words and of refused requests; the byte address of the word of the latest
+    uncorrectable access (``err_valid`` once there has been one)."""
+    return data.StructLayout({"corrected": 32, "uncorrectable": 32, "refused": 32,
+                              "err_addr": config.addr_bits, "err_valid": 1})

@@ -1,0 +1,206 @@
+"""The SRAM scratchpad of one core: seven request/response ports onto single-port SECDED banks.
+
+Contract
+  * Ports (``hw/sram/config.py``: :data:`~hw.sram.config.PORTS`): ``<name>_req`` in,
+    ``<name>_resp`` out, streams of :func:`~hw.sram.config.request_layout` and
+    :func:`~hw.sram.config.response_layout`. Every port takes one request per cycle and
+    answers each, in order, with its tag; an idle port answers 5 cycles after the request is
+    offered. All ports are served in the same cycle when they want different banks.
+  * Arbitration: every cycle, each bank takes one operation from the requesters (the 7 ports and
+    the scrubber) whose request register holds a request for it, by round robin
+    (:mod:`hw.sram.arbiter`); the others keep their request and are back-pressured. A bank locked
+    by a read-modify-write takes only its owner's phase 2.
+  * Ordering: operations on a bank happen one per cycle in grant order, so two requests to one
+    address in the same cycle are ordered by the arbiter: a read granted after a write (same
+    cycle or later) returns the written data; a read granted before it returns the old data.
+  * ECC: every 8-byte word is stored as a (72, 64) Hsiao codeword. Reads are corrected; a read
+    that corrected a word queues its line for the scrubber, which re-reads it and writes the
+    corrected words back (read-modify-write) when its bank is granted to it; a full scrub queue
+    drops the line (the next read corrects it again and retries). Uncorrectable words are
+    returned as stored with status ``UNCORRECTABLE``; the status interface counts accesses and
+    keeps the address of the latest uncorrectable word.
+  * Error injection (``inject``, always ready): the next write of port ``port`` that stores at
+    least one codeword XORs ``flip`` into every codeword it stores, then the register disarms; a
+    new ``inject`` replaces an armed one.
+  * Bad requests (misaligned for the port's width, out of range) get ``MISALIGNED`` /
+    ``OUT_OF_RANGE`` in order with the others and change nothing.
+"""
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from hw.shared import shared
+
+from .arbiter import RoundRobinArbiter
+from .bank import Bank
+from .config import (
+    LINE_BYTES,
+    LINE_CODE_BITS,
+    LINE_WORDS,
+    PORTS,
+    SCRUB,
+    InjectLayout,
+    SRAMConfig,
+    request_layout,
+    response_layout,
+    status_layout,
+)
+from .port import ScratchpadPort
+
+__all__ = ["Scratchpad"]
+
+
+class Scratchpad(wiring.Component):
+    """The scratchpad for ``config`` (an :class:`~hw.sram.config.SRAMConfig`).
+
+    Members
+    -------
+    <port>_req, <port>_resp : streams, for each port of :data:`~hw.sram.config.PORTS`
+    inject : ``In(stream.Signature(InjectLayout))``
+        Arms the error-injection register (see the module docstring).
+    status : ``Out(status_layout(config))``
+        Counters and the latest uncorrectable address.
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, SRAMConfig):
+            raise TypeError(f"config must be an SRAMConfig, got {config!r}")
+        self.config = config
+        members = {}
+        for spec in PORTS:
+            members[f"{spec.name}_req"] = In(stream.Signature(request_layout(spec, config)))
+            members[f"{spec.name}_resp"] = Out(stream.Signature(response_layout(spec, config)))
+        members["inject"] = In(stream.Signature(InjectLayout))
+        members["status"] = Out(status_layout(config))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        specs = (*PORTS, SCRUB)
+        ports = []
+        for spec in specs:
+            port = ScratchpadPort(config=c, spec=spec)
+            m.submodules[f"port_{spec.name}"] = port
+            ports.append(port)
+            if not spec.internal:
+                wiring.connect(m, wiring.flipped(getattr(self, f"{spec.name}_req")), port.req)
+                wiring.connect(m, port.resp, wiring.flipped(getattr(self, f"{spec.name}_resp")))
+        scrubber = ports[-1]
+        n = len(ports)
+
+        # The injection register.
+        armed = Signal()
+        inj = Signal(InjectLayout)
+        m.d.comb += self.inject.ready.eq(1)
+
+        # Per bank: lock, arbiter, command mux, memory.
+        locked = Signal(c.banks)
+        owner = [Signal(range(n), name=f"owner{b}") for b in range(c.banks)]
+        grants = [Signal(n, name=f"grant{b}") for b in range(c.banks)]
+        banks = []
+        # Each writing requester's line, with the injection flip applied when it is the target.
+        wdata_of = {}
+        for k, (spec, port) in enumerate(zip(specs, ports, strict=True)):
+            if spec.writes:
+                hit = Signal(name=f"inject_hit_{spec.name}")
+                wdata_of[k] = Signal(LINE_CODE_BITS, name=f"wdata_{spec.name}")
+                m.d.comb += [hit.eq(armed & (inj.port == k)),
+                             wdata_of[k].eq(port.wdata ^ Mux(hit, inj.flip.replicate(LINE_WORDS),
+                                                             0))]
+        for b in range(c.banks):
+            arbiter = m.submodules[f"arbiter{b}"] = shared(RoundRobinArbiter, n=n)
+            bank = m.submodules[f"bank{b}"] = shared(Bank, rows=c.rows)
+            banks.append(bank)
+            m.d.comb += [
+                arbiter.requests.eq(Cat(
+                    port.want & (port.bank == b) & (~locked[b] | (owner[b] == k))
+                    for k, port in enumerate(ports))),
+                grants[b].eq(arbiter.grant),
+                bank.en.eq(arbiter.grant.any()),
+            ]
+            row, write, wen, wdata = [], [], [], []
+            for k, port in enumerate(ports):
+                g = grants[b][k]
+                row.append(port.row & g.replicate(c.row_bits))
+                if k in wdata_of:
+                    write.append(port.write & g)
+                    wen.append(port.wen & g.replicate(LINE_WORDS))
+                    wdata.append(wdata_of[k] & g.replicate(LINE_CODE_BITS))
+                with m.If(g & port.lock):
+                    m.d.sync += [locked[b].eq(1), owner[b].eq(k)]
+                with m.If(g & port.unlock):
+                    m.d.sync += locked[b].eq(0)
+            m.d.comb += [
+                bank.row.eq(_any_of(row)), bank.write.eq(_any_of(write)),
+                bank.wen.eq(_any_of(wen)), bank.wdata.eq(_any_of(wdata)),
+            ]
+
+        rdata = Array(bank.rdata for bank in banks)
+        for k, port in enumerate(ports):
+            m.d.comb += [
+                port.grant.eq(Cat(g[k] for g in grants).any()),
+                port.rdata.eq(rdata[port.rbank]),
+            ]
+
+        # Injection: consumed by the armed port's next write that stores a codeword.
+        stored = Cat(port.grant & port.write & port.wen.any() for port in ports)
+        with m.If(self.inject.valid):
+            m.d.sync += [armed.eq(1), inj.eq(self.inject.payload)]
+        with m.Elif(armed & stored.bit_select(inj.port, 1)):
+            m.d.sync += armed.eq(0)
+
+        # Scrub queue: the lowest-numbered port whose read corrected a word this cycle.
+        m.submodules.scrub_fifo = fifo = SyncFIFO(width=c.line_bits, depth=c.scrub_depth)
+        external = ports[:-1]
+        for port in reversed(external):
+            with m.If(port.scrub):
+                m.d.comb += fifo.w_data.eq(port.scrub_line)
+        m.d.comb += [
+            fifo.w_en.eq(Cat(port.scrub for port in external).any()),
+            scrubber.req.valid.eq(fifo.r_rdy),
+            scrubber.req.payload.addr.eq(fifo.r_data * LINE_BYTES),
+            fifo.r_en.eq(scrubber.req.ready),
+            scrubber.resp.ready.eq(1),
+        ]
+
+        # Status: the events of the ports' check stages are registered first (the check stage
+        # ends with the decoders; the counters' adders get a cycle of their own).
+        st = self.status
+        corrected, uncorrectable, refused = Signal(len(external)), Signal(len(external)), \
+            Signal(len(external))
+        err_valid, err_addr = Signal(), Signal(c.addr_bits)
+        m.d.sync += [
+            corrected.eq(Cat(p.ev_corrected for p in external)),
+            uncorrectable.eq(Cat(p.ev_uncorrectable for p in external)),
+            refused.eq(Cat(p.ev_refused for p in external)),
+            err_valid.eq(Cat(p.ev_uncorrectable for p in external).any()),
+            st.corrected.eq(st.corrected + _count(corrected)),
+            st.uncorrectable.eq(st.uncorrectable + _count(uncorrectable)),
+            st.refused.eq(st.refused + _count(refused)),
+        ]
+        for port in reversed(external):
+            with m.If(port.ev_uncorrectable):
+                m.d.sync += err_addr.eq(port.ev_addr)
+        with m.If(err_valid):
+            m.d.sync += [st.err_addr.eq(err_addr), st.err_valid.eq(1)]
+        return m
+
+
+def _any_of(values):
+    """OR of ``values`` (one-hot selected, the others zero): an AND-OR multiplexer."""
+    result = 0
+    for v in values:
+        result = result | v
+    return result
+
+
+def _count(bits):
+    """Number of set bits among ``bits``."""
+    total = 0
+    for bit in bits:
+        total = total + bit
+    return total
+
