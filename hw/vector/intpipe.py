@@ -1,0 +1,361 @@
+"""The vector unit's integer pipe: INT8/16/32 arithmetic, logic, shifts, compares, select and
+the integer sum reduction, 64 bytes per cycle."""
+
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.fp.formats import Flags
+from hw.fp.mul import compress, prefix_add
+from hw.shared import is_converting
+
+from .isa import VECTOR_BITS, VECTOR_BYTES, VecOp, VecType, request_layout
+
+__all__ = ["IntPipe", "INT_OPS", "lane_bytes", "lane_reduce", "spread_bytes", "seg_add",
+           "Pipe"]
+
+#: The ops this pipe implements (on int8, int16, int32; ``select`` on every type).
+INT_OPS = (VecOp.ADD, VecOp.SUB, VecOp.MUL, VecOp.MIN, VecOp.MAX, VecOp.MINU, VecOp.MAXU,
+           VecOp.AND, VecOp.OR, VecOp.XOR, VecOp.NOT, VecOp.SLL, VecOp.SRL, VecOp.SRA,
+           VecOp.EQ, VecOp.LT, VecOp.LTU, VecOp.SELECT, VecOp.REDSUM)
+
+#: Lane widths in bytes.
+_WIDTHS = (1, 2, 4)
+#: 3:2 layers of the multipliers' and the reduction's carry-save trees in the first stage.
+STAGE1_LAYERS = 6
+
+
+def _part(m, name):
+    """A new submodule of ``m`` for a piece of combinational logic.
+
+    Amaranth's simulator evaluates all combinational statements of a module as one process and
+    reruns it until it settles, once per signal level of its longest chain; logic split into
+    small modules is evaluated piece by piece, which makes the pipes' simulation many times
+    faster. Written as Verilog (:func:`hw.shared.is_converting`), where the split would only
+    add ports, it is ``m`` itself."""
+    if is_converting():
+        return m
+    sub = Module()
+    m.submodules[name] = sub
+    return sub
+
+
+def _sig(m, value, name, *, attrs=None):
+    """``value`` as a named signal, computed in its own submodule (:func:`_part`); later
+    expressions refer to it instead of repeating it."""
+    sig = Signal(len(Value.cast(value)), name=name, attrs=attrs)
+    _part(m, name).d.comb += sig.eq(value)
+    return sig
+
+
+def lane_bytes(m, vtype, name="wb"):
+    """Three 1-bit signals ``(w1, w2, w4)``: the lane width of ``vtype`` is 1, 2 or 4 bytes
+    (INT8; INT16/BF16; INT32/FP32)."""
+    w = [Signal(name=f"{name}{k}") for k in _WIDTHS]
+    m.d.comb += [
+        w[0].eq(vtype == VecType.INT8),
+        w[1].eq((vtype == VecType.INT16) | (vtype == VecType.BF16)),
+        w[2].eq((vtype == VecType.INT32) | (vtype == VecType.FP32)),
+    ]
+    return tuple(w)
+
+
+def spread_bytes(bits):
+    """512 bits: bit ``j`` of the 64-bit ``bits`` copied to every bit of byte ``j``."""
+    return Cat(*(bits[j].replicate(8) for j in range(VECTOR_BYTES)))
+
+
+def lane_reduce(bits, wb, op):
+    """64 bits: for byte ``j``, ``op`` (``"and"``, ``"or"`` or ``"top"``) over the bytes of
+    ``j``'s lane of ``wb`` bytes (``"top"``: the bit of the lane's most significant byte)."""
+    out = []
+    for j in range(VECTOR_BYTES):
+        base = j - j % wb
+        group = bits[base:base + wb]
+        out.append({"and": group.all(), "or": group.any(), "top": group[-1]}[op])
+    return Cat(*out)
+
+
+def _by_width(w, values):
+    """``values[k]`` for the lane width ``w[k]`` that is set (one-hot AND-OR)."""
+    out = 0
+    for sel, v in zip(w, values, strict=True):
+        out = out | Mux(sel, v, 0)
+    return out
+
+
+def seg_add(m, x, y, seg, sep_x, sep_y, carry_in, *, name):
+    """``x + y`` cut into ``seg``-bit segments joined by separator bits.
+
+    A separator bit ``(sep_x[k], sep_y[k])`` between segments ``k`` and ``k + 1`` is ``(1, 0)``
+    to pass the carry on, ``(0, 0)`` to stop it and ``(1, 1)`` to stop it and carry 1 into
+    segment ``k + 1``. Returns ``(sum, carries)``: ``carries[k]`` is the carry out of segment
+    ``k`` when the separator above it stops the carry (the last one always)."""
+    n = len(x) // seg
+    x, y = _sig(m, x, f"{name}_x"), _sig(m, y, f"{name}_y")
+    sep_x, sep_y = _sig(m, sep_x, f"{name}_sx"), _sig(m, sep_y, f"{name}_sy")
+    xs, ys = [], []
+    for k in range(n):
+        xs.append(x[k * seg:(k + 1) * seg])
+        ys.append(y[k * seg:(k + 1) * seg])
+        if k < n - 1:
+            xs.append(sep_x[k])
+            ys.append(sep_y[k])
+    total, cout = prefix_add(_part(m, f"{name}_ks"), Cat(*xs), Cat(*ys), carry_in=carry_in,
+                             name=name)
+    step = seg + 1
+    result = _sig(m, Cat(*(total[k * step:k * step + seg] for k in range(n))), f"{name}_z")
+    carries = _sig(m, Cat(*(total[k * step + seg] for k in range(n - 1)), cout), f"{name}_cy")
+    return result, carries
+
+
+def _lane_masks(w):
+    """Constants of a 512-bit vector of ``w``-bit lanes: the lane-start bits, and for each ``j``
+    the bits at lane offset ``>= j``."""
+    starts = sum(1 << (k * w) for k in range(VECTOR_BITS // w))
+    return starts, [sum(((1 << (w - j)) - 1) << (k * w + j) for k in range(VECTOR_BITS // w))
+                    for j in range(w)]
+
+
+def _segmented_compress(m, rows, w, *, layers=None, name):
+    """:func:`hw.fp.mul.compress` within ``w``-bit lanes: carries out of a lane are dropped
+    (every sum is modulo ``2**w`` per lane)."""
+    starts, _ = _lane_masks(w)
+    return _layered_compress(m, rows, layers=layers, name=name,
+                             carry_mask=((1 << VECTOR_BITS) - 1) ^ starts)
+
+
+def _layered_compress(m, rows, *, layers=None, name, carry_mask=None):
+    """:func:`hw.fp.mul.compress`, each layer in a submodule of its own (see :func:`_part`)."""
+    level = 0
+    while len(rows) > 2 and (layers is None or level < layers):
+        rows = compress(_part(m, f"{name}{level}"), rows, layers=1, name=f"{name}{level}_",
+                        carry_mask=carry_mask)
+        level += 1
+    return rows
+
+
+class Pipe(wiring.Component):
+    """Base of the vector unit's pipes: the members ``en``, ``valid``, ``req``, ``data`` and
+    ``flags`` that every pipe has (see :class:`IntPipe`), plus ``extra`` members."""
+
+    def __init__(self, **extra):
+        super().__init__({"en": In(1), "valid": In(1), "req": In(request_layout(0)),
+                          "data": Out(VECTOR_BITS), "flags": Out(Flags), **extra})
+
+
+class IntPipe(Pipe):
+    """The integer operations of the vector unit, without handshake.
+
+    Members
+    -------
+    en : ``In(1)``
+        Advance: every register of the pipe holds while 0.
+    valid : ``In(1)``
+        A request enters in this cycle (when ``en``). The pipe keeps no state, so it only
+        documents the interface shared with the other pipes.
+    req : ``In(request_layout(0))``
+        The request: ``op``, ``vtype``, operands ``a``, ``b``, ``c``.
+    data : ``Out(512)``; flags : ``Out(Flags)``
+        The result, ``latency`` advances after the request entered; flags are always 0 (no integer
+        op raises one).
+
+    Contract
+    --------
+    The ops of :data:`INT_OPS` on ``int8``, ``int16`` and ``int32`` lanes, and ``select`` on
+    every lane type, exactly as docs/vector.md (``verif/vector/model.py``) defines them. For any
+    other (op, type) pair the output is unspecified: the vector unit selects another pipe or the
+    zero result of an illegal request.
+
+    Stage 1 computes the single-stage ops (a segmented Kogge-Stone adder for add, sub and the
+    compares, per-width barrel shifters, bitwise logic, select) and the first
+    :data:`STAGE1_LAYERS` carry-save layers of the low-half multipliers (one array per lane
+    width) and of the sum's 64 byte rows; stage 2 the remaining layers, the final adders and the
+    output selection.
+    """
+
+    #: Advances from a request to its result.
+    latency = 2
+
+    def elaborate(self, platform):
+        m = Module()
+        req = self.req
+        a, b = req.a, req.b
+        w = lane_bytes(m, req.vtype)
+
+        def stage(prefix, **values):
+            regs = SimpleNamespace()
+            for name, value in values.items():
+                shape = VecOp if name == "op" else len(Value.cast(value))
+                reg = Signal(shape, name=f"{prefix}_{name}")
+                with m.If(self.en):
+                    m.d.sync += reg.eq(value)
+                setattr(regs, name, reg)
+            return regs
+
+        simple = self._simple(m, req, w)
+        mul_rows = {wb: self._mul_rows(m, a, b, 8 * wb) for wb in _WIDTHS}
+        sum_rows = self._sum_rows(m, a, w)
+        s1 = stage("s1", op=req.op, w=Cat(*w), simple=simple, **{
+            f"mul{wb}_{k}": row for wb in _WIDTHS for k, row in enumerate(mul_rows[wb])},
+            **{f"sum_{k}": row for k, row in enumerate(sum_rows)})
+
+        # Stage 2: the rest of the trees, the final adders, the output selection.
+        w = tuple(s1.w[k] for k in range(3))
+        products = []
+        for wb in _WIDTHS:
+            rows = [getattr(s1, f"mul{wb}_{k}") for k in range(len(mul_rows[wb]))]
+            rows = _segmented_compress(m, rows, 8 * wb, name=f"mul{wb}_b")
+            zero = Const(0, VECTOR_BITS // (8 * wb) - 1)
+            p, _ = seg_add(m, rows[0], rows[1], 8 * wb, zero, zero, 0, name=f"mul{wb}_cpa")
+            products.append(p)
+        rows = _layered_compress(m, [getattr(s1, f"sum_{k}") for k in range(len(sum_rows))],
+                                 name="sum_b")
+        total, _ = prefix_add(_part(m, "sum_cpa"), rows[0], rows[1], width=32, name="sum_cpa")
+        redsum = _by_width(w, [total[:8], total[:16], total])
+        out = Signal(VECTOR_BITS)
+        with m.Switch(s1.op):
+            with m.Case(VecOp.MUL):
+                m.d.comb += out.eq(_by_width(w, products))
+            with m.Case(VecOp.REDSUM):
+                m.d.comb += out.eq(redsum)
+            with m.Default():
+                m.d.comb += out.eq(s1.simple)
+        with m.If(self.en):
+            m.d.sync += self.data.eq(out)
+        m.d.comb += self.flags.eq(0)
+        return m
+
+    @staticmethod
+    def _simple(m, req, w):
+        """The single-stage ops: add/sub, min/max, logic, shifts, compares, select."""
+        a, b, c = req.a, req.b, req.c
+        op = req.op
+        sub = Signal(name="sub")
+        m.d.comb += sub.eq(op.as_value().matches(*(o.value for o in (
+            VecOp.SUB, VecOp.MIN, VecOp.MAX, VecOp.MINU, VecOp.MAXU, VecOp.LT, VecOp.LTU))))
+        # Byte boundaries that are lane boundaries: every one for INT8, every second for INT16,
+        # every fourth (the 32-bit boundaries, always) for INT32.
+        boundary = Cat(*((w[0] | (w[1] & (k % 2 == 1)) | (k % 4 == 3))
+                         for k in range(VECTOR_BYTES - 1)))
+        sep_x = ~boundary | sub.replicate(VECTOR_BYTES - 1)
+        sep_y = boundary & sub.replicate(VECTOR_BYTES - 1)
+        y = Mux(sub, ~b, b)
+        total, carries = seg_add(m, a, y, 8, sep_x, sep_y, sub, name="addsub")
+
+        # Per byte j, values of j's lane: a's and b's sign bits, the carry out of a - b (set when
+        # a >= b unsigned), byte equality, a nonzero mask.
+        def per_lane(bits, op_name):
+            names.append(op_name)
+            return _sig(m, _by_width(w, [lane_reduce(bits, wb, op_name) for wb in _WIDTHS]),
+                        f"lane_{op_name}_{len(names)}")
+
+        names = []
+
+        a_neg = per_lane(_sig(m, Cat(*(a[8 * j + 7] for j in range(VECTOR_BYTES))), "a_top"),
+                         "top")
+        b_neg = per_lane(_sig(m, Cat(*(b[8 * j + 7] for j in range(VECTOR_BYTES))), "b_top"),
+                         "top")
+        ltu = ~per_lane(carries, "top")
+        lt = (a_neg & ~b_neg) | (~(a_neg ^ b_neg) & ltu)
+        byte_eq = _sig(m, Cat(*(a[8 * j:8 * j + 8] == b[8 * j:8 * j + 8]
+                                for j in range(VECTOR_BYTES))), "byte_eq")
+        eq = per_lane(byte_eq, "and")
+        nonzero = per_lane(_sig(m, Cat(*(a[8 * j:8 * j + 8].any() for j in range(VECTOR_BYTES))),
+                                "byte_nz"), "or")
+        lt_s, ltu_s, eq_s = (_sig(m, v, n) for v, n in ((lt, "lt"), (ltu, "ltu"), (eq, "eq")))
+
+        shifted = IntPipe._shift(m, req, w)
+        out = Signal(VECTOR_BITS, name="simple")
+        with m.Switch(op):
+            with m.Case(VecOp.ADD, VecOp.SUB):
+                m.d.comb += out.eq(total)
+            with m.Case(VecOp.MIN):
+                m.d.comb += out.eq((a & spread_bytes(lt_s)) | (b & ~spread_bytes(lt_s)))
+            with m.Case(VecOp.MAX):
+                m.d.comb += out.eq((b & spread_bytes(lt_s)) | (a & ~spread_bytes(lt_s)))
+            with m.Case(VecOp.MINU):
+                m.d.comb += out.eq((a & spread_bytes(ltu_s)) | (b & ~spread_bytes(ltu_s)))
+            with m.Case(VecOp.MAXU):
+                m.d.comb += out.eq((b & spread_bytes(ltu_s)) | (a & ~spread_bytes(ltu_s)))
+            with m.Case(VecOp.AND):
+                m.d.comb += out.eq(a & b)
+            with m.Case(VecOp.OR):
+                m.d.comb += out.eq(a | b)
+            with m.Case(VecOp.XOR):
+                m.d.comb += out.eq(a ^ b)
+            with m.Case(VecOp.NOT):
+                m.d.comb += out.eq(~a)
+            with m.Case(VecOp.SLL, VecOp.SRL, VecOp.SRA):
+                m.d.comb += out.eq(shifted)
+            with m.Case(VecOp.EQ):
+                m.d.comb += out.eq(spread_bytes(eq_s))
+            with m.Case(VecOp.LT):
+                m.d.comb += out.eq(spread_bytes(lt_s))
+            with m.Case(VecOp.LTU):
+                m.d.comb += out.eq(spread_bytes(ltu_s))
+            with m.Case(VecOp.SELECT):
+                sel = spread_bytes(nonzero)
+                m.d.comb += out.eq((b & sel) | (c & ~sel))
+        return out
+
+    @staticmethod
+    def _shift(m, req, w):
+        """``sll``, ``srl``, ``sra`` of every lane: one right shifter per lane width, a left
+        shift being a right shift of the lanes with their bits reversed."""
+        a, b = req.a, req.b
+        left = req.op == VecOp.SLL
+        arith = req.op == VecOp.SRA
+        results = []
+        for wb in _WIDTHS:
+            lw = 8 * wb
+            n = VECTOR_BITS // lw
+
+            def reverse(v, lw=lw, n=n):
+                return Cat(*(v[k * lw:(k + 1) * lw][::-1] for k in range(n)))
+
+            x = _sig(m, Mux(left, reverse(a), a), f"shr{wb}_in")
+            fill = _sig(m, Cat(*((arith & a[k * lw + lw - 1]).replicate(lw) for k in range(n))),
+                        f"shr{wb}_fill")
+            for level in range(lw.bit_length() - 1):
+                s = 1 << level
+                amount = Cat(*(b[k * lw + level].replicate(lw) for k in range(n)))
+                # Within each lane: shift right by s, the top s bits from the fill.
+                moved = ((x >> s) & Const(_low_mask(lw, lw - s), VECTOR_BITS)) | \
+                    (fill & ~Const(_low_mask(lw, lw - s), VECTOR_BITS))
+                x = _sig(m, (moved & amount) | (x & ~amount), f"shr{wb}_{level}")
+            results.append(_sig(m, Mux(left, reverse(x), x), f"shr{wb}_out"))
+        return _by_width(w, results)
+
+    @staticmethod
+    def _mul_rows(m, a, b, lw):
+        """The partial products of the low ``lw`` bits of each ``lw``-bit lane product, reduced
+        by the first stage's carry-save layers."""
+        n = VECTOR_BITS // lw
+        _, keep = _lane_masks(lw)
+        rows = []
+        for j in range(lw):
+            bit = Cat(*(b[k * lw + j].replicate(lw) for k in range(n)))
+            rows.append(_sig(m, ((a & bit) << j)[:VECTOR_BITS] & Const(keep[j], VECTOR_BITS),
+                             f"mul{lw // 8}_pp{j}"))
+        return _segmented_compress(m, rows, lw, layers=STAGE1_LAYERS, name=f"mul{lw // 8}_a")
+
+    @staticmethod
+    def _sum_rows(m, a, w):
+        """The rows of the integer sum, reduced by the first stage's layers: byte ``j`` at bit
+        ``8·(j mod lane bytes)`` of a 32-bit row (the sum of all lanes modulo 2**w is the sum of
+        these rows modulo 2**w)."""
+        rows = []
+        for j in range(VECTOR_BYTES):
+            byte = a[8 * j:8 * j + 8]
+            offsets = [8 * (j % wb) for wb in _WIDTHS]
+            row = _by_width(w, [Cat(Const(0, o), byte) for o in offsets])
+            rows.append(_sig(m, Cat(row, Const(0, 32 - len(row))), f"sum_row{j}"))
+        return _layered_compress(m, rows, layers=STAGE1_LAYERS, name="sum_a")
+
+
+def _low_mask(lw, bits):
+    """The 512-bit constant with the low ``bits`` bits of every ``lw``-bit lane set."""
+    return sum(((1 << bits) - 1) << (k * lw) for k in range(VECTOR_BITS // lw))

@@ -1,0 +1,37 @@
+"""The vector unit in RTL simulation, on Verilator and Icarus, against the sequence model.
+
+One build per simulator (``sim.vector_run.VECTOR_DESIGN``, the one ``d1core vectors --unit
+vector`` and ``d1core bench`` use), and one simulation running the four cocotb tests of
+``tests/vector/tb_vector.py`` in turn: every legal pair, a random mix under idles and
+backpressure, illegal requests, sticky flags and seeds. Icarus simulates this design at a few
+cycles per second (32 FMAs in the lanes and 15 adders in the reduction tree, every one evaluated
+each cycle), so it runs the same four tests with the same checks on ``ICARUS_PAIRS``, one pair
+of every datapath of the unit (each lane path, the reduction tree, each pipe), with a few
+requests each; Verilator runs every legal pair, 60 requests per pair and thousands at random.
+"""
+
+import pytest
+
+from sim.runner import run_cocotb
+from sim.toolchain import SIMULATORS
+from sim.vector_run import VECTOR_DESIGN
+
+#: One (op, type) pair per datapath: FMA lane FP32 and BF16, the lane's 2-stage logic, the
+#: adder tree and the max tree, the integer pipe (multiplier, sum tree), the move pipe and the
+#: conversion pipe both ways; and the state ops, for the sticky-flag test.
+ICARUS_PAIRS = [["fma", "fp32"], ["fnms", "bf16"], ["min", "fp32"], ["to_i32", "fp32"],
+                ["redsum", "fp32"], ["redmax", "fp32"], ["mul", "int32"], ["redsum", "int8"],
+                ["shuffle", "int16"], ["transpose8", "int8"], ["narrow", "fp32"],
+                ["widen", "bf16"], ["rdflags", "int32"], ["clrflags", "int32"],
+                ["seed", "int32"]]
+
+SIZES = {
+    "verilator": {"per_pair": 60, "n": 2000, "idle": 40, "stall": 40, "batches": 2},
+    "icarus": {"per_pair": 2, "n": 12, "idle": 40, "stall": 40, "batches": 1,
+               "pairs": ICARUS_PAIRS},
+}
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_vector_unit(sim):
+    run_cocotb(VECTOR_DESIGN, "tests.vector.tb_vector", sim, quiet=True, args=SIZES[sim])
