@@ -20,7 +20,7 @@ from amaranth.hdl import ClockSignal, Elaboratable, Instance, Module, ResetSigna
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["shared", "converting", "SharedInstance"]
+__all__ = ["shared", "converting", "is_converting", "SharedInstance"]
 
 _converter = contextvars.ContextVar("d1core_shared_converter", default=None)
 
@@ -39,6 +39,12 @@ def converting(convert):
         yield
     finally:
         _converter.reset(token)
+
+
+def is_converting():
+    """Whether a converter is registered (:func:`converting`): the design is being written as
+    Verilog rather than simulated by Amaranth."""
+    return _converter.get() is not None
 
 
 def shared(factory, **params):

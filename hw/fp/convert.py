@@ -11,7 +11,8 @@ from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round
 from .rng import XorShift32
 from .unpack import EXP_WIDTH, SIG_WIDTH, pack_fp32, unpack, unpack_any
 
-__all__ = ["ConvOp", "ConvertUnit", "request_layout", "response_layout", "DEFAULT_FORMATS"]
+__all__ = ["ConvOp", "ConvertUnit", "ConvertPipe", "request_layout", "response_layout",
+           "DEFAULT_FORMATS"]
 
 #: Every format a conversion can target: all of the table but FP32 itself.
 DEFAULT_FORMATS = ("bf16", "cfp8_143", "cfp8_152", "shp", "uhp")
@@ -60,6 +61,12 @@ def _check_formats(formats):
                          "format")
 
 
+def _check_params(tag_width, sr_bits, formats):
+    """The validated ``(tag_width, sr_bits, formats)`` of a conversion unit or pipe."""
+    return (_check_tag_width(tag_width), check_int("sr_bits", sr_bits, 1, SR_BITS_MAX),
+            _check_formats(formats))
+
+
 class ConvertUnit(wiring.Component):
     """FP32 <-> BF16 / CFP8 / CFP16 conversion, one request per cycle.
 
@@ -101,9 +108,7 @@ class ConvertUnit(wiring.Component):
     latency = 5
 
     def __init__(self, *, tag_width=8, sr_bits=SR_BITS, formats=DEFAULT_FORMATS):
-        self._tag_width = _check_tag_width(tag_width)
-        self._sr_bits = check_int("sr_bits", sr_bits, 1, SR_BITS_MAX)
-        self._formats = _check_formats(formats)
+        self._tag_width, self._sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
         super().__init__({
             "i": In(stream.Signature(request_layout(tag_width))),
             "o": Out(stream.Signature(response_layout(tag_width))),
@@ -125,6 +130,65 @@ class ConvertUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        m.submodules.rng = rng = XorShift32()
+        wiring.connect(m, wiring.flipped(self.seed), rng.seed)
+        m.submodules.pipe = pipe = ConvertPipe(tag_width=self._tag_width, sr_bits=self._sr_bits,
+                                               formats=self.formats)
+        # The whole pipeline advances when the output register is empty or being taken.
+        en = Signal()
+        m.d.comb += [
+            en.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(en),
+            rng.advance.eq(self.i.valid & en),
+            pipe.en.eq(en),
+            pipe.valid.eq(self.i.valid),
+            pipe.req.eq(self.i.payload),
+            pipe.sr_word.eq(rng.random[32 - self._sr_bits:]),
+            self.o.valid.eq(pipe.o_valid),
+            self.o.payload.eq(pipe.resp),
+        ]
+        return m
+
+
+class ConvertPipe(wiring.Component):
+    """The conversion unit's datapath without handshake: :class:`ConvertUnit` is this pipe, an
+    SR generator and the stream control; the vector unit runs many of them side by side.
+
+    Parameters (keyword-only)
+    -------------------------
+    tag_width, sr_bits, formats
+        As :class:`ConvertUnit`'s.
+
+    Members
+    -------
+    en : ``In(1)``
+        Advance: every register holds while 0.
+    valid : ``In(1)``; req : ``In(request_layout(tag_width))``
+        A request entering in a cycle with ``en`` (``req`` as :class:`ConvertUnit`'s ``i``).
+    sr_word : ``In(sr_bits)``
+        The stochastic-rounding bits of the entering request (``ConvertUnit``: the top ``sr_bits``
+        of its generator's next number).
+    o_valid : ``Out(1)``; resp : ``Out(response_layout(tag_width))``
+        ``valid`` and the response of the request that entered ``latency`` advances earlier
+        (registered outputs). Arithmetic and bad input as :class:`ConvertUnit`.
+    """
+
+    #: Advances from a request to its response.
+    latency = 5
+
+    def __init__(self, *, tag_width=8, sr_bits=SR_BITS, formats=DEFAULT_FORMATS):
+        self._tag_width, self._sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
+        super().__init__({
+            "en": In(1),
+            "valid": In(1),
+            "req": In(request_layout(tag_width)),
+            "sr_word": In(sr_bits),
+            "o_valid": Out(1),
+            "resp": Out(response_layout(tag_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
         fmts = self._formats
         sr = self._sr_bits
         # Fraction bits the alignment keeps: SR's, and at least two (round bit and the bit below
@@ -134,16 +198,7 @@ class ConvertUnit(wiring.Component):
         int_width = max(f.man_bits for f in fmts) + 1  # integer part: the result significand
         packed_width = max(f.max_code + 1 for f in fmts).bit_length()  # room for the carry-out
 
-        m.submodules.rng = rng = XorShift32()
-        wiring.connect(m, wiring.flipped(self.seed), rng.seed)
-
-        # The whole pipeline advances when the output register is empty or being taken.
-        en = Signal()
-        m.d.comb += [
-            en.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(en),
-            rng.advance.eq(self.i.valid & en),
-        ]
+        en = self.en
 
         def stage(prefix, **values):
             regs = SimpleNamespace()
@@ -164,7 +219,7 @@ class ConvertUnit(wiring.Component):
             return sig
 
         # Stage 1: unpack both directions; destination exponent and alignment shift of a narrow.
-        req = self.i.payload
+        req = self.req
         code = req.fmt
         x = unpack(m, req.data, FP32, normalize=False)
         wide_u, known = unpack_any(m, req.data, code, req.bias, fmts)
@@ -190,8 +245,8 @@ class ConvertUnit(wiring.Component):
 
         shift = per_format(code, range(width + 1), "shift", shift_of)
         s1 = stage(
-            "s1", valid=self.i.valid, tag=req.tag, op=req.op, code=code, known=known, rnd=req.rnd,
-            rand=rng.random[32 - sr:], sign=x.sign, zero=x.zero, inf=x.inf, nan=x.nan,
+            "s1", valid=self.valid, tag=req.tag, op=req.op, code=code, known=known, rnd=req.rnd,
+            rand=self.sr_word, sign=x.sign, zero=x.zero, inf=x.inf, nan=x.nan,
             snan=x.snan, denormal=x.denormal, sig=x.sig, shift=shift, dexp=dexp, huge=huge,
             wide_u=wide_u)
 
@@ -262,10 +317,10 @@ class ConvertUnit(wiring.Component):
                         self._narrow_specials(m, f, s4, result, flags)
         with m.If(en):
             m.d.sync += [
-                self.o.valid.eq(s4.valid),
-                self.o.payload.data.eq(result),
-                self.o.payload.flags.eq(flags),
-                self.o.payload.tag.eq(s4.tag),
+                self.o_valid.eq(s4.valid),
+                self.resp.data.eq(result),
+                self.resp.flags.eq(flags),
+                self.resp.tag.eq(s4.tag),
             ]
         return m
 

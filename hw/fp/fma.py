@@ -150,6 +150,9 @@ class FMAPipe(wiring.Component):
         The formats ``a`` and ``b`` may have: any of ``fp32``, ``bf16``, ``cfp8_143`` and
         ``cfp8_152``, each once. The significand multiplier is as wide as the widest (24 bits with
         FP32, 8 with BF16).
+    round_to_odd : bool, default False
+        Add the ``rto`` input: an operation with ``rto`` set is rounded to odd instead of to
+        nearest even (see the contract). Off, the pipe is exactly as without the parameter.
 
     Members
     -------
@@ -161,6 +164,8 @@ class FMAPipe(wiring.Component):
         Their formats, and biases (CFP8 only; ignored otherwise).
     c : ``In(32)``
         The FP32 addend, sampled ``c_delay`` en-cycles after ``a`` and ``b``.
+    rto : ``In(1)``, only with ``round_to_odd``
+        Round this operation to odd; sampled with ``c``.
     z : ``Out(32)``; flags : ``Out(Flags)``
         The result and its flags, ``latency`` en-cycles after ``a`` and ``b`` were sampled.
 
@@ -178,13 +183,21 @@ class FMAPipe(wiring.Component):
       ``a`` or ``b`` is a NaN; ``∞ - ∞``); Overflow (a finite sum rounds beyond the largest
       FP32, giving ±Inf, with Inexact); Underflow (tiny after rounding, and inexact); Inexact;
       Denormal (some operand is a denormal in its own format, whatever the result).
+    * Round to odd (``rto``): a finite inexact result is the FP32 value toward zero with its
+      last mantissa bit set, and one beyond the largest finite FP32 is that largest finite value
+      (with its sign); the flags are as for RNE but computed on this result (Overflow and
+      Inexact for the latter). A later rounding to a format of at most 22 significand bits and
+      FP32's exponent range (BF16) then rounds the exact ``a·b + c`` once.
     * Bad input: a format code not in ``ab_formats`` (SHP, UHP, 6, 7, or FP32 when excluded),
       for ``a`` or ``b``, gives 0x7FC00000 with Invalid only. Bits of ``a`` or ``b`` above their
       format's width, and the bias of a non-CFP8 operand, are ignored.
     """
 
-    def __init__(self, *, ab_formats=FMA_FORMATS):
+    def __init__(self, *, ab_formats=FMA_FORMATS, round_to_odd=False):
         self._geometry = FMAGeometry.of(ab_formats)
+        if not isinstance(round_to_odd, bool):
+            raise TypeError(f"round_to_odd must be a bool, got {round_to_odd!r}")
+        self._round_to_odd = round_to_odd
         super().__init__({
             "en": In(1),
             "a": In(32),
@@ -194,6 +207,7 @@ class FMAPipe(wiring.Component):
             "b_fmt": In(FormatCode),
             "b_bias": In(BIAS_BITS),
             "c": In(32),
+            **({"rto": In(1)} if round_to_odd else {}),
             "z": Out(32),
             "flags": Out(Flags),
         })
@@ -202,6 +216,11 @@ class FMAPipe(wiring.Component):
     def ab_formats(self):
         """Names of the multiplicand formats, in the order given."""
         return tuple(f.name for f in self._geometry.formats)
+
+    @property
+    def round_to_odd(self):
+        """Whether the pipe has the ``rto`` input."""
+        return self._round_to_odd
 
     @property
     def geometry(self):
@@ -321,6 +340,7 @@ class FMAPipe(wiring.Component):
         inf_minus_inf = prod_inf & c.inf & (x.sign ^ c.sign)
         nan = x.nan | c.nan | x.inf_times_zero | inf_minus_inf | x.unknown
         invalid = x.snan | c.snan | x.inf_times_zero | inf_minus_inf | x.unknown
+        rto = self.rto if self._round_to_odd else Const(0, 1)
         x = stage(
             # c is inverted here for an effective subtraction (P + ~C, below).
             "al", p_vec=comb("p_vec", n, p_vec),
@@ -328,7 +348,7 @@ class FMAPipe(wiring.Component):
             t127=comb("t127", range(_TOP127_MAX + 1), Mux(c_frame, ef_eff, x.tf127)),
             eff_sub=x.sign ^ c.sign, sign_p=x.sign, sign_c=c.sign,
             nan=nan, inf=prod_inf | c.inf, inf_sign=Mux(prod_inf, x.sign, c.sign),
-            invalid=invalid, denormal=(x.denormal | c.denormal) & ~x.unknown)
+            invalid=invalid, denormal=(x.denormal | c.denormal) & ~x.unknown, rto=rto)
 
         # --- Stage ad: the magnitude of P ± C; the stopper. --------------------------------
         s0, _, s1, co1 = prefix_add(m, x.p_vec, x.c_vec, width=n,
@@ -343,7 +363,8 @@ class FMAPipe(wiring.Component):
             "ad", mag=mag, t127=x.t127, stop_pos=stop_pos[:pos_w],
             stop_on=in_window & (stop_pos[pos_w:] == 0),
             sign=Mux(x.eff_sub & ~co1, x.sign_c, x.sign_p), zero_sign=~x.eff_sub & x.sign_p,
-            nan=x.nan, inf=x.inf, inf_sign=x.inf_sign, invalid=x.invalid, denormal=x.denormal)
+            nan=x.nan, inf=x.inf, inf_sign=x.inf_sign, invalid=x.invalid, denormal=x.denormal,
+            rto=x.rto)
 
         # --- Stage nm: normalize, stopping at the smallest normal exponent. ----------------
         stop = comb("stop", n, Cat(*[x.stop_on & (x.stop_pos == k) for k in range(n)]))
@@ -352,7 +373,7 @@ class FMAPipe(wiring.Component):
         x = stage(
             "nm", norm=norm, lz=lz, t127=x.t127, nonzero=x.mag.any(), sign=x.sign,
             zero_sign=x.zero_sign, nan=x.nan, inf=x.inf, inf_sign=x.inf_sign,
-            invalid=x.invalid, denormal=x.denormal)
+            invalid=x.invalid, denormal=x.denormal, rto=x.rto)
 
         # --- Stage rd: round, pack, special cases. ------------------------------------------
         norm = x.norm
@@ -360,7 +381,9 @@ class FMAPipe(wiring.Component):
         man, hidden = sig[:FP32.man_bits], sig[FP32.man_bits]
         round_bit, below = norm[n - SIG_WIDTH - 1], norm[n - SIG_WIDTH - 2]
         sticky = norm[:n - SIG_WIDTH - 2].any()
-        increment = round_bit & (below | sticky | man[0])
+        inexact = round_bit | below | sticky
+        # Round to odd: truncate, and set the last bit below if anything was dropped.
+        increment = ~x.rto & round_bit & (below | sticky | man[0])
         # {exponent, mantissa} as one integer, so the rounding carry runs into the exponent:
         # sig + ((T + 127 - lz - 1) << 23). With the hidden bit set that is the biased exponent
         # T + 127 - lz; without it the normalization stopped at 2**-126, where T + 127 - lz is 1,
@@ -377,7 +400,6 @@ class FMAPipe(wiring.Component):
         exp_field = rounded[FP32.man_bits:]
         # The field is at most T + 127 - lz + 1 <= 409: it never wraps, and >= 255 is overflow.
         overflow = exp_field[FP32.exp_bits:].any() | exp_field[:FP32.exp_bits].all()
-        inexact = round_bit | below | sticky
         # Tiny after rounding: below 2**-126 and not within a quarter ulp of it (where rounding
         # to 24 bits with an unbounded exponent would reach 2**-126).
         tiny = ~hidden & ~(man.all() & round_bit & below)
@@ -393,13 +415,14 @@ class FMAPipe(wiring.Component):
             m.d.comb += z.eq(Cat(Const(0, 31), x.zero_sign))
         with m.Elif(overflow):
             m.d.comb += [
-                z.eq(Cat(Const(FP32.inf_code, 31), x.sign)),
+                # RTO: the largest finite value instead of Inf.
+                z.eq(Cat(Mux(x.rto, FP32.inf_code - 1, FP32.inf_code)[:31], x.sign)),
                 flags.overflow.eq(1),
                 flags.inexact.eq(1),
             ]
         with m.Else():
             m.d.comb += [
-                z.eq(Cat(rounded[:31], x.sign)),
+                z.eq(Cat(rounded[0] | (x.rto & inexact), rounded[1:31], x.sign)),
                 flags.inexact.eq(inexact),
                 flags.underflow.eq(tiny & inexact),
             ]

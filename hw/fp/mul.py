@@ -136,10 +136,12 @@ def add_many(m, terms, *, width, name="sum"):
     return total
 
 
-def compress(m, rows, *, layers=None, name="csa"):
+def compress(m, rows, *, layers=None, name="csa", carry_mask=None):
     """Reduce ``rows`` (unsigned values, all of one width) with layers of 3:2 carry-save adders
     until two rows are left, or after ``layers`` layers. Returns the list of rows (one or two at
-    the end); their sum modulo ``2**width`` is that of ``rows``.
+    the end); their sum modulo ``2**width`` is that of ``rows``. With ``carry_mask`` (an int),
+    each shifted carry row is ANDed with it: zeros there drop the carries into those bits, which
+    makes the rows independent fields (the sum is then that of ``rows`` modulo each field).
 
     Each layer replaces every three rows by their bitwise sum and carry (a Wallace tree); rows
     left over pass unchanged. Constant-zero bits (the triangle of a partial-product array) fold
@@ -154,7 +156,10 @@ def compress(m, rows, *, layers=None, name="csa"):
             a, b, c = rows[k:k + 3]
             out.append(_wire(m, f"{name}{level}_s{k // 3}", a ^ b ^ c, width))
             carry = (a & b) | (c & (a ^ b))
-            out.append(_wire(m, f"{name}{level}_c{k // 3}", Cat(Const(0, 1), carry[:width - 1])))
+            shifted = Cat(Const(0, 1), carry[:width - 1])
+            if carry_mask is not None:
+                shifted = shifted & Const(carry_mask, width)
+            out.append(_wire(m, f"{name}{level}_c{k // 3}", shifted))
         out.extend(rows[len(rows) - len(rows) % 3:])
         rows = out
         level += 1

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..params import check_int
 from .formats import XORSHIFT_SHIFTS, XORSHIFT_ZERO_SEED
 
 __all__ = ["XorShift32", "xorshift32_next"]
@@ -33,12 +34,18 @@ class XorShift32(wiring.Component):
         The state after one step, combinationally: the number an ``advance`` in this cycle uses.
         So the first use after a write of ``s`` sees ``xorshift32(s)``.
 
-    The state resets to ``XORSHIFT_ZERO_SEED`` (as if 0 had been written). A seed write in the same
+    Parameters (keyword-only)
+    -------------------------
+    init : int, 1..2**32 - 1, default ``XORSHIFT_ZERO_SEED``
+        The reset state.
+
+    The state resets to ``init`` (by default as if 0 had been written). A seed write in the same
     cycle as an ``advance`` wins for the state: that cycle's ``random`` still comes from the old
     state, and the next use sees ``xorshift32(s)``.
     """
 
-    def __init__(self):
+    def __init__(self, *, init=XORSHIFT_ZERO_SEED):
+        self._init = check_int("init", init, 1, (1 << _STATE_BITS) - 1)
         super().__init__({
             "seed": In(stream.Signature(_STATE_BITS)),
             "advance": In(1),
@@ -47,7 +54,7 @@ class XorShift32(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        state = Signal(_STATE_BITS, init=XORSHIFT_ZERO_SEED)
+        state = Signal(_STATE_BITS, init=self._init)
         m.d.comb += [
             self.seed.ready.eq(1),
             self.random.eq(xorshift32_next(state)),
