@@ -1,0 +1,75 @@
+"""The flit of the d1core mesh: one packet, a 64-byte payload and its header.
+
+Every packet is one flit. The layout here is the only packing spec: the router, the mesh, the
+model and the testbenches all use it (docs/noc.md, section "Flit").
+"""
+
+from amaranth.lib import data, enum
+
+from .routing import MAX_SIDE
+
+__all__ = ["MsgClass", "Opcode", "Header", "Flit", "COORD_BITS", "PAYLOAD_BITS",
+           "ANSWERED", "needs_answer", "error_answer"]
+
+#: Bits of one coordinate: a mesh side is at most ``MAX_SIDE`` nodes.
+COORD_BITS = (MAX_SIDE - 1).bit_length()
+#: The payload: one 64-byte line.
+PAYLOAD_BITS = 512
+
+
+class MsgClass(enum.Enum, shape=1):
+    """The message class. Requests and responses travel in separate virtual channels, so
+    neither can ever block the other."""
+    REQUEST = 0
+    RESPONSE = 1
+
+
+class Opcode(enum.Enum, shape=4):
+    """What a packet asks or answers. READ and WRITE ask for an answer (READ_DATA, WRITE_ACK,
+    or ERROR when the destination does not exist or is disabled); POST is a write that asks for
+    none. Codes 3 to 7 and 10 to 14 are free for the network interface; the router treats them
+    as requests that ask for no answer or as plain responses."""
+    READ = 0
+    WRITE = 1
+    POST = 2
+    READ_DATA = 8
+    WRITE_ACK = 9
+    ERROR = 15
+
+
+#: The request opcodes answered with an ERROR response when their destination is bad.
+ANSWERED = (Opcode.READ, Opcode.WRITE)
+
+
+class Header(data.Struct):
+    """Destination and source coordinates, class, opcode, the local byte address at the
+    destination, and a tag the source chooses and every answer carries back."""
+    dst_x: COORD_BITS
+    dst_y: COORD_BITS
+    src_x: COORD_BITS
+    src_y: COORD_BITS
+    cls: MsgClass
+    op: Opcode
+    addr: 32
+    tag: 8
+
+
+class Flit(data.Struct):
+    """One packet: header and 64-byte payload."""
+    header: Header
+    data: PAYLOAD_BITS
+
+
+def needs_answer(cls, op):
+    """Whether a packet of class ``cls`` and opcode ``op`` asks for an answer (plain Python,
+    for the model; the router decodes the same rule)."""
+    return MsgClass(cls) is MsgClass.REQUEST and int(op) in {o.value for o in ANSWERED}
+
+
+def error_answer(header):
+    """The ERROR response to a request whose destination is bad, as a dict of header fields
+    (plain Python, for the model): back to the source, from the bad destination, same address,
+    tag and payload."""
+    return {**header, "dst_x": header["src_x"], "dst_y": header["src_y"],
+            "src_x": header["dst_x"], "src_y": header["dst_y"],
+            "cls": MsgClass.RESPONSE.value, "op": Opcode.ERROR.value}

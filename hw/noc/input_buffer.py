@@ -1,0 +1,103 @@
+"""The input buffer of one router input: a FIFO per virtual channel (docs/noc.md, "Router")."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .flit import Flit
+from .routing import Port
+
+__all__ = ["InputBuffer", "ROUTE_BITS", "OUTPUTS"]
+
+#: Bits of a route: a `hw.noc.routing.Port` code.
+ROUTE_BITS = 3
+#: The router's outputs, one per `Port` code LOCAL to DROP (codes 6 and 7 count as DROP).
+OUTPUTS = Port.DROP.value + 1
+
+
+class InputBuffer(wiring.Component):
+    """``fifos`` FIFOs of ``depth`` flits each, in one memory, with each flit's route and output
+    virtual channel kept beside it.
+
+    Write side: when ``w_valid``, the flit ``w_flit`` with ``w_route`` and ``w_vc`` is appended to
+    FIFO ``w_fifo``. The writer keeps to the free space (``full`` per FIFO, credits upstream); a
+    write into a full FIFO is not stored and raises ``overrun`` for that cycle.
+
+    Read side: ``nonempty``, ``head_out`` (the route as a one-hot vector over the `OUTPUTS`,
+    decoded on the way in so that allocation needs no decoder) and ``head_vc`` describe every
+    FIFO's head; ``r_sel``
+    (one-hot) chooses a FIFO whose head flit appears on ``r_flit`` in the same cycle, and
+    ``r_pop`` removes it. A write and a pop of one FIFO in one cycle are both done.
+    """
+
+    def __init__(self, *, fifos, depth, vc_bits):
+        if type(fifos) is not int or fifos < 1 or fifos & (fifos - 1) or fifos > 16:
+            raise ValueError(f"fifos must be a power of two from 1 to 16, not {fifos!r}")
+        if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 64:
+            raise ValueError(f"depth must be a power of two from 1 to 64, not {depth!r}")
+        self.fifos, self.depth = fifos, depth
+        fifo_bits = max(1, ceil_log2(fifos))
+        super().__init__({
+            "w_valid": In(1), "w_fifo": In(fifo_bits), "w_flit": In(Flit),
+            "w_route": In(ROUTE_BITS), "w_vc": In(vc_bits),
+            "full": Out(fifos), "nonempty": Out(fifos),
+            "head_out": Out(OUTPUTS).array(fifos), "head_vc": Out(vc_bits).array(fifos),
+            "r_sel": In(fifos), "r_pop": In(1), "r_flit": Out(Flit),
+            "overrun": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        fifos, depth = self.fifos, self.depth
+        ptr_bits = ceil_log2(depth)
+        vc_bits = len(self.w_vc)
+        fifo_bits = ceil_log2(fifos)
+        meta = data.StructLayout({"out": OUTPUTS, "vc": vc_bits})
+        w_out = Signal(OUTPUTS)
+        m.d.comb += w_out.eq(Cat((self.w_route == o) if o < Port.DROP.value
+                                 else (self.w_route >= o) for o in range(OUTPUTS)))
+        m.submodules.mem = mem = memory.Memory(shape=Flit, depth=fifos * depth, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port(domain="comb")
+
+        sel_index = Signal(range(fifos))
+        for f in range(fifos):
+            with m.If(self.r_sel[f]):
+                m.d.comb += sel_index.eq(f)
+
+        for f in range(fifos):
+            # Pointers with a wrap bit above the index: equal when empty, equal but for the
+            # wrap bit when full. A pop only enables the head's increment (no count to update
+            # at the end of the allocation stage).
+            head_w = Signal(ptr_bits + 1, name=f"head{f}")
+            tail_w = Signal(ptr_bits + 1, name=f"tail{f}")
+            head, tail = head_w[:ptr_bits], tail_w[:ptr_bits]
+            metas = Array(Signal(meta, name=f"meta{f}_{e}") for e in range(depth))
+            push = Signal(name=f"push{f}")
+            pop = Signal(name=f"pop{f}")
+            m.d.comb += [
+                self.full[f].eq((head_w ^ tail_w) == depth),
+                self.nonempty[f].eq(head_w != tail_w),
+                self.head_out[f].eq(metas[head].out),
+                self.head_vc[f].eq(metas[head].vc),
+                push.eq(self.w_valid & (self.w_fifo == f) & ~self.full[f]),
+                pop.eq(self.r_pop & self.r_sel[f] & self.nonempty[f]),
+            ]
+            with m.If(push):
+                m.d.sync += [metas[tail].out.eq(w_out), metas[tail].vc.eq(self.w_vc),
+                             tail_w.eq(tail_w + 1)]
+            with m.If(pop):
+                m.d.sync += head_w.eq(head_w + 1)
+            with m.If(self.w_fifo == f):
+                m.d.comb += wp.addr.eq(Cat(tail, Const(f, fifo_bits)))
+            with m.If(sel_index == f):
+                m.d.comb += rp.addr.eq(Cat(head, Const(f, fifo_bits)))
+        m.d.comb += [
+            wp.data.eq(self.w_flit),
+            wp.en.eq(self.w_valid & (self.w_fifo < fifos)
+                     & ~self.full.bit_select(self.w_fifo, 1)),
+            self.r_flit.eq(rp.data),
+            self.overrun.eq(self.w_valid & ~wp.en),
+        ]
+        return m

@@ -1,0 +1,111 @@
+"""A ``width`` × ``height`` mesh of routers (docs/noc.md, section "Mesh")."""
+
+from amaranth.hdl import Module
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.shared import shared
+
+from .flit import Flit
+from .router import CLASSES, DIRECTIONS, DROPPED_BITS, Router, link_signature
+from .routing import MAX_SIDE, Mesh, Port, next_hop
+
+__all__ = ["NoCMesh", "mesh_table_write_layout", "EDGES"]
+
+#: The mesh's edge ports: side name, the router port facing out, and which routers have one
+#: (indexed by x for north and south, by y for east and west).
+EDGES = (("north", Port.NORTH), ("east", Port.EAST), ("south", Port.SOUTH), ("west", Port.WEST))
+
+_OPPOSITE = {Port.NORTH: Port.SOUTH, Port.SOUTH: Port.NORTH, Port.EAST: Port.WEST,
+             Port.WEST: Port.EAST}
+
+
+def mesh_table_write_layout(nodes):
+    """A route-table write into the mesh: router ``node`` (an id), entry ``dst``, route
+    ``port``."""
+    return data.StructLayout({"node": range(nodes), "dst": range(nodes), "port": Port})
+
+
+class NoCMesh(wiring.Component):
+    """A ``width`` × ``height`` mesh of `Router`, ``vcs`` virtual channels per class and
+    ``depth`` flits of buffer per channel.
+
+    Ports, node ``n = y * width + x``:
+
+    * ``inject[n][c]`` / ``eject[n][c]``: the local streams of node ``n``, class ``c``
+      (`MsgClass`), valid/ready streams of `Flit`;
+    * ``cfg``: route-table writes, one per cycle (always ready), to router ``node``; the words
+      are those of `hw.noc.routing.table_words`;
+    * ``dropped[n]``: router ``n``'s count of removed packets; ``overrun[n]``: its sticky
+      credit-fault flag;
+    * ``<side>_in[i]`` / ``<side>_out[i]`` for side north, east, south, west: the links of the
+      edge routers that face out of the mesh (``i`` is x for north and south, y for east and
+      west), for links beyond the die; ``_in`` carries flits into the mesh and returns credits.
+      Unused, they are tied off: an ``_in`` link without valid, an ``_out`` link without credits.
+
+    Every router is the same module (`hw.shared.shared`): routers know nothing of their place,
+    only their table says where packets go. A disabled node is a router that is never
+    configured (its table stays DROP) and that no table routes to.
+    """
+
+    def __init__(self, *, width, height, vcs=1, depth=4):
+        for name, value in (("width", width), ("height", height)):
+            if type(value) is not int or not 1 <= value <= MAX_SIDE:
+                raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, "
+                                 f"not {value!r}")
+        self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
+        self.router_params = dict(width=width, height=height, vcs=vcs, depth=depth)
+        Router(**self.router_params)._MustUse__silence = True  # check the parameters now
+        nodes = width * height
+        flits = stream.Signature(Flit)
+        link = link_signature(vcs)
+        members = {
+            "inject": In(flits).array(nodes, CLASSES),
+            "eject": Out(flits).array(nodes, CLASSES),
+            "cfg": In(stream.Signature(mesh_table_write_layout(nodes))),
+            "dropped": Out(DROPPED_BITS).array(nodes),
+            "overrun": Out(1).array(nodes),
+        }
+        for side, port in EDGES:
+            count = width if port in (Port.NORTH, Port.SOUTH) else height
+            members[f"{side}_in"] = In(link).array(count)
+            members[f"{side}_out"] = Out(link).array(count)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        w, h = self.width, self.height
+        routers = {}
+        for y in range(h):
+            for x in range(w):
+                n = y * w + x
+                r = routers[(x, y)] = shared(Router, **self.router_params)
+                m.submodules[f"router_{x}_{y}"] = r
+                for c in range(CLASSES):
+                    wiring.connect(m, wiring.flipped(self.inject[n][c]), r.inject[c])
+                    wiring.connect(m, wiring.flipped(self.eject[n][c]), r.eject[c])
+                m.d.comb += [
+                    r.cfg.valid.eq(self.cfg.valid & (self.cfg.payload.node == n)),
+                    r.cfg.payload.dst.eq(self.cfg.payload.dst),
+                    r.cfg.payload.port.eq(self.cfg.payload.port),
+                    self.dropped[n].eq(r.dropped),
+                    self.overrun[n].eq(r.overrun),
+                ]
+        m.d.comb += self.cfg.ready.eq(1)
+        mesh = Mesh(w, h)
+        for (x, y), r in routers.items():
+            for d, port in enumerate(DIRECTIONS):
+                hop = next_hop(mesh, x, y, port)
+                if hop is not None:
+                    other = routers[hop]
+                    back = DIRECTIONS.index(_OPPOSITE[port])
+                    wiring.connect(m, r.link_out[d], other.link_in[back])
+                else:
+                    side = next(s for s, p in EDGES if p is port)
+                    i = x if port in (Port.NORTH, Port.SOUTH) else y
+                    outside_in = getattr(self, f"{side}_in")[i]
+                    outside_out = getattr(self, f"{side}_out")[i]
+                    wiring.connect(m, wiring.flipped(outside_in), r.link_in[d])
+                    wiring.connect(m, r.link_out[d], wiring.flipped(outside_out))
+        return m
+

@@ -1,0 +1,287 @@
+"""The 5-port mesh router (docs/noc.md, section "Router")."""
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .arbiter import RoundRobinArbiter
+from .flit import ANSWERED, Flit, MsgClass, Opcode
+from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
+from .routing import MAX_SIDE, Port
+
+__all__ = ["Router", "link_signature", "table_write_layout", "vc_bits", "DIRECTIONS",
+           "DROPPED_BITS", "ERROR_DEPTH"]
+
+#: The four link directions, in the order of ``link_in``/``link_out`` (Port code - 1).
+DIRECTIONS = (Port.NORTH, Port.EAST, Port.SOUTH, Port.WEST)
+#: Width of the saturating count of dropped packets.
+DROPPED_BITS = 16
+#: Entries of the queue of ERROR answers waiting to leave.
+ERROR_DEPTH = 2
+#: Number of message classes (`MsgClass`).
+CLASSES = 2
+
+
+def vc_bits(vcs):
+    """Bits of a virtual-channel number with ``vcs`` channels per class."""
+    return max(1, ceil_log2(CLASSES * vcs))
+
+
+def link_signature(vcs):
+    """One direction of a link, seen from its sender: a flit with ``valid`` and its virtual
+    channel ``vc``, and the credit return (``credit_valid``, ``credit_vc``: one buffer entry of
+    that channel was freed) from the receiver."""
+    return wiring.Signature({
+        "valid": Out(1), "vc": Out(vc_bits(vcs)), "flit": Out(Flit),
+        "credit_valid": In(1), "credit_vc": In(vc_bits(vcs)),
+    })
+
+
+def table_write_layout(entries):
+    """A route-table write: entry ``dst`` (a destination id) gets route ``port``."""
+    return data.StructLayout({"dst": range(entries), "port": Port})
+
+
+class Router(wiring.Component):
+    """A 5-port router of a ``width`` × ``height`` mesh, ``vcs`` virtual channels per class.
+
+    Ports: ``inject[c]`` / ``eject[c]`` are the local core's streams of class ``c``
+    (`MsgClass`), one each way per class so that neither class can block the other at the
+    endpoint; ``link_in[d]`` / ``link_out[d]`` are the links to the neighbours in
+    `DIRECTIONS` order, credit-based; ``cfg`` writes the route table (always ready);
+    ``dropped`` counts the packets removed (saturating); ``overrun`` is sticky, set when a link
+    delivered a flit into a full buffer (a credit-protocol fault of the sender; the flit is lost).
+
+    Contract:
+
+    * Virtual channels: channel ``c * vcs + k`` is channel ``k`` of class ``c``; a packet keeps
+      the channel ``k = (dst_x ^ dst_y ^ src_x ^ src_y) mod vcs`` of its class on every link, so
+      packets of one (source, destination, class) share one path and one FIFO at every hop and
+      arrive in the order they were injected.
+    * Each link input has ``depth`` flits of buffer per virtual channel; the sender holds one
+      credit per entry and sends only with a credit. Each inject stream has a FIFO of ``depth``.
+    * The route of a packet is looked up when it enters a buffer: the table entry of its
+      destination id ``dst_y * width + dst_x``, or DROP when the destination lies outside the
+      mesh. A LOCAL packet leaves on ``eject[cls]``, a DROP packet is removed and counted; a READ
+      or WRITE request is then answered with an ERROR response (header: source and destination
+      swapped, class RESPONSE, opcode ERROR; address, tag and payload kept) sent to its source
+      like any other packet (removed and counted in turn if the source is bad too).
+    * Zero load: a packet written into an input buffer in one cycle is on the next link (or the
+      eject register) in the next: two cycles per hop, link included.
+    * Allocation: each input picks one of its FIFOs whose head has a free output (credit, free
+      eject register, room in the ERROR queue), round robin; each output grants one of the
+      inputs asking for it, round robin. One flit per output and per input per cycle; a waiting
+      flit is granted within a bounded number of cycles once its output stays free.
+    * Route tables reset to DROP: a router that was never configured removes every packet.
+    """
+
+    def __init__(self, *, width, height, vcs=1, depth=4):
+        for name, value in (("width", width), ("height", height)):
+            if type(value) is not int or not 1 <= value <= MAX_SIDE:
+                raise ValueError(f"router {name} must be an int from 1 to {MAX_SIDE}, "
+                                 f"not {value!r}")
+        if vcs not in (1, 2, 4) or type(vcs) is not int:
+            raise ValueError(f"vcs (virtual channels per class) must be 1, 2 or 4, not {vcs!r}")
+        if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 16:
+            raise ValueError(f"depth (buffer flits per virtual channel) must be a power of two "
+                             f"from 1 to 16, not {depth!r}")
+        self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
+        self.entries = width * height
+        link = link_signature(vcs)
+        flits = stream.Signature(Flit)
+        super().__init__({
+            "inject": In(flits).array(CLASSES),
+            "eject": Out(flits).array(CLASSES),
+            "link_in": In(link).array(len(DIRECTIONS)),
+            "link_out": Out(link).array(len(DIRECTIONS)),
+            "cfg": In(stream.Signature(table_write_layout(self.entries))),
+            "dropped": Out(DROPPED_BITS),
+            "overrun": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        vcs, depth = self.vcs, self.depth
+        nvc = CLASSES * vcs
+        vcb = vc_bits(vcs)
+
+        # --- route table, written through cfg ---
+        table = Array(Signal(ROUTE_BITS, init=Port.DROP.value, name=f"route{d}")
+                      for d in range(self.entries))
+        m.d.comb += self.cfg.ready.eq(1)
+        with m.If(self.cfg.valid & (self.cfg.payload.dst < self.entries)):
+            m.d.sync += table[self.cfg.payload.dst].eq(self.cfg.payload.port)
+
+        def lookup(x, y):
+            inside = Signal()
+            m.d.comb += inside.eq((x < self.width) & (y < self.height))
+            return Mux(inside, table[y * self.width + x], Port.DROP.value)
+
+        def vc_of(header):
+            k = (header.dst_x ^ header.dst_y ^ header.src_x ^ header.src_y)[:ceil_log2(vcs)]
+            return Cat(k, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
+
+        # --- inputs: inject per class, links N/E/S/W, the ERROR queue ---
+        units = []  # (buffer, the fifo index of each of its FIFOs, credit register or None)
+        for c in range(CLASSES):
+            buf = InputBuffer(fifos=1, depth=depth, vc_bits=vcb)
+            m.submodules[f"inject{c}"] = buf
+            inj = self.inject[c]
+            hdr = inj.payload.header
+            m.d.comb += [
+                inj.ready.eq(~buf.full[0]),
+                buf.w_valid.eq(inj.valid), buf.w_fifo.eq(0), buf.w_flit.eq(inj.payload),
+                # A packet of the other class on this stream is dropped (and counted).
+                buf.w_route.eq(Mux(hdr.cls == MsgClass(c), lookup(hdr.dst_x, hdr.dst_y),
+                                   Port.DROP.value)),
+                buf.w_vc.eq(vc_of(hdr)),
+            ]
+            units.append((buf, None))
+        overruns = []
+        for d in range(len(DIRECTIONS)):
+            buf = InputBuffer(fifos=nvc, depth=depth, vc_bits=vcb)
+            m.submodules[f"in_{DIRECTIONS[d].name.lower()}"] = buf
+            li = self.link_in[d]
+            hdr = li.flit.header
+            m.d.comb += [
+                buf.w_valid.eq(li.valid), buf.w_fifo.eq(li.vc), buf.w_flit.eq(li.flit),
+                buf.w_route.eq(lookup(hdr.dst_x, hdr.dst_y)), buf.w_vc.eq(vc_of(hdr)),
+            ]
+            overruns.append(buf.overrun)
+            units.append((buf, li))
+        # The ERROR queue: a dropped request that asks for an answer waits one cycle in
+        # `answer` (its route is looked up there), then enters this buffer.
+        err = InputBuffer(fifos=1, depth=ERROR_DEPTH, vc_bits=vcb)
+        m.submodules.errors = err
+        answer = Signal(Flit)
+        answer_valid = Signal()
+        ahdr = answer.header
+        m.d.comb += [
+            err.w_valid.eq(answer_valid), err.w_fifo.eq(0), err.w_flit.eq(answer),
+            err.w_route.eq(lookup(ahdr.dst_x, ahdr.dst_y)), err.w_vc.eq(vc_of(ahdr)),
+        ]
+        units.append((err, None))
+        n_in = len(units)
+
+        # --- what each output can take this cycle, per virtual channel ---
+        n_out = OUTPUTS
+        free = [Signal(nvc, name=f"free_{Port(o).name.lower()}") for o in range(n_out)]
+        # Credits in thermometer code (bit k: more than k credits): an update is a shift, not
+        # an add, at the end of the allocation stage.
+        credits = [[Signal(depth, init=(1 << depth) - 1, name=f"credit_{p.name.lower()}{v}")
+                    for v in range(nvc)] for p in DIRECTIONS]
+        for d in range(len(DIRECTIONS)):
+            m.d.comb += free[d + 1].eq(Cat(credits[d][v][0] for v in range(nvc)))
+        ej = self.eject
+        ej_free = [~ej[c].valid | ej[c].ready for c in range(CLASSES)]
+        m.d.comb += free[Port.LOCAL.value].eq(Cat(ej_free[v // vcs] for v in range(nvc)))
+        # A drop may need room in the ERROR queue (depth 2: occupancy is nonempty + full),
+        # counting the answer waiting in `answer`.
+        m.d.comb += free[Port.DROP.value].eq(
+            (err.nonempty[0] + err.full[0] + answer_valid < ERROR_DEPTH).replicate(nvc))
+
+        # --- input arbiters: one FIFO per input ---
+        want = []  # per input: one-hot over outputs
+        sel_flit, sel_vc = [], []
+        won = [Signal(name=f"won{u}") for u in range(n_in)]
+        for u, (buf, _) in enumerate(units):
+            n_f = buf.fifos
+            arb = RoundRobinArbiter(n=n_f)
+            m.submodules[f"in_arb{u}"] = arb
+            ok = Signal(n_f, name=f"ok{u}")
+            m.d.comb += ok.eq(Cat(
+                buf.nonempty[f] & Cat(buf.head_out[f][o] & free[o].bit_select(buf.head_vc[f], 1)
+                                      for o in range(n_out)).any()
+                for f in range(n_f)))
+            vc = Signal(vcb, name=f"vc_sel{u}")
+            w = Signal(n_out, name=f"want{u}")
+            for f in range(n_f):
+                with m.If(arb.grant[f]):
+                    m.d.comb += [w.eq(buf.head_out[f]), vc.eq(buf.head_vc[f])]
+            m.d.comb += [
+                arb.requests.eq(ok), arb.advance.eq(won[u]),
+                buf.r_sel.eq(arb.grant), buf.r_pop.eq(won[u]),
+            ]
+            want.append(w)
+            sel_flit.append(buf.r_flit)
+            sel_vc.append(vc)
+
+        # --- output arbiters and the switch ---
+        grants = []
+        for o in range(n_out):
+            arb = RoundRobinArbiter(n=n_in)
+            m.submodules[f"out_arb_{Port(o).name.lower()}"] = arb
+            m.d.comb += [arb.requests.eq(Cat(want[u][o] for u in range(n_in))), arb.advance.eq(1)]
+            grants.append(arb.grant)
+        for u in range(n_in):
+            m.d.comb += won[u].eq(Cat(g[u] for g in grants).any())
+
+        def switch(o):
+            flit = Signal(Flit, name=f"xbar_{Port(o).name.lower()}")
+            vc = Signal(vcb, name=f"xbar_vc_{Port(o).name.lower()}")
+            bits, vcs_ = 0, 0
+            for u in range(n_in):
+                bits |= grants[o][u].replicate(len(flit.as_value())) & sel_flit[u].as_value()
+                vcs_ |= grants[o][u].replicate(vcb) & sel_vc[u]
+            m.d.comb += [flit.as_value().eq(bits), vc.eq(vcs_)]
+            return flit, vc
+
+        for d in range(len(DIRECTIONS)):
+            o = d + 1
+            flit, vc = switch(o)
+            lo = self.link_out[d]
+            go = grants[o].any()
+            m.d.sync += lo.valid.eq(go)
+            with m.If(go):
+                m.d.sync += [lo.flit.eq(flit), lo.vc.eq(vc)]
+            for v in range(nvc):
+                # The channel of the granted input's flit, decoded before the grant is known.
+                taken = Cat(grants[o][u] & (sel_vc[u] == v) for u in range(n_in)).any()
+                back = lo.credit_valid & (lo.credit_vc == v)
+                credit = credits[d][v]
+                with m.If(taken & ~back):
+                    m.d.sync += credit.eq(credit >> 1)
+                with m.Elif(back & ~taken):
+                    m.d.sync += credit.eq(Cat(1, credit[:-1]))
+
+        flit, vc = switch(Port.LOCAL.value)
+        go = grants[Port.LOCAL.value].any()
+        for c in range(CLASSES):
+            with m.If(go & (flit.header.cls == MsgClass(c))):
+                m.d.sync += [ej[c].valid.eq(1), ej[c].payload.eq(flit)]
+            with m.Elif(ej[c].ready):
+                m.d.sync += ej[c].valid.eq(0)
+
+        # --- credits back to the senders on the links ---
+        for u, (buf, li) in enumerate(units):
+            if li is None:
+                continue
+            index = Signal(vcb, name=f"credit_index{u}")
+            for f in range(buf.fifos):
+                with m.If(buf.r_sel[f]):
+                    m.d.comb += index.eq(f)
+            m.d.sync += [li.credit_valid.eq(won[u]), li.credit_vc.eq(index)]
+
+        # --- drops: count, and answer the requests that ask for one ---
+        flit, _ = switch(Port.DROP.value)
+        go = grants[Port.DROP.value].any()
+        hdr = flit.header
+        asks = (hdr.cls == MsgClass.REQUEST) & Cat(hdr.op == op for op in ANSWERED).any()
+        m.d.sync += answer_valid.eq(go & asks)
+        with m.If(go & asks):
+            m.d.sync += [
+                answer.data.eq(flit.data),
+                answer.header.eq(hdr),
+                answer.header.dst_x.eq(hdr.src_x), answer.header.dst_y.eq(hdr.src_y),
+                answer.header.src_x.eq(hdr.dst_x), answer.header.src_y.eq(hdr.dst_y),
+                answer.header.cls.eq(MsgClass.RESPONSE), answer.header.op.eq(Opcode.ERROR),
+            ]
+        # Counted a cycle later: the saturating increment stays out of the allocation stage.
+        dropping = Signal()
+        m.d.sync += dropping.eq(go)
+        with m.If(dropping & (self.dropped != (1 << DROPPED_BITS) - 1)):
+            m.d.sync += self.dropped.eq(self.dropped + 1)
+        with m.If(Cat(overruns).any()):
+            m.d.sync += self.overrun.eq(1)
+        return m

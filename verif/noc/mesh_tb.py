@@ -1,0 +1,169 @@
+"""Testbench of the mesh: random traffic through the traffic harness, checked by a scoreboard.
+
+Driver: the traffic harness (``verif/noc/harness.py``) injects every node's packets from files
+and records every ejected packet. Model: `verif.noc.model.MeshModel` says where each packet
+must leave (or that it is dropped, where, and whether an ERROR answer goes back). Scoreboard
+(:func:`scoreboard`): nothing lost, duplicated, corrupted or misdelivered; per (inject stream,
+eject stream) the packets arrive in injection order; the routers' drop counts equal the model's;
+no flit leaves through an edge port; no credit overrun.
+"""
+
+import numpy as np
+
+from hw.noc.flit import ANSWERED, Header, MsgClass, Opcode
+from hw.noc.mesh import mesh_table_write_layout
+from hw.noc.routing import Mesh, node_id, route_tables, table_words
+from verif.pack import pack
+
+from .compact_mesh import CompactFlit, expand
+from .model import MeshModel, Packet, pack_flit, unpack_flit
+
+__all__ = ["config_words", "random_packets", "scoreboard", "run_traffic", "SERIAL_BITS"]
+
+#: The low payload bits of every test packet hold its serial number (unique in a run).
+SERIAL_BITS = 32
+
+_REQUEST_OPS = [op.value for op in (*ANSWERED, Opcode.POST)]
+_RESPONSE_OPS = [Opcode.READ_DATA.value, Opcode.WRITE_ACK.value]
+
+
+def config_words(mesh, tables):
+    """The ``cfg`` stream words that load ``tables`` into the live routers of ``mesh``."""
+    nodes = mesh.width * mesh.height
+    layout = mesh_table_write_layout(nodes)
+    node, dst, port = [], [], []
+    for router, codes in table_words(mesh, tables).items():
+        for d, code in enumerate(codes):
+            node.append(node_id(mesh, *router))
+            dst.append(d)
+            port.append(code)
+    return [int(w) for w in pack(layout, node=np.array(node), dst=np.array(dst),
+                                 port=np.array(port))]
+
+
+def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0, compact=False):
+    """Random packets for every live node and class: ``{(node, cls): [Packet, ...]}``.
+
+    Destinations are uniform over the live nodes (the source included); a fraction ``bad`` go
+    to a disabled node or to coordinates outside the mesh; a fraction ``wrong_class`` carry the
+    other class than their stream's. Opcodes are drawn from the class's (requests: READ, WRITE,
+    POST). The payload's low `SERIAL_BITS` bits number the packets in injection order; the rest
+    is random, or with ``compact`` the payload is `expand` of the number (`CompactMesh`).
+    """
+    live = mesh.live
+    bad_dsts = list(mesh.disabled) + [(mesh.width, 0), (0, mesh.height), (15, 15)]
+    bad_dsts = [d for d in bad_dsts if d[0] < 16 and d[1] < 16]
+    serial = 0
+    packets = {}
+    for node in live:
+        for cls in (MsgClass.REQUEST.value, MsgClass.RESPONSE.value):
+            items = []
+            for _ in range(per_stream):
+                if rng.random() < bad:
+                    dst = bad_dsts[rng.integers(len(bad_dsts))]
+                else:
+                    dst = live[rng.integers(len(live))]
+                hcls = cls ^ int(rng.random() < wrong_class)
+                ops = _REQUEST_OPS if hcls == MsgClass.REQUEST.value else _RESPONSE_OPS
+                header = {"dst_x": dst[0], "dst_y": dst[1], "src_x": node[0], "src_y": node[1],
+                          "cls": hcls, "op": ops[rng.integers(len(ops))],
+                          "addr": int(rng.integers(1 << 32)), "tag": int(rng.integers(256))}
+                data = (expand(serial) if compact else
+                        (int.from_bytes(rng.bytes(60), "little") << SERIAL_BITS) | serial)
+                serial += 1
+                items.append(Packet(node, cls, header, data))
+            packets[(node, cls)] = items
+    return packets
+
+
+def scoreboard(mesh, deliveries, received, *, limit=10):
+    """Compare ``received`` (``{(node, cls): [(cycle, word), ...]}``) with the model's
+    ``deliveries``; return a list of error messages (empty when all is well)."""
+    errors = []
+    want = {d.data & ((1 << SERIAL_BITS) - 1): d for d in deliveries}
+    seen = set()
+    last = {}
+    for (node, cls), items in sorted(received.items()):
+        for cycle, word in items:
+            header, data = unpack_flit(word)
+            serial = data & ((1 << SERIAL_BITS) - 1)
+            where = f"cycle {cycle} at {node} class {cls}: serial {serial}"
+            d = want.get(serial)
+            if d is None:
+                errors.append(f"{where}: no such packet was expected ({header})")
+                continue
+            if serial in seen:
+                errors.append(f"{where}: duplicated")
+                continue
+            seen.add(serial)
+            if (d.node, d.cls) != (node, cls):
+                errors.append(f"{where}: expected at {d.node} class {d.cls}")
+            if (d.header, d.data) != (header, data):
+                errors.append(f"{where}: corrupted: got {header}, expected {d.header}"
+                              + ("" if d.data == data else "; payload differs"))
+            # ERROR answers take another path than packets delivered: in order among
+            # themselves only.
+            key = (node, cls, d.origin.node, d.origin.stream, d.header is not d.origin.header)
+            if last.get(key, -1) > serial:
+                errors.append(f"{where}: overtook serial {last[key]} from stream "
+                              f"{d.origin.node} class {d.origin.stream}")
+            last[key] = max(last.get(key, -1), serial)
+    for serial, d in sorted(want.items()):
+        if serial not in seen:
+            errors.append(f"serial {serial} lost: expected at {d.node} class {d.cls} "
+                          f"({d.header})")
+    return errors[:limit] + ([f"... {len(errors) - limit} more"] if len(errors) > limit else [])
+
+
+async def run_traffic(dut, harness, args):
+    """One random-traffic run of the mesh under ``harness`` (a started `TrafficHarness`; runs
+    follow each other without a reset, so drop counts are compared as differences), as
+    described by ``args``: width, height, disabled, policy, per_stream, bad, wrong_class, idle,
+    stall, seed, compact (the design is a `CompactMesh`). Raises ``AssertionError`` with the
+    scoreboard's report on any error."""
+    mesh = Mesh(args["width"], args["height"], tuple(map(tuple, args.get("disabled", ()))))
+    tables = route_tables(mesh, args.get("policy", "xy"))
+    rng = np.random.default_rng(args["seed"])
+    compact = args.get("compact", False)
+    packets = random_packets(mesh, rng, per_stream=args["per_stream"], bad=args.get("bad", 0),
+                             wrong_class=args.get("wrong_class", 0), compact=compact)
+
+    def word(p):
+        if compact:
+            head = int(pack(Header, 1, **{k: [v] for k, v in p.header.items()})[0])
+            return int(pack(CompactFlit, 1, header=[head], serial=[p.data & 0xFFFFFFFF])[0])
+        return pack_flit(p.header, p.data)
+
+    model = MeshModel(mesh, tables)
+    deliveries = [d for items in packets.values() for p in items for d in model.send(p)]
+    sources = {f"{node_id(mesh, *node)}_{cls}": [(0, word(p)) for p in items]
+               for (node, cls), items in packets.items()}
+    def drops():
+        return {n: int(getattr(dut, f"dropped__{node_id(mesh, *n)}").value) for n in mesh.nodes}
+
+    before = drops()
+    received, counters = await harness.run(
+        config_words(mesh, tables), sources, count=len(deliveries), idle=args.get("idle", 0),
+        stall=args.get("stall", 0), seed=args["seed"], timeout=args.get("timeout", 5000))
+    by_stream = {}
+    for suffix, items in received.items():
+        n, cls = map(int, suffix.split("_"))
+        by_stream[((n % mesh.width, n // mesh.width), cls)] = items
+    errors = scoreboard(mesh, deliveries, by_stream)
+    dropped = {n: count - before[n] for n, count in drops().items()}
+    if dropped != model.dropped:
+        errors.append(f"drop counts {dropped}, expected {model.dropped}")
+    overrun = [n for n in mesh.nodes if int(getattr(dut, f"overrun__{node_id(mesh, *n)}").value)]
+    if overrun:
+        errors.append(f"credit overrun at {overrun}")
+    if counters["edge_flits"]:
+        errors.append(f"{counters['edge_flits']} cycles with a flit leaving through an edge")
+    if counters["proto_errors"]:
+        errors.append(f"{counters['proto_errors']} stream-rule violations on eject streams")
+    sent = sum(len(v) for v in packets.values())
+    if counters["n_in"] != sent:
+        errors.append(f"{counters['n_in']} packets injected of {sent}")
+    dut._log.info(f"mesh {mesh.width}x{mesh.height}: {sent} packets in, {len(deliveries)} out, "
+                  f"{sum(model.dropped.values())} dropped, {counters['cycles']} cycles")
+    assert not errors, "scoreboard:\n  " + "\n  ".join(errors)
+    return counters
