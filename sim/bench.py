@@ -1,8 +1,12 @@
 """``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
 
-Two parts, each writing its own section: ``convert`` (below, section ``bench``) and ``matmul``
+Five parts, each writing its own section: ``convert`` (below, section ``bench``), ``matmul``
 (the matrix engine's utilisation against K and its simulation speed, :mod:`sim.gemm_bench`,
-section ``bench-matmul``).
+section ``bench-matmul``), ``sram`` (the scratchpad's bytes per cycle, :mod:`sim.sram_bench`,
+section ``bench-sram``), ``vector`` (the vector unit's operations per cycle per class and its
+simulation speed, :mod:`sim.vector_bench`, section ``bench-vector``) and ``scalar`` (the scalar
+core's IPC with one and four threads on the C programs and its simulation speed,
+:mod:`sim.scalar_bench`, section ``bench-scalar``).
 
 Conversion unit. Simulation speed: the same workload (random conversion requests) through the
 unit on Verilator and on Icarus in one run, as simulated cycles per second of wall-clock time (the
@@ -28,7 +32,7 @@ from .toolchain import SIMULATORS
 __all__ = ["PARTS", "run", "convert"]
 
 #: The parts of the bench, in the order they run.
-PARTS = ("convert", "matmul")
+PARTS = ("convert", "matmul", "sram", "vector", "scalar")
 
 
 def _check(req, seed, got):
@@ -48,6 +52,18 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         from . import gemm_bench
 
         figures["matmul"] = gemm_bench.run(sims=sims, write=write, command=command)
+    if "sram" in parts:  # the scratchpad's bytes per cycle, :mod:`sim.sram_bench`, bench-sram
+        from . import sram_bench
+
+        figures["sram"] = sram_bench.run(write=write, command=command)
+    if "vector" in parts:  # the vector unit per class, :mod:`sim.vector_bench`, bench-vector
+        from . import vector_bench
+
+        figures["vector"] = vector_bench.run(sims=sims, write=write, command=command)
+    if "scalar" in parts:  # the scalar core's IPC and speed, :mod:`sim.scalar_bench`
+        from . import scalar_bench
+
+        figures["scalar"] = scalar_bench.run(sims=sims, write=write, command=command)
     return figures
 
 

@@ -23,12 +23,25 @@ def blocks():
     """Every block, in report order. A block built from shared sub-blocks (``hw.shared``) is
     synthesized with them as black boxes and its figures composed from theirs: each of them
     must be a block here too (``sim.build.shared_design`` gives the same design)."""
-    from hw.fp.convert import ConvertUnit
+    from hw.fp.convert import ConvertPipe, ConvertUnit
     from hw.fp.fma import FMAUnit
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
     from hw.matmul.config import D1
     from hw.matmul.engine import MatmulEngine
+    from hw.noc.router import Router
+    from hw.scalar.core import ScalarCore
+    from hw.sram.arbiter import RoundRobinArbiter
+    from hw.sram.bank import Bank
+    from hw.sram.check import LineCheck
+    from hw.sram.config import SMALL as SRAM_SMALL
     from hw.sram.ecc import ECCDecoder, ECCEncoder
+    from hw.sram.scratchpad import Scratchpad
+    from hw.vector.convpipe import ConvPipe, lane_params
+    from hw.vector.intpipe import IntPipe
+    from hw.vector.lane import FPLane
+    from hw.vector.movepipe import MovePipe
+    from hw.vector.reduce import ReduceAdder
+    from hw.vector.unit import VectorUnit
 
     unit = D1.unit_rows * D1.unit_cols
     return {b.name: b for b in (
@@ -47,10 +60,41 @@ def blocks():
         Block("matmul.engine", Design.of("matmul_engine", MatmulEngine, config=D1),
               f"D1 engine: {D1.block_rows}x{D1.block_cols} arrays sharing operands, "
               f"{D1.macs_per_cycle} MACs/cycle", macs_per_cycle=D1.macs_per_cycle),
+        Block("vector.lane", shared_design(FPLane),
+              "one 32-bit FP slice of the vector unit: FP32 + BF16 FMAs (BF16 rounded once), "
+              "min/max, compares, INT32 conversions", macs_per_cycle=1),
+        Block("vector.adder", shared_design(ReduceAdder),
+              "FP32 adder of the vector reduction tree (an FMA with b = 1.0)"),
+        Block("vector.intpipe", Design.of("vector_intpipe", IntPipe),
+              "vector INT8/16/32 add/sub/mul/min/max/logic/shift/compare, select, int redsum"),
+        Block("vector.movepipe", Design.of("vector_movepipe", MovePipe),
+              "vector bcast, shuffle, zip/unzip (8/16/32-bit lanes), INT8 8x8 transpose"),
+        *(Block(name, shared_design(ConvertPipe, **lane_params(k)),
+                f"a conversion lane of vector.convpipe ({', '.join(lane_params(k)['formats'])})")
+          for name, k in (("vector.convlane", 0), ("vector.convlane_cfp8", 16))),
+        Block("vector.convpipe", Design.of("vector_convpipe", ConvPipe),
+              "vector WIDEN/NARROW: 32 conversion lanes, parts, RNE/SR, 32 SR generators"),
+        Block("vector.unit", Design.of("vector_unit", VectorUnit, tag_width=8),
+              "64-byte SIMD unit: 16 FP32 FMAs, 32 BF16, INT, reductions, moves, conversions, "
+              "1 op per cycle", macs_per_cycle=16),
         Block("sram.ecc_encoder", Design.of("sram_ecc_encoder", ECCEncoder),
               "(72, 64) Hsiao SECDED encoder: 8 check bits of a 64-bit word, combinational"),
         Block("sram.ecc_decoder", Design.of("sram_ecc_decoder", ECCDecoder),
               "(72, 64) Hsiao SECDED decoder: syndrome, single-bit correction, status"),
+        Block("sram.arbiter", shared_design(RoundRobinArbiter, n=SRAM_SMALL.requesters),
+              "round-robin arbiter of one bank: 7 ports and the scrubber"),
+        Block("sram.bank", shared_design(Bank, rows=SRAM_SMALL.rows),
+              f"single-port bank, {SRAM_SMALL.rows} lines of 8 x 72 bits, command register"),
+        *(Block(f"sram.check{w}", shared_design(LineCheck, words=w),
+                f"check stage of a {8 * w}-byte port: {w} codewords registered, decoded")
+          for w in (1, 4, 8)),
+        Block("sram.scratchpad", Design.of("sram_small", Scratchpad, config=SRAM_SMALL),
+              f"scratchpad, {SRAM_SMALL.lines} lines in {SRAM_SMALL.banks} banks, 7 ports + "
+              "scrubber, SECDED (D1: 32 banks, docs/sram.md)"),
+        Block("noc.router", Design.of("noc_router", Router, width=8, height=8, vcs=1, depth=4),
+              "5-port mesh router for 8x8, 64 B flits, 1 VC per class, 4-flit buffers"),
+        Block("scalar.core", Design.of("scalar_core", ScalarCore, threads=4),
+              "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, iterative divider"),
     )}
 
 

@@ -5,7 +5,9 @@
     d1core gemm       a GEMM D = A·B + C on the matrix engine, checked against the model
     d1core synth      synthesis report of every block (docs/results.md, build/synth.json)
     d1core bench      simulation speed and block throughput (docs/results.md)
+    d1core noc-bench  mesh latency and throughput against offered load
     d1core lint       Verilator --lint-only on every generated top
+    d1core run        run a RISC-V program on the scalar core (or its ISS)
 
 ``d1core COMMAND --help`` describes each. Exit status: 0 success, 1 a check failed (mismatch,
 lint error), 2 bad usage or input.
@@ -94,6 +96,25 @@ def _cmd_bench(args):
     return 0
 
 
+def _cmd_noc_bench(args):
+    from . import noc_bench
+
+    try:
+        rates = [float(r) for r in args.rate.split(",")]
+    except ValueError:
+        print(f"d1core noc-bench: error: --rate must be numbers separated by commas, "
+              f"not {args.rate!r}", file=sys.stderr)
+        return 2
+    try:
+        noc_bench.run(mesh=args.mesh, traffic=args.traffic, rates=rates, vcs=args.vcs,
+                      cycles=args.cycles, seed=args.seed, json_path=args.json, plot=args.plot,
+                      command=None if args.no_write else _command_line())
+    except noc_bench.BenchError as e:
+        print(f"d1core noc-bench: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_lint(args):
     from . import lint
 
@@ -143,7 +164,7 @@ def _parser():
                        "mismatches; exits 1 on any mismatch. Ops: " + ", ".join(
                            f"{o.unit}/{o.name}" for o in OPS.values()))
     q.add_argument("--unit", required=True, choices=units)
-    q.add_argument("--op", required=True, choices=list(OPS))
+    q.add_argument("--op", required=True, choices=sorted({o.name for o in OPS.values()}))
     q.add_argument("--in", dest="input", required=True, metavar="FILE")
     sim_option(q, model=True)
     q.add_argument("--format", help="cfp8_143 or cfp8_152 for the cfp8 ops")
@@ -187,10 +208,14 @@ def _parser():
     q.set_defaults(func=_cmd_synth)
 
     q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
-                       description="Two parts, each rewriting its section of docs/results.md: "
-                       "convert (the conversion unit's simulation speed and throughput) and "
+                       description="Five parts, each rewriting its section of docs/results.md: "
+                       "convert (the conversion unit's simulation speed and throughput), "
                        "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
-                       "its simulation speed). Every result is checked against the model.")
+                       "its simulation speed), sram (the scratchpad's bytes per cycle, on "
+                       "Verilator), vector (the vector unit's operations per cycle per "
+                       "class, latency, simulation speed) and scalar (the scalar core's IPC "
+                       "with one and four threads on the C programs, simulation speed). Every "
+                       "result is checked against the model.")
     from .bench import PARTS
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
     q.add_argument("--n", type=int, default=50_000,
@@ -200,9 +225,30 @@ def _parser():
     q.add_argument("--no-write", action="store_true", help="print only")
     q.set_defaults(func=_cmd_bench)
 
+    q = sub.add_parser("noc-bench", help="mesh latency and throughput against offered load",
+                       description="Every node injects single-flit packets as a Bernoulli "
+                       "process at each rate into an unbounded source queue; reports average "
+                       "and 99th-percentile latency (creation to ejection) and accepted "
+                       "throughput per rate, and the saturation throughput, on Verilator.")
+    q.add_argument("--mesh", default="8x8", help="mesh size WxH (default 8x8)")
+    q.add_argument("--traffic", default="uniform",
+                   choices=("uniform", "transpose", "hotspot", "neighbor"))
+    q.add_argument("--rate", default="0.1,0.2,0.3,0.4,0.5",
+                   help="offered rates in flits/node/cycle, comma-separated")
+    q.add_argument("--vcs", type=int, default=2, help="virtual channels per class (1, 2, 4)")
+    q.add_argument("--cycles", type=int, default=2000, help="cycles per rate (default 2000)")
+    q.add_argument("--seed", type=int, default=1)
+    q.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    q.add_argument("--plot", metavar="FILE.svg", help="latency against offered load, SVG")
+    q.add_argument("--no-write", action="store_true", help="do not write docs/results.md")
+    q.set_defaults(func=_cmd_noc_bench)
+
     q = sub.add_parser("lint", help="Verilator --lint-only on every generated top")
     q.add_argument("blocks", nargs="*", metavar="BLOCK", help="blocks (default: all)")
     q.set_defaults(func=_cmd_lint)
+
+    from .run_cmd import add_parser as add_run_parser
+    add_run_parser(sub)
     return p
 
 

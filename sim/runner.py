@@ -3,7 +3,8 @@
 :func:`run_cocotb` is the one helper every cocotb test of the regression goes through:
 
 * the design is converted once (``Design.verilog``) and wrapped in the bulk stream harness of
-  ``verif/harness.py`` unless ``harness=False``;
+  ``verif/harness.py`` unless ``harness=False`` (or ``harness`` is a function of the design
+  returning its own ``(sources, top)``, as the mesh's traffic harness does);
 * each (design, simulator, waves) gets its own build directory under ``build/sim/``, taken under a
   lock, so pytest-xdist workers never race; each run gets its own test directory;
 * ``WAVES=1`` in the environment (or ``waves=True``) records a waveform (VCD on Verilator, FST on
@@ -59,6 +60,8 @@ def tb_args():
 def _harness_sources(design, *, harness, stream_in, stream_out):
     from verif.harness import harness_verilog
 
+    if callable(harness):  # a testbench's own harness: (design) -> (sources, top)
+        return harness(design)
     rtl = design.simulation_verilog()
     if not harness:
         return [rtl], design.name

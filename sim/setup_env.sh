@@ -1,7 +1,8 @@
 #!/bin/sh
 # Creates the virtual environment and installs everything d1core needs, on a fresh Debian machine.
 #   sh sim/setup_env.sh [VENV]
-# pip packages go into VENV (default .venv). Debian's iverilog and g++ are installed with apt-get
+# pip packages go into VENV (default .venv). Debian's iverilog, g++ and gcc-riscv64-unknown-elf
+# (the scalar core's compiler; it brings binutils-riscv64-unknown-elf) are installed with apt-get
 # when missing and running as root; otherwise this stops with a message naming them.
 set -eu
 VENV=${1:-.venv}
@@ -11,6 +12,7 @@ missing=""
 command -v iverilog >/dev/null 2>&1 || missing="$missing iverilog"
 command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v make >/dev/null 2>&1 || missing="$missing make"
+command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || missing="$missing gcc-riscv64-unknown-elf"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing Debian packages:$missing"

@@ -8,7 +8,11 @@ flag (0x20) is d1core's own and not part of TestFloat's format, so it is not com
 
 Every op of every unit is one entry of :data:`OPS`: a conversion (:class:`Op`, one operand) or
 an FMA op (:class:`FMAOp`: ``f32_mulAdd``, ``f32_mul``, ``f32_add``, ``bf16_f32_mulAdd``, with
-two or three operands, all computed by the fused multiply-add unit).
+two or three operands, all computed by the fused multiply-add unit; the vector unit's
+``f32_mulAdd``, ``f32_mul`` and ``f32_add`` run on its 16 FP32 lanes, a file's lines ``16r ..
+16r + 15`` in lanes 0..15 of request ``r`` (the vector ops ``fma``, ``mul``, ``add``). The vector
+unit reports one set of flags per request, the OR over its lanes, so its flags are checked per
+request: the OR of the expected flags of its lines, where all of them state flags).
 
 NaN results: TestFloat files generated with SoftFloat carry x86 NaN payloads (the default NaN
 0xFFC00000 and propagated operand payloads), while every d1core NaN is 0x7FC00000. For the FMA
@@ -101,7 +105,7 @@ class FMAOp:
 _NEG_ZERO = 1 << FP32.sign_shift
 _ONE = FP32.bias << FP32.man_bits
 _CFP8 = ("cfp8_143", "cfp8_152")
-OPS = {op.name: op for op in (
+OPS = {(op.unit, op.name): op for op in (
     Op("convert", "f32_to_bf16", "bf16", False),
     Op("convert", "bf16_to_f32", "bf16", True),
     Op("convert", "f32_to_cfp8", None, False, _CFP8),
@@ -114,6 +118,9 @@ OPS = {op.name: op for op in (
     FMAOp("fma", "f32_mul", ("fp32", "fp32"), "mul"),
     FMAOp("fma", "f32_add", ("fp32", "fp32"), "add"),
     FMAOp("fma", "bf16_f32_mulAdd", ("bf16", "bf16", "fp32"), "mulAdd"),
+    FMAOp("vector", "f32_mulAdd", ("fp32", "fp32", "fp32"), "mulAdd"),
+    FMAOp("vector", "f32_mul", ("fp32", "fp32"), "mul"),
+    FMAOp("vector", "f32_add", ("fp32", "fp32"), "add"),
 )}
 
 
@@ -164,12 +171,12 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
     options or a malformed file.
     """
     out = sys.stdout if out is None else out
-    if op not in OPS or OPS[op].unit != unit:
+    if (unit, op) not in OPS:
         names = ", ".join(o.name for o in OPS.values() if o.unit == unit)
         raise VectorError(f"unit {unit!r} has no op {op!r}" +
                           (f"; its ops are {names}" if names else f"; units are "
                            f"{', '.join(sorted({o.unit for o in OPS.values()}))}"))
-    spec = OPS[op]
+    spec = OPS[(unit, op)]
     if isinstance(spec, FMAOp):
         return _run_fma(spec, path=path, sim=sim, fmt=fmt, bias=bias, rnd=rnd, waves=waves,
                         limit=limit, out=out)
@@ -249,7 +256,25 @@ def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
     req = spec.requests(operands)
     n = len(linenos)
     print(f"{path}: {n} vectors, {spec.name} on {sim}", file=out)
-    if sim == "model":
+    group = None          # lines per flags value: 1, or the vector unit's 16
+    if spec.unit == "vector":
+        from .vector_run import LANES, fma_line_requests, fp32_lanes, model_vector, run_vector
+
+        vreq = fma_line_requests(spec.kind, operands.astype(np.uint32))
+        if sim == "model":
+            got, rate = model_vector(vreq), ""
+        else:
+            (got,), summary, info = run_vector([{"req": vreq, "label": spec.name}], sim,
+                                               waves=waves)
+            rate = (f" in {summary[0]['cycles']} cycles, {summary[0]['seconds']:.2f} s "
+                    f"({n / max(summary[0]['seconds'], 1e-9):,.0f} vectors/s)")
+        z = fp32_lanes(got["data"], n)
+        group = LANES
+        flags = np.repeat(got["flags"].astype(np.uint64), LANES)[:n]
+        rows = np.arange(n) // LANES
+        exp_flags = np.bitwise_or.reduceat(exp_flags, np.arange(0, n, LANES))[rows]
+        has_flags = np.logical_and.reduceat(has_flags, np.arange(0, n, LANES))[rows]
+    elif sim == "model":
         from verif.fp.fma_tb import expected as model
 
         z, flags = model(req)
@@ -280,7 +305,10 @@ def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
         return f"{v:0{f.width // 4}x} ({float(decode(np.array([v]), f)[0]):.9g})"
     for i in bad[:limit]:
         values = [show(operands[i, k], spec.operands[k]) for k in range(n_ops)]
-        print(f"  line {linenos[i]}: {spec.formula(values)} -> expected "
+        lanes = "" if group is None else (f" (request {i // group}, lane {i % group}; flags "
+                                          f"of lines {linenos[i - i % group]}.."
+                                          f"{linenos[min(i - i % group + group, n) - 1]})")
+        print(f"  line {linenos[i]}{lanes}: {spec.formula(values)} -> expected "
               f"{show(expected[i], 'fp32')}"
               + (f" [{flags_str(exp_flags[i])}]" if has_flags[i] else "")
               + f", got {show(z[i], 'fp32')} [{flags_str(flags[i])}]", file=out)
