@@ -15,7 +15,6 @@ Exit status: 0 pass; 1 fail, timeout, or every thread stopped without a result; 
 a file that is not a program for the core (exact message on stderr).
 """
 
-import importlib.util
 import sys
 from dataclasses import dataclass
 
@@ -88,9 +87,6 @@ def run_iss(program, *, threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trac
 
 
 def _run_rtl(program, *, sim, threads, max_cycles, trace):
-    if importlib.util.find_spec("verif.scalar.core_tb") is None:
-        raise RunError("the RTL scalar core is not available yet (verif/scalar/core_tb.py is "
-                       "missing); use --sim iss")
     from verif.scalar import core_tb
 
     r = core_tb.run_program(list(program.segments), threads=threads, sim=sim,

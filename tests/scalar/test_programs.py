@@ -6,7 +6,6 @@ number, an unexpected trap its cause and pc, a program that never ends times out
 the ISS makes the test about it fail. The same programs on the RTL core, on both simulators,
 once verif/scalar/core_tb.py exists."""
 
-import importlib.util
 import math
 import re
 import subprocess
@@ -369,8 +368,6 @@ def test_compile_error_is_reported(tmp_path):
 
 # --- on the RTL core ----------------------------------------------------------------------
 
-_CORE = importlib.util.find_spec("verif.scalar.core_tb") is not None
-_NO_CORE = "the RTL scalar core is not there yet: verif/scalar/core_tb.py is missing"
 #: The assembly tests run on the RTL here: the core's own special cases (CSRs, traps, threads,
 #: fence.i, jumps, division, sub-word memory). Every one runs on the RTL in a few seconds with
 #: `d1core run`; the whole set on both simulators would take most of the regression's budget,
@@ -378,7 +375,6 @@ _NO_CORE = "the RTL scalar core is not there yet: verif/scalar/core_tb.py is mis
 RTL_ISA = ("csr", "traps", "threads", "fence_i", "jalr", "divw", "sb", "lh")
 
 
-@pytest.mark.skipif(not _CORE, reason=_NO_CORE)
 @pytest.mark.parametrize("sim", SIMULATORS)
 @pytest.mark.parametrize("test", RTL_ISA)
 def test_isa_on_rtl(test, sim):
@@ -388,7 +384,6 @@ def test_isa_on_rtl(test, sim):
     assert outcome.status == "pass", outcome.detail or p.describe(outcome.tohost)
 
 
-@pytest.mark.skipif(not _CORE, reason=_NO_CORE)
 @pytest.mark.parametrize("workers", p.THREAD_VARIANTS)
 @pytest.mark.parametrize("name", p.C_PROGRAMS)
 def test_c_program_on_rtl(name, workers):

@@ -2,7 +2,6 @@
 stopped, the retire trace against objdump, the per-thread figures, and exit status 2 with exact
 messages for bad usage and files that are not programs for the core."""
 
-import importlib.util
 import re
 import subprocess
 
@@ -143,17 +142,6 @@ def test_unknown_simulator_is_a_usage_error(capsys):
         main(["run", "x.elf", "--sim", "spike"])
     assert e.value.code == 2
     assert "invalid choice: 'spike'" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(importlib.util.find_spec("verif.scalar.core_tb") is not None,
-                    reason="the RTL core exists: its runs are tested in tests/scalar")
-def test_rtl_without_core(capsys):
-    """Until verif/scalar/core_tb.py exists, --sim verilator is refused with a message that
-    says so and points to --sim iss."""
-    status, _, err = _run(capsys, riscv.isa_test("add"), "--sim", "verilator")
-    assert status == 2
-    assert err == ("d1core run: error: the RTL scalar core is not available yet "
-                   "(verif/scalar/core_tb.py is missing); use --sim iss\n")
 
 
 def test_help():
