@@ -28,11 +28,23 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-__all__ = ["harness_verilog", "StreamHarness", "HarnessError", "STIM_FILE", "RESP_FILE"]
+__all__ = ["harness_verilog", "XORSHIFT32_VERILOG", "StreamHarness", "HarnessError", "STIM_FILE",
+           "RESP_FILE"]
 
 STIM_FILE = "stim.hex"
 RESP_FILE = "resp.hex"
 
+
+#: The Verilog xorshift32 step (13, 17, 5) of every generated bench's pause and stall
+#: generators, as :mod:`hw.fp.rng` / :mod:`verif.fp.rng` define the generator.
+XORSHIFT32_VERILOG = """    function [31:0] xorshift32(input [31:0] x);
+        reg [31:0] y;
+        begin
+            y = x ^ (x << 13);
+            y = y ^ (y >> 17);
+            xorshift32 = y ^ (y << 5);
+        end
+    endfunction"""
 
 def harness_verilog(top, ports, *, stream_in="i", stream_out="o", name=None):
     """Verilog text of a harness module around design ``top`` with the given ports."""
@@ -101,14 +113,7 @@ module {name} (
     reg held_valid;
     reg [{ow - 1}:0] held_payload;
 
-    function [31:0] xorshift32(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            xorshift32 = y ^ (y << 5);
-        end
-    endfunction
+{XORSHIFT32_VERILOG}
 
     initial begin
         if (!$value$plusargs("stim=%s", stim_name)) stim_name = "{STIM_FILE}";

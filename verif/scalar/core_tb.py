@@ -40,6 +40,7 @@ from hw.scalar.isa import (
     FetchResponse,
     RetireRecord,
 )
+from verif.harness import XORSHIFT32_VERILOG
 from verif.scalar.iss import CSR_CYCLE, CSR_MCYCLE, ISS, Memory, Retire
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
@@ -174,14 +175,7 @@ module {name} (
         ftrace = $fopen("trace.txt", "w");
     end
 
-    function [31:0] xorshift32(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            xorshift32 = y ^ (y << 5);
-        end
-    endfunction
+{XORSHIFT32_VERILOG}
 
     function in_range(input [63:0] addr);
         in_range = addr >= BASE && addr - BASE < {mem_size};

@@ -25,7 +25,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from verif.harness import HarnessError
+from verif.harness import XORSHIFT32_VERILOG, HarnessError
 
 __all__ = ["multi_harness_verilog", "MultiStreamHarness", "HarnessError"]
 
@@ -150,14 +150,7 @@ module {name} (
 {("," + nl).join(conns)}
     );
 
-    function [31:0] xorshift32(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            xorshift32 = y ^ (y << 5);
-        end
-    endfunction
+{XORSHIFT32_VERILOG}
 
     function [31:0] seed_of(input [31:0] seed, input [31:0] k);
         reg [31:0] s;
