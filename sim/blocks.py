@@ -12,11 +12,13 @@ __all__ = ["Block", "blocks", "get_block"]
 @dataclass(frozen=True)
 class Block:
     """A block of the report: its design, a one-line summary, and its peak multiply-accumulates
-    per cycle where it has any (for the transistors-per-MAC figure)."""
+    per cycle where it has any (for the transistors-per-MAC figure). ``fpga=False`` skips the
+    iCE40 and ECP5 mappings, which take Yosys over half an hour on a block of 50k+ cells."""
     name: str
     design: Design
     summary: str
     macs_per_cycle: int = 0
+    fpga: bool = True
 
 
 def blocks():
@@ -33,9 +35,10 @@ def blocks():
     from hw.sram.arbiter import RoundRobinArbiter
     from hw.sram.bank import Bank
     from hw.sram.check import LineCheck
-    from hw.sram.config import SMALL as SRAM_SMALL
+    from hw.sram.config import D1 as SRAM_D1
     from hw.sram.ecc import ECCDecoder, ECCEncoder
-    from hw.sram.scratchpad import Scratchpad
+    from hw.sram.scratchpad import Scratchpad, linemux_params, slice_params
+    from hw.sram.slice import BankSlice, LineMux
     from hw.vector.convpipe import ConvPipe, lane_params
     from hw.vector.intpipe import IntPipe
     from hw.vector.lane import FPLane
@@ -65,36 +68,47 @@ def blocks():
               "min/max, compares, INT32 conversions", macs_per_cycle=1),
         Block("vector.adder", shared_design(ReduceAdder),
               "FP32 adder of the vector reduction tree (an FMA with b = 1.0)"),
-        Block("vector.intpipe", Design.of("vector_intpipe", IntPipe),
-              "vector INT8/16/32 add/sub/mul/min/max/logic/shift/compare, select, int redsum"),
-        Block("vector.movepipe", Design.of("vector_movepipe", MovePipe),
-              "vector bcast, shuffle, zip/unzip (8/16/32-bit lanes), INT8 8x8 transpose"),
+        Block("vector.intpipe", shared_design(IntPipe),
+              "vector INT8/16/32 add/sub/mul/min/max/logic/shift/compare, select, int redsum",
+              fpga=False),
+        Block("vector.movepipe", shared_design(MovePipe),
+              "vector bcast, shuffle, zip/unzip (8/16/32-bit lanes), INT8 8x8 transpose",
+              fpga=False),
         *(Block(name, shared_design(ConvertPipe, **lane_params(k)),
                 f"a conversion lane of vector.convpipe ({', '.join(lane_params(k)['formats'])})")
           for name, k in (("vector.convlane", 0), ("vector.convlane_cfp8", 16))),
-        Block("vector.convpipe", Design.of("vector_convpipe", ConvPipe),
-              "vector WIDEN/NARROW: 32 conversion lanes, parts, RNE/SR, 32 SR generators"),
+        Block("vector.convpipe", shared_design(ConvPipe),
+              "vector WIDEN/NARROW: 32 conversion lanes, parts, RNE/SR, 32 SR generators",
+              fpga=False),
         Block("vector.unit", Design.of("vector_unit", VectorUnit, tag_width=8),
               "64-byte SIMD unit: 16 FP32 FMAs, 32 BF16, INT, reductions, moves, conversions, "
-              "1 op per cycle", macs_per_cycle=16),
+              "1 op per cycle", macs_per_cycle=16, fpga=False),
         Block("sram.ecc_encoder", Design.of("sram_ecc_encoder", ECCEncoder),
               "(72, 64) Hsiao SECDED encoder: 8 check bits of a 64-bit word, combinational"),
         Block("sram.ecc_decoder", Design.of("sram_ecc_decoder", ECCDecoder),
               "(72, 64) Hsiao SECDED decoder: syndrome, single-bit correction, status"),
-        Block("sram.arbiter", shared_design(RoundRobinArbiter, n=SRAM_SMALL.requesters),
+        Block("sram.arbiter", shared_design(RoundRobinArbiter, n=SRAM_D1.requesters),
               "round-robin arbiter of one bank: 7 ports and the scrubber"),
-        Block("sram.bank", shared_design(Bank, rows=SRAM_SMALL.rows),
-              f"single-port bank, {SRAM_SMALL.rows} lines of 8 x 72 bits, command register"),
+        Block("sram.bank", shared_design(Bank, rows=SRAM_D1.rows),
+              f"single-port bank, {SRAM_D1.rows} lines of 8 x 72 bits, command register",
+              fpga=False),
+        Block("sram.slice", shared_design(BankSlice, **slice_params(SRAM_D1)),
+              "one bank with its arbiter, read-modify-write lock and command multiplexer",
+              fpga=False),
+        Block("sram.linemux", shared_design(LineMux, **linemux_params(SRAM_D1)),
+              f"a port's read-data multiplexer over the {SRAM_D1.banks} banks", fpga=False),
         *(Block(f"sram.check{w}", shared_design(LineCheck, words=w),
                 f"check stage of a {8 * w}-byte port: {w} codewords registered, decoded")
           for w in (1, 4, 8)),
-        Block("sram.scratchpad", Design.of("sram_small", Scratchpad, config=SRAM_SMALL),
-              f"scratchpad, {SRAM_SMALL.lines} lines in {SRAM_SMALL.banks} banks, 7 ports + "
-              "scrubber, SECDED (D1: 32 banks, docs/sram.md)"),
+        Block("sram.scratchpad", Design.of("sram_d1", Scratchpad, config=SRAM_D1),
+              f"D1 scratchpad: {SRAM_D1.lines:,} lines (1.25 MB) in {SRAM_D1.banks} banks, "
+              "7 ports + scrubber, SECDED", fpga=False),
         Block("noc.router", Design.of("noc_router", Router, width=8, height=8, vcs=1, depth=4),
-              "5-port mesh router for 8x8, 64 B flits, 1 VC per class, 4-flit buffers"),
+              "5-port mesh router for 8x8, 64 B flits, 1 VC per class, 4-flit buffers",
+              fpga=False),
         Block("scalar.core", Design.of("scalar_core", ScalarCore, threads=4),
-              "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, iterative divider"),
+              "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, iterative divider",
+              fpga=False),
     )}
 
 

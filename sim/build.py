@@ -124,9 +124,10 @@ class Design:
                 used = {}
                 with shared.converting(functools.partial(_convert_shared, used)):
                     text = verilog.convert(component, name=self.name, emit_src=False)
+                ports = _present(ports_of(component), text, self.name)
                 text = _with_modules(text, used.values())
                 atomic_write(path.with_suffix(".ports.json"),
-                             json.dumps([p.__dict__ for p in ports_of(component)]))
+                             json.dumps([p.__dict__ for p in ports]))
                 atomic_write(path.with_suffix(".sim.v"), simulation_verilog(text))
                 atomic_write(path, text)
         return path
@@ -231,6 +232,16 @@ def simulation_verilog(text):
     text = _ALWAYS_STAR_BLOCK.sub(lambda m: m.group(0) + wake, text)
     return _ALWAYS_STAR_STATEMENT.sub(lambda m: f"  always @* begin\n{wake}{m.group(1)}  end\n",
                                       text)
+
+
+def _present(ports, text, name):
+    """``ports`` without ``clk`` and ``rst`` if module ``name`` of Verilog ``text`` lacks them
+    (Amaranth leaves them out of a purely combinational module)."""
+    header = re.search(rf"^module {re.escape(name)}\((.*?)\);", text, re.S | re.M)
+    if header is None:
+        raise RuntimeError(f"no module {name} in its converted Verilog")
+    names = set(re.findall(r"\w+", header.group(1)))
+    return [p for p in ports if p.name not in ("clk", "rst") or p.name in names]
 
 
 def ports_of(component):

@@ -1,11 +1,12 @@
 """The pipelined FP conversion unit: FP32 to and from BF16, CFP8 1-4-3 / 1-5-2, SHP and UHP."""
 
-from types import SimpleNamespace
+import functools
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .. import pipeline
 from ..params import check_formats, check_int
 from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round
 from .rng import XorShift32
@@ -200,14 +201,7 @@ class ConvertPipe(wiring.Component):
 
         en = self.en
 
-        def stage(prefix, **values):
-            regs = SimpleNamespace()
-            for name, value in values.items():
-                reg = Signal.like(value, name=f"{prefix}_{name}")
-                with m.If(en):
-                    m.d.sync += reg.eq(value)
-                setattr(regs, name, reg)
-            return regs
+        stage = functools.partial(pipeline.stage, m, en)
 
         def per_format(code, shape, name, fn):
             """A value chosen by the format code ``code``: ``fn(fmt)`` for each built format."""

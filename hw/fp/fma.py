@@ -36,13 +36,14 @@ the carry-save layers and the leading-zero tree are built explicitly (``hw/fp/mu
 Yosys's ``+`` and ``<`` become ripple chains in the synthesis flow.
 """
 
+import functools
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .. import pipeline
 from ..params import check_formats, check_int
 from .formats import BIAS_BITS, FP32, Flags, FormatCode
 from .mul import Multiplier, add_many, compress, prefix_add, prefix_sub, shift_left
@@ -247,17 +248,7 @@ class FMAPipe(wiring.Component):
             m.d.comb += sig.eq(value)
             return sig
 
-        def stage(prefix, **values):
-            regs = SimpleNamespace()
-            for name, value in values.items():
-                if isinstance(value, (Signal, data.View)):
-                    reg = Signal.like(value, name=f"{prefix}_{name}")
-                else:
-                    reg = Signal(Value.cast(value).shape(), name=f"{prefix}_{name}")
-                with m.If(self.en):
-                    m.d.sync += reg.eq(value)
-                setattr(regs, name, reg)
-            return regs
+        stage = functools.partial(pipeline.stage, m, self.en)
 
         # --- Stage u: decode and normalize the multiplicands. ------------------------------
         def operand(bits, code, bias, which):

@@ -26,15 +26,13 @@ Contract
     ``OUT_OF_RANGE`` in order with the others and change nothing.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from hw.shared import shared
 
-from .arbiter import RoundRobinArbiter
-from .bank import Bank
 from .config import (
     LINE_BYTES,
     LINE_CODE_BITS,
@@ -48,8 +46,24 @@ from .config import (
     status_layout,
 )
 from .port import ScratchpadPort
+from .slice import BankSlice, LineMux
 
-__all__ = ["Scratchpad"]
+__all__ = ["Scratchpad", "slice_params", "linemux_params"]
+
+#: The requesters of every bank: the ports, then the scrubber.
+_REQUESTERS = (*PORTS, SCRUB)
+
+
+def slice_params(config):
+    """The parameters of each bank's :class:`~hw.sram.slice.BankSlice` in a scratchpad of
+    ``config``."""
+    return {"n": len(_REQUESTERS), "rows": config.rows,
+            "writers": tuple(k for k, spec in enumerate(_REQUESTERS) if spec.writes)}
+
+
+def linemux_params(config):
+    """The parameters of each port's :class:`~hw.sram.slice.LineMux` (``config.banks`` > 1)."""
+    return {"banks": config.banks, "sel_bits": config.bank_bits}
 
 
 class Scratchpad(wiring.Component):
@@ -79,7 +93,7 @@ class Scratchpad(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        specs = (*PORTS, SCRUB)
+        specs = _REQUESTERS
         ports = []
         for spec in specs:
             port = ScratchpadPort(config=c, spec=spec)
@@ -89,61 +103,43 @@ class Scratchpad(wiring.Component):
                 wiring.connect(m, wiring.flipped(getattr(self, f"{spec.name}_req")), port.req)
                 wiring.connect(m, port.resp, wiring.flipped(getattr(self, f"{spec.name}_resp")))
         scrubber = ports[-1]
-        n = len(ports)
 
         # The injection register.
         armed = Signal()
         inj = Signal(InjectLayout)
         m.d.comb += self.inject.ready.eq(1)
 
-        # Per bank: lock, arbiter, command mux, memory.
-        locked = Signal(c.banks)
-        owner = [Signal(range(n), name=f"owner{b}") for b in range(c.banks)]
-        grants = [Signal(n, name=f"grant{b}") for b in range(c.banks)]
-        banks = []
         # Each writing requester's line, with the injection flip applied when it is the target.
+        writers = slice_params(c)["writers"]
         wdata_of = {}
-        for k, (spec, port) in enumerate(zip(specs, ports, strict=True)):
-            if spec.writes:
-                hit = Signal(name=f"inject_hit_{spec.name}")
-                wdata_of[k] = Signal(LINE_CODE_BITS, name=f"wdata_{spec.name}")
-                m.d.comb += [hit.eq(armed & (inj.port == k)),
-                             wdata_of[k].eq(port.wdata ^ Mux(hit, inj.flip.replicate(LINE_WORDS),
+        for k in writers:
+            hit = Signal(name=f"inject_hit_{specs[k].name}")
+            wdata_of[k] = Signal(LINE_CODE_BITS, name=f"wdata_{specs[k].name}")
+            m.d.comb += [hit.eq(armed & (inj.port == k)),
+                         wdata_of[k].eq(ports[k].wdata ^ Mux(hit, inj.flip.replicate(LINE_WORDS),
                                                              0))]
+        # Per bank: a slice (arbiter, lock, command mux, memory).
+        grants, slices = [], []
         for b in range(c.banks):
-            arbiter = m.submodules[f"arbiter{b}"] = shared(RoundRobinArbiter, n=n)
-            bank = m.submodules[f"bank{b}"] = shared(Bank, rows=c.rows)
-            banks.append(bank)
-            m.d.comb += [
-                arbiter.requests.eq(Cat(
-                    port.want & (port.bank == b) & (~locked[b] | (owner[b] == k))
-                    for k, port in enumerate(ports))),
-                grants[b].eq(arbiter.grant),
-                bank.en.eq(arbiter.grant.any()),
-            ]
-            row, write, wen, wdata = [], [], [], []
+            sl = m.submodules[f"slice{b}"] = shared(BankSlice, **slice_params(c))
+            slices.append(sl)
+            grants.append(sl.grant)
+            m.d.comb += sl.requests.eq(Cat(port.want & (port.bank == b) for port in ports))
             for k, port in enumerate(ports):
-                g = grants[b][k]
-                row.append(port.row & g.replicate(c.row_bits))
-                if k in wdata_of:
-                    write.append(port.write & g)
-                    wen.append(port.wen & g.replicate(LINE_WORDS))
-                    wdata.append(wdata_of[k] & g.replicate(LINE_CODE_BITS))
-                with m.If(g & port.lock):
-                    m.d.sync += [locked[b].eq(1), owner[b].eq(k)]
-                with m.If(g & port.unlock):
-                    m.d.sync += locked[b].eq(0)
-            m.d.comb += [
-                bank.row.eq(_any_of(row)), bank.write.eq(_any_of(write)),
-                bank.wen.eq(_any_of(wen)), bank.wdata.eq(_any_of(wdata)),
-            ]
+                m.d.comb += [sl.row[k].eq(port.row), sl.write[k].eq(port.write),
+                             sl.lock[k].eq(port.lock), sl.unlock[k].eq(port.unlock)]
+            for j, k in enumerate(writers):
+                m.d.comb += [sl.wen[j].eq(ports[k].wen), sl.wdata[j].eq(wdata_of[k])]
 
-        rdata = Array(bank.rdata for bank in banks)
+        # Per port: the read data of the bank its request went to.
         for k, port in enumerate(ports):
-            m.d.comb += [
-                port.grant.eq(Cat(g[k] for g in grants).any()),
-                port.rdata.eq(rdata[port.rbank]),
-            ]
+            m.d.comb += port.grant.eq(Cat(g[k] for g in grants).any())
+            if c.banks == 1:
+                m.d.comb += port.rdata.eq(slices[0].rdata)
+                continue
+            mux = m.submodules[f"rmux_{specs[k].name}"] = shared(LineMux, **linemux_params(c))
+            m.d.comb += [mux.sel.eq(port.rbank), port.rdata.eq(mux.line)]
+            m.d.comb += [mux.lines[b].eq(sl.rdata) for b, sl in enumerate(slices)]
 
         # Injection: consumed by the armed port's next write that stores a codeword.
         stored = Cat(port.grant & port.write & port.wen.any() for port in ports)
@@ -187,14 +183,6 @@ class Scratchpad(wiring.Component):
         with m.If(err_valid):
             m.d.sync += [st.err_addr.eq(err_addr), st.err_valid.eq(1)]
         return m
-
-
-def _any_of(values):
-    """OR of ``values`` (one-hot selected, the others zero): an AND-OR multiplexer."""
-    result = 0
-    for v in values:
-        result = result | v
-    return result
 
 
 def _count(bits):

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In
 from hw.fp.convert import ConvertPipe, ConvOp
 from hw.fp.formats import SR_BITS, XORSHIFT_ZERO_SEED, FormatCode
 from hw.fp.rng import XorShift32
+from hw.pipeline import or_all
 from hw.shared import shared
 
 from .intpipe import Pipe
@@ -175,13 +176,6 @@ class ConvPipe(Pipe):
             with m.Case(_Mode.NARROW_BF16):
                 m.d.comb += self.data.eq(parts(8, SR_LANES, 2, imm_o[0]))
         wide_lanes = (mode_o == _Mode.WIDEN_BF16) | (mode_o == _Mode.NARROW_BF16)
-        low, high = _or_all(flags[:_FP32_LANES]), _or_all(flags[_FP32_LANES:])
+        low, high = or_all(flags[:_FP32_LANES]), or_all(flags[_FP32_LANES:])
         m.d.comb += self.flags.eq(low | Mux(wide_lanes, high, 0))
         return m
-
-
-def _or_all(values):
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out

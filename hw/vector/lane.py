@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.fp.fma import FMAGeometry, FMAPipe
 from hw.fp.formats import BF16, FP32, Flags, FormatCode
+from hw.pipeline import delay, stage
 
 from .fpops import (
     fp_compare,
@@ -21,7 +22,6 @@ from .fpops import (
     to_i32_second,
 )
 from .isa import VecOp, VecType
-from .stage import delay, stage
 
 __all__ = ["FPLane", "ARITH_OPS", "MISC_FP32_OPS", "LANE_OPS", "LANE_LATENCY"]
 

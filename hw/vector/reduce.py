@@ -7,11 +7,11 @@ from amaranth.lib.wiring import In, Out
 
 from hw.fp.fma import FMAGeometry, FMAPipe
 from hw.fp.formats import FP32, Flags, FormatCode
+from hw.pipeline import delay, or_all, stage
 from hw.shared import shared
 
 from .fpops import fp_ge, is_snan, minmax_select
 from .isa import VECTOR_BITS, VecOp
-from .stage import delay, or_all, stage
 
 __all__ = ["ReduceAdder", "ReduceTree", "REDUCE_LANES", "REDUCE_LATENCY"]
 

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.fp.formats import Flags, FormatCode
+from hw.pipeline import or_all, stage
 from hw.shared import shared
 
 from .convpipe import ConvPipe
@@ -22,7 +23,6 @@ from .isa import (
 from .lane import LANE_LATENCY, LANE_OPS, FPLane
 from .movepipe import MovePipe
 from .reduce import REDUCE_LATENCY, ReduceTree
-from .stage import or_all, stage
 
 __all__ = ["VectorUnit", "Source", "UNIT_OPS", "decode"]
 
@@ -75,7 +75,8 @@ _CONV_PARTS = {**{(VecType.FP32, f): 4 for f in _CFP8}, **{(VecType.FP32, f): 2 
 
 #: The pipes, by source. Each is a component with ``en``, ``valid``, ``req``
 #: (``request_layout(0)``), ``data``, ``flags`` and an int ``latency``; ``ConvPipe`` also has
-#: ``seed`` and ``seed_we`` (the ``seed`` op).
+#: ``seed`` and ``seed_we`` (the ``seed`` op). Each is instantiated through
+#: :func:`hw.shared.shared`: a Verilog module of its own, and a block of its own in synthesis.
 _PIPES = {Source.INT: IntPipe, Source.MOVE: MovePipe, Source.CONV: ConvPipe}
 
 
@@ -128,9 +129,8 @@ class VectorUnit(wiring.Component):
 
     def __init__(self, *, tag_width=8):
         self._tag_width = _check_tag_width(tag_width)
-        self._pipes = {src: pipe() for src, pipe in _PIPES.items()}
         latencies = {Source.LANES: LANE_LATENCY, Source.REDUCE: REDUCE_LATENCY,
-                     **{src: int(p.latency) for src, p in self._pipes.items()}}
+                     **{src: int(cls.latency) for src, cls in _PIPES.items()}}
         self._latencies = latencies
         super().__init__({
             "i": In(stream.Signature(request_layout(tag_width))),
@@ -180,8 +180,8 @@ class VectorUnit(wiring.Component):
         m.submodules.reduce = tree = ReduceTree()
         m.d.comb += [tree.en.eq(en), tree.op.eq(r0_req.op), tree.a.eq(r0_req.a)]
         outputs[Source.REDUCE] = (Cat(tree.z, Const(0, VECTOR_BITS - 32)), tree.flags.as_value())
-        for src, pipe in self._pipes.items():
-            m.submodules[src.name.lower()] = pipe
+        for src, cls in _PIPES.items():
+            m.submodules[src.name.lower()] = pipe = shared(cls)
             m.d.comb += [pipe.en.eq(en), pipe.valid.eq(r0.ctl.valid)]
             m.d.comb += [getattr(pipe.req, name).eq(getattr(r0_req, name))
                          for name in ("op", "vtype", "fmt", "bias", "rnd", "imm", "a", "b", "c")]

@@ -152,17 +152,44 @@ def test_outputs_written(outcome, result):
     assert (workdir / "yosys.log").exists() and (workdir / "steps.ys").exists()
 
 
-def test_partial_run_merges_json_and_keeps_page(result, registry, monkeypatch, tmp_path):
+def test_partial_run_merges_json_and_writes_page_once_complete(result, registry, monkeypatch,
+                                                               tmp_path):
+    """A run of some blocks merges them into the JSON; the page is rewritten from the JSON only
+    when it holds a result of the current design (top, parameters) of every block, each row
+    dated."""
     other = Block("t.other", TINY.design, "second entry")
     monkeypatch.setattr(sim.blocks, "blocks", lambda: {TINY.name: TINY, other.name: other})
     monkeypatch.setattr(synth, "synthesize", lambda block: {**result, "block": block.name})
     json_path, page = tmp_path / "synth.json", tmp_path / "results.md"
-    json_path.write_text(json.dumps([{**result, "ffs": -1}, {"block": "t.gone"}]))
-    lines = []
-    synth.run(["t.other"], progress=lines.append, json_path=json_path, results_path=page)
-    assert [(r["block"], r["ffs"]) for r in json.loads(json_path.read_text())] == \
-        [("t.tiny", -1), ("t.other", 8)]  # kept, added; unregistered dropped
-    assert not page.exists() and "not updated" in lines[-1]
+    old = {**result, "ffs": -1, "date": "2000-01-02 03:04 UTC"}
+    for earlier, written in (([{"block": "t.gone"}], False),
+                             ([{**old, "params": {"source": "0"}}], False),  # another design
+                             ([old, {"block": "t.gone"}], True)):
+        json_path.write_text(json.dumps(earlier))
+        lines = []
+        synth.run(["t.other"], progress=lines.append, json_path=json_path, results_path=page)
+        blocks = [r["block"] for r in json.loads(json_path.read_text())]
+        assert blocks == (["t.tiny", "t.other"] if "top" in earlier[0] else ["t.other"])
+        assert page.exists() == written
+        if not written:
+            assert lines[-1].endswith("has no result for the current design of t.tiny "
+                                      "(`make synth` runs every block)")
+    text = page.read_text()
+    assert f"| `t.tiny` | source={SOURCE} | {result['cells']} | -1 |" in text
+    assert "| 2000-01-02 03:04 |" in text and f"| {result['date'][:-4]} |" in text
+
+
+def test_block_without_fpga_mappings(registry, tmp_path, result):
+    """``fpga=False`` skips the iCE40 and ECP5 runs: the other figures are the same, the FPGA
+    ones are None and the table shows a dash with a note."""
+    bare = Block("t.tiny", TINY.design, "no FPGA", fpga=False)
+    r = synth.synthesize(bare, workdir=tmp_path)
+    assert not (tmp_path / "08-ice40.log").exists() and not (tmp_path / "10-ecp5.log").exists()
+    assert (r["ice40"], r["ecp5"], r["ice40_luts"], r["ecp5_luts"]) == (None,) * 4
+    assert (r["cells"], r["ffs"], r["transistors"], r["levels"]) == \
+        (result["cells"], result["ffs"], result["transistors"], result["levels"])
+    text = synth.markdown([r])
+    assert "| – | – | – | – |" in text and "FPGA mappings skipped" in text
 
 
 def test_unknown_block_is_rejected_with_registry_message(registry):

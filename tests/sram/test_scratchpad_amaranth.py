@@ -8,6 +8,7 @@ every response. Also: elaboration errors with their exact messages, the round-ro
 """
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -158,6 +159,7 @@ def test_component_errors():
     from hw.sram.bank import Bank
     from hw.sram.config import PortSpec
     from hw.sram.port import ScratchpadPort
+    from hw.sram.slice import BankSlice, LineMux
 
     raises_unelaborated(TypeError, r"^config must be an SRAMConfig, got 1$", Scratchpad,
                         config=1)
@@ -167,6 +169,14 @@ def test_component_errors():
                         RoundRobinArbiter, n=1)
     raises_unelaborated(ValueError, r"^rows must be an integer in 1\.\.16777216, got 0$",
                         Bank, rows=0)
+    for writers in ((), (2, 1), (0, 8), (1, 1)):
+        raises_unelaborated(ValueError, rf"^writers must be increasing requester numbers in "
+                            rf"0\.\.7, got {re.escape(repr(writers))}$", BankSlice, n=8, rows=4,
+                            writers=writers)
+    raises_unelaborated(ValueError, r"^banks must be an integer in 2\.\.1024, got 1$", LineMux,
+                        banks=1, sel_bits=1)
+    raises_unelaborated(ValueError, r"^sel_bits must be an integer in 1\.\.10, got 0$", LineMux,
+                        banks=2, sel_bits=0)
 
 
 def test_presets():

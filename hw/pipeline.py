@@ -1,18 +1,22 @@
-"""Pipeline registers that advance together on one enable: the vector unit's stages."""
+"""Pipeline registers that advance together on one enable: the stages of the FMA, the conversion
+unit and the vector unit's pipes."""
 
 from types import SimpleNamespace
 
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
+from amaranth.lib.enum import EnumView
 
 __all__ = ["stage", "delay", "or_all"]
 
 
 def stage(m, en, prefix, **values):
-    """One register per value, loaded when ``en``; returns them as attributes by name."""
+    """One register per value, loaded when ``en``; returns them as attributes by name. A register
+    has its value's shape (a signal's, view's or enum view's, init included) or else the
+    expression's."""
     regs = SimpleNamespace()
     for name, value in values.items():
-        if isinstance(value, (Signal, data.View)):
+        if isinstance(value, (Signal, data.View, EnumView)):
             reg = Signal.like(value, name=f"{prefix}_{name}")
         else:
             reg = Signal(Value.cast(value).shape(), name=f"{prefix}_{name}")
