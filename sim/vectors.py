@@ -217,12 +217,8 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
     bad = np.flatnonzero(value_bad | flag_bad)
     print(f"{n - len(bad)} pass, {len(bad)} fail (value {int(value_bad.sum())}, flags "
           f"{int(flag_bad.sum())}){rate}", file=out)
-    from verif.fp.formats import decode
-
     def show(v, fm):
-        v = int(v)
-        return (f"{v:0{fm.width // 4}x} "
-                f"({float(decode(np.array([v]), fm, b if fm.configurable else None)[0]):.6g})")
+        return _show(v, fm, b if fm.configurable else None, digits=6)
     src, dst = (f, FP32) if spec.widen else (FP32, f)
     for i in bad[:limit]:
         print(f"  line {linenos[i]}: {show(operands[i, 0], src)} -> expected "
@@ -232,6 +228,13 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
     if len(bad) > limit:
         print(f"  ... and {len(bad) - limit} more", file=out)
     return len(bad)
+
+
+def _show(code, fmt, bias=None, *, digits=9):
+    """A code of ``fmt`` in hex and, in brackets, the value it stands for."""
+    from verif.fp.formats import decode
+    v = int(code)
+    return f"{v:0{fmt.width // 4}x} ({float(decode(np.array([v]), fmt, bias)[0]):.{digits}g})"
 
 
 def _is_nan(z):
@@ -297,12 +300,8 @@ def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
     if exp_nan.any():
         print(f"{int(exp_nan.sum())} NaN results compared by NaN-ness (the unit's NaN is "
               f"{FP32.qnan_code:#010x}; TestFloat files carry x86 payloads)", file=out)
-    from verif.fp.formats import decode
-
     def show(v, name):
-        f = get_format(name)
-        v = int(v)
-        return f"{v:0{f.width // 4}x} ({float(decode(np.array([v]), f)[0]):.9g})"
+        return _show(v, get_format(name))
     for i in bad[:limit]:
         values = [show(operands[i, k], spec.operands[k]) for k in range(n_ops)]
         lanes = "" if group is None else (f" (request {i // group}, lane {i % group}; flags "
