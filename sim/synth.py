@@ -505,8 +505,8 @@ def markdown(results):
 def _same_design(result, block):
     """Whether ``result`` is of ``block``'s design: the same top module and parameters (the
     source may have changed since: every row of the table carries its date)."""
-    return (result.get("top") == block.design.name and
-            result.get("params") == {k: _jsonable(v) for k, v in block.design.params})
+    params = json.loads(json.dumps({k: _jsonable(v) for k, v in block.design.params}))
+    return result.get("top") == block.design.name and result.get("params") == params
 
 
 def _merge(path, results, order):

@@ -31,6 +31,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from hw.fp.mul import prefix_add
 from hw.shared import shared
 
 from .config import (
@@ -173,10 +174,14 @@ class Scratchpad(wiring.Component):
             uncorrectable.eq(Cat(p.ev_uncorrectable for p in external)),
             refused.eq(Cat(p.ev_refused for p in external)),
             err_valid.eq(Cat(p.ev_uncorrectable for p in external).any()),
-            st.corrected.eq(st.corrected + _count(corrected)),
-            st.uncorrectable.eq(st.uncorrectable + _count(uncorrectable)),
-            st.refused.eq(st.refused + _count(refused)),
         ]
+        # 32-bit counters: a carry-tree adder each (a ripple-carry one is 51 gate levels).
+        for field, events in (("corrected", corrected), ("uncorrectable", uncorrectable),
+                              ("refused", refused)):
+            counter = getattr(st, field)
+            total, _ = prefix_add(m, counter, _count(events), width=len(counter),
+                                  name=f"count_{field}")
+            m.d.sync += counter.eq(total)
         for port in reversed(external):
             with m.If(port.ev_uncorrectable):
                 m.d.sync += err_addr.eq(port.ev_addr)
