@@ -573,7 +573,9 @@ def run(names=None, *, write=True, progress=print, json_path=None, results_path=
         results.append(r)
     if write:
         json_path = Path(json_path) if json_path is not None else SYNTH_JSON
-        merged = _merge(json_path, results, list(table))
+        # The sub-blocks synthesized on the way are measurements of their blocks too.
+        parts = [r for r in known.values() if r["block"] not in {b.name for b in chosen}]
+        merged = _merge(json_path, [*results, *parts], list(table))
         atomic_write(json_path, json.dumps(merged, indent=1) + "\n")
         say(f"wrote {json_path}")
         results_path = Path(results_path) if results_path is not None else report.RESULTS
