@@ -32,7 +32,7 @@ from .toolchain import SIMULATORS
 __all__ = ["PARTS", "run", "convert"]
 
 #: The parts of the bench, in the order they run.
-PARTS = ("convert", "matmul", "sram", "vector", "scalar")
+PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc")
 
 
 def _check(req, seed, got):
@@ -64,6 +64,10 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         from . import scalar_bench
 
         figures["scalar"] = scalar_bench.run(sims=sims, write=write, command=command)
+    if "noc" in parts:  # the mesh's latency/throughput curves and plots, :mod:`sim.noc_bench`
+        from . import noc_bench
+
+        figures["noc"] = noc_bench.curves(write=write, command=command)
     return figures
 
 
@@ -102,14 +106,7 @@ def convert(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
             "latency": summary[3]["cycles"] - 2,
         }
 
-    rows = [[sim, f"{f['cycles_per_s']:,.0f}", f"{f['build_s']:.1f}"]
-            for sim, f in figures["sims"].items()]
-    speed_table = report.markdown_table(["simulator", "cycles/s", "build s (≈0: cached)"], rows)
-    ratio = ""
-    if set(SIMULATORS) <= set(figures["sims"]):
-        r = (figures["sims"]["verilator"]["cycles_per_s"] /
-             figures["sims"]["icarus"]["cycles_per_s"])
-        ratio = f"\n\nVerilator / Icarus speed ratio, same run and workload: **{r:.1f}×**."
+    speed_table = report.speed_table(figures["sims"])
     first = next(iter(figures["sims"].values()))
     tp = report.markdown_table(
         ["block", "no stalls", "25 % idle input", "50 % output backpressure", "latency"],
@@ -118,7 +115,7 @@ def convert(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
     body = (f"Design `{CONVERT_DESIGN.stem}` (fp.convert, tag_width 8); workload: "
             f"{figures['workload']}. Simulation speed is simulated cycles per wall-clock second "
             f"with the bulk stream harness (cocotb starts and checks; the harness drives).\n\n"
-            f"{speed_table}{ratio}\n\nReference model (numpy): "
+            f"{speed_table}\n\nReference model (numpy): "
             f"{figures['model_per_s']:,.0f} conversions/s.\n\n"
             f"### Throughput (conversions per cycle; peak 1)\n\n{tp}\n")
     print(body)

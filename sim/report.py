@@ -135,6 +135,22 @@ def describe_machine(info=None):
             f"tools: {tools}")
 
 
+def speed_table(sims):
+    """Markdown: a table of simulation speed per simulator (``sims`` maps a simulator's name to
+    ``cycles_per_s`` and ``build_s``) and, when both simulators ran, their ratio."""
+    rows = [[sim, rate_text(f["cycles_per_s"]), f"{f['build_s']:.1f}"] for sim, f in sims.items()]
+    text = markdown_table(["simulator", "cycles/s", "build s (≈0: cached)"], rows)
+    if {"verilator", "icarus"} <= set(sims):
+        r = sims["verilator"]["cycles_per_s"] / sims["icarus"]["cycles_per_s"]
+        text += f"\n\nVerilator / Icarus speed ratio, same run and workload: **{r:,.1f}×**."
+    return text
+
+
+def rate_text(value):
+    """A rate with thousands separators, or three significant digits below 100."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _cell(value):
     text = "" if value is None else str(value)
     return text.replace("|", r"\|").replace("\n", " ")

@@ -90,14 +90,7 @@ def run(*, n=2000, speed_n=120, sims=SIMULATORS, write=True, command="d1core ben
             for name, f in figures["classes"].items()]
     tp = report.markdown_table(["class", "requests per cycle", "lane operations per cycle"],
                                rows)
-    srows = [[sim, f"{f['cycles_per_s']:,.0f}", f"{f['build_s']:.1f}"]
-             for sim, f in figures["sims"].items()]
-    speed_table = report.markdown_table(["simulator", "cycles/s", "build s (≈0: cached)"], srows)
-    ratio = ""
-    if set(SIMULATORS) <= set(figures["sims"]):
-        r = (figures["sims"]["verilator"]["cycles_per_s"]
-             / figures["sims"]["icarus"]["cycles_per_s"])
-        ratio = f"\n\nVerilator / Icarus speed ratio, same run and workload: **{r:.0f}×**."
+    speed_table = report.speed_table(figures["sims"])
     body = (f"Design `{VECTOR_DESIGN.stem}` (vector.unit, tag_width 8). Throughput on "
             f"{figures.get('rate_sim', '-')}: {n} random requests per class, no idles, no "
             f"backpressure; requests per cycle counted by the harness over the whole batch "
@@ -105,7 +98,7 @@ def run(*, n=2000, speed_n=120, sims=SIMULATORS, write=True, command="d1core ben
             f"per cycle). Latency of one request: **{figures.get('latency', '-')} cycles**.\n\n"
             f"{tp}\n\n### Simulation speed\n\nWorkload: {speed_n} random requests of every "
             f"legal pair, 16/256 idle input and output backpressure; simulated cycles per "
-            f"wall-clock second with the bulk stream harness.\n\n{speed_table}{ratio}\n")
+            f"wall-clock second with the bulk stream harness.\n\n{speed_table}\n")
     print(body)
     if write:
         report.update_section(report.RESULTS, "bench-vector", "Vector unit: throughput and "

@@ -88,3 +88,16 @@ def test_update_section_checks_key_and_command(tmp_path):
     with pytest.raises(ValueError, match="exact command"):
         _section(tmp_path / "r.md", "ok", "body", command=" ")
     assert not (tmp_path / "r.md").exists()
+
+
+def test_speed_table_rates_and_ratio():
+    """Slow rates keep three significant digits (an Icarus run of the vector unit is under one
+    cycle per second, which ``:,.0f`` printed as 0); the ratio appears only with both
+    simulators."""
+    both = {"verilator": {"cycles_per_s": 1020.4, "build_s": 441.25},
+            "icarus": {"cycles_per_s": 0.1565, "build_s": 73.0}}
+    text = report.speed_table(both)
+    assert "| verilator | 1,020 | 441.2 |" in text and "| icarus | 0.157 | 73.0 |" in text
+    assert text.endswith("Verilator / Icarus speed ratio, same run and workload: **6,520.1×**.")
+    assert "ratio" not in report.speed_table({"verilator": both["verilator"]})
+    assert report.rate_text(99.94) == "99.9" and report.rate_text(100) == "100"
