@@ -475,7 +475,8 @@ def markdown(results):
         "`make synth` runs `d1core synth`. How to read it: [docs/flow.md](flow.md).",
         "- measured: when the row's block was last synthesized; `d1core synth BLOCK...` re-runs "
         "blocks and rewrites this table from `build/synth.json` once every block has a row for "
-        "its current design there.",
+        "its current design there (the date and command above are those of the run that last "
+        "wrote the table).",
     ]
     if any(r["ice40"] is None for r in results):
         notes.append("- –: FPGA mappings skipped for this block or one of its parts (large "
@@ -486,7 +487,8 @@ def markdown(results):
                      "the sub-block's row, and the gate levels the longest of the parts.")
     for r in results:
         if r.get("macs_per_cycle"):
-            notes.append(f"- `{r['block']}`: {r['macs_per_cycle']} MACs per cycle, "
+            macs = r["macs_per_cycle"]
+            notes.append(f"- `{r['block']}`: {macs} MAC{'s' if macs != 1 else ''} per cycle, "
                          f"{r['transistors'] / r['macs_per_cycle']:,.0f} transistors per MAC "
                          f"({r['cells'] / r['macs_per_cycle']:,.0f} cells).")
     for r in results:
