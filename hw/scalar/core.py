@@ -8,13 +8,18 @@ registers, CSRs, traps (cause, ``mepc``, ``mtval``), thread start and stop throu
 documented there: ``mcycle``/``cycle`` count clock cycles, and a thread's instruction fetch sees a
 store only after a ``fence.i`` (any thread's; it empties every thread's line buffer).
 
-Pipeline. Each thread has at most one instruction in flight, so no thread ever sees a hazard of
-its own: four stages (issue, register read and decode, execute, write-back) and a thread issues
-again the cycle after its instruction left write-back. Issue picks the next ready thread in
-round-robin order, so four threads can fill every slot; with fewer threads the free slots are
-bubbles. Loads, stores, multiplications, divisions and coprocessor instructions leave write-back
-waiting for their result (the thread stays busy, the others go on); the result later retires
-on a second lane beside write-back (a second register-file write port and ``retire_late``).
+Pipeline. Four stages (issue, register read and decode, execute, write-back); issue picks the
+next ready thread in round-robin order, one instruction a cycle. A thread issues again once its
+previous instruction has released it: at decode for ALU instructions, FENCE, JAL and backward
+branches within their line (predicted taken; execute corrects a misprediction and kills the
+wrong-path word if it is being issued), in execute for other branches and JALR, at write-back
+for CSR instructions, ``mret`` and traps, and when the result arrives for loads, stores,
+multiplications, divisions and coprocessor instructions, whose requests leave from execute. So
+an ALU instruction's thread issues again two cycles later (its result reaches the next
+instruction through a bypass from write-back and transparent register-file reads), every
+thread's instructions retire in order, and two threads can fill every issue slot. Results that
+arrive later retire on a second lane beside write-back (a second register-file write port and
+``retire_late``).
 
 Ports (``amaranth.lib.stream``, payloads in ``hw.scalar.isa``): ``fetch_req``/``fetch_resp``
 (32-byte lines), ``data_req``/``data_resp`` (8-byte words with a byte mask), ``cop_req``/
@@ -23,7 +28,8 @@ fault is a response with ``error`` set. ``fetch_resp.ready`` is always 1; data, 
 and the units' own results are taken one a cycle, in that priority. Every request stream has a
 FIFO with one entry per thread (a request that finds it empty goes straight out), so no request
 is ever refused for lack of space. Instruction fetch keeps one 32-byte line per thread; issuing
-a line's last word prefetches the next line.
+a line's last word prefetches the next line; a jump or branch to another line asks for that line
+from decode or execute.
 
 ``retire`` and ``retire_late`` (valid + :data:`~hw.scalar.isa.RetireRecord`, not streams: they
 cannot be held up) report every instruction that retires or traps, one cycle after write-back
@@ -127,13 +133,14 @@ RetirePort = wiring.Signature({"valid": Out(1), "payload": Out(RetireRecord)})
 _ID = data.StructLayout({"valid": 1, "thread": THREAD_BITS, "pc": XLEN, "insn": 32, "fault": 1})
 _EX = data.StructLayout({
     "valid": 1, "thread": THREAD_BITS, "pc": XLEN, "insn": 32, "kind": Kind, "op": AluOp,
-    "word": 1, "a": XLEN, "b": XLEN, "rs2": XLEN, "off": XLEN, "rd_en": 1,
-    "trap": 1, "cause": Cause, "csr": CsrSel, "csr_writes": 1,
+    "word": 1, "a": XLEN, "b": XLEN, "rs2": XLEN, "target": XLEN, "link": XLEN,
+    "rd_en": 1, "predicted": 1,
+    "trap": 1, "cause": Cause, "csr": CsrSel, "csr_writes": 1, "released": 1,
 })
 _WB = data.StructLayout({
     "valid": 1, "thread": THREAD_BITS, "pc": XLEN, "insn": 32, "kind": Kind, "res": XLEN,
     "a": XLEN, "b": XLEN, "next_pc": XLEN, "rd_en": 1, "trap": 1, "cause": Cause,
-    "tval": XLEN, "csr": CsrSel, "csr_writes": 1,
+    "tval": XLEN, "csr": CsrSel, "csr_writes": 1, "released": 1,
 })
 _DIV_REQ = data.StructLayout({"thread": THREAD_BITS, "funct3": 2, "word": 1, "a": XLEN,
                               "b": XLEN})
@@ -191,6 +198,10 @@ class ScalarCore(wiring.Component):
             """Index of a per-thread array (constant 0 with one thread)."""
             return thread[:tbits] if tbits else Const(0, 1)
 
+        def bit(valid, thread):
+            """The mask with ``thread``'s bit set if ``valid``."""
+            return Mux(valid, (Const(1, n) << ix(thread))[:n], 0)
+
         def per_thread(name, width, init=0):
             return Array(Signal(width, name=f"{name}{i}", init=init if i == 0 else 0)
                          for i in range(n))
@@ -200,6 +211,7 @@ class ScalarCore(wiring.Component):
         running = Signal(n, init=1)
         busy = Signal(n)       # an instruction in flight
         fetching = Signal(n)   # a line fetch outstanding
+        wanted = Signal(n)     # a line asked for by decode or execute, not yet sent
         hold = Signal(n)
         line_tag = per_thread("line_tag", XLEN - LINE_BITS)
         line_valid = Signal(n)
@@ -223,10 +235,12 @@ class ScalarCore(wiring.Component):
         m.d.comb += self.running.eq(running)
 
         m.submodules.rf = rf = Memory(shape=XLEN, depth=32 << tbits, init=[])
-        rp1 = rf.read_port()
-        rp2 = rf.read_port()
         wp = rf.write_port()      # write-back
         wp2 = rf.write_port()     # completions
+        # Transparent: a thread may issue in the cycle its previous instruction writes its
+        # result (a jump leaving write-back, a completion); see "Releasing a thread" below.
+        rp1 = rf.read_port(transparent_for=(wp, wp2))
+        rp2 = rf.read_port(transparent_for=(wp, wp2))
 
         # --- request FIFOs (one entry per thread: never full) and units ----------------------
         def request_fifo(name, layout, port=None):
@@ -257,14 +271,13 @@ class ScalarCore(wiring.Component):
         m.d.comb += [div.i_valid.eq(div_q.r_rdy), div_q.r_en.eq(div.i_ready),
                      div.i_thread.eq(div_in.thread), div.i_funct3.eq(div_in.funct3),
                      div.i_word.eq(div_in.word), div.i_a.eq(div_in.a), div.i_b.eq(div_in.b),
-                     mul_out.w_en.eq(mul.o_valid),
                      mul_out.w_data.eq(Cat(mul.o_thread, mul.o_value))]
         mul_res = data.View(_MUL_RES, mul_out.r_data)
 
         # --- stage 1: issue ----------------------------------------------------------------
         idr = Signal(_ID)
         last = Signal(range(n), init=n - 1)
-        eligible = running & ~busy & ~hold & ~fetching
+        eligible = running & ~busy & ~hold & ~fetching & ~wanted
         pick = Signal(THREAD_BITS)
         any_pick = Signal()
         with m.Switch(last):
@@ -276,22 +289,41 @@ class ScalarCore(wiring.Component):
                             m.d.comb += [pick.eq(i), any_pick.eq(1)]
         t_is = ix(pick)
         pc_is = pc[t_is]
-        hit = Signal()
-        m.d.comb += hit.eq(line_valid.bit_select(t_is, 1)
-                           & (line_tag[t_is] == pc_is[LINE_BITS:]))
+        # Every thread's line hit, computed beside the pick rather than after it.
+        hits = Signal(n)
+        for i in range(n):
+            m.d.comb += hits[i].eq(line_valid[i] & (line_tag[i] == pc[i][LINE_BITS:]))
+        hit = hits.bit_select(t_is, 1)
         insn_is = line_data[t_is].word_select(pc_is[2:LINE_BITS], 32)
         m.d.comb += [rp1.addr.eq(Cat(insn_is[15:20], pick[:tbits])),
                      rp2.addr.eq(Cat(insn_is[20:25], pick[:tbits]))]
         # A miss fetches the pc's line; issuing the last word of a line prefetches the next
         # (the thread's one line buffer is free once that word has issued).
-        issue = any_pick & hit
+        # ``kill``: the picked thread's branch, predicted at decode, is found mispredicted in
+        # execute this cycle, so the word picked is on the wrong path: it does not issue. (A
+        # fetch request still may: the wrong-path word and the right one are both in the
+        # branch's line, never its last word, so a request can only refetch that line.)
+        kill = Signal()
+        issue = any_pick & hit & ~kill
         last_word = pc_is[2:LINE_BITS] == (1 << (LINE_BITS - 2)) - 1
-        next_line, _ = prefix_add(m, pc_is[LINE_BITS:], 1, width=XLEN - LINE_BITS,
-                                  name="next_line")
+        # Every thread's next line, computed beside the pick rather than after it.
+        next_lines = Array(prefix_add(m, pc[i][LINE_BITS:], 1, width=XLEN - LINE_BITS,
+                                      name=f"next_line{i}")[0] for i in range(n))
+        next_line = next_lines[t_is]
         fetch_line = Mux(hit, next_line, pc_is[LINE_BITS:])
-        request = any_pick & (~hit | last_word) & fetch_q.w_rdy
-        m.d.comb += [fetch_wdata.eq(Cat(Const(0, LINE_BITS), fetch_line, pick)),
-                     fetch_push.eq(request)]
+        # A line asked for by decode or execute (its tag already set) goes first, once
+        # the thread's previous fetch (a prefetch, dropped) is answered.
+        sendable = wanted & ~fetching
+        want = Signal(THREAD_BITS)
+        for i in reversed(range(n)):
+            with m.If(sendable[i]):
+                m.d.comb += want.eq(i)
+        any_want = sendable != 0
+        request = any_pick & (~hit | last_word) & fetch_q.w_rdy & ~any_want
+        m.d.comb += [fetch_wdata.eq(Cat(Const(0, LINE_BITS),
+                                        Mux(any_want, line_tag[ix(want)], fetch_line),
+                                        Mux(any_want, want, pick))),
+                     fetch_push.eq(request | any_want)]
         m.d.sync += [idr.valid.eq(issue), idr.thread.eq(pick), idr.pc.eq(pc_is),
                      idr.insn.eq(insn_is), idr.fault.eq(line_fault.bit_select(t_is, 1))]
         set_busy = Signal(n)
@@ -302,15 +334,20 @@ class ScalarCore(wiring.Component):
             m.d.comb += set_busy.eq(1 << t_is)
         with m.If(request):
             m.d.comb += set_fetching.eq(1 << t_is)
-            m.d.sync += line_tag[t_is].eq(fetch_line)
+        with m.If(any_want):
+            m.d.comb += set_fetching.eq(1 << ix(want))
 
         # --- stage 2: register read and decode -----------------------------------------------
         exr = Signal(_EX)
+        wbr = Signal(_WB)
         insn = idr.insn
         opcode, rd, f3 = insn[0:7], insn[7:12], insn[12:15]
         rs1, rs2, f7 = insn[15:20], insn[20:25], insn[25:32]
-        rv1 = Mux(rs1 == 0, 0, rp1.data)
-        rv2 = Mux(rs2 == 0, 0, rp2.data)
+        # The thread's previous instruction may be in write-back, its result not yet in the
+        # register file (it was released at decode): take it from there.
+        same = wbr.valid & wbr.rd_en & (wbr.thread == idr.thread)
+        rv1 = Mux(rs1 == 0, 0, Mux(same & (wbr.insn[7:12] == rs1), wbr.res, rp1.data))
+        rv2 = Mux(rs2 == 0, 0, Mux(same & (wbr.insn[7:12] == rs2), wbr.res, rp2.data))
         imm_i = _sext(insn[20:32], 12)
         imm_s = _sext(Cat(insn[7:12], insn[25:32]), 12)
         imm_b = _sext(Cat(Const(0, 1), insn[8:12], insn[25:31], insn[7], insn[31]), 13)
@@ -322,7 +359,6 @@ class ScalarCore(wiring.Component):
         word = Signal()
         a = Signal(XLEN)
         b = Signal(XLEN)
-        off = Signal(XLEN)
         rd_en = Signal()
         illegal = Signal()
         cause = Signal(Cause)
@@ -360,12 +396,12 @@ class ScalarCore(wiring.Component):
             with m.Case(0x17):  # AUIPC
                 m.d.comb += [a.eq(idr.pc), b.eq(imm_u), rd_en.eq(1)]
             with m.Case(0x6F):  # JAL
-                m.d.comb += [kind.eq(Kind.JUMP), off.eq(imm_j), rd_en.eq(1)]
+                m.d.comb += [kind.eq(Kind.JUMP), rd_en.eq(1)]
             with m.Case(0x67):  # JALR
                 m.d.comb += [kind.eq(Kind.JUMP), b.eq(imm_i), rd_en.eq(1),
                              illegal.eq(f3 != 0)]
             with m.Case(0x63):  # branches
-                m.d.comb += [kind.eq(Kind.BRANCH), off.eq(imm_b),
+                m.d.comb += [kind.eq(Kind.BRANCH),
                              illegal.eq((f3 == 2) | (f3 == 3))]
             with m.Case(0x03):  # loads
                 m.d.comb += [kind.eq(Kind.LOAD), b.eq(imm_i), rd_en.eq(1), illegal.eq(f3 == 7)]
@@ -433,16 +469,47 @@ class ScalarCore(wiring.Component):
             m.d.comb += [trap.eq(1), cause.eq(Cause.FETCH_FAULT)]
         with m.Elif(illegal):
             m.d.comb += [trap.eq(1), cause.eq(Cause.ILLEGAL)]
+        # Releasing a thread: an instruction that cannot trap lets its thread issue again now,
+        # at its next pc; its result reaches the next instruction through the bypass above.
+        # ALU instructions and FENCE go on at pc + 4; a JAL at its target; a backward branch
+        # whose target is in the same line is predicted taken (a loop) and goes on at its
+        # target, execute checking the prediction (``mispredict``, ``kill``). Targets must be
+        # 4-byte aligned (else execute traps). Other branches and JALR wait for execute.
+        seq_pc, _ = prefix_add(m, idr.pc, 4, width=XLEN, name="link")
+        off = Mux(insn[3], imm_j, imm_b)  # JAL 0x6F, branches 0x63
+        target_id, _ = prefix_add(m, idr.pc, off, width=XLEN, name="target")
+        # Whether the target is in the pc's line, without the adder: the offset's bits above the
+        # line are all 0 (all 1) and the low bits do not (do) carry; and the pc is not the
+        # line's last word (whose issue replaced the line by a prefetch of the next).
+        high = off[LINE_BITS:21]  # imm_j/imm_b are sign-extended from bit 20/12
+        carry = (idr.pc[2:LINE_BITS] + off[2:LINE_BITS])[LINE_BITS - 2]
+        in_line = (Mux(carry, high == (1 << len(high)) - 1, high == 0)
+                   & (idr.pc[2:LINE_BITS] != (1 << (LINE_BITS - 2)) - 1))
+        is_jal = (kind == Kind.JUMP) & insn[3]
+        predicted = is_jal | ((kind == Kind.BRANCH) & insn[31] & in_line)
+        release_id = idr.valid & ~trap & ((kind == Kind.ALU) | (kind == Kind.NOP)
+                                          | (predicted & ~off[1]))
+        next_id = Mux(predicted, target_id, seq_pc)
+        # A JAL to another line: ask for that line as execute does below.
+        ask_id = release_id & predicted & ~in_line
+        with m.If(ask_id):
+            m.d.sync += line_tag[ix(idr.thread)].eq(target_id[LINE_BITS:])
+        # The multiplier's operands, in registers of their own that change only for a
+        # multiplication: its tree starts from them in execute.
+        mul_a = Signal(XLEN)
+        mul_b = Signal(XLEN)
+        with m.If(idr.valid & (kind == Kind.MUL)):
+            m.d.sync += [mul_a.eq(a), mul_b.eq(b)]
         m.d.sync += [
             exr.valid.eq(idr.valid), exr.thread.eq(idr.thread), exr.pc.eq(idr.pc),
             exr.insn.eq(insn), exr.kind.eq(kind), exr.op.eq(op), exr.word.eq(word),
-            exr.a.eq(a), exr.b.eq(b), exr.rs2.eq(rv2), exr.off.eq(off),
+            exr.a.eq(a), exr.b.eq(b), exr.rs2.eq(rv2), exr.target.eq(target_id),
+            exr.link.eq(seq_pc), exr.predicted.eq(predicted),
             exr.rd_en.eq(rd_en & (rd != 0)), exr.trap.eq(trap), exr.cause.eq(cause),
-            exr.csr.eq(csr_sel), exr.csr_writes.eq(csr_writes),
+            exr.csr.eq(csr_sel), exr.csr_writes.eq(csr_writes), exr.released.eq(release_id),
         ]
 
         # --- stage 3: execute ----------------------------------------------------------------
-        wbr = Signal(_WB)
         ea, eb = exr.a, exr.b
         is_sub = exr.op == AluOp.SUB
         total, _ = prefix_add(m, ea, Mux(is_sub, ~eb, eb), width=XLEN, carry_in=is_sub,
@@ -452,8 +519,8 @@ class ScalarCore(wiring.Component):
         ltu = ~no_borrow
         lt = Mux(ea[-1] != eb[-1], ea[-1], ltu)
         eq = ea == eb
-        target, _ = prefix_add(m, exr.pc, exr.off, width=XLEN, name="target")
-        link, _ = prefix_add(m, exr.pc, 4, width=XLEN, name="link")
+        target = exr.target
+        link = exr.link
         amount = Mux(exr.word, eb[:5], eb[:6])
         shifted_left = (ea << amount)[:XLEN]
         shifted_right = Mux(exr.op == AluOp.SRA, (ea.as_signed() >> amount).as_unsigned(),
@@ -514,40 +581,99 @@ class ScalarCore(wiring.Component):
                          x_cause.eq(Mux(exr.kind == Kind.LOAD, Cause.LOAD_MISALIGNED,
                                         Cause.STORE_MISALIGNED))]
         value = Mux(exr.kind == Kind.JUMP, link, Mux(exr.word, _sext(result, 32), result))
+        next_pc = Mux(jumps, jump_to, link)
+        # A branch or jump not released at decode (JALR, a misaligned target) that does not
+        # trap releases its thread here, at its next pc; a mispredicted branch puts its thread
+        # on the right path (killing the wrong-path word if it is being issued now). If the
+        # next pc is in another line than the one the thread's buffer holds or is fetching,
+        # execute asks for that line (``wanted``): the thread waits for it without taking an
+        # issue slot (a prefetch still outstanding is dropped when it arrives).
+        tx = ix(exr.thread)
+        buf_tag = line_tag[tx]
+        # (A JALR's target comes from the adder: too late to compare, its line is asked for.)
+        jalr = (exr.kind == Kind.JUMP) & is_jalr
+        same_line = Mux(jumps, ~jalr & (buf_tag == target[LINE_BITS:]),
+                        buf_tag == link[LINE_BITS:])
+        release_ex = (exr.valid & ~exr.released & ~x_trap
+                      & ((exr.kind == Kind.BRANCH) | (exr.kind == Kind.JUMP)))
+        mispredict = exr.valid & exr.released & (exr.kind == Kind.BRANCH) & (taken != exr.predicted)
+        redirect = release_ex | mispredict
+        m.d.comb += kill.eq(mispredict & (pick == exr.thread))
+        ask_line = redirect & ~same_line
         m.d.sync += [
             wbr.valid.eq(exr.valid), wbr.thread.eq(exr.thread), wbr.pc.eq(exr.pc),
             wbr.insn.eq(exr.insn), wbr.kind.eq(exr.kind), wbr.res.eq(value),
             wbr.a.eq(Mux((exr.kind == Kind.LOAD) | (exr.kind == Kind.STORE), total, ea)),
-            wbr.b.eq(Mux(exr.kind == Kind.STORE, exr.rs2, eb)),
-            wbr.next_pc.eq(Mux(jumps, jump_to, link)), wbr.rd_en.eq(exr.rd_en),
+            wbr.next_pc.eq(next_pc), wbr.rd_en.eq(exr.rd_en),
             wbr.trap.eq(x_trap), wbr.cause.eq(x_cause), wbr.tval.eq(x_tval),
             wbr.csr.eq(exr.csr), wbr.csr_writes.eq(exr.csr_writes),
+            wbr.released.eq(exr.released | release_ex),
         ]
-        # Loads and stores carry their address in ``a``, stores their data in ``b``.
+        # Loads and stores carry their address in ``a``.
+
+        # Requests leave from execute: loads, stores, multiplications, divisions, coprocessor
+        # instructions that do not trap. Every queue has a place for each thread and a thread
+        # has at most one request out, so none is ever refused; the thread waits (``busy``) for
+        # the completion, and write-back only records what the completion needs.
+        ekind = exr.kind
+        requests = exr.valid & ~x_trap
+        esize = exr.insn[12:14]
+        lane = total[:3]
+        mask = Mux(esize == 0, 0x1, Mux(esize == 1, 0x3, Mux(esize == 2, 0xF, 0xFF)))
+        dreq = data.View(DataRequest, data_wdata)
+        m.d.comb += [dreq.addr.eq(total), dreq.write.eq(ekind == Kind.STORE),
+                     dreq.mask.eq((mask << lane)[:8]),
+                     dreq.data.eq((exr.rs2 << Cat(Const(0, 3), lane))[:XLEN]),
+                     dreq.thread.eq(exr.thread)]
+        creq = data.View(CoprocRequest, cop_wdata)
+        m.d.comb += [creq.insn.eq(exr.insn), creq.rs1.eq(ea), creq.rs2.eq(eb),
+                     creq.thread.eq(exr.thread), creq.rd.eq(exr.insn[7:12])]
+        dv = data.View(_DIV_REQ, div_wdata)
+        m.d.comb += [dv.thread.eq(exr.thread), dv.funct3.eq(esize),
+                     dv.word.eq(exr.insn[3]), dv.a.eq(ea), dv.b.eq(eb)]
+        m.d.comb += [mul.i_thread.eq(exr.thread), mul.i_funct3.eq(esize),
+                     mul.i_word.eq(exr.insn[3]), mul.i_a.eq(mul_a), mul.i_b.eq(mul_b)]
+        with m.Switch(ekind):
+            with m.Case(Kind.LOAD, Kind.STORE):
+                m.d.comb += data_push.eq(requests)
+            with m.Case(Kind.CUSTOM):
+                m.d.comb += cop_push.eq(requests)
+            with m.Case(Kind.DIV):
+                m.d.comb += div_push.eq(requests)
+            with m.Case(Kind.MUL):
+                m.d.comb += mul.i_valid.eq(requests)
 
         # --- completions: results that arrive after write-back -------------------------------
         # One result a cycle (loads, stores, products, quotients, coprocessor answers) is taken
         # into ``done`` and retires the next cycle, beside what write-back retires (always
         # another thread's instruction: the completing thread is waiting).
+        # A product goes into ``done`` straight from the multiplier when nothing else is
+        # taken, else into ``mul_out`` (a place for every thread).
         done = Signal(_DONE)
-        m.d.sync += done.valid.eq(0)
+        incoming = Signal(_DONE)  # what ``done`` takes this cycle
+        mul_direct = Signal()
+        m.d.sync += done.eq(incoming)
         with m.If(self.data_resp.valid):
             m.d.comb += self.data_resp.ready.eq(1)
-            m.d.sync += [done.valid.eq(1), done.thread.eq(self.data_resp.payload.thread),
-                         done.data.eq(self.data_resp.payload.data),
-                         done.error.eq(self.data_resp.payload.error)]
+            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(self.data_resp.payload.thread),
+                         incoming.data.eq(self.data_resp.payload.data),
+                         incoming.error.eq(self.data_resp.payload.error)]
         with m.Elif(self.cop_resp.valid):
             m.d.comb += self.cop_resp.ready.eq(1)
-            m.d.sync += [done.valid.eq(1), done.thread.eq(self.cop_resp.payload.thread),
-                         done.data.eq(self.cop_resp.payload.value), done.error.eq(0)]
+            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(self.cop_resp.payload.thread),
+                         incoming.data.eq(self.cop_resp.payload.value)]
         with m.Elif(div.o_valid):
             m.d.comb += div.o_ready.eq(1)
-            m.d.sync += [done.valid.eq(1), done.thread.eq(div.o_thread),
-                         done.data.eq(div.o_value), done.error.eq(0)]
+            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(div.o_thread),
+                         incoming.data.eq(div.o_value)]
         with m.Elif(mul_out.r_rdy):
             m.d.comb += mul_out.r_en.eq(1)
-            m.d.sync += [done.valid.eq(1), done.thread.eq(mul_res.thread),
-                         done.data.eq(mul_res.value), done.error.eq(0)]
+            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(mul_res.thread),
+                         incoming.data.eq(mul_res.value)]
+        with m.Elif(mul.o_valid):
+            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(mul.o_thread),
+                         incoming.data.eq(mul.o_value), mul_direct.eq(1)]
+        m.d.comb += mul_out.w_en.eq(mul.o_valid & ~mul_direct)
 
         # --- stage 4: write-back -------------------------------------------------------------
         from_pipe = wbr.valid
@@ -604,55 +730,33 @@ class ScalarCore(wiring.Component):
         stopping = running & ~new_mask & others
         ctl_write = (from_pipe & ~wbr.trap & (wbr.kind == Kind.CSR) & wbr.csr_writes
                      & (wbr.csr == CsrSel.MTHREADCTL))
-        ctl_wait = ctl_write & ((stopping & (busy | fetching | ~hold)) != 0)
-        parks = from_pipe & ~wbr.trap & (
-            (wbr.kind == Kind.LOAD) | (wbr.kind == Kind.STORE) | (wbr.kind == Kind.MUL)
-            | (wbr.kind == Kind.DIV) | (wbr.kind == Kind.CUSTOM))
-        park_ok = Signal()
-        replay = from_pipe & (ctl_wait | (parks & ~park_ok))
-
-        # Requests leaving write-back.
+        # Instructions of released threads may still be in decode or execute.
+        in_pipe = Signal(n)
+        for i in range(n):
+            m.d.comb += in_pipe[i].eq((idr.valid & (idr.thread == i))
+                                      | (exr.valid & (exr.thread == i)))
+        ctl_wait = ctl_write & ((stopping & (busy | fetching | wanted | in_pipe | ~hold)) != 0)
         wkind = wbr.kind
-        waddr = wbr.a
-        wsize = wbr.insn[12:14]
-        lane = waddr[:3]
-        mask = Mux(wsize == 0, 0x1, Mux(wsize == 1, 0x3, Mux(wsize == 2, 0xF, 0xFF)))
-        dreq = data.View(DataRequest, data_wdata)
-        m.d.comb += [dreq.addr.eq(waddr), dreq.write.eq(wkind == Kind.STORE),
-                     dreq.mask.eq((mask << lane)[:8]),
-                     dreq.data.eq((wbr.b << Cat(Const(0, 3), lane))[:XLEN]),
-                     dreq.thread.eq(wbr.thread)]
-        creq = data.View(CoprocRequest, cop_wdata)
-        m.d.comb += [creq.insn.eq(wbr.insn), creq.rs1.eq(wbr.a), creq.rs2.eq(wbr.b),
-                     creq.thread.eq(wbr.thread), creq.rd.eq(wbr.insn[7:12])]
-        dv = data.View(_DIV_REQ, div_wdata)
-        m.d.comb += [dv.thread.eq(wbr.thread), dv.funct3.eq(wbr.insn[12:14]),
-                     dv.word.eq(wbr.insn[3]), dv.a.eq(wbr.a), dv.b.eq(wbr.b)]
-        m.d.comb += [mul.i_thread.eq(wbr.thread), mul.i_funct3.eq(wbr.insn[12:14]),
-                     mul.i_word.eq(wbr.insn[3]), mul.i_a.eq(wbr.a), mul.i_b.eq(wbr.b)]
-        with m.Switch(wkind):
-            with m.Case(Kind.LOAD, Kind.STORE):
-                m.d.comb += park_ok.eq(data_q.w_rdy)
-                m.d.comb += data_push.eq(parks)
-            with m.Case(Kind.CUSTOM):
-                m.d.comb += [park_ok.eq(cop_q.w_rdy), cop_push.eq(parks)]
-            with m.Case(Kind.DIV):
-                m.d.comb += [park_ok.eq(div_q.w_rdy), div_push.eq(parks)]
-            with m.Case(Kind.MUL):
-                # The result FIFO has a place for every thread.
-                m.d.comb += [park_ok.eq(1), mul.i_valid.eq(parks)]
-        with m.If(parks & park_ok):
-            m.d.sync += [pend_pc[tw].eq(wbr.pc), pend_addr[tw].eq(waddr),
+        parks = from_pipe & ~wbr.trap & (
+            (wkind == Kind.LOAD) | (wkind == Kind.STORE) | (wkind == Kind.MUL)
+            | (wkind == Kind.DIV) | (wkind == Kind.CUSTOM))
+        replay = from_pipe & ctl_wait
+
+        # An instruction whose request left from execute: what its completion needs.
+        with m.If(parks):
+            m.d.sync += [pend_pc[tw].eq(wbr.pc), pend_addr[tw].eq(wbr.a),
                          pend_insn[tw].eq(wbr.insn), pc[tw].eq(wbr.next_pc)]
 
+        # A released instruction's thread has its pc and may have issued again: only retire.
         with m.If(from_pipe):
             with m.If(wbr.trap):
                 m.d.comb += [r_valid.eq(1), clear_busy.eq(1)]
             with m.Elif(replay):
                 m.d.comb += clear_busy.eq(1)
             with m.Elif(~parks):
-                m.d.comb += [r_valid.eq(1), clear_busy.eq(1), set_pc.eq(1),
-                             new_pc.eq(wbr.next_pc), r_rd_en.eq(wbr.rd_en),
+                m.d.comb += [r_valid.eq(1), clear_busy.eq(~wbr.released),
+                             set_pc.eq(~wbr.released), new_pc.eq(wbr.next_pc),
+                             r_rd_en.eq(wbr.rd_en),
                              r_value.eq(Mux(wkind == Kind.CSR, old, wbr.res))]
                 with m.If(wkind == Kind.MRET):
                     m.d.comb += new_pc.eq(mepc[tw])
@@ -725,20 +829,28 @@ class ScalarCore(wiring.Component):
                 with m.Case(CsrSel.MTHREADPC):
                     m.d.sync += mthreadpc.eq(Cat(Const(0, 2), csr_new[2:]))
 
-        # Busy bits: set at issue, cleared at write-back and completion; fetching bits: set by
-        # a fetch request, cleared by its response.
+        # Busy bits: set at issue, cleared when the instruction releases its thread (decode,
+        # execute, write-back or its completion); fetching bits: set by a fetch request, cleared
+        # by its response; wanted bits: set by a line asked for in decode or execute, cleared
+        # when its request goes out.
         fetch_done = Signal(n)
         m.d.comb += self.fetch_resp.ready.eq(1)
         fr = self.fetch_resp.payload
         with m.If(self.fetch_resp.valid):
             m.d.comb += fetch_done.eq(1 << ix(fr.thread))
             m.d.sync += [line_data[ix(fr.thread)].eq(fr.data)]
-        clear = (Mux(clear_busy, (Const(1, n) << tw)[:n], 0)
-                 | Mux(done.valid, (Const(1, n) << twc)[:n], 0))
+        # A completion without error releases its thread as ``done`` takes it: the thread may
+        # issue while it retires (the register file's read ports are transparent); one with an
+        # error releases it after the trap entry.
+        clear = (bit(clear_busy, t) | bit(done.valid & done.error, tc)
+                 | bit(incoming.valid & ~incoming.error, incoming.thread)
+                 | bit(release_id, idr.thread) | bit(release_ex, exr.thread))
         m.d.sync += [busy.eq((busy | set_busy) & ~clear),
-                     fetching.eq((fetching | set_fetching) & ~fetch_done)]
-        refill = Mux(request, (Const(1, n) << t_is)[:n], 0)
-        m.d.sync += line_valid.eq((line_valid | fetch_done) & ~refill)
+                     fetching.eq((fetching | set_fetching) & ~fetch_done),
+                     wanted.eq((wanted & ~bit(any_want, want)) | bit(ask_line, exr.thread)
+                               | bit(ask_id, idr.thread))]
+        refill = bit(request, pick) | bit(ask_line, exr.thread) | bit(ask_id, idr.thread)
+        m.d.sync += line_valid.eq((line_valid | (fetch_done & ~wanted)) & ~refill)
         with m.If(self.fetch_resp.valid):
             m.d.sync += line_fault.eq((line_fault & ~fetch_done)
                                       | Mux(fr.error, fetch_done, 0))
@@ -753,6 +865,21 @@ class ScalarCore(wiring.Component):
                     m.d.sync += pc[i].eq(mthreadpc)
         with m.Elif(ctl_wait):
             m.d.sync += hold.eq(hold | stopping)
+
+        # Line tags written by the issue stage's request and by execute's ask, the latest-arriving
+        # last (they are never the same thread's: a thread whose branch execute releases is not
+        # picked; one whose branch is mispredicted goes back into the same line, asking none).
+        with m.If(request):
+            m.d.sync += line_tag[t_is].eq(fetch_line)
+        with m.If(ask_line):
+            m.d.sync += line_tag[tx].eq(next_pc[LINE_BITS:])
+
+        # Released threads go on (at most one pc write per thread in a cycle: a thread has one
+        # unreleased instruction at most, and only that one writes its pc).
+        with m.If(release_id):
+            m.d.sync += pc[ix(idr.thread)].eq(next_id)
+        with m.If(redirect):
+            m.d.sync += pc[ix(exr.thread)].eq(next_pc)
 
         # Register writes and the retire trace (completions first: they are older).
         m.d.comb += [wp.addr.eq(Cat(wbr.insn[7:12], t[:tbits])), wp.data.eq(r_value),

@@ -31,15 +31,17 @@ class MulUnit(wiring.Component):
 
     Members: ``i_valid``, ``i_thread``, ``i_funct3`` (0..3 as in the encoding), ``i_word``,
     ``i_a``, ``i_b`` in; ``o_valid``, ``o_thread``, ``o_value`` out, ``LATENCY`` cycles after
-    the inputs were sampled.
+    the inputs were sampled. The inputs feed the first layers of the tree directly: they must
+    come straight from flip-flops (the core has operand registers for it, loaded at decode).
 
     The 128-bit product of the operands as unsigned numbers is a Wallace tree of 64 partial
     products; a signed operand adds the two's complement of the other operand shifted up by 64
-    (two more rows and a constant), which makes the high half the signed product's. Five 3:2
-    layers per stage, then a 128-bit Kogge-Stone adder, then the result select.
+    (two more rows and a constant), which makes the high half the signed product's. Partial
+    products and five 3:2 layers in the first stage, the remaining layers in the second, a
+    128-bit Kogge-Stone adder in the third, then the result select.
     """
 
-    LATENCY = 4
+    LATENCY = 3
     LAYERS = 5
 
     def __init__(self):
@@ -52,17 +54,17 @@ class MulUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w2 = 2 * XLEN
-        # Stage 1: operands registered.
-        valid = [Signal(name=f"valid{k}") for k in range(4)]
-        thread = [Signal(THREAD_BITS, name=f"thread{k}") for k in range(4)]
-        sel = [Signal(3, name=f"sel{k}") for k in range(4)]  # funct3[1:0], word
-        a, b = Signal(XLEN), Signal(XLEN)
+        stages = self.LATENCY
+        valid = [Signal(name=f"valid{k}") for k in range(stages)]
+        thread = [Signal(THREAD_BITS, name=f"thread{k}") for k in range(stages)]
+        sel = [Signal(3, name=f"sel{k}") for k in range(stages)]  # funct3[1:0], word
+        a, b = self.i_a, self.i_b
         m.d.sync += [valid[0].eq(self.i_valid), thread[0].eq(self.i_thread),
-                     sel[0].eq(Cat(self.i_funct3, self.i_word)), a.eq(self.i_a), b.eq(self.i_b)]
-        for k in range(1, 4):
+                     sel[0].eq(Cat(self.i_funct3, self.i_word))]
+        for k in range(1, stages):
             m.d.sync += [valid[k].eq(valid[k - 1]), thread[k].eq(thread[k - 1]),
                          sel[k].eq(sel[k - 1])]
-        funct3 = sel[0][:2]
+        funct3 = self.i_funct3
         a_neg = Signal()
         b_neg = Signal()
         m.d.comb += [a_neg.eq(((funct3 == 1) | (funct3 == 2)) & a[-1]),
@@ -72,35 +74,40 @@ class MulUnit(wiring.Component):
         rows.append(Mux(a_neg, ~Cat(Const(0, XLEN), b), 0))
         rows.append(Mux(b_neg, ~Cat(Const(0, XLEN), a), 0))
         rows.append(Cat(a_neg ^ b_neg, a_neg & b_neg, Const(0, w2 - 2)))
-        # Stage 2 and 3: the tree, split in two.
+        # Stages 1 and 2: the tree, split in two.
         rows = compress(m, rows, layers=self.LAYERS, name="csa_a")
         regs1 = [Signal(w2, name=f"s2_row{k}") for k in range(len(rows))]
         m.d.sync += [r.eq(v) for r, v in zip(regs1, rows, strict=True)]
         rows = compress(m, regs1, name="csa_b")
         regs2 = [Signal(w2, name=f"s3_row{k}") for k in range(2)]
         m.d.sync += [r.eq(v) for r, v in zip(regs2, rows, strict=True)]
-        # Stage 4: the carry-propagate adder.
+        # Stage 3: the carry-propagate adder.
         product = Signal(w2)
         total, _ = prefix_add(m, regs2[0], regs2[1], width=w2, name="cpa")
         m.d.sync += product.eq(total)
-        funct3, word = sel[3][:2], sel[3][2]
+        funct3, word = sel[-1][:2], sel[-1][2]
         value = Mux(word, _sext32(product), Mux(funct3 == 0, product[:XLEN], product[XLEN:]))
-        m.d.comb += [self.o_valid.eq(valid[3]), self.o_thread.eq(thread[3]),
+        m.d.comb += [self.o_valid.eq(valid[-1]), self.o_thread.eq(thread[-1]),
                      self.o_value.eq(value)]
         return m
 
 
 class DivUnit(wiring.Component):
-    """DIV, DIVU, REM, REMU and their W forms: one at a time, 67 cycles each.
+    """DIV, DIVU, REM, REMU and their W forms: one at a time, ``CYCLES`` cycles each (from the
+    request taken to the result offered).
 
     Members: request ``i_valid``/``i_ready`` with ``i_thread``, ``i_funct3`` (4..7 as in the
     encoding, low two bits), ``i_word``, ``i_a``, ``i_b``; result ``o_valid``/``o_ready`` with
     ``o_thread``, ``o_value``, held until taken. Results follow the RISC-V spec for division by
     zero (all ones; the dividend) and signed overflow (the dividend; 0).
 
-    Restoring radix-2 division of the operands' magnitudes (one 65-bit subtraction per cycle),
-    then the signs: one cycle to take magnitudes, 64 iterations, one cycle to negate.
+    Restoring radix-4 division of the operands' magnitudes: each iteration compares the partial
+    remainder shifted by two bits with one, two and three times the divisor (three 66-bit
+    subtractions side by side) and takes a quotient digit 0..3. One cycle to take magnitudes,
+    one for three times the divisor, 32 iterations, one cycle to negate, the result the next.
     """
+
+    CYCLES = 36
 
     def __init__(self):
         super().__init__({
@@ -117,9 +124,11 @@ class DivUnit(wiring.Component):
         rem_op = Signal()        # funct3 bit 1
         word = Signal()
         a, b = Signal(XLEN), Signal(XLEN)
+        b3 = Signal(XLEN + 2)
         neg_a, neg_b, b_zero = Signal(), Signal(), Signal()
         rem, quo = Signal(XLEN), Signal(XLEN)
-        count = Signal(range(XLEN + 1))
+        steps = XLEN // 2
+        count = Signal(range(steps + 1))
         value = Signal(XLEN)
 
         ia = Mux(self.i_word, Mux(self.i_funct3[0], self.i_a[:32], _sext32(self.i_a)), self.i_a)
@@ -128,9 +137,15 @@ class DivUnit(wiring.Component):
         neg_b_next = ~self.i_funct3[0] & ib[-1]
         abs_a = Mux(neg_a, negate(m, a, name="neg_a"), a)
         abs_b = Mux(neg_b, negate(m, b, name="neg_b"), b)
-        shifted = Cat(quo[-1], rem)
-        diff, no_borrow = prefix_sub(m, shifted, Cat(b, Const(0, 1)), width=XLEN + 1,
-                                     name="step")
+        # The remainder stays below the divisor, so shifted < 4 * divisor fits in 66 bits.
+        w = XLEN + 2
+        shifted = Cat(quo[-2:], rem)
+        d1, ge1 = prefix_sub(m, shifted, b, width=w, name="step1")
+        d2, ge2 = prefix_sub(m, shifted, Cat(Const(0, 1), b), width=w, name="step2")
+        d3, ge3 = prefix_sub(m, shifted, b3, width=w, name="step3")
+        digit = Mux(ge3, 3, Mux(ge2, 2, Mux(ge1, 1, 0)))
+        next_rem = Mux(ge3, d3, Mux(ge2, d2, Mux(ge1, d1, shifted)))[:XLEN]
+        triple, _ = prefix_add(m, b, Cat(Const(0, 1), b), width=w, name="triple")
         result = Mux(rem_op, rem, quo)
         negative = Mux(rem_op, neg_a, (neg_a ^ neg_b) & ~b_zero)
         signed_result = Mux(negative, negate(m, result, name="neg_r"), result)
@@ -146,11 +161,14 @@ class DivUnit(wiring.Component):
                                  neg_b.eq(neg_b_next), b_zero.eq(ib == 0)]
                     m.next = "ABS"
             with m.State("ABS"):
-                m.d.sync += [quo.eq(abs_a), b.eq(abs_b), rem.eq(0), count.eq(XLEN)]
+                m.d.sync += [quo.eq(abs_a), b.eq(abs_b), rem.eq(0), count.eq(steps)]
+                m.next = "TRIPLE"
+            with m.State("TRIPLE"):
+                m.d.sync += b3.eq(triple)
                 m.next = "ITER"
             with m.State("ITER"):
-                m.d.sync += [rem.eq(Mux(no_borrow, diff[:XLEN], shifted[:XLEN])),
-                             quo.eq(Cat(no_borrow, quo[:-1])), count.eq(count - 1)]
+                m.d.sync += [rem.eq(next_rem), quo.eq(Cat(digit[:2], quo[:-2])),
+                             count.eq(count - 1)]
                 with m.If(count == 1):
                     m.next = "SIGN"
             with m.State("SIGN"):

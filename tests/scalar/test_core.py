@@ -25,7 +25,7 @@ from tests.amaranth_sim import raises_unelaborated
 from verif.scalar import asm as A
 from verif.scalar import iss
 from verif.scalar.core_tb import LockstepError, bench_coprocessor, lockstep, run_program
-from verif.scalar.ptest import PTEST_DATA, ptest_image
+from verif.scalar.ptest import PTEST_DATA, TOHOST, ptest_image
 from verif.scalar.random_program import random_program
 
 M64 = (1 << 64) - 1
@@ -438,3 +438,67 @@ def test_lockstep_failure_is_raised(monkeypatch):
     with pytest.raises(LockstepError, match=r"record \d+: got thread 0 .* ISS expected"):
         core_tb.run_program(image, threads=4, sim="verilator", tohost=tohost,
                             max_cycles=40_000, coprocessor=None)
+
+
+# --- the thread loop ------------------------------------------------------------------------------
+
+LINE_WORDS = 8
+DATA = PTEST_DATA + 0x400
+N_LOOP = 16
+
+
+def _loop_cycles_image():
+    """Thread 0 alone runs kernels between reads of ``mcycle`` (x5): a chain of dependent
+    ``addi``, a loop closed by a backward branch within its line (taken 15 times, then not), a
+    chain of JALs skipping a word (every fourth to the next line), a chain of dependent loads (a
+    pointer to itself), a chain of dependent multiplications. Each kernel starts a line, after
+    no-ops that put the ``mcycle`` read at the end of the line before. Returns the image and the
+    no-ops run in each span between two reads."""
+    words = []
+    pads = []
+
+    def mark():
+        pads.append((-len(words) - 1) % LINE_WORDS)
+        words.extend([A.addi(0, 0, 0)] * pads[-1])
+        words.append(A.csrrs(5, iss.CSR_MCYCLE, 0))
+
+    words += [*A.li(7, DATA), A.sd(7, 0, 7), *A.li(8, 3), *A.li(9, 0x1234_5678_9ABC_DEF1),
+              A.addi(1, 0, N_LOOP)]
+    mark()
+    words += [A.addi(10, 10, 1)] * 32
+    mark()
+    words += [A.addi(10, 10, 3), A.addi(1, 1, -1), A.bne(1, 0, -8)]
+    mark()
+    for _ in range(N_LOOP):
+        words += [A.jal(11, 8), A.addi(10, 10, 100)]   # the addi is skipped
+    mark()
+    words += [A.ld(7, 0, 7)] * N_LOOP
+    mark()
+    words += [A.mul(8, 8, 9)] * N_LOOP
+    mark()
+    words += [*A.li(13, TOHOST), A.addi(14, 0, 1), A.sd(14, 0, 13), A.jal(0, 0)]
+    return [(iss.RAM_BASE, A.program(*words))], pads[1:]
+
+
+@pytest.mark.parametrize("sim", SIMS)
+def test_thread_loop_cycles(sim):
+    """One thread alone issues a dependent ALU instruction every 2 cycles (released at decode,
+    its result bypassed from write-back), a loop iteration of two ALU instructions and a
+    backward branch predicted taken within its line in 6 (the not-taken exit mispredicts once),
+    a JAL in 2 (a few more to fetch another line), a dependent load in 4 (request from execute,
+    released as the answer arrives), a dependent multiplication in 6: the ``mcycle`` differences
+    between the kernels (no stalls, no extra latency) stay within those counts, two per no-op and
+    a few cycles for the ``mcycle`` read, and every result agrees with the ISS in lockstep."""
+    image, pads = _loop_cycles_image()
+    run = run_program(image, threads=4 if sim == "verilator" else 1, sim=sim, tohost=TOHOST,
+                      max_cycles=5_000, trace=True)
+    assert run.status == "pass", run.status
+    marks = [r.value for r in run.trace if r.insn == A.csrrs(5, iss.CSR_MCYCLE, 0)]
+    spans = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    kernels = {"alu": 2 * 32, "loop": 6 * N_LOOP + 1, "jal": 2 * N_LOOP + 3 * (N_LOOP // 4),
+               "load": 4 * N_LOOP, "mul": 6 * N_LOOP}
+    assert len(spans) == len(kernels) == len(pads)
+    over = {k: (span, bound + 2 * pad + 4)
+            for (k, bound), span, pad in zip(kernels.items(), spans, pads, strict=True)
+            if span > bound + 2 * pad + 4}
+    assert not over, (over, spans, pads)

@@ -27,15 +27,17 @@ def test_cases():
 
 def test_ipc_and_bound():
     """IPC is instructions over cycles, per thread and in total; the bound is one instruction
-    per four cycles per thread with work (workers on at least as many threads)."""
+    per two cycles per thread with work (workers on at least as many threads), at most one a
+    cycle."""
     m = fake()
     assert m.total == 900
     assert m.ipc() == 0.9
     assert [m.ipc(t) for t in range(4)] == [0.3, 0.2, 0.2, 0.2]
     assert m.bound == 1.0
-    assert fake(workers=1, threads=1, instret=(10,)).bound == 0.25
-    assert fake(workers=1, threads=4, instret=(10, 0, 0, 0)).bound == 0.25
-    assert fake(workers=4, threads=1, instret=(10,)).bound == 0.25
+    assert fake(workers=1, threads=1, instret=(10,)).bound == 0.5
+    assert fake(workers=1, threads=4, instret=(10, 0, 0, 0)).bound == 0.5
+    assert fake(workers=4, threads=1, instret=(10,)).bound == 0.5
+    assert fake(workers=2, threads=4, instret=(10, 10, 0, 0)).bound == 1.0
 
 
 def test_verdict():
@@ -63,15 +65,16 @@ def test_body():
     verdict; the summary names the lowest four-thread run; the speed rows sum their runs and the
     ratio compares the two simulators on the same workload."""
     text = scalar_bench.body(figures())
-    assert ("| crc | 1 | 1 | 1,000 | 200 | 200 | 0.200 | 0.200 | 0.25 | — |") in text
+    assert ("| crc | 1 | 1 | 1,000 | 200 | 200 | 0.200 | 0.200 | 0.50 | — |") in text
     assert ("| crc | 4 | 4 | 1,000 | 300 / 200 / 200 / 200 | 900 | "
             "0.300 / 0.200 / 0.200 / 0.200 | 0.900 | 1.00 | met |") in text
     assert "| sort | 4 | 4 | 1,000 | 200 / 100 / 100 / 100 | 500 |" in text
     assert "| 0.500 | 1.00 | not met |" in text
     assert "is met by 1 of 2 programs; the lowest is sort, 0.500." in text
-    # only crc has a one-thread run: four times its 0.200
-    assert "would reach 4 times the one-thread IPC: crc 0.800. The target needs each thread " \
-        "to average at most 4.44 cycles per instruction." in text
+    # only crc has a one-thread run
+    assert "One thread alone reaches crc 0.200 (at most 0.50: " in text
+    assert "4 threads share one issue slot a cycle, and the target needs each thread to " \
+        "average at most 4.44 cycles per instruction." in text
     assert "| — |\n\nFour threads" not in text and "| not met |\n\nFour threads" in text
     assert "| verilator | w | 4 | 40,000 | 1 | 40,000 |" in text
     assert "| icarus | w | 1 | 10,000 | 50 | 200 |" in text
