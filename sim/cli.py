@@ -6,6 +6,7 @@
     d1core synth      synthesis report of every block (docs/results.md, build/synth.json)
     d1core bench      simulation speed and block throughput (docs/results.md)
     d1core noc-bench  mesh latency and throughput against offered load
+    d1core noc-plot   draw several noc-bench results into one plot
     d1core lint       Verilator --lint-only on every generated top
     d1core run        run a RISC-V program on the scalar core (or its ISS)
 
@@ -107,10 +108,22 @@ def _cmd_noc_bench(args):
         return 2
     try:
         noc_bench.run(mesh=args.mesh, traffic=args.traffic, rates=rates, vcs=args.vcs,
-                      cycles=args.cycles, seed=args.seed, json_path=args.json, plot=args.plot,
+                      depth=args.depth, cycles=args.cycles, seed=args.seed, json_path=args.json,
+                      plot=args.plot,
                       command=None if args.no_write else _command_line())
     except noc_bench.BenchError as e:
         print(f"d1core noc-bench: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_noc_plot(args):
+    from . import noc_bench
+
+    try:
+        noc_bench.draw(args.out, [noc_bench.load_result(path) for path in args.results])
+    except (OSError, noc_bench.BenchError) as e:
+        print(f"d1core noc-plot: error: {e}", file=sys.stderr)
         return 2
     return 0
 
@@ -208,13 +221,15 @@ def _parser():
     q.set_defaults(func=_cmd_synth)
 
     q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
-                       description="Five parts, each rewriting its section of docs/results.md: "
+                       description="Six parts, each rewriting its section(s) of docs/results.md: "
                        "convert (the conversion unit's simulation speed and throughput), "
                        "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
                        "its simulation speed), sram (the scratchpad's bytes per cycle, on "
                        "Verilator), vector (the vector unit's operations per cycle per "
                        "class, latency, simulation speed) and scalar (the scalar core's IPC "
-                       "with one and four threads on the C programs, simulation speed). Every "
+                       "with one and four threads on the C programs, simulation speed), noc "
+                       "(the mesh's latency/throughput curves, 4x4 and 8x8, uniform and "
+                       "transpose, 1 and 2 VCs, and their plots docs/noc-*.png). Every "
                        "result is checked against the model.")
     from .bench import PARTS
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
@@ -236,12 +251,22 @@ def _parser():
     q.add_argument("--rate", default="0.1,0.2,0.3,0.4,0.5",
                    help="offered rates in flits/node/cycle, comma-separated")
     q.add_argument("--vcs", type=int, default=2, help="virtual channels per class (1, 2, 4)")
+    q.add_argument("--depth", type=int, default=4,
+                   help="buffer flits per virtual channel (1, 2, 4, 8, 16; default 4)")
     q.add_argument("--cycles", type=int, default=2000, help="cycles per rate (default 2000)")
     q.add_argument("--seed", type=int, default=1)
     q.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    q.add_argument("--plot", metavar="FILE.svg", help="latency against offered load, SVG")
+    q.add_argument("--plot", metavar="FILE.png",
+                   help="latency against offered load: PNG (matplotlib), or SVG for .svg")
     q.add_argument("--no-write", action="store_true", help="do not write docs/results.md")
     q.set_defaults(func=_cmd_noc_bench)
+
+    q = sub.add_parser("noc-plot", help="draw several noc-bench results into one plot",
+                       description="Latency against offered load of the noc-bench JSON "
+                       "results given, one line per result.")
+    q.add_argument("results", nargs="+", metavar="FILE.json", help="noc-bench --json files")
+    q.add_argument("--out", required=True, metavar="FILE.png", help="the plot (.png or .svg)")
+    q.set_defaults(func=_cmd_noc_plot)
 
     q = sub.add_parser("lint", help="Verilator --lint-only on every generated top")
     q.add_argument("blocks", nargs="*", metavar="BLOCK", help="blocks (default: all)")

@@ -8,8 +8,9 @@ to ejection (eject ready always high). Packets created in the first ``cycles // 
 the mesh up and are not measured; accepted throughput is the packets ejected between the end of
 warm-up and ``cycles``, per node per cycle. Each rate runs from reset; the run continues up to
 ``cycles // 2`` cycles past ``cycles`` so that measured packets can arrive. The mesh is a
-`verif.noc.compact_mesh.CompactMesh` (the payload is made from a serial number that identifies
-each packet) on Verilator, configured with XY tables.
+`hw.noc.mesh.NoCMesh` with a 32-bit payload, the serial number that identifies each packet (the
+router carries the payload untouched: its width changes no timing), on Verilator, configured with
+XY tables.
 """
 
 import json
@@ -20,11 +21,14 @@ import numpy as np
 
 from . import toolchain
 
-__all__ = ["run", "TRAFFIC", "BenchError", "bisection_bound", "pattern_bound"]
+__all__ = ["run", "TRAFFIC", "BenchError", "bisection_bound", "pattern_bound", "draw",
+           "load_result", "curves", "CURVES", "SERIAL_BITS", "saturation"]
 
 TRAFFIC = ("uniform", "transpose", "hotspot", "neighbor")
 #: Share of hotspot traffic that goes to the node nearest the centre.
 HOTSPOT_SHARE = 0.2
+#: The bench mesh's payload: each packet's serial number.
+SERIAL_BITS = 32
 
 
 class BenchError(ValueError):
@@ -67,12 +71,12 @@ def pattern_bound(pattern, width, height):
     return None
 
 
-def _design(width, height, vcs):
+def _design(width, height, vcs, depth):
+    from hw.noc.mesh import NoCMesh
     from sim.build import Design
-    from verif.noc.compact_mesh import CompactMesh
 
-    return Design.of(f"noc_cmesh{width}x{height}v{vcs}", CompactMesh, width=width, height=height,
-                     vcs=vcs, depth=4)
+    return Design.of(f"noc_mesh{width}x{height}v{vcs}d{depth}p{SERIAL_BITS}", NoCMesh,
+                     width=width, height=height, vcs=vcs, depth=depth, payload_bits=SERIAL_BITS)
 
 
 def _runs(width, height, pattern, rates, cycles, seed):
@@ -94,7 +98,34 @@ def _runs(width, height, pattern, rates, cycles, seed):
     return out
 
 
-def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, cycles=2000, seed=1,
+#: A rate keeps up while its average latency stays within this factor of the zero-load
+#: latency (that of the lowest rate) ...
+LATENCY_FACTOR = 3
+#: ... and its accepted throughput within this share of the offer.
+ACCEPTED_SHARE = 0.95
+
+
+def saturation(points):
+    """``saturation_rate``: the highest offered rate up to which every rate keeps up (all its
+    measured packets arrived, average latency at most `LATENCY_FACTOR` × the lowest rate's,
+    accepted at least `ACCEPTED_SHARE` of the offer), None if the lowest does not;
+    ``saturation_throughput``: the accepted throughput there; ``peak_accepted``: the largest
+    accepted throughput of any rate (above saturation, transpose's unloaded nodes still take
+    more, so it can pass the bound)."""
+    points = sorted(points, key=lambda p: p["offered"])
+    zero_load = points[0]["latency_avg"]
+    last = None
+    for p in points:
+        if not (p["complete"] and p["latency_avg"] <= LATENCY_FACTOR * zero_load
+                and p["accepted"] >= ACCEPTED_SHARE * p["offered"]):
+            break
+        last = p
+    return {"saturation_rate": last["offered"] if last else None,
+            "saturation_throughput": last["accepted"] if last else 0.0,
+            "peak_accepted": max(p["accepted"] for p in points)}
+
+
+def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2000, seed=1,
         json_path=None, plot=None, command=None, progress=True):
     """Run the bench; return a dict of the results. Writes the JSON and the plot as asked and,
     given the ``command`` that ran it, the section ``noc-<mesh>-<traffic>-v<vcs>`` of
@@ -116,11 +147,13 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, cycles=2000, seed
         raise BenchError(f"--vcs must be 1, 2 or 4, not {vcs}")
     if any(not 0 < r <= 1 for r in rates):
         raise BenchError(f"rates must be in (0, 1], not {list(rates)}")
-    if plot and not str(plot).endswith(".svg"):
-        raise BenchError(f"--plot writes SVG: give a .svg file, not {plot!r}")
+    if plot:
+        _check_plot_path(plot)
     if cycles < 100:
         raise BenchError(f"--cycles must be at least 100, not {cycles}")
-    design = _design(width, height, vcs)
+    if depth not in (1, 2, 4, 8, 16):
+        raise BenchError(f"--depth must be 1, 2, 4, 8 or 16, not {depth}")
+    design = _design(width, height, vcs, depth)
     runs = _runs(width, height, traffic, list(rates), cycles, seed)
     warmup = cycles // 5
     spec = {"width": width, "height": height, "warmup": warmup, "cycles": cycles,
@@ -138,11 +171,10 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, cycles=2000, seed
     points = json.loads(summary.read_text())
     total_cycles = sum(p["sim_cycles"] for p in points)
     result = {
-        "mesh": f"{width}x{height}", "traffic": traffic, "vcs_per_class": vcs, "cycles": cycles,
+        "mesh": f"{width}x{height}", "traffic": traffic, "vcs_per_class": vcs, "depth": depth,
+        "cycles": cycles,
         "warmup": warmup, "bound": pattern_bound(traffic, width, height), "points": points,
-        "saturation_throughput": max(p["accepted"] for p in points),
-        "saturation_rate": next((p["offered"] for p in points
-                                 if p["accepted"] < 0.95 * p["offered"]), None),
+        **saturation(points),
         "router_cycles_per_second": width * height * total_cycles / info["test_seconds"],
         "build_seconds": info["build_seconds"], "wall_seconds": time.monotonic() - t0,
     }
@@ -154,8 +186,116 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, cycles=2000, seed
         with open(json_path, "w") as f:
             json.dump(result, f, indent=1)
     if plot:
-        write_svg(plot, [result])
+        draw(plot, [result])
     return result
+
+
+def load_result(path):
+    """A result that ``--json`` wrote, read back (`BenchError` if it is not one)."""
+    with open(path) as f:
+        try:
+            result = json.load(f)
+        except ValueError as e:
+            raise BenchError(f"{path} is not JSON: {e}") from None
+    missing = [k for k in ("mesh", "traffic", "vcs_per_class", "points")
+               if not isinstance(result, dict) or k not in result]
+    if missing:
+        raise BenchError(f"{path} is not a noc-bench result: no {', '.join(missing)}")
+    return result
+
+
+def _check_plot_path(path):
+    if not str(path).endswith((".png", ".svg")):
+        raise BenchError(f"--plot writes PNG or SVG: give a .png or .svg file, not {path!r}")
+
+
+def draw(path, results):
+    """Latency against offered load, one line per result (a dict as :func:`run` returns):
+    PNG through matplotlib for a ``.png`` path, a hand-written SVG for ``.svg``."""
+    _check_plot_path(path)
+    if str(path).endswith(".svg"):
+        write_svg(path, results)
+    else:
+        write_png(path, results)
+
+
+def _label(result):
+    depth = result.get("depth", 4)
+    return (f"{result['mesh']} {result['traffic']}, {result['vcs_per_class']} VC/class"
+            + ("" if depth == 4 else f", depth {depth}"))
+
+
+def write_png(path, results):
+    """Average (solid) and 99th-percentile (dashed) latency against offered load, with each
+    result's bound as a dotted vertical line, as a PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    ymax = 0.0
+    bounds = set()
+    for i, r in enumerate(results):
+        colour = f"C{i}"
+        x = [p["offered"] for p in r["points"]]
+        avg = [p["latency_avg"] for p in r["points"]]
+        p99 = [p["latency_p99"] for p in r["points"]]
+        ax.plot(x, avg, "o-", color=colour, label=f"{_label(r)}: average")
+        ax.plot(x, p99, "--", color=colour, alpha=0.6, label=f"{_label(r)}: 99th percentile")
+        ymax = max(ymax, *avg)
+        if r.get("bound"):
+            bounds.add(r["bound"])
+    for b in sorted(bounds):
+        ax.axvline(b, color="grey", linestyle=":", linewidth=1)
+    ax.set_ylim(0, min(max(ymax * 1.3, 10), 200))
+    ax.set_xlim(left=0)
+    ax.set_xlabel("offered load (flits/node/cycle); dotted: the pattern's throughput bound")
+    ax.set_ylabel("latency (cycles, creation to ejection)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    # No timestamps in the file: the same results give the same bytes.
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+#: The curves of docs/results.md (``d1core bench --only noc``): per (mesh, traffic), the offered
+#: rates (finer near where the mesh saturates) and the (VCs per class, buffer depth) runs.
+CURVES = {
+    ("4x4", "uniform"): ((0.05, 0.2, 0.35, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9),
+                         ((1, 4), (2, 4))),
+    ("4x4", "transpose"): ((0.02, 0.1, 0.2, 0.25, 0.28, 0.3, 0.32, 0.34, 0.37, 0.4, 0.5),
+                           ((1, 4), (2, 4))),
+    ("8x8", "uniform"): ((0.02, 0.1, 0.2, 0.3, 0.33, 0.35, 0.37, 0.39, 0.41, 0.43, 0.46, 0.5),
+                         ((1, 4), (2, 4), (2, 8))),
+    ("8x8", "transpose"): ((0.01, 0.05, 0.09, 0.11, 0.12, 0.13, 0.135, 0.14, 0.15, 0.17, 0.2),
+                           ((1, 4), (2, 4))),
+}
+#: Cycles per rate of the curves.
+CURVE_CYCLES = 3000
+
+
+def curves(*, write=True, command="d1core bench --only noc", out_dir=None):
+    """Run every curve of `CURVES`; write each run's section of docs/results.md (with
+    ``write``), its JSON under ``build/noc_bench/`` and one PNG per (mesh, traffic) with all
+    its runs, ``docs/noc-<mesh>-<traffic>.png``. Returns the results."""
+    from . import report
+
+    out_dir = report.RESULTS.parent if out_dir is None else out_dir
+    results = {}
+    for (mesh, traffic), (rates, configs) in CURVES.items():
+        runs = []
+        for vcs, depth in configs:
+            name = f"noc-{mesh}-{traffic}-v{vcs}" + ("" if depth == 4 else f"-d{depth}")
+            json_path = toolchain.BUILD / "noc_bench" / f"{name}.json"
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            runs.append(run(mesh=mesh, traffic=traffic, rates=rates, vcs=vcs, depth=depth,
+                            cycles=CURVE_CYCLES, json_path=json_path,
+                            command=command if write else None))
+        draw(f"{out_dir}/noc-{mesh}-{traffic}.png", runs)
+        results[(mesh, traffic)] = runs
+    return results
 
 
 def _write_section(result, command):
@@ -166,19 +306,23 @@ def _write_section(result, command):
             for p in result["points"]]
     table = report.markdown_table(["offered", "accepted", "avg latency", "p99 latency",
                                    "all measured arrived"], rows)
-    bound = result["bound"]
-    sat = result["saturation_throughput"]
     body = (f"{result['mesh']} mesh, {result['traffic']} traffic, {result['vcs_per_class']} "
-            f"virtual channel(s) per class, buffers of 4 flits; {result['cycles']} cycles per "
+            f"virtual channel(s) per class, buffers of {result['depth']} flits per channel; "
+            f"{result['cycles']} cycles per "
             f"rate, the first {result['warmup']} warm-up; flits/node/cycle and cycles "
             f"(docs/noc.md, \"Measuring\").\n\n{table}\n"
-            f"Saturation throughput {sat:.3f} flits/node/cycle"
-            + (f", {sat / bound:.0%} of the bound {bound:.3f}" if bound else "")
+            + _saturation_text(result)
             + f". Simulation speed {result['router_cycles_per_second']:,.0f} router-cycles/s "
             "(Verilator, traffic harness).\n")
-    key = f"noc-{result['mesh']}-{result['traffic']}-v{result['vcs_per_class']}"
+    curve = (result["mesh"], result["traffic"])
+    if curve in CURVES:
+        plot = f"noc-{curve[0]}-{curve[1]}.png"
+        body += f"\nPlot of the curves (`d1core bench --only noc`): [{plot}]({plot}).\n"
+    depth = "" if result["depth"] == 4 else f"-d{result['depth']}"
+    key = f"noc-{result['mesh']}-{result['traffic']}-v{result['vcs_per_class']}{depth}"
     report.update_section(report.RESULTS, key, f"Mesh: {result['mesh']} {result['traffic']}, "
-                          f"{result['vcs_per_class']} VC/class", body, command=command)
+                          f"{result['vcs_per_class']} VC/class, depth {result['depth']}", body,
+                          command=command)
 
 
 def _print(result):
@@ -189,11 +333,19 @@ def _print(result):
         late = "" if p["complete"] else "  (not all arrived: lower bounds)"
         print(f"  {p['offered']:7.3f}  {p['accepted']:8.3f}  {p['latency_avg']:11.1f}  "
               f"{p['latency_p99']:11.1f}  {p['measured']:8d}{late}", file=sys.stderr)
+    print(f"  {_saturation_text(result)}; {result['router_cycles_per_second']:,.0f} "
+          "router-cycles/s", file=sys.stderr)
+
+
+def _saturation_text(result):
     bound = result["bound"]
-    print(f"  saturation throughput {result['saturation_throughput']:.3f}"
-          + (f" ({result['saturation_throughput'] / bound:.0%} of the bound {bound:.3f})"
-             if bound else "")
-          + f"; {result['router_cycles_per_second']:,.0f} router-cycles/s", file=sys.stderr)
+    sat, rate = result["saturation_throughput"], result["saturation_rate"]
+    if rate is None:
+        text = "Saturated at the lowest rate"
+    else:
+        text = (f"Saturation at offered {rate:.3f}: accepted {sat:.3f} flits/node/cycle"
+                + (f", {sat / bound:.0%} of the bound {bound:.3f}" if bound else ""))
+    return text + f"; peak accepted {result['peak_accepted']:.3f}"
 
 
 def write_svg(path, results):
@@ -228,7 +380,7 @@ def write_svg(path, results):
         pts = " ".join(f"{sx(p['offered']):.1f},{sy(p['latency_avg']):.1f}" for p in r["points"])
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
                      'stroke-width="2"/>')
-        label = f"{r['mesh']} {r['traffic']}, {r['vcs_per_class']} VC/class"
+        label = _label(r)
         parts.append(f'<text x="{w - m - 4}" y="{m + 16 * (i + 1)}" text-anchor="end" '
                      f'fill="{colour}">{label}</text>')
     parts.append("</svg>")

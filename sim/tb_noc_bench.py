@@ -1,15 +1,16 @@
 """cocotb side of ``d1core noc-bench`` (``sim/noc_bench.py``): one run per offered rate, each
-from reset, in the traffic harness; writes per-rate latency and throughput to a JSON file."""
+from reset, in the traffic harness; writes per-rate latency and throughput to a JSON file.
+Every packet out must be one that went in, delivered once, at its destination."""
 
 import json
 
 import cocotb
 import numpy as np
 
-from hw.noc.flit import Flit, Header, MsgClass, Opcode
+from hw.noc.flit import Header, MsgClass, Opcode, flit_layout
 from hw.noc.routing import Mesh, route_tables
+from sim.noc_bench import SERIAL_BITS
 from sim.runner import tb_args
-from verif.noc.compact_mesh import SERIAL_BITS, CompactFlit
 from verif.noc.harness import TrafficHarness
 from verif.noc.mesh_tb import config_words
 from verif.pack import pack, unpack
@@ -21,7 +22,7 @@ def _words(node):
                 dst_y=np.array(node["dy"], dtype=np.uint64), src_x=node["x"], src_y=node["y"],
                 cls=MsgClass.REQUEST.value, op=Opcode.POST.value)
     serials = np.arange(node["serial"], node["serial"] + n, dtype=np.uint64)
-    return pack(CompactFlit, n, header=head, serial=serials)
+    return pack(flit_layout(SERIAL_BITS), n, header=head, data=serials)
 
 
 @cocotb.test()
@@ -46,10 +47,20 @@ async def bench(dut):
         received, counters = await harness.run(cfg, sources, count=0,
                                                max_cycles=spec["max_cycles"],
                                                timeout=spec["max_cycles"] + 10)
-        items = [item for stream in received.values() for item in stream]
-        at = np.array([c for c, _ in items], dtype=np.int64)
-        data = unpack(Flit, np.array([w for _, w in items], dtype=object))["data"]
+        items = [(int(name.split("_")[0]), c, w) for name, stream in received.items()
+                 for c, w in stream]
+        at = np.array([c for _, c, _ in items], dtype=np.int64)
+        data = unpack(flit_layout(SERIAL_BITS),
+                      np.array([w for _, _, w in items], dtype=object))["data"]
         serial = np.array([int(d) & ((1 << SERIAL_BITS) - 1) for d in data], dtype=np.int64)
+        # Every packet out is one that went in, once, at its destination.
+        dst = np.concatenate([np.array(n["dy"], dtype=np.int64) * width + n["dx"]
+                              for n in run["nodes"]])
+        index = serial - first
+        assert np.all((index >= 0) & (index < len(created))), "a packet that was never sent"
+        assert len(np.unique(index)) == len(index), "a packet delivered twice"
+        node = np.array([n for n, _, _ in items], dtype=np.int64)
+        assert np.array_equal(node, dst[index]), "a packet delivered at the wrong node"
         latency = at - created[serial - first]
         window = (created >= warmup) & (created < cycles)
         measured = window[serial - first]

@@ -31,14 +31,16 @@ class RoundRobinArbiter(wiring.Component):
         n = self.n
         after = self.after
         high = Signal(n)
-        pick = Signal(n)
         # Lowest set bit and "bits above the grant" as OR trees over the lower bits rather than
         # x & -x and ~(g | g - 1), whose carry chains would add a level per requester to the
-        # allocation stage.
+        # allocation stage. The lowest requester after the last grant and the lowest of all
+        # are found side by side and chosen between last, not one after the other.
+        def lowest(x):
+            return Cat(x[i] & ~x[:i].any() for i in range(n))
+
         m.d.comb += [
             high.eq(self.requests & after),
-            pick.eq(Mux(high.any(), high, self.requests)),
-            self.grant.eq(Cat(pick[i] & ~pick[:i].any() for i in range(n))),
+            self.grant.eq(Mux(high.any(), lowest(high), lowest(self.requests))),
         ]
         with m.If(self.advance & self.grant.any()):
             m.d.sync += after.eq(Cat(self.grant[:i].any() for i in range(n)))

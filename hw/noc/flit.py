@@ -8,7 +8,7 @@ from amaranth.lib import data, enum
 
 from .routing import MAX_SIDE
 
-__all__ = ["MsgClass", "Opcode", "Header", "Flit", "COORD_BITS", "PAYLOAD_BITS",
+__all__ = ["MsgClass", "Opcode", "Header", "Flit", "flit_layout", "COORD_BITS", "PAYLOAD_BITS",
            "ANSWERED", "needs_answer", "error_answer"]
 
 #: Bits of one coordinate: a mesh side is at most ``MAX_SIDE`` nodes.
@@ -58,6 +58,16 @@ class Flit(data.Struct):
     """One packet: header and 64-byte payload."""
     header: Header
     data: PAYLOAD_BITS
+
+
+def flit_layout(payload_bits=PAYLOAD_BITS):
+    """The flit with a payload of ``payload_bits``: `Flit` itself for the 64-byte line, else a
+    layout with the same header and a narrower payload. The router carries the payload
+    untouched, so its width changes no timing: large test meshes, the bench and the formal
+    proofs use narrow payloads (docs/noc.md, "Flit")."""
+    if payload_bits == PAYLOAD_BITS:
+        return Flit
+    return data.StructLayout({"header": Header, "data": payload_bits})
 
 
 def needs_answer(cls, op):

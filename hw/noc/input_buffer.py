@@ -1,6 +1,6 @@
 """The input buffer of one router input: a FIFO per virtual channel (docs/noc.md, "Router")."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -17,8 +17,8 @@ OUTPUTS = Port.DROP.value + 1
 
 
 class InputBuffer(wiring.Component):
-    """``fifos`` FIFOs of ``depth`` flits each, in one memory, with each flit's route and output
-    virtual channel kept beside it.
+    """``fifos`` FIFOs of ``depth`` flits (of layout ``flit``) each, in one memory, with each
+    flit's route and output virtual channel kept beside it.
 
     Write side: when ``w_valid``, the flit ``w_flit`` with ``w_route`` and ``w_vc`` is appended to
     FIFO ``w_fifo``. The writer keeps to the free space (``full`` per FIFO, credits upstream); a
@@ -31,21 +31,24 @@ class InputBuffer(wiring.Component):
     ``r_pop`` removes it. A write and a pop of one FIFO in one cycle are both done.
     """
 
-    def __init__(self, *, fifos, depth, vc_bits):
+    def __init__(self, *, fifos, depth, vc_bits, flit=Flit):
         if type(fifos) is not int or fifos < 1 or fifos & (fifos - 1) or fifos > 16:
             raise ValueError(f"fifos must be a power of two from 1 to 16, not {fifos!r}")
         if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 64:
             raise ValueError(f"depth must be a power of two from 1 to 64, not {depth!r}")
-        self.fifos, self.depth = fifos, depth
+        self.fifos, self.depth, self.flit = fifos, depth, flit
         fifo_bits = max(1, ceil_log2(fifos))
         super().__init__({
-            "w_valid": In(1), "w_fifo": In(fifo_bits), "w_flit": In(Flit),
+            "w_valid": In(1), "w_fifo": In(fifo_bits), "w_flit": In(flit),
             "w_route": In(ROUTE_BITS), "w_vc": In(vc_bits),
             "full": Out(fifos), "nonempty": Out(fifos),
             "head_out": Out(OUTPUTS).array(fifos), "head_vc": Out(vc_bits).array(fifos),
-            "r_sel": In(fifos), "r_pop": In(1), "r_flit": Out(Flit),
+            "r_sel": In(fifos), "r_pop": In(1), "r_flit": Out(flit),
             "overrun": Out(1),
         })
+        #: The flits held, all FIFOs together. Not a port: the router's formal properties
+        #: (``verif/noc/formal.py``) count with it; synthesis removes it.
+        self.level = Signal(range(fifos * depth + 1))
 
     def elaborate(self, platform):
         m = Module()
@@ -57,10 +60,11 @@ class InputBuffer(wiring.Component):
         w_out = Signal(OUTPUTS)
         m.d.comb += w_out.eq(Cat((self.w_route == o) if o < Port.DROP.value
                                  else (self.w_route >= o) for o in range(OUTPUTS)))
-        m.submodules.mem = mem = memory.Memory(shape=Flit, depth=fifos * depth, init=[])
+        m.submodules.mem = mem = memory.Memory(shape=self.flit, depth=fifos * depth, init=[])
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
 
+        levels = []
         sel_index = Signal(range(fifos))
         for f in range(fifos):
             with m.If(self.r_sel[f]):
@@ -73,20 +77,36 @@ class InputBuffer(wiring.Component):
             head_w = Signal(ptr_bits + 1, name=f"head{f}")
             tail_w = Signal(ptr_bits + 1, name=f"tail{f}")
             head, tail = head_w[:ptr_bits], tail_w[:ptr_bits]
-            metas = Array(Signal(meta, name=f"meta{f}_{e}") for e in range(depth))
+            # Route and channel of the flits in order, the head's in entry 0: a shift register,
+            # so that allocation reads the head's from flip-flops, not through a mux.
+            metas = [Signal(meta, name=f"meta{f}_{e}") for e in range(depth)]
             push = Signal(name=f"push{f}")
             pop = Signal(name=f"pop{f}")
             m.d.comb += [
                 self.full[f].eq((head_w ^ tail_w) == depth),
                 self.nonempty[f].eq(head_w != tail_w),
-                self.head_out[f].eq(metas[head].out),
-                self.head_vc[f].eq(metas[head].vc),
+                self.head_out[f].eq(metas[0].out),
+                self.head_vc[f].eq(metas[0].vc),
                 push.eq(self.w_valid & (self.w_fifo == f) & ~self.full[f]),
                 pop.eq(self.r_pop & self.r_sel[f] & self.nonempty[f]),
             ]
+            level = Signal(ptr_bits + 1, name=f"level{f}")
+            m.d.comb += level.eq(tail_w - head_w)
+            levels.append(level)
+            incoming = Cat(w_out, self.w_vc)
+            for e in range(depth):
+                entry = metas[e].as_value()
+                with m.If(pop):
+                    # Everything moves one entry forward; a flit pushed in this cycle lands
+                    # behind the last one left.
+                    with m.If(push & (level == e + 1)):
+                        m.d.sync += entry.eq(incoming)
+                    with m.Elif(e + 1 < depth):
+                        m.d.sync += entry.eq(metas[min(e + 1, depth - 1)].as_value())
+                with m.Elif(push & (level == e)):
+                    m.d.sync += entry.eq(incoming)
             with m.If(push):
-                m.d.sync += [metas[tail].out.eq(w_out), metas[tail].vc.eq(self.w_vc),
-                             tail_w.eq(tail_w + 1)]
+                m.d.sync += tail_w.eq(tail_w + 1)
             with m.If(pop):
                 m.d.sync += head_w.eq(head_w + 1)
             with m.If(self.w_fifo == f):
@@ -99,5 +119,6 @@ class InputBuffer(wiring.Component):
                      & ~self.full.bit_select(self.w_fifo, 1)),
             self.r_flit.eq(rp.data),
             self.overrun.eq(self.w_valid & ~wp.en),
+            self.level.eq(sum(levels)),
         ]
         return m

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.shared import shared
 
-from .flit import Flit
+from .flit import PAYLOAD_BITS, flit_layout
 from .router import CLASSES, DIRECTIONS, DROPPED_BITS, Router, link_signature
 from .routing import MAX_SIDE, Mesh, Port, next_hop
 
@@ -27,13 +27,13 @@ def mesh_table_write_layout(nodes):
 
 
 class NoCMesh(wiring.Component):
-    """A ``width`` × ``height`` mesh of `Router`, ``vcs`` virtual channels per class and
-    ``depth`` flits of buffer per channel.
+    """A ``width`` × ``height`` mesh of `Router`, ``vcs`` virtual channels per class,
+    ``depth`` flits of buffer per channel and flits of ``payload_bits`` of payload.
 
     Ports, node ``n = y * width + x``:
 
     * ``inject[n][c]`` / ``eject[n][c]``: the local streams of node ``n``, class ``c``
-      (`MsgClass`), valid/ready streams of `Flit`;
+      (`MsgClass`), valid/ready streams of `hw.noc.flit.flit_layout` ``(payload_bits)``;
     * ``cfg``: route-table writes, one per cycle (always ready), to router ``node``; the words
       are those of `hw.noc.routing.table_words`;
     * ``dropped[n]``: router ``n``'s count of removed packets; ``overrun[n]``: its sticky
@@ -48,17 +48,18 @@ class NoCMesh(wiring.Component):
     configured (its table stays DROP) and that no table routes to.
     """
 
-    def __init__(self, *, width, height, vcs=1, depth=4):
+    def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
         for name, value in (("width", width), ("height", height)):
             if type(value) is not int or not 1 <= value <= MAX_SIDE:
                 raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, "
                                  f"not {value!r}")
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
-        self.router_params = dict(width=width, height=height, vcs=vcs, depth=depth)
+        self.router_params = dict(width=width, height=height, vcs=vcs, depth=depth,
+                                  payload_bits=payload_bits)
         Router(**self.router_params)._MustUse__silence = True  # check the parameters now
         nodes = width * height
-        flits = stream.Signature(Flit)
-        link = link_signature(vcs)
+        flits = stream.Signature(flit_layout(payload_bits))
+        link = link_signature(vcs, payload_bits)
         members = {
             "inject": In(flits).array(nodes, CLASSES),
             "eject": Out(flits).array(nodes, CLASSES),

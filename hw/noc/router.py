@@ -6,12 +6,12 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .arbiter import RoundRobinArbiter
-from .flit import ANSWERED, Flit, MsgClass, Opcode
+from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
 from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
 from .routing import MAX_SIDE, Port
 
 __all__ = ["Router", "link_signature", "table_write_layout", "vc_bits", "DIRECTIONS",
-           "DROPPED_BITS", "ERROR_DEPTH"]
+           "DROPPED_BITS", "ERROR_DEPTH", "CLASSES", "INPUTS"]
 
 #: The four link directions, in the order of ``link_in``/``link_out`` (Port code - 1).
 DIRECTIONS = (Port.NORTH, Port.EAST, Port.SOUTH, Port.WEST)
@@ -21,6 +21,8 @@ DROPPED_BITS = 16
 ERROR_DEPTH = 2
 #: Number of message classes (`MsgClass`).
 CLASSES = 2
+#: The allocator's inputs: the inject FIFOs of each class, the four links, the ERROR queue.
+INPUTS = CLASSES + len(DIRECTIONS) + 1
 
 
 def vc_bits(vcs):
@@ -28,12 +30,12 @@ def vc_bits(vcs):
     return max(1, ceil_log2(CLASSES * vcs))
 
 
-def link_signature(vcs):
+def link_signature(vcs, payload_bits=PAYLOAD_BITS):
     """One direction of a link, seen from its sender: a flit with ``valid`` and its virtual
     channel ``vc``, and the credit return (``credit_valid``, ``credit_vc``: one buffer entry of
     that channel was freed) from the receiver."""
     return wiring.Signature({
-        "valid": Out(1), "vc": Out(vc_bits(vcs)), "flit": Out(Flit),
+        "valid": Out(1), "vc": Out(vc_bits(vcs)), "flit": Out(flit_layout(payload_bits)),
         "credit_valid": In(1), "credit_vc": In(vc_bits(vcs)),
     })
 
@@ -44,7 +46,8 @@ def table_write_layout(entries):
 
 
 class Router(wiring.Component):
-    """A 5-port router of a ``width`` × ``height`` mesh, ``vcs`` virtual channels per class.
+    """A 5-port router of a ``width`` × ``height`` mesh, ``vcs`` virtual channels per class,
+    flits of `hw.noc.flit.flit_layout` ``(payload_bits)`` (the 64-byte `Flit` by default).
 
     Ports: ``inject[c]`` / ``eject[c]`` are the local core's streams of class ``c``
     (`MsgClass`), one each way per class so that neither class can block the other at the
@@ -56,11 +59,12 @@ class Router(wiring.Component):
     Contract:
 
     * Virtual channels: channel ``c * vcs + k`` is channel ``k`` of class ``c``; a packet keeps
-      the channel ``k = (dst_x ^ dst_y ^ src_x ^ src_y) mod vcs`` of its class on every link, so
+      the channel ``k = (src_x ^ src_y ^ dst_x) mod vcs`` of its class on every link, so
       packets of one (source, destination, class) share one path and one FIFO at every hop and
       arrive in the order they were injected.
     * Each link input has ``depth`` flits of buffer per virtual channel; the sender holds one
-      credit per entry and sends only with a credit. Each inject stream has a FIFO of ``depth``.
+      credit per entry and sends only with a credit. Each inject stream has a FIFO of ``depth``
+      per channel of its class; its ``ready`` is the room in the FIFO of the offered packet.
     * The route of a packet is looked up when it enters a buffer: the table entry of its
       destination id ``dst_y * width + dst_x``, or DROP when the destination lies outside the
       mesh. A LOCAL packet leaves on ``eject[cls]``, a DROP packet is removed and counted; a READ
@@ -76,7 +80,7 @@ class Router(wiring.Component):
     * Route tables reset to DROP: a router that was never configured removes every packet.
     """
 
-    def __init__(self, *, width, height, vcs=1, depth=4):
+    def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
         for name, value in (("width", width), ("height", height)):
             if type(value) is not int or not 1 <= value <= MAX_SIDE:
                 raise ValueError(f"router {name} must be an int from 1 to {MAX_SIDE}, "
@@ -86,10 +90,25 @@ class Router(wiring.Component):
         if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 16:
             raise ValueError(f"depth (buffer flits per virtual channel) must be a power of two "
                              f"from 1 to 16, not {depth!r}")
+        if type(payload_bits) is not int or not 1 <= payload_bits <= PAYLOAD_BITS:
+            raise ValueError(f"payload_bits must be an int from 1 to {PAYLOAD_BITS}, "
+                             f"not {payload_bits!r}")
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
+        self.payload_bits = payload_bits
+        self.flit = flit_layout(payload_bits)
         self.entries = width * height
-        link = link_signature(vcs)
-        flits = stream.Signature(Flit)
+        # Not ports: what the formal properties (``verif/noc/formal.py``) observe; synthesis
+        # removes them. Bit ``u * OUTPUTS + o`` of the first three is input ``u`` and output
+        # ``o``: input u's pick asks for o; o has room for the channel of u's pick; o grants u.
+        self.alloc_want = Signal(INPUTS * OUTPUTS)
+        self.alloc_room = Signal(INPUTS * OUTPUTS)
+        self.alloc_grant = Signal(INPUTS * OUTPUTS)
+        #: The flits held in the buffers, the answer register and the drop register.
+        self.held = Signal(range(self.capacity() + 1))
+        #: High in a cycle in which an ERROR answer (a new flit) waits in the answer register.
+        self.answered = Signal()
+        link = link_signature(vcs, payload_bits)
+        flits = stream.Signature(self.flit)
         super().__init__({
             "inject": In(flits).array(CLASSES),
             "eject": Out(flits).array(CLASSES),
@@ -99,6 +118,12 @@ class Router(wiring.Component):
             "dropped": Out(DROPPED_BITS),
             "overrun": Out(1),
         })
+
+    def capacity(self):
+        """Flits the router can hold besides its output registers: the input buffers, the
+        ERROR queue, the answer and drop registers."""
+        nvc = CLASSES * self.vcs
+        return (CLASSES * self.vcs + len(DIRECTIONS) * nvc) * self.depth + ERROR_DEPTH + 2
 
     def elaborate(self, platform):
         m = Module()
@@ -118,20 +143,27 @@ class Router(wiring.Component):
             m.d.comb += inside.eq((x < self.width) & (y < self.height))
             return Mux(inside, table[y * self.width + x], Port.DROP.value)
 
+        def lane(header):
+            """The packet's channel within its class: three of the four coordinates, not all
+            four, whose XOR is 0 for every transpose pair ((x, y) to (y, x))."""
+            return (header.src_x ^ header.src_y ^ header.dst_x)[:ceil_log2(vcs)]
+
         def vc_of(header):
-            k = (header.dst_x ^ header.dst_y ^ header.src_x ^ header.src_y)[:ceil_log2(vcs)]
-            return Cat(k, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
+            return Cat(lane(header), header.cls.as_value()) if vcs > 1 else header.cls.as_value()
 
         # --- inputs: inject per class, links N/E/S/W, the ERROR queue ---
         units = []  # (buffer, the fifo index of each of its FIFOs, credit register or None)
         for c in range(CLASSES):
-            buf = InputBuffer(fifos=1, depth=depth, vc_bits=vcb)
+            # One FIFO per channel of the class, as on the links: a packet waiting for a busy
+            # output does not hold up the packets of the other channels behind it.
+            buf = InputBuffer(fifos=vcs, depth=depth, vc_bits=vcb, flit=self.flit)
             m.submodules[f"inject{c}"] = buf
             inj = self.inject[c]
             hdr = inj.payload.header
+            fifo = lane(hdr) if vcs > 1 else 0
             m.d.comb += [
-                inj.ready.eq(~buf.full[0]),
-                buf.w_valid.eq(inj.valid), buf.w_fifo.eq(0), buf.w_flit.eq(inj.payload),
+                inj.ready.eq(~buf.full.bit_select(fifo, 1)),
+                buf.w_valid.eq(inj.valid), buf.w_fifo.eq(fifo), buf.w_flit.eq(inj.payload),
                 # A packet of the other class on this stream is dropped (and counted).
                 buf.w_route.eq(Mux(hdr.cls == MsgClass(c), lookup(hdr.dst_x, hdr.dst_y),
                                    Port.DROP.value)),
@@ -140,7 +172,7 @@ class Router(wiring.Component):
             units.append((buf, None))
         overruns = []
         for d in range(len(DIRECTIONS)):
-            buf = InputBuffer(fifos=nvc, depth=depth, vc_bits=vcb)
+            buf = InputBuffer(fifos=nvc, depth=depth, vc_bits=vcb, flit=self.flit)
             m.submodules[f"in_{DIRECTIONS[d].name.lower()}"] = buf
             li = self.link_in[d]
             hdr = li.flit.header
@@ -152,9 +184,9 @@ class Router(wiring.Component):
             units.append((buf, li))
         # The ERROR queue: a dropped request that asks for an answer waits one cycle in
         # `answer` (its route is looked up there), then enters this buffer.
-        err = InputBuffer(fifos=1, depth=ERROR_DEPTH, vc_bits=vcb)
+        err = InputBuffer(fifos=1, depth=ERROR_DEPTH, vc_bits=vcb, flit=self.flit)
         m.submodules.errors = err
-        answer = Signal(Flit)
+        answer = Signal(self.flit)
         answer_valid = Signal()
         ahdr = answer.header
         m.d.comb += [
@@ -176,10 +208,12 @@ class Router(wiring.Component):
         ej = self.eject
         ej_free = [~ej[c].valid | ej[c].ready for c in range(CLASSES)]
         m.d.comb += free[Port.LOCAL.value].eq(Cat(ej_free[v // vcs] for v in range(nvc)))
-        # A drop may need room in the ERROR queue (depth 2: occupancy is nonempty + full),
-        # counting the answer waiting in `answer`.
+        # A drop may need room in the ERROR queue, counting the answer waiting in `answer`:
+        # with two entries, room unless full, or holding one while an answer waits (as gates,
+        # not as a sum and a compare: this starts the allocation stage's longest path).
+        assert ERROR_DEPTH == 2
         m.d.comb += free[Port.DROP.value].eq(
-            (err.nonempty[0] + err.full[0] + answer_valid < ERROR_DEPTH).replicate(nvc))
+            (~err.full[0] & ~(err.nonempty[0] & answer_valid)).replicate(nvc))
 
         # --- input arbiters: one FIFO per input ---
         want = []  # per input: one-hot over outputs
@@ -216,9 +250,16 @@ class Router(wiring.Component):
             grants.append(arb.grant)
         for u in range(n_in):
             m.d.comb += won[u].eq(Cat(g[u] for g in grants).any())
+        assert n_in == INPUTS
+        m.d.comb += [
+            self.alloc_want.eq(Cat(want[u] for u in range(n_in))),
+            self.alloc_room.eq(Cat(free[o].bit_select(sel_vc[u], 1)
+                                   for u in range(n_in) for o in range(n_out))),
+            self.alloc_grant.eq(Cat(grants[o][u] for u in range(n_in) for o in range(n_out))),
+        ]
 
         def switch(o):
-            flit = Signal(Flit, name=f"xbar_{Port(o).name.lower()}")
+            flit = Signal(self.flit, name=f"xbar_{Port(o).name.lower()}")
             vc = Signal(vcb, name=f"xbar_vc_{Port(o).name.lower()}")
             bits, vcs_ = 0, 0
             for u in range(n_in):
@@ -282,6 +323,10 @@ class Router(wiring.Component):
         m.d.sync += dropping.eq(go)
         with m.If(dropping & (self.dropped != (1 << DROPPED_BITS) - 1)):
             m.d.sync += self.dropped.eq(self.dropped + 1)
+        m.d.comb += [
+            self.held.eq(sum(buf.level for buf, _ in units) + answer_valid + dropping),
+            self.answered.eq(answer_valid),
+        ]
         with m.If(Cat(overruns).any()):
             m.d.sync += self.overrun.eq(1)
         return m

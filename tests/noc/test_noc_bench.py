@@ -1,5 +1,7 @@
-"""``d1core noc-bench`` without a simulation: option errors (exit 2, exact messages), the traffic
-patterns, the throughput bounds and the SVG plot."""
+"""``d1core noc-bench`` and ``d1core noc-plot`` without a simulation: option errors (exit 2, exact
+messages), the traffic patterns, the throughput bounds and the PNG and SVG plots."""
+
+import json
 
 import numpy as np
 import pytest
@@ -15,7 +17,8 @@ from sim import cli, noc_bench
     (["--rate", "0.1,1.5"], "rates must be in (0, 1], not [0.1, 1.5]"),
     (["--rate", "0.1,x"], "--rate must be numbers separated by commas, not '0.1,x'"),
     (["--cycles", "10"], "--cycles must be at least 100, not 10"),
-    (["--plot", "a.png"], "--plot writes SVG: give a .svg file, not 'a.png'"),
+    (["--plot", "a.pdf"], "--plot writes PNG or SVG: give a .png or .svg file, not 'a.pdf'"),
+    (["--depth", "3"], "--depth must be 1, 2, 4, 8 or 16, not 3"),
 ])
 def test_bad_options_exit_2(argv, message, capsys):
     """Every impossible option stops before any simulation with exit 2 and its message."""
@@ -45,10 +48,59 @@ def test_bounds():
 
 def test_svg_plot(tmp_path):
     """The plot is an SVG with one polyline per result and its label."""
-    points = [{"offered": r, "accepted": r, "latency_avg": 10 + 20 * r} for r in (0.1, 0.3)]
-    result = {"mesh": "4x4", "traffic": "uniform", "vcs_per_class": 2, "points": points}
     path = tmp_path / "p.svg"
-    noc_bench.write_svg(path, [result, {**result, "vcs_per_class": 1}])
+    noc_bench.draw(path, [_result(2), _result(1)])
     text = path.read_text()
     assert text.startswith("<svg") and text.count("<polyline") == 2
     assert "4x4 uniform, 1 VC/class" in text
+
+
+def _result(vcs):
+    points = [{"offered": r, "accepted": r, "latency_avg": 10 + 20 * r + vcs,
+               "latency_p99": 20 + 40 * r} for r in (0.1, 0.3)]
+    return {"mesh": "4x4", "traffic": "uniform", "vcs_per_class": vcs, "bound": 1.0,
+            "points": points}
+
+
+def test_png_plot_of_several_results(tmp_path):
+    """``d1core noc-plot`` draws JSON results into one PNG (a real PNG image with the size
+    matplotlib was asked for); the same results give the same bytes."""
+    paths = []
+    for vcs in (1, 2):
+        paths.append(tmp_path / f"r{vcs}.json")
+        paths[-1].write_text(json.dumps(_result(vcs)))
+    out = tmp_path / "p.png"
+    assert cli.main(["noc-plot", *map(str, paths), "--out", str(out)]) == 0
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(data[16:20], "big") == 700  # 7 inches at 100 dpi
+    assert cli.main(["noc-plot", *map(str, paths), "--out", str(tmp_path / "q.png")]) == 0
+    assert (tmp_path / "q.png").read_bytes() == data
+
+
+def test_noc_plot_refuses_what_is_not_a_result(tmp_path, capsys):
+    """A JSON file that is not a bench result stops ``d1core noc-plot`` with exit 2."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"mesh": "4x4"}))
+    assert cli.main(["noc-plot", str(bad), "--out", str(tmp_path / "p.png")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"d1core noc-plot: error: {bad} is not a noc-bench result: no traffic, vcs_per_class, "
+        "points")
+
+
+def test_saturation_is_the_last_rate_that_keeps_up():
+    """Saturation is the highest rate up to which every rate keeps up: latency within 3 times
+    the lowest rate's, accepted within 5 % of the offer, all measured packets arrived; a later
+    rate that looks fine again does not count; the peak accepted throughput is kept apart."""
+    def point(offered, accepted, latency, complete=True):
+        return {"offered": offered, "accepted": accepted, "latency_avg": latency,
+                "complete": complete}
+
+    points = [point(0.3, 0.3, 20), point(0.1, 0.1, 10), point(0.35, 0.34, 29),
+              point(0.4, 0.37, 31), point(0.5, 0.5, 12)]
+    assert noc_bench.saturation(points) == {"saturation_rate": 0.35,
+                                            "saturation_throughput": 0.34,
+                                            "peak_accepted": 0.5}
+    points[2] = point(0.35, 0.34, 29, complete=False)
+    assert noc_bench.saturation(points)["saturation_rate"] == 0.3
+    assert noc_bench.saturation([point(0.1, 0.05, 10)])["saturation_rate"] is None

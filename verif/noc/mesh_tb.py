@@ -4,18 +4,18 @@ Driver: the traffic harness (``verif/noc/harness.py``) injects every node's pack
 and records every ejected packet. Model: `verif.noc.model.MeshModel` says where each packet
 must leave (or that it is dropped, where, and whether an ERROR answer goes back). Scoreboard
 (:func:`scoreboard`): nothing lost, duplicated, corrupted or misdelivered; per (inject stream,
-eject stream) the packets arrive in injection order; the routers' drop counts equal the model's;
+eject stream) the packets arrive in injection order (ERROR answers per request destination);
+the routers' drop counts equal the model's;
 no flit leaves through an edge port; no credit overrun.
 """
 
 import numpy as np
 
-from hw.noc.flit import ANSWERED, Header, MsgClass, Opcode
+from hw.noc.flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode
 from hw.noc.mesh import mesh_table_write_layout
 from hw.noc.routing import Mesh, node_id, route_tables, table_words
 from verif.pack import pack
 
-from .compact_mesh import CompactFlit, expand
 from .model import MeshModel, Packet, pack_flit, unpack_flit
 
 __all__ = ["config_words", "random_packets", "scoreboard", "run_traffic", "SERIAL_BITS"]
@@ -41,14 +41,15 @@ def config_words(mesh, tables):
                                  port=np.array(port))]
 
 
-def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0, compact=False):
+def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0,
+                   payload_bits=PAYLOAD_BITS):
     """Random packets for every live node and class: ``{(node, cls): [Packet, ...]}``.
 
     Destinations are uniform over the live nodes (the source included); a fraction ``bad`` go
     to a disabled node or to coordinates outside the mesh; a fraction ``wrong_class`` carry the
     other class than their stream's. Opcodes are drawn from the class's (requests: READ, WRITE,
-    POST). The payload's low `SERIAL_BITS` bits number the packets in injection order; the rest
-    is random, or with ``compact`` the payload is `expand` of the number (`CompactMesh`).
+    POST). The payload's low `SERIAL_BITS` bits number the packets in injection order; the
+    rest of its ``payload_bits`` is random.
     """
     live = mesh.live
     bad_dsts = list(mesh.disabled) + [(mesh.width, 0), (0, mesh.height), (15, 15)]
@@ -68,15 +69,15 @@ def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0, compact=F
                 header = {"dst_x": dst[0], "dst_y": dst[1], "src_x": node[0], "src_y": node[1],
                           "cls": hcls, "op": ops[rng.integers(len(ops))],
                           "addr": int(rng.integers(1 << 32)), "tag": int(rng.integers(256))}
-                data = (expand(serial) if compact else
-                        (int.from_bytes(rng.bytes(60), "little") << SERIAL_BITS) | serial)
+                noise = int.from_bytes(rng.bytes(PAYLOAD_BITS // 8), "little")
+                data = (noise << SERIAL_BITS | serial) & ((1 << payload_bits) - 1)
                 serial += 1
                 items.append(Packet(node, cls, header, data))
             packets[(node, cls)] = items
     return packets
 
 
-def scoreboard(mesh, deliveries, received, *, limit=10):
+def scoreboard(mesh, deliveries, received, *, payload_bits=PAYLOAD_BITS, limit=10):
     """Compare ``received`` (``{(node, cls): [(cycle, word), ...]}``) with the model's
     ``deliveries``; return a list of error messages (empty when all is well)."""
     errors = []
@@ -85,7 +86,7 @@ def scoreboard(mesh, deliveries, received, *, limit=10):
     last = {}
     for (node, cls), items in sorted(received.items()):
         for cycle, word in items:
-            header, data = unpack_flit(word)
+            header, data = unpack_flit(word, payload_bits)
             serial = data & ((1 << SERIAL_BITS) - 1)
             where = f"cycle {cycle} at {node} class {cls}: serial {serial}"
             d = want.get(serial)
@@ -101,12 +102,17 @@ def scoreboard(mesh, deliveries, received, *, limit=10):
             if (d.header, d.data) != (header, data):
                 errors.append(f"{where}: corrupted: got {header}, expected {d.header}"
                               + ("" if d.data == data else "; payload differs"))
-            # ERROR answers take another path than packets delivered: in order among
-            # themselves only.
-            key = (node, cls, d.origin.node, d.origin.stream, d.header is not d.origin.header)
+            # In order per (inject stream, eject stream): packets for one destination share a
+            # channel's FIFOs all the way. ERROR answers take another path than packets
+            # delivered, and requests for different destinations wait in different channels'
+            # FIFOs before they are dropped: answers are in order per request destination.
+            answer = d.header is not d.origin.header
+            asked = (d.origin.header["dst_x"], d.origin.header["dst_y"]) if answer else None
+            key = (node, cls, d.origin.node, d.origin.stream, asked)
             if last.get(key, -1) > serial:
                 errors.append(f"{where}: overtook serial {last[key]} from stream "
-                              f"{d.origin.node} class {d.origin.stream}")
+                              f"{d.origin.node} class {d.origin.stream}"
+                              + (f" (ERROR answers for {asked})" if answer else ""))
             last[key] = max(last.get(key, -1), serial)
     for serial, d in sorted(want.items()):
         if serial not in seen:
@@ -119,24 +125,19 @@ async def run_traffic(dut, harness, args):
     """One random-traffic run of the mesh under ``harness`` (a started `TrafficHarness`; runs
     follow each other without a reset, so drop counts are compared as differences), as
     described by ``args``: width, height, disabled, policy, per_stream, bad, wrong_class, idle,
-    stall, seed, compact (the design is a `CompactMesh`). Raises ``AssertionError`` with the
+    stall, seed, payload_bits (the mesh's). Raises ``AssertionError`` with the
     scoreboard's report on any error."""
     mesh = Mesh(args["width"], args["height"], tuple(map(tuple, args.get("disabled", ()))))
     tables = route_tables(mesh, args.get("policy", "xy"))
     rng = np.random.default_rng(args["seed"])
-    compact = args.get("compact", False)
+    bits = args.get("payload_bits", PAYLOAD_BITS)
     packets = random_packets(mesh, rng, per_stream=args["per_stream"], bad=args.get("bad", 0),
-                             wrong_class=args.get("wrong_class", 0), compact=compact)
-
-    def word(p):
-        if compact:
-            head = int(pack(Header, 1, **{k: [v] for k, v in p.header.items()})[0])
-            return int(pack(CompactFlit, 1, header=[head], serial=[p.data & 0xFFFFFFFF])[0])
-        return pack_flit(p.header, p.data)
+                             wrong_class=args.get("wrong_class", 0), payload_bits=bits)
 
     model = MeshModel(mesh, tables)
     deliveries = [d for items in packets.values() for p in items for d in model.send(p)]
-    sources = {f"{node_id(mesh, *node)}_{cls}": [(0, word(p)) for p in items]
+    sources = {f"{node_id(mesh, *node)}_{cls}": [(0, pack_flit(p.header, p.data, bits))
+                                                 for p in items]
                for (node, cls), items in packets.items()}
     def drops():
         return {n: int(getattr(dut, f"dropped__{node_id(mesh, *n)}").value) for n in mesh.nodes}
@@ -149,7 +150,7 @@ async def run_traffic(dut, harness, args):
     for suffix, items in received.items():
         n, cls = map(int, suffix.split("_"))
         by_stream[((n % mesh.width, n // mesh.width), cls)] = items
-    errors = scoreboard(mesh, deliveries, by_stream)
+    errors = scoreboard(mesh, deliveries, by_stream, payload_bits=bits)
     dropped = {n: count - before[n] for n, count in drops().items()}
     if dropped != model.dropped:
         errors.append(f"drop counts {dropped}, expected {model.dropped}")

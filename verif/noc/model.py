@@ -7,22 +7,22 @@ docs/noc.md, sections "Router" and "Verification".
 
 from dataclasses import dataclass
 
-from hw.noc.flit import Flit, Header, MsgClass, error_answer, needs_answer
+from hw.noc.flit import PAYLOAD_BITS, Header, MsgClass, error_answer, flit_layout, needs_answer
 from hw.noc.routing import Port, next_hop, node_id
 from verif.pack import pack, unpack
 
 __all__ = ["Packet", "Delivery", "MeshModel", "pack_flit", "unpack_flit"]
 
 
-def pack_flit(header, data):
+def pack_flit(header, data, payload_bits=PAYLOAD_BITS):
     """One flit word (an int) from a dict of header fields and the payload int."""
     head = int(pack(Header, 1, **{k: [v] for k, v in header.items()})[0])
-    return int(pack(Flit, 1, header=[head], data=[data])[0])
+    return int(pack(flit_layout(payload_bits), 1, header=[head], data=[data])[0])
 
 
-def unpack_flit(word):
+def unpack_flit(word, payload_bits=PAYLOAD_BITS):
     """``(header dict, data int)`` of one flit word."""
-    got = unpack(Flit, [word])
+    got = unpack(flit_layout(payload_bits), [word])
     header = {k: int(v[0]) for k, v in unpack(Header, [int(got["header"][0])]).items()}
     return header, int(got["data"][0])
 
