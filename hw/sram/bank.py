@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.params import check_int
 
-from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX
+from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX, index_bits
 from .ecc import CODE_BITS
 
 __all__ = ["Bank"]
@@ -40,7 +40,7 @@ class Bank(wiring.Component):
 
     def __init__(self, *, rows):
         self.rows = check_int("rows", rows, 1, LINES_MAX)
-        self.row_bits = max(1, (rows - 1).bit_length())
+        self.row_bits = index_bits(rows)
         super().__init__({
             "en": In(1), "write": In(1), "row": In(self.row_bits), "wen": In(LINE_WORDS),
             "wdata": In(LINE_CODE_BITS), "rdata": Out(LINE_CODE_BITS),

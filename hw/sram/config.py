@@ -32,7 +32,7 @@ from hw.params import check_int
 
 from .ecc import CODE_BITS, DATA_BITS
 
-__all__ = ["LINE_BYTES", "WORD_BYTES", "LINE_WORDS", "LINE_CODE_BITS", "INTERLEAVES",
+__all__ = ["index_bits", "LINE_BYTES", "WORD_BYTES", "LINE_WORDS", "LINE_CODE_BITS", "INTERLEAVES",
            "PortSpec", "PORTS", "SCRUB", "Op", "Status", "SRAMConfig", "D1", "SMALL", "TINY",
            "PRESETS", "get_preset", "bank_of", "row_of", "request_layout",
            "response_layout", "InjectLayout", "status_layout"]
@@ -51,6 +51,11 @@ BANKS_MAX = 64
 TAG_WIDTH_MAX = 16
 DEPTH_MAX = 64
 
+
+
+def index_bits(n):
+    """Bits of an index ``0 .. n - 1``: at least 1 (a row of a one-row bank still has a port)."""
+    return max(1, (n - 1).bit_length())
 
 @dataclass(frozen=True)
 class PortSpec:
@@ -176,11 +181,11 @@ class SRAMConfig:
 
     @property
     def row_bits(self):
-        return max(1, (self.rows - 1).bit_length())
+        return index_bits(self.rows)
 
     @property
     def line_bits(self):
-        return max(1, (self.lines - 1).bit_length())
+        return index_bits(self.lines)
 
     @property
     def requesters(self):

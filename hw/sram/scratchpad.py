@@ -64,7 +64,7 @@ def slice_params(config):
 
 def linemux_params(config):
     """The parameters of each port's :class:`~hw.sram.slice.LineMux` (``config.banks`` > 1)."""
-    return {"banks": config.banks, "sel_bits": config.bank_bits}
+    return {"banks": config.banks}
 
 
 class Scratchpad(wiring.Component):

@@ -17,7 +17,7 @@ from hw.shared import shared
 
 from .arbiter import RoundRobinArbiter
 from .bank import Bank
-from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX
+from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX, index_bits
 
 __all__ = ["BankSlice", "LineMux"]
 
@@ -60,7 +60,7 @@ class BankSlice(wiring.Component):
                              f"got {writers!r}")
         self.writers = writers
         self.rows = check_int("rows", rows, 1, LINES_MAX)
-        self.row_bits = max(1, (rows - 1).bit_length())  # as Bank's
+        self.row_bits = index_bits(rows)
         super().__init__({
             "requests": In(n),
             "row": In(data.ArrayLayout(self.row_bits, n)),
@@ -111,16 +111,15 @@ class LineMux(wiring.Component):
 
     Members
     -------
-    lines : ``In(ArrayLayout(576, banks))``; sel : ``In(sel_bits)``; line : ``Out(576)``
-        ``sel_bits`` is the scratchpad's ``bank_bits``; a ``sel`` of ``banks`` or more selects
-        an unspecified line.
+    lines : ``In(ArrayLayout(576, banks))``; sel : ``In(index_bits(banks))``; line : ``Out(576)``
+        A ``sel`` of ``banks`` or more selects an unspecified line.
     """
 
-    def __init__(self, *, banks, sel_bits):
+    def __init__(self, *, banks):
         self.banks = check_int("banks", banks, 2, 1024)
         super().__init__({
             "lines": In(data.ArrayLayout(LINE_CODE_BITS, banks)),
-            "sel": In(check_int("sel_bits", sel_bits, 1, 10)),
+            "sel": In(index_bits(banks)),
             "line": Out(LINE_CODE_BITS),
         })
 
