@@ -22,7 +22,7 @@ sim: $(STAMP) ## run the default demo simulation, checked against the reference 
 	$(D1CORE) sim
 
 test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist, JOBS=auto)
-	$(PYTEST) -n $(JOBS) --dist loadgroup --durations=30 tests
+	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=30 tests
 
 lint: $(STAMP) ## Verilator --lint-only on every generated top, ruff on the Python
 	$(VENV)/bin/ruff check hw verif sim tests

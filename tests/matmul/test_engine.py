@@ -21,6 +21,7 @@ from hw.matmul.config import D1, SMALL, MatmulConfig
 from sim.build import Design
 from sim.runner import run_cocotb
 from sim.toolchain import SIMULATORS
+from tests.groups import same_build
 from verif.matmul.engine_tb import operands
 from verif.matmul.model import matmul
 from verif.matmul.tiling import EngineBench
@@ -79,14 +80,18 @@ CASES = {
 }
 
 
+#: Each (configuration, simulator) on one worker (one build); D1's cases take minutes in all.
 @pytest.mark.parametrize(("config", "case", "sim"), [
-    (config, case, sim) for config in CONFIGS for case in CASES for sim in SIMS[config]])
+    pytest.param(config, case, sim, marks=[same_build(DESIGNS[config], sim),
+                                           *([pytest.mark.slow] if config == "d1" else [])])
+    for config in CONFIGS for case in CASES for sim in SIMS[config]])
 def test_engine(config, case, sim):
     cfg = CONFIGS[config]
     run_cocotb(DESIGNS[config], "tests.matmul.tb_engine", sim, testcase=case, quiet=True,
                args={"config": _config_args(cfg), **CASES[case](cfg, FULL[sim])})
 
 
+@pytest.mark.slow
 def test_icarus_d1():
     """D1's engine on Icarus: one BF16 GEMM of two tile groups (six tiles) with C, every element."""
     run_cocotb(DESIGNS["d1"], "tests.matmul.tb_engine", "icarus", testcase="shapes", quiet=True,

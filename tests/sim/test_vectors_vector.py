@@ -12,7 +12,8 @@ import pytest
 import softfloat
 
 from sim.cli import main
-from sim.toolchain import SIMULATORS
+from sim.vector_run import VECTOR_DESIGN
+from tests.groups import same_build, sims_of
 from tests.sim.test_vectors_fma import SIGN, _mul_add_file, _softfloat, _triples, _write
 
 
@@ -20,7 +21,7 @@ def _run(op, path, sim):
     return main(["vectors", "--unit", "vector", "--op", op, "--in", str(path), "--sim", sim])
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("sim", sims_of(VECTOR_DESIGN, slow=["icarus"]))
 def test_mul_add_softfloat_vectors(sim, tmp_path, capsys):
     """A SoftFloat f32_mulAdd file (values and flags; a line count that is not a multiple of 16)
     passes on the RTL."""
@@ -34,7 +35,7 @@ def test_mul_add_softfloat_vectors(sim, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("op", ["f32_mul", "f32_add"])
-@pytest.mark.parametrize("sim", ["verilator", "model"])
+@pytest.mark.parametrize("sim", [*sims_of(VECTOR_DESIGN, ["verilator"]), "model"])
 def test_mul_and_add_vectors(op, sim, tmp_path, capsys):
     """f32_mul and f32_add (the vector ops mul and add) against SoftFloat's f32_mul and
     f32_add."""
@@ -48,6 +49,7 @@ def test_mul_and_add_vectors(op, sim, tmp_path, capsys):
     assert f"{n} pass, 0 fail" in capsys.readouterr().out
 
 
+@same_build(VECTOR_DESIGN, "verilator")
 def test_corrupted_lines_fail(tmp_path, capsys):
     """One wrong result bit fails its line; one line given a flag that no line of its request
     raises fails the flags of its request's lines; both named by line number (exit 1), on the

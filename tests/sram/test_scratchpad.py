@@ -15,7 +15,7 @@ from hw.sram.config import D1, SMALL, TINY
 from hw.sram.scratchpad import Scratchpad
 from sim.build import Design
 from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from tests.groups import sims_of
 from verif.sram.scratchpad_tb import harness
 
 DESIGNS = {c.name: Design.of(f"sram_{c.name.lower()}", Scratchpad, config=c)
@@ -29,7 +29,7 @@ SIM_ARGS = {"verilator": {"n": 150, "batches": 4},
             "icarus": {"n": 16, "batches": 2, "bits": [0, 1, 31, 62, 63, 64, 70, 71]}}
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("sim", sims_of(DESIGNS["TINY"]))
 @pytest.mark.parametrize("case", ["random_traffic", "ecc_every_bit", "same_cycle_order",
                                   "bad_requests"])
 def test_verilog_tiny(case, sim):
@@ -39,6 +39,7 @@ def test_verilog_tiny(case, sim):
                testcase=case, args={"preset": "TINY", **SIM_ARGS[sim]})
 
 
+@pytest.mark.slow
 def test_verilog_d1_full_size():
     """The D1 preset (1.25 MB, 32 banks of 640 rows) on Verilator: random traffic over the
     whole address range and the bad-request boundaries (the last line, the first address past

@@ -15,6 +15,7 @@ import pytest
 
 from sim.runner import run_cocotb
 from sim.vector_run import VECTOR_DESIGN
+from tests.groups import same_build
 
 #: One (op, type) pair per datapath: FMA lane FP32 and BF16, the lane's 2-stage logic, the
 #: adder tree and the max tree, the integer pipe (multiplier, sum tree), the move pipe and the
@@ -35,11 +36,16 @@ SIZES = {
 #: The cocotb tests of a run: all of them in one simulation on Verilator; on Icarus, whose
 #: simulation of this unit is the regression's longest, ``every_pair`` and the others in two
 #: simulations that can run on two workers at once.
-RUNS = {"verilator": ("verilator", None), "icarus-every_pair": ("icarus", ["every_pair"]),
-        "icarus-others": ("icarus", ["random_mix", "illegal", "sticky_flags"])}
+#: Verilator shares its build with the ``d1core vectors --unit vector`` tests, so it runs on their
+#: worker (tests/groups.py).
+RUNS = [pytest.param("verilator", None, marks=[same_build(VECTOR_DESIGN, "verilator"),
+                                               pytest.mark.slow], id="verilator"),
+        pytest.param("icarus", ["every_pair"], marks=pytest.mark.slow, id="icarus-every_pair"),
+        pytest.param("icarus", ["random_mix", "illegal", "sticky_flags"], marks=pytest.mark.slow,
+                     id="icarus-others")]
 
 
-@pytest.mark.parametrize("sim, testcase", RUNS.values(), ids=RUNS.keys())
+@pytest.mark.parametrize("sim, testcase", RUNS)
 def test_vector_unit(sim, testcase):
     run_cocotb(VECTOR_DESIGN, "tests.vector.tb_vector", sim, quiet=True, args=SIZES[sim],
                testcase=testcase)

@@ -1,0 +1,23 @@
+"""Marks that place tests on pytest-xdist workers (``make test`` runs ``--dist loadgroup``;
+tests/conftest.py orders and checks them)."""
+
+import pytest
+
+from sim.toolchain import SIMULATORS
+
+__all__ = ["same_build", "sims_of"]
+
+
+def same_build(design, sim):
+    """The mark of tests that simulate ``design`` (a :class:`sim.build.Design`) on ``sim``: they
+    run on one worker, one after the other, so the first builds the simulation and the others
+    reuse it, where otherwise a second worker would wait for the build's lock doing nothing."""
+    return pytest.mark.xdist_group(f"build-{design.name}-{sim}")
+
+
+def sims_of(design, sims=SIMULATORS, *, slow=()):
+    """``sims`` as parameters of a test of ``design``, each marked :func:`same_build`, and
+    ``slow`` for the simulators in ``slow``."""
+    return [pytest.param(sim, marks=[same_build(design, sim),
+                                     *([pytest.mark.slow] if sim in slow else [])])
+            for sim in sims]
