@@ -12,7 +12,7 @@ import pytest
 from hw.fp.convert import ConvertUnit
 from sim.build import Design
 from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from tests.groups import sims_of
 
 DESIGN = Design.of("fp_convert", ConvertUnit, tag_width=8)
 
@@ -31,7 +31,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("sim", sims_of(DESIGN))
 @pytest.mark.parametrize("case", list(CASES))
 def test_convert(sim, case):
     run_cocotb(DESIGN, "tests.fp.tb_convert", sim, testcase=case, quiet=True,

@@ -17,6 +17,7 @@ from sim.build import Design
 from sim.fma_run import FMA_DESIGN
 from sim.runner import run_cocotb
 from sim.toolchain import SIMULATORS
+from tests.groups import same_build
 
 DESIGNS = {
     "full": (FMA_DESIGN, None),
@@ -46,8 +47,9 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
-@pytest.mark.parametrize("config, case", [(c, k) for c in CASES for k in CASES[c]])
+@pytest.mark.parametrize("config, case, sim", [
+    pytest.param(c, k, sim, marks=same_build(DESIGNS[c][0], sim))
+    for c in CASES for k in CASES[c] for sim in SIMULATORS])
 def test_fma(config, case, sim):
     design, formats = DESIGNS[config]
     args = CASES[config][case](FULL[sim])
