@@ -37,7 +37,7 @@ PACKAGE = "gcc-riscv64-unknown-elf"
 ARCH_FLAGS = ("-march=rv64im_zicsr_zifencei", "-mabi=lp64", "-mcmodel=medany")
 _FLAGS = ("-O2", "-nostdlib", "-ffreestanding", "-static", "-g", "-Wall", "-Wextra", "-Werror")
 #: Shared sources every build depends on.
-_SHARED = ("crt0.S", "link.ld", "d1.h", "test_macros.h", "lib.c")
+_SHARED = ("crt0.S", "link.ld", "d1.h", "test_macros.h", "lib.c", "isa/tdat.h")
 
 
 class CompilerMissing(RuntimeError):

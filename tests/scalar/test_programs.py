@@ -114,7 +114,10 @@ def _int(text):
 
 
 def _data(text):
-    """The bytes after the ``tdat:`` label of a test's data section."""
+    """The bytes after the ``tdat:`` label of a test's data section (its own, or the one of
+    ``isa/tdat.h`` if it includes that)."""
+    if '#include "tdat.h"' in text:
+        text = (p.DIR / "isa" / "tdat.h").read_text()
     body = text.split("tdat:", 1)[1].split("RVTEST_DATA_END", 1)[0]
     return bytearray(int(b, 16) for line in re.findall(r"\.byte (.*)", body)
                      for b in line.split(","))
@@ -169,7 +172,7 @@ def test_isa_vectors():
     checked = 0
     for test in p.ISA_TESTS:
         text = (p.DIR / "isa" / f"{test}.S").read_text()
-        mem = _data(text) if "tdat:" in text and ".byte" in text else None
+        mem = _data(text) if "tdat.h" in text or "tdat:" in text and ".byte" in text else None
         for line in text.splitlines():
             m = _CALL.match(line)
             if not m:

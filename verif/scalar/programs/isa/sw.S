@@ -1,7 +1,7 @@
 # sw: store the low 32 bits at every aligned offset from -16 to +15 around tdat_mid;
 # each store is read back with a load of its width and with ld of its doubleword (the bytes
 # around it must keep their values), and the whole area is read again at the end.
-# Expected values: the data bytes below, updated store by store in Python integers
+# Expected values: the data bytes of tdat.h, updated store by store in Python integers
 # (tests/scalar/test_programs.py::test_isa_vectors recomputes every one).
 
 #include "test_macros.h"
@@ -34,11 +34,4 @@ RVTEST_CODE_BEGIN
   TEST_PASSFAIL
 RVTEST_CODE_END
 
-RVTEST_DATA_BEGIN
-tdat:
-  .byte 0x00, 0xff, 0x80, 0x7f, 0x01, 0xfe, 0x55, 0xaa
-  .byte 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0
-tdat_mid:
-  .byte 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x80
-  .byte 0x0f, 0xf0, 0x33, 0xcc, 0x81, 0x7e, 0x42, 0x24
-RVTEST_DATA_END
+#include "tdat.h"
