@@ -32,6 +32,7 @@ def blocks():
     from hw.matmul.engine import MatmulEngine
     from hw.noc.router import Router
     from hw.scalar.core import ScalarCore
+    from hw.scalar.muldiv import DivUnit
     from hw.sram.arbiter import RoundRobinArbiter
     from hw.sram.bank import Bank
     from hw.sram.check import LineCheck
@@ -110,8 +111,15 @@ def blocks():
                                          depth=4),
               "5-port mesh router for 8x8, 64 B flits, 2 VCs per class, 4-flit buffers",
               fpga=False),
+        Block("noc.router_v2_d8", Design.of("noc_router_v2_d8", Router, width=8, height=8,
+                                            vcs=2, depth=8),
+              "5-port mesh router for 8x8, 64 B flits, 2 VCs per class, 8-flit buffers",
+              fpga=False),
+        Block("scalar.div", shared_design(DivUnit),
+              "the scalar core's divider (one per thread): 64-bit DIV/REM, radix 8, 23 cycles "
+              "unsigned", fpga=False),
         Block("scalar.core", Design.of("scalar_core", ScalarCore, threads=4),
-              "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, iterative divider",
+              "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, a divider per thread",
               fpga=False),
     )}
 

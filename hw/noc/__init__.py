@@ -5,13 +5,16 @@ from .routing import (
     Mesh,
     Port,
     RoutingError,
+    Turn,
     check,
     coords,
     next_hop,
     node_id,
     route_tables,
     table_words,
+    turn_words,
 )
 
 __all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
-           "route_tables", "check", "table_words"]
+           "route_tables", "check", "table_words",
+           "Turn", "turn_words"]

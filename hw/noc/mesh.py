@@ -8,7 +8,7 @@ from hw.shared import shared
 
 from .flit import PAYLOAD_BITS, flit_layout
 from .router import CLASSES, DIRECTIONS, DROPPED_BITS, Router, link_signature
-from .routing import MAX_SIDE, Mesh, Port, next_hop
+from .routing import MAX_SIDE, Mesh, Port, Turn, next_hop
 
 __all__ = ["NoCMesh", "mesh_table_write_layout", "EDGES"]
 
@@ -22,8 +22,9 @@ _OPPOSITE = {Port.NORTH: Port.SOUTH, Port.SOUTH: Port.NORTH, Port.EAST: Port.WES
 
 def mesh_table_write_layout(nodes):
     """A route-table write into the mesh: router ``node`` (an id), entry ``dst``, route
-    ``port``."""
-    return data.StructLayout({"node": range(nodes), "dst": range(nodes), "port": Port})
+    ``port`` and lookahead ``turn``."""
+    return data.StructLayout({"node": range(nodes), "dst": range(nodes), "port": Port,
+                              "turn": Turn})
 
 
 class NoCMesh(wiring.Component):
@@ -35,7 +36,7 @@ class NoCMesh(wiring.Component):
     * ``inject[n][c]`` / ``eject[n][c]``: the local streams of node ``n``, class ``c``
       (`MsgClass`), valid/ready streams of `hw.noc.flit.flit_layout` ``(payload_bits)``;
     * ``cfg``: route-table writes, one per cycle (always ready), to router ``node``; the words
-      are those of `hw.noc.routing.table_words`;
+      are those of `hw.noc.routing.table_words` and `hw.noc.routing.turn_words`;
     * ``dropped[n]``: router ``n``'s count of removed packets; ``overrun[n]``: its sticky
       credit-fault flag;
     * ``<side>_in[i]`` / ``<side>_out[i]`` for side north, east, south, west: the links of the
@@ -89,6 +90,7 @@ class NoCMesh(wiring.Component):
                     r.cfg.valid.eq(self.cfg.valid & (self.cfg.payload.node == n)),
                     r.cfg.payload.dst.eq(self.cfg.payload.dst),
                     r.cfg.payload.port.eq(self.cfg.payload.port),
+                    r.cfg.payload.turn.eq(self.cfg.payload.turn),
                     self.dropped[n].eq(r.dropped),
                     self.overrun[n].eq(r.overrun),
                 ]

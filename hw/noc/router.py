@@ -8,9 +8,10 @@ from amaranth.utils import ceil_log2
 from .arbiter import RoundRobinArbiter
 from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
 from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
-from .routing import MAX_SIDE, Port
+from .routing import MAX_SIDE, Port, Turn
 
-__all__ = ["Router", "link_signature", "table_write_layout", "vc_bits", "DIRECTIONS",
+__all__ = ["Router", "link_signature", "table_write_layout", "lane_of", "inject_fifo_of",
+           "vc_bits", "DIRECTIONS",
            "DROPPED_BITS", "ERROR_DEPTH", "CLASSES", "INPUTS"]
 
 #: The four link directions, in the order of ``link_in``/``link_out`` (Port code - 1).
@@ -41,8 +42,22 @@ def link_signature(vcs, payload_bits=PAYLOAD_BITS):
 
 
 def table_write_layout(entries):
-    """A route-table write: entry ``dst`` (a destination id) gets route ``port``."""
-    return data.StructLayout({"dst": range(entries), "port": Port})
+    """A route-table write: entry ``dst`` (a destination id) gets route ``port`` and lookahead
+    ``turn`` (what the packet does at the next router, `hw.noc.routing.turn_words`)."""
+    return data.StructLayout({"dst": range(entries), "port": Port, "turn": Turn})
+
+
+def lane_of(turn, vcs):
+    """The channel within its class of a packet whose `Turn` at the next router is ``turn`` (a
+    2-bit value), with ``vcs`` channels per class: with two, STRAIGHT on channel 0 and the
+    rest (OUT, LEFT, RIGHT) on channel 1; with four, each its own."""
+    return turn[:2] if vcs == 4 else turn.any() if vcs == 2 else turn[:0]
+
+
+def inject_fifo_of(port, vcs):
+    """The inject FIFO of a packet whose route here is ``port`` (a 3-bit `Port` code), with
+    ``vcs`` FIFOs per class: port-code bits that keep NORTH from SOUTH and EAST from WEST."""
+    return port[:2] if vcs == 4 else port[1] if vcs == 2 else port[:0]
 
 
 class Router(wiring.Component):
@@ -58,13 +73,16 @@ class Router(wiring.Component):
 
     Contract:
 
-    * Virtual channels: channel ``c * vcs + k`` is channel ``k`` of class ``c``; a packet keeps
-      the channel ``k = (src_x ^ src_y ^ dst_x) mod vcs`` of its class on every link, so
-      packets of one (source, destination, class) share one path and one FIFO at every hop and
-      arrive in the order they were injected.
+    * Virtual channels: channel ``c * vcs + k`` is channel ``k`` of class ``c``; on each link a
+      packet takes the channel ``k = lane_of(turn, vcs)`` of its class, by the `Turn` it takes
+      at the next router (the lookahead half of this router's table entry for its destination),
+      so that a FIFO holds packets that want few outputs. The choice depends only on (router,
+      destination, class): packets of one (source, destination, class) share one path and one
+      FIFO at every hop and arrive in the order they were injected.
     * Each link input has ``depth`` flits of buffer per virtual channel; the sender holds one
-      credit per entry and sends only with a credit. Each inject stream has a FIFO of ``depth``
-      per channel of its class; its ``ready`` is the room in the FIFO of the offered packet.
+      credit per entry and sends only with a credit. Each inject stream has ``vcs`` FIFOs of
+      ``depth``, chosen by the packet's route here (`inject_fifo_of`); its ``ready`` is the room
+      in the FIFO of the offered packet.
     * The route of a packet is looked up when it enters a buffer: the table entry of its
       destination id ``dst_y * width + dst_x``, or DROP when the destination lies outside the
       mesh. A LOCAL packet leaves on ``eject[cls]``, a DROP packet is removed and counted; a READ
@@ -132,24 +150,26 @@ class Router(wiring.Component):
         vcb = vc_bits(vcs)
 
         # --- route table, written through cfg ---
-        table = Array(Signal(ROUTE_BITS, init=Port.DROP.value, name=f"route{d}")
+        entry = data.StructLayout({"port": Port, "turn": Turn})
+        table = Array(Signal(entry, init={"port": Port.DROP}, name=f"route{d}")
                       for d in range(self.entries))
         m.d.comb += self.cfg.ready.eq(1)
         with m.If(self.cfg.valid & (self.cfg.payload.dst < self.entries)):
-            m.d.sync += table[self.cfg.payload.dst].eq(self.cfg.payload.port)
+            m.d.sync += [table[self.cfg.payload.dst].port.eq(self.cfg.payload.port),
+                         table[self.cfg.payload.dst].turn.eq(self.cfg.payload.turn)]
 
-        def lookup(x, y):
+        def lookup(header):
+            """The packet's route here and its virtual channel on the next link: the table
+            entry of its destination (DROP outside the mesh); the channel is the class's
+            channel `lane_of` the turn it takes at the next router."""
+            x, y = header.dst_x, header.dst_y
             inside = Signal()
             m.d.comb += inside.eq((x < self.width) & (y < self.height))
-            return Mux(inside, table[y * self.width + x], Port.DROP.value)
-
-        def lane(header):
-            """The packet's channel within its class: three of the four coordinates, not all
-            four, whose XOR is 0 for every transpose pair ((x, y) to (y, x))."""
-            return (header.src_x ^ header.src_y ^ header.dst_x)[:ceil_log2(vcs)]
-
-        def vc_of(header):
-            return Cat(lane(header), header.cls.as_value()) if vcs > 1 else header.cls.as_value()
+            found = table[y * self.width + x]
+            route = Mux(inside, found.port, Port.DROP.value)
+            lane = lane_of(found.turn.as_value(), vcs)
+            vc = Cat(lane, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
+            return route, vc
 
         # --- inputs: inject per class, links N/E/S/W, the ERROR queue ---
         units = []  # (buffer, the fifo index of each of its FIFOs, credit register or None)
@@ -160,14 +180,15 @@ class Router(wiring.Component):
             m.submodules[f"inject{c}"] = buf
             inj = self.inject[c]
             hdr = inj.payload.header
-            fifo = lane(hdr) if vcs > 1 else 0
+            route = Signal(ROUTE_BITS, name=f"inject_route{c}")
+            route_here, vc = lookup(hdr)
+            # A packet of the other class on this stream is dropped (and counted).
+            m.d.comb += route.eq(Mux(hdr.cls == MsgClass(c), route_here, Port.DROP.value))
+            fifo = inject_fifo_of(route, vcs) if vcs > 1 else 0
             m.d.comb += [
                 inj.ready.eq(~buf.full.bit_select(fifo, 1)),
                 buf.w_valid.eq(inj.valid), buf.w_fifo.eq(fifo), buf.w_flit.eq(inj.payload),
-                # A packet of the other class on this stream is dropped (and counted).
-                buf.w_route.eq(Mux(hdr.cls == MsgClass(c), lookup(hdr.dst_x, hdr.dst_y),
-                                   Port.DROP.value)),
-                buf.w_vc.eq(vc_of(hdr)),
+                buf.w_route.eq(route), buf.w_vc.eq(vc),
             ]
             units.append((buf, None))
         overruns = []
@@ -175,10 +196,10 @@ class Router(wiring.Component):
             buf = InputBuffer(fifos=nvc, depth=depth, vc_bits=vcb, flit=self.flit)
             m.submodules[f"in_{DIRECTIONS[d].name.lower()}"] = buf
             li = self.link_in[d]
-            hdr = li.flit.header
+            route, vc = lookup(li.flit.header)
             m.d.comb += [
                 buf.w_valid.eq(li.valid), buf.w_fifo.eq(li.vc), buf.w_flit.eq(li.flit),
-                buf.w_route.eq(lookup(hdr.dst_x, hdr.dst_y)), buf.w_vc.eq(vc_of(hdr)),
+                buf.w_route.eq(route), buf.w_vc.eq(vc),
             ]
             overruns.append(buf.overrun)
             units.append((buf, li))
@@ -188,10 +209,10 @@ class Router(wiring.Component):
         m.submodules.errors = err
         answer = Signal(self.flit)
         answer_valid = Signal()
-        ahdr = answer.header
+        route, vc = lookup(answer.header)
         m.d.comb += [
             err.w_valid.eq(answer_valid), err.w_fifo.eq(0), err.w_flit.eq(answer),
-            err.w_route.eq(lookup(ahdr.dst_x, ahdr.dst_y)), err.w_vc.eq(vc_of(ahdr)),
+            err.w_route.eq(route), err.w_vc.eq(vc),
         ]
         units.append((err, None))
         n_in = len(units)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 __all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
-           "route_tables", "check", "table_words"]
+           "route_tables", "check", "table_words", "Turn", "turn_words"]
 
 MAX_SIDE = 16
 
@@ -34,6 +34,17 @@ class Port(enum.Enum, shape=3):
 
 
 DIRECTIONS = {Port.NORTH: (0, -1), Port.EAST: (1, 0), Port.SOUTH: (0, 1), Port.WEST: (-1, 0)}
+
+
+class Turn(enum.Enum, shape=2):
+    """What a packet does at the next router, the lookahead part of a route table entry: it goes
+    on STRAIGHT, leaves the network there (OUT: LOCAL or DROP at the next router, or no next
+    router because this router's own route is LOCAL or DROP), or turns LEFT or RIGHT. A router
+    picks the packet's virtual channel on the link by it (docs/noc.md, "Virtual channels")."""
+    STRAIGHT = 0
+    OUT = 1
+    LEFT = 2
+    RIGHT = 3
 
 POLICIES = ("xy", "updown")
 
@@ -337,3 +348,27 @@ def table_words(mesh, tables, depth=None):
                          f"{mesh.width}x{mesh.height} mesh")
     return {router: [port.value for port in tables[router]]
             + [Port.DROP.value] * (depth - size) for router in mesh.live}
+
+
+def _turn(mesh, tables, router, d):
+    port = tables[router][d]
+    if port not in DIRECTIONS:
+        return Turn.OUT
+    after = tables[next_hop(mesh, *router, port)][d]
+    if after not in DIRECTIONS:
+        return Turn.OUT
+    order = list(DIRECTIONS)
+    step = (order.index(after) - order.index(port)) % 4
+    return {0: Turn.STRAIGHT, 1: Turn.RIGHT, 3: Turn.LEFT}[step]
+
+
+def turn_words(mesh, tables, depth=None):
+    """The lookahead half of the configuration words: a dict from each live router ``(x, y)`` to
+    a list of `Turn` codes (ints 0 to 3) in destination-id order, entry ``d`` saying what a
+    packet for ``d`` does at the router after this one (``OUT`` past the last node, as
+    `table_words` pads with DROP). ``tables`` must have passed `check` (no route enters a
+    disabled node or turns back), as every table set of `route_tables` has."""
+    size = mesh.width * mesh.height
+    words = table_words(mesh, tables, depth)
+    return {router: [_turn(mesh, tables, router, d).value for d in range(size)]
+            + [Turn.OUT.value] * (len(words[router]) - size) for router in mesh.live}

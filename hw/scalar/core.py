@@ -45,6 +45,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.fp.mul import prefix_add, prefix_sub
 from hw.params import check_int
+from hw.shared import shared
 
 from .isa import (
     CUSTOM_OPCODES,
@@ -142,8 +143,6 @@ _WB = data.StructLayout({
     "a": XLEN, "b": XLEN, "next_pc": XLEN, "rd_en": 1, "trap": 1, "cause": Cause,
     "tval": XLEN, "csr": CsrSel, "csr_writes": 1, "released": 1,
 })
-_DIV_REQ = data.StructLayout({"thread": THREAD_BITS, "funct3": 2, "word": 1, "a": XLEN,
-                              "b": XLEN})
 _MUL_RES = data.StructLayout({"thread": THREAD_BITS, "value": XLEN})
 _DONE = data.StructLayout({"valid": 1, "thread": THREAD_BITS, "data": XLEN, "error": 1})
 
@@ -263,15 +262,16 @@ class ScalarCore(wiring.Component):
         fetch_q, fetch_push, fetch_wdata = request_fifo("fetch_q", FetchRequest, self.fetch_req)
         data_q, data_push, data_wdata = request_fifo("data_q", DataRequest, self.data_req)
         cop_q, cop_push, cop_wdata = request_fifo("cop_q", CoprocRequest, self.cop_req)
-        div_q, div_push, div_wdata = request_fifo("div_q", _DIV_REQ)
         mul_out, _, _ = request_fifo("mul_out", _MUL_RES)
         m.submodules.mul = mul = MulUnit()
-        m.submodules.div = div = DivUnit()
-        div_in = data.View(_DIV_REQ, div_q.r_data)
-        m.d.comb += [div.i_valid.eq(div_q.r_rdy), div_q.r_en.eq(div.i_ready),
-                     div.i_thread.eq(div_in.thread), div.i_funct3.eq(div_in.funct3),
-                     div.i_word.eq(div_in.word), div.i_a.eq(div_in.a), div.i_b.eq(div_in.b),
-                     mul_out.w_data.eq(Cat(mul.o_thread, mul.o_value))]
+        m.d.comb += mul_out.w_data.eq(Cat(mul.o_thread, mul.o_value))
+        # One divider per thread, so the threads divide at the same time. A thread sends a
+        # division only when it has nothing else in flight, so its divider has delivered the
+        # previous quotient and is idle (``i_ready``): the request needs no queue.
+        divs = []
+        for i in range(n):
+            m.submodules[f"div{i}"] = div = shared(DivUnit)
+            divs.append(div)
         mul_res = data.View(_MUL_RES, mul_out.r_data)
 
         # --- stage 1: issue ----------------------------------------------------------------
@@ -628,9 +628,13 @@ class ScalarCore(wiring.Component):
         creq = data.View(CoprocRequest, cop_wdata)
         m.d.comb += [creq.insn.eq(exr.insn), creq.rs1.eq(ea), creq.rs2.eq(eb),
                      creq.thread.eq(exr.thread), creq.rd.eq(exr.insn[7:12])]
-        dv = data.View(_DIV_REQ, div_wdata)
-        m.d.comb += [dv.thread.eq(exr.thread), dv.funct3.eq(esize),
-                     dv.word.eq(exr.insn[3]), dv.a.eq(ea), dv.b.eq(eb)]
+        # A division traps in execute only with a trap from decode (the other checks are for
+        # jumps and accesses): its request is known straight from the execute registers.
+        div_push = exr.valid & ~exr.trap & (ekind == Kind.DIV)
+        for i, div in enumerate(divs):
+            m.d.comb += [div.i_valid.eq(div_push & (ix(exr.thread) == i)),
+                         div.i_thread.eq(exr.thread), div.i_funct3.eq(esize),
+                         div.i_word.eq(exr.insn[3]), div.i_a.eq(ea), div.i_b.eq(eb)]
         m.d.comb += [mul.i_thread.eq(exr.thread), mul.i_funct3.eq(esize),
                      mul.i_word.eq(exr.insn[3]), mul.i_a.eq(mul_a), mul.i_b.eq(mul_b)]
         with m.Switch(ekind):
@@ -638,8 +642,6 @@ class ScalarCore(wiring.Component):
                 m.d.comb += data_push.eq(requests)
             with m.Case(Kind.CUSTOM):
                 m.d.comb += cop_push.eq(requests)
-            with m.Case(Kind.DIV):
-                m.d.comb += div_push.eq(requests)
             with m.Case(Kind.MUL):
                 m.d.comb += mul.i_valid.eq(requests)
 
@@ -662,10 +664,11 @@ class ScalarCore(wiring.Component):
             m.d.comb += self.cop_resp.ready.eq(1)
             m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(self.cop_resp.payload.thread),
                          incoming.data.eq(self.cop_resp.payload.value)]
-        with m.Elif(div.o_valid):
-            m.d.comb += div.o_ready.eq(1)
-            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(div.o_thread),
-                         incoming.data.eq(div.o_value)]
+        for div in divs:
+            with m.Elif(div.o_valid):
+                m.d.comb += div.o_ready.eq(1)
+                m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(div.o_thread),
+                             incoming.data.eq(div.o_value)]
         with m.Elif(mul_out.r_rdy):
             m.d.comb += mul_out.r_en.eq(1)
             m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(mul_res.thread),

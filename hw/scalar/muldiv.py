@@ -10,6 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.fp.mul import compress, prefix_add, prefix_sub
+from hw.params import check_int
 
 from .isa import THREAD_BITS, XLEN
 
@@ -93,23 +94,36 @@ class MulUnit(wiring.Component):
 
 
 class DivUnit(wiring.Component):
-    """DIV, DIVU, REM, REMU and their W forms: one at a time, ``CYCLES`` cycles each (from the
-    request taken to the result offered).
+    """DIV, DIVU, REM, REMU and their W forms: one at a time.
+
+    Parameters (keyword-only): ``bits``, quotient bits found per cycle, 2 or 3 (radix 4 or
+    radix 8; default 3).
 
     Members: request ``i_valid``/``i_ready`` with ``i_thread``, ``i_funct3`` (4..7 as in the
     encoding, low two bits), ``i_word``, ``i_a``, ``i_b``; result ``o_valid``/``o_ready`` with
-    ``o_thread``, ``o_value``, held until taken. Results follow the RISC-V spec for division by
-    zero (all ones; the dividend) and signed overflow (the dividend; 0).
+    ``o_thread``, ``o_value``, held until taken. ``i_ready`` is 1 exactly when no division is
+    in progress or offered. Results follow the RISC-V spec for division by zero (all ones; the
+    dividend) and signed overflow (the dividend; 0).
 
-    Restoring radix-4 division of the operands' magnitudes: each iteration compares the partial
-    remainder shifted by two bits with one, two and three times the divisor (three 66-bit
-    subtractions side by side) and takes a quotient digit 0..3. One cycle to take magnitudes,
-    one for three times the divisor, 32 iterations, one cycle to negate, the result the next.
+    Latency, from the request taken to the result offered: :meth:`cycles`, ``1 + steps``
+    (``steps = ceil(64 / bits)``: 33 at radix 4, 23 at radix 8) when both operands are taken
+    as they are (unsigned forms, non-negative signed operands); one more when a signed operand
+    is negative (the magnitudes), another when that is the divisor (its multiples), one more
+    when the result is negated (a negative quotient or remainder).
+
+    Restoring division of the magnitudes, ``bits`` quotient bits a step: the partial remainder
+    shifted by ``bits`` bits is compared with every multiple 1..2**bits - 1 of the divisor
+    (subtractions side by side) and the largest multiple not above it is taken. The odd
+    multiples (3, 5, 7 times the divisor) are computed as the request is taken, from the
+    operand itself when it is not negative.
     """
 
-    CYCLES = 36
+    #: Odd multiples of the divisor beyond 1 kept in registers: m = 2**p + sign (the rest are
+    #: shifts of these).
+    _ODD = {3: (1, 1), 5: (2, 1), 7: (3, -1)}
 
-    def __init__(self):
+    def __init__(self, *, bits=3):
+        self._bits = check_int("bits", bits, 2, 3)
         super().__init__({
             "i_valid": In(1), "i_ready": Out(1), "i_thread": In(THREAD_BITS),
             "i_funct3": In(2), "i_word": In(1), "i_a": In(XLEN), "i_b": In(XLEN),
@@ -117,19 +131,35 @@ class DivUnit(wiring.Component):
             "o_value": Out(XLEN),
         })
 
+    @property
+    def bits(self):
+        return self._bits
+
+    @property
+    def steps(self):
+        """Iterations of a division, ``bits`` quotient bits each."""
+        return -(-XLEN // self._bits)
+
+    def cycles(self, *, negative_a=False, negative_b=False, negated=False):
+        """Cycles from the request taken to the result offered, for a division whose signed
+        dividend or divisor is negative and whose result is negated."""
+        return (1 + self.steps + bool(negative_a or negative_b) + bool(negative_b)
+                + bool(negated))
+
     def elaborate(self, platform):
         m = Module()
+        bits, steps = self._bits, self.steps
+        qw = bits * steps          # quotient register: the dividend, zero-extended
+        w = XLEN + bits            # a shifted remainder: below 2**bits times the divisor
         thread = Signal(THREAD_BITS)
-        unsigned_op = Signal()   # funct3 bit 0
-        rem_op = Signal()        # funct3 bit 1
+        rem_op = Signal()          # funct3 bit 1
         word = Signal()
         a, b = Signal(XLEN), Signal(XLEN)
-        b3 = Signal(XLEN + 2)
         neg_a, neg_b, b_zero = Signal(), Signal(), Signal()
-        rem, quo = Signal(XLEN), Signal(XLEN)
-        steps = XLEN // 2
+        rem, quo = Signal(XLEN), Signal(qw)
         count = Signal(range(steps + 1))
         value = Signal(XLEN)
+        odd = {k: Signal(w, name=f"b{k}") for k in self._ODD if k < 1 << bits}
 
         ia = Mux(self.i_word, Mux(self.i_funct3[0], self.i_a[:32], _sext32(self.i_a)), self.i_a)
         ib = Mux(self.i_word, Mux(self.i_funct3[0], self.i_b[:32], _sext32(self.i_b)), self.i_b)
@@ -137,40 +167,67 @@ class DivUnit(wiring.Component):
         neg_b_next = ~self.i_funct3[0] & ib[-1]
         abs_a = Mux(neg_a, negate(m, a, name="neg_a"), a)
         abs_b = Mux(neg_b, negate(m, b, name="neg_b"), b)
-        # The remainder stays below the divisor, so shifted < 4 * divisor fits in 66 bits.
-        w = XLEN + 2
-        shifted = Cat(quo[-2:], rem)
-        d1, ge1 = prefix_sub(m, shifted, b, width=w, name="step1")
-        d2, ge2 = prefix_sub(m, shifted, Cat(Const(0, 1), b), width=w, name="step2")
-        d3, ge3 = prefix_sub(m, shifted, b3, width=w, name="step3")
-        digit = Mux(ge3, 3, Mux(ge2, 2, Mux(ge1, 1, 0)))
-        next_rem = Mux(ge3, d3, Mux(ge2, d2, Mux(ge1, d1, shifted)))[:XLEN]
-        triple, _ = prefix_add(m, b, Cat(Const(0, 1), b), width=w, name="triple")
-        result = Mux(rem_op, rem, quo)
-        negative = Mux(rem_op, neg_a, (neg_a ^ neg_b) & ~b_zero)
-        signed_result = Mux(negative, negate(m, result, name="neg_r"), result)
+        # The odd multiples, from the request's divisor (used when it is not negative) or,
+        # after the magnitudes, from the register (also while idle: nothing toggles then).
+        from_input = Signal()
+        src = Mux(from_input, ib, b)
+        odd_next = []
+        for k, reg in odd.items():
+            p, sign = self._ODD[k]
+            adder = prefix_add if sign > 0 else prefix_sub
+            total, _ = adder(m, Cat(Const(0, p), src), src, width=w, name=f"times{k}")
+            odd_next.append(reg.eq(total))
 
-        m.d.comb += [self.o_thread.eq(thread), self.o_value.eq(value)]
+        def multiple(k):
+            """``k`` times the divisor (1 <= k < 2**bits), ``w`` bits."""
+            shift = (k & -k).bit_length() - 1
+            base = b if k >> shift == 1 else odd[k >> shift]
+            return Cat(Const(0, shift), base)[:w]
+
+        # One step: the largest multiple not above the shifted remainder (the comparisons
+        # are monotone in k, so the digit is the count of them that hold).
+        shifted = Cat(quo[qw - bits:], rem)
+        digit = Const(0, bits)
+        part = shifted[:XLEN]
+        for k in range(1, 1 << bits):
+            diff, ge = prefix_sub(m, shifted, multiple(k), width=w, name=f"step{k}")
+            digit = Mux(ge, k, digit)
+            part = Mux(ge, diff[:XLEN], part)
+        result = Mux(rem_op, rem, quo[:XLEN])
+        negative = Mux(rem_op, neg_a, (neg_a ^ neg_b) & ~b_zero)
+        signed_result = negate(m, result, name="neg_r")
+
+        plain = Mux(word, _sext32(result), result)
+        m.d.comb += [self.o_thread.eq(thread), self.o_value.eq(Mux(negative, value, plain))]
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.i_ready.eq(1)
+                m.d.comb += [self.i_ready.eq(1), from_input.eq(self.i_valid)]
                 with m.If(self.i_valid):
-                    m.d.sync += [thread.eq(self.i_thread), unsigned_op.eq(self.i_funct3[0]),
-                                 rem_op.eq(self.i_funct3[1]), word.eq(self.i_word),
-                                 a.eq(ia), b.eq(ib), neg_a.eq(neg_a_next),
-                                 neg_b.eq(neg_b_next), b_zero.eq(ib == 0)]
-                    m.next = "ABS"
+                    m.d.sync += [thread.eq(self.i_thread), rem_op.eq(self.i_funct3[1]),
+                                 word.eq(self.i_word), a.eq(ia), b.eq(ib), quo.eq(ia),
+                                 rem.eq(0), neg_a.eq(neg_a_next), neg_b.eq(neg_b_next),
+                                 b_zero.eq(ib == 0), count.eq(steps), *odd_next]
+                    with m.If(neg_a_next | neg_b_next):
+                        m.next = "ABS"
+                    with m.Else():
+                        m.next = "ITER"
             with m.State("ABS"):
-                m.d.sync += [quo.eq(abs_a), b.eq(abs_b), rem.eq(0), count.eq(steps)]
-                m.next = "TRIPLE"
-            with m.State("TRIPLE"):
-                m.d.sync += b3.eq(triple)
+                m.d.sync += [quo.eq(abs_a), b.eq(abs_b)]
+                with m.If(neg_b):
+                    m.next = "MULTIPLES"
+                with m.Else():
+                    m.next = "ITER"
+            with m.State("MULTIPLES"):
+                m.d.sync += odd_next
                 m.next = "ITER"
             with m.State("ITER"):
-                m.d.sync += [rem.eq(next_rem), quo.eq(Cat(digit[:2], quo[:-2])),
+                m.d.sync += [rem.eq(part), quo.eq(Cat(digit, quo[:qw - bits])),
                              count.eq(count - 1)]
                 with m.If(count == 1):
-                    m.next = "SIGN"
+                    with m.If(negative):
+                        m.next = "SIGN"
+                    with m.Else():
+                        m.next = "DONE"
             with m.State("SIGN"):
                 m.d.sync += value.eq(Mux(word, _sext32(signed_result), signed_result))
                 m.next = "DONE"

@@ -49,6 +49,7 @@ def test_mesh4x4(sim):
     ])
 
 
+@pytest.mark.slow
 def test_mesh8x8_verilator():
     """8×8, two virtual channels per class, on Verilator only (Icarus would take minutes for
     64 routers), with a 32-bit payload (the serial number; the router carries the payload

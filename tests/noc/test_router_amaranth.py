@@ -17,7 +17,7 @@ from hw.noc.flit import Flit, MsgClass, Opcode
 from hw.noc.input_buffer import InputBuffer
 from hw.noc.mesh import NoCMesh
 from hw.noc.router import Router
-from hw.noc.routing import Mesh, node_id, route_tables, table_words
+from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
 from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.noc.model import MeshModel, Packet, pack_flit, unpack_flit
 
@@ -129,7 +129,8 @@ def test_input_buffer_fifo_order_overrun_and_push_pop():
 
 def _configure(mesh_hw, mesh, policy="xy"):
     """A testbench step: load the route tables of ``mesh`` through the cfg port."""
-    words = table_words(mesh, route_tables(mesh, policy))
+    tables = route_tables(mesh, policy)
+    words, turns = table_words(mesh, tables), turn_words(mesh, tables)
 
     async def configure(ctx):
         for router, codes in words.items():
@@ -137,6 +138,7 @@ def _configure(mesh_hw, mesh, policy="xy"):
                 ctx.set(mesh_hw.cfg.payload.node, node_id(mesh, *router))
                 ctx.set(mesh_hw.cfg.payload.dst, dst)
                 ctx.set(mesh_hw.cfg.payload.port, code)
+                ctx.set(mesh_hw.cfg.payload.turn, turns[router][dst])
                 ctx.set(mesh_hw.cfg.valid, 1)
                 await ctx.tick()
         ctx.set(mesh_hw.cfg.valid, 0)

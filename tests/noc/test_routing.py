@@ -9,12 +9,14 @@ from hw.noc.routing import (
     Mesh,
     Port,
     RoutingError,
+    Turn,
     check,
     coords,
     next_hop,
     node_id,
     route_tables,
     table_words,
+    turn_words,
 )
 
 # Independent of the module: port code -> (dx, dy), x to the east, y to the south.
@@ -321,3 +323,39 @@ def test_table_words_pad_with_drop():
     with pytest.raises(ValueError) as info:
         table_words(mesh, tables, depth=1)
     assert str(info.value) == "table depth 1 is smaller than the 2 nodes of the 2x1 mesh"
+
+
+@pytest.mark.parametrize("mesh,policy",
+                         [(Mesh(4, 4), "xy"), (Mesh(5, 4, [(2, 1), (1, 2)]), "updown")])
+def test_turn_words_against_cross_products(mesh, policy):
+    """Each lookahead code says what the packet does at the next router, recomputed here from
+    the two steps' directions (cross product, y to the south: positive is a right turn) with
+    codes written out (0 straight, 1 out, 2 left, 3 right); a swapped LEFT/RIGHT or a turn
+    read from this router instead of the next fails."""
+    tables = route_tables(mesh, policy)
+    ports = table_words(mesh, tables)
+    turns = turn_words(mesh, tables)
+    width = mesh.width
+    for (x, y), codes in ports.items():
+        for d, code in enumerate(codes):
+            if code not in STEP:
+                want = 1
+            else:
+                dx, dy = STEP[code]
+                after = ports[(x + dx, y + dy)][d]
+                if after not in STEP:
+                    want = 1
+                else:
+                    ex, ey = STEP[after]
+                    cross = dx * ey - dy * ex
+                    want = 0 if (ex, ey) == (dx, dy) else 3 if cross > 0 else 2
+            assert turns[(x, y)][d] == want, ((x, y), (d % width, d // width))
+
+
+def test_turn_words_pad_and_encoding():
+    """Padding past the last node is OUT, like table_words' DROP; the codes are fixed."""
+    mesh = Mesh(3, 1)
+    tables = route_tables(mesh)
+    assert turn_words(mesh, tables, depth=4) == {
+        (0, 0): [1, 1, 0, 1], (1, 0): [1, 1, 1, 1], (2, 0): [0, 1, 1, 1]}
+    assert {t.name: t.value for t in Turn} == {"STRAIGHT": 0, "OUT": 1, "LEFT": 2, "RIGHT": 3}

@@ -452,8 +452,8 @@ def _loop_cycles_image():
     ``addi``, a loop closed by a backward branch within its line (taken 15 times, then not), a
     chain of JALs skipping a word (every fourth to the next line), a chain of dependent loads (a
     pointer to itself), a chain of dependent multiplications. Each kernel starts a line, after
-    no-ops that put the ``mcycle`` read at the end of the line before. Returns the image and the
-    no-ops run in each span between two reads."""
+    no-ops that put the ``mcycle`` read at the end of the line before, a chain of dependent
+    unsigned divisions. Returns the image and the no-ops run in each span between two reads."""
     words = []
     pads = []
 
@@ -476,6 +476,8 @@ def _loop_cycles_image():
     mark()
     words += [A.mul(8, 8, 9)] * N_LOOP
     mark()
+    words += [A.divu(9, 9, 8)] * N_LOOP
+    mark()
     words += [*A.li(13, TOHOST), A.addi(14, 0, 1), A.sd(14, 0, 13), A.jal(0, 0)]
     return [(iss.RAM_BASE, A.program(*words))], pads[1:]
 
@@ -486,7 +488,9 @@ def test_thread_loop_cycles(sim):
     its result bypassed from write-back), a loop iteration of two ALU instructions and a
     backward branch predicted taken within its line in 6 (the not-taken exit mispredicts once),
     a JAL in 2 (a few more to fetch another line), a dependent load in 4 (request from execute,
-    released as the answer arrives), a dependent multiplication in 6: the ``mcycle`` differences
+    released as the answer arrives), a dependent multiplication in 6, a dependent unsigned
+    division in 26 (request from execute, the thread's radix-8 divider's 23 cycles, the
+    completion): the ``mcycle`` differences
     between the kernels (no stalls, no extra latency) stay within those counts, two per no-op and
     a few cycles for the ``mcycle`` read, and every result agrees with the ISS in lockstep."""
     image, pads = _loop_cycles_image()
@@ -496,7 +500,7 @@ def test_thread_loop_cycles(sim):
     marks = [r.value for r in run.trace if r.insn == A.csrrs(5, iss.CSR_MCYCLE, 0)]
     spans = [b - a for a, b in zip(marks, marks[1:], strict=False)]
     kernels = {"alu": 2 * 32, "loop": 6 * N_LOOP + 1, "jal": 2 * N_LOOP + 3 * (N_LOOP // 4),
-               "load": 4 * N_LOOP, "mul": 6 * N_LOOP}
+               "load": 4 * N_LOOP, "mul": 6 * N_LOOP, "div": 26 * N_LOOP}
     assert len(spans) == len(kernels) == len(pads)
     over = {k: (span, bound + 2 * pad + 4)
             for (k, bound), span, pad in zip(kernels.items(), spans, pads, strict=True)

@@ -1,13 +1,16 @@
 """Amaranth-simulator tests of the scalar core's multiplier and divider (``hw/scalar/muldiv.py``)
 against Python integers: every M-extension operation, 64-bit and W forms, on edge and random
 operands, division by zero and signed overflow included; the multiplier's latency and
-one-per-cycle throughput; the divider holding its result until taken."""
+one-per-cycle throughput; the divider's latency for every sign case (radix 4 and radix 8), its
+result held until taken, its parameter checked."""
 
 import random
 
+import pytest
 from amaranth.sim import Simulator
 
 from hw.scalar.muldiv import DivUnit, MulUnit
+from tests.amaranth_sim import raises_unelaborated
 
 M64 = (1 << 64) - 1
 EDGE = [0, 1, 2, 3, M64, M64 - 1, 1 << 63, (1 << 63) - 1, 1 << 31, (1 << 31) - 1, 0xFFFF_FFFF,
@@ -87,16 +90,40 @@ def test_multiplier_matches_python():
         assert value == mul_ref(*jobs[i]), jobs[i]
 
 
-def test_divider_matches_python():
+def div_cycles(bits, f3, word, a, b):
+    """The divider's latency for a job (hw/scalar/muldiv.py's contract, recomputed): one cycle
+    and a step per ``bits`` quotient bits; one more for a negative signed operand, another when
+    it is the divisor; one more when the result is negative (a non-zero quotient of operands of
+    different signs, or a non-zero remainder of a negative dividend; division by zero gives a
+    quotient of all ones)."""
+    width = 32 if word else 64
+    signed = f3 in (0, 2)
+    na = signed and s(a, width) < 0
+    nb = signed and s(b, width) < 0
+    negated = na if f3 & 2 else (na != nb) and b & ((1 << width) - 1) != 0
+    return 1 + -(-64 // bits) + (na or nb) + nb + negated
+
+
+@pytest.mark.parametrize("bits", [2, 3])
+def test_divider_matches_python(bits):
     """Quotients and remainders of every form equal the RISC-V definition computed with Python
-    integers, division by zero and -2**63 / -1 included; each takes DivUnit.CYCLES cycles;
-    results wait for o_ready."""
-    rng = random.Random(2)
-    pairs = [(a, b) for a in EDGE[:8] for b in (0, 1, M64, 2, 1 << 63)]
-    pairs += [(1 << 63, M64), (0xFFFF_FFFF_8000_0000, M64)]
-    pairs += [(rng.getrandbits(64), rng.getrandbits(rng.randrange(1, 65))) for _ in range(12)]
-    jobs = [(rng.randrange(4), rng.randrange(2), a, b) for a, b in pairs]
-    dut = DivUnit()
+    integers, division by zero and -2**63 / -1 included, on edge operands and random ones of
+    every length (radix 8, the core's; radix 4 on every form and sign case and a few random
+    operands); each takes the cycles its signs call for (33 and 23 for unsigned operands),
+    ``i_ready`` low from the request taken to the result taken; results wait for o_ready."""
+    rng = random.Random(2 + bits)
+    jobs = [(f3, word, a, b) for f3 in range(4) for word in range(2)
+            for a, b in ((M64 - 5, 0), (1 << 63, M64), (0x8000_0000, M64), (M64, 2000))]
+    pairs = [(rng.getrandbits(64), rng.getrandbits(rng.randrange(1, 65))) for _ in range(4)]
+    if bits == 3:
+        pairs += [(a, b) for a in EDGE[:8] for b in (0, 1, M64, 2, 1 << 63)]
+        pairs += [(1 << 63, M64), (0xFFFF_FFFF_8000_0000, M64), (M64, 2000), (1 << 63, 3)]
+        pairs += [(rng.getrandbits(64), rng.getrandbits(rng.randrange(1, 65)))
+                  for _ in range(12)]
+        pairs += [(rng.getrandbits(rng.randrange(1, 65)), rng.getrandbits(64)) for _ in range(4)]
+    jobs += [(rng.randrange(4), rng.randrange(2), a, b) for a, b in pairs]
+    dut = DivUnit(bits=bits)
+    assert dut.cycles() == {2: 33, 3: 23}[bits]
     got = []
 
     async def bench(ctx):
@@ -111,15 +138,18 @@ def test_divider_matches_python():
             ctx.set(dut.i_valid, 0)
             ctx.set(dut.o_ready, 0)
             cycles = 0
+            expect = div_cycles(bits, f3, word, a, b)
             while not ctx.get(dut.o_valid):
+                assert not ctx.get(dut.i_ready), "ready while dividing"
                 await ctx.tick()
                 cycles += 1
-                assert cycles <= DivUnit.CYCLES, "divider hangs"
-            assert cycles == DivUnit.CYCLES - 1  # counted after the cycle that took the request
+                assert cycles <= expect, "divider hangs"
+            assert cycles == expect - 1  # counted after the cycle that took the request
             for _ in range(k % 3):  # held while not ready
                 held = ctx.get(dut.o_value)
                 await ctx.tick()
                 assert ctx.get(dut.o_valid) and ctx.get(dut.o_value) == held
+                assert not ctx.get(dut.i_ready)
             got.append((ctx.get(dut.o_thread), ctx.get(dut.o_value)))
             ctx.set(dut.o_ready, 1)
             await ctx.tick()
@@ -132,3 +162,12 @@ def test_divider_matches_python():
     for k, ((thread, value), job) in enumerate(zip(got, jobs, strict=True)):
         assert thread == k % 4
         assert value == div_ref(*job), [hex(x) for x in job[2:]] + [job[:2]]
+
+
+@pytest.mark.parametrize("bits", [1, 4, 3.0, True])
+def test_divider_bits_checked(bits):
+    """A radix other than 4 or 8 is refused at construction with the exact message."""
+    error = TypeError if not isinstance(bits, int) or isinstance(bits, bool) else ValueError
+    raises_unelaborated(error, rf"^bits must be an integer in 2\.\.3, got {bits!r}$", DivUnit,
+                        bits=bits)
+

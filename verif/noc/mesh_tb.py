@@ -13,7 +13,7 @@ import numpy as np
 
 from hw.noc.flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode
 from hw.noc.mesh import mesh_table_write_layout
-from hw.noc.routing import Mesh, node_id, route_tables, table_words
+from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
 from verif.pack import pack
 
 from .model import MeshModel, Packet, pack_flit, unpack_flit
@@ -31,14 +31,16 @@ def config_words(mesh, tables):
     """The ``cfg`` stream words that load ``tables`` into the live routers of ``mesh``."""
     nodes = mesh.width * mesh.height
     layout = mesh_table_write_layout(nodes)
-    node, dst, port = [], [], []
+    node, dst, port, turn = [], [], [], []
+    turns = turn_words(mesh, tables)
     for router, codes in table_words(mesh, tables).items():
         for d, code in enumerate(codes):
             node.append(node_id(mesh, *router))
             dst.append(d)
             port.append(code)
+            turn.append(turns[router][d])
     return [int(w) for w in pack(layout, node=np.array(node), dst=np.array(dst),
-                                 port=np.array(port))]
+                                 port=np.array(port), turn=np.array(turn))]
 
 
 def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0,
@@ -102,10 +104,11 @@ def scoreboard(mesh, deliveries, received, *, payload_bits=PAYLOAD_BITS, limit=1
             if (d.header, d.data) != (header, data):
                 errors.append(f"{where}: corrupted: got {header}, expected {d.header}"
                               + ("" if d.data == data else "; payload differs"))
-            # In order per (inject stream, eject stream): packets for one destination share a
-            # channel's FIFOs all the way. ERROR answers take another path than packets
-            # delivered, and requests for different destinations wait in different channels'
-            # FIFOs before they are dropped: answers are in order per request destination.
+            # In order per (inject stream, eject stream): packets for one destination share one
+            # FIFO at every hop (inject FIFO and link channels are chosen per router and
+            # destination). ERROR answers take another path than packets delivered, and
+            # requests for different destinations wait in different inject FIFOs before they
+            # are dropped: answers are in order per request destination.
             answer = d.header is not d.origin.header
             asked = (d.origin.header["dst_x"], d.origin.header["dst_y"]) if answer else None
             key = (node, cls, d.origin.node, d.origin.stream, asked)
