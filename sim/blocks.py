@@ -115,6 +115,10 @@ def blocks():
                                             vcs=2, depth=8),
               "5-port mesh router for 8x8, 64 B flits, 2 VCs per class, 8-flit buffers",
               fpga=False),
+        Block("noc.router_v2_d16", Design.of("noc_router_v2_d16", Router, width=8, height=8,
+                                             vcs=2, depth=16),
+              "5-port mesh router for 8x8, 64 B flits, 2 VCs per class, 16-flit buffers",
+              fpga=False),
         Block("scalar.div", shared_design(DivUnit),
               "the scalar core's divider (one per thread): 64-bit DIV/REM, radix 8, 23 cycles "
               "unsigned", fpga=False),
