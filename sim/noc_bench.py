@@ -22,7 +22,7 @@ import numpy as np
 from . import toolchain
 
 __all__ = ["run", "TRAFFIC", "BenchError", "bisection_bound", "pattern_bound", "draw",
-           "load_result", "curves", "CURVES", "SERIAL_BITS", "saturation"]
+           "load_result", "curves", "parse_mesh", "CURVES", "SERIAL_BITS", "saturation"]
 
 TRAFFIC = ("uniform", "transpose", "hotspot", "neighbor")
 #: Share of hotspot traffic that goes to the node nearest the centre.
@@ -125,6 +125,17 @@ def saturation(points):
             "peak_accepted": max(p["accepted"] for p in points)}
 
 
+def parse_mesh(mesh):
+    """``(width, height)`` of a ``--mesh`` option ``WxH``; `BenchError` if it is not one."""
+    try:
+        width, height = (int(v) for v in mesh.lower().split("x"))
+    except ValueError:
+        raise BenchError(f"--mesh must be WxH, e.g. 8x8, not {mesh!r}") from None
+    if not (1 <= width <= 16 and 1 <= height <= 16):
+        raise BenchError(f"mesh sides must be 1 to 16, not {width}x{height}")
+    return width, height
+
+
 def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2000, seed=1,
         json_path=None, plot=None, command=None, progress=True):
     """Run the bench; return a dict of the results. Writes the JSON and the plot as asked and,
@@ -133,12 +144,7 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2
     from sim.runner import run_cocotb
     from verif.noc.harness import traffic_harness
 
-    try:
-        width, height = (int(v) for v in mesh.lower().split("x"))
-    except ValueError:
-        raise BenchError(f"--mesh must be WxH, e.g. 8x8, not {mesh!r}") from None
-    if not (1 <= width <= 16 and 1 <= height <= 16):
-        raise BenchError(f"mesh sides must be 1 to 16, not {width}x{height}")
+    width, height = parse_mesh(mesh)
     if traffic not in TRAFFIC:
         raise BenchError(f"--traffic must be one of {', '.join(TRAFFIC)}, not {traffic!r}")
     if traffic == "transpose" and width != height:

@@ -46,9 +46,16 @@ class InputBuffer(wiring.Component):
             "r_sel": In(fifos), "r_pop": In(1), "r_flit": Out(flit),
             "overrun": Out(1),
         })
-        #: The flits held, all FIFOs together. Not a port: the router's formal properties
-        #: (``verif/noc/formal.py``) count with it; synthesis removes it.
+        # Not ports: what the router's formal properties (``verif/noc/formal.py``) observe;
+        # synthesis removes them.
+        #: The flits held, all FIFOs together.
         self.level = Signal(range(fifos * depth + 1))
+        #: The flits held per FIFO.
+        self.levels = [Signal(ceil_log2(depth) + 1, name=f"level{f}") for f in range(fifos)]
+        #: High while the state is one the buffer can reach: no FIFO holds more than ``depth``
+        #: flits, and the route of every flit held is one-hot over the outputs (the
+        #: strengthening invariants of the router's k-induction proofs).
+        self.invariant = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -64,7 +71,7 @@ class InputBuffer(wiring.Component):
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
 
-        levels = []
+        reachable = []  # the terms of `invariant`
         sel_index = Signal(range(fifos))
         for f in range(fifos):
             with m.If(self.r_sel[f]):
@@ -90,9 +97,12 @@ class InputBuffer(wiring.Component):
                 push.eq(self.w_valid & (self.w_fifo == f) & ~self.full[f]),
                 pop.eq(self.r_pop & self.r_sel[f] & self.nonempty[f]),
             ]
-            level = Signal(ptr_bits + 1, name=f"level{f}")
+            level = self.levels[f]
             m.d.comb += level.eq(tail_w - head_w)
-            levels.append(level)
+            reachable.append(level <= depth)
+            for e in range(depth):
+                out = metas[e].out
+                reachable.append((level <= e) | (out.any() & ((out & (out - 1)[:OUTPUTS]) == 0)))
             incoming = Cat(w_out, self.w_vc)
             for e in range(depth):
                 entry = metas[e].as_value()
@@ -119,6 +129,7 @@ class InputBuffer(wiring.Component):
                      & ~self.full.bit_select(self.w_fifo, 1)),
             self.r_flit.eq(rp.data),
             self.overrun.eq(self.w_valid & ~wp.en),
-            self.level.eq(sum(levels)),
+            self.level.eq(sum(self.levels)),
+            self.invariant.eq(Cat(reachable).all()),
         ]
         return m

@@ -125,6 +125,25 @@ class Router(wiring.Component):
         self.held = Signal(range(self.capacity() + 1))
         #: High in a cycle in which an ERROR answer (a new flit) waits in the answer register.
         self.answered = Signal()
+        #: High in a cycle in which a dropped flit waits in the drop register (counted next).
+        self.dropping = Signal()
+        nvc = CLASSES * vcs
+        #: The credits for each link output and channel, in `DIRECTIONS` order, in thermometer
+        #: code (bit k: more than k credits): an update is a shift, not an add, at the end of
+        #: the allocation stage.
+        self.credits = [[Signal(depth, init=(1 << depth) - 1, name=f"credit_{p.name.lower()}{v}")
+                         for v in range(nvc)] for p in DIRECTIONS]
+        #: The flits held per allocator input (inject per class, links, ERROR queue).
+        self.input_levels = [Signal(range(nvc * depth + 1), name=f"input_level{u}")
+                             for u in range(INPUTS)]
+        #: The flits held per link input and channel.
+        self.link_levels = [[Signal(ceil_log2(depth) + 1, name=f"held_{p.name.lower()}{v}")
+                             for v in range(nvc)] for p in DIRECTIONS]
+        #: High while the state is one the router can reach (the strengthening invariants of
+        #: the k-induction proofs): every buffer's (`InputBuffer.invariant`), each credit count
+        #: a thermometer code, and the ERROR queue with the answer waiting for it within
+        #: ``ERROR_DEPTH``.
+        self.invariant = Signal()
         link = link_signature(vcs, payload_bits)
         flits = stream.Signature(self.flit)
         super().__init__({
@@ -203,6 +222,7 @@ class Router(wiring.Component):
             ]
             overruns.append(buf.overrun)
             units.append((buf, li))
+            m.d.comb += [self.link_levels[d][v].eq(buf.levels[v]) for v in range(nvc)]
         # The ERROR queue: a dropped request that asks for an answer waits one cycle in
         # `answer` (its route is looked up there), then enters this buffer.
         err = InputBuffer(fifos=1, depth=ERROR_DEPTH, vc_bits=vcb, flit=self.flit)
@@ -220,10 +240,7 @@ class Router(wiring.Component):
         # --- what each output can take this cycle, per virtual channel ---
         n_out = OUTPUTS
         free = [Signal(nvc, name=f"free_{Port(o).name.lower()}") for o in range(n_out)]
-        # Credits in thermometer code (bit k: more than k credits): an update is a shift, not
-        # an add, at the end of the allocation stage.
-        credits = [[Signal(depth, init=(1 << depth) - 1, name=f"credit_{p.name.lower()}{v}")
-                    for v in range(nvc)] for p in DIRECTIONS]
+        credits = self.credits
         for d in range(len(DIRECTIONS)):
             m.d.comb += free[d + 1].eq(Cat(credits[d][v][0] for v in range(nvc)))
         ej = self.eject
@@ -310,7 +327,9 @@ class Router(wiring.Component):
         flit, vc = switch(Port.LOCAL.value)
         go = grants[Port.LOCAL.value].any()
         for c in range(CLASSES):
-            with m.If(go & (flit.header.cls == MsgClass(c))):
+            # The class of the channel (its top bit), not of the header: the room the
+            # allocator checked was this class's eject register.
+            with m.If(go & (vc[-1] == c)):
                 m.d.sync += [ej[c].valid.eq(1), ej[c].payload.eq(flit)]
             with m.Elif(ej[c].ready):
                 m.d.sync += ej[c].valid.eq(0)
@@ -346,7 +365,15 @@ class Router(wiring.Component):
             m.d.sync += self.dropped.eq(self.dropped + 1)
         m.d.comb += [
             self.held.eq(sum(buf.level for buf, _ in units) + answer_valid + dropping),
+            *(level.eq(buf.level) for level, (buf, _) in zip(self.input_levels, units,
+                                                            strict=True)),
             self.answered.eq(answer_valid),
+            self.dropping.eq(dropping),
+            self.invariant.eq(Cat(
+                *(buf.invariant for buf, _ in units),
+                *(((c >> 1) & ~c) == 0 for row in credits for c in row),
+                err.level + answer_valid <= ERROR_DEPTH,
+            ).all()),
         ]
         with m.If(Cat(overruns).any()):
             m.d.sync += self.overrun.eq(1)

@@ -340,14 +340,20 @@ def table_words(mesh, tables, depth=None):
     ``depth`` (default ``width * height``) is the number of table entries a router holds; the
     entries past the last node are DROP, so a packet for an id that does not exist is removed.
     """
+    pad = _padding(mesh, depth)
+    return {router: [port.value for port in tables[router]] + [Port.DROP.value] * pad
+            for router in mesh.live}
+
+
+def _padding(mesh, depth):
+    """Table entries past the last node for a table of ``depth`` entries (default none)."""
     size = mesh.width * mesh.height
     if depth is None:
-        depth = size
+        return 0
     if type(depth) is not int or depth < size:
         raise ValueError(f"table depth {depth!r} is smaller than the {size} nodes of the "
                          f"{mesh.width}x{mesh.height} mesh")
-    return {router: [port.value for port in tables[router]]
-            + [Port.DROP.value] * (depth - size) for router in mesh.live}
+    return depth - size
 
 
 def _turn(mesh, tables, router, d):
@@ -369,6 +375,6 @@ def turn_words(mesh, tables, depth=None):
     `table_words` pads with DROP). ``tables`` must have passed `check` (no route enters a
     disabled node or turns back), as every table set of `route_tables` has."""
     size = mesh.width * mesh.height
-    words = table_words(mesh, tables, depth)
+    pad = _padding(mesh, depth)
     return {router: [_turn(mesh, tables, router, d).value for d in range(size)]
-            + [Turn.OUT.value] * (len(words[router]) - size) for router in mesh.live}
+            + [Turn.OUT.value] * pad for router in mesh.live}

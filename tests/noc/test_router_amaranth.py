@@ -54,30 +54,38 @@ def _simulate(dut, *testbenches):
 
 @pytest.mark.parametrize("n", [1, 3, 7])
 def test_arbiter_matches_round_robin_model(n):
-    """Random requests and advances: the grant is the model's (first requester after the last
-    taken grant), one-hot, never without a request, and a requester waits at most n taken
-    grants."""
+    """Random requests and advances: the grant is the model's (first requester at or after the
+    front: the one after the last taken grant, or the last grant not taken), one-hot, never
+    without a request; a requester waits at most n taken grants; a grant not taken stays on its
+    requester while it requests."""
     dut = RoundRobinArbiter(n=n)
     rnd = random.Random(n)
 
     async def testbench(ctx):
-        last = n - 1  # the model: index of the last taken grant
+        front = 0  # the model: the first place in the round-robin order
         waited = [0] * n
+        offered = None  # the grant offered and not taken in the previous cycle
         for _ in range(600):
             req = rnd.getrandbits(n) | (rnd.random() < 0.5) * ((1 << n) - 1)
             adv = rnd.random() < 0.8
             ctx.set(dut.requests, req)
             ctx.set(dut.advance, adv)
             grant = ctx.get(dut.grant)
-            order = [(last + 1 + k) % n for k in range(n)]
+            order = [(front + k) % n for k in range(n)]
             want = next((i for i in order if req >> i & 1), None)
             assert grant == (0 if want is None else 1 << want), (req, grant, want)
             assert grant & (grant - 1) == 0 and grant & ~req == 0
-            if adv and want is not None:
-                last = want
-                for i in range(n):
-                    waited[i] = 0 if i == want or not req >> i & 1 else waited[i] + 1
-                    assert waited[i] < n, f"requester {i} waited {waited[i]} taken grants"
+            if offered is not None and req >> offered & 1:
+                assert want == offered, f"grant moved from {offered} to {want}"
+            offered = None if adv else want
+            if want is not None:
+                front = (want + 1) % n if adv else want
+            for i in range(n):
+                # Taken grants that passed requester i over since it last was granted one or
+                # did not request.
+                passed = adv and want is not None and want != i
+                waited[i] = waited[i] + passed if req >> i & 1 and want != i else 0
+                assert waited[i] < n, f"requester {i} waited {waited[i]} taken grants"
             await ctx.tick()
 
     _simulate(dut, testbench)

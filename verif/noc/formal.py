@@ -20,6 +20,7 @@ from amaranth.lib import wiring
 from hw.noc.arbiter import RoundRobinArbiter
 from hw.noc.input_buffer import OUTPUTS
 from hw.noc.router import CLASSES, DIRECTIONS, INPUTS, Router
+from hw.noc.routing import Port
 from sim import toolchain
 from sim.build import atomic_write
 
@@ -39,6 +40,7 @@ class ArbiterProperties(Elaboratable):
     * something is granted whenever something is requested;
     * fairness: a requester that keeps its request up while not granted is granted within
       ``n`` taken grants (``wait`` counts the taken grants that passed it over);
+    * a grant that is not taken stays on its requester while it requests;
     * the priority mask stays a contiguous run of high bits (the inductive invariant).
     """
 
@@ -78,15 +80,29 @@ class ArbiterProperties(Elaboratable):
             wait = Signal(range(n + 2), name=f"wait{i}")
             position = Signal(range(2 * n), name=f"position{i}")
             m.d.comb += position.eq(Mux(ones + i >= n, ones + i - n, ones + i))
-            # The environment: a request stays up until it is granted and taken.
-            with m.If(started & prev_req[i] & ~(prev_grant[i] & prev_taken)):
-                m.d.comb += Assume(self.requests[i])
+            with m.If(started & prev_grant[i] & ~prev_taken & self.requests[i]):
+                m.d.comb += Assert(grant[i], f"grant not taken moved off requester {i}")
             with m.If(self.requests[i] & self.advance & grant.any()):
                 m.d.sync += wait.eq(Mux(grant[i], 0, wait + 1))
             with m.Elif(~self.requests[i]):
                 m.d.sync += wait.eq(0)
+            # Turns: grants to others that start while i requests (a requester is granted, and
+            # it was not granted in the cycle before or that grant was taken).
+            turns = Signal(range(n + 2), name=f"turns{i}")
+            new = grant.any() & ~grant[i] & ((grant != prev_grant) | prev_taken | ~started)
+            with m.If(~self.requests[i] | grant[i]):
+                m.d.sync += turns.eq(0)
+            with m.Elif(new):
+                m.d.sync += turns.eq(turns + 1)
+            # The front sits on another's grant that was not taken: that turn is counted.
+            sitting = started & prev_grant.any() & ~prev_grant[i] & ~prev_taken
             m.d.comb += [
-                Assert(wait < n, f"requester {i} passed over {n} times"),
+                Assert(turns < n, f"requester {i} saw {n} turns of others"),
+                # The inductive strengthening: each turn starts strictly nearer to i than the
+                # one before (a turn not taken holds the front on its requester).
+                Assert(turns + position <= n - 1 + sitting,
+                       f"requester {i} saw turns past its position"),
+                Assert(wait < n, f"requester {i} passed over {n} taken grants"),
                 # The inductive strengthening: every grant that passes i over moves i at least
                 # one place nearer the front.
                 Assert(wait + position <= n - 1, f"requester {i} waited past its position"),
@@ -95,7 +111,7 @@ class ArbiterProperties(Elaboratable):
 
 
 class RouterProperties(Elaboratable):
-    """A `Router` (``router`` builds it; by default a small one: a 2 × 1 mesh's router, one
+    """A `Router` (``router`` builds it; by default a small one: a 1 × 1 mesh's router, one
     channel per class, two flits per channel, a 1-bit payload) with every input free but for
     the environment's rules, and its properties, checked on every cycle.
 
@@ -107,9 +123,16 @@ class RouterProperties(Elaboratable):
     Properties (``Assert``):
 
     * conservation: flits accepted (inject transfers, link flits) plus ERROR answers made,
-      minus flits delivered (eject transfers, link flits out) and flits counted as dropped,
-      equals the flits the router holds (its buffers, answer and drop registers, and the
-      output registers): nothing is lost, duplicated or created;
+      minus flits delivered (eject transfers, link flits out) and flits dropped, equals the
+      flits the router holds (its buffers, answer and drop registers, and the output
+      registers): nothing is lost, duplicated or created; ``dropped`` counts every drop (up
+      to its top);
+    * flows, the same balance part by part: each input holds what it held plus what it
+      accepted minus what it sent (it sent iff granted); a link output sends iff granted in
+      the cycle before; the eject registers hold what they kept plus what was granted (none
+      overwritten) and keep a flit not taken unchanged; the drop register holds iff DROP was
+      granted; an ERROR answer only with a drop. With the allocator's one-hot grants (each
+      send is one input's and one output's) these add up to conservation;
     * the credit rule: a flit goes out on a link only while the neighbour has room for it in
       that channel; no link delivers into a full buffer (``overrun`` stays low);
     * the allocator: each output grants at most one input and each input wins at most one
@@ -117,13 +140,24 @@ class RouterProperties(Elaboratable):
       output has room for the flit's channel (a credit, a free eject register, room in the
       ERROR queue).
 
-    Bounded waiting is not among them: a run short enough for the solver ends before a wait
-    could pass its bound. It is proved on the arbiter (`ArbiterProperties`, every reachable
-    state), which the router uses with ``advance`` on every grant.
+    Every group also asserts the invariants that make it inductive (k-induction assumes them
+    in the steps before the one it proves): `Router.invariant` (buffers within their depth,
+    the routes held one-hot, credits a thermometer code, the ERROR queue within its depth);
+    for each link and channel, the neighbour's credits plus the flits of that channel in our
+    buffer plus a credit on its way back equal ``depth``; and our credits plus the flits the
+    neighbour holds plus a flit in our output register equal ``depth``.
+
+    Bounded waiting is proved compositionally, on the arbiter (`ArbiterProperties`), not here:
+    see docs/noc.md, "Verification".
     """
 
     #: The property groups, each proved on its own (one solver run each stays small).
-    GROUPS = ("credits", "allocator", "conservation")
+    GROUPS = ("credits", "allocator", "flows", "conservation")
+    #: The groups that k-induction proves for every reachable state. The whole-count
+    #: conservation is left to bounded checks: its induction step must count the grants of
+    #: the allocator's matrix by rows and by columns, which takes the solver many minutes;
+    #: ``flows`` proves the same balance part by part.
+    INDUCTIVE = ("credits", "allocator", "flows")
 
     def __init__(self, router=None, *, groups=GROUPS):
         self.router = router or Router(width=1, height=1, vcs=1, depth=2, payload_bits=1)
@@ -173,12 +207,24 @@ class RouterProperties(Elaboratable):
                     m.d.comb += Assume(holds > 0)
                 with m.If(sent & ("credits" in self.groups)):
                     m.d.comb += Assert(holds < depth, f"link {d} sent channel {v} without room")
+                # The invariants: credits and flits of a channel add up on both sides.
+                returning = li.credit_valid & (li.credit_vc == v)
+                ours = sum(r.credits[d][v][k] for k in range(depth))
+                m.d.comb += [
+                    Assert(credits + r.link_levels[d][v] + returning == depth,
+                           f"link {d} channel {v}: credits upstream do not match the buffer"),
+                    Assert(ours + holds + sent == depth,
+                           f"link {d} channel {v}: credits do not match the flits downstream"),
+                ]
+        m.d.comb += Assert(r.invariant, "router state unreachable")
         if "credits" in self.groups:
             m.d.comb += Assert(~r.overrun, "a link delivered into a full buffer")
         if "allocator" in self.groups:
             self._allocator(m, r)
+        if "flows" in self.groups:
+            self._flows(m, r, started)
         if "conservation" in self.groups:
-            self._conservation(m, r)
+            self._conservation(m, r, started)
         return m
 
     @staticmethod
@@ -199,22 +245,72 @@ class RouterProperties(Elaboratable):
             ]
 
     @staticmethod
-    def _conservation(m, r):
-        # Modulo 2**width: exact for bounded runs shorter than that many cycles, and narrow
-        # adders keep the solver fast.
+    def _flows(m, r, started):
+        grant = r.alloc_grant
+        won = [grant[u * OUTPUTS:(u + 1) * OUTPUTS].any() for u in range(INPUTS)]
+        go = [Cat(grant[u * OUTPUTS + o] for u in range(INPUTS)).any() for o in range(OUTPUTS)]
+        accepted = ([inj.valid & inj.ready for inj in r.inject]
+                    + [li.valid for li in r.link_in] + [r.answered])
+
+        def before(value, name):
+            """``value`` in the previous cycle."""
+            prev = Signal.like(Value.cast(value), name=name)
+            m.d.sync += prev.eq(value)
+            return prev
+
+        kept = [ej.valid & ~ej.ready for ej in r.eject]
+        checks = []
+        for u in range(INPUTS):
+            level = r.input_levels[u]
+            moved = before(level + accepted[u] - won[u], f"moved{u}")
+            checks.append((level == moved[:len(level)],
+                           f"input {u}: flits held is not flits before + accepted - sent"))
+        for d, lo in enumerate(r.link_out):
+            checks.append((lo.valid == before(go[d + 1], f"go{d}"),
+                           f"link {d} sends but was not granted, or was granted and does not send"))
+        for c, ej in enumerate(r.eject):
+            held = before(Cat(ej.valid, ej.ready, Value.cast(ej.payload)), f"eject{c}")
+            checks.append((~(held[0] & ~held[1]) | (ej.valid & (Value.cast(ej.payload)
+                                                                  == held[2:])),
+                           f"eject {c} dropped or changed a flit not taken"))
+        ejected = before(sum(kept) + go[Port.LOCAL.value], "ejected")
+        checks += [
+            (sum(ej.valid for ej in r.eject) == ejected,
+             "eject registers: held is not kept + granted (one overwritten, or lost)"),
+            (r.dropping == before(go[Port.DROP.value], "go_drop"),
+             "the drop register is not the DROP grant"),
+            (~r.answered | r.dropping, "an ERROR answer without a drop"),
+        ]
+        for ok, message in checks:
+            with m.If(started):
+                m.d.comb += Assert(ok, message)
+
+    @staticmethod
+    def _conservation(m, r, started):
+        # ``count``: flits accepted and made minus flits delivered and dropped before this
+        # cycle, modulo 2**width. A narrow count keeps the solver fast and loses nothing: the
+        # router holds fewer than 2**width flits, so the balance is 0 only if exact.
         width = 6
+        assert r.capacity() + len(r.link_out) + len(r.eject) < 1 << width
         ins = (sum(inj.valid & inj.ready for inj in r.inject)
                + sum(li.valid for li in r.link_in))
         outs = (sum(ej.valid & ej.ready for ej in r.eject)
                 + sum(lo.valid for lo in r.link_out))
         count = Signal(width)
-        m.d.sync += count.eq(count + ins + r.answered - outs)
+        m.d.sync += count.eq(count + ins + r.answered - outs - r.dropping)
         out_regs = sum(lo.valid for lo in r.link_out) + sum(ej.valid for ej in r.eject)
         balance = Signal(width)
         m.d.comb += [
-            balance.eq(count + r.answered - r.dropped[:width] - r.held - out_regs),
+            balance.eq(count + r.answered - r.held - out_regs),
             Assert(balance == 0, "flits not conserved"),
         ]
+        # ``dropped`` counts every flit that left through the drop register, up to its top.
+        before, counted = Signal.like(r.dropped), Signal()
+        m.d.sync += [before.eq(r.dropped), counted.eq(r.dropping)]
+        top = (1 << len(r.dropped)) - 1
+        with m.If(started):
+            m.d.comb += Assert(r.dropped == Mux(counted & (before != top), before + 1, before),
+                               "dropped does not count the drops")
 
 
 def prove(design, ports, *, name, depth, induction=True):
@@ -240,15 +336,19 @@ def prove(design, ports, *, name, depth, induction=True):
         if proc.returncode != 0 or "PASSED" not in text:
             tail = "\n".join(text.splitlines()[-15:])
             raise ProofFailed(f"{name}: {step} failed (log {work / f'{step}.log'}):"
-                              f"{_failed_lines(text)}\n{tail}")
+                              f"{_failed(text, work / 'design.il')}\n{tail}")
     return "\n".join(logs)
 
 
-def _failed_lines(text):
-    """The source lines of the assertions the solver reports as failed."""
+def _failed(text, rtlil_path):
+    """The assertions the solver reports as failed: each one's message (from the RTLIL
+    ``$check`` cell of that name) and its source line."""
+    messages = dict(re.findall(r'cell \$check (\S+)\n\s+parameter \\FORMAT "(.*)"',
+                               rtlil_path.read_text()))
     lines = []
-    for found in re.finditer(r"Assert failed in \S+: (\S+):(\d+)", text):
-        path, number = Path(found.group(1)), int(found.group(2))
-        if path.exists():
-            lines.append(path.read_text().splitlines()[number - 1].strip())
+    for found in re.finditer(r"Assert failed in \S+: (\S+):(\d+) \((\S+)\)", text):
+        path, number, cell = Path(found.group(1)), int(found.group(2)), found.group(3)
+        source = path.read_text().splitlines()[number - 1].strip() if path.exists() else ""
+        lines.append(f"{messages.get(cell) or '(no message)'}  [{path.name}:{number}: "
+                     f"{source}]")
     return "".join(f"\n  {line}" for line in lines)
