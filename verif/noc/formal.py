@@ -125,13 +125,13 @@ class RouterProperties(Elaboratable):
     * conservation: flits accepted (inject transfers, link flits) plus ERROR answers made,
       minus flits delivered (eject transfers, link flits out) and flits dropped, equals the
       flits the router holds (its buffers, answer and drop registers, and the output
-      registers): nothing is lost, duplicated or created; ``dropped`` counts every drop (up
-      to its top);
+      registers): nothing is lost, duplicated or created;
     * flows, the same balance part by part: each input holds what it held plus what it
       accepted minus what it sent (it sent iff granted); a link output sends iff granted in
       the cycle before; the eject registers hold what they kept plus what was granted (none
       overwritten) and keep a flit not taken unchanged; the drop register holds iff DROP was
-      granted; an ERROR answer only with a drop. With the allocator's "as many inputs send
+      granted, and ``dropped`` counts each (up to its top); an ERROR answer only with a drop.
+      With the allocator's "as many inputs send
       as outputs load" these add up to conservation;
     * the credit rule: a flit goes out on a link only while the neighbour has room for it in
       that channel; no link delivers into a full buffer (``overrun`` stays low);
@@ -224,7 +224,7 @@ class RouterProperties(Elaboratable):
         if "flows" in self.groups:
             self._flows(m, r, started)
         if "conservation" in self.groups:
-            self._conservation(m, r, started)
+            self._conservation(m, r)
         return m
 
     @staticmethod
@@ -286,12 +286,17 @@ class RouterProperties(Elaboratable):
              "the drop register is not the DROP grant"),
             (~r.answered | r.dropping, "an ERROR answer without a drop"),
         ]
+        # ``dropped`` counts every flit that left through the drop register, up to its top.
+        count, counted = before(r.dropped, "dropped_before"), before(r.dropping, "counted")
+        top = (1 << len(r.dropped)) - 1
+        checks.append((r.dropped == Mux(counted & (count != top), count + 1, count),
+                       "dropped does not count the drops"))
         for ok, message in checks:
             with m.If(started):
                 m.d.comb += Assert(ok, message)
 
     @staticmethod
-    def _conservation(m, r, started):
+    def _conservation(m, r):
         # ``count``: flits accepted and made minus flits delivered and dropped before this
         # cycle, modulo 2**width. A narrow count keeps the solver fast and loses nothing: the
         # router holds fewer than 2**width flits, so the balance is 0 only if exact.
@@ -308,20 +313,13 @@ class RouterProperties(Elaboratable):
             balance.eq(count + r.answered - r.held - out_regs),
             Assert(balance == 0, "flits not conserved"),
         ]
-        # ``dropped`` counts every flit that left through the drop register, up to its top.
-        before, counted = Signal.like(r.dropped), Signal()
-        m.d.sync += [before.eq(r.dropped), counted.eq(r.dropping)]
-        top = (1 << len(r.dropped)) - 1
-        with m.If(started):
-            m.d.comb += Assert(r.dropped == Mux(counted & (before != top), before + 1, before),
-                               "dropped does not count the drops")
 
 
 def prove(design, ports, *, name, depth, induction=True):
     """Prove the assertions of Amaranth ``design`` (with free inputs ``ports``) by a bounded
     check of ``depth`` cycles from reset and, if ``induction``, k-induction of ``depth``.
-    Returns the log text; raises `ProofFailed` with the solver's report (and the source lines
-    of the failed assertions) if a step fails."""
+    Returns the log text; raises `ProofFailed` with the solver's report (and the message and
+    source line of each failed assertion) if a step fails."""
     work = toolchain.BUILD / "formal" / name
     work.mkdir(parents=True, exist_ok=True)
     atomic_write(work / "design.il", rtlil.convert(design, ports=ports, name="top"))
