@@ -125,7 +125,8 @@ class Router(wiring.Component):
         self.held = Signal(range(self.capacity() + 1))
         #: High in a cycle in which an ERROR answer (a new flit) waits in the answer register.
         self.answered = Signal()
-        #: High in a cycle in which a dropped flit waits in the drop register (counted next).
+        #: The drop register: high in a cycle in which a dropped flit waits in it (counted in
+        #: ``dropped`` next).
         self.dropping = Signal()
         nvc = CLASSES * vcs
         #: The credits for each link output and channel, in `DIRECTIONS` order, in thermometer
@@ -359,16 +360,15 @@ class Router(wiring.Component):
                 answer.header.cls.eq(MsgClass.RESPONSE), answer.header.op.eq(Opcode.ERROR),
             ]
         # Counted a cycle later: the saturating increment stays out of the allocation stage.
-        dropping = Signal()
+        dropping = self.dropping
         m.d.sync += dropping.eq(go)
         with m.If(dropping & (self.dropped != (1 << DROPPED_BITS) - 1)):
             m.d.sync += self.dropped.eq(self.dropped + 1)
         m.d.comb += [
-            self.held.eq(sum(buf.level for buf, _ in units) + answer_valid + dropping),
             *(level.eq(buf.level) for level, (buf, _) in zip(self.input_levels, units,
                                                             strict=True)),
+            self.held.eq(sum(self.input_levels) + answer_valid + dropping),
             self.answered.eq(answer_valid),
-            self.dropping.eq(dropping),
             self.invariant.eq(Cat(
                 *(buf.invariant for buf, _ in units),
                 *(((c >> 1) & ~c) == 0 for row in credits for c in row),

@@ -228,14 +228,22 @@ class RouterProperties(Elaboratable):
         return m
 
     @staticmethod
-    def _allocator(m, r):
-        want, ok, grant = r.alloc_want, r.alloc_room, r.alloc_grant
-        for o in range(OUTPUTS):
-            column = Cat(grant[u * OUTPUTS + o] for u in range(INPUTS))
+    def _grants(r):
+        """The allocator's grant matrix as rows (per input, over outputs) and columns (per
+        output, over inputs)."""
+        grant = r.alloc_grant
+        rows = [grant[u * OUTPUTS:(u + 1) * OUTPUTS] for u in range(INPUTS)]
+        columns = [Cat(row[o] for row in rows) for o in range(OUTPUTS)]
+        return rows, columns
+
+    @classmethod
+    def _allocator(cls, m, r):
+        want, ok = r.alloc_want, r.alloc_room
+        rows, columns = cls._grants(r)
+        for o, column in enumerate(columns):
             m.d.comb += Assert((column & (column - 1)[:INPUTS]) == 0,
                                f"output {o} grants two inputs")
-        for u in range(INPUTS):
-            row = grant[u * OUTPUTS:(u + 1) * OUTPUTS]
+        for u, row in enumerate(rows):
             m.d.comb += [
                 Assert((row & (row - 1)[:OUTPUTS]) == 0, f"input {u} wins two outputs"),
                 Assert((row & ~want[u * OUTPUTS:(u + 1) * OUTPUTS]) == 0,
@@ -244,16 +252,14 @@ class RouterProperties(Elaboratable):
                        f"input {u} granted an output without room"),
             ]
         # The switch moves flits one to one: as many inputs send as outputs load.
-        sends = sum(grant[u * OUTPUTS:(u + 1) * OUTPUTS].any() for u in range(INPUTS))
-        loads = sum(Cat(grant[u * OUTPUTS + o] for u in range(INPUTS)).any()
-                    for o in range(OUTPUTS))
-        m.d.comb += Assert(sends == loads, "inputs sending and outputs loading differ in number")
+        m.d.comb += Assert(sum(row.any() for row in rows) == sum(c.any() for c in columns),
+                           "inputs sending and outputs loading differ in number")
 
-    @staticmethod
-    def _flows(m, r, started):
-        grant = r.alloc_grant
-        won = [grant[u * OUTPUTS:(u + 1) * OUTPUTS].any() for u in range(INPUTS)]
-        go = [Cat(grant[u * OUTPUTS + o] for u in range(INPUTS)).any() for o in range(OUTPUTS)]
+    @classmethod
+    def _flows(cls, m, r, started):
+        rows, columns = cls._grants(r)
+        won = [row.any() for row in rows]
+        go = [column.any() for column in columns]
         accepted = ([inj.valid & inj.ready for inj in r.inject]
                     + [li.valid for li in r.link_in] + [r.answered])
 
