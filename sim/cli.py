@@ -136,7 +136,7 @@ def _cmd_noc_prove(args):
     from amaranth.hdl import UnusedElaboratable
 
     from hw.noc.router import Router
-    from verif.noc.formal import ProofFailed, RouterProperties, prove
+    from verif.noc.formal import ProofFailed, RouterProperties, check_depth, prove
 
     from . import noc_bench
 
@@ -150,6 +150,8 @@ def _cmd_noc_prove(args):
         warnings.simplefilter("ignore", UnusedElaboratable)
         try:
             width, height = noc_bench.parse_mesh(args.mesh)
+            check_depth(args.k)
+            check_depth(args.bmc_depth, induction=False)
             router = make()  # a router per group: each proof elaborates its own
         except (noc_bench.BenchError, ValueError) as e:
             error = str(e)
@@ -342,7 +344,8 @@ def _parser():
     q.add_argument("--groups", nargs="+", choices=("credits", "allocator", "flows",
                                                    "conservation"),
                    help="property groups (default: credits allocator flows)")
-    q.add_argument("--k", type=int, default=2, help="k of the k-induction (default 2)")
+    q.add_argument("--k", type=int, default=2,
+                   help="k of the k-induction, at least 2 (default 2)")
     q.add_argument("--bmc-depth", type=int, default=4,
                    help="cycles from reset of the conservation check (default 4)")
     q.add_argument("--write", action="store_true",

@@ -146,7 +146,8 @@ def test_router_giving_credits_it_has_not_fails():
 
 def test_noc_prove_command(capsys):
     """``d1core noc-prove`` proves the groups asked for one configuration and says so, exit 0;
-    a bad configuration exits 2 with the router's own message."""
+    a bad configuration exits 2 with the router's own message, and a k or bounded depth that
+    would prove nothing exits 2 before any solver runs."""
     from sim.cli import main
 
     assert main(["noc-prove", "--mesh", "1x1", "--vcs", "1", "--depth", "2",
@@ -159,3 +160,9 @@ def test_noc_prove_command(capsys):
                                        "class) must be 1, 2 or 4, not 3\n")
     assert main(["noc-prove", "--mesh", "0x2"]) == 2
     assert "mesh sides must be 1 to 16, not 0x2" in capsys.readouterr().err
+    assert main(["noc-prove", "--k", "1"]) == 2
+    assert capsys.readouterr().err == ("d1core noc-prove: error: the k of a k-induction must be "
+                                       "an int of at least 2, not 1\n")
+    assert main(["noc-prove", "--bmc-depth", "0"]) == 2
+    assert capsys.readouterr().err == ("d1core noc-prove: error: the cycles of a bounded check "
+                                       "must be an int of at least 1, not 0\n")

@@ -321,11 +321,22 @@ class RouterProperties(Elaboratable):
         ]
 
 
+def check_depth(depth, induction=True):
+    """Refuse (`ValueError`) a proof depth that proves nothing: below 1 cycle for a bounded
+    check, below 2 for k-induction (k - 1 steps assumed, one proved)."""
+    least = 2 if induction else 1
+    if type(depth) is not int or depth < least:
+        kind = "k of a k-induction" if induction else "cycles of a bounded check"
+        raise ValueError(f"the {kind} must be an int of at least {least}, not {depth!r}")
+
+
 def prove(design, ports, *, name, depth, induction=True):
     """Prove the assertions of Amaranth ``design`` (with free inputs ``ports``) by a bounded
     check of ``depth`` cycles from reset and, if ``induction``, k-induction of ``depth``.
     Returns the log text; raises `ProofFailed` with the solver's report (and the message and
-    source line of each failed assertion) if a step fails."""
+    source line of each failed assertion) if a step fails; `ValueError` for a ``depth`` that
+    proves nothing (`check_depth`)."""
+    check_depth(depth, induction)
     work = toolchain.BUILD / "formal" / name
     work.mkdir(parents=True, exist_ok=True)
     atomic_write(work / "design.il", rtlil.convert(design, ports=ports, name="top"))
