@@ -21,7 +21,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from hw import shared
+from hw.common import shared
 
 from . import toolchain
 
@@ -113,7 +113,7 @@ class Design:
 
     def verilog(self):
         """Path of this design's Verilog as Yosys wrote it (for synthesis and lint); converted on
-        first use, then reused. Sub-blocks made with :func:`hw.shared.shared` are converted once
+        first use, then reused. Sub-blocks made with ``shared`` are converted once
         each (as designs of their own) and their modules follow the top's in the file."""
         path = toolchain.BUILD / "rtl" / f"{self.stem}.v"
         if path.exists():
@@ -145,7 +145,7 @@ class Design:
 
 
 def shared_design(factory, **params):
-    """The design that stands for ``hw.shared.shared(factory, **params)`` in converted Verilog:
+    """The design that stands for ``shared(factory, **params)`` in converted Verilog:
     module name ``<factory>_<hash of factory and params>``, the same wherever it is used."""
     h = hashlib.sha256(f"{factory.__module__}.{factory.__qualname__}"
                        f"{sorted(params.items())!r}".encode()).hexdigest()[:10]
@@ -153,7 +153,7 @@ def shared_design(factory, **params):
 
 
 def _convert_shared(used, factory, params):
-    """The converter :func:`hw.shared.converting` takes: :func:`shared_design`, recorded in
+    """The converter :func:`hw.common.shared.converting` takes: :func:`shared_design`, recorded in
     ``used``."""
     design = shared_design(factory, **params)
     used.setdefault(design.name, design)
@@ -162,7 +162,7 @@ def _convert_shared(used, factory, params):
 
 def hier_blocks(text):
     """Names of the modules in Verilog ``text`` that carry the ``hier_block`` mark: the shared
-    sub-blocks (:func:`hw.shared.shared`) that the top instantiates, directly or not."""
+    sub-blocks (:func:`~hw.common.shared.shared`) that the top instantiates, directly or not."""
     return [m.group(1).strip() for m in re.finditer(
         r"^module (\\\S+ |\w+)\([^;]*\);\n" + re.escape(_HIER_BLOCK), text, re.MULTILINE)]
 

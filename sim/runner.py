@@ -34,7 +34,7 @@ TB_ARGS_ENV = "D1_TB_ARGS"
 #: (``make lint`` shows them); -O3 and no assertion-heavy options, for speed.
 #: ``--no-public-flat-rw`` undoes the cocotb runner's ``--public-flat-rw``: the testbenches touch
 #: only the top's ports, and making every internal signal reachable multiplies the generated C++
-#: (D1's engine: 600 MB). ``--hierarchical`` Verilates each module made by ``hw.shared.shared``
+#: (D1's engine: 600 MB). ``--hierarchical`` Verilates each module made by ``shared``
 #: once, as a library its instances call (``sim.build``): the D1 engine builds in about half a
 #: minute instead of half an hour. ``--no-timing``: delays are ignored (the one in
 #: ``sim.build.simulation_verilog`` matters to Icarus only).

@@ -6,9 +6,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .. import pipeline
-from ..params import check_formats, check_int
-from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round
+from hw.common import pipeline
+from hw.common.params import check_int
+
+from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round, check_formats
 from .rng import XorShift32
 from .unpack import EXP_WIDTH, SIG_WIDTH, pack_fp32, unpack, unpack_any
 

@@ -43,11 +43,20 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .. import pipeline
-from ..params import check_formats, check_int
-from .formats import BIAS_BITS, FP32, Flags, FormatCode
-from .mul import Multiplier, add_many, compress, prefix_add, prefix_sub, shift_left
-from .unpack import EXP_WIDTH, SIG_WIDTH, count_leading_zeros, unpack, unpack_any
+from hw.common import pipeline
+from hw.common.arith import (
+    add_many,
+    compress,
+    count_leading_zeros,
+    prefix_add,
+    prefix_sub,
+    shift_left,
+)
+from hw.common.params import check_int
+
+from .formats import BIAS_BITS, FP32, Flags, FormatCode, check_formats
+from .mul import Multiplier
+from .unpack import EXP_WIDTH, SIG_WIDTH, unpack, unpack_any
 
 __all__ = ["FMAPipe", "FMAUnit", "FMAGeometry", "FMA_FORMATS", "MATRIX_FORMATS",
            "fma_request_layout", "fma_response_layout"]

@@ -182,3 +182,22 @@ def format_for_code(code):
         if f.code.value == int(code):
             return f
     return None
+
+
+def check_formats(formats, *, name, allowed, refuse):
+    """A non-empty sequence of format names, each in ``allowed`` and listed once, as a tuple of
+    :class:`Format`. ``refuse(fmt)`` gives the message for a known format that is
+    not allowed; an unknown name gets :func:`get_format`'s message."""
+    if isinstance(formats, str) or not hasattr(formats, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of format names, got {formats!r}")
+    result = []
+    for item in formats:
+        fmt = get_format(item)
+        if fmt.name not in allowed:
+            raise ValueError(refuse(fmt))
+        if fmt in result:
+            raise ValueError(f"format {fmt.name!r} is listed more than once")
+        result.append(fmt)
+    if not result:
+        raise ValueError(f"{name} must name at least one format")
+    return tuple(result)

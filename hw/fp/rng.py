@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..params import check_int
+from hw.common.params import check_int
+
 from .formats import XORSHIFT_SHIFTS, XORSHIFT_ZERO_SEED
 
 __all__ = ["XorShift32", "xorshift32_next"]

@@ -12,11 +12,11 @@ and return values; they have no state, no latency and no handshake.
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
-from .formats import BIAS_BITS, FP32, get_format
-from .mul import KEEP
+from hw.common.arith import leading_zeros
 
-__all__ = ["SIG_WIDTH", "EXP_WIDTH", "Unpacked", "unpack", "unpack_any", "pack_fp32",
-           "count_leading_zeros"]
+from .formats import BIAS_BITS, FP32, get_format
+
+__all__ = ["SIG_WIDTH", "EXP_WIDTH", "Unpacked", "unpack", "unpack_any", "pack_fp32"]
 
 #: Significand width of the unpacked form: FP32's, hidden bit included.
 SIG_WIDTH = FP32.man_bits + 1
@@ -42,50 +42,6 @@ class Unpacked(data.Struct):
     nan: 1
     snan: 1   #: signalling NaN (IEEE formats: the quiet bit is clear)
     denormal: 1  #: the operand is a denormal (an IEEE subnormal)
-
-
-def _leading_zeros(m, value, width):
-    """Count of leading zeros of ``width``-bit ``value`` (``width`` when it is zero)."""
-    count = Signal(range(width + 1), name="lz", init=width)
-    # Later assignments win, so scanning from the LSB up leaves the most significant one's count.
-    for i in range(width):
-        with m.If(value[i]):
-            m.d.comb += count.eq(width - 1 - i)
-    return count
-
-
-def count_leading_zeros(m, value, *, name="clz"):
-    """Leading zeros of ``value`` (``len(value)`` when it is zero), by a balanced tree.
-
-    The tree pairs blocks of ``2**k`` bits, so its depth grows with ``log2`` of the width (the
-    priority chain of :func:`_leading_zeros` grows linearly); use it on wide or deep paths.
-    Returns a ``Signal(range(len(value) + 1))``.
-    """
-    width = len(value)
-    levels = width.bit_length()  # 2**levels > width: at least one padding bit
-    # Ones below the LSB: a zero ``value`` then counts exactly ``width``, and no block of the
-    # padded vector is all zeros at the top of the tree.
-    padded = Cat(Const((1 << ((1 << levels) - width)) - 1, (1 << levels) - width), value)
-    # Per block of 2**k bits: "all zero", and the count of leading zeros (k bits, LSB first).
-    zero = [~padded[i] for i in range(1 << levels)]
-    count = [[] for _ in range(1 << levels)]
-    for k in range(levels):
-        nz, nc = [], []
-        for j in range(0, len(zero), 2):
-            lo, hi = j, j + 1
-            # Kept through synthesis: ABC's area rewriting would turn the tree into a chain.
-            z = Signal(name=f"{name}_z{k}_{j // 2}", attrs=KEEP)
-            c = Signal(k + 1, name=f"{name}_c{k}_{j // 2}", attrs=KEEP)
-            m.d.comb += [
-                z.eq(zero[lo] & zero[hi]),
-                c.eq(Mux(zero[hi], Cat(*count[lo], Const(1, 1)), Cat(*count[hi], Const(0, 1)))),
-            ]
-            nz.append(z)
-            nc.append([c[i] for i in range(k + 1)])
-        zero, count = nz, nc
-    result = Signal(range(width + 1), name=name)
-    m.d.comb += result.eq(Cat(*count[0]))
-    return result
 
 
 def unpack(m, bits, fmt, bias=None, *, normalize=True):
@@ -125,7 +81,7 @@ def unpack(m, bits, fmt, bias=None, *, normalize=True):
     ef_eff = Mux(ef_zero, 1, ef)
     align = SIG_WIDTH - 1 - mb  # left-aligns the mantissa below the hidden bit
     if normalize:
-        lz = _leading_zeros(m, man, mb)
+        lz = leading_zeros(m, man, mb)
         norm_shift = Mux(ef_zero, lz + 1, 0)
         m.d.comb += [
             u.sig.eq(Cat(man, ~ef_zero) << align << norm_shift),

@@ -19,8 +19,8 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.common.shared import shared
 from hw.fp.formats import BIAS_BITS, FP32, Flags, FormatCode
-from hw.shared import shared
 
 from .config import MATMUL_FORMATS, TAG_WIDTH_MAX, UNIT_DIM_MAX, check_formats, check_int
 

@@ -16,9 +16,9 @@ import functools
 from dataclasses import dataclass
 from functools import cached_property
 
-from hw import params
+from hw.common.params import check_int
+from hw.fp import formats as fp_formats
 from hw.fp.formats import FP32, get_format
-from hw.params import check_int
 
 __all__ = ["MATMUL_FORMATS", "MatmulConfig", "D1", "SMALL", "PRESETS", "ENGINE_SYNTH", "get_preset",
            "fma_timing", "check_formats", "check_int"]
@@ -34,7 +34,7 @@ TAG_WIDTH_MAX = 16
 
 def check_formats(formats):
     """The operand formats as a tuple of names (each of :data:`MATMUL_FORMATS`, once)."""
-    return tuple(f.name for f in params.check_formats(
+    return tuple(f.name for f in fp_formats.check_formats(
         formats, name="formats", allowed=MATMUL_FORMATS,
         refuse=lambda f: (f"{f.title} is not a matrix operand format; expected "
                           f"{', '.join(MATMUL_FORMATS)}")))

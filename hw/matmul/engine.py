@@ -16,7 +16,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.shared import shared
+from hw.common.shared import shared
 
 from .array import (
     MatmulArray,

@@ -4,7 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.shared import shared
+from hw.common.shared import shared
 
 from .flit import PAYLOAD_BITS, flit_layout
 from .router import CLASSES, DIRECTIONS, DROPPED_BITS, Router, link_signature
@@ -44,7 +44,7 @@ class NoCMesh(wiring.Component):
       west), for links beyond the die; ``_in`` carries flits into the mesh and returns credits.
       Unused, they are tied off: an ``_in`` link without valid, an ``_out`` link without credits.
 
-    Every router is the same module (`hw.shared.shared`): routers know nothing of their place,
+    Every router is the same module (`shared`): routers know nothing of their place,
     only their table says where packets go. A disabled node is a router that is never
     configured (its table stays DROP) and that no table routes to.
     """

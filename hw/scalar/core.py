@@ -43,9 +43,9 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hw.fp.mul import prefix_add, prefix_sub
-from hw.params import check_int
-from hw.shared import shared
+from hw.common.arith import prefix_add, prefix_sub
+from hw.common.params import check_int
+from hw.common.shared import shared
 
 from .isa import (
     CUSTOM_OPCODES,

@@ -9,8 +9,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.fp.mul import compress, prefix_add, prefix_sub
-from hw.params import check_int
+from hw.common.arith import compress, prefix_add, prefix_sub
+from hw.common.params import check_int
 
 from .isa import THREAD_BITS, XLEN
 

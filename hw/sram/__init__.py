@@ -2,8 +2,6 @@
 SECDED code (``ecc``), the round-robin arbiter, the single-port bank, the port pipeline, the
 check stage and the scratchpad itself (``scratchpad.Scratchpad``); see docs/sram.md."""
 
-import hw.fp  # noqa: F401  (hw.params, used here, imports hw.fp.formats: initialise hw.fp first)
-
 from .ecc import HSIAO_COLUMNS, ECCDecoder, ECCEncoder, ECCStatus
 
 __all__ = ["HSIAO_COLUMNS", "ECCDecoder", "ECCEncoder", "ECCStatus"]

@@ -10,7 +10,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.params import check_int
+from hw.common.params import check_int
 
 __all__ = ["RoundRobinArbiter", "round_robin"]
 

@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hw.params import check_int
+from hw.common.params import check_int
 
 from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX, index_bits
 from .ecc import CODE_BITS

@@ -1,12 +1,12 @@
 """The check stage of a scratchpad port: a register of ``words`` codewords and their SECDED
 decoders (``hw/sram/ecc.py``), one block so that the many ports share one converted module
-(``hw.shared``)."""
+(``hw.common.shared``)."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.params import check_int
+from hw.common.params import check_int
 
 from .ecc import CODE_BITS, DATA_BITS, ECCDecoder, ECCStatus
 

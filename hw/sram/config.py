@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from amaranth.lib import data, enum
 
-from hw.params import check_int
+from hw.common.params import check_int
 
 from .ecc import CODE_BITS, DATA_BITS
 

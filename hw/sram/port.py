@@ -28,7 +28,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from hw.shared import shared
+from hw.common.shared import shared
 
 from .check import LineCheck
 from .config import (

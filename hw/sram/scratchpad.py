@@ -31,8 +31,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from hw.fp.mul import prefix_add
-from hw.shared import shared
+from hw.common.arith import prefix_add
+from hw.common.shared import shared
 
 from .config import (
     LINE_BYTES,

@@ -2,7 +2,7 @@
 command multiplexer in front of the bank memory) and a line multiplexer per port (the read data
 of the bank a port's request went to).
 
-Both go through :func:`hw.shared.shared` in :class:`~hw.sram.scratchpad.Scratchpad`, so a D1
+Both go through :func:`hw.common.shared.shared` in :class:`~hw.sram.scratchpad.Scratchpad`, so a D1
 scratchpad's Verilog holds one module of each, instantiated 32 and 8 times, and synthesis
 measures each once (``sram.slice``, ``sram.linemux`` in ``sim/blocks.py``).
 """
@@ -11,9 +11,9 @@ from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.params import check_int
-from hw.pipeline import or_all
-from hw.shared import shared
+from hw.common.params import check_int
+from hw.common.pipeline import or_all
+from hw.common.shared import shared
 
 from .arbiter import RoundRobinArbiter
 from .bank import Bank

@@ -5,11 +5,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum
 from amaranth.lib.wiring import In
 
+from hw.common.pipeline import or_all
+from hw.common.shared import shared
 from hw.fp.convert import ConvertPipe, ConvOp
 from hw.fp.formats import SR_BITS, XORSHIFT_ZERO_SEED, FormatCode
 from hw.fp.rng import XorShift32
-from hw.pipeline import or_all
-from hw.shared import shared
 
 from .intpipe import Pipe
 from .isa import VECTOR_BITS, VecOp, VecType

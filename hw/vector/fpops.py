@@ -9,9 +9,8 @@ the first half's registered results as arguments of their second half.
 
 from amaranth.hdl import Cat, Const, Mux, Signal
 
+from hw.common.arith import count_leading_zeros, prefix_add, prefix_sub, shift_left
 from hw.fp.formats import BF16, FP32
-from hw.fp.mul import prefix_add, prefix_sub, shift_left
-from hw.fp.unpack import count_leading_zeros
 
 __all__ = ["is_nan", "is_snan", "is_subnormal", "order_key", "fp_ge", "minmax_select",
            "fp_minmax", "fp_compare",

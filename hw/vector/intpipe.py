@@ -7,10 +7,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw import pipeline
+from hw.common import pipeline
+from hw.common.arith import compress, prefix_add
+from hw.common.shared import is_converting
 from hw.fp.formats import Flags
-from hw.fp.mul import compress, prefix_add
-from hw.shared import is_converting
 
 from .isa import VECTOR_BITS, VECTOR_BYTES, VecOp, VecType, request_layout
 
@@ -34,7 +34,7 @@ def _part(m, name):
     Amaranth's simulator evaluates all combinational statements of a module as one process and
     reruns it until it settles, once per signal level of its longest chain; logic split into
     small modules is evaluated piece by piece, which makes the pipes' simulation many times
-    faster. Written as Verilog (:func:`hw.shared.is_converting`), where the split would only
+    faster. Written as Verilog (:func:`hw.common.shared.is_converting`), where the split would only
     add ports, it is ``m`` itself."""
     if is_converting():
         return m

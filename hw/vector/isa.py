@@ -15,8 +15,8 @@ or the part index of a conversion.
 from amaranth.hdl import unsigned
 from amaranth.lib import data, enum
 
+from hw.common.params import check_int
 from hw.fp.formats import BIAS_BITS, Flags, FormatCode, Round
-from hw.params import check_int
 
 __all__ = ["VECTOR_BITS", "VECTOR_BYTES", "IMM_BITS", "TAG_WIDTH_MAX", "SR_GENERATORS",
            "SEED_STRIDE", "VecOp", "VecType", "LANE_BITS", "request_layout", "response_layout"]

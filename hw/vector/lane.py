@@ -4,9 +4,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.pipeline import delay, stage
 from hw.fp.fma import FMAGeometry, FMAPipe
 from hw.fp.formats import BF16, FP32, Flags, FormatCode
-from hw.pipeline import delay, stage
 
 from .fpops import (
     fp_compare,

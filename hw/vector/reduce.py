@@ -5,10 +5,10 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.pipeline import delay, or_all, stage
+from hw.common.shared import shared
 from hw.fp.fma import FMAGeometry, FMAPipe
 from hw.fp.formats import FP32, Flags, FormatCode
-from hw.pipeline import delay, or_all, stage
-from hw.shared import shared
 
 from .fpops import fp_ge, is_snan, minmax_select
 from .isa import VECTOR_BITS, VecOp

@@ -6,9 +6,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.pipeline import or_all, stage
+from hw.common.shared import shared
 from hw.fp.formats import Flags, FormatCode
-from hw.pipeline import or_all, stage
-from hw.shared import shared
 
 from .convpipe import ConvPipe
 from .intpipe import IntPipe
@@ -76,7 +76,7 @@ _CONV_PARTS = {**{(VecType.FP32, f): 4 for f in _CFP8}, **{(VecType.FP32, f): 2 
 #: The pipes, by source. Each is a component with ``en``, ``valid``, ``req``
 #: (``request_layout(0)``), ``data``, ``flags`` and an int ``latency``; ``ConvPipe`` also has
 #: ``seed`` and ``seed_we`` (the ``seed`` op). Each is instantiated through
-#: :func:`hw.shared.shared`: a Verilog module of its own, and a block of its own in synthesis.
+#: ``shared``: a Verilog module of its own, and a block of its own in synthesis.
 _PIPES = {Source.INT: IntPipe, Source.MOVE: MovePipe, Source.CONV: ConvPipe}
 
 

@@ -19,6 +19,7 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from hw.common.arith import add_many, count_leading_zeros, prefix_add, prefix_sub, shift_left
 from hw.fp.fma import (
     FMA_FORMATS,
     MATRIX_FORMATS,
@@ -39,8 +40,7 @@ from hw.fp.formats import (
     FormatCode,
     get_format,
 )
-from hw.fp.mul import Multiplier, add_many, prefix_add, prefix_sub, shift_left
-from hw.fp.unpack import count_leading_zeros
+from hw.fp.mul import Multiplier
 from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.fp import fma_tb as st
 from verif.fp.fma import fma

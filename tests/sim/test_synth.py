@@ -18,7 +18,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 import sim.blocks
-from hw.shared import shared
+from hw.common.shared import shared
 from sim import lint, synth
 from sim.blocks import Block
 from sim.build import Design, hier_blocks, shared_design

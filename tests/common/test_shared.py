@@ -1,4 +1,4 @@
-"""``hw.shared``: a shared sub-block is the plain component outside conversion, and an instance
+"""``hw.common.shared``: a sub-block is the plain component outside conversion, and an instance
 whose ports must match its signature exactly (a mismatch is an error naming the port)."""
 
 import pytest
@@ -7,7 +7,7 @@ from amaranth.hdl import Fragment, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.shared import SharedInstance, converting, shared
+from hw.common.shared import SharedInstance, converting, shared
 
 
 class Inc(wiring.Component):
