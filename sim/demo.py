@@ -1,6 +1,5 @@
-"""``d1core sim``: the default demonstration, the most complete design doing real work.
-
-Until the matrix units land this is the conversion unit quantizing a random FP32 tensor: the
+"""``d1core sim --demo convert``: the conversion unit quantizing a random FP32 tensor (the default
+``d1core sim`` is the GEMM on the D1 matrix engine, ``sim/gemm.py``): the
 tensor goes to every format (BF16, CFP8 1-4-3 at bias 7, CFP8 1-5-2 at bias 15, SHP at bias 15,
 UHP), with round-to-nearest-even and with stochastic rounding, and every result comes back to FP32
 through the unit's widening path. Every response is checked bit for bit (value and flags) against
