@@ -41,10 +41,12 @@ class GemmError(ValueError):
 
 
 def _format(name, which):
+    """The format table's :class:`~hw.fp.formats.Format` for ``--{which}-format name``: the one
+    look-up of the name; the engine, the tiling and the model below take the object."""
     if name in CLI_FORMATS:
-        return CLI_FORMATS[name]
+        return get_format(CLI_FORMATS[name])
     if name in MATMUL_FORMATS:
-        return name
+        return get_format(name)
     raise GemmError(f"--{which}-format must be one of {', '.join(CLI_FORMATS)}, got {name!r}")
 
 
@@ -64,8 +66,9 @@ def load_operands(path):
 
 def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="D1",
              waves=None, progress=True):
-    """Run one GEMM on the engine of ``preset`` in ``sim``. Returns ``(d, flags, figures)``;
-    ``figures`` holds the cycles, MACs per cycle, utilisation and the run's timing."""
+    """Run one GEMM on the engine of ``preset`` in ``sim``; ``a_fmt`` and ``b_fmt`` are
+    :class:`~hw.fp.formats.Format` objects. Returns ``(d, flags, figures)``; ``figures`` holds
+    the cycles, MACs per cycle, utilisation and the run's timing."""
     config = PRESETS[preset]
     plan, batch = gemm_batch(config, a, b, c, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt,
                              b_bias=b_bias)
@@ -74,8 +77,8 @@ def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="
     d, flags, cycles = tiling.gemm_output(plan, responses[0], summary[0]["cycles"])
     figures = {
         "preset": preset, "sim": sim, "m": plan.m, "n": plan.n, "k": plan.k,
-        "a_format": a_fmt, "a_bias": -1 if a_bias is None else a_bias,
-        "b_format": b_fmt, "b_bias": -1 if b_bias is None else b_bias,
+        "a_format": a_fmt.name, "a_bias": -1 if a_bias is None else a_bias,
+        "b_format": b_fmt.name, "b_bias": -1 if b_bias is None else b_bias,
         "cycles": cycles, "macs": plan.macs, "macs_per_cycle": plan.macs / cycles,
         "peak_macs_per_cycle": config.macs_per_cycle,
         "utilisation": plan.macs / cycles / config.macs_per_cycle,
@@ -94,9 +97,9 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
         raise GemmError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     a_fmt, b_fmt = _format(a_format, "a"), _format(b_format, "b")
     if a_bias is None:
-        a_bias = DEFAULT_BIAS.get(a_fmt)
+        a_bias = DEFAULT_BIAS.get(a_fmt.name)
     if b_bias is None:
-        b_bias = DEFAULT_BIAS.get(b_fmt)
+        b_bias = DEFAULT_BIAS.get(b_fmt.name)
     if inp is not None:
         if seed is not None:
             raise GemmError("give --seed or --in, not both")
@@ -110,7 +113,7 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
                 raise GemmError(f"--{x} must be at least 1, got {v}")
         for fmt, bias, which in ((a_fmt, a_bias, "a"), (b_fmt, b_bias, "b")):
             try:
-                get_format(fmt).check_bias(bias)
+                fmt.check_bias(bias)
             except ValueError as e:
                 raise GemmError(f"--{which}-bias: {e}") from None
         rng = np.random.default_rng(1 if seed is None else seed)
@@ -126,8 +129,8 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
                             f"{x.upper()}={actual}")
 
     config = PRESETS[preset]
-    a_text = a_fmt + ("" if a_bias is None else f" bias {a_bias}")
-    b_text = b_fmt + ("" if b_bias is None else f" bias {b_bias}")
+    a_text = a_fmt.name + ("" if a_bias is None else f" bias {a_bias}")
+    b_text = b_fmt.name + ("" if b_bias is None else f" bias {b_bias}")
     print(f"d1core gemm: {gm}x{gn}x{gk} D = A·B + C, A {a_text}, B {b_text}"
           f"{'' if c is not None else ' (C = 0)'}, on the {preset} engine ({config.units} "
           f"array{'s' if config.units > 1 else ''} of {config.unit_rows}x{config.unit_cols}, "
