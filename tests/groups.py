@@ -3,13 +3,13 @@ tests/conftest.py orders and checks them)."""
 
 import pytest
 
-from sim.toolchain import SIMULATORS
+from sim.flow.toolchain import SIMULATORS
 
 __all__ = ["same_build", "sims_of"]
 
 
 def same_build(design, sim):
-    """The mark of tests that simulate ``design`` (a :class:`sim.build.Design`) on ``sim``: they
+    """The mark of tests that simulate ``design`` (a ``sim.flow.build.Design``) on ``sim``: they
     run on one worker, one after the other, so the first builds the simulation and the others
     reuse it, where otherwise a second worker would wait for the build's lock doing nothing."""
     return pytest.mark.xdist_group(f"build-{design.name}-{sim}")

@@ -10,9 +10,9 @@ code (all CFP8 codes) at biases 0 and 63 with RNE, and fewer random requests.
 import pytest
 
 from hw.fp.convert import ConvertUnit
-from sim.build import Design
-from sim.runner import run_cocotb
+from sim.flow.build import Design
 from tests.groups import sims_of
+from verif.runner import run_cocotb
 
 DESIGN = Design.of("fp_convert", ConvertUnit, tag_width=8)
 

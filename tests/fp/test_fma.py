@@ -13,11 +13,11 @@ special combination, tens of thousands of random FMAs), each in well under a min
 import pytest
 
 from hw.fp.fma import MATRIX_FORMATS, FMAUnit
-from sim.build import Design
-from sim.fma_run import FMA_DESIGN
-from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from sim.flow.build import Design
+from sim.flow.toolchain import SIMULATORS
 from tests.groups import same_build
+from verif.fp.fma_run import FMA_DESIGN
+from verif.runner import run_cocotb
 
 DESIGNS = {
     "full": (FMA_DESIGN, None),

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from hw.matmul.config import D1, SMALL, MatmulConfig
-from sim.build import Design
-from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from sim.flow.build import Design
+from sim.flow.toolchain import SIMULATORS
 from tests.groups import same_build
 from verif.matmul.engine_tb import operands
 from verif.matmul.model import matmul
 from verif.matmul.tiling import EngineBench
+from verif.runner import run_cocotb
 
 #: A 2×2 block of 2×1 arrays: a 4×2 output tile, 8 MACs per cycle.
 BLOCK = MatmulConfig("BLOCK", block_rows=2, block_cols=2, unit_rows=2, unit_cols=1)
@@ -32,7 +32,7 @@ BLOCK = MatmulConfig("BLOCK", block_rows=2, block_cols=2, unit_rows=2, unit_cols
 ARRAY = MatmulConfig("ARRAY", unit_rows=3, unit_cols=2)
 
 CONFIGS = {"block": BLOCK, "array": ARRAY, "small": SMALL, "d1": D1}
-#: The regression's engines; ``d1core gemm`` builds the presets' the same way (sim.gemm).
+#: The regression's engines; ``d1core gemm`` builds the presets' alike (verif.matmul.gemm_run).
 DESIGNS = {name: Design.of(f"matmul_bench_{name}", EngineBench, config=cfg)
            for name, cfg in CONFIGS.items()}
 #: Simulators each configuration runs every case on.
@@ -164,11 +164,11 @@ def test_gemm_file_errors(tmp_path, capsys):
 @pytest.fixture
 def small_preset(monkeypatch):
     """The command on the regression's ARRAY engine (already built), as preset "TEST"."""
-    import sim.gemm
+    import sim.commands.gemm
 
-    monkeypatch.setitem(sim.gemm.PRESETS, "TEST", ARRAY)
-    monkeypatch.setitem(sim.gemm.GEMM_DESIGNS, "TEST", DESIGNS["array"])
-    return sim.gemm
+    monkeypatch.setitem(sim.commands.gemm.PRESETS, "TEST", ARRAY)
+    monkeypatch.setitem(sim.commands.gemm.GEMM_DESIGNS, "TEST", DESIGNS["array"])
+    return sim.commands.gemm
 
 
 def test_gemm_command(small_preset, tmp_path, capsys):

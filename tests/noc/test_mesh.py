@@ -8,10 +8,10 @@ import pytest
 
 from hw.noc.flit import PAYLOAD_BITS
 from hw.noc.mesh import NoCMesh
-from sim.build import Design
-from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from sim.flow.build import Design
+from sim.flow.toolchain import SIMULATORS
 from verif.noc.harness import traffic_harness
+from verif.runner import run_cocotb
 
 
 def mesh_design(width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from sim import cli, noc_bench
+from sim import cli
+from sim.bench import noc as noc_bench
 
 
 @pytest.mark.parametrize("argv,message", [

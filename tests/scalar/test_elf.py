@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from sim import riscv
-from verif.scalar import elf
+from verif.scalar import elf, riscv
 from verif.scalar.programs import RAM_BASE, RAM_SIZE
 
 

@@ -15,10 +15,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from sim import riscv
-from sim.run_cmd import run, run_iss
-from sim.toolchain import SIMULATORS
-from verif.scalar import elf
+from sim.commands.run import run, run_iss
+from sim.flow.toolchain import SIMULATORS
+from verif.scalar import elf, riscv
 from verif.scalar import iss as iss_module
 from verif.scalar import programs as p
 

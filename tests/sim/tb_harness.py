@@ -3,8 +3,8 @@
 import cocotb
 import numpy as np
 
-from sim.runner import tb_args
 from verif.harness import HarnessError, StreamHarness
+from verif.runner import tb_args
 
 
 @cocotb.test()

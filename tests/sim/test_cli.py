@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.toolchain import SIMULATORS
+from sim.flow.toolchain import SIMULATORS
 from verif.fp.convert import convert_requests
 from verif.fp.stimulus import requests
 

@@ -1,11 +1,11 @@
-"""The matrix-engine bench (``sim/gemm_bench.py``) on the regression's ``ARRAY`` engine (one 3×2
+"""The matrix-engine bench (``sim/bench/gemm.py``) on the regression's ``ARRAY`` engine (one 3×2
 array, already built for ``tests/matmul``), Verilator only: its figures follow from the runs, and
 no figure comes from a wrong run."""
 
 import pytest
 
 from hw.matmul.config import D1, SMALL
-from sim import gemm_bench
+from sim.bench import gemm as gemm_bench
 from tests.matmul.test_engine import ARRAY, DESIGNS
 from verif.matmul.model import matmul
 from verif.scoreboard import Mismatch

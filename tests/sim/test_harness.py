@@ -5,10 +5,10 @@ that breaks the stream rules or hangs is reported, not passed and not left runni
 
 import pytest
 
-from sim.build import Design
-from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from sim.flow.build import Design
+from sim.flow.toolchain import SIMULATORS
 from tests.sim.designs import PlusOne
+from verif.runner import run_cocotb
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)

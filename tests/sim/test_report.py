@@ -1,10 +1,11 @@
-"""sim/report.py: the machine description, markdown tables and the sections of docs/results.md."""
+"""sim/flow/report.py: the machine description, markdown tables and the sections of
+docs/results.md."""
 
 import re
 
 import pytest
 
-from sim import report
+from sim.flow import report
 
 FAKE = {"cpu": "Test CPU", "cores": 3, "ram_gib": 4.0, "os": "TestOS", "python": "3.11.0",
         "tools": {"yosys": "Yosys 0.70", "verilator": "Verilator 5.48.0"}}

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from sim import riscv
 from sim.cli import main
+from verif.scalar import riscv
 from verif.scalar.iss import MAX_THREADS
 
 

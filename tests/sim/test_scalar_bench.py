@@ -1,4 +1,4 @@
-"""The scalar core's bench part (``sim/scalar_bench.py``) without a simulator: the IPC and
+"""The scalar core's bench part (``sim/bench/scalar.py``) without a simulator: the IPC and
 target logic, the tables, and that a failing or inconsistent run gives no figure. The real runs
 are ``d1core bench --only scalar`` (too long for the regression)."""
 
@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from sim import report, scalar_bench
-from sim.scalar_bench import BenchError, Measured
+from sim.bench import scalar as scalar_bench
+from sim.bench.scalar import BenchError, Measured
+from sim.flow import report
 from verif.scalar.core_tb import LockstepError
 
 

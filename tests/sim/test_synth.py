@@ -1,4 +1,5 @@
-"""The synthesis report (sim/synth.py) and the lint flow (sim/lint.py) on a tiny known design.
+"""The synthesis report (sim/flow/synth.py) and the lint flow (sim/flow/lint.py) on a tiny known
+design.
 
 One Yosys run serves every figure test: a registered 8-bit adder (8 flip-flops), a 16 x 8 RAM with
 a synchronous read port (128 bits; its read register is part of the memory), a 4 x 4 RAM with an
@@ -17,11 +18,11 @@ from amaranth import Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-import sim.blocks
+import sim.flow.blocks
 from hw.common.shared import shared
-from sim import lint, synth
-from sim.blocks import Block
-from sim.build import Design, hier_blocks, shared_design
+from sim.flow import lint, synth
+from sim.flow.blocks import Block
+from sim.flow.build import Design, hier_blocks, shared_design
 
 # One worker runs this module (`make test` uses --dist loadgroup), so Yosys runs once.
 pytestmark = pytest.mark.xdist_group("synth")
@@ -73,7 +74,7 @@ TINY = Block("t.tiny", Design.of("t_synth_tiny", Tiny, source=SOURCE), "synthesi
 def registry():
     """The block registry replaced by the tiny block alone, for every test of this module."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sim.blocks, "blocks", lambda: {TINY.name: TINY})
+        mp.setattr(sim.flow.blocks, "blocks", lambda: {TINY.name: TINY})
         yield mp
 
 
@@ -158,7 +159,7 @@ def test_partial_run_merges_json_and_writes_page_once_complete(result, registry,
     when it holds a result of the current design (top, parameters) of every block, each row
     dated."""
     other = Block("t.other", TINY.design, "second entry")
-    monkeypatch.setattr(sim.blocks, "blocks", lambda: {TINY.name: TINY, other.name: other})
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {TINY.name: TINY, other.name: other})
     monkeypatch.setattr(synth, "synthesize", lambda block: {**result, "block": block.name})
     json_path, page = tmp_path / "synth.json", tmp_path / "results.md"
     old = {**result, "ffs": -1, "date": "2000-01-02 03:04 UTC"}
@@ -267,7 +268,7 @@ def test_composed_block_adds_its_sub_blocks(monkeypatch, tmp_path):
     name = SUB.design.name
     assert hier_blocks(text) == [name] and text.count(f"module {name}(") == 1
     assert len(re.findall(rf"^  {name} \S+ +\($", text, re.MULTILINE)) == 2  # instances
-    monkeypatch.setattr(sim.blocks, "blocks", lambda: {SUB.name: SUB, PAIR.name: PAIR})
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {SUB.name: SUB, PAIR.name: PAIR})
     lines = []
     [pair] = synth.run(["t.pair"], progress=lines.append, json_path=tmp_path / "s.json",
                        results_path=tmp_path / "r.md")
@@ -285,8 +286,8 @@ def test_composed_block_adds_its_sub_blocks(monkeypatch, tmp_path):
 
 
 def test_composed_block_needs_its_sub_blocks_registered(monkeypatch):
-    monkeypatch.setattr(sim.blocks, "blocks", lambda: {PAIR.name: PAIR})
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {PAIR.name: PAIR})
     with pytest.raises(synth.SynthError, match=rf"^t\.pair instantiates module "
-                       rf"{SUB.design.name} 2 times, and no block of sim/blocks\.py is that "
+                       rf"{SUB.design.name} 2 times, and no block of sim/flow/blocks\.py is that "
                        rf"module: add one$"):
         synth.run(["t.pair"], write=False, progress=None)

@@ -3,7 +3,8 @@
 The vector files come from Berkeley SoftFloat (the ``softfloat`` package: ``f32_mulAdd``,
 ``f32_mul``, ``f32_add``; RNE, tininess after rounding), an oracle independent of d1core's model
 and RTL. SoftFloat's NaN results carry x86 payloads (0xFFC00000, propagated payloads); the unit's
-NaN is always 0x7FC00000, so NaN results are compared by NaN-ness (documented in sim/vectors.py).
+NaN is always 0x7FC00000, so NaN results are compared by NaN-ness (documented in
+sim/commands/vectors.py).
 A corrupted line must be reported by line number with exit status 1.
 """
 
@@ -12,7 +13,7 @@ import pytest
 import softfloat
 
 from sim.cli import main
-from sim.toolchain import SIMULATORS
+from sim.flow.toolchain import SIMULATORS
 from verif.fp.fma_tb import hard_requests, random_requests, special_requests
 
 SIGN = 0x80000000

@@ -12,9 +12,9 @@ import pytest
 import softfloat
 
 from sim.cli import main
-from sim.vector_run import VECTOR_DESIGN
 from tests.groups import same_build, sims_of
 from tests.sim.test_vectors_fma import SIGN, _mul_add_file, _softfloat, _triples, _write
+from verif.vector.unit_run import VECTOR_DESIGN
 
 
 def _run(op, path, sim):

@@ -12,7 +12,7 @@ import numpy as np
 
 from hw.sram.config import LINE_BYTES, PORTS, Op, Status, get_preset
 from hw.sram.ecc import CODE_BITS
-from sim.runner import tb_args
+from verif.runner import tb_args
 from verif.sram.model import Request
 from verif.sram.scratchpad_tb import WRITE_PORTS, ScratchpadTB, flip_mask, random_requests
 

@@ -24,9 +24,9 @@ from hw.sram.ecc import (
     ECCEncoder,
     ECCStatus,
 )
-from sim.build import Design
-from sim.runner import run_cocotb
-from sim.toolchain import SIMULATORS
+from sim.flow.build import Design
+from sim.flow.toolchain import SIMULATORS
+from verif.runner import run_cocotb
 from verif.sram.ecc import CORRECTED, OK, UNCORRECTABLE, H, decode, encode, syndrome_position
 
 PAIRS = list(itertools.combinations(range(CODE_BITS), 2))

@@ -245,12 +245,12 @@ def test_random_throughput_estimate():
 
 
 def test_model_streaming_serves_every_port_every_cycle():
-    """The bench's streaming pattern on D1 (``sim.sram_bench``), in the model with every port
+    """The bench's streaming pattern on D1 (``sim.bench.sram``), in the model with every port
     always requesting and every response taken at once: every port advances a line per request,
     from starts spread over the banks, so they never meet and each is served every cycle. With
     the scalar and fetch ports walking their own width instead (``sequential``), the faster
     ports overtake them and they lose some cycles to round robin, but never starve."""
-    from sim.sram_bench import streaming_requests
+    from sim.bench.sram import streaming_requests
     from verif.sram.model import ScratchpadModel
 
     n = 300

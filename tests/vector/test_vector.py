@@ -1,6 +1,6 @@
 """The vector unit in RTL simulation, on Verilator and Icarus, against the sequence model.
 
-One build per simulator (``sim.vector_run.VECTOR_DESIGN``, the one ``d1core vectors --unit
+One build per simulator (``verif.vector.unit_run.VECTOR_DESIGN``, the one ``d1core vectors --unit
 vector`` and ``d1core bench`` use), and one simulation running the four cocotb tests of
 ``tests/vector/tb_vector.py`` in turn: every legal pair, a random mix under idles and
 backpressure, illegal requests, sticky flags and seeds. Icarus simulates this design at a few
@@ -13,9 +13,9 @@ each pipe), with a few requests each (Verilator: every pair, thousands at random
 
 import pytest
 
-from sim.runner import run_cocotb
-from sim.vector_run import VECTOR_DESIGN
 from tests.groups import same_build
+from verif.runner import run_cocotb
+from verif.vector.unit_run import VECTOR_DESIGN
 
 #: One (op, type) pair per datapath: FMA lane FP32 and BF16, the lane's 2-stage logic, the
 #: adder tree and the max tree, the integer pipe (multiplier, sum tree), the move pipe and the

@@ -23,6 +23,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.fp.formats import get_format
 from hw.matmul.array import OperandConfig
 from hw.matmul.config import MatmulConfig
 from hw.matmul.engine import MatmulEngine, engine_layouts
@@ -220,9 +221,8 @@ def unpack_d_rows(config, words):
 
 
 def pack_config(a_fmt, a_bias, b_fmt, b_bias):
-    """The configuration register's value (an int) for these formats (names or codes) and
-    biases (``None`` counts as 0)."""
-    from hw.fp.formats import get_format
+    """The configuration register's value (an int) for these formats (``Format`` objects,
+    names or codes) and biases (``None`` counts as 0)."""
 
     def code(f):
         return f if isinstance(f, int) else get_format(f).code.value

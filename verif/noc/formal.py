@@ -21,8 +21,8 @@ from hw.noc.arbiter import RoundRobinArbiter
 from hw.noc.input_buffer import OUTPUTS
 from hw.noc.router import CLASSES, DIRECTIONS, INPUTS, Router
 from hw.noc.routing import Port
-from sim import toolchain
-from sim.build import atomic_write
+from sim.flow import toolchain
+from sim.flow.build import atomic_write
 
 __all__ = ["ArbiterProperties", "RouterProperties", "prove", "ProofFailed"]
 

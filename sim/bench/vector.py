@@ -14,12 +14,11 @@ import numpy as np
 
 from hw.vector.isa import VecOp, VecType
 from hw.vector.unit import UNIT_OPS, Source
+from sim.flow import report
+from sim.flow.toolchain import SIMULATORS
 from verif.vector.model import VectorUnitModel, ints_from_vectors
+from verif.vector.unit_run import VECTOR_DESIGN, run_vector
 from verif.vector.unit_tb import random_requests
-
-from . import report
-from .toolchain import SIMULATORS
-from .vector_run import VECTOR_DESIGN, run_vector
 
 __all__ = ["CLASSES", "run"]
 

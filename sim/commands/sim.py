@@ -1,8 +1,11 @@
-"""``d1core sim --demo convert``: the conversion unit quantizing a random FP32 tensor (the default
-``d1core sim`` is the GEMM on the D1 matrix engine, ``sim/gemm.py``): the
-tensor goes to every format (BF16, CFP8 1-4-3 at bias 7, CFP8 1-5-2 at bias 15, SHP at bias 15,
-UHP), with round-to-nearest-even and with stochastic rounding, and every result comes back to FP32
-through the unit's widening path. Every response is checked bit for bit (value and flags) against
+"""``d1core sim``: the default demonstration, a design doing real work, checked against the model.
+
+``--demo gemm`` (the default) runs :data:`DEFAULT_GEMM` on the D1 matrix engine through
+``d1core gemm``'s :func:`sim.commands.gemm.run`. ``--demo convert`` is the conversion unit
+quantizing a random FP32 tensor (:func:`run_convert_demo`): the tensor goes to every format
+(BF16, CFP8 1-4-3 at bias 7, CFP8 1-5-2 at bias 15, SHP at bias 15, UHP), with
+round-to-nearest-even and with stochastic rounding, and every result comes back to FP32 through
+the unit's widening path. Every response is checked bit for bit (value and flags) against
 the reference model; the report gives cycles, conversions per cycle and the round-trip error.
 """
 
@@ -12,14 +15,19 @@ import time
 import numpy as np
 
 from hw.fp.formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, Round, get_format
+from sim.flow.report import markdown_table
 from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
+from verif.fp.convert_run import run_convert
 from verif.fp.convert_tb import describe_request
 
-from .convert_run import run_convert
-from .report import markdown_table
+from . import gemm
+from ._common import sim_option, waves_of
 
-__all__ = ["DEMO_FORMATS", "run"]
+__all__ = ["DEFAULT_GEMM", "DEMO_FORMATS", "add_parser", "main", "run_convert_demo"]
+
+#: The GEMM ``d1core sim`` runs by default: M, N, K, BF16 x BF16 with C, on the D1 engine.
+DEFAULT_GEMM = (64, 64, 64)
 
 #: (format, bias) pairs the demo quantizes to.
 DEMO_FORMATS = (("bf16", 0), ("cfp8_143", 7), ("cfp8_152", 15), ("shp", 15), ("uhp", 31))
@@ -39,8 +47,8 @@ def _report_mismatches(req, exp, got, limit=8):
     return len(bad)
 
 
-def run(*, sim="verilator", n=65536, seed=1, waves=None):
-    """Run the demo; print the report; return the number of mismatching responses."""
+def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
+    """Run the conversion demo; print the report; return the number of mismatching responses."""
     rng = np.random.default_rng(seed)
     x = _tensor(rng, n)
     bits = x.view(np.uint32).astype(np.uint64)
@@ -97,3 +105,37 @@ def run(*, sim="verilator", n=65536, seed=1, waves=None):
     print("PASS: every response matches the reference model" if failures == 0 else
           f"FAIL: {failures} responses differ from the reference model (first ones above)")
     return failures
+
+
+def main(args):
+    """``d1core sim`` with parsed ``args``; returns the exit status."""
+    if args.demo == "convert":
+        n = 65536 if args.n is None else args.n
+        bad = run_convert_demo(sim=args.sim, n=n, seed=args.seed, waves=waves_of(args))
+        return 1 if bad else 0
+    if args.n is not None:
+        print("d1core sim: error: --n is an option of --demo convert", file=sys.stderr)
+        return 2
+    m, n, k = DEFAULT_GEMM
+    bad = gemm.run(m=m, n=n, k=k, seed=args.seed, sim=args.sim, preset="D1",
+                   waves=waves_of(args))
+    return 1 if bad else 0
+
+
+def add_parser(sub):
+    """Add the ``sim`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    q = sub.add_parser("sim", help="run the default demo simulation, checked against the model",
+                       description="The default demo (--demo gemm): a {}x{}x{} BF16 GEMM "
+                       "D = A·B + C on the D1 matrix engine (256 MACs per cycle), every element "
+                       "checked bit for bit against the reference model; prints cycles, MACs per "
+                       "cycle and utilisation (as `d1core gemm`, which takes any shape and "
+                       "format). --demo convert: a random FP32 tensor through the conversion "
+                       "unit in every format and back, with RNE and SR, checked the same way."
+                       .format(*DEFAULT_GEMM))
+    sim_option(q)
+    q.add_argument("--demo", choices=["gemm", "convert"], default="gemm",
+                   help="what to simulate (default gemm)")
+    q.add_argument("--n", type=int, help="tensor elements of --demo convert (default 65536)")
+    q.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    q.set_defaults(func=main)
+    return q

@@ -27,12 +27,11 @@ import cocotb
 import numpy as np
 
 from hw.sram.config import D1, LINE_BYTES, PORTS, SMALL, TINY, Op, get_preset
-from sim.runner import run_cocotb, tb_args
+from sim.flow import report
+from sim.flow.build import Design
+from verif.runner import run_cocotb, tb_args
 from verif.sram.model import Request, random_throughput
 from verif.sram.scratchpad_tb import ScratchpadTB, harness
-
-from . import report
-from .build import Design
 
 __all__ = ["run", "streaming_requests", "random_requests_uniform", "RANDOM_PRESETS"]
 
@@ -112,7 +111,7 @@ async def bench(dut):
 
 
 def _measure(design, args, label):
-    info = run_cocotb(design, "sim.sram_bench", "verilator", harness=harness, quiet=True,
+    info = run_cocotb(design, "sim.bench.sram", "verilator", harness=harness, quiet=True,
                       args={**args, "summary": "summary.json"}, testcase="bench")
     summary = json.loads((info["test_dir"] / "summary.json").read_text())
     print(f"  {label}: {summary['cycles']} cycles, build {info['build_seconds']:.0f} s",

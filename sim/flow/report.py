@@ -1,10 +1,15 @@
 """Writing measured figures into ``docs/results.md``: the machine, the sections, the tables.
 
-``docs/results.md`` is shared by several generators (``d1core synth``, ``d1core bench``, later the
-GEMM runs). Each owns one section between ``<!-- BEGIN key -->`` and ``<!-- END key -->`` and
-rewrites only that; text outside the markers (an introduction, other sections) is kept as it is.
-Every section says when (UTC), on what machine and by which exact command it was produced, so a
-figure is never read without its provenance.
+``docs/results.md`` is shared by several generators (``d1core synth``, ``d1core bench``,
+``d1core noc-bench``, ``d1core noc-prove``). Each owns one section between ``<!-- BEGIN key -->``
+and ``<!-- END key -->`` and rewrites only that; text outside the markers (an introduction,
+notes after a section) is kept as it is. Every section says when (UTC), on what machine and by
+which exact command it was produced, so a figure is never read without its provenance.
+
+The page is ordered by block, in the order of the block registry (:mod:`sim.flow.blocks`), under a
+contents list: the synthesis table of every block first, then each block's sections
+(:func:`section_block`), in the order they were first written. Every write keeps that order and
+rewrites the contents list.
 """
 
 import datetime
@@ -18,10 +23,12 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from . import blocks as registry
 from . import toolchain
 from .build import atomic_write, locked
 
 __all__ = ["RESULTS", "machine", "describe_machine", "update_section", "markdown_table",
+           "section_block",
            "utc_now"]
 
 #: The results page every generator writes a section of.
@@ -31,10 +38,14 @@ _HEADER = """\
 # Measured results
 
 Each section below is rewritten by the command it names (between its `BEGIN`/`END` markers);
-text outside the markers is kept. How to read the figures: [docs/flow.md](flow.md).
+text outside the markers is kept. Sections are in block order (the order of the block registry,
+`sim/flow/blocks.py`). How to read the figures: [docs/flow.md](flow.md).
 """
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_BEGIN = re.compile(r"<!-- BEGIN ([a-z0-9][a-z0-9_.-]*) -->")
+#: The markers of the contents list (no section's: it is rewritten with every section).
+_CONTENTS = ("<!-- CONTENTS -->", "<!-- /CONTENTS -->")
 
 
 def utc_now():
@@ -190,17 +201,112 @@ def _markers(key):
     return f"<!-- BEGIN {key} -->", f"<!-- END {key} -->"
 
 
+def section_block(key):
+    """The block (the first part of a registry name: ``fp``, ``matmul``, ...) whose section
+    ``key`` is, or None for ``synth``, which covers every block. A key names its block first,
+    after ``bench-`` for the bench's parts (``bench-sram``, ``noc-8x8-uniform-v1``,
+    ``noc-prove-2x2_v2_d4``); ``bench`` alone is the conversion unit's part (``fp``)."""
+    if key == "synth":
+        return None
+    words = key.split("-")
+    if words[0] == "bench":
+        return words[1] if len(words) > 1 else "fp"
+    return words[0]
+
+
+def _block_order():
+    """The blocks in registry order (``fp``, ``matmul``, ...)."""
+    return list(dict.fromkeys(name.split(".")[0] for name in registry.blocks()))
+
+
+def _check_markers(path, text, key, markers=None):
+    begin, end = markers or _markers(key)
+    starts = [m.start() for m in re.finditer(re.escape(begin), text)]
+    ends = [m.start() for m in re.finditer(re.escape(end), text)]
+    if (starts or ends) and not (len(starts) == 1 and len(ends) == 1 and starts[0] < ends[0]):
+        raise ValueError(f"{path}: markers of section {key!r} are unpaired, duplicated or "
+                         f"out of order ({len(starts)} BEGIN, {len(ends)} END); fix by hand")
+    return (starts[0], ends[0] + len(end)) if starts else None
+
+
+def _slug(title):
+    """GitHub's anchor of a heading."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def _contents(head, chunks, order):
+    """The contents list of a page with ``head`` and the sections ``chunks`` ((key, text) in page
+    order): one entry per block, each section a link to its heading."""
+    seen = {}
+
+    def anchor(title):
+        slug = _slug(title)
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        return slug if n == 0 else f"{slug}-{n}"
+
+    for line in [*head.splitlines(), "## Contents"]:
+        if line.startswith("#"):
+            anchor(line.lstrip("#"))
+    groups = {}
+    for key, text in chunks:
+        lines = text.splitlines()
+        for k, line in enumerate(lines):
+            if line.startswith("#"):
+                link = anchor(line.lstrip("#"))
+                if k == 1:  # the section's own heading, right after its BEGIN marker
+                    block = section_block(key)
+                    label = ("All blocks" if block is None else f"`{block}`" if block in order
+                             else "Other")
+                    groups.setdefault(label, []).append(f"[{line.lstrip('#').strip()}](#{link})")
+    lines = ["## Contents", ""]
+    for label, links in groups.items():
+        lines.append(f"- {label}")
+        lines += [f"  - {link}" for link in links]
+    begin, end = _CONTENTS
+    return f"{begin}\n" + "\n".join(lines) + f"\n{end}"
+
+
+def _ordered(path, text):
+    """``text`` with its sections in block order and its contents list rewritten. A page whose
+    sections are already in order keeps every byte outside the contents list."""
+    span = _check_markers(path, text, "contents", _CONTENTS)
+    if span is not None:
+        text = text[:span[0]].rstrip("\n") + "\n\n" + text[span[1]:].lstrip("\n")
+    starts = [(m.start(), m.group(1)) for m in _BEGIN.finditer(text)]
+    for _, key in starts:
+        _check_markers(path, text, key)
+    head = text[:starts[0][0]] if starts else text
+    chunks = [(key, text[at:nxt]) for (at, key), (nxt, _) in
+              zip(starts, [*starts[1:], (len(text), None)], strict=True)]
+    order = _block_order()
+
+    def rank(chunk):
+        block = section_block(chunk[0])
+        return -1 if block is None else order.index(block) if block in order else len(order)
+
+    chunks.sort(key=rank)  # stable: a block's sections keep the order they were written in
+    body = [t.rstrip("\n") + "\n\n" for _, t in chunks]
+    if body:
+        body[-1] = body[-1].rstrip("\n") + "\n"
+    return (head.rstrip("\n") + "\n\n" + _contents(head, chunks, order) + "\n\n"
+            + "".join(body))
+
+
 def update_section(path, key, title, markdown_body, *, command, date=None, machine_info=None):
-    """Replace the section ``key`` of the markdown file ``path`` (or append it) and return its text.
+    """Replace the section ``key`` of the markdown file ``path`` (or add it) and return its text.
 
     The section is ``<!-- BEGIN key -->``, a ``## title`` heading, a provenance line (``date``,
     default now in UTC; the machine, default :func:`machine`; and ``command``, the exact command
-    that produced it), ``markdown_body``, then ``<!-- END key -->``. Everything outside the
-    markers is kept byte for byte. A missing file is created with a short header.
+    that produced it), ``markdown_body``, then ``<!-- END key -->``. A new section goes after the
+    last one of its block (:func:`section_block`; blocks in registry order); the page's sections
+    are kept in that order and the contents list at its top is rewritten. Text outside the
+    markers is kept byte for byte (text after a section's END marker stays with that section). A
+    missing file is created with a short header.
 
-    ``key`` must match ``[a-z0-9][a-z0-9_.-]*``; a file whose markers for ``key`` are unpaired,
-    duplicated or out of order raises ``ValueError`` and is left untouched. Writers of one file
-    are serialized by a lock under ``build/`` and the file is replaced atomically.
+    ``key`` must match ``[a-z0-9][a-z0-9_.-]*``; a file whose markers are
+    unpaired, duplicated or out of order raises ``ValueError`` and is left untouched. Writers of
+    one file are serialized by a lock under ``build/`` and the file is replaced atomically.
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"section key {key!r} must match {_KEY.pattern}")
@@ -216,16 +322,12 @@ def update_section(path, key, title, markdown_body, *, command, date=None, machi
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     with locked(toolchain.BUILD / ".locks" / f"results-{digest}"):
         text = path.read_text() if path.exists() else _HEADER
-        starts = [m.start() for m in re.finditer(re.escape(begin), text)]
-        ends = [m.start() for m in re.finditer(re.escape(end), text)]
-        if not starts and not ends:
+        span = _check_markers(path, text, key)
+        if span is None:
             text = text.rstrip("\n") + "\n\n" + section + "\n"
-        elif len(starts) == 1 and len(ends) == 1 and starts[0] < ends[0]:
-            text = text[:starts[0]] + section + text[ends[0] + len(end):]
         else:
-            raise ValueError(f"{path}: markers of section {key!r} are unpaired, duplicated or "
-                             f"out of order ({len(starts)} BEGIN, {len(ends)} END); fix by hand")
-        atomic_write(path, text)
+            text = text[:span[0]] + section + text[span[1]:]
+        atomic_write(path, _ordered(path, text))
     return section
 
 

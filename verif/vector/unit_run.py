@@ -9,11 +9,11 @@ import numpy as np
 
 from hw.vector.isa import VecOp, VecType, response_layout
 from hw.vector.unit import VectorUnit
+from sim.flow.build import Design
+from verif.pack import unpack
+from verif.runner import run_stream
 from verif.vector.model import VectorUnitModel, ints_from_vectors, lanes, vector, vectors_from_ints
 from verif.vector.unit_tb import TAG_WIDTH, pack_requests, requests
-
-from .build import Design
-from .runner import run_stream
 
 __all__ = ["VECTOR_DESIGN", "LANES", "run_vector", "model_vector", "fma_line_requests",
            "fp32_lanes"]
@@ -49,8 +49,6 @@ def run_vector(batches, sim, *, waves=None, progress=True, design=VECTOR_DESIGN)
     ``label``) through the unit in the bulk harness. Returns ``(results, summary, info)``: per
     batch a dict of ``data`` (512-bit ints), ``flags``, ``error``, ``tag``; a response whose tag
     is not its request's index modulo 2**TAG_WIDTH raises ``AssertionError``."""
-    from verif.pack import unpack
-
     stream_batches = [{**{k: v for k, v in b.items() if k != "req"},
                        "words": pack_requests(b["req"], _tags(len(b["req"])))} for b in batches]
     responses, summary, info = run_stream(design, stream_batches, sim, waves=waves,

@@ -1,4 +1,4 @@
-"""cocotb side of ``d1core noc-bench`` (``sim/noc_bench.py``): one run per offered rate, each
+"""cocotb side of ``d1core noc-bench`` (``sim/bench/noc.py``): one run per offered rate, each
 from reset, in the traffic harness; writes per-rate latency and throughput to a JSON file.
 Every packet out must be one that went in, delivered once, at its destination."""
 
@@ -9,11 +9,11 @@ import numpy as np
 
 from hw.noc.flit import Header, MsgClass, Opcode, flit_layout
 from hw.noc.routing import Mesh, route_tables
-from sim.noc_bench import SERIAL_BITS
-from sim.runner import tb_args
+from sim.bench.noc import SERIAL_BITS
 from verif.noc.harness import TrafficHarness
 from verif.noc.mesh_tb import config_words
 from verif.pack import pack, unpack
+from verif.runner import tb_args
 
 
 def _words(node):

@@ -27,11 +27,18 @@ from pathlib import Path
 import numpy as np
 
 from hw.fp.formats import FP32, TESTFLOAT_FLAG_MASK, Round, get_format
+from verif.fp import fma_tb
 from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
+from verif.fp.convert_run import run_convert
+from verif.fp.fma_run import run_fma
+from verif.fp.formats import decode
 from verif.scoreboard import flags_str
+from verif.vector.unit_run import LANES, fma_line_requests, fp32_lanes, model_vector, run_vector
 
-__all__ = ["Op", "FMAOp", "OPS", "VectorError", "parse_vectors", "run"]
+from ._common import sim_option, waves_of
+
+__all__ = ["Op", "FMAOp", "OPS", "VectorError", "add_parser", "main", "parse_vectors", "run"]
 
 
 class VectorError(ValueError):
@@ -85,15 +92,13 @@ class FMAOp:
 
     def requests(self, operands):
         """The unit's requests for the operand columns of a file."""
-        from verif.fp.fma_tb import requests
-
         cols = [operands[:, k] for k in range(operands.shape[1])]
         fmt = self.operands[0]
         if self.kind == "mulAdd":
-            return requests(cols[0], cols[1], cols[2], fmt, 0, fmt, 0)
+            return fma_tb.requests(cols[0], cols[1], cols[2], fmt, 0, fmt, 0)
         if self.kind == "mul":
-            return requests(cols[0], cols[1], _NEG_ZERO, fmt, 0, fmt, 0)
-        return requests(cols[0], _ONE, cols[1], fmt, 0, fmt, 0)
+            return fma_tb.requests(cols[0], cols[1], _NEG_ZERO, fmt, 0, fmt, 0)
+        return fma_tb.requests(cols[0], _ONE, cols[1], fmt, 0, fmt, 0)
 
     def formula(self, values):
         """The line's operation, written out with its operands."""
@@ -204,8 +209,6 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
         data, flags = data.astype(np.uint64), flags.astype(np.uint64)
         rate = ""
     else:
-        from .convert_run import run_convert
-
         (got,), summary, info = run_convert([{"req": req, "seed": seed, "label": op}], sim,
                                             waves=waves)
         data, flags = got["data"], got["flags"]
@@ -232,7 +235,6 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
 
 def _show(code, fmt, bias=None, *, digits=9):
     """A code of ``fmt`` in hex and, in brackets, the value it stands for."""
-    from verif.fp.formats import decode
     v = int(code)
     return f"{v:0{fmt.width // 4}x} ({float(decode(np.array([v]), fmt, bias)[0]):.{digits}g})"
 
@@ -261,8 +263,6 @@ def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
     print(f"{path}: {n} vectors, {spec.name} on {sim}", file=out)
     group = None          # lines per flags value: 1, or the vector unit's 16
     if spec.unit == "vector":
-        from .vector_run import LANES, fma_line_requests, fp32_lanes, model_vector, run_vector
-
         vreq = fma_line_requests(spec.kind, operands.astype(np.uint32))
         if sim == "model":
             got, rate = model_vector(vreq), ""
@@ -278,13 +278,9 @@ def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
         exp_flags = np.bitwise_or.reduceat(exp_flags, np.arange(0, n, LANES))[rows]
         has_flags = np.logical_and.reduceat(has_flags, np.arange(0, n, LANES))[rows]
     elif sim == "model":
-        from verif.fp.fma_tb import expected as model
-
-        z, flags = model(req)
+        z, flags = fma_tb.expected(req)
         rate = ""
     else:
-        from .fma_run import run_fma
-
         (got,), summary, info = run_fma([{"req": req, "label": spec.name}], sim, waves=waves)
         z, flags = got["z"], got["flags"]
         rate = (f" in {summary[0]['cycles']} cycles, {summary[0]['seconds']:.2f} s "
@@ -314,3 +310,35 @@ def _run_fma(spec, *, path, sim, fmt, bias, rnd, waves, limit, out):
     if len(bad) > limit:
         print(f"  ... and {len(bad) - limit} more", file=out)
     return len(bad)
+
+
+def main(args):
+    """``d1core vectors`` with parsed ``args``; returns the exit status."""
+    try:
+        bad = run(unit=args.unit, op=args.op, path=args.input, sim=args.sim, fmt=args.format,
+                  bias=args.bias, rnd=args.round, seed=args.seed, waves=waves_of(args))
+    except VectorError as e:
+        print(f"d1core vectors: error: {e}", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
+def add_parser(sub):
+    """Add the ``vectors`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    units = sorted({o.unit for o in OPS.values()})
+    q = sub.add_parser("vectors", help="check an RTL unit against a TestFloat-format vector file",
+                       description="Runs every line of FILE (hex operands, expected result, "
+                       "optional TestFloat flags 0x10 invalid, 0x04 overflow, 0x02 underflow, "
+                       "0x01 inexact) through the RTL unit; prints counts and the first "
+                       "mismatches; exits 1 on any mismatch. Ops: " + ", ".join(
+                           f"{o.unit}/{o.name}" for o in OPS.values()))
+    q.add_argument("--unit", required=True, choices=units)
+    q.add_argument("--op", required=True, choices=sorted({o.name for o in OPS.values()}))
+    q.add_argument("--in", dest="input", required=True, metavar="FILE")
+    sim_option(q, model=True)
+    q.add_argument("--format", help="cfp8_143 or cfp8_152 for the cfp8 ops")
+    q.add_argument("--bias", type=int, help="bias of a configurable format (0..63)")
+    q.add_argument("--round", default="rne", help="rne (default) or sr")
+    q.add_argument("--seed", type=int, default=1, help="SR generator seed (default 1)")
+    q.set_defaults(func=main)
+    return q

@@ -16,23 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from hw.fp.formats import get_format
-from hw.matmul.config import D1, PRESETS, SMALL
+from hw.matmul.config import PRESETS
 from verif.matmul import tiling
 from verif.matmul.engine_tb import check_result, format_bias, operands
+from verif.matmul.gemm_run import GEMM_DESIGNS, gemm_batch
 from verif.matmul.model import MATMUL_FORMATS, check_operands, matmul
+from verif.runner import run_stream
 from verif.scoreboard import Mismatch
 
-from .build import Design
-from .runner import run_stream
+from ._common import sim_option, waves_of
 
-__all__ = ["GEMM_DESIGNS", "CLI_FORMATS", "DEFAULT_BIAS", "GemmError", "load_operands", "run",
-           "run_gemm", "gemm_batch"]
-
-#: The engine of each preset inside the harness adapter; the regression builds the same designs.
-GEMM_DESIGNS = {
-    "D1": Design.of("matmul_bench_d1", tiling.EngineBench, config=D1),
-    "SMALL": Design.of("matmul_bench_small", tiling.EngineBench, config=SMALL),
-}
+__all__ = ["CLI_FORMATS", "DEFAULT_BIAS", "GemmError", "add_parser", "load_operands", "main",
+           "run", "run_gemm"]
 
 #: Format names on the command line, and the model's names for them.
 CLI_FORMATS = {"bf16": "bf16", "cfp8-143": "cfp8_143", "cfp8-152": "cfp8_152"}
@@ -40,19 +35,18 @@ CLI_FORMATS = {"bf16": "bf16", "cfp8-143": "cfp8_143", "cfp8-152": "cfp8_152"}
 #: The bias a CFP8 operand gets when none is given (values around 1, as ml_dtypes' e4m3/e5m2).
 DEFAULT_BIAS = {"cfp8_143": 7, "cfp8_152": 15}
 
-#: Cycles without an output transfer after which the harness declares a hang.
-TIMEOUT = 100_000
-
 
 class GemmError(ValueError):
     """Bad usage or input: the message says what is wrong (exit status 2)."""
 
 
 def _format(name, which):
+    """The format table's :class:`~hw.fp.formats.Format` for ``--{which}-format name``: the one
+    look-up of the name; the engine, the tiling and the model below take the object."""
     if name in CLI_FORMATS:
-        return CLI_FORMATS[name]
+        return get_format(CLI_FORMATS[name])
     if name in MATMUL_FORMATS:
-        return name
+        return get_format(name)
     raise GemmError(f"--{which}-format must be one of {', '.join(CLI_FORMATS)}, got {name!r}")
 
 
@@ -70,20 +64,11 @@ def load_operands(path):
     return arrays["a"], arrays["b"], arrays.get("c")
 
 
-def gemm_batch(config, a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, label=None):
-    """One GEMM on an engine built with ``config``, as ``(plan, batch)``: its
-    :class:`verif.matmul.tiling.GemmPlan` and the :func:`sim.runner.run_stream` batch that runs
-    it (the input words, the configuration register's value as ``seed`` for the ``cfg`` port)."""
-    plan, words = tiling.gemm_words(config, a, b, c)
-    batch = {"words": words, "seed": tiling.pack_config(a_fmt, a_bias, b_fmt, b_bias),
-             "label": label or f"{plan.m}x{plan.n}x{plan.k} GEMM", "timeout": TIMEOUT}
-    return plan, batch
-
-
 def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="D1",
              waves=None, progress=True):
-    """Run one GEMM on the engine of ``preset`` in ``sim``. Returns ``(d, flags, figures)``;
-    ``figures`` holds the cycles, MACs per cycle, utilisation and the run's timing."""
+    """Run one GEMM on the engine of ``preset`` in ``sim``; ``a_fmt`` and ``b_fmt`` are
+    :class:`~hw.fp.formats.Format` objects. Returns ``(d, flags, figures)``; ``figures`` holds
+    the cycles, MACs per cycle, utilisation and the run's timing."""
     config = PRESETS[preset]
     plan, batch = gemm_batch(config, a, b, c, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt,
                              b_bias=b_bias)
@@ -92,8 +77,8 @@ def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="
     d, flags, cycles = tiling.gemm_output(plan, responses[0], summary[0]["cycles"])
     figures = {
         "preset": preset, "sim": sim, "m": plan.m, "n": plan.n, "k": plan.k,
-        "a_format": a_fmt, "a_bias": -1 if a_bias is None else a_bias,
-        "b_format": b_fmt, "b_bias": -1 if b_bias is None else b_bias,
+        "a_format": a_fmt.name, "a_bias": -1 if a_bias is None else a_bias,
+        "b_format": b_fmt.name, "b_bias": -1 if b_bias is None else b_bias,
         "cycles": cycles, "macs": plan.macs, "macs_per_cycle": plan.macs / cycles,
         "peak_macs_per_cycle": config.macs_per_cycle,
         "utilisation": plan.macs / cycles / config.macs_per_cycle,
@@ -112,9 +97,9 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
         raise GemmError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     a_fmt, b_fmt = _format(a_format, "a"), _format(b_format, "b")
     if a_bias is None:
-        a_bias = DEFAULT_BIAS.get(a_fmt)
+        a_bias = DEFAULT_BIAS.get(a_fmt.name)
     if b_bias is None:
-        b_bias = DEFAULT_BIAS.get(b_fmt)
+        b_bias = DEFAULT_BIAS.get(b_fmt.name)
     if inp is not None:
         if seed is not None:
             raise GemmError("give --seed or --in, not both")
@@ -128,7 +113,7 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
                 raise GemmError(f"--{x} must be at least 1, got {v}")
         for fmt, bias, which in ((a_fmt, a_bias, "a"), (b_fmt, b_bias, "b")):
             try:
-                get_format(fmt).check_bias(bias)
+                fmt.check_bias(bias)
             except ValueError as e:
                 raise GemmError(f"--{which}-bias: {e}") from None
         rng = np.random.default_rng(1 if seed is None else seed)
@@ -144,8 +129,8 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
                             f"{x.upper()}={actual}")
 
     config = PRESETS[preset]
-    a_text = a_fmt + ("" if a_bias is None else f" bias {a_bias}")
-    b_text = b_fmt + ("" if b_bias is None else f" bias {b_bias}")
+    a_text = a_fmt.name + ("" if a_bias is None else f" bias {a_bias}")
+    b_text = b_fmt.name + ("" if b_bias is None else f" bias {b_bias}")
     print(f"d1core gemm: {gm}x{gn}x{gk} D = A·B + C, A {a_text}, B {b_text}"
           f"{'' if c is not None else ' (C = 0)'}, on the {preset} engine ({config.units} "
           f"array{'s' if config.units > 1 else ''} of {config.unit_rows}x{config.unit_cols}, "
@@ -174,3 +159,46 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
     print("PASS: every element (value and flags) matches the reference model" if not bad else
           f"FAIL: {bad} of {gm * gn} elements differ from the reference model (first ones above)")
     return bad
+
+
+def main(args):
+    """``d1core gemm`` with parsed ``args``; returns the exit status."""
+    try:
+        bad = run(m=args.m, n=args.n, k=args.k, a_format=args.a_format, a_bias=args.a_bias,
+                  b_format=args.b_format, b_bias=args.b_bias, seed=args.seed, inp=args.input,
+                  out=args.output, sim=args.sim, preset=args.preset, waves=waves_of(args))
+    except GemmError as e:
+        print(f"d1core gemm: error: {e}", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
+def add_parser(sub):
+    """Add the ``gemm`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    q = sub.add_parser("gemm", help="a GEMM D = A·B + C on the matrix engine, checked bit for bit",
+                       description="Tiles D = A·B + C (M, N any size, padded to the engine's "
+                       "tile; K from 1) onto the matrix engine of a preset, runs it in RTL "
+                       "simulation and compares every element and its flags with the reference "
+                       "model; prints cycles, MACs per cycle and the utilisation of the peak. "
+                       "Operands: random (--seed) or --in FILE.npz with arrays a (MxK) and b (KxN) "
+                       "of raw codes (uint16 BF16, uint8 CFP8) and optionally c (MxN uint32 FP32 "
+                       "codes; absent means C = 0). Exit 1 on a mismatch, 2 on bad input.")
+    q.add_argument("--m", type=int, help="rows of A and D (from --in if omitted)")
+    q.add_argument("--n", type=int, help="columns of B and D (from --in if omitted)")
+    q.add_argument("--k", type=int, help="columns of A, rows of B (from --in if omitted)")
+    for x in ("a", "b"):
+        q.add_argument(f"--{x}-format", default="bf16", metavar="FMT",
+                       help=f"{x.upper()}'s format: bf16 (default), cfp8-143 or cfp8-152")
+        q.add_argument(f"--{x}-bias", type=int, metavar="B",
+                       help=f"{x.upper()}'s bias, CFP8 only (0..63; default 7 for 1-4-3, 15 "
+                       "for 1-5-2)")
+    src = q.add_mutually_exclusive_group()
+    src.add_argument("--seed", type=int, help="random operands from this seed (default 1)")
+    src.add_argument("--in", dest="input", metavar="FILE.npz", help="operands from a file")
+    q.add_argument("--out", dest="output", metavar="FILE.npz",
+                   help="write d (MxN uint32), flags (MxN uint8) and the figures")
+    q.add_argument("--preset", default="D1", choices=["D1", "SMALL"],
+                   help="engine preset (default D1: 256 MACs/cycle; SMALL: one 8x8 array)")
+    sim_option(q)
+    q.set_defaults(func=main)
+    return q

@@ -1,17 +1,9 @@
-"""``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
+"""The conversion unit's part of ``d1core bench`` (section ``bench``).
 
-Five parts, each writing its own section: ``convert`` (below, section ``bench``), ``matmul``
-(the matrix engine's utilisation against K and its simulation speed, :mod:`sim.gemm_bench`,
-section ``bench-matmul``), ``sram`` (the scratchpad's bytes per cycle, :mod:`sim.sram_bench`,
-section ``bench-sram``), ``vector`` (the vector unit's operations per cycle per class and its
-simulation speed, :mod:`sim.vector_bench`, section ``bench-vector``) and ``scalar`` (the scalar
-core's IPC with one and four threads on the C programs and its simulation speed,
-:mod:`sim.scalar_bench`, section ``bench-scalar``).
-
-Conversion unit. Simulation speed: the same workload (random conversion requests) through the
-unit on Verilator and on Icarus in one run, as simulated cycles per second of wall-clock time (the
-bulk harness driving, cocotb only starting and checking), and their ratio. The reference model's
-speed is shown beside them.
+Simulation speed: the same workload (random conversion requests) through the unit on Verilator
+and on Icarus in one run, as simulated cycles per second of wall-clock time (the bulk harness
+driving, cocotb only starting and checking), and their ratio. The reference model's speed is shown
+beside them.
 
 Throughput: conversions per cycle with no stalls, with idle input cycles and with output
 backpressure, from the cycles the harness counted; and the pipeline latency from a single request.
@@ -22,17 +14,13 @@ import time
 
 import numpy as np
 
+from sim.flow import report
+from sim.flow.toolchain import SIMULATORS
 from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
+from verif.fp.convert_run import CONVERT_DESIGN, run_convert
 
-from . import report
-from .convert_run import CONVERT_DESIGN, run_convert
-from .toolchain import SIMULATORS
-
-__all__ = ["PARTS", "run", "convert"]
-
-#: The parts of the bench, in the order they run.
-PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc")
+__all__ = ["run"]
 
 
 def _check(req, seed, got):
@@ -42,36 +30,7 @@ def _check(req, seed, got):
         raise AssertionError("bench run disagrees with the reference model: run the regression")
 
 
-def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
-    """Run the ``parts`` of the bench (each prints its tables and, with ``write``, rewrites its
-    section); ``n`` is the conversion part's number of requests. Returns each part's figures."""
-    figures = {}
-    if "convert" in parts:
-        figures["convert"] = convert(n=n, sims=sims, write=write, command=command)
-    if "matmul" in parts:
-        from . import gemm_bench
-
-        figures["matmul"] = gemm_bench.run(sims=sims, write=write, command=command)
-    if "sram" in parts:  # the scratchpad's bytes per cycle, :mod:`sim.sram_bench`, bench-sram
-        from . import sram_bench
-
-        figures["sram"] = sram_bench.run(write=write, command=command)
-    if "vector" in parts:  # the vector unit per class, :mod:`sim.vector_bench`, bench-vector
-        from . import vector_bench
-
-        figures["vector"] = vector_bench.run(sims=sims, write=write, command=command)
-    if "scalar" in parts:  # the scalar core's IPC and speed, :mod:`sim.scalar_bench`
-        from . import scalar_bench
-
-        figures["scalar"] = scalar_bench.run(sims=sims, write=write, command=command)
-    if "noc" in parts:  # the mesh's latency/throughput curves and plots, :mod:`sim.noc_bench`
-        from . import noc_bench
-
-        figures["noc"] = noc_bench.curves(write=write, command=command)
-    return figures
-
-
-def convert(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
+def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
     """The conversion unit's part: measure; print the tables; write the ``bench`` section.
     Returns the figures as a dict."""
     rng = np.random.default_rng(2026)

@@ -26,13 +26,12 @@ import time
 import numpy as np
 
 from hw.matmul.config import PRESETS
+from sim.flow import report
 from verif.matmul.engine_tb import check_result, operands
+from verif.matmul.gemm_run import GEMM_DESIGNS, gemm_batch
 from verif.matmul.model import matmul
 from verif.matmul.tiling import gemm_output
-
-from . import report
-from .gemm import GEMM_DESIGNS, gemm_batch
-from .runner import run_stream
+from verif.runner import run_stream
 
 __all__ = ["SWEEP_K", "GROUPS", "PROBE_K", "ICARUS_BUDGET_S", "group_shape", "run_checked",
            "utilisation", "schedule_bound", "sweep", "workload_k", "icarus_speed", "run"]

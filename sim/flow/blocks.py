@@ -24,7 +24,7 @@ class Block:
 def blocks():
     """Every block, in report order. A block built from shared sub-blocks (``hw.common.shared``) is
     synthesized with them as black boxes and its figures composed from theirs: each of them
-    must be a block here too (``sim.build.shared_design`` gives the same design)."""
+    must be a block here too (``shared_design`` gives the same design)."""
     from hw.fp.convert import ConvertPipe, ConvertUnit
     from hw.fp.fma import FMAUnit
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width

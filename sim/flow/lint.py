@@ -60,7 +60,7 @@ def _grouped(messages):
 def run(names=None, *, progress=print):
     """Lint the blocks ``names`` (default: all) and return how many have errors.
 
-    Unknown names raise the ``ValueError`` of :func:`sim.blocks.get_block` before anything runs.
+    Unknown names raise the ``ValueError`` of :func:`blocks.get_block` before anything runs.
     ``progress`` (``None`` for silence) receives the report: per block a summary line with the
     counts per warning code, then every message grouped by code.
     """

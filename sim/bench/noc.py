@@ -19,7 +19,11 @@ import time
 
 import numpy as np
 
-from . import toolchain
+from hw.noc.mesh import NoCMesh
+from sim.flow import report, toolchain
+from sim.flow.build import Design
+from verif.noc.harness import traffic_harness
+from verif.runner import run_cocotb
 
 __all__ = ["run", "TRAFFIC", "BenchError", "bisection_bound", "pattern_bound", "draw",
            "load_result", "curves", "parse_mesh", "CURVES", "SERIAL_BITS", "saturation"]
@@ -72,9 +76,6 @@ def pattern_bound(pattern, width, height):
 
 
 def _design(width, height, vcs, depth):
-    from hw.noc.mesh import NoCMesh
-    from sim.build import Design
-
     return Design.of(f"noc_mesh{width}x{height}v{vcs}d{depth}p{SERIAL_BITS}", NoCMesh,
                      width=width, height=height, vcs=vcs, depth=depth, payload_bits=SERIAL_BITS)
 
@@ -141,9 +142,6 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2
     """Run the bench; return a dict of the results. Writes the JSON and the plot as asked and,
     given the ``command`` that ran it, the section ``noc-<mesh>-<traffic>-v<vcs>`` of
     docs/results.md."""
-    from sim.runner import run_cocotb
-    from verif.noc.harness import traffic_harness
-
     width, height = parse_mesh(mesh)
     if traffic not in TRAFFIC:
         raise BenchError(f"--traffic must be one of {', '.join(TRAFFIC)}, not {traffic!r}")
@@ -171,7 +169,7 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2
     spec_path.write_text(json.dumps(spec))
     summary = work / f"summary-{design.stem}-{traffic}.json"
     t0 = time.monotonic()
-    info = run_cocotb(design, "sim.tb_noc_bench", "verilator",
+    info = run_cocotb(design, "sim.bench.noc_cocotb", "verilator",
                       harness=traffic_harness, quiet=True,
                       args={"spec": str(spec_path), "summary": str(summary)})
     points = json.loads(summary.read_text())
@@ -287,8 +285,6 @@ def curves(*, write=True, command="d1core bench --only noc", out_dir=None):
     """Run every curve of `CURVES`; write each run's section of docs/results.md (with
     ``write``), its JSON under ``build/noc_bench/`` and one PNG per (mesh, traffic) with all
     its runs, ``docs/noc-<mesh>-<traffic>.png``. Returns the results."""
-    from . import report
-
     out_dir = report.RESULTS.parent if out_dir is None else out_dir
     results = {}
     for (mesh, traffic), (rates, configs) in CURVES.items():
@@ -306,8 +302,6 @@ def curves(*, write=True, command="d1core bench --only noc", out_dir=None):
 
 
 def _write_section(result, command):
-    from . import report
-
     rows = [[f"{p['offered']:.3f}", f"{p['accepted']:.3f}", f"{p['latency_avg']:.1f}",
              f"{p['latency_p99']:.1f}", "yes" if p["complete"] else "no (lower bounds)"]
             for p in result["points"]]

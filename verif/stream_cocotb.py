@@ -19,8 +19,8 @@ import time
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from sim.runner import tb_args
 from verif.harness import StreamHarness, read_words, write_words
+from verif.runner import tb_args
 
 
 @cocotb.test()

@@ -1,0 +1,71 @@
+"""``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
+
+Six parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
+throughput, :mod:`sim.bench.convert`, section ``bench``), ``matmul`` (the matrix engine's
+utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section ``bench-matmul``),
+``sram`` (the scratchpad's bytes per cycle, :mod:`sim.bench.sram`, section ``bench-sram``),
+``vector`` (the vector unit's operations per cycle per class and its simulation speed,
+:mod:`sim.bench.vector`, section ``bench-vector``), ``scalar`` (the scalar core's IPC with one
+and four threads on the C programs and its simulation speed, :mod:`sim.bench.scalar`, section
+``bench-scalar``) and ``noc`` (the mesh's latency/throughput curves, :mod:`sim.bench.noc`).
+"""
+
+from sim.bench import convert, gemm, noc, scalar, sram, vector
+from sim.flow.toolchain import SIMULATORS
+
+from ._common import command_line
+
+__all__ = ["PARTS", "add_parser", "main", "run"]
+
+#: The parts of the bench, in the order they run.
+PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc")
+
+
+def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
+    """Run the ``parts`` of the bench (each prints its tables and, with ``write``, rewrites its
+    section); ``n`` is the conversion part's number of requests. Returns each part's figures."""
+    figures = {}
+    if "convert" in parts:
+        figures["convert"] = convert.run(n=n, sims=sims, write=write, command=command)
+    if "matmul" in parts:
+        figures["matmul"] = gemm.run(sims=sims, write=write, command=command)
+    if "sram" in parts:  # the scratchpad's bytes per cycle, :mod:`sim.bench.sram`, bench-sram
+        figures["sram"] = sram.run(write=write, command=command)
+    if "vector" in parts:  # the vector unit per class, :mod:`sim.bench.vector`, bench-vector
+        figures["vector"] = vector.run(sims=sims, write=write, command=command)
+    if "scalar" in parts:  # the scalar core's IPC and speed, :mod:`sim.bench.scalar`
+        figures["scalar"] = scalar.run(sims=sims, write=write, command=command)
+    if "noc" in parts:  # the mesh's latency/throughput curves and plots, :mod:`sim.bench.noc`
+        figures["noc"] = noc.curves(write=write, command=command)
+    return figures
+
+
+
+def main(args):
+    """``d1core bench`` with parsed ``args``; returns the exit status."""
+    run(n=args.n, sims=args.sim or SIMULATORS, write=not args.no_write,
+        command=command_line(), parts=[args.only] if args.only else PARTS)
+    return 0
+
+
+def add_parser(sub):
+    """Add the ``bench`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
+                       description="Six parts, each rewriting its section(s) of docs/results.md: "
+                       "convert (the conversion unit's simulation speed and throughput), "
+                       "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
+                       "its simulation speed), sram (the scratchpad's bytes per cycle, on "
+                       "Verilator), vector (the vector unit's operations per cycle per "
+                       "class, latency, simulation speed) and scalar (the scalar core's IPC "
+                       "with one and four threads on the C programs, simulation speed), noc "
+                       "(the mesh's latency/throughput curves, 4x4 and 8x8, uniform and "
+                       "transpose, 1 and 2 VCs, and their plots docs/noc-*.png). Every "
+                       "result is checked against the model.")
+    q.add_argument("--only", choices=PARTS, help="run one part (default all)")
+    q.add_argument("--n", type=int, default=50_000,
+                   help="conversion requests per run (default 50000)")
+    q.add_argument("--sim", action="append", choices=SIMULATORS,
+                   help="simulator of the speed measurements (repeatable; default both)")
+    q.add_argument("--no-write", action="store_true", help="print only")
+    q.set_defaults(func=main)
+    return q
