@@ -52,6 +52,7 @@ from .isa import (
     LINE_BYTES,
     MAX_THREADS,
     RAM_BASE,
+    SRAI_FUNCT6,
     THREAD_BITS,
     XLEN,
     Cause,
@@ -62,6 +63,9 @@ from .isa import (
     DataResponse,
     FetchRequest,
     FetchResponse,
+    FixedInsn,
+    Funct7,
+    Opcode,
     RetireRecord,
 )
 from .muldiv import DivUnit, MulUnit
@@ -391,58 +395,58 @@ class ScalarCore(wiring.Component):
                     m.d.comb += op.eq(AluOp.AND)
 
         with m.Switch(opcode):
-            with m.Case(0x37):  # LUI
+            with m.Case(Opcode.LUI):
                 m.d.comb += [a.eq(0), b.eq(imm_u), rd_en.eq(1)]
-            with m.Case(0x17):  # AUIPC
+            with m.Case(Opcode.AUIPC):
                 m.d.comb += [a.eq(idr.pc), b.eq(imm_u), rd_en.eq(1)]
-            with m.Case(0x6F):  # JAL
+            with m.Case(Opcode.JAL):
                 m.d.comb += [kind.eq(Kind.JUMP), rd_en.eq(1)]
-            with m.Case(0x67):  # JALR
+            with m.Case(Opcode.JALR):
                 m.d.comb += [kind.eq(Kind.JUMP), b.eq(imm_i), rd_en.eq(1),
                              illegal.eq(f3 != 0)]
-            with m.Case(0x63):  # branches
+            with m.Case(Opcode.BRANCH):
                 m.d.comb += [kind.eq(Kind.BRANCH),
                              illegal.eq((f3 == 2) | (f3 == 3))]
-            with m.Case(0x03):  # loads
+            with m.Case(Opcode.LOAD):
                 m.d.comb += [kind.eq(Kind.LOAD), b.eq(imm_i), rd_en.eq(1), illegal.eq(f3 == 7)]
-            with m.Case(0x23):  # stores
+            with m.Case(Opcode.STORE):
                 m.d.comb += [kind.eq(Kind.STORE), b.eq(imm_s), illegal.eq(f3[2])]
-            with m.Case(0x13):  # OP-IMM
+            with m.Case(Opcode.OP_IMM):
                 m.d.comb += [b.eq(imm_i), rd_en.eq(1)]
                 alu_ops(with_sub=False, word_form=False)
                 funct6 = insn[26:32]
                 with m.If(f3 == 1):
                     m.d.comb += illegal.eq(funct6 != 0)
                 with m.If(f3 == 5):
-                    m.d.comb += illegal.eq((funct6 != 0) & (funct6 != 0x10))
-            with m.Case(0x1B):  # OP-IMM-32
+                    m.d.comb += illegal.eq((funct6 != 0) & (funct6 != SRAI_FUNCT6))
+            with m.Case(Opcode.OP_IMM_32):
                 m.d.comb += [b.eq(imm_i), rd_en.eq(1), word.eq(1)]
                 alu_ops(with_sub=False, word_form=True)
                 m.d.comb += illegal.eq(
-                    ~((f3 == 0) | ((f3 == 1) & (f7 == 0))
-                      | ((f3 == 5) & ((f7 == 0) | (f7 == 0x20)))))
-            with m.Case(0x33):  # OP
+                    ~((f3 == 0) | ((f3 == 1) & (f7 == Funct7.BASE))
+                      | ((f3 == 5) & ((f7 == Funct7.BASE) | (f7 == Funct7.ALT)))))
+            with m.Case(Opcode.OP):
                 m.d.comb += rd_en.eq(1)
-                with m.If(f7 == 1):
+                with m.If(f7 == Funct7.MULDIV):
                     m.d.comb += kind.eq(Mux(f3[2], Kind.DIV, Kind.MUL))
                 with m.Else():
                     alu_ops(with_sub=True, word_form=False)
-                    m.d.comb += illegal.eq(~((f7 == 0) | ((f7 == 0x20)
+                    m.d.comb += illegal.eq(~((f7 == Funct7.BASE) | ((f7 == Funct7.ALT)
                                                           & ((f3 == 0) | (f3 == 5)))))
-            with m.Case(0x3B):  # OP-32
+            with m.Case(Opcode.OP_32):
                 m.d.comb += [rd_en.eq(1), word.eq(1)]
-                with m.If(f7 == 1):
+                with m.If(f7 == Funct7.MULDIV):
                     m.d.comb += [kind.eq(Mux(f3[2], Kind.DIV, Kind.MUL)),
                                  illegal.eq((f3 != 0) & ~f3[2])]
                 with m.Else():
                     alu_ops(with_sub=True, word_form=True)
                     m.d.comb += illegal.eq(
-                        ~(((f7 == 0) & ((f3 == 0) | (f3 == 1) | (f3 == 5)))
-                          | ((f7 == 0x20) & ((f3 == 0) | (f3 == 5)))))
-            with m.Case(0x0F):  # FENCE, FENCE.I
+                        ~(((f7 == Funct7.BASE) & ((f3 == 0) | (f3 == 1) | (f3 == 5)))
+                          | ((f7 == Funct7.ALT) & ((f3 == 0) | (f3 == 5)))))
+            with m.Case(Opcode.MISC_MEM):  # FENCE, FENCE.I
                 m.d.comb += [kind.eq(Mux(f3[0], Kind.FENCE_I, Kind.NOP)),
                              illegal.eq(f3[1:] != 0)]
-            with m.Case(0x73):  # SYSTEM
+            with m.Case(Opcode.SYSTEM):
                 with m.If(f3[:2] != 0):  # CSR instructions
                     m.d.comb += [kind.eq(Kind.CSR), rd_en.eq(1),
                                  a.eq(Mux(f3[2], rs1, rv1)),
@@ -453,11 +457,11 @@ class ScalarCore(wiring.Component):
                             with m.Case(number):
                                 m.d.comb += [csr_sel.eq(sel),
                                              illegal.eq(csr_writes & read_only)]
-                with m.Elif(insn == 0x00000073):
+                with m.Elif(insn == FixedInsn.ECALL):
                     m.d.comb += [trap.eq(1), cause.eq(Cause.ECALL_M)]
-                with m.Elif(insn == 0x00100073):
+                with m.Elif(insn == FixedInsn.EBREAK):
                     m.d.comb += [trap.eq(1), cause.eq(Cause.BREAKPOINT)]
-                with m.Elif(insn == 0x30200073):
+                with m.Elif(insn == FixedInsn.MRET):
                     m.d.comb += kind.eq(Kind.MRET)
                 with m.Else():
                     m.d.comb += illegal.eq(1)
@@ -769,8 +773,8 @@ class ScalarCore(wiring.Component):
         twc = ix(tc)
         c_insn = pend_insn[twc]
         c_addr = pend_addr[twc]
-        c_load = c_insn[0:7] == 0x03
-        c_store = c_insn[0:7] == 0x23
+        c_load = c_insn[0:7] == Opcode.LOAD
+        c_store = c_insn[0:7] == Opcode.STORE
         loaded = done.data >> Cat(Const(0, 3), c_addr[:3])
         extracted = Signal(XLEN)
         with m.Switch(c_insn[12:15]):

@@ -34,14 +34,16 @@ from hw.scalar.isa import (
     RAM_BASE,
     CoprocRequest,
     CoprocResponse,
+    Csr,
     DataRequest,
     DataResponse,
     FetchRequest,
     FetchResponse,
+    Opcode,
     RetireRecord,
 )
 from verif.harness import XORSHIFT32_VERILOG
-from verif.scalar.iss import CSR_CYCLE, CSR_MCYCLE, ISS, Memory, Retire
+from verif.scalar.iss import ISS, Memory, Retire
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
            "bench_verilog", "CoreBench", "MEM_SIZE", "HANG_CYCLES", "SIMULATORS", "lockstep"]
@@ -425,8 +427,8 @@ def _parse_trace(path):
 
 
 def _reads_cycle(insn):
-    return (insn is not None and insn & 0x7F == 0x73 and insn >> 12 & 3
-            and insn >> 20 in (CSR_MCYCLE, CSR_CYCLE))
+    return (insn is not None and insn & 0x7F == Opcode.SYSTEM and insn >> 12 & 3
+            and insn >> 20 in (Csr.MCYCLE, Csr.CYCLE))
 
 
 def _describe(r):
