@@ -5,8 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .isa import MAX_THREADS, THREAD_BITS, XLEN, CoprocResponse, DataResponse
-from .stages import MulDivResult, thread_bit
+from .isa import MAX_THREADS, THREAD_BITS, XLEN, CoprocResponse, data_response_layout
+from .stages import MulDivResult, access_fault, thread_bit
 
 __all__ = ["Completion", "Done"]
 
@@ -21,11 +21,16 @@ class Completion(wiring.Component):
     Parameters (keyword-only)
     -------------------------
     threads : int, 1..4
-        Hardware threads (the caller has checked the value).
+        Hardware threads.
+    tag_width : int
+        Of the data port's responses (``hw.scalar.isa.data_response_layout``).
+    (The caller has checked the values.)
 
     Members
     -------
-    data_resp : ``In(stream.Signature(DataResponse))``
+    data_resp : ``In(stream.Signature(data_response_layout(...)))``
+        ``tag`` is the thread; a status other than ``OK`` and ``CORRECTED`` is an access
+        fault.
     cop_resp : ``In(stream.Signature(CoprocResponse))``
     div : ``In(stream.Signature(MulDivResult)).array(threads)``
         The results, taken (``ready``) when chosen.
@@ -44,10 +49,10 @@ class Completion(wiring.Component):
     streams before them in the priority order.
     """
 
-    def __init__(self, *, threads):
+    def __init__(self, *, threads, tag_width):
         self._threads = threads
         super().__init__({
-            "data_resp": In(stream.Signature(DataResponse)),
+            "data_resp": In(stream.Signature(data_response_layout(tag_width=tag_width))),
             "cop_resp": In(stream.Signature(CoprocResponse)),
             "div": In(stream.Signature(MulDivResult)).array(threads),
             "mul": In(stream.Signature(MulDivResult, always_ready=True)),
@@ -64,9 +69,10 @@ class Completion(wiring.Component):
         m.d.sync += self.done.eq(incoming)
         with m.If(self.data_resp.valid):
             m.d.comb += self.data_resp.ready.eq(1)
-            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(self.data_resp.payload.thread),
-                         incoming.data.eq(self.data_resp.payload.data),
-                         incoming.error.eq(self.data_resp.payload.error)]
+            dresp = self.data_resp.payload
+            m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(dresp.tag),
+                         incoming.data.eq(dresp.data),
+                         incoming.error.eq(access_fault(dresp.status))]
         with m.Elif(self.cop_resp.valid):
             m.d.comb += self.cop_resp.ready.eq(1)
             m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(self.cop_resp.payload.thread),

@@ -29,14 +29,16 @@ arrive later retire on a second lane beside write-back (a second register-file w
 ``retire_late``).
 
 Ports (``amaranth.lib.stream``, payloads in ``hw.scalar.isa``): ``fetch_req``/``fetch_resp``
-(32-byte lines), ``data_req``/``data_resp`` (8-byte words with a byte mask), ``cop_req``/
-``cop_resp`` (custom-0..3). Responses must come in request order on each port; an access
-fault is a response with ``error`` set. ``fetch_resp.ready`` is always 1; data, coprocessor
-and the units' own results are taken one a cycle, in that priority. Every request stream has a
-FIFO with one entry per thread (a request that finds it empty goes straight out), so no request
-is ever refused for lack of space. Instruction fetch keeps one 32-byte line per thread; issuing
-a line's last word prefetches the next line; a jump or branch to another line asks for that line
-from decode or execute.
+(32-byte lines) and ``data_req``/``data_resp`` (8-byte words with a byte mask) with the
+memory-port contract of ``hw.common.memport`` (the scratchpad's ``fetch`` and ``scalar``
+ports': ``tag`` carries the thread, ``op`` reads or writes), ``cop_req``/``cop_resp``
+(custom-0..3). Responses must come in request order on each port; a response whose ``status``
+is neither ``OK`` nor ``CORRECTED`` is an access fault. ``fetch_resp.ready`` is always 1;
+data, coprocessor and the units' own results are taken one a cycle, in that priority. Every
+request stream has a FIFO with one entry per thread (a request that finds it empty goes straight
+out), so no request is ever refused for lack of space. Instruction fetch keeps one 32-byte line
+per thread; issuing a line's last word prefetches the next line; a jump or branch to another
+line asks for that line from decode or execute.
 
 ``retire`` and ``retire_late`` (valid + :data:`~hw.scalar.isa.RetireRecord`, not streams: they
 cannot be held up) report every instruction that retires or traps, one cycle after write-back
@@ -59,13 +61,15 @@ from .fetch import Fetch
 from .isa import (
     MAX_THREADS,
     RAM_BASE,
+    TAG_WIDTH_MAX,
+    THREAD_BITS,
     XLEN,
     CoprocRequest,
     CoprocResponse,
-    DataRequest,
-    DataResponse,
-    FetchRequest,
-    FetchResponse,
+    data_request_layout,
+    data_response_layout,
+    fetch_request_layout,
+    fetch_response_layout,
 )
 from .issue import Issue
 from .muldiv import DivUnit, MulUnit
@@ -84,13 +88,22 @@ class ScalarCore(wiring.Component):
         Hardware threads. Thread 0 starts at ``reset_pc``; the others wait for ``mthreadctl``.
     reset_pc : int
         Thread 0's first pc, 4-byte aligned, below 2**64 (default 0x8000_0000).
+    addr_bits : int, 8..64
+        Width of the fetch and data ports' addresses (default 64). The ports carry the low
+        ``addr_bits`` bits of the address: the memory behind them must lie below
+        ``2**addr_bits`` and programs must not use addresses above it (they would alias).
+    tag_width : int, 2..16
+        Width of the fetch and data ports' tags (default 2), which carry the thread.
 
     Members
     -------
-    fetch_req, fetch_resp : ``Out/In(stream.Signature(FetchRequest/FetchResponse))``
-        Instruction fetch, 32-byte lines.
-    data_req, data_resp : ``Out/In(stream.Signature(DataRequest/DataResponse))``
-        Loads and stores, 8-byte words with a byte mask.
+    fetch_req, fetch_resp : ``Out/In(stream.Signature(fetch_request/response_layout(...)))``
+        Instruction fetch, 32-byte lines: the memory-port contract (``hw.common.memport``) of a
+        read-only 32-byte port, the scratchpad's ``fetch`` port for the same ``addr_bits`` and
+        ``tag_width``.
+    data_req, data_resp : ``Out/In(stream.Signature(data_request/response_layout(...)))``
+        Loads and stores, 8-byte words with a byte mask: the contract of a read/write 8-byte
+        port, the scratchpad's ``scalar`` port.
     cop_req, cop_resp : ``Out/In(stream.Signature(CoprocRequest/CoprocResponse))``
         Custom-0..3 instructions.
     retire, retire_late : ``Out(RetirePort)``
@@ -103,17 +116,21 @@ class ScalarCore(wiring.Component):
     See the module docstring.
     """
 
-    def __init__(self, *, threads=MAX_THREADS, reset_pc=RAM_BASE):
+    def __init__(self, *, threads=MAX_THREADS, reset_pc=RAM_BASE, addr_bits=XLEN,
+                 tag_width=THREAD_BITS):
         self._threads = check_int("threads", threads, 1, MAX_THREADS)
         reset_pc = check_int("reset_pc", reset_pc, 0, (1 << XLEN) - 1)
         if reset_pc & 3:
             raise ValueError(f"reset_pc must be 4-byte aligned, got {reset_pc:#x}")
         self._reset_pc = reset_pc
+        self._addr_bits = check_int("addr_bits", addr_bits, 8, XLEN)
+        self._tag_width = check_int("tag_width", tag_width, THREAD_BITS, TAG_WIDTH_MAX)
+        memory = {"addr_bits": addr_bits, "tag_width": tag_width}
         super().__init__({
-            "fetch_req": Out(stream.Signature(FetchRequest)),
-            "fetch_resp": In(stream.Signature(FetchResponse)),
-            "data_req": Out(stream.Signature(DataRequest)),
-            "data_resp": In(stream.Signature(DataResponse)),
+            "fetch_req": Out(stream.Signature(fetch_request_layout(**memory))),
+            "fetch_resp": In(stream.Signature(fetch_response_layout(tag_width=tag_width))),
+            "data_req": Out(stream.Signature(data_request_layout(**memory))),
+            "data_resp": In(stream.Signature(data_response_layout(tag_width=tag_width))),
             "cop_req": Out(stream.Signature(CoprocRequest)),
             "cop_resp": In(stream.Signature(CoprocResponse)),
             "retire": Out(RetirePort),
@@ -129,15 +146,24 @@ class ScalarCore(wiring.Component):
     def reset_pc(self):
         return self._reset_pc
 
+    @property
+    def addr_bits(self):
+        return self._addr_bits
+
+    @property
+    def tag_width(self):
+        return self._tag_width
+
     def elaborate(self, platform):
         m = Module()
         n = self._threads
-        m.submodules.fetch = fetch = Fetch(threads=n)
+        memory = {"addr_bits": self._addr_bits, "tag_width": self._tag_width}
+        m.submodules.fetch = fetch = Fetch(threads=n, **memory)
         m.submodules.issue = issue = Issue(threads=n)
         m.submodules.decode = decode = Decode(threads=n)
-        m.submodules.execute = execute = Execute(threads=n)
+        m.submodules.execute = execute = Execute(threads=n, **memory)
         m.submodules.csr = csr = CsrFile(threads=n)
-        m.submodules.completion = completion = Completion(threads=n)
+        m.submodules.completion = completion = Completion(threads=n, tag_width=self._tag_width)
         m.submodules.writeback = wb = WriteBack(threads=n, reset_pc=self._reset_pc)
         m.submodules.mul = mul = MulUnit()
         # One divider per thread, so the threads divide at the same time. A thread sends a
@@ -150,11 +176,11 @@ class ScalarCore(wiring.Component):
         # Every request port has a queue with a place for each thread (a thread has one
         # request out at most), so no request is ever refused.
         queues = {}
-        for name, layout, source, port in (
-                ("fetch_q", FetchRequest, fetch.req, self.fetch_req),
-                ("data_q", DataRequest, execute.data, self.data_req),
-                ("cop_q", CoprocRequest, execute.cop, self.cop_req)):
-            m.submodules[name] = queues[name] = queue = RequestQueue(layout=layout)
+        for name, source, port in (("fetch_q", fetch.req, self.fetch_req),
+                                   ("data_q", execute.data, self.data_req),
+                                   ("cop_q", execute.cop, self.cop_req)):
+            queue = RequestQueue(layout=source.payload.shape())
+            m.submodules[name] = queues[name] = queue
             connect(m, source, queue.i)
             connect(m, queue.o, flipped(port))
 

@@ -5,10 +5,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arith import prefix_add, prefix_sub
+from hw.common.memport import Op
 
 from .decode import sext
 from .fetch import LINE_BITS
-from .isa import THREAD_BITS, XLEN, BranchFunct3, Cause, CoprocRequest, DataRequest
+from .isa import THREAD_BITS, XLEN, BranchFunct3, Cause, CoprocRequest, data_request_layout
 from .stages import AluOp, ExStage, Kind, MulDivRequest, WbStage, thread_index
 
 __all__ = ["Execute"]
@@ -22,7 +23,10 @@ class Execute(wiring.Component):
     Parameters (keyword-only)
     -------------------------
     threads : int, 1..4
-        Hardware threads (the caller has checked the value).
+        Hardware threads.
+    addr_bits, tag_width : int
+        Of the data port's requests (``hw.scalar.isa.data_request_layout``).
+    (The caller has checked the values.)
 
     Members
     -------
@@ -44,7 +48,8 @@ class Execute(wiring.Component):
     ask, ask_line : ``Out(1)``, ``Out(XLEN - LINE_BITS)``
         On a redirect, the next pc's line is not the thread's buffer's: ask fetch for it.
     data, cop : ``Out(stream.Signature(..., always_ready=True))``
-        Load/store and coprocessor requests, to queues with a place for every thread.
+        Load/store (``data_request_layout``; ``tag`` = thread) and coprocessor requests, to
+        queues with a place for every thread.
     mul : ``Out(stream.Signature(MulDivRequest, always_ready=True))``
         Multiplications; the operands are ``mul_a``/``mul_b``.
     div : ``Out(stream.Signature(MulDivRequest)).array(threads)``
@@ -56,14 +61,15 @@ class Execute(wiring.Component):
     that do not trap; a thread has at most one request outstanding.
     """
 
-    def __init__(self, *, threads):
+    def __init__(self, *, threads, addr_bits, tag_width):
         self._threads = threads
+        request = data_request_layout(addr_bits=addr_bits, tag_width=tag_width)
         super().__init__({
             "ex": In(ExStage), "mul_a": In(XLEN), "mul_b": In(XLEN), "pick": In(THREAD_BITS),
             "tags": In(data.ArrayLayout(XLEN - LINE_BITS, threads)),
             "wb": Out(WbStage), "kill": Out(1), "release": Out(1), "redirect": Out(1),
             "next_pc": Out(XLEN), "ask": Out(1), "ask_line": Out(XLEN - LINE_BITS),
-            "data": Out(stream.Signature(DataRequest, always_ready=True)),
+            "data": Out(stream.Signature(request, always_ready=True)),
             "cop": Out(stream.Signature(CoprocRequest, always_ready=True)),
             "mul": Out(stream.Signature(MulDivRequest, always_ready=True)),
             "div": Out(stream.Signature(MulDivRequest)).array(threads),
@@ -175,10 +181,12 @@ class Execute(wiring.Component):
         lane = total[:3]
         mask = Mux(esize == 0, 0x1, Mux(esize == 1, 0x3, Mux(esize == 2, 0xF, 0xFF)))
         dreq = self.data.payload
-        m.d.comb += [dreq.addr.eq(total), dreq.write.eq(exr.kind == Kind.STORE),
+        # The word's address: the memory port takes width-aligned addresses only.
+        m.d.comb += [dreq.addr.eq(Cat(Const(0, 3), total[3:])),
+                     dreq.op.eq(Mux(exr.kind == Kind.STORE, Op.WRITE, Op.READ)),
                      dreq.mask.eq((mask << lane)[:8]),
                      dreq.data.eq((exr.rs2 << Cat(Const(0, 3), lane))[:XLEN]),
-                     dreq.thread.eq(exr.thread)]
+                     dreq.tag.eq(exr.thread)]
         creq = self.cop.payload
         m.d.comb += [creq.insn.eq(exr.insn), creq.rs1.eq(ea), creq.rs2.eq(eb),
                      creq.thread.eq(exr.thread), creq.rd.eq(exr.insn[7:12])]

@@ -6,8 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common.arith import prefix_add
 
-from .isa import LINE_BYTES, THREAD_BITS, XLEN, FetchRequest, FetchResponse
-from .stages import per_thread, thread_bit, thread_index
+from .isa import LINE_BYTES, THREAD_BITS, XLEN, fetch_request_layout, fetch_response_layout
+from .stages import access_fault, per_thread, thread_bit, thread_index
 
 __all__ = ["Fetch", "LINE_BITS"]
 
@@ -22,14 +22,18 @@ class Fetch(wiring.Component):
     Parameters (keyword-only)
     -------------------------
     threads : int, 1..4
-        Hardware threads (the caller has checked the value).
+        Hardware threads.
+    addr_bits, tag_width : int
+        Of the fetch port's payloads (``hw.scalar.isa.fetch_request_layout``).
+    (The caller has checked the values.)
 
     Members
     -------
-    req : ``Out(stream.Signature(FetchRequest, always_ready=True))``
-        Line requests, to the core's fetch queue (which always has room).
-    resp : ``In(stream.Signature(FetchResponse))``
-        Their responses, in request order; always taken.
+    req : ``Out(stream.Signature(fetch_request_layout(...), always_ready=True))``
+        Line requests (``tag`` = thread), to the core's fetch queue (which always has room).
+    resp : ``In(stream.Signature(fetch_response_layout(...)))``
+        Their responses, in request order; always taken. A status other than ``OK`` and
+        ``CORRECTED`` makes the line's instructions fetch faults.
     pc : ``In(data.ArrayLayout(XLEN, threads))``
         Every thread's pc.
     pick, any_pick : ``In(THREAD_BITS)``, ``In(1)``
@@ -57,12 +61,14 @@ class Fetch(wiring.Component):
     combinational from the inputs and the buffers' registers, in the cycle of the pick.
     """
 
-    def __init__(self, *, threads):
+    def __init__(self, *, threads, addr_bits, tag_width):
         self._threads = threads
         tag = XLEN - LINE_BITS
+        request = fetch_request_layout(addr_bits=addr_bits, tag_width=tag_width)
+        response = fetch_response_layout(tag_width=tag_width)
         super().__init__({
-            "req": Out(stream.Signature(FetchRequest, always_ready=True)),
-            "resp": In(stream.Signature(FetchResponse)),
+            "req": Out(stream.Signature(request, always_ready=True)),
+            "resp": In(stream.Signature(response)),
             "pc": In(data.ArrayLayout(XLEN, threads)),
             "pick": In(THREAD_BITS), "any_pick": In(1),
             "hit": Out(1), "insn": Out(32), "fault": Out(1), "pick_pc": Out(XLEN),
@@ -122,9 +128,9 @@ class Fetch(wiring.Component):
         # (The queue always has room: a thread has one fetch outstanding at most.)
         request = self.any_pick & (~hit | last_word) & ~any_want
         m.d.comb += [self.request.eq(request),
-                     self.req.payload.eq(Cat(Const(0, LINE_BITS),
-                                             Mux(any_want, line_tag[ix(want)], fetch_line),
-                                             Mux(any_want, want, pick))),
+                     self.req.payload.addr.eq(Cat(Const(0, LINE_BITS),
+                                                  Mux(any_want, line_tag[ix(want)], fetch_line))),
+                     self.req.payload.tag.eq(Mux(any_want, want, pick)),
                      self.req.valid.eq(request | any_want)]
         set_fetching = Signal(n)
         with m.If(request):
@@ -138,8 +144,8 @@ class Fetch(wiring.Component):
         m.d.comb += self.resp.ready.eq(1)
         fr = self.resp.payload
         with m.If(self.resp.valid):
-            m.d.comb += fetch_done.eq(1 << ix(fr.thread))
-            m.d.sync += line_data[ix(fr.thread)].eq(fr.data)
+            m.d.comb += fetch_done.eq(1 << ix(fr.tag))
+            m.d.sync += line_data[ix(fr.tag)].eq(fr.data)
         m.d.sync += [fetching.eq((fetching | set_fetching) & ~fetch_done),
                      wanted.eq((wanted & ~bit(any_want, want))
                                | bit(self.ask_ex, self.ask_ex_thread)
@@ -149,7 +155,7 @@ class Fetch(wiring.Component):
         m.d.sync += line_valid.eq((line_valid | (fetch_done & ~wanted)) & ~refill)
         with m.If(self.resp.valid):
             m.d.sync += line_fault.eq((line_fault & ~fetch_done)
-                                      | Mux(fr.error, fetch_done, 0))
+                                      | Mux(access_fault(fr.status), fetch_done, 0))
         with m.If(self.fence_i):
             m.d.sync += line_valid.eq(0)
         # Line tags written by decode's ask, the pick's request and execute's ask, the latest

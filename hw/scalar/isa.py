@@ -2,7 +2,9 @@
 instruction-set simulator (``verif/scalar/iss.py``) and the assembler (``verif/scalar/asm.py``):
 the memory map, the RISC-V encoding tables (major opcodes, funct3/funct7 values, the fixed
 SYSTEM words), trap causes, CSR numbers and ``mstatus`` bits, the request/response payloads of
-the fetch, data and coprocessor ports and the retire trace.
+the fetch and data ports (the memory-port contract of ``hw.common.memport``, so that they
+connect to the scratchpad's ``fetch`` and ``scalar`` ports), of the coprocessor port and the
+retire trace.
 
 The numbers are RISC-V's (unprivileged and privileged specs) plus the two custom CSRs
 ``mthreadctl``/``mthreadpc`` (``verif.scalar.iss`` documents them).
@@ -11,11 +13,14 @@ The numbers are RISC-V's (unprivileged and privileged specs) plus the two custom
 from amaranth.hdl import unsigned
 from amaranth.lib import data, enum
 
+from hw.common import memport
+
 __all__ = [
     "RAM_BASE", "MAX_THREADS", "THREAD_BITS", "XLEN", "LINE_BYTES", "Opcode", "Funct3",
     "BranchFunct3", "LoadFunct3", "StoreFunct3", "MulDivFunct3", "CsrFunct3", "FenceFunct3",
     "Funct7", "SRAI_FUNCT6", "FixedInsn", "Cause", "Csr", "MSTATUS_MIE", "MSTATUS_MPIE",
-    "MSTATUS_MPP", "CUSTOM_OPCODES", "FetchRequest", "FetchResponse", "DataRequest", "DataResponse",
+    "MSTATUS_MPP", "CUSTOM_OPCODES", "TAG_WIDTH_MAX", "fetch_request_layout",
+    "fetch_response_layout", "data_request_layout", "data_response_layout",
     "CoprocRequest", "CoprocResponse", "RetireRecord",
 ]
 
@@ -180,18 +185,39 @@ MSTATUS_MPP = 3 << 11
 #: Major opcodes custom-0..3, sent to the coprocessor port.
 CUSTOM_OPCODES = (Opcode.CUSTOM_0, Opcode.CUSTOM_1, Opcode.CUSTOM_2, Opcode.CUSTOM_3)
 
-#: Instruction-fetch request: the 32-byte line at ``addr`` (low five bits zero).
-FetchRequest = data.StructLayout({"addr": XLEN, "thread": THREAD_BITS})
-#: Its response, in request order: the line (byte ``i`` in bits ``8i..8i+7``), or ``error``
-#: when any of it is outside memory.
-FetchResponse = data.StructLayout({"data": 8 * LINE_BYTES, "error": 1, "thread": THREAD_BITS})
-#: Data request: the 8-byte word holding byte address ``addr``; ``mask`` selects its bytes (the
-#: access's own, 1, 2, 4 or all 8, aligned); ``data`` holds store bytes in their lanes.
-DataRequest = data.StructLayout({"addr": XLEN, "write": 1, "mask": 8, "data": XLEN,
-                                 "thread": THREAD_BITS})
-#: Its response, in request order: the whole word for a load, ``error`` for an access outside
-#: memory (nothing is written then).
-DataResponse = data.StructLayout({"data": XLEN, "error": 1, "thread": THREAD_BITS})
+#: Widest tag the memory ports carry (the core's thread is in its low ``THREAD_BITS`` bits).
+TAG_WIDTH_MAX = 16
+
+
+def fetch_request_layout(*, addr_bits, tag_width):
+    """Instruction-fetch request, the memory-port contract's (:mod:`hw.common.memport`) for a
+    read-only port of ``LINE_BYTES`` bytes: ``addr`` of the line (low five bits zero), ``tag``
+    (the thread)."""
+    return memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE_BYTES,
+                                  reads=True, writes=False)
+
+
+def fetch_response_layout(*, tag_width):
+    """Its response, in request order: ``data``, the line (byte ``i`` in bits ``8i..8i+7``),
+    ``status`` and ``tag``."""
+    return memport.response_layout(tag_width=tag_width, width=LINE_BYTES, reads=True)
+
+
+def data_request_layout(*, addr_bits, tag_width):
+    """Data request, the memory-port contract's for a read/write port of 8 bytes: ``addr`` of
+    the 8-byte word (low three bits zero), ``op`` (:class:`~hw.common.memport.Op`), ``data``
+    (store bytes in their lanes), ``mask`` (the access's own bytes: 1, 2, 4 or all 8,
+    aligned) and ``tag`` (the thread)."""
+    return memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=8,
+                                  reads=True, writes=True)
+
+
+def data_response_layout(*, tag_width):
+    """Its response, in request order: ``data``, the whole word for a load, ``status`` and
+    ``tag``."""
+    return memport.response_layout(tag_width=tag_width, width=8, reads=True)
+
+
 #: A custom-0..3 instruction: its bits, the values of rs1 and rs2, the thread and rd.
 CoprocRequest = data.StructLayout({"insn": 32, "rs1": XLEN, "rs2": XLEN, "thread": THREAD_BITS,
                                    "rd": 5})

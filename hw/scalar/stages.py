@@ -7,11 +7,13 @@ indexing helpers. Nothing here is part of the core's ports (those are in ``hw.sc
 from amaranth.hdl import Array, Const, Mux, Signal, unsigned
 from amaranth.lib import data, enum
 
+from hw.common.memport import Status
+
 from .isa import THREAD_BITS, XLEN, Cause, Csr
 
 __all__ = [
     "Kind", "AluOp", "CsrSel", "CSR_DECODE", "IdStage", "ExStage", "WbStage", "MulDivRequest",
-    "MulDivResult", "thread_bits", "thread_index", "thread_bit", "per_thread",
+    "MulDivResult", "access_fault", "thread_bits", "thread_index", "thread_bit", "per_thread",
 ]
 
 
@@ -97,6 +99,12 @@ MulDivRequest = data.StructLayout({
 })
 #: Its result: the value ``rd`` gets, with the request's ``thread``.
 MulDivResult = data.StructLayout({"thread": THREAD_BITS, "value": XLEN})
+
+
+def access_fault(status):
+    """Whether a memory response's ``status`` makes the access fault: anything but done
+    (``OK``, or ``CORRECTED``: the data is right)."""
+    return (status != Status.OK) & (status != Status.CORRECTED)
 
 
 def thread_bits(threads):

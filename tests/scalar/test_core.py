@@ -18,9 +18,14 @@ fewer coprocessor cases and no hang case (4096 quiet cycles).
 import random
 
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib.wiring import connect
 
 from hw.scalar.core import ScalarCore
 from hw.scalar.isa import RAM_BASE, Cause, Csr
+from hw.sram.config import D1 as SRAM_D1
+from hw.sram.config import SMALL as SRAM_SMALL
+from hw.sram.scratchpad import Scratchpad
 from tests.amaranth_sim import raises_unelaborated
 from verif.scalar import asm as A
 from verif.scalar import iss
@@ -62,6 +67,9 @@ def test_reset_pc():
     ({"reset_pc": 0x8000_0002}, ValueError, r"^reset_pc must be 4-byte aligned, got 0x80000002$"),
     ({"reset_pc": -4}, ValueError, r"^reset_pc must be an integer in 0\.\.18446744073709551615, "
                                    r"got -4$"),
+    ({"addr_bits": 7}, ValueError, r"^addr_bits must be an integer in 8\.\.64, got 7$"),
+    ({"tag_width": 1}, ValueError, r"^tag_width must be an integer in 2\.\.16, got 1$"),
+    ({"tag_width": 17}, ValueError, r"^tag_width must be an integer in 2\.\.16, got 17$"),
 ])
 def test_bad_parameters(kwargs, error, message):
     raises_unelaborated(error, message, ScalarCore, **kwargs)
@@ -502,3 +510,21 @@ def test_thread_loop_cycles(sim):
             for (k, bound), span, pad in zip(kernels.items(), spans, pads, strict=True)
             if span > bound + 2 * pad + 4}
     assert not over, (over, spans, pads)
+
+
+# --- the memory ports meet the scratchpad's -------------------------------------------------------
+
+@pytest.mark.parametrize("config", [SRAM_D1, SRAM_SMALL])
+def test_memory_ports_connect_to_the_scratchpad(config):
+    """With the scratchpad's ``addr_bits`` and ``tag_width``, the core's fetch and data ports
+    connect to the scratchpad's ``fetch`` and ``scalar`` ports with ``wiring.connect`` alone."""
+    core = ScalarCore(threads=4, addr_bits=config.addr_bits, tag_width=config.tag_width)
+    sram = Scratchpad(config=config)
+    m = Module()
+    connect(m, core.fetch_req, sram.fetch_req)
+    connect(m, sram.fetch_resp, core.fetch_resp)
+    connect(m, core.data_req, sram.scalar_req)
+    connect(m, sram.scalar_resp, core.data_resp)
+    assert list(core.data_req.payload.shape()) == list(sram.scalar_req.payload.shape())
+    for x in (core, sram):
+        x._MustUse__silence = True

@@ -29,18 +29,21 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hw.common.memport import Op, Status
 from hw.scalar.isa import (
     LINE_BYTES,
     RAM_BASE,
+    THREAD_BITS,
+    XLEN,
     CoprocRequest,
     CoprocResponse,
     Csr,
-    DataRequest,
-    DataResponse,
-    FetchRequest,
-    FetchResponse,
     Opcode,
     RetireRecord,
+    data_request_layout,
+    data_response_layout,
+    fetch_request_layout,
+    fetch_response_layout,
 )
 from verif.harness import XORSHIFT32_VERILOG
 from verif.scalar.iss import ISS, Memory, Retire
@@ -125,6 +128,13 @@ class CoreRun:
 
 
 # --- the bench's Verilog ------------------------------------------------------------------------
+
+# The fetch and data ports of the core as the bench builds it (``ScalarCore``'s default
+# ``addr_bits`` and ``tag_width``).
+FetchRequest = fetch_request_layout(addr_bits=XLEN, tag_width=THREAD_BITS)
+FetchResponse = fetch_response_layout(tag_width=THREAD_BITS)
+DataRequest = data_request_layout(addr_bits=XLEN, tag_width=THREAD_BITS)
+DataResponse = data_response_layout(tag_width=THREAD_BITS)
 
 def _fields(layout, signal):
     """``{field: "signal[hi:lo]"}`` of a struct layout packed in ``signal``."""
@@ -275,12 +285,12 @@ module {name} (
             if (fetch_req__valid && fetch_req__ready) begin
                 f_busy <= 1;
                 f_wait <= rnd_l[3:0] % (latency + 1);
-                {fr["thread"]} <= {fq["thread"]};
+                {fr["tag"]} <= {fq["tag"]};
                 if (in_range(f_addr)) begin
-                    {fr["error"]} <= 0;
+                    {fr["status"]} <= {Status.OK.value};
                     {fr["data"]} <= {{{fetch_data}}};
                 end else begin
-                    {fr["error"]} <= 1;
+                    {fr["status"]} <= {Status.OUT_OF_RANGE.value};
                     {fr["data"]} <= 0;
                 end
             end
@@ -290,11 +300,11 @@ module {name} (
             if (data_req__valid && data_req__ready) begin
                 d_busy <= 1;
                 d_wait <= rnd_l[7:4] % (latency + 1);
-                {dr["thread"]} <= {dq["thread"]};
+                {dr["tag"]} <= {dq["tag"]};
                 {dr["data"]} <= 0;
                 if (in_range(d_addr)) begin
-                    {dr["error"]} <= 0;
-                    if ({dq["write"]}) begin
+                    {dr["status"]} <= {Status.OK.value};
+                    if ({dq["op"]} == {Op.WRITE.value}) begin
                         mem[d_index] <= d_merged;
                         if (tohost_en && d_addr[63:3] == tohost[63:3] && d_merged != 0
                                 && !tohost_seen) begin
@@ -305,7 +315,7 @@ module {name} (
                         {dr["data"]} <= mem[d_index];
                     end
                 end else begin
-                    {dr["error"]} <= 1;
+                    {dr["status"]} <= {Status.OUT_OF_RANGE.value};
                 end
             end
             // coprocessor
