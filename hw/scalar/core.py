@@ -121,7 +121,7 @@ class ScalarCore(wiring.Component):
         self._threads = check_int("threads", threads, 1, MAX_THREADS)
         reset_pc = check_int("reset_pc", reset_pc, 0, (1 << XLEN) - 1)
         if reset_pc & 3:
-            raise ValueError(f"reset_pc must be 4-byte aligned, got {reset_pc:#x}")
+            raise ValueError(f"reset_pc must be 4-byte aligned, not {reset_pc:#x}")
         self._reset_pc = reset_pc
         self._addr_bits = check_int("addr_bits", addr_bits, 8, XLEN)
         self._tag_width = check_int("tag_width", tag_width, THREAD_BITS, TAG_WIDTH_MAX)

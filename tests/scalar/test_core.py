@@ -64,7 +64,7 @@ def test_reset_pc():
     ({"threads": 5}, ValueError, r"^threads must be an integer in 1\.\.4, got 5$"),
     ({"threads": "4"}, TypeError, r"^threads must be an integer in 1\.\.4, got '4'$"),
     ({"threads": True}, TypeError, r"^threads must be an integer in 1\.\.4, got True$"),
-    ({"reset_pc": 0x8000_0002}, ValueError, r"^reset_pc must be 4-byte aligned, got 0x80000002$"),
+    ({"reset_pc": 0x8000_0002}, ValueError, r"^reset_pc must be 4-byte aligned, not 0x80000002$"),
     ({"reset_pc": -4}, ValueError, r"^reset_pc must be an integer in 0\.\.18446744073709551615, "
                                    r"got -4$"),
     ({"addr_bits": 7}, ValueError, r"^addr_bits must be an integer in 8\.\.64, got 7$"),
@@ -77,9 +77,9 @@ def test_bad_parameters(kwargs, error, message):
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"coprocessor": lambda *a: 0}, r"^the RTL bench has one coprocessor"),
-    ({"sim": "questa"}, r"^sim must be one of verilator, icarus, got 'questa'$"),
-    ({"stall": 256}, r"^stall must be in 0\.\.255, got 256$"),
-    ({"latency": 16}, r"^latency must be in 0\.\.15, got 16$"),
+    ({"sim": "questa"}, r"^sim must be one of verilator, icarus, not 'questa'$"),
+    ({"stall": 256}, r"^stall must be in 0\.\.255, not 256$"),
+    ({"latency": 16}, r"^latency must be in 0\.\.15, not 16$"),
     ({"entry": 0x8000_1000}, r"^the core resets at 0x80000000; entry 0x80001000"),
     ({"tohost": 0x10}, r"^tohost 0x10 is not inside memory$"),
 ])
@@ -526,5 +526,5 @@ def test_memory_ports_connect_to_the_scratchpad(config):
     connect(m, core.data_req, sram.scalar_req)
     connect(m, sram.scalar_resp, core.data_resp)
     assert list(core.data_req.payload.shape()) == list(sram.scalar_req.payload.shape())
-    for x in (core, sram):
+    for x in (core, sram, m):
         x._MustUse__silence = True

@@ -97,26 +97,37 @@ def test_encoding(insn, word):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: a.addi(1, 0, 2048), "imm must be in -2048..2047, got 2048"),
-    (lambda: a.addi(32, 0, 0), "rd must be in 0..31, got 32"),
-    (lambda: a.add(1, -1, 0), "rs1 must be in 0..31, got -1"),
-    (lambda: a.sw(1, -2049, 2), "imm must be in -2048..2047, got -2049"),
-    (lambda: a.beq(0, 0, 3), "offset must be even and in -4096..4094, got 3"),
-    (lambda: a.bne(0, 0, 4096), "offset must be even and in -4096..4094, got 4096"),
-    (lambda: a.jal(0, 1 << 20), "offset must be even and in -1048576..1048574, got 1048576"),
-    (lambda: a.lui(1, 0x100000), "imm must be in 0..1048575, got 1048576"),
-    (lambda: a.slli(1, 1, 64), "shamt must be in 0..63, got 64"),
-    (lambda: a.sraiw(1, 1, 32), "shamt must be in 0..31, got 32"),
-    (lambda: a.csrrw(0, 0x1000, 0), "csr must be in 0..4095, got 4096"),
-    (lambda: a.csrrwi(0, 0x300, 32), "uimm must be in 0..31, got 32"),
-    (lambda: a.custom1(0, 0, 0, funct7=128), "funct7 must be in 0..127, got 128"),
-    (lambda: a.custom2(0, 0, 0, funct3=8), "funct3 must be in 0..7, got 8"),
-    (lambda: a.fence(16, 0), "pred must be in 0..15, got 16"),
-    (lambda: a.li(1, 1 << 64), f"value must be in {-(1 << 63)}..{M64}, got {1 << 64}"),
-    (lambda: a.program(1 << 32), "instruction must be in 0..4294967295, got 4294967296"),
+    (lambda: a.addi(1, 0, 2048), "imm must be in -2048..2047, not 2048"),
+    (lambda: a.addi(32, 0, 0), "rd must be in 0..31, not 32"),
+    (lambda: a.add(1, -1, 0), "rs1 must be in 0..31, not -1"),
+    (lambda: a.sw(1, -2049, 2), "imm must be in -2048..2047, not -2049"),
+    (lambda: a.beq(0, 0, 3), "offset must be even and in -4096..4094, not 3"),
+    (lambda: a.bne(0, 0, 4096), "offset must be even and in -4096..4094, not 4096"),
+    (lambda: a.jal(0, 1 << 20), "offset must be even and in -1048576..1048574, not 1048576"),
+    (lambda: a.lui(1, 0x100000), "imm must be in 0..1048575, not 1048576"),
+    (lambda: a.slli(1, 1, 64), "shamt must be in 0..63, not 64"),
+    (lambda: a.sraiw(1, 1, 32), "shamt must be in 0..31, not 32"),
+    (lambda: a.csrrw(0, 0x1000, 0), "csr must be in 0..4095, not 4096"),
+    (lambda: a.csrrwi(0, 0x300, 32), "uimm must be in 0..31, not 32"),
+    (lambda: a.custom1(0, 0, 0, funct7=128), "funct7 must be in 0..127, not 128"),
+    (lambda: a.custom2(0, 0, 0, funct3=8), "funct3 must be in 0..7, not 8"),
+    (lambda: a.fence(16, 0), "pred must be in 0..15, not 16"),
+    (lambda: a.li(1, 1 << 64), f"value must be in {-(1 << 63)}..{M64}, not {1 << 64}"),
+    (lambda: a.program(1 << 32), "instruction must be in 0..4294967295, not 4294967296"),
 ])
 def test_assembler_range_errors(call, message):
     with pytest.raises(ValueError) as e:
+        call()
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: a.addi(1, 0, "1"), "imm must be an integer, not '1'"),
+    (lambda: a.add(True, 0, 0), "rd must be an integer, not True"),
+    (lambda: a.beq(0, 0, 4.0), "offset must be an integer, not 4.0"),
+])
+def test_assembler_type_errors(call, message):
+    with pytest.raises(TypeError) as e:
         call()
     assert str(e.value) == message
 
@@ -149,13 +160,13 @@ def test_memory_load_store_and_range():
     assert str(e.value) == "8-byte access at 0x100c is outside memory 0x1000..0x100f"
     with pytest.raises(ValueError) as e:
         m.load(0x1000, 3)
-    assert str(e.value) == "access width must be 1, 2, 4 or 8 bytes, got 3"
+    assert str(e.value) == "access width must be 1, 2, 4 or 8 bytes, not 3"
 
 
 @pytest.mark.parametrize("threads, exc, message", [
-    (0, ValueError, "threads must be in 1..4, got 0"),
-    (5, ValueError, "threads must be in 1..4, got 5"),
-    ("2", TypeError, "threads must be an int, got str"),
+    (0, ValueError, "threads must be in 1..4, not 0"),
+    (5, ValueError, "threads must be in 1..4, not 5"),
+    ("2", TypeError, "threads must be an integer, not '2'"),
 ])
 def test_thread_count_errors(threads, exc, message):
     with pytest.raises(exc) as e:

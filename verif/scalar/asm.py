@@ -8,10 +8,11 @@ jump offsets are bytes relative to the instruction. Names that are Python keywor
 trailing underscore: ``or_``, ``and_``. ``lui``/``auipc`` take the 20-bit upper immediate as an
 unsigned field (0..0xFFFFF).
 
-Every operand is range-checked and a bad one raises ValueError naming it, e.g. ``imm must be
-in -2048..2047, got 2048``. ``li(rd, value)`` is the one pseudo-instruction: it returns a list
-of instructions loading any 64-bit value. :func:`program` flattens words and lists of words
-into little-endian bytes.
+Every operand is checked and a bad one raises an error naming it: ``TypeError`` for a value that
+is not an integer (``imm must be an integer, not '1'``), ``ValueError`` for one out of range
+(``imm must be in -2048..2047, not 2048``). ``li(rd, value)`` is the one pseudo-instruction:
+it returns a list of instructions loading any 64-bit value. :func:`program` flattens words and
+lists of words into little-endian bytes.
 
 The encodings come from :mod:`hw.scalar.isa`, the tables the RTL and the ISS use.
 """
@@ -42,9 +43,15 @@ __all__ = [
 ]
 
 
+def _integer(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    return value
+
+
 def _range(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {value!r}")
+    if not lo <= _integer(name, value) <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, not {value!r}")
     return value
 
 
@@ -54,8 +61,8 @@ def _reg(name, value):
 
 def _even(name, value, bits):
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 2
-    if isinstance(value, bool) or not isinstance(value, int) or value & 1 or not lo <= value <= hi:
-        raise ValueError(f"{name} must be even and in {lo}..{hi}, got {value!r}")
+    if _integer(name, value) & 1 or not lo <= value <= hi:
+        raise ValueError(f"{name} must be even and in {lo}..{hi}, not {value!r}")
     return value
 
 

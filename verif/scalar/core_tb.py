@@ -488,11 +488,11 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     if coprocessor not in (None, bench_coprocessor):
         raise ValueError("the RTL bench has one coprocessor: pass None or bench_coprocessor")
     if sim not in SIMULATORS:
-        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, got {sim!r}")
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     if not 0 <= stall <= 255:
-        raise ValueError(f"stall must be in 0..255, got {stall}")
+        raise ValueError(f"stall must be in 0..255, not {stall!r}")
     if not 0 <= latency <= 15:
-        raise ValueError(f"latency must be in 0..15, got {latency}")
+        raise ValueError(f"latency must be in 0..15, not {latency!r}")
     if entry != RAM_BASE:
         raise ValueError(f"the core resets at {RAM_BASE:#x}; entry {entry:#x} is not supported")
     if tohost is not None and not (RAM_BASE <= tohost and tohost + 8 <= RAM_BASE + mem_size):

@@ -150,9 +150,9 @@ class Memory:
 
     def __init__(self, base=RAM_BASE, size=1 << 20):
         if not 0 <= base < 1 << 64:
-            raise ValueError(f"base must be in 0..2**64-1, got {base:#x}")
+            raise ValueError(f"base must be in 0..2**64-1, not {base:#x}")
         if not 0 < size <= (1 << 64) - base:
-            raise ValueError(f"size must be in 1..2**64-base, got {size:#x}")
+            raise ValueError(f"size must be in 1..2**64-base, not {size:#x}")
         self.base = base
         self.size = size
         self._bytes = {}
@@ -180,7 +180,7 @@ class Memory:
     @staticmethod
     def _width(n):
         if n not in (1, 2, 4, 8):
-            raise ValueError(f"access width must be 1, 2, 4 or 8 bytes, got {n}")
+            raise ValueError(f"access width must be 1, 2, 4 or 8 bytes, not {n!r}")
 
     def load(self, addr, n):
         """The unsigned little-endian ``n``-byte value at ``addr``."""
@@ -253,11 +253,11 @@ class ISS:
     def __init__(self, memory, *, threads=1, reset_pc=RAM_BASE, tohost=None,
                  coprocessor: Callable[[int, int, int, int], int] | None = None):
         if isinstance(threads, bool) or not isinstance(threads, int):
-            raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+            raise TypeError(f"threads must be an integer, not {threads!r}")
         if not 1 <= threads <= MAX_THREADS:
-            raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
+            raise ValueError(f"threads must be in 1..{MAX_THREADS}, not {threads}")
         if reset_pc & 3:
-            raise ValueError(f"reset_pc must be 4-byte aligned, got {reset_pc:#x}")
+            raise ValueError(f"reset_pc must be 4-byte aligned, not {reset_pc:#x}")
         if tohost is not None and not memory.contains(tohost, 8):
             raise ValueError(f"tohost {tohost:#x} is not 8 bytes inside memory")
         self.memory = memory
