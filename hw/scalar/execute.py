@@ -176,7 +176,10 @@ class Execute(wiring.Component):
         # instructions that do not trap. Every queue has a place for each thread and a thread
         # has at most one request out, so none is ever refused; the thread waits (busy) for
         # the completion, and write-back only records what the completion needs.
-        requests = exr.valid & ~x_trap
+        # Execute's own traps are for jumps, branches and accesses: a request is known from the
+        # execute registers and, for an access, its alignment, without waiting for the branch
+        # compare that the trap check of a jump needs.
+        early = exr.valid & ~exr.trap
         esize = exr.insn[12:14]
         lane = total[:3]
         mask = Mux(esize == 0, 0x1, Mux(esize == 1, 0x3, Mux(esize == 2, 0xF, 0xFF)))
@@ -190,9 +193,7 @@ class Execute(wiring.Component):
         creq = self.cop.payload
         m.d.comb += [creq.insn.eq(exr.insn), creq.rs1.eq(ea), creq.rs2.eq(eb),
                      creq.thread.eq(exr.thread), creq.rd.eq(exr.insn[7:12])]
-        # A division traps in execute only with a trap from decode (the other checks are for
-        # jumps and accesses): its request is known straight from the execute registers.
-        div_push = exr.valid & ~exr.trap & (exr.kind == Kind.DIV)
+        div_push = early & (exr.kind == Kind.DIV)
         for i, div in enumerate(self.div):
             m.d.comb += [div.valid.eq(div_push & (thread_index(exr.thread, self._threads) == i)),
                          div.payload.thread.eq(exr.thread), div.payload.funct3.eq(esize),
@@ -203,9 +204,9 @@ class Execute(wiring.Component):
                      self.mul.payload.b.eq(self.mul_b)]
         with m.Switch(exr.kind):
             with m.Case(Kind.LOAD, Kind.STORE):
-                m.d.comb += self.data.valid.eq(requests)
+                m.d.comb += self.data.valid.eq(early & ~misaligned)
             with m.Case(Kind.CUSTOM):
-                m.d.comb += self.cop.valid.eq(requests)
+                m.d.comb += self.cop.valid.eq(early)
             with m.Case(Kind.MUL):
-                m.d.comb += self.mul.valid.eq(requests)
+                m.d.comb += self.mul.valid.eq(early)
         return m
