@@ -1,18 +1,20 @@
 """The scalar core's M-extension units: a pipelined 64 x 64 multiplier and an iterative divider.
 
-Both take the operand values as the instruction read them (``a`` = rs1, ``b`` = rs2) with the
-instruction's ``funct3`` and whether it is a W (32-bit) form, and deliver the value ``rd`` gets,
-with an opaque ``thread`` passed through.
+Both take a :data:`~hw.scalar.stages.MulDivRequest` stream (the operand values as the
+instruction read them, ``a`` = rs1, ``b`` = rs2, the instruction's ``funct3`` and whether it is a
+W (32-bit) form) and deliver a :data:`~hw.scalar.stages.MulDivResult` stream (the value ``rd``
+gets), with an opaque ``thread`` passed through.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arith import compress, prefix_add, prefix_sub
 from hw.common.params import check_int
 
-from .isa import THREAD_BITS, XLEN
+from .isa import XLEN
+from .stages import MulDivRequest, MulDivResult
 
 __all__ = ["MulUnit", "DivUnit"]
 
@@ -30,9 +32,18 @@ def negate(m, value, *, name):
 class MulUnit(wiring.Component):
     """MUL, MULH, MULHSU, MULHU and MULW, one per cycle, ``LATENCY`` cycles, no stall.
 
-    Members: ``i_valid``, ``i_thread``, ``i_funct3`` (0..3 as in the encoding), ``i_word``,
-    ``i_a``, ``i_b`` in; ``o_valid``, ``o_thread``, ``o_value`` out, ``LATENCY`` cycles after
-    the inputs were sampled. The inputs feed the first layers of the tree directly: they must
+    Members
+    -------
+    i : ``In(stream.Signature(MulDivRequest, always_ready=True))``
+        The operation; ``funct3`` is 0..3 as in the encoding.
+    o : ``Out(stream.Signature(MulDivResult, always_ready=True))``
+        Its result.
+
+    Contract
+    --------
+    A request taken in cycle ``t`` is offered on ``o`` in cycle ``t + LATENCY``, in order, one a
+    cycle; neither side ever stalls (the consumer must take every result as it comes).
+    ``i.payload.a`` and ``i.payload.b`` feed the first layers of the tree directly: they must
     come straight from flip-flops (the core has operand registers for it, loaded at decode).
 
     The 128-bit product of the operands as unsigned numbers is a Wallace tree of 64 partial
@@ -47,9 +58,8 @@ class MulUnit(wiring.Component):
 
     def __init__(self):
         super().__init__({
-            "i_valid": In(1), "i_thread": In(THREAD_BITS), "i_funct3": In(2), "i_word": In(1),
-            "i_a": In(XLEN), "i_b": In(XLEN),
-            "o_valid": Out(1), "o_thread": Out(THREAD_BITS), "o_value": Out(XLEN),
+            "i": In(stream.Signature(MulDivRequest, always_ready=True)),
+            "o": Out(stream.Signature(MulDivResult, always_ready=True)),
         })
 
     def elaborate(self, platform):
@@ -57,15 +67,16 @@ class MulUnit(wiring.Component):
         w2 = 2 * XLEN
         stages = self.LATENCY
         valid = [Signal(name=f"valid{k}") for k in range(stages)]
-        thread = [Signal(THREAD_BITS, name=f"thread{k}") for k in range(stages)]
+        req = self.i.payload
+        thread = [Signal.like(req.thread, name=f"thread{k}") for k in range(stages)]
         sel = [Signal(3, name=f"sel{k}") for k in range(stages)]  # funct3[1:0], word
-        a, b = self.i_a, self.i_b
-        m.d.sync += [valid[0].eq(self.i_valid), thread[0].eq(self.i_thread),
-                     sel[0].eq(Cat(self.i_funct3, self.i_word))]
+        a, b = req.a, req.b
+        m.d.sync += [valid[0].eq(self.i.valid), thread[0].eq(req.thread),
+                     sel[0].eq(Cat(req.funct3, req.word))]
         for k in range(1, stages):
             m.d.sync += [valid[k].eq(valid[k - 1]), thread[k].eq(thread[k - 1]),
                          sel[k].eq(sel[k - 1])]
-        funct3 = self.i_funct3
+        funct3 = req.funct3
         a_neg = Signal()
         b_neg = Signal()
         m.d.comb += [a_neg.eq(((funct3 == 1) | (funct3 == 2)) & a[-1]),
@@ -88,22 +99,31 @@ class MulUnit(wiring.Component):
         m.d.sync += product.eq(total)
         funct3, word = sel[-1][:2], sel[-1][2]
         value = Mux(word, _sext32(product), Mux(funct3 == 0, product[:XLEN], product[XLEN:]))
-        m.d.comb += [self.o_valid.eq(valid[-1]), self.o_thread.eq(thread[-1]),
-                     self.o_value.eq(value)]
+        m.d.comb += [self.o.valid.eq(valid[-1]), self.o.payload.thread.eq(thread[-1]),
+                     self.o.payload.value.eq(value)]
         return m
 
 
 class DivUnit(wiring.Component):
     """DIV, DIVU, REM, REMU and their W forms: one at a time.
 
-    Parameters (keyword-only): ``bits``, quotient bits found per cycle, 2 or 3 (radix 4 or
-    radix 8; default 3).
+    Parameters (keyword-only)
+    -------------------------
+    bits : int, 2..3
+        Quotient bits found per cycle (radix 4 or radix 8; default 3).
 
-    Members: request ``i_valid``/``i_ready`` with ``i_thread``, ``i_funct3`` (4..7 as in the
-    encoding, low two bits), ``i_word``, ``i_a``, ``i_b``; result ``o_valid``/``o_ready`` with
-    ``o_thread``, ``o_value``, held until taken. ``i_ready`` is 1 exactly when no division is
-    in progress or offered. Results follow the RISC-V spec for division by zero (all ones; the
-    dividend) and signed overflow (the dividend; 0).
+    Members
+    -------
+    i : ``In(stream.Signature(MulDivRequest))``
+        The division; ``funct3`` is the encoding's 4..7, low two bits.
+    o : ``Out(stream.Signature(MulDivResult))``
+        Its result, held until taken.
+
+    Contract
+    --------
+    ``i.ready`` is 1 exactly when no division is in progress or offered. Results follow the
+    RISC-V spec for division by zero (all ones; the dividend) and signed overflow (the dividend;
+    0).
 
     Latency, from the request taken to the result offered: :meth:`cycles`, ``1 + steps``
     (``steps = ceil(64 / bits)``: 33 at radix 4, 23 at radix 8) when both operands are taken
@@ -125,10 +145,8 @@ class DivUnit(wiring.Component):
     def __init__(self, *, bits=3):
         self._bits = check_int("bits", bits, 2, 3)
         super().__init__({
-            "i_valid": In(1), "i_ready": Out(1), "i_thread": In(THREAD_BITS),
-            "i_funct3": In(2), "i_word": In(1), "i_a": In(XLEN), "i_b": In(XLEN),
-            "o_valid": Out(1), "o_ready": In(1), "o_thread": Out(THREAD_BITS),
-            "o_value": Out(XLEN),
+            "i": In(stream.Signature(MulDivRequest)),
+            "o": Out(stream.Signature(MulDivResult)),
         })
 
     @property
@@ -151,7 +169,8 @@ class DivUnit(wiring.Component):
         bits, steps = self._bits, self.steps
         qw = bits * steps          # quotient register: the dividend, zero-extended
         w = XLEN + bits            # a shifted remainder: below 2**bits times the divisor
-        thread = Signal(THREAD_BITS)
+        req = self.i.payload
+        thread = Signal.like(req.thread)
         rem_op = Signal()          # funct3 bit 1
         word = Signal()
         a, b = Signal(XLEN), Signal(XLEN)
@@ -161,10 +180,10 @@ class DivUnit(wiring.Component):
         value = Signal(XLEN)
         odd = {k: Signal(w, name=f"b{k}") for k in self._ODD if k < 1 << bits}
 
-        ia = Mux(self.i_word, Mux(self.i_funct3[0], self.i_a[:32], _sext32(self.i_a)), self.i_a)
-        ib = Mux(self.i_word, Mux(self.i_funct3[0], self.i_b[:32], _sext32(self.i_b)), self.i_b)
-        neg_a_next = ~self.i_funct3[0] & ia[-1]
-        neg_b_next = ~self.i_funct3[0] & ib[-1]
+        ia = Mux(req.word, Mux(req.funct3[0], req.a[:32], _sext32(req.a)), req.a)
+        ib = Mux(req.word, Mux(req.funct3[0], req.b[:32], _sext32(req.b)), req.b)
+        neg_a_next = ~req.funct3[0] & ia[-1]
+        neg_b_next = ~req.funct3[0] & ib[-1]
         abs_a = Mux(neg_a, negate(m, a, name="neg_a"), a)
         abs_b = Mux(neg_b, negate(m, b, name="neg_b"), b)
         # The odd multiples, from the request's divisor (used when it is not negative) or,
@@ -198,13 +217,14 @@ class DivUnit(wiring.Component):
         signed_result = negate(m, result, name="neg_r")
 
         plain = Mux(word, _sext32(result), result)
-        m.d.comb += [self.o_thread.eq(thread), self.o_value.eq(Mux(negative, value, plain))]
+        m.d.comb += [self.o.payload.thread.eq(thread),
+                     self.o.payload.value.eq(Mux(negative, value, plain))]
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.i_ready.eq(1), from_input.eq(self.i_valid)]
-                with m.If(self.i_valid):
-                    m.d.sync += [thread.eq(self.i_thread), rem_op.eq(self.i_funct3[1]),
-                                 word.eq(self.i_word), a.eq(ia), b.eq(ib), quo.eq(ia),
+                m.d.comb += [self.i.ready.eq(1), from_input.eq(self.i.valid)]
+                with m.If(self.i.valid):
+                    m.d.sync += [thread.eq(req.thread), rem_op.eq(req.funct3[1]),
+                                 word.eq(req.word), a.eq(ia), b.eq(ib), quo.eq(ia),
                                  rem.eq(0), neg_a.eq(neg_a_next), neg_b.eq(neg_b_next),
                                  b_zero.eq(ib == 0), count.eq(steps), *odd_next]
                     with m.If(neg_a_next | neg_b_next):
@@ -232,7 +252,7 @@ class DivUnit(wiring.Component):
                 m.d.sync += value.eq(Mux(word, _sext32(signed_result), signed_result))
                 m.next = "DONE"
             with m.State("DONE"):
-                m.d.comb += self.o_valid.eq(1)
-                with m.If(self.o_ready):
+                m.d.comb += self.o.valid.eq(1)
+                with m.If(self.o.ready):
                     m.next = "IDLE"
         return m

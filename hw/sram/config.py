@@ -16,7 +16,8 @@ Ports (:data:`PORTS`, in this order; the index is the port number)
   ``vr0``, ``vr1``: vector reads, 64 B; ``vw``: vector write, 64 B with a byte mask; ``rr``:
   router read, 64 B; ``rw``: router write, 64 B with a byte mask; ``scalar``: 8 B read or write
   (an ``op`` field) with a byte mask; ``fetch``: instruction fetch, 32 B. An internal eighth
-  requester, the scrubber (:data:`SCRUB`), writes corrected words back.
+  requester, the scrubber (:data:`SCRUB`), writes corrected words back. The payloads are the
+  memory-port contract of :mod:`hw.common.memport` (``Op`` and ``Status`` are defined there).
 
 Presets
   ``D1``: 20,480 lines (1.25 MB) in 32 banks of 640 rows. ``SMALL``: 256 lines (16 KB) in 8
@@ -26,8 +27,10 @@ Presets
 
 from dataclasses import dataclass
 
-from amaranth.lib import data, enum
+from amaranth.lib import data
 
+from hw.common import memport
+from hw.common.memport import Op, Status
 from hw.common.params import check_int
 
 from .ecc import CODE_BITS, DATA_BITS
@@ -86,27 +89,6 @@ PORTS = (
 
 #: The scrubber, requester number ``len(PORTS)``: read-modify-writes of whole lines.
 SCRUB = PortSpec("scrub", 64, reads=False, writes=True, internal=True)
-
-
-class Op(enum.Enum, shape=1):
-    """The operation of a request on a port that both reads and writes (``scalar``)."""
-    READ = 0
-    WRITE = 1
-
-
-class Status(enum.Enum, shape=3):
-    """The outcome of a request, in its response."""
-    #: Done; no error seen.
-    OK = 0
-    #: Done; one or more words had a single-bit error, corrected (and written back).
-    CORRECTED = 1
-    #: Done; one or more words had an uncorrectable error: read data as stored; a partial write
-    #: leaves those words as they were (the rest of the access is done).
-    UNCORRECTABLE = 2
-    #: Refused, nothing changed: the address is not a multiple of the port's width.
-    MISALIGNED = 3
-    #: Refused, nothing changed: the address is at or beyond the end of the scratchpad.
-    OUT_OF_RANGE = 4
 
 
 @dataclass(frozen=True)
@@ -229,27 +211,16 @@ def get_preset(name):
 
 
 def request_layout(spec, config):
-    """A request on port ``spec``: byte ``addr``; ``op`` if the port reads and writes; ``data``
-    (little-endian bytes) and a byte ``mask`` if it writes; ``tag``."""
-    fields = {"addr": config.addr_bits}
-    if spec.reads and spec.writes:
-        fields["op"] = Op
-    if spec.writes:
-        fields["data"] = spec.width * 8
-        fields["mask"] = spec.width
-    fields["tag"] = config.tag_width
-    return data.StructLayout(fields)
+    """A request on port ``spec``: the memory-port contract (:mod:`hw.common.memport`) for the
+    port's width and access kinds and the scratchpad's ``addr_bits`` and ``tag_width``."""
+    return memport.request_layout(addr_bits=config.addr_bits, tag_width=config.tag_width,
+                                  width=spec.width, reads=spec.reads, writes=spec.writes)
 
 
 def response_layout(spec, config):
-    """A response on port ``spec``: ``data`` if it reads (0 for a write or a refused request),
-    ``status``, the request's ``tag``."""
-    fields = {}
-    if spec.reads:
-        fields["data"] = spec.width * 8
-    fields["status"] = Status
-    fields["tag"] = config.tag_width
-    return data.StructLayout(fields)
+    """A response on port ``spec`` (:func:`hw.common.memport.response_layout`)."""
+    return memport.response_layout(tag_width=config.tag_width, width=spec.width,
+                                   reads=spec.reads)
 
 
 class InjectLayout(data.Struct):

@@ -18,9 +18,14 @@ fewer coprocessor cases and no hang case (4096 quiet cycles).
 import random
 
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib.wiring import connect
 
 from hw.scalar.core import ScalarCore
-from hw.scalar.isa import Cause, Csr
+from hw.scalar.isa import RAM_BASE, Cause, Csr
+from hw.sram.config import D1 as SRAM_D1
+from hw.sram.config import SMALL as SRAM_SMALL
+from hw.sram.scratchpad import Scratchpad
 from tests.amaranth_sim import raises_unelaborated
 from verif.scalar import asm as A
 from verif.scalar import iss
@@ -49,13 +54,9 @@ def trunc_div(a, b):
 
 # --- constants and parameters --------------------------------------------------------------------
 
-def test_constants_match_iss():
-    """The core's cause and CSR numbers are the ISS's."""
-    for cause in Cause:
-        assert getattr(iss, f"CAUSE_{cause.name}") == cause.value
-    for csr in Csr:
-        assert getattr(iss, f"CSR_{csr.name}") == csr.value
-    assert iss.RAM_BASE == ScalarCore().reset_pc == 0x8000_0000
+def test_reset_pc():
+    """Thread 0 starts where the ISS starts it: at the start of memory."""
+    assert ScalarCore().reset_pc == iss.ISS(iss.Memory(size=16)).threads[0].pc == RAM_BASE
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
@@ -63,9 +64,12 @@ def test_constants_match_iss():
     ({"threads": 5}, ValueError, r"^threads must be an integer in 1\.\.4, got 5$"),
     ({"threads": "4"}, TypeError, r"^threads must be an integer in 1\.\.4, got '4'$"),
     ({"threads": True}, TypeError, r"^threads must be an integer in 1\.\.4, got True$"),
-    ({"reset_pc": 0x8000_0002}, ValueError, r"^reset_pc must be 4-byte aligned, got 0x80000002$"),
+    ({"reset_pc": 0x8000_0002}, ValueError, r"^reset_pc must be 4-byte aligned, not 0x80000002$"),
     ({"reset_pc": -4}, ValueError, r"^reset_pc must be an integer in 0\.\.18446744073709551615, "
                                    r"got -4$"),
+    ({"addr_bits": 7}, ValueError, r"^addr_bits must be an integer in 8\.\.64, got 7$"),
+    ({"tag_width": 1}, ValueError, r"^tag_width must be an integer in 2\.\.16, got 1$"),
+    ({"tag_width": 17}, ValueError, r"^tag_width must be an integer in 2\.\.16, got 17$"),
 ])
 def test_bad_parameters(kwargs, error, message):
     raises_unelaborated(error, message, ScalarCore, **kwargs)
@@ -73,9 +77,9 @@ def test_bad_parameters(kwargs, error, message):
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"coprocessor": lambda *a: 0}, r"^the RTL bench has one coprocessor"),
-    ({"sim": "questa"}, r"^sim must be one of verilator, icarus, got 'questa'$"),
-    ({"stall": 256}, r"^stall must be in 0\.\.255, got 256$"),
-    ({"latency": 16}, r"^latency must be in 0\.\.15, got 16$"),
+    ({"sim": "questa"}, r"^sim must be one of verilator, icarus, not 'questa'$"),
+    ({"stall": 256}, r"^stall must be in 0\.\.255, not 256$"),
+    ({"latency": 16}, r"^latency must be in 0\.\.15, not 16$"),
     ({"entry": 0x8000_1000}, r"^the core resets at 0x80000000; entry 0x80001000"),
     ({"tohost": 0x10}, r"^tohost 0x10 is not inside memory$"),
 ])
@@ -98,7 +102,7 @@ def test_lockstep_catches_a_divergence():
         memory.write(addr, blob)
     model = iss.ISS(memory, threads=2, tohost=tohost, coprocessor=bench_coprocessor)
     records = [model.step() for _ in range(300)]
-    run = dict(threads=2, entry=iss.RAM_BASE, tohost=tohost, mem_size=1 << 20,
+    run = dict(threads=2, entry=RAM_BASE, tohost=tohost, mem_size=1 << 20,
                coprocessor=bench_coprocessor)
     assert lockstep(records, image, **run) == (300, None)
     k = next(i for i, r in enumerate(records) if r.rd is not None and i > 50)
@@ -239,7 +243,7 @@ def test_instructions(sim):
 
 # --- traps ----------------------------------------------------------------------------------------
 
-HANDLER = iss.RAM_BASE + 0x8000
+HANDLER = RAM_BASE + 0x8000
 SAVE = PTEST_DATA + 0x100
 
 
@@ -255,46 +259,46 @@ def _trap_case(insns, cause, tval=None):
 
 
 def _trap_cases():
-    base = iss.RAM_BASE
+    base = RAM_BASE
     cases = [
-        _trap_case([0xFFFF_FFFF], iss.CAUSE_ILLEGAL, 0xFFFF_FFFF),
-        _trap_case([A.csrrs(1, 0x123, 0)], iss.CAUSE_ILLEGAL, A.csrrs(1, 0x123, 0)),
-        _trap_case([A.csrrw(1, iss.CSR_MHARTID, 1)], iss.CAUSE_ILLEGAL,
-                   A.csrrw(1, iss.CSR_MHARTID, 1)),
-        _trap_case([0x10500073], iss.CAUSE_ILLEGAL, 0x10500073),  # wfi
-        _trap_case([A.ecall()], iss.CAUSE_ECALL_M, 0),
-        _trap_case([A.ebreak()], iss.CAUSE_BREAKPOINT, 0),
-        _trap_case([*A.li(1, PTEST_DATA + 2), A.lw(2, 0, 1)], iss.CAUSE_LOAD_MISALIGNED,
+        _trap_case([0xFFFF_FFFF], Cause.ILLEGAL, 0xFFFF_FFFF),
+        _trap_case([A.csrrs(1, 0x123, 0)], Cause.ILLEGAL, A.csrrs(1, 0x123, 0)),
+        _trap_case([A.csrrw(1, Csr.MHARTID, 1)], Cause.ILLEGAL,
+                   A.csrrw(1, Csr.MHARTID, 1)),
+        _trap_case([0x10500073], Cause.ILLEGAL, 0x10500073),  # wfi
+        _trap_case([A.ecall()], Cause.ECALL_M, 0),
+        _trap_case([A.ebreak()], Cause.BREAKPOINT, 0),
+        _trap_case([*A.li(1, PTEST_DATA + 2), A.lw(2, 0, 1)], Cause.LOAD_MISALIGNED,
                    PTEST_DATA + 2),
-        _trap_case([*A.li(1, PTEST_DATA + 4), A.sd(2, 0, 1)], iss.CAUSE_STORE_MISALIGNED,
+        _trap_case([*A.li(1, PTEST_DATA + 4), A.sd(2, 0, 1)], Cause.STORE_MISALIGNED,
                    PTEST_DATA + 4),
-        _trap_case([A.ld(2, 64, 0)], iss.CAUSE_LOAD_FAULT, 64),
-        _trap_case([*A.li(1, base + (1 << 20)), A.sb(2, 0, 1)], iss.CAUSE_STORE_FAULT,
+        _trap_case([A.ld(2, 64, 0)], Cause.LOAD_FAULT, 64),
+        _trap_case([*A.li(1, base + (1 << 20)), A.sb(2, 0, 1)], Cause.STORE_FAULT,
                    base + (1 << 20)),
-        _trap_case([A.auipc(1, 0), A.jalr(0, 1, 10)], iss.CAUSE_FETCH_MISALIGNED, None),
-        _trap_case([A.addi(1, 0, 1), A.bne(1, 0, 6)], iss.CAUSE_FETCH_MISALIGNED, None),
+        _trap_case([A.auipc(1, 0), A.jalr(0, 1, 10)], Cause.FETCH_MISALIGNED, None),
+        _trap_case([A.addi(1, 0, 1), A.bne(1, 0, 6)], Cause.FETCH_MISALIGNED, None),
     ]
     # Fetch fault: jump outside memory; the handler returns to the saved link in x22.
     cases.append(([A.auipc(22, 0), A.addi(22, 22, 16), *A.li(1, 0x1000), A.jalr(0, 1, 0),
-                   A.ld(2, 0, 20), *A.li(3, iss.CAUSE_FETCH_FAULT), A.sub(10, 2, 3),
+                   A.ld(2, 0, 20), *A.li(3, Cause.FETCH_FAULT), A.sub(10, 2, 3),
                    A.ld(2, 16, 20), *A.li(3, 0x1000), A.sub(2, 2, 3), A.or_(10, 10, 2)], 0))
     # mstatus: a trap moves MIE to MPIE and clears MIE; mret restores it.
-    cases.append(([A.csrrsi(0, iss.CSR_MSTATUS, 8), A.ecall(),
-                   A.csrrs(10, iss.CSR_MSTATUS, 0)], 0x1888))
+    cases.append(([A.csrrsi(0, Csr.MSTATUS, 8), A.ecall(),
+                   A.csrrs(10, Csr.MSTATUS, 0)], 0x1888))
     cases.append(([A.ld(10, 24, 20)], 0x1880))  # mstatus as the handler saw it
     # mie reads 0 and ignores writes; mtvec keeps bits 1:0 zero
-    cases.append(([A.csrrwi(0, iss.CSR_MIE, 31), A.csrrs(10, iss.CSR_MIE, 0)], 0))
+    cases.append(([A.csrrwi(0, Csr.MIE, 31), A.csrrs(10, Csr.MIE, 0)], 0))
     return cases
 
 
 def _trap_handler():
     """Saves mcause, mepc, mtval, mstatus at x20; returns to mepc + 4, or to x22 after a fetch
     fault."""
-    words = [A.csrrs(23, iss.CSR_MCAUSE, 0), A.sd(23, 0, 20), A.csrrs(23, iss.CSR_MEPC, 0),
-             A.sd(23, 8, 20), A.csrrs(24, iss.CSR_MTVAL, 0), A.sd(24, 16, 20),
-             A.csrrs(24, iss.CSR_MSTATUS, 0), A.sd(24, 24, 20),
-             A.addi(23, 23, 4), A.csrrs(24, iss.CSR_MCAUSE, 0), A.addi(24, 24, -1),
-             A.bne(24, 0, 8), A.addi(23, 22, 0), A.csrrw(0, iss.CSR_MEPC, 23), A.mret()]
+    words = [A.csrrs(23, Csr.MCAUSE, 0), A.sd(23, 0, 20), A.csrrs(23, Csr.MEPC, 0),
+             A.sd(23, 8, 20), A.csrrs(24, Csr.MTVAL, 0), A.sd(24, 16, 20),
+             A.csrrs(24, Csr.MSTATUS, 0), A.sd(24, 24, 20),
+             A.addi(23, 23, 4), A.csrrs(24, Csr.MCAUSE, 0), A.addi(24, 24, -1),
+             A.bne(24, 0, 8), A.addi(23, 22, 0), A.csrrw(0, Csr.MEPC, 23), A.mret()]
     return [(HANDLER, A.program(*words))]
 
 
@@ -304,7 +308,7 @@ def test_traps(sim):
     ebreak, misaligned and out-of-range loads and stores, misaligned jumps and branches, a fetch
     outside memory: each traps to mtvec with the right mcause, mepc and mtval, and mret comes
     back; mstatus.MIE/MPIE move as specified; mie reads 0."""
-    prologue = [*A.li(1, HANDLER + 3), A.csrrw(0, iss.CSR_MTVEC, 1), *A.li(20, SAVE)]
+    prologue = [*A.li(1, HANDLER + 3), A.csrrw(0, Csr.MTVEC, 1), *A.li(20, SAVE)]
     image, tohost = ptest_image(_trap_cases(), prologue=prologue, extra=_trap_handler())
     run = run_program(image, threads=4 if sim == "verilator" else 1, sim=sim, tohost=tohost,
                       max_cycles=50_000)
@@ -318,24 +322,24 @@ def _threads_image():
     """Thread 0 starts 1..3 at ``worker``; each writes hartid + 1 to its slot and, thread 3
     excepted, stops itself; thread 3 spins until thread 0 stops it. Thread 0 checks the slots,
     the running mask, then stops thread 3 and checks the mask again."""
-    worker = iss.RAM_BASE + 0x4000
+    worker = RAM_BASE + 0x4000
     slots = PTEST_DATA + 0x200
-    w = [A.csrrs(1, iss.CSR_MHARTID, 0), *A.li(2, slots), A.slli(3, 1, 3), A.add(2, 2, 3),
+    w = [A.csrrs(1, Csr.MHARTID, 0), *A.li(2, slots), A.slli(3, 1, 3), A.add(2, 2, 3),
          A.addi(4, 1, 1), A.sd(4, 0, 2), A.addi(5, 0, 3), A.beq(1, 5, 16),
-         A.addi(6, 0, 1), A.sll(6, 6, 1), A.csrrc(0, iss.CSR_MTHREADCTL, 6),
+         A.addi(6, 0, 1), A.sll(6, 6, 1), A.csrrc(0, Csr.MTHREADCTL, 6),
          A.addi(7, 7, 1), A.jal(0, -4)]
-    prologue = [*A.li(1, worker), A.csrrw(0, iss.CSR_MTHREADPC, 1), A.addi(1, 0, 0xE),
-                A.csrrs(0, iss.CSR_MTHREADCTL, 1)]
+    prologue = [*A.li(1, worker), A.csrrw(0, Csr.MTHREADPC, 1), A.addi(1, 0, 0xE),
+                A.csrrs(0, Csr.MTHREADCTL, 1)]
     cases = [([*A.li(2, slots + 8 * t), A.ld(10, 0, 2), A.beq(10, 0, -4)], t + 1)
              for t in (1, 2, 3)]
     # Threads 1 and 2 stop themselves (wait for it), thread 3 spins.
-    cases.append(([A.csrrs(10, iss.CSR_MTHREADCTL, 0), A.andi(10, 10, 6), A.bne(10, 0, -8)],
+    cases.append(([A.csrrs(10, Csr.MTHREADCTL, 0), A.andi(10, 10, 6), A.bne(10, 0, -8)],
                   0))
-    cases.append(([A.csrrs(10, iss.CSR_MTHREADCTL, 0)], 9))  # 0 and 3 still run
-    cases.append(([A.addi(1, 0, 8), A.csrrc(0, iss.CSR_MTHREADCTL, 1),
-                   A.csrrs(10, iss.CSR_MTHREADCTL, 0)], 1))
-    cases.append(([A.csrrs(10, iss.CSR_MTHREADPC, 0)], worker))
-    cases.append(([A.csrrs(10, iss.CSR_MHARTID, 0)], 0))
+    cases.append(([A.csrrs(10, Csr.MTHREADCTL, 0)], 9))  # 0 and 3 still run
+    cases.append(([A.addi(1, 0, 8), A.csrrc(0, Csr.MTHREADCTL, 1),
+                   A.csrrs(10, Csr.MTHREADCTL, 0)], 1))
+    cases.append(([A.csrrs(10, Csr.MTHREADPC, 0)], worker))
+    cases.append(([A.csrrs(10, Csr.MHARTID, 0)], 0))
     return ptest_image(cases, prologue=prologue, extra=[(worker, A.program(*w))])
 
 
@@ -393,12 +397,12 @@ def test_timeout_and_hang(sim):
     thread stops itself is reported as a hang after the quiet limit, not left running; a
     failing check reports its test number."""
     threads = 4 if sim == "verilator" else 1
-    loop = [(iss.RAM_BASE, A.program(A.addi(1, 1, 1), A.jal(0, -4)))]
+    loop = [(RAM_BASE, A.program(A.addi(1, 1, 1), A.jal(0, -4)))]
     run = run_program(loop, threads=threads, sim=sim, max_cycles=1000)
     assert (run.status, run.cycles) == ("timeout", 1000)
     if sim == "verilator":  # the hang limit is 4096 quiet cycles: long on Icarus
-        stop = [(iss.RAM_BASE, A.program(A.addi(1, 0, 1),
-                                         A.csrrc(0, iss.CSR_MTHREADCTL, 1)))]
+        stop = [(RAM_BASE, A.program(A.addi(1, 0, 1),
+                                         A.csrrc(0, Csr.MTHREADCTL, 1)))]
         run = run_program(stop, threads=threads, sim=sim, max_cycles=100_000)
         assert run.status == "hang" and run.retired[0] == 2
     image, tohost = ptest_image([([A.addi(10, 0, 1)], 1), ([A.addi(10, 0, 1)], 2)])
@@ -460,7 +464,7 @@ def _loop_cycles_image():
     def mark():
         pads.append((-len(words) - 1) % LINE_WORDS)
         words.extend([A.addi(0, 0, 0)] * pads[-1])
-        words.append(A.csrrs(5, iss.CSR_MCYCLE, 0))
+        words.append(A.csrrs(5, Csr.MCYCLE, 0))
 
     words += [*A.li(7, DATA), A.sd(7, 0, 7), *A.li(8, 3), *A.li(9, 0x1234_5678_9ABC_DEF1),
               A.addi(1, 0, N_LOOP)]
@@ -479,7 +483,7 @@ def _loop_cycles_image():
     words += [A.divu(9, 9, 8)] * N_LOOP
     mark()
     words += [*A.li(13, TOHOST), A.addi(14, 0, 1), A.sd(14, 0, 13), A.jal(0, 0)]
-    return [(iss.RAM_BASE, A.program(*words))], pads[1:]
+    return [(RAM_BASE, A.program(*words))], pads[1:]
 
 
 @pytest.mark.parametrize("sim", SIMS)
@@ -497,7 +501,7 @@ def test_thread_loop_cycles(sim):
     run = run_program(image, threads=4 if sim == "verilator" else 1, sim=sim, tohost=TOHOST,
                       max_cycles=5_000, trace=True)
     assert run.status == "pass", run.status
-    marks = [r.value for r in run.trace if r.insn == A.csrrs(5, iss.CSR_MCYCLE, 0)]
+    marks = [r.value for r in run.trace if r.insn == A.csrrs(5, Csr.MCYCLE, 0)]
     spans = [b - a for a, b in zip(marks, marks[1:], strict=False)]
     kernels = {"alu": 2 * 32, "loop": 6 * N_LOOP + 1, "jal": 2 * N_LOOP + 3 * (N_LOOP // 4),
                "load": 4 * N_LOOP, "mul": 6 * N_LOOP, "div": 26 * N_LOOP}
@@ -506,3 +510,21 @@ def test_thread_loop_cycles(sim):
             for (k, bound), span, pad in zip(kernels.items(), spans, pads, strict=True)
             if span > bound + 2 * pad + 4}
     assert not over, (over, spans, pads)
+
+
+# --- the memory ports meet the scratchpad's -------------------------------------------------------
+
+@pytest.mark.parametrize("config", [SRAM_D1, SRAM_SMALL])
+def test_memory_ports_connect_to_the_scratchpad(config):
+    """With the scratchpad's ``addr_bits`` and ``tag_width``, the core's fetch and data ports
+    connect to the scratchpad's ``fetch`` and ``scalar`` ports with ``wiring.connect`` alone."""
+    core = ScalarCore(threads=4, addr_bits=config.addr_bits, tag_width=config.tag_width)
+    sram = Scratchpad(config=config)
+    m = Module()
+    connect(m, core.fetch_req, sram.fetch_req)
+    connect(m, sram.fetch_resp, core.fetch_resp)
+    connect(m, core.data_req, sram.scalar_req)
+    connect(m, sram.scalar_resp, core.data_resp)
+    assert list(core.data_req.payload.shape()) == list(sram.scalar_req.payload.shape())
+    for x in (core, sram, m):
+        x._MustUse__silence = True

@@ -68,16 +68,16 @@ def test_multiplier_matches_python():
         for k in range(len(jobs) + MulUnit.LATENCY + 1):
             if k < len(jobs):
                 f3, word, a, b = jobs[k]
-                ctx.set(dut.i_valid, 1)
-                ctx.set(dut.i_thread, k % 4)
-                ctx.set(dut.i_funct3, f3)
-                ctx.set(dut.i_word, word)
-                ctx.set(dut.i_a, a)
-                ctx.set(dut.i_b, b)
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload.thread, k % 4)
+                ctx.set(dut.i.payload.funct3, f3)
+                ctx.set(dut.i.payload.word, word)
+                ctx.set(dut.i.payload.a, a)
+                ctx.set(dut.i.payload.b, b)
             else:
-                ctx.set(dut.i_valid, 0)
-            if ctx.get(dut.o_valid):
-                got.append((k, ctx.get(dut.o_thread), ctx.get(dut.o_value)))
+                ctx.set(dut.i.valid, 0)
+            if ctx.get(dut.o.valid):
+                got.append((k, ctx.get(dut.o.payload.thread), ctx.get(dut.o.payload.value)))
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -110,7 +110,7 @@ def test_divider_matches_python(bits):
     integers, division by zero and -2**63 / -1 included, on edge operands and random ones of
     every length (radix 8, the core's; radix 4 on every form and sign case and a few random
     operands); each takes the cycles its signs call for (33 and 23 for unsigned operands),
-    ``i_ready`` low from the request taken to the result taken; results wait for o_ready."""
+    ``i.ready`` low from the request taken to the result taken; results wait for ``o.ready``."""
     rng = random.Random(2 + bits)
     jobs = [(f3, word, a, b) for f3 in range(4) for word in range(2)
             for a, b in ((M64 - 5, 0), (1 << 63, M64), (0x8000_0000, M64), (M64, 2000))]
@@ -128,32 +128,32 @@ def test_divider_matches_python(bits):
 
     async def bench(ctx):
         for k, (f3, word, a, b) in enumerate(jobs):
-            ctx.set(dut.i_valid, 1)
-            ctx.set(dut.i_thread, k % 4)
-            ctx.set(dut.i_funct3, f3)
-            ctx.set(dut.i_word, word)
-            ctx.set(dut.i_a, a)
-            ctx.set(dut.i_b, b)
-            await ctx.tick().until(dut.i_ready)
-            ctx.set(dut.i_valid, 0)
-            ctx.set(dut.o_ready, 0)
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.payload.thread, k % 4)
+            ctx.set(dut.i.payload.funct3, f3)
+            ctx.set(dut.i.payload.word, word)
+            ctx.set(dut.i.payload.a, a)
+            ctx.set(dut.i.payload.b, b)
+            await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+            ctx.set(dut.o.ready, 0)
             cycles = 0
             expect = div_cycles(bits, f3, word, a, b)
-            while not ctx.get(dut.o_valid):
-                assert not ctx.get(dut.i_ready), "ready while dividing"
+            while not ctx.get(dut.o.valid):
+                assert not ctx.get(dut.i.ready), "ready while dividing"
                 await ctx.tick()
                 cycles += 1
                 assert cycles <= expect, "divider hangs"
             assert cycles == expect - 1  # counted after the cycle that took the request
             for _ in range(k % 3):  # held while not ready
-                held = ctx.get(dut.o_value)
+                held = ctx.get(dut.o.payload.value)
                 await ctx.tick()
-                assert ctx.get(dut.o_valid) and ctx.get(dut.o_value) == held
-                assert not ctx.get(dut.i_ready)
-            got.append((ctx.get(dut.o_thread), ctx.get(dut.o_value)))
-            ctx.set(dut.o_ready, 1)
+                assert ctx.get(dut.o.valid) and ctx.get(dut.o.payload.value) == held
+                assert not ctx.get(dut.i.ready)
+            got.append((ctx.get(dut.o.payload.thread), ctx.get(dut.o.payload.value)))
+            ctx.set(dut.o.ready, 1)
             await ctx.tick()
-            ctx.set(dut.o_ready, 0)
+            ctx.set(dut.o.ready, 0)
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)

@@ -6,23 +6,10 @@ import random
 
 import pytest
 
+from hw.scalar.isa import RAM_BASE, Csr
 from verif.scalar import asm as a
 from verif.scalar.iss import (
-    CSR_CYCLE,
-    CSR_INSTRET,
-    CSR_MCAUSE,
-    CSR_MEPC,
-    CSR_MHARTID,
-    CSR_MIE,
-    CSR_MINSTRET,
-    CSR_MSCRATCH,
-    CSR_MSTATUS,
-    CSR_MTHREADCTL,
-    CSR_MTHREADPC,
-    CSR_MTVAL,
-    CSR_MTVEC,
     ISS,
-    RAM_BASE,
     AccessFault,
     Memory,
     Retire,
@@ -64,10 +51,10 @@ def reg(*insns, r=3, **kw):
 
 # Handler: x20 = mepc, x21 = mcause, x22 = mtval, return to mepc + 4.
 TRAP_HANDLER = [
-    a.csrrs(20, CSR_MEPC, 0), a.csrrs(21, CSR_MCAUSE, 0), a.csrrs(22, CSR_MTVAL, 0),
-    a.addi(23, 20, 4), a.csrrw(0, CSR_MEPC, 23), a.mret(),
+    a.csrrs(20, Csr.MEPC, 0), a.csrrs(21, Csr.MCAUSE, 0), a.csrrs(22, Csr.MTVAL, 0),
+    a.addi(23, 20, 4), a.csrrw(0, Csr.MEPC, 23), a.mret(),
 ]
-SET_MTVEC = [a.li(31, HANDLER), a.csrrw(0, CSR_MTVEC, 31)]
+SET_MTVEC = [a.li(31, HANDLER), a.csrrw(0, Csr.MTVEC, 31)]
 
 
 def trapped(*body, steps):
@@ -99,7 +86,7 @@ BODY_PC = RAM_BASE + 4 * PREFIX
     (a.ld(1, 0, 2), 0x00013083),
     (a.srai(1, 1, 63), 0x43F0D093),
     (a.addiw(1, 1, -1), 0xFFF0809B),
-    (a.csrrs(10, CSR_MHARTID, 0), 0xF1402573),
+    (a.csrrs(10, Csr.MHARTID, 0), 0xF1402573),
     (a.fence(), 0x0FF0000F),
     (a.fence_i(), 0x0000100F),
     (a.jal(1, -8), 0xFF9FF0EF),
@@ -110,26 +97,37 @@ def test_encoding(insn, word):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: a.addi(1, 0, 2048), "imm must be in -2048..2047, got 2048"),
-    (lambda: a.addi(32, 0, 0), "rd must be in 0..31, got 32"),
-    (lambda: a.add(1, -1, 0), "rs1 must be in 0..31, got -1"),
-    (lambda: a.sw(1, -2049, 2), "imm must be in -2048..2047, got -2049"),
-    (lambda: a.beq(0, 0, 3), "offset must be even and in -4096..4094, got 3"),
-    (lambda: a.bne(0, 0, 4096), "offset must be even and in -4096..4094, got 4096"),
-    (lambda: a.jal(0, 1 << 20), "offset must be even and in -1048576..1048574, got 1048576"),
-    (lambda: a.lui(1, 0x100000), "imm must be in 0..1048575, got 1048576"),
-    (lambda: a.slli(1, 1, 64), "shamt must be in 0..63, got 64"),
-    (lambda: a.sraiw(1, 1, 32), "shamt must be in 0..31, got 32"),
-    (lambda: a.csrrw(0, 0x1000, 0), "csr must be in 0..4095, got 4096"),
-    (lambda: a.csrrwi(0, 0x300, 32), "uimm must be in 0..31, got 32"),
-    (lambda: a.custom1(0, 0, 0, funct7=128), "funct7 must be in 0..127, got 128"),
-    (lambda: a.custom2(0, 0, 0, funct3=8), "funct3 must be in 0..7, got 8"),
-    (lambda: a.fence(16, 0), "pred must be in 0..15, got 16"),
-    (lambda: a.li(1, 1 << 64), f"value must be in {-(1 << 63)}..{M64}, got {1 << 64}"),
-    (lambda: a.program(1 << 32), "instruction must be in 0..4294967295, got 4294967296"),
+    (lambda: a.addi(1, 0, 2048), "imm must be in -2048..2047, not 2048"),
+    (lambda: a.addi(32, 0, 0), "rd must be in 0..31, not 32"),
+    (lambda: a.add(1, -1, 0), "rs1 must be in 0..31, not -1"),
+    (lambda: a.sw(1, -2049, 2), "imm must be in -2048..2047, not -2049"),
+    (lambda: a.beq(0, 0, 3), "offset must be even and in -4096..4094, not 3"),
+    (lambda: a.bne(0, 0, 4096), "offset must be even and in -4096..4094, not 4096"),
+    (lambda: a.jal(0, 1 << 20), "offset must be even and in -1048576..1048574, not 1048576"),
+    (lambda: a.lui(1, 0x100000), "imm must be in 0..1048575, not 1048576"),
+    (lambda: a.slli(1, 1, 64), "shamt must be in 0..63, not 64"),
+    (lambda: a.sraiw(1, 1, 32), "shamt must be in 0..31, not 32"),
+    (lambda: a.csrrw(0, 0x1000, 0), "csr must be in 0..4095, not 4096"),
+    (lambda: a.csrrwi(0, 0x300, 32), "uimm must be in 0..31, not 32"),
+    (lambda: a.custom1(0, 0, 0, funct7=128), "funct7 must be in 0..127, not 128"),
+    (lambda: a.custom2(0, 0, 0, funct3=8), "funct3 must be in 0..7, not 8"),
+    (lambda: a.fence(16, 0), "pred must be in 0..15, not 16"),
+    (lambda: a.li(1, 1 << 64), f"value must be in {-(1 << 63)}..{M64}, not {1 << 64}"),
+    (lambda: a.program(1 << 32), "instruction must be in 0..4294967295, not 4294967296"),
 ])
 def test_assembler_range_errors(call, message):
     with pytest.raises(ValueError) as e:
+        call()
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: a.addi(1, 0, "1"), "imm must be an integer, not '1'"),
+    (lambda: a.add(True, 0, 0), "rd must be an integer, not True"),
+    (lambda: a.beq(0, 0, 4.0), "offset must be an integer, not 4.0"),
+])
+def test_assembler_type_errors(call, message):
+    with pytest.raises(TypeError) as e:
         call()
     assert str(e.value) == message
 
@@ -162,13 +160,13 @@ def test_memory_load_store_and_range():
     assert str(e.value) == "8-byte access at 0x100c is outside memory 0x1000..0x100f"
     with pytest.raises(ValueError) as e:
         m.load(0x1000, 3)
-    assert str(e.value) == "access width must be 1, 2, 4 or 8 bytes, got 3"
+    assert str(e.value) == "access width must be 1, 2, 4 or 8 bytes, not 3"
 
 
 @pytest.mark.parametrize("threads, exc, message", [
-    (0, ValueError, "threads must be in 1..4, got 0"),
-    (5, ValueError, "threads must be in 1..4, got 5"),
-    ("2", TypeError, "threads must be an int, got str"),
+    (0, ValueError, "threads must be in 1..4, not 0"),
+    (5, ValueError, "threads must be in 1..4, not 5"),
+    ("2", TypeError, "threads must be an integer, not '2'"),
 ])
 def test_thread_count_errors(threads, exc, message):
     with pytest.raises(exc) as e:
@@ -370,7 +368,7 @@ def test_illegal_instruction(insn):
         iss.step()
     assert iss.step() == Retire(0, BODY_PC, insn, None, None, 2)
     t = iss.threads[0]
-    assert (t.csr[CSR_MEPC], t.csr[CSR_MCAUSE], t.csr[CSR_MTVAL], t.pc) == (
+    assert (t.csr[Csr.MEPC], t.csr[Csr.MCAUSE], t.csr[Csr.MTVAL], t.pc) == (
         BODY_PC, 2, insn, HANDLER)
 
 
@@ -404,7 +402,7 @@ def test_trap_causes(body, cause, tval):
 @pytest.mark.parametrize("jump", [a.jal(1, 2), a.jalr(1, 0, 2)])
 def test_trapping_jump_writes_no_register(jump):
     iss = make(a.addi(1, 0, 33), jump)
-    iss.threads[0].csr[CSR_MTVEC] = HANDLER
+    iss.threads[0].csr[Csr.MTVEC] = HANDLER
     iss.step()
     assert iss.step() == Retire(0, RAM_BASE + 4, jump, None, None, 0)
     assert iss.threads[0].x[1] == 33
@@ -416,30 +414,30 @@ def test_untaken_branch_to_misaligned_target_does_not_trap():
 
 def test_fetch_access_fault():
     iss = make(a.li(1, RAM_BASE + SIZE), a.jalr(0, 1, 0))
-    iss.threads[0].csr[CSR_MTVEC] = HANDLER
+    iss.threads[0].csr[Csr.MTVEC] = HANDLER
     while iss.threads[0].pc < RAM_BASE + SIZE:
         iss.step()
     assert iss.step() == Retire(0, RAM_BASE + SIZE, None, None, None, 1)
     t = iss.threads[0]
-    assert (t.csr[CSR_MEPC], t.csr[CSR_MCAUSE], t.csr[CSR_MTVAL], t.pc) == (
+    assert (t.csr[Csr.MEPC], t.csr[Csr.MCAUSE], t.csr[Csr.MTVAL], t.pc) == (
         RAM_BASE + SIZE, 1, RAM_BASE + SIZE, HANDLER)
 
 
 def test_mstatus_on_trap_and_mret():
-    t = trapped(a.csrrsi(0, CSR_MSTATUS, 8), a.csrrs(6, CSR_MSTATUS, 0), a.ecall(),
-                a.csrrs(7, CSR_MSTATUS, 0), steps=PREFIX + 3 + 6 + 1)
+    t = trapped(a.csrrsi(0, Csr.MSTATUS, 8), a.csrrs(6, Csr.MSTATUS, 0), a.ecall(),
+                a.csrrs(7, Csr.MSTATUS, 0), steps=PREFIX + 3 + 6 + 1)
     # Before the trap MIE = 1 (0x1808); the trap saves it in MPIE, mret restores MIE = MPIE = 1.
     assert t.x[6] == 0x1808 and t.x[7] == 0x1888
-    iss = make(a.csrrs(1, CSR_MSTATUS, 0), a.li(2, -1), a.csrrw(0, CSR_MSTATUS, 2),
-               a.csrrs(3, CSR_MSTATUS, 0))
+    iss = make(a.csrrs(1, Csr.MSTATUS, 0), a.li(2, -1), a.csrrw(0, Csr.MSTATUS, 2),
+               a.csrrs(3, Csr.MSTATUS, 0))
     for _ in range(4):
         iss.step()
     assert (iss.threads[0].x[1], iss.threads[0].x[3]) == (0x1800, 0x1888)
 
 
 def test_mret_clears_mie_when_mpie_clear_and_sets_mpie():
-    iss = make(a.li(1, RAM_BASE + 0x100), a.csrrw(0, CSR_MEPC, 1), a.csrrwi(0, CSR_MSTATUS, 8),
-               a.mret(), at={RAM_BASE + 0x100: [a.csrrs(3, CSR_MSTATUS, 0)]})
+    iss = make(a.li(1, RAM_BASE + 0x100), a.csrrw(0, Csr.MEPC, 1), a.csrrwi(0, Csr.MSTATUS, 8),
+               a.mret(), at={RAM_BASE + 0x100: [a.csrrs(3, Csr.MSTATUS, 0)]})
     for _ in range(len(a.program(a.li(1, RAM_BASE + 0x100))) // 4 + 4):
         iss.step()
     assert iss.threads[0].x[3] == 0x1880
@@ -449,28 +447,28 @@ def test_mret_clears_mie_when_mpie_clear_and_sets_mpie():
 
 @pytest.mark.parametrize("insn", [
     a.csrrs(1, 0x301, 0), a.csrrs(1, 0x344, 0), a.csrrw(0, 0x7C2, 1), a.csrrs(1, 0xC01, 0),
-    a.csrrw(0, CSR_MHARTID, 1), a.csrrs(0, CSR_MHARTID, 1), a.csrrwi(0, CSR_CYCLE, 0),
-    a.csrrci(0, CSR_INSTRET, 1),
+    a.csrrw(0, Csr.MHARTID, 1), a.csrrs(0, Csr.MHARTID, 1), a.csrrwi(0, Csr.CYCLE, 0),
+    a.csrrci(0, Csr.INSTRET, 1),
 ])
 def test_unimplemented_or_read_only_csr_traps(insn):
     iss = make(a.addi(1, 0, 1), insn)
-    iss.threads[0].csr[CSR_MTVEC] = HANDLER
+    iss.threads[0].csr[Csr.MTVEC] = HANDLER
     iss.step()
     assert iss.step().trap == 2
-    assert iss.threads[0].csr[CSR_MTVAL] == insn and iss.threads[0].pc == HANDLER
+    assert iss.threads[0].csr[Csr.MTVAL] == insn and iss.threads[0].pc == HANDLER
 
 
 def test_csr_reads_and_writes():
     x = execute(
         a.li(1, -1),
-        a.csrrw(2, CSR_MIE, 1), a.csrrs(3, CSR_MIE, 0), a.csrrsi(4, CSR_MIE, 31),
-        a.li(5, RAM_BASE + 0x103), a.csrrw(0, CSR_MTVEC, 5), a.csrrs(6, CSR_MTVEC, 0),
-        a.csrrw(0, CSR_MEPC, 5), a.csrrs(7, CSR_MEPC, 0),
-        a.csrrw(8, CSR_MSCRATCH, 1), a.csrrw(9, CSR_MSCRATCH, 0),
-        a.csrrwi(0, CSR_MCAUSE, 21), a.csrrci(10, CSR_MCAUSE, 4), a.csrrs(11, CSR_MCAUSE, 0),
-        a.csrrw(0, CSR_MTVAL, 1), a.csrrc(0, CSR_MTVAL, 5), a.csrrs(12, CSR_MTVAL, 0),
-        a.csrrs(13, CSR_MHARTID, 0),
-        a.addi(15, 0, 77), a.csrrw(15, CSR_MSCRATCH, 15), a.csrrs(16, CSR_MSCRATCH, 0),
+        a.csrrw(2, Csr.MIE, 1), a.csrrs(3, Csr.MIE, 0), a.csrrsi(4, Csr.MIE, 31),
+        a.li(5, RAM_BASE + 0x103), a.csrrw(0, Csr.MTVEC, 5), a.csrrs(6, Csr.MTVEC, 0),
+        a.csrrw(0, Csr.MEPC, 5), a.csrrs(7, Csr.MEPC, 0),
+        a.csrrw(8, Csr.MSCRATCH, 1), a.csrrw(9, Csr.MSCRATCH, 0),
+        a.csrrwi(0, Csr.MCAUSE, 21), a.csrrci(10, Csr.MCAUSE, 4), a.csrrs(11, Csr.MCAUSE, 0),
+        a.csrrw(0, Csr.MTVAL, 1), a.csrrc(0, Csr.MTVAL, 5), a.csrrs(12, Csr.MTVAL, 0),
+        a.csrrs(13, Csr.MHARTID, 0),
+        a.addi(15, 0, 77), a.csrrw(15, Csr.MSCRATCH, 15), a.csrrs(16, Csr.MSCRATCH, 0),
     ).threads[0].x
     assert x[2:5] == [0, 0, 0]
     assert x[6:8] == [RAM_BASE + 0x100, RAM_BASE + 0x100]
@@ -484,9 +482,9 @@ def test_csr_reads_and_writes():
 def test_counters():
     x = execute(
         a.addi(1, 0, 1), a.addi(1, 0, 1),
-        a.csrrs(2, CSR_INSTRET, 0), a.csrrs(3, CSR_MINSTRET, 0), a.csrrs(4, CSR_CYCLE, 0),
-        a.addi(5, 0, 100), a.csrrw(0, CSR_MINSTRET, 5), a.csrrs(6, CSR_INSTRET, 0),
-        a.csrrw(0, 0xB00, 5), a.csrrs(7, CSR_CYCLE, 0), a.csrrs(8, 0xB00, 0),
+        a.csrrs(2, Csr.INSTRET, 0), a.csrrs(3, Csr.MINSTRET, 0), a.csrrs(4, Csr.CYCLE, 0),
+        a.addi(5, 0, 100), a.csrrw(0, Csr.MINSTRET, 5), a.csrrs(6, Csr.INSTRET, 0),
+        a.csrrw(0, 0xB00, 5), a.csrrs(7, Csr.CYCLE, 0), a.csrrs(8, 0xB00, 0),
     ).threads[0].x
     assert x[2:5] == [2, 3, 4]
     assert x[6:9] == [100, 100, 101]
@@ -494,8 +492,8 @@ def test_counters():
 
 def test_trap_counts_cycle_but_not_instret():
     iss = make(a.ecall())
-    iss.threads[0].csr[CSR_MTVEC] = RAM_BASE + 4
-    iss.memory.write(RAM_BASE + 4, a.program(a.csrrs(1, CSR_INSTRET, 0), a.csrrs(2, CSR_CYCLE, 0)))
+    iss.threads[0].csr[Csr.MTVEC] = RAM_BASE + 4
+    iss.memory.write(RAM_BASE + 4, a.program(a.csrrs(1, Csr.INSTRET, 0), a.csrrs(2, Csr.CYCLE, 0)))
     for _ in range(3):
         iss.step()
     assert iss.threads[0].x[1:3] == [0, 2]
@@ -504,16 +502,16 @@ def test_trap_counts_cycle_but_not_instret():
 # --- threads -----------------------------------------------------------------------------
 
 def _start_threads(mask):
-    return [a.li(5, START), a.csrrw(0, CSR_MTHREADPC, 5), a.li(6, mask),
-            a.csrrs(0, CSR_MTHREADCTL, 6)]
+    return [a.li(5, START), a.csrrw(0, Csr.MTHREADPC, 5), a.li(6, mask),
+            a.csrrs(0, Csr.MTHREADCTL, 6)]
 
 
 def test_threads_start_round_robin_and_mhartid():
     # Each started thread stores mhartid + 10 to DATA + 8 * hartid, then loops.
-    worker = [a.csrrs(1, CSR_MHARTID, 0), a.slli(2, 1, 3), a.li(3, DATA), a.add(2, 2, 3),
+    worker = [a.csrrs(1, Csr.MHARTID, 0), a.slli(2, 1, 3), a.li(3, DATA), a.add(2, 2, 3),
               a.addi(4, 1, 10), a.sd(4, 0, 2), a.jal(0, 0)]
     boot = _start_threads(0b1110)
-    iss = make(*boot, a.csrrs(7, CSR_MTHREADCTL, 0), a.csrrs(8, CSR_MHARTID, 0), a.jal(0, 0),
+    iss = make(*boot, a.csrrs(7, Csr.MTHREADCTL, 0), a.csrrs(8, Csr.MHARTID, 0), a.jal(0, 0),
                threads=4, at={START: worker})
     boot_steps = len(a.program(*boot)) // 4
     records = [iss.step() for _ in range(boot_steps)]
@@ -529,10 +527,10 @@ def test_threads_start_round_robin_and_mhartid():
 
 def test_threads_park_and_idle():
     # Workers stop themselves; then thread 0 stops itself and the core is idle.
-    worker = [a.csrrs(1, CSR_MHARTID, 0), a.addi(2, 0, 1), a.sll(2, 2, 1),
-              a.csrrc(0, CSR_MTHREADCTL, 2), a.addi(9, 0, 9)]
+    worker = [a.csrrs(1, Csr.MHARTID, 0), a.addi(2, 0, 1), a.sll(2, 2, 1),
+              a.csrrc(0, Csr.MTHREADCTL, 2), a.addi(9, 0, 9)]
     iss = make(*_start_threads(0b110), a.addi(10, 0, 1), a.addi(10, 0, 1), a.addi(10, 0, 1),
-               a.addi(10, 0, 1), a.csrrs(7, CSR_MTHREADCTL, 0), a.csrrci(0, CSR_MTHREADCTL, 1),
+               a.addi(10, 0, 1), a.csrrs(7, Csr.MTHREADCTL, 0), a.csrrci(0, Csr.MTHREADCTL, 1),
                threads=3, at={START: worker})
     result = iss.run(100)
     assert result.status == "idle" and result.tohost == 0
@@ -546,7 +544,7 @@ def test_threads_park_and_idle():
 
 
 def test_thread_mask_ignores_missing_threads():
-    iss = make(*_start_threads(0b1111), a.csrrs(7, CSR_MTHREADCTL, 0), a.jal(0, 0), threads=2,
+    iss = make(*_start_threads(0b1111), a.csrrs(7, Csr.MTHREADCTL, 0), a.jal(0, 0), threads=2,
                at={START: [a.addi(1, 1, 1), a.jal(0, 0)]})
     iss.run(len(a.program(*_start_threads(0))) // 4 + 4)
     assert iss.threads[0].x[7] == 0b11
@@ -557,8 +555,8 @@ def test_stopped_thread_restarts_at_thread_pc_with_its_registers():
     # Thread 0 starts thread 1 (x1 += 1 forever), stops it, moves mthreadpc, restarts it.
     boot = _start_threads(0b10)
     again = START + 0x100
-    main = [*boot, a.addi(7, 0, 2), a.csrrc(0, CSR_MTHREADCTL, 7), a.addi(8, 8, 1),
-            a.li(5, again), a.csrrw(0, CSR_MTHREADPC, 5), a.csrrs(0, CSR_MTHREADCTL, 7)]
+    main = [*boot, a.addi(7, 0, 2), a.csrrc(0, Csr.MTHREADCTL, 7), a.addi(8, 8, 1),
+            a.li(5, again), a.csrrw(0, Csr.MTHREADPC, 5), a.csrrs(0, Csr.MTHREADCTL, 7)]
     iss = make(*main, a.jal(0, 0), threads=2,
                at={START: [a.addi(1, 1, 1), a.jal(0, -4)], again: [a.addi(2, 1, 100)]})
     records = [iss.step() for _ in range(len(a.program(*boot)) // 4 + 4)]
@@ -570,9 +568,9 @@ def test_stopped_thread_restarts_at_thread_pc_with_its_registers():
 
 
 def test_per_thread_instret():
-    worker = [a.addi(1, 0, 1), a.csrrs(2, CSR_INSTRET, 0), a.jal(0, 0)]
+    worker = [a.addi(1, 0, 1), a.csrrs(2, Csr.INSTRET, 0), a.jal(0, 0)]
     boot = _start_threads(0b10)
-    iss = make(*boot, a.csrrs(2, CSR_INSTRET, 0), a.jal(0, 0), threads=2, at={START: worker})
+    iss = make(*boot, a.csrrs(2, Csr.INSTRET, 0), a.jal(0, 0), threads=2, at={START: worker})
     iss.run(len(a.program(*boot)) // 4 + 4)
     assert iss.threads[1].x[2] == 1
     assert iss.threads[0].x[2] == len(a.program(*boot)) // 4

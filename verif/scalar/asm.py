@@ -8,11 +8,28 @@ jump offsets are bytes relative to the instruction. Names that are Python keywor
 trailing underscore: ``or_``, ``and_``. ``lui``/``auipc`` take the 20-bit upper immediate as an
 unsigned field (0..0xFFFFF).
 
-Every operand is range-checked and a bad one raises ValueError naming it, e.g. ``imm must be
-in -2048..2047, got 2048``. ``li(rd, value)`` is the one pseudo-instruction: it returns a list
-of instructions loading any 64-bit value. :func:`program` flattens words and lists of words
-into little-endian bytes.
+Every operand is checked and a bad one raises an error naming it: ``TypeError`` for a value that
+is not an integer (``imm must be an integer, not '1'``), ``ValueError`` for one out of range
+(``imm must be in -2048..2047, not 2048``). ``li(rd, value)`` is the one pseudo-instruction:
+it returns a list of instructions loading any 64-bit value. :func:`program` flattens words and
+lists of words into little-endian bytes.
+
+The encodings come from :mod:`hw.scalar.isa`, the tables the RTL and the ISS use.
 """
+
+from hw.scalar.isa import (
+    CUSTOM_OPCODES,
+    SRAI_FUNCT6,
+    BranchFunct3,
+    CsrFunct3,
+    FixedInsn,
+    Funct3,
+    Funct7,
+    LoadFunct3,
+    MulDivFunct3,
+    Opcode,
+    StoreFunct3,
+)
 
 __all__ = [
     "add", "addi", "addiw", "addw", "and_", "andi", "auipc", "beq", "bge", "bgeu", "blt",
@@ -26,9 +43,15 @@ __all__ = [
 ]
 
 
+def _integer(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    return value
+
+
 def _range(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {value!r}")
+    if not lo <= _integer(name, value) <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, not {value!r}")
     return value
 
 
@@ -38,8 +61,8 @@ def _reg(name, value):
 
 def _even(name, value, bits):
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 2
-    if isinstance(value, bool) or not isinstance(value, int) or value & 1 or not lo <= value <= hi:
-        raise ValueError(f"{name} must be even and in {lo}..{hi}, got {value!r}")
+    if _integer(name, value) & 1 or not lo <= value <= hi:
+        raise ValueError(f"{name} must be even and in {lo}..{hi}, not {value!r}")
     return value
 
 
@@ -57,14 +80,14 @@ def _i(opcode, funct3, rd, rs1, imm):
 def _s(funct3, rs2, imm, rs1):
     imm = _range("imm", imm, -2048, 2047) & 0xFFF
     return ((imm >> 5) << 25 | _reg("rs2", rs2) << 20 | _reg("rs1", rs1) << 15 | funct3 << 12
-            | (imm & 31) << 7 | 0x23)
+            | (imm & 31) << 7 | Opcode.STORE)
 
 
 def _b(funct3, rs1, rs2, offset):
     o = _even("offset", offset, 13) & 0x1FFF
     return ((o >> 12) << 31 | (o >> 5 & 0x3F) << 25 | _reg("rs2", rs2) << 20
             | _reg("rs1", rs1) << 15 | funct3 << 12 | (o >> 1 & 0xF) << 8 | (o >> 11 & 1) << 7
-            | 0x63)
+            | Opcode.BRANCH)
 
 
 def _shift(opcode, funct3, funct6, rd, rs1, shamt, bits):
@@ -74,208 +97,215 @@ def _shift(opcode, funct3, funct6, rd, rs1, shamt, bits):
 
 
 def lui(rd, imm):
-    return _range("imm", imm, 0, 0xFFFFF) << 12 | _reg("rd", rd) << 7 | 0x37
+    return _range("imm", imm, 0, 0xFFFFF) << 12 | _reg("rd", rd) << 7 | Opcode.LUI
 
 
 def auipc(rd, imm):
-    return _range("imm", imm, 0, 0xFFFFF) << 12 | _reg("rd", rd) << 7 | 0x17
+    return _range("imm", imm, 0, 0xFFFFF) << 12 | _reg("rd", rd) << 7 | Opcode.AUIPC
 
 
 def jal(rd, offset):
     o = _even("offset", offset, 21) & 0x1FFFFF
     return ((o >> 20) << 31 | (o >> 1 & 0x3FF) << 21 | (o >> 11 & 1) << 20 | (o >> 12 & 0xFF) << 12
-            | _reg("rd", rd) << 7 | 0x6F)
+            | _reg("rd", rd) << 7 | Opcode.JAL)
 
 
 def jalr(rd, rs1, imm):
-    return _i(0x67, 0, rd, rs1, imm)
+    return _i(Opcode.JALR, 0, rd, rs1, imm)
 
 
 def beq(rs1, rs2, offset):
-    return _b(0, rs1, rs2, offset)
+    return _b(BranchFunct3.BEQ, rs1, rs2, offset)
 
 
 def bne(rs1, rs2, offset):
-    return _b(1, rs1, rs2, offset)
+    return _b(BranchFunct3.BNE, rs1, rs2, offset)
 
 
 def blt(rs1, rs2, offset):
-    return _b(4, rs1, rs2, offset)
+    return _b(BranchFunct3.BLT, rs1, rs2, offset)
 
 
 def bge(rs1, rs2, offset):
-    return _b(5, rs1, rs2, offset)
+    return _b(BranchFunct3.BGE, rs1, rs2, offset)
 
 
 def bltu(rs1, rs2, offset):
-    return _b(6, rs1, rs2, offset)
+    return _b(BranchFunct3.BLTU, rs1, rs2, offset)
 
 
 def bgeu(rs1, rs2, offset):
-    return _b(7, rs1, rs2, offset)
+    return _b(BranchFunct3.BGEU, rs1, rs2, offset)
 
 
 def lb(rd, imm, rs1):
-    return _i(0x03, 0, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LB, rd, rs1, imm)
 
 
 def lh(rd, imm, rs1):
-    return _i(0x03, 1, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LH, rd, rs1, imm)
 
 
 def lw(rd, imm, rs1):
-    return _i(0x03, 2, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LW, rd, rs1, imm)
 
 
 def ld(rd, imm, rs1):
-    return _i(0x03, 3, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LD, rd, rs1, imm)
 
 
 def lbu(rd, imm, rs1):
-    return _i(0x03, 4, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LBU, rd, rs1, imm)
 
 
 def lhu(rd, imm, rs1):
-    return _i(0x03, 5, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LHU, rd, rs1, imm)
 
 
 def lwu(rd, imm, rs1):
-    return _i(0x03, 6, rd, rs1, imm)
+    return _i(Opcode.LOAD, LoadFunct3.LWU, rd, rs1, imm)
 
 
 def sb(rs2, imm, rs1):
-    return _s(0, rs2, imm, rs1)
+    return _s(StoreFunct3.SB, rs2, imm, rs1)
 
 
 def sh(rs2, imm, rs1):
-    return _s(1, rs2, imm, rs1)
+    return _s(StoreFunct3.SH, rs2, imm, rs1)
 
 
 def sw(rs2, imm, rs1):
-    return _s(2, rs2, imm, rs1)
+    return _s(StoreFunct3.SW, rs2, imm, rs1)
 
 
 def sd(rs2, imm, rs1):
-    return _s(3, rs2, imm, rs1)
+    return _s(StoreFunct3.SD, rs2, imm, rs1)
 
 
 def addi(rd, rs1, imm):
-    return _i(0x13, 0, rd, rs1, imm)
+    return _i(Opcode.OP_IMM, Funct3.ADD, rd, rs1, imm)
 
 
 def slti(rd, rs1, imm):
-    return _i(0x13, 2, rd, rs1, imm)
+    return _i(Opcode.OP_IMM, Funct3.SLT, rd, rs1, imm)
 
 
 def sltiu(rd, rs1, imm):
-    return _i(0x13, 3, rd, rs1, imm)
+    return _i(Opcode.OP_IMM, Funct3.SLTU, rd, rs1, imm)
 
 
 def xori(rd, rs1, imm):
-    return _i(0x13, 4, rd, rs1, imm)
+    return _i(Opcode.OP_IMM, Funct3.XOR, rd, rs1, imm)
 
 
 def ori(rd, rs1, imm):
-    return _i(0x13, 6, rd, rs1, imm)
+    return _i(Opcode.OP_IMM, Funct3.OR, rd, rs1, imm)
 
 
 def andi(rd, rs1, imm):
-    return _i(0x13, 7, rd, rs1, imm)
+    return _i(Opcode.OP_IMM, Funct3.AND, rd, rs1, imm)
 
 
 def slli(rd, rs1, shamt):
-    return _shift(0x13, 1, 0, rd, rs1, shamt, 6)
+    return _shift(Opcode.OP_IMM, Funct3.SLL, 0, rd, rs1, shamt, 6)
 
 
 def srli(rd, rs1, shamt):
-    return _shift(0x13, 5, 0, rd, rs1, shamt, 6)
+    return _shift(Opcode.OP_IMM, Funct3.SR, 0, rd, rs1, shamt, 6)
 
 
 def srai(rd, rs1, shamt):
-    return _shift(0x13, 5, 0x10, rd, rs1, shamt, 6)
+    return _shift(Opcode.OP_IMM, Funct3.SR, SRAI_FUNCT6, rd, rs1, shamt, 6)
 
 
 def addiw(rd, rs1, imm):
-    return _i(0x1B, 0, rd, rs1, imm)
+    return _i(Opcode.OP_IMM_32, Funct3.ADD, rd, rs1, imm)
 
 
 def slliw(rd, rs1, shamt):
-    return _shift(0x1B, 1, 0, rd, rs1, shamt, 5)
+    return _shift(Opcode.OP_IMM_32, Funct3.SLL, 0, rd, rs1, shamt, 5)
 
 
 def srliw(rd, rs1, shamt):
-    return _shift(0x1B, 5, 0, rd, rs1, shamt, 5)
+    return _shift(Opcode.OP_IMM_32, Funct3.SR, 0, rd, rs1, shamt, 5)
 
 
 def sraiw(rd, rs1, shamt):
-    return _shift(0x1B, 5, 0x10, rd, rs1, shamt, 5)
+    return _shift(Opcode.OP_IMM_32, Funct3.SR, SRAI_FUNCT6, rd, rs1, shamt, 5)
 
 
 def _op(funct3, funct7):
-    return lambda rd, rs1, rs2: _r(0x33, funct3, funct7, rd, rs1, rs2)
+    return lambda rd, rs1, rs2: _r(Opcode.OP, funct3, funct7, rd, rs1, rs2)
 
 
 def _op32(funct3, funct7):
-    return lambda rd, rs1, rs2: _r(0x3B, funct3, funct7, rd, rs1, rs2)
+    return lambda rd, rs1, rs2: _r(Opcode.OP_32, funct3, funct7, rd, rs1, rs2)
 
 
-add, sub, sll, slt = _op(0, 0), _op(0, 0x20), _op(1, 0), _op(2, 0)
-sltu, xor, srl, sra = _op(3, 0), _op(4, 0), _op(5, 0), _op(5, 0x20)
-or_, and_ = _op(6, 0), _op(7, 0)
-addw, subw, sllw, srlw, sraw = _op32(0, 0), _op32(0, 0x20), _op32(1, 0), _op32(5, 0), _op32(5, 0x20)
-mul, mulh, mulhsu, mulhu = _op(0, 1), _op(1, 1), _op(2, 1), _op(3, 1)
-div, divu, rem, remu = _op(4, 1), _op(5, 1), _op(6, 1), _op(7, 1)
-mulw, divw, divuw, remw, remuw = _op32(0, 1), _op32(4, 1), _op32(5, 1), _op32(6, 1), _op32(7, 1)
+B, A, M = Funct7.BASE, Funct7.ALT, Funct7.MULDIV
+add, sub, sll, slt = _op(Funct3.ADD, B), _op(Funct3.ADD, A), _op(Funct3.SLL, B), _op(Funct3.SLT, B)
+sltu, xor, srl, sra = _op(Funct3.SLTU, B), _op(Funct3.XOR, B), _op(Funct3.SR, B), _op(Funct3.SR, A)
+or_, and_ = _op(Funct3.OR, B), _op(Funct3.AND, B)
+addw, subw, sllw = _op32(Funct3.ADD, B), _op32(Funct3.ADD, A), _op32(Funct3.SLL, B)
+srlw, sraw = _op32(Funct3.SR, B), _op32(Funct3.SR, A)
+mul, mulh = _op(MulDivFunct3.MUL, M), _op(MulDivFunct3.MULH, M)
+mulhsu, mulhu = _op(MulDivFunct3.MULHSU, M), _op(MulDivFunct3.MULHU, M)
+div, divu = _op(MulDivFunct3.DIV, M), _op(MulDivFunct3.DIVU, M)
+rem, remu = _op(MulDivFunct3.REM, M), _op(MulDivFunct3.REMU, M)
+mulw, divw = _op32(MulDivFunct3.MUL, M), _op32(MulDivFunct3.DIV, M)
+divuw = _op32(MulDivFunct3.DIVU, M)
+remw, remuw = _op32(MulDivFunct3.REM, M), _op32(MulDivFunct3.REMU, M)
+del B, A, M
 
 
 def fence(pred=0xF, succ=0xF):
     """``fence pred, succ`` with the iorw sets as 4-bit masks (i = 8, o = 4, r = 2, w = 1)."""
-    return _range("pred", pred, 0, 15) << 24 | _range("succ", succ, 0, 15) << 20 | 0x0F
+    return _range("pred", pred, 0, 15) << 24 | _range("succ", succ, 0, 15) << 20 | Opcode.MISC_MEM
 
 
 def fence_i():
-    return 0x0000100F
+    return int(FixedInsn.FENCE_I)
 
 
 def ecall():
-    return 0x00000073
+    return int(FixedInsn.ECALL)
 
 
 def ebreak():
-    return 0x00100073
+    return int(FixedInsn.EBREAK)
 
 
 def mret():
-    return 0x30200073
+    return int(FixedInsn.MRET)
 
 
 def _csr(funct3, rd, csr, src, src_name):
     return (_range("csr", csr, 0, 0xFFF) << 20 | _reg(src_name, src) << 15 | funct3 << 12
-            | _reg("rd", rd) << 7 | 0x73)
+            | _reg("rd", rd) << 7 | Opcode.SYSTEM)
 
 
 def csrrw(rd, csr, rs1):
-    return _csr(1, rd, csr, rs1, "rs1")
+    return _csr(CsrFunct3.CSRRW, rd, csr, rs1, "rs1")
 
 
 def csrrs(rd, csr, rs1):
-    return _csr(2, rd, csr, rs1, "rs1")
+    return _csr(CsrFunct3.CSRRS, rd, csr, rs1, "rs1")
 
 
 def csrrc(rd, csr, rs1):
-    return _csr(3, rd, csr, rs1, "rs1")
+    return _csr(CsrFunct3.CSRRC, rd, csr, rs1, "rs1")
 
 
 def csrrwi(rd, csr, uimm):
-    return _csr(5, rd, csr, uimm, "uimm")
+    return _csr(CsrFunct3.CSRRWI, rd, csr, uimm, "uimm")
 
 
 def csrrsi(rd, csr, uimm):
-    return _csr(6, rd, csr, uimm, "uimm")
+    return _csr(CsrFunct3.CSRRSI, rd, csr, uimm, "uimm")
 
 
 def csrrci(rd, csr, uimm):
-    return _csr(7, rd, csr, uimm, "uimm")
+    return _csr(CsrFunct3.CSRRCI, rd, csr, uimm, "uimm")
 
 
 def _custom(opcode):
@@ -287,7 +317,7 @@ def _custom(opcode):
     return encode
 
 
-custom0, custom1, custom2, custom3 = (_custom(op) for op in (0x0B, 0x2B, 0x5B, 0x7B))
+custom0, custom1, custom2, custom3 = (_custom(op) for op in CUSTOM_OPCODES)
 
 
 def li(rd, value):

@@ -29,22 +29,27 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hw.common.memport import Op, Status
 from hw.scalar.isa import (
     LINE_BYTES,
     RAM_BASE,
+    THREAD_BITS,
+    XLEN,
     CoprocRequest,
     CoprocResponse,
-    DataRequest,
-    DataResponse,
-    FetchRequest,
-    FetchResponse,
+    Csr,
+    Opcode,
     RetireRecord,
+    data_request_layout,
+    data_response_layout,
+    fetch_request_layout,
+    fetch_response_layout,
 )
 from sim.flow.build import Design, atomic_write
 from sim.flow.toolchain import BUILD
 from verif.harness import XORSHIFT32_VERILOG
 from verif.runner import run_cocotb
-from verif.scalar.iss import CSR_CYCLE, CSR_MCYCLE, ISS, Memory, Retire
+from verif.scalar.iss import ISS, Memory, Retire
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
            "bench_verilog", "CoreBench", "MEM_SIZE", "HANG_CYCLES", "SIMULATORS", "lockstep"]
@@ -126,6 +131,13 @@ class CoreRun:
 
 
 # --- the bench's Verilog ------------------------------------------------------------------------
+
+# The fetch and data ports of the core as the bench builds it (``ScalarCore``'s default
+# ``addr_bits`` and ``tag_width``).
+FetchRequest = fetch_request_layout(addr_bits=XLEN, tag_width=THREAD_BITS)
+FetchResponse = fetch_response_layout(tag_width=THREAD_BITS)
+DataRequest = data_request_layout(addr_bits=XLEN, tag_width=THREAD_BITS)
+DataResponse = data_response_layout(tag_width=THREAD_BITS)
 
 def _fields(layout, signal):
     """``{field: "signal[hi:lo]"}`` of a struct layout packed in ``signal``."""
@@ -276,12 +288,12 @@ module {name} (
             if (fetch_req__valid && fetch_req__ready) begin
                 f_busy <= 1;
                 f_wait <= rnd_l[3:0] % (latency + 1);
-                {fr["thread"]} <= {fq["thread"]};
+                {fr["tag"]} <= {fq["tag"]};
                 if (in_range(f_addr)) begin
-                    {fr["error"]} <= 0;
+                    {fr["status"]} <= {Status.OK.value};
                     {fr["data"]} <= {{{fetch_data}}};
                 end else begin
-                    {fr["error"]} <= 1;
+                    {fr["status"]} <= {Status.OUT_OF_RANGE.value};
                     {fr["data"]} <= 0;
                 end
             end
@@ -291,11 +303,11 @@ module {name} (
             if (data_req__valid && data_req__ready) begin
                 d_busy <= 1;
                 d_wait <= rnd_l[7:4] % (latency + 1);
-                {dr["thread"]} <= {dq["thread"]};
+                {dr["tag"]} <= {dq["tag"]};
                 {dr["data"]} <= 0;
                 if (in_range(d_addr)) begin
-                    {dr["error"]} <= 0;
-                    if ({dq["write"]}) begin
+                    {dr["status"]} <= {Status.OK.value};
+                    if ({dq["op"]} == {Op.WRITE.value}) begin
                         mem[d_index] <= d_merged;
                         if (tohost_en && d_addr[63:3] == tohost[63:3] && d_merged != 0
                                 && !tohost_seen) begin
@@ -306,7 +318,7 @@ module {name} (
                         {dr["data"]} <= mem[d_index];
                     end
                 end else begin
-                    {dr["error"]} <= 1;
+                    {dr["status"]} <= {Status.OUT_OF_RANGE.value};
                 end
             end
             // coprocessor
@@ -425,8 +437,8 @@ def _parse_trace(path):
 
 
 def _reads_cycle(insn):
-    return (insn is not None and insn & 0x7F == 0x73 and insn >> 12 & 3
-            and insn >> 20 in (CSR_MCYCLE, CSR_CYCLE))
+    return (insn is not None and insn & 0x7F == Opcode.SYSTEM and insn >> 12 & 3
+            and insn >> 20 in (Csr.MCYCLE, Csr.CYCLE))
 
 
 def _describe(r):
@@ -473,11 +485,11 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     if coprocessor not in (None, bench_coprocessor):
         raise ValueError("the RTL bench has one coprocessor: pass None or bench_coprocessor")
     if sim not in SIMULATORS:
-        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, got {sim!r}")
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     if not 0 <= stall <= 255:
-        raise ValueError(f"stall must be in 0..255, got {stall}")
+        raise ValueError(f"stall must be in 0..255, not {stall!r}")
     if not 0 <= latency <= 15:
-        raise ValueError(f"latency must be in 0..15, got {latency}")
+        raise ValueError(f"latency must be in 0..15, not {latency!r}")
     if entry != RAM_BASE:
         raise ValueError(f"the core resets at {RAM_BASE:#x}; entry {entry:#x} is not supported")
     if tohost is not None and not (RAM_BASE <= tohost and tohost + 8 <= RAM_BASE + mem_size):

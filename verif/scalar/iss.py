@@ -90,55 +90,39 @@ Results
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = [
-    "CAUSE_BREAKPOINT", "CAUSE_ECALL_M", "CAUSE_FETCH_FAULT", "CAUSE_FETCH_MISALIGNED",
-    "CAUSE_ILLEGAL", "CAUSE_LOAD_FAULT", "CAUSE_LOAD_MISALIGNED", "CAUSE_STORE_FAULT",
-    "CAUSE_STORE_MISALIGNED", "CSR_CYCLE", "CSR_INSTRET", "CSR_MCAUSE", "CSR_MCYCLE", "CSR_MEPC",
-    "CSR_MHARTID", "CSR_MIE", "CSR_MINSTRET", "CSR_MSCRATCH", "CSR_MSTATUS", "CSR_MTHREADCTL",
-    "CSR_MTHREADPC", "CSR_MTVAL", "CSR_MTVEC", "CUSTOM_OPCODES", "ISS", "MAX_THREADS",
-    "MSTATUS_MIE", "MSTATUS_MPIE", "MSTATUS_MPP", "RAM_BASE", "AccessFault", "Memory", "Retire",
-    "RunResult", "Thread",
-]
+from hw.scalar.isa import (
+    CUSTOM_OPCODES,
+    MAX_THREADS,
+    MSTATUS_MIE,
+    MSTATUS_MPIE,
+    MSTATUS_MPP,
+    RAM_BASE,
+    SRAI_FUNCT6,
+    BranchFunct3,
+    Cause,
+    Csr,
+    CsrFunct3,
+    FenceFunct3,
+    FixedInsn,
+    Funct3,
+    Funct7,
+    LoadFunct3,
+    MulDivFunct3,
+    Opcode,
+    StoreFunct3,
+)
 
-RAM_BASE = 0x8000_0000
-MAX_THREADS = 4
+__all__ = ["ISS", "AccessFault", "Memory", "Retire", "RunResult", "Thread"]
+
 XLEN_MASK = (1 << 64) - 1
 
-CAUSE_FETCH_MISALIGNED = 0
-CAUSE_FETCH_FAULT = 1
-CAUSE_ILLEGAL = 2
-CAUSE_BREAKPOINT = 3
-CAUSE_LOAD_MISALIGNED = 4
-CAUSE_LOAD_FAULT = 5
-CAUSE_STORE_MISALIGNED = 6
-CAUSE_STORE_FAULT = 7
-CAUSE_ECALL_M = 11
-
-CSR_MSTATUS = 0x300
-CSR_MIE = 0x304
-CSR_MTVEC = 0x305
-CSR_MSCRATCH = 0x340
-CSR_MEPC = 0x341
-CSR_MCAUSE = 0x342
-CSR_MTVAL = 0x343
-CSR_MCYCLE = 0xB00
-CSR_MINSTRET = 0xB02
-CSR_CYCLE = 0xC00
-CSR_INSTRET = 0xC02
-CSR_MHARTID = 0xF14
-CSR_MTHREADCTL = 0x7C0
-CSR_MTHREADPC = 0x7C1
-
-MSTATUS_MIE = 1 << 3
-MSTATUS_MPIE = 1 << 7
-MSTATUS_MPP = 3 << 11
-
-CUSTOM_OPCODES = (0x0B, 0x2B, 0x5B, 0x7B)
-
-_READ_ONLY = (CSR_MHARTID, CSR_CYCLE, CSR_INSTRET)
-_THREAD_CSRS = (CSR_MSTATUS, CSR_MTVEC, CSR_MSCRATCH, CSR_MEPC, CSR_MCAUSE, CSR_MTVAL)
+_READ_ONLY = (Csr.MHARTID, Csr.CYCLE, Csr.INSTRET)
+_THREAD_CSRS = (Csr.MSTATUS, Csr.MTVEC, Csr.MSCRATCH, Csr.MEPC, Csr.MCAUSE, Csr.MTVAL)
 _IMPLEMENTED = frozenset(
-    _THREAD_CSRS + _READ_ONLY + (CSR_MIE, CSR_MCYCLE, CSR_MINSTRET, CSR_MTHREADCTL, CSR_MTHREADPC))
+    _THREAD_CSRS + _READ_ONLY + (Csr.MIE, Csr.MCYCLE, Csr.MINSTRET, Csr.MTHREADCTL, Csr.MTHREADPC))
+
+#: The values of each funct3 table (an ``in`` test on the enum itself needs Python 3.12).
+_VALID = {table: frozenset(table) for table in (LoadFunct3, StoreFunct3, FenceFunct3, CsrFunct3)}
 
 
 def _sext(value, bits):
@@ -166,9 +150,9 @@ class Memory:
 
     def __init__(self, base=RAM_BASE, size=1 << 20):
         if not 0 <= base < 1 << 64:
-            raise ValueError(f"base must be in 0..2**64-1, got {base:#x}")
+            raise ValueError(f"base must be in 0..2**64-1, not {base:#x}")
         if not 0 < size <= (1 << 64) - base:
-            raise ValueError(f"size must be in 1..2**64-base, got {size:#x}")
+            raise ValueError(f"size must be in 1..2**64-base, not {size:#x}")
         self.base = base
         self.size = size
         self._bytes = {}
@@ -196,7 +180,7 @@ class Memory:
     @staticmethod
     def _width(n):
         if n not in (1, 2, 4, 8):
-            raise ValueError(f"access width must be 1, 2, 4 or 8 bytes, got {n}")
+            raise ValueError(f"access width must be 1, 2, 4 or 8 bytes, not {n!r}")
 
     def load(self, addr, n):
         """The unsigned little-endian ``n``-byte value at ``addr``."""
@@ -217,7 +201,7 @@ class Thread:
         self.pc = pc
         self.x = [0] * 32
         self.csr = dict.fromkeys(_THREAD_CSRS, 0)
-        self.csr[CSR_MSTATUS] = MSTATUS_MPP
+        self.csr[Csr.MSTATUS] = MSTATUS_MPP
         self.instret = 0
         self.running = running
 
@@ -259,7 +243,7 @@ class RunResult:
 class _Trap(Exception):
     def __init__(self, cause, tval=0):
         super().__init__(cause, tval)
-        self.cause = cause
+        self.cause = int(cause)
         self.tval = tval
 
 
@@ -269,11 +253,11 @@ class ISS:
     def __init__(self, memory, *, threads=1, reset_pc=RAM_BASE, tohost=None,
                  coprocessor: Callable[[int, int, int, int], int] | None = None):
         if isinstance(threads, bool) or not isinstance(threads, int):
-            raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+            raise TypeError(f"threads must be an integer, not {threads!r}")
         if not 1 <= threads <= MAX_THREADS:
-            raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
+            raise ValueError(f"threads must be in 1..{MAX_THREADS}, not {threads}")
         if reset_pc & 3:
-            raise ValueError(f"reset_pc must be 4-byte aligned, got {reset_pc:#x}")
+            raise ValueError(f"reset_pc must be 4-byte aligned, not {reset_pc:#x}")
         if tohost is not None and not memory.contains(tohost, 8):
             raise ValueError(f"tohost {tohost:#x} is not 8 bytes inside memory")
         self.memory = memory
@@ -310,16 +294,16 @@ class ISS:
         insn = None
         try:
             if not self.memory.contains(pc, 4):
-                raise _Trap(CAUSE_FETCH_FAULT, pc)
+                raise _Trap(Cause.FETCH_FAULT, pc)
             insn = self.memory.load(pc, 4)
             rd, value, next_pc = self._execute(t, insn)
         except _Trap as trap:
-            t.csr[CSR_MEPC] = pc
-            t.csr[CSR_MCAUSE] = trap.cause
-            t.csr[CSR_MTVAL] = _u64(trap.tval)
-            mie = t.csr[CSR_MSTATUS] & MSTATUS_MIE
-            t.csr[CSR_MSTATUS] = MSTATUS_MPP | (MSTATUS_MPIE if mie else 0)
-            t.pc = t.csr[CSR_MTVEC]
+            t.csr[Csr.MEPC] = pc
+            t.csr[Csr.MCAUSE] = trap.cause
+            t.csr[Csr.MTVAL] = _u64(trap.tval)
+            mie = t.csr[Csr.MSTATUS] & MSTATUS_MIE
+            t.csr[Csr.MSTATUS] = MSTATUS_MPP | (MSTATUS_MPIE if mie else 0)
+            t.pc = t.csr[Csr.MTVEC]
             record = Retire(t.index, pc, insn, None, None, trap.cause)
         else:
             if rd:
@@ -328,11 +312,11 @@ class ISS:
             else:
                 record = Retire(t.index, pc, insn, None, None, None)
             t.pc = next_pc
-            if CSR_MINSTRET not in self._wrote:
+            if Csr.MINSTRET not in self._wrote:
                 t.instret += 1
             if self._pending_mask is not None:
                 self._apply_thread_mask(self._pending_mask)
-        if CSR_MCYCLE not in self._wrote:
+        if Csr.MCYCLE not in self._wrote:
             self.cycle += 1
         return record
 
@@ -360,47 +344,47 @@ class ISS:
     # --- CSRs ----------------------------------------------------------------------------
 
     def _csr_read(self, t, csr):
-        if csr == CSR_MIE:
+        if csr == Csr.MIE:
             return 0
-        if csr in (CSR_MCYCLE, CSR_CYCLE):
+        if csr in (Csr.MCYCLE, Csr.CYCLE):
             return self.cycle
-        if csr in (CSR_MINSTRET, CSR_INSTRET):
+        if csr in (Csr.MINSTRET, Csr.INSTRET):
             return t.instret
-        if csr == CSR_MHARTID:
+        if csr == Csr.MHARTID:
             return t.index
-        if csr == CSR_MTHREADCTL:
+        if csr == Csr.MTHREADCTL:
             return sum(1 << u.index for u in self.threads if u.running)
-        if csr == CSR_MTHREADPC:
+        if csr == Csr.MTHREADPC:
             return self.thread_pc
         return t.csr[csr]
 
     def _csr_write(self, t, csr, value):
         self._wrote.add(csr)
-        if csr == CSR_MSTATUS:
+        if csr == Csr.MSTATUS:
             t.csr[csr] = MSTATUS_MPP | (value & (MSTATUS_MIE | MSTATUS_MPIE))
-        elif csr in (CSR_MTVEC, CSR_MEPC):
+        elif csr in (Csr.MTVEC, Csr.MEPC):
             t.csr[csr] = value & ~3 & XLEN_MASK
-        elif csr in (CSR_MSCRATCH, CSR_MCAUSE, CSR_MTVAL):
+        elif csr in (Csr.MSCRATCH, Csr.MCAUSE, Csr.MTVAL):
             t.csr[csr] = value
-        elif csr == CSR_MCYCLE:
+        elif csr == Csr.MCYCLE:
             self.cycle = value
-        elif csr == CSR_MINSTRET:
+        elif csr == Csr.MINSTRET:
             t.instret = value
-        elif csr == CSR_MTHREADCTL:
+        elif csr == Csr.MTHREADCTL:
             self._pending_mask = value & ((1 << len(self.threads)) - 1)
-        elif csr == CSR_MTHREADPC:
+        elif csr == Csr.MTHREADPC:
             self.thread_pc = value & ~3 & XLEN_MASK
-        # CSR_MIE: writes are ignored.
+        # Csr.MIE: writes are ignored.
 
     def _csr(self, t, insn, funct3, rs1):
         csr = insn >> 20
         if csr not in _IMPLEMENTED:
-            raise _Trap(CAUSE_ILLEGAL, insn)
+            raise _Trap(Cause.ILLEGAL, insn)
         source = rs1 if funct3 & 4 else t.x[rs1]
         op = funct3 & 3
         writes = op == 1 or rs1 != 0
         if writes and csr in _READ_ONLY:
-            raise _Trap(CAUSE_ILLEGAL, insn)
+            raise _Trap(Cause.ILLEGAL, insn)
         old = self._csr_read(t, csr)
         if writes:
             new = {1: source, 2: old | source, 3: old & ~source}[op]
@@ -412,7 +396,7 @@ class ISS:
     def _jump(self, target):
         target = _u64(target)
         if target & 3:
-            raise _Trap(CAUSE_FETCH_MISALIGNED, target)
+            raise _Trap(Cause.FETCH_MISALIGNED, target)
         return target
 
     def _address(self, addr, n, misaligned, fault):
@@ -425,7 +409,7 @@ class ISS:
 
     def _execute(self, t, insn):
         """Execute ``insn`` on ``t``: return (rd or None, value, next pc) or raise _Trap."""
-        illegal = _Trap(CAUSE_ILLEGAL, insn)
+        illegal = _Trap(Cause.ILLEGAL, insn)
         opcode = insn & 0x7F
         rd = insn >> 7 & 31
         funct3 = insn >> 12 & 7
@@ -438,65 +422,67 @@ class ISS:
         next_pc = _u64(pc + 4)
         imm_i = _sext(insn >> 20, 12)
 
-        if opcode == 0x37:  # LUI
+        if opcode == Opcode.LUI:
             return rd, _sext(insn & 0xFFFFF000, 32), next_pc
-        if opcode == 0x17:  # AUIPC
+        if opcode == Opcode.AUIPC:
             return rd, pc + _sext(insn & 0xFFFFF000, 32), next_pc
-        if opcode == 0x6F:  # JAL
+        if opcode == Opcode.JAL:
             imm = _sext((insn >> 31 << 20) | (insn >> 12 & 0xFF) << 12
                         | (insn >> 20 & 1) << 11 | (insn >> 21 & 0x3FF) << 1, 21)
             return rd, next_pc, self._jump(pc + imm)
-        if opcode == 0x67:  # JALR
-            if funct3:
+        if opcode == Opcode.JALR:
+            if funct3 != 0:
                 raise illegal
             return rd, next_pc, self._jump((a + imm_i) & ~1)
-        if opcode == 0x63:  # branches
+        if opcode == Opcode.BRANCH:
             imm = _sext((insn >> 31 << 12) | (insn >> 7 & 1) << 11
                         | (insn >> 25 & 0x3F) << 5 | (insn >> 8 & 0xF) << 1, 13)
             sa, sb = _sext(a, 64), _sext(b, 64)
-            conditions = {0: a == b, 1: a != b, 4: sa < sb, 5: sa >= sb, 6: a < b, 7: a >= b}
+            conditions = {BranchFunct3.BEQ: a == b, BranchFunct3.BNE: a != b,
+                          BranchFunct3.BLT: sa < sb, BranchFunct3.BGE: sa >= sb,
+                          BranchFunct3.BLTU: a < b, BranchFunct3.BGEU: a >= b}
             if funct3 not in conditions:
                 raise illegal
             return None, 0, self._jump(pc + imm) if conditions[funct3] else next_pc
-        if opcode == 0x03:  # loads
-            if funct3 == 7:
+        if opcode == Opcode.LOAD:
+            if funct3 not in _VALID[LoadFunct3]:
                 raise illegal
             n = 1 << (funct3 & 3)
-            addr = self._address(a + imm_i, n, CAUSE_LOAD_MISALIGNED, CAUSE_LOAD_FAULT)
+            addr = self._address(a + imm_i, n, Cause.LOAD_MISALIGNED, Cause.LOAD_FAULT)
             value = self.memory.load(addr, n)
             return rd, value if funct3 & 4 else _sext(value, 8 * n), next_pc
-        if opcode == 0x23:  # stores
-            if funct3 > 3:
+        if opcode == Opcode.STORE:
+            if funct3 not in _VALID[StoreFunct3]:
                 raise illegal
             n = 1 << funct3
             imm = _sext((insn >> 25) << 5 | rd, 12)
-            addr = self._address(a + imm, n, CAUSE_STORE_MISALIGNED, CAUSE_STORE_FAULT)
+            addr = self._address(a + imm, n, Cause.STORE_MISALIGNED, Cause.STORE_FAULT)
             self.memory.store(addr, n, b)
             return None, 0, next_pc
-        if opcode == 0x13:  # OP-IMM
+        if opcode == Opcode.OP_IMM:
             return rd, self._op_imm(insn, funct3, a, imm_i, illegal), next_pc
-        if opcode == 0x1B:  # OP-IMM-32
+        if opcode == Opcode.OP_IMM_32:
             return rd, self._op_imm32(insn, funct3, a, imm_i, illegal), next_pc
-        if opcode == 0x33:  # OP
+        if opcode == Opcode.OP:
             return rd, self._op(funct7, funct3, a, b, illegal), next_pc
-        if opcode == 0x3B:  # OP-32
+        if opcode == Opcode.OP_32:
             return rd, self._op32(funct7, funct3, a, b, illegal), next_pc
-        if opcode == 0x0F:  # MISC-MEM: FENCE (any fm/pred/succ), FENCE.I
-            if funct3 > 1:
+        if opcode == Opcode.MISC_MEM:  # FENCE (any fm/pred/succ), FENCE.I
+            if funct3 not in _VALID[FenceFunct3]:
                 raise illegal
             return None, 0, next_pc
-        if opcode == 0x73:  # SYSTEM
-            if funct3 in (1, 2, 3, 5, 6, 7):
+        if opcode == Opcode.SYSTEM:
+            if funct3 in _VALID[CsrFunct3]:
                 return rd, self._csr(t, insn, funct3, rs1), next_pc
-            if insn == 0x00000073:
-                raise _Trap(CAUSE_ECALL_M)
-            if insn == 0x00100073:
-                raise _Trap(CAUSE_BREAKPOINT)
-            if insn == 0x30200073:
-                status = t.csr[CSR_MSTATUS]
-                t.csr[CSR_MSTATUS] = (MSTATUS_MPP | MSTATUS_MPIE
+            if insn == FixedInsn.ECALL:
+                raise _Trap(Cause.ECALL_M)
+            if insn == FixedInsn.EBREAK:
+                raise _Trap(Cause.BREAKPOINT)
+            if insn == FixedInsn.MRET:
+                status = t.csr[Csr.MSTATUS]
+                t.csr[Csr.MSTATUS] = (MSTATUS_MPP | MSTATUS_MPIE
                                       | (MSTATUS_MIE if status & MSTATUS_MPIE else 0))
-                return None, 0, t.csr[CSR_MEPC]
+                return None, 0, t.csr[Csr.MEPC]
             raise illegal
         if opcode in CUSTOM_OPCODES and self.coprocessor is not None:
             return rd, self.coprocessor(t.index, insn, a, b), next_pc
@@ -507,25 +493,25 @@ class ISS:
         shamt = insn >> 20 & 63
         funct6 = insn >> 26
         sa = _sext(a, 64)
-        if funct3 == 0:
+        if funct3 == Funct3.ADD:
             return a + imm
-        if funct3 == 1:
+        if funct3 == Funct3.SLL:
             if funct6:
                 raise illegal
             return a << shamt
-        if funct3 == 2:
+        if funct3 == Funct3.SLT:
             return int(sa < imm)
-        if funct3 == 3:
+        if funct3 == Funct3.SLTU:
             return int(a < _u64(imm))
-        if funct3 == 4:
+        if funct3 == Funct3.XOR:
             return a ^ _u64(imm)
-        if funct3 == 5:
+        if funct3 == Funct3.SR:
             if funct6 == 0:
                 return a >> shamt
-            if funct6 == 0x10:
+            if funct6 == SRAI_FUNCT6:
                 return sa >> shamt
             raise illegal
-        if funct3 == 6:
+        if funct3 == Funct3.OR:
             return a | _u64(imm)
         return a & _u64(imm)
 
@@ -533,44 +519,45 @@ class ISS:
     def _op_imm32(insn, funct3, a, imm, illegal):
         shamt = insn >> 20 & 31
         funct7 = insn >> 25
-        if funct3 == 0:
+        if funct3 == Funct3.ADD:
             return _sext(a + imm, 32)
-        if funct3 == 1 and funct7 == 0:
+        if funct3 == Funct3.SLL and funct7 == Funct7.BASE:
             return _sext(a << shamt, 32)
-        if funct3 == 5 and funct7 == 0:
+        if funct3 == Funct3.SR and funct7 == Funct7.BASE:
             return _sext((a & 0xFFFFFFFF) >> shamt, 32)
-        if funct3 == 5 and funct7 == 0x20:
+        if funct3 == Funct3.SR and funct7 == Funct7.ALT:
             return _sext(a, 32) >> shamt
         raise illegal
 
     @staticmethod
     def _op(funct7, funct3, a, b, illegal):
         sa, sb = _sext(a, 64), _sext(b, 64)
-        if funct7 == 0:
-            return {0: lambda: a + b, 1: lambda: a << (b & 63), 2: lambda: int(sa < sb),
-                    3: lambda: int(a < b), 4: lambda: a ^ b, 5: lambda: a >> (b & 63),
-                    6: lambda: a | b, 7: lambda: a & b}[funct3]()
-        if funct7 == 0x20 and funct3 == 0:
+        if funct7 == Funct7.BASE:
+            return {Funct3.ADD: lambda: a + b, Funct3.SLL: lambda: a << (b & 63),
+                    Funct3.SLT: lambda: int(sa < sb), Funct3.SLTU: lambda: int(a < b),
+                    Funct3.XOR: lambda: a ^ b, Funct3.SR: lambda: a >> (b & 63),
+                    Funct3.OR: lambda: a | b, Funct3.AND: lambda: a & b}[funct3]()
+        if funct7 == Funct7.ALT and funct3 == Funct3.ADD:
             return a - b
-        if funct7 == 0x20 and funct3 == 5:
+        if funct7 == Funct7.ALT and funct3 == Funct3.SR:
             return sa >> (b & 63)
-        if funct7 == 1:
+        if funct7 == Funct7.MULDIV:
             return _muldiv(funct3, a, b, 64)
         raise illegal
 
     @staticmethod
     def _op32(funct7, funct3, a, b, illegal):
-        if funct7 == 0 and funct3 == 0:
+        if funct7 == Funct7.BASE and funct3 == Funct3.ADD:
             return _sext(a + b, 32)
-        if funct7 == 0x20 and funct3 == 0:
+        if funct7 == Funct7.ALT and funct3 == Funct3.ADD:
             return _sext(a - b, 32)
-        if funct7 == 0 and funct3 == 1:
+        if funct7 == Funct7.BASE and funct3 == Funct3.SLL:
             return _sext(a << (b & 31), 32)
-        if funct7 == 0 and funct3 == 5:
+        if funct7 == Funct7.BASE and funct3 == Funct3.SR:
             return _sext((a & 0xFFFFFFFF) >> (b & 31), 32)
-        if funct7 == 0x20 and funct3 == 5:
+        if funct7 == Funct7.ALT and funct3 == Funct3.SR:
             return _sext(a, 32) >> (b & 31)
-        if funct7 == 1 and funct3 in (0, 4, 5, 6, 7):
+        if funct7 == Funct7.MULDIV and (funct3 == MulDivFunct3.MUL or funct3 & 4):
             return _sext(_muldiv(funct3, a, b, 32), 32)
         raise illegal
 
@@ -583,18 +570,18 @@ def _muldiv(funct3, a, b, width):
     mask = (1 << width) - 1
     ua, ub = a & mask, b & mask
     sa, sb = _sext(ua, width), _sext(ub, width)
-    if funct3 == 0:
+    if funct3 == MulDivFunct3.MUL:
         return ua * ub
-    if funct3 == 1:
+    if funct3 == MulDivFunct3.MULH:
         return (sa * sb) >> width
-    if funct3 == 2:
+    if funct3 == MulDivFunct3.MULHSU:
         return (sa * ub) >> width
-    if funct3 == 3:
+    if funct3 == MulDivFunct3.MULHU:
         return (ua * ub) >> width
-    if funct3 == 4:
+    if funct3 == MulDivFunct3.DIV:
         return -1 if sb == 0 else _div(sa, sb)
-    if funct3 == 5:
+    if funct3 == MulDivFunct3.DIVU:
         return mask if ub == 0 else ua // ub
-    if funct3 == 6:
+    if funct3 == MulDivFunct3.REM:
         return sa if sb == 0 else sa - sb * _div(sa, sb)
     return ua if ub == 0 else ua % ub

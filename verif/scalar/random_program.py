@@ -16,20 +16,9 @@ region; x31 the private region.
 
 import random
 
+from hw.scalar.isa import RAM_BASE, Csr
+
 from . import asm as A
-from .iss import (
-    CSR_MCYCLE,
-    CSR_MEPC,
-    CSR_MHARTID,
-    CSR_MINSTRET,
-    CSR_MSCRATCH,
-    CSR_MSTATUS,
-    CSR_MTHREADCTL,
-    CSR_MTHREADPC,
-    CSR_MTVAL,
-    CSR_MTVEC,
-    RAM_BASE,
-)
 
 __all__ = ["random_program", "HANDLER", "DATA", "SHARED", "TOHOST"]
 
@@ -52,7 +41,7 @@ _LOADS = [(A.lb, 1), (A.lh, 2), (A.lw, 4), (A.ld, 8), (A.lbu, 1), (A.lhu, 2), (A
 _STORES = [(A.sb, 1), (A.sh, 2), (A.sw, 4), (A.sd, 8)]
 _BRANCHES = [A.beq, A.bne, A.blt, A.bge, A.bltu, A.bgeu]
 _CUSTOM = [A.custom0, A.custom1, A.custom2, A.custom3]
-_ILLEGAL = [0x00000000, 0xFFFFFFFF, 0x10500073, A.csrrs(1, 0x123, 0), A.csrrw(2, CSR_MHARTID, 3),
+_ILLEGAL = [0x00000000, 0xFFFFFFFF, 0x10500073, A.csrrs(1, 0x123, 0), A.csrrw(2, Csr.MHARTID, 3),
             0x0000700F, 0x02007033]
 
 
@@ -94,10 +83,10 @@ def _body(rng, n, *, allow_custom):
             out.append([A.auipc(28, 0), A.jalr(rng.choice([0, reg()]), 28, 12),
                         A.addi(reg(), reg(), 1)])
         elif kind < 0.88:
-            csr = rng.choice([CSR_MSCRATCH, CSR_MSTATUS, CSR_MEPC, CSR_MTVAL, CSR_MINSTRET,
-                              CSR_MHARTID, CSR_MCYCLE])
-            op = rng.choice([A.csrrs, A.csrrc, A.csrrw]) if csr != CSR_MHARTID else A.csrrs
-            src = 0 if csr in (CSR_MHARTID, CSR_MCYCLE, CSR_MINSTRET) else reg()
+            csr = rng.choice([Csr.MSCRATCH, Csr.MSTATUS, Csr.MEPC, Csr.MTVAL, Csr.MINSTRET,
+                              Csr.MHARTID, Csr.MCYCLE])
+            op = rng.choice([A.csrrs, A.csrrc, A.csrrw]) if csr != Csr.MHARTID else A.csrrs
+            src = 0 if csr in (Csr.MHARTID, Csr.MCYCLE, Csr.MINSTRET) else reg()
             out.append([op(reg(), csr, src)])
         elif kind < 0.90 and allow_custom:
             out.append([rng.choice(_CUSTOM)(reg(), reg(), reg(), rng.randrange(128),
@@ -125,14 +114,14 @@ def random_program(seed, *, threads=4, length=300, allow_custom=True):
     """A random program for ``threads`` threads of ``length`` body instructions each; returns
     ``(image, tohost)``."""
     rng = random.Random(seed)
-    boot = [*A.li(1, HANDLER), A.csrrw(0, CSR_MTVEC, 1), *A.li(1, ENTRY),
-            A.csrrw(0, CSR_MTHREADPC, 1), A.addi(1, 0, (1 << threads) - 2),
-            A.csrrs(0, CSR_MTHREADCTL, 1)]
+    boot = [*A.li(1, HANDLER), A.csrrw(0, Csr.MTVEC, 1), *A.li(1, ENTRY),
+            A.csrrw(0, Csr.MTHREADPC, 1), A.addi(1, 0, (1 << threads) - 2),
+            A.csrrs(0, Csr.MTHREADCTL, 1)]
     boot.append(A.jal(0, ENTRY - (RAM_BASE + 4 * len(boot))))
-    handler = [A.csrrs(29, CSR_MEPC, 0), A.addi(29, 29, 4), A.csrrw(0, CSR_MEPC, 29), A.mret()]
+    handler = [A.csrrs(29, Csr.MEPC, 0), A.addi(29, 29, 4), A.csrrw(0, Csr.MEPC, 29), A.mret()]
     # Entry, every thread: mtvec (per thread), x31 = private region, x30 = shared region,
     # then a jump to the thread's body.
-    entry = [*A.li(1, HANDLER), A.csrrw(0, CSR_MTVEC, 1), A.csrrs(5, CSR_MHARTID, 0),
+    entry = [*A.li(1, HANDLER), A.csrrw(0, Csr.MTVEC, 1), A.csrrs(5, Csr.MHARTID, 0),
              *A.li(31, DATA), A.slli(6, 5, 12), A.add(31, 31, 6), *A.li(30, SHARED),
              *A.li(7, BODY), A.slli(6, 5, 16), A.add(7, 7, 6), A.jalr(0, 7, 0)]
     image = [(RAM_BASE, A.program(*boot)), (HANDLER, A.program(*handler)),
@@ -142,10 +131,10 @@ def random_program(seed, *, threads=4, length=300, allow_custom=True):
         body = _body(rng, length, allow_custom=allow_custom)
         if t == 0:
             # Wait until the other threads have stopped, then pass.
-            end = [A.csrrs(1, CSR_MTHREADCTL, 0), A.addi(2, 0, 1), A.bne(1, 2, -8),
+            end = [A.csrrs(1, Csr.MTHREADCTL, 0), A.addi(2, 0, 1), A.bne(1, 2, -8),
                    *A.li(3, TOHOST), A.addi(4, 0, 1), A.sd(4, 0, 3), A.jal(0, 0)]
         else:
-            end = [A.addi(1, 0, 1 << t), A.csrrc(0, CSR_MTHREADCTL, 1), A.jal(0, 0)]
+            end = [A.addi(1, 0, 1 << t), A.csrrc(0, Csr.MTHREADCTL, 1), A.jal(0, 0)]
         code = A.program(init + body + end)
         if len(code) > BODY_SPAN:
             raise ValueError(f"length {length} makes a body longer than {BODY_SPAN:#x} bytes")

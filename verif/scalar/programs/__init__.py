@@ -13,7 +13,7 @@ the program did not expect; :func:`describe` decodes all of these.
 
 from pathlib import Path
 
-from verif.scalar.iss import CSR_MTHREADCTL, CSR_MTHREADPC, MAX_THREADS, RAM_BASE
+from hw.scalar.isa import MAX_THREADS, RAM_BASE, Csr
 
 __all__ = ["C_PROGRAMS", "DIR", "ISA_TESTS", "RAM_BASE", "RAM_SIZE", "STACK_SIZE", "TRAP_TAG",
            "THREAD_VARIANTS", "CAUSES", "DEFAULT_MAX_CYCLES", "defines", "describe",
@@ -49,8 +49,8 @@ CAUSES = {
 def defines():
     """The preprocessor constants every program is built with (name -> value)."""
     return {
-        "D1_CSR_MTHREADCTL": hex(CSR_MTHREADCTL),
-        "D1_CSR_MTHREADPC": hex(CSR_MTHREADPC),
+        "D1_CSR_MTHREADCTL": hex(Csr.MTHREADCTL),
+        "D1_CSR_MTHREADPC": hex(Csr.MTHREADPC),
         "D1_MAX_THREADS": str(MAX_THREADS),
         "D1_RAM_BASE": hex(RAM_BASE),
         "D1_RAM_SIZE": hex(RAM_SIZE),
