@@ -4,7 +4,7 @@ of the bank a port's request went to).
 
 Both go through :func:`hw.common.shared.shared` in :class:`~hw.sram.scratchpad.Scratchpad`, so a D1
 scratchpad's Verilog holds one module of each, instantiated 32 and 8 times, and synthesis
-measures each once (``sram.slice``, ``sram.linemux`` in ``sim/blocks.py``).
+measures each once (``sram.slice``, ``sram.linemux`` in ``sim/flow/blocks.py``).
 """
 
 from amaranth.hdl import Array, Cat, Module, Signal
