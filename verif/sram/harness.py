@@ -29,14 +29,15 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from verif.harness import HarnessError, harness_sources, read_records, verilog_string
+from verif.harness import (
+    HarnessError,
+    harness_sources,
+    port_decl,
+    read_records,
+    verilog_string,
+)
 
 __all__ = ["multi_harness_verilog", "multi_harness", "MultiStreamHarness", "HarnessError"]
-
-
-def _decl(p):
-    rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
-    return f"{'input' if p.direction == 'in' else 'output'} wire {rng}{p.name}"
 
 
 def multi_harness_verilog(top, ports, *, inputs, outputs, name):
@@ -54,7 +55,7 @@ def multi_harness_verilog(top, ports, *, inputs, outputs, name):
 
     head = [f"    input wire [31:0] count_{s}" for s in inputs]
     head += [f"    input wire [31:0] expect_{s}" for s in outputs]
-    head += [f"    {_decl(p)}" for p in other]
+    head += [f"    {port_decl(p)}" for p in other]
     body = []
     common = ".clk(clk), .start(launch), .run(running), .stop(rst || finish), .now(cycles)"
     # Input i's generator is number 2i + 1, output i's 2i + 2.
