@@ -62,7 +62,8 @@ def verilog_string(text, *, kind="file"):
     "name": 32), zero-padded on the left as a string literal is."""
     size = _NAME_BYTES[kind]
     if len(text) > size or not text.isascii() or '"' in text or "\\" in text:
-        raise ValueError(f"{kind} {text!r} must be at most {size} plain ASCII characters")
+        raise ValueError(f"{kind} must be at most {size} ASCII characters without quotes or "
+                         f"backslashes, not {text!r}")
     pad = 8 * (size - len(text))
     return f'{{{pad}\'d0, "{text}"}}' if text else f"{8 * size}'d0"
 

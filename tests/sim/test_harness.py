@@ -118,3 +118,13 @@ def test_library(sim, absolute, advance, drop):
 def test_library_lints_clean():
     """``d1core lint`` lints the library with every block; it has no warning at all."""
     assert lint.lint_library() == ([], [])
+
+
+def test_verilog_string():
+    """File and stream names reach the library's ports as zero-padded constants."""
+    assert verilog_string("stim.hex") == '{448\'d0, "stim.hex"}'
+    assert verilog_string("o", kind="name") == '{248\'d0, "o"}'
+    assert verilog_string("") == "512'd0"
+    with pytest.raises(ValueError, match=r"^name must be at most 32 ASCII characters without "
+                                         r"quotes or backslashes, not 'x{33}'$"):
+        verilog_string("x" * 33, kind="name")
