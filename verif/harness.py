@@ -4,7 +4,7 @@ cocotb drives per-cycle Python slowly (tens of thousands of cycles a second), so
 stimulus in bulk: :func:`harness_verilog` wraps a design in a thin generated Verilog top that
 instantiates the checked-in harness library (:data:`LIBRARY`, ``verif/hdl``): a
 ``tb_stream_source`` reads one word per line of ``stim.hex`` into the input stream, a
-``tb_stream_sink`` writes every output transfer as a ``CYCLE PAYLOAD`` line to ``resp.hex``, and
+``tb_stream_sink`` writes every output transfer as one hex line to ``resp.hex``, and
 the top raises ``done``. Python only writes the file, starts the run and checks the result, in
 :class:`StreamHarness`. The SRAM's and the mesh's harnesses are tops over the same library.
 
@@ -144,13 +144,13 @@ module {name} (
     );
 
     // Two pause generators from one seed: the source's idles, the sink's backpressure.
-    tb_stream_source #(.W({iw})) source (
+    tb_stream_source #(.W({iw}), .TIMING(0)) source (
         .clk(clk), .start(launch), .run(running), .stop(rst || finish),
         .stimulus({verilog_string(STIM_FILE)}), .accepts({verilog_string("")}),
         .seed(rand_seed), .idle(idle), .limit(count), .now(cycles),
         .payload(in_payload), .valid(in_valid), .ready(in_ready), .sent(n_in)
     );
-    tb_stream_sink #(.W({ow})) sink (
+    tb_stream_sink #(.W({ow}), .STAMP(0)) sink (
         .clk(clk), .start(launch), .run(running), .stop(rst || finish),
         .responses({verilog_string(RESP_FILE)}), .name({verilog_string(so, kind="name")}),
         .seed(rand_seed ^ 32'h9E3779B9), .stall(stall), .now(cycles),
@@ -239,8 +239,7 @@ class StreamHarness:
             raise ValueError(f"idle and stall are 256ths in 0..255, got {idle} and {stall}")
         d = self.dut
         words = np.asarray(words)
-        # The source's lines are "DELAY PAYLOAD": no delays here.
-        Path(STIM_FILE).write_text("".join(f"0 {int(w):x}\n" for w in words))
+        write_words(STIM_FILE, words)
         if os.path.exists(RESP_FILE):
             os.remove(RESP_FILE)
         d.count.value = len(words)
@@ -260,7 +259,7 @@ class StreamHarness:
         if int(d.timed_out.value):
             raise HarnessError(f"design hung: {int(d.n_out.value)} of {len(words)} outputs, "
                                f"then {timeout} cycles without an output transfer")
-        out = [w for _, w in read_records(RESP_FILE)]
+        out = read_words(RESP_FILE)
         if len(out) != len(words):
             raise HarnessError(f"{len(out)} outputs for {len(words)} inputs")
         return out
@@ -286,12 +285,10 @@ def read_records(path):
     file does not exist); 'x'/'z' digits (undriven bits) become a clear error."""
     if not os.path.exists(path):
         return []
-    out = []
-    for line in Path(path).read_text().splitlines():
-        if not line.strip():
-            continue
-        a, b = line.split()
-        if any(ch in "xXzZ" for ch in a + b):
-            raise HarnessError(f"{path}: a record with undefined bits: {line}")
-        out.append((int(a, 16), int(b, 16)))
-    return out
+    text = Path(path).read_text()
+    try:  # all at once: files of a million records are common
+        values = [int(w, 16) for w in text.split()]
+    except ValueError:
+        bad = next(line for line in text.splitlines() if any(c in "xXzZ" for c in line))
+        raise HarnessError(f"{path}: a record with undefined bits: {bad}") from None
+    return list(zip(values[0::2], values[1::2], strict=True))

@@ -10,7 +10,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from sim.runner import tb_args
 from verif.fp.rng import initial_state, next_state
-from verif.harness import HarnessError, StreamHarness, read_records
+from verif.harness import HarnessError, StreamHarness, read_records, read_words, write_words
 
 
 @cocotb.test()
@@ -35,7 +35,7 @@ async def harness_roundtrip(dut):
     assert out2 == [(w + 1) & 0xFFFFFFFF for w in words[:10]]
 
 
-def library_model(stimulus, *, count, absolute, advance, drop, idle, stall, seed):
+def library_model(stimulus, *, count, timing, advance, drop, idle, stall, seed):
     """The cycles of :class:`tests.sim.test_harness.LibraryBench`, as ``verif/hdl`` states its
     contract: ``(accepts, responses, errors, cycles)`` with the ``(offer, accept)`` and
     ``(cycle, payload)`` records of the source and the sink."""
@@ -66,10 +66,10 @@ def library_model(stimulus, *, count, absolute, advance, drop, idle, stall, seed
             responses.append((now, payload))
         idle_now, stall_now = next(idles), next(stalls)
         if not valid or ready:
-            if pending is not None and not absolute and pending[0]:
+            if pending is not None and timing == 1 and pending[0]:
                 pending = (pending[0] - 1, pending[1])
                 valid = False
-            elif (pending is not None and (not absolute or pending[0] <= now) and sent < count
+            elif (pending is not None and (timing != 2 or pending[0] <= now) and sent < count
                   and not idle_now):
                 valid, payload, offered = True, pending[1], now + 1
                 pending = next(words, None)
@@ -98,13 +98,14 @@ async def library(dut):
                                               (20, 220, 123456789)]):
         n = args["n"]
         words = [int(w) for w in rng.integers(0, 1 << 16, size=n)]
-        if args["absolute"]:
-            times = np.cumsum(rng.integers(0, 4, size=n))
-            stimulus = [(int(t), w) for t, w in zip(times, words, strict=True)]
+        if args["timing"] == 0:  # no first column: every word due at once
+            stimulus = [(0, w) for w in words]
+            write_words("stim.hex", words)
         else:
-            delays = rng.choice([0, 0, 0, 1, 5], size=n)
-            stimulus = [(int(d), w) for d, w in zip(delays, words, strict=True)]
-        Path("stim.hex").write_text("".join(f"{t:x} {w:x}\n" for t, w in stimulus))
+            whens = (np.cumsum(rng.integers(0, 4, size=n)) if args["timing"] == 2
+                     else rng.choice([0, 0, 0, 1, 5], size=n))
+            stimulus = [(int(t), w) for t, w in zip(whens, words, strict=True)]
+            Path("stim.hex").write_text("".join(f"{t:x} {w:x}\n" for t, w in stimulus))
         count = n - 2 * k  # fewer than the file holds: the source stops at the limit
         dut.count.value, dut.idle.value, dut.stall.value = count, idle, stall
         dut.rand_seed.value, dut.drop.value = seed, args["drop"]
@@ -113,10 +114,13 @@ async def library(dut):
         dut.start.value = 0
         await ClockCycles(dut.clk, 1)
         accepts, responses, errors, cycles = library_model(
-            stimulus, count=count, absolute=args["absolute"], advance=args["advance"],
+            stimulus, count=count, timing=args["timing"], advance=args["advance"],
             drop=args["drop"], idle=idle, stall=stall, seed=seed)
         assert read_records("acc.hex") == accepts, f"run {k}: accept records"
-        assert read_records("resp.hex") == responses, f"run {k}: response records"
+        if not args["stamp"]:  # payloads only
+            responses = [w for _, w in responses]
+        got = read_records("resp.hex") if args["stamp"] else read_words("resp.hex")
+        assert got == responses, f"run {k}: response records"
         assert int(dut.errors.value) == errors, f"run {k}: {int(dut.errors.value)} violations"
         assert int(dut.cycles.value) == cycles, f"run {k}: {int(dut.cycles.value)} cycles"
         assert int(dut.sent.value) == count

@@ -39,9 +39,8 @@ class LibraryBench:
 
     name = "harness_library"
 
-    def __init__(self, *, absolute, advance):
-        self.absolute, self.advance = absolute, advance
-        self.text = LIBRARY_TOP.format(absolute=absolute, advance=advance,
+    def __init__(self, *, timing, advance, stamp):
+        self.text = LIBRARY_TOP.format(timing=timing, advance=advance, stamp=stamp,
                                        stim=verilog_string("stim.hex"),
                                        acc=verilog_string("acc.hex"),
                                        resp=verilog_string("resp.hex"),
@@ -49,7 +48,7 @@ class LibraryBench:
         digest = hashlib.sha256(self.text.encode())
         for path in LIBRARY:
             digest.update(path.read_bytes())
-        self.stem = f"{self.name}{absolute}{advance}-{digest.hexdigest()[:16]}"
+        self.stem = f"{self.name}{timing}{advance}{stamp}-{digest.hexdigest()[:16]}"
 
     def harness(self):
         """``run_cocotb``'s ``harness``: the library and the top above (written once)."""
@@ -75,12 +74,12 @@ module harness_library (
     wire launch = !running && start && !started;
     wire finish = running && (sent + {{31'd0, valid && ready}} >= count || cycles >= 100000);
 
-    tb_stream_source #(.W(16), .ABSOLUTE({absolute}), .RECORD(1), .ADVANCE({advance})) source (
+    tb_stream_source #(.W(16), .TIMING({timing}), .RECORD(1), .ADVANCE({advance})) source (
         .clk(clk), .start(launch), .run(running), .stop(rst || finish),
         .stimulus({stim}), .accepts({acc}), .seed(rand_seed), .idle(idle), .limit(count),
         .now(cycles), .payload(payload), .valid(valid), .ready(ready), .sent(sent)
     );
-    tb_stream_sink #(.W(16), .ADVANCE({advance})) sink (
+    tb_stream_sink #(.W(16), .STAMP({stamp}), .ADVANCE({advance})) sink (
         .clk(clk), .start(launch), .run(running), .stop(rst || finish),
         .responses({resp}), .name({stream}), .seed(rand_seed ^ 32'h9E3779B9), .stall(stall),
         .now(cycles), .payload(payload), .valid(seen), .ready(ready), .got(got),
@@ -105,14 +104,16 @@ endmodule
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-@pytest.mark.parametrize("absolute,advance,drop", [(0, 0, 0), (0, 1, 0), (1, 0, 0), (0, 0, 1)])
-def test_library(sim, absolute, advance, drop):
+@pytest.mark.parametrize("timing,advance,stamp,drop", [
+    (0, 0, 0, 0), (1, 1, 1, 0), (2, 0, 1, 0), (1, 0, 1, 1)])
+def test_library(sim, timing, advance, stamp, drop):
     """The library's source, sink, pause generators and hold check, every transfer's cycles
     and every rule violation against the cycle model of ``tests/sim/tb_harness.py``."""
-    bench = LibraryBench(absolute=absolute, advance=advance)
+    bench = LibraryBench(timing=timing, advance=advance, stamp=stamp)
     run_cocotb(bench, "tests.sim.tb_harness", sim, quiet=True, testcase="library",
                harness=LibraryBench.harness,
-               args={"absolute": absolute, "advance": advance, "drop": drop, "n": 300})
+               args={"timing": timing, "advance": advance, "stamp": stamp, "drop": drop,
+                     "n": 300})
 
 
 def test_library_lints_clean():

@@ -1,11 +1,13 @@
 // A stream sink: takes one stream into a file, with random backpressure, and checks the stream's
 // hold rule (tb_hold_check).
 //
-// Every transfer appends "NOW PAYLOAD" (hex) to the file responses. ready is registered: high in
-// a cycle of the run unless the pause generator (stall/256) paused in the cycle before.
+// Every transfer appends "NOW PAYLOAD" (hex; "PAYLOAD" without STAMP) to the file responses. ready
+// is registered: high in a cycle of the run unless the pause generator (stall/256) paused in the
+// cycle before.
 //
 // Parameters
 //   W        payload width.
+//   STAMP    1: each line starts with the cycle of the transfer (now); 0: payloads only.
 //   ADVANCE  the pause generator's (tb_xorshift32).
 // Contract
 //   start (one cycle) opens the file, drops ready, clears got and errors, forgets the hold
@@ -16,6 +18,7 @@
 `timescale 1ns/1ps
 module tb_stream_sink #(
     parameter W = 8,
+    parameter STAMP = 1,
     parameter ADVANCE = 0
 ) (
     input wire clk,
@@ -63,7 +66,8 @@ module tb_stream_sink #(
         end else if (run) begin
             if (error) errors <= errors + 1;
             if (valid && ready) begin
-                $fwrite(fd, "%h %h\n", now, payload);
+                if (STAMP != 0) $fwrite(fd, "%h %h\n", now, payload);
+                else $fwrite(fd, "%h\n", payload);
                 got <= got + 1;
             end
             ready <= !pause;

@@ -1,15 +1,16 @@
 // A stream source: drives one stream from a file, with random idle cycles.
 //
-// The file (stimulus) holds one word a line, "WHEN PAYLOAD" in hex. A word is offered once it is
-// due, no more than limit words have been sent and the pause generator (idle/256) does not
-// pause; once offered it is held until taken.
+// The file (stimulus) holds one word a line, "WHEN PAYLOAD" or "PAYLOAD" in hex. A word is
+// offered once it is due, no more than limit words have been sent and the pause generator
+// (idle/256) does not pause; once offered it is held until taken.
 //
 // Parameters
 //   W         payload width.
-//   ABSOLUTE  0: WHEN is a delay, counted in the cycles the stream's slot is free (the previous
-//             word taken) from the cycle the previous word was taken (the first word: from the
-//             first cycle of the run), each of which is spent without an offer;
-//             1: WHEN is the first cycle (now) the word may be offered.
+//   TIMING    what WHEN is. 0: there is no WHEN (lines are "PAYLOAD"): every word is due at once;
+//             1: a delay, counted in the cycles the stream's slot is free (the previous word
+//             taken) from the cycle the previous word was taken (the first word: from the first
+//             cycle of the run), each of which is spent without an offer;
+//             2: the first cycle (now) the word may be offered.
 //   RECORD    1: every transfer appends "OFFER ACCEPT" (the cycle the word was first offered, the
 //             cycle it was taken) to the file accepts; 0: accepts is not used.
 //   ADVANCE   the pause generator's (tb_xorshift32).
@@ -21,7 +22,7 @@
 `timescale 1ns/1ps
 module tb_stream_source #(
     parameter W = 8,
-    parameter ABSOLUTE = 0,
+    parameter TIMING = 1,
     parameter RECORD = 0,
     parameter ADVANCE = 0
 ) (
@@ -62,15 +63,25 @@ module tb_stream_source #(
     end
 
     /* verilator lint_off BLKSEQ */
+    task read_word;
+        begin
+            if (TIMING == 0) begin
+                rc = $fscanf(fd, "%h\n", word);
+                when = 32'd0;
+                have = rc == 1;
+            end else begin
+                rc = $fscanf(fd, "%h %h\n", when, word);
+                have = rc == 2;
+            end
+        end
+    endtask
+
     always @(posedge clk) begin
         if (start) begin
             fd = $fopen(stimulus, "r");
             if (RECORD != 0) fa = $fopen(accepts, "w");
             have = 1'b0;
-            if (fd != 0) begin
-                rc = $fscanf(fd, "%h %h\n", when, word);
-                have = rc == 2;
-            end
+            if (fd != 0) read_word;
             valid <= 1'b0;
             sent <= 32'd0;
         end else if (run) begin
@@ -79,16 +90,15 @@ module tb_stream_source #(
                 if (RECORD != 0) $fwrite(fa, "%h %h\n", offered, now);
             end
             if (!valid || ready) begin
-                if (have && ABSOLUTE == 0 && when != 0) begin
+                if (have && TIMING == 1 && when != 0) begin
                     when = when - 1;
                     valid <= 1'b0;
-                end else if (have && (ABSOLUTE == 0 || when <= now)
+                end else if (have && (TIMING != 2 || when <= now)
                              && sent + {31'd0, fire} < limit && !pause) begin
                     payload <= word;
                     valid <= 1'b1;
                     offered <= now + 1;
-                    rc = $fscanf(fd, "%h %h\n", when, word);
-                    have = rc == 2;
+                    read_word;
                 end else begin
                     valid <= 1'b0;
                 end

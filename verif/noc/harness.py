@@ -94,7 +94,7 @@ def traffic_harness_verilog(top, ports, *, name=None):
             node, cls = s.split("__")[1:]
             file = verilog_string(f"{prefix}_{node}_{cls}.hex")
             if kind == "source":
-                params = f"#(.W({w}), .ABSOLUTE(1))"
+                params = f"#(.W({w}), .TIMING(2))"
                 files = f".stimulus({file}), .accepts({verilog_string('')})"
                 counters, outs = f"sent_{k}", f".sent(sent_{k})"
             else:
