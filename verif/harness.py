@@ -1,15 +1,17 @@
 """A bulk stream harness: drives a design's input stream from a file and records its output stream.
 
 cocotb drives per-cycle Python slowly (tens of thousands of cycles a second), so long runs move
-stimulus in bulk: :func:`harness_verilog` wraps a design in a Verilog module that, once started,
-reads one hex word per line from ``+stim=FILE`` into the input stream, writes every output transfer
-as one hex line to ``+resp=FILE``, and raises ``done``. Python only writes the file, starts the run
-and checks the result, in :class:`StreamHarness`.
+stimulus in bulk: :func:`harness_verilog` wraps a design in a thin generated Verilog top that
+instantiates the checked-in harness library (:data:`LIBRARY`, ``verif/hdl``): a
+``tb_stream_source`` reads one word per line of ``stim.hex`` into the input stream, a
+``tb_stream_sink`` writes every output transfer as one hex line to ``resp.hex``, and
+the top raises ``done``. Python only writes the file, starts the run and checks the result, in
+:class:`StreamHarness`. The SRAM's and the mesh's harnesses are tops over the same library.
 
 What the harness guarantees and checks
-  * Input idles and output backpressure come from two xorshift32 generators in the harness (seeded
-    by ``rand_seed``), with probabilities ``idle/256`` and ``stall/256``: the same on every
-    simulator, so runs are reproducible.
+  * Input idles and output backpressure come from two xorshift32 pause generators (seeded by
+    ``rand_seed`` and ``rand_seed ^ 0x9E3779B9``), with probabilities ``idle/256`` and
+    ``stall/256``: the same on every simulator, so runs are reproducible.
   * The input side obeys the stream rules. The output side is checked: once the design asserts
     ``valid`` without ``ready``, it must keep ``valid`` and the payload until the transfer;
     every violation increments ``proto_errors``.
@@ -28,15 +30,22 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-__all__ = ["harness_verilog", "XORSHIFT32_VERILOG", "StreamHarness", "HarnessError", "STIM_FILE",
-           "RESP_FILE"]
+from sim.flow.build import atomic_write
+
+__all__ = ["LIBRARY", "XORSHIFT32_VERILOG", "verilog_string", "harness_sources", "port_decl",
+           "harness_verilog", "stream_harness", "StreamHarness", "HarnessError", "read_records",
+           "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
 
 STIM_FILE = "stim.hex"
 RESP_FILE = "resp.hex"
 
+#: The checked-in Verilog harness library (``verif/hdl``), in dependency order: every generated
+#: harness top instantiates these, and every simulation of one compiles them.
+LIBRARY = tuple(Path(__file__).parent / "hdl" / f"{m}.v" for m in (
+    "tb_xorshift32", "tb_pause", "tb_hold_check", "tb_stream_source", "tb_stream_sink"))
 
-#: The Verilog xorshift32 step (13, 17, 5) of every generated bench's pause and stall
-#: generators, as :mod:`hw.fp.rng` / :mod:`verif.fp.rng` define the generator.
+#: The xorshift32 step as a Verilog function, for the scalar core's bench
+#: (``verif/scalar/core_tb.py``) until it too is a top over :data:`LIBRARY`.
 XORSHIFT32_VERILOG = """    function [31:0] xorshift32(input [31:0] x);
         reg [31:0] y;
         begin
@@ -46,8 +55,40 @@ XORSHIFT32_VERILOG = """    function [31:0] xorshift32(input [31:0] x);
         end
     endfunction"""
 
+#: Bytes of the library's file-name and stream-name ports.
+_NAME_BYTES = {"file": 64, "name": 32}
+
+
+def verilog_string(text, *, kind="file"):
+    """A Verilog constant of ``text`` as wide as the library's ``kind`` ports ("file": 64 bytes,
+    "name": 32), zero-padded on the left as a string literal is."""
+    size = _NAME_BYTES[kind]
+    if len(text) > size or not text.isascii() or '"' in text or "\\" in text:
+        raise ValueError(f"{kind} must be at most {size} ASCII characters without quotes or "
+                         f"backslashes, not {text!r}")
+    pad = 8 * (size - len(text))
+    return f'{{{pad}\'d0, "{text}"}}' if text else f"{8 * size}'d0"
+
+
+def harness_sources(design, text, *, suffix):
+    """Write the harness top ``text`` next to ``design``'s simulation Verilog (again only if it
+    changed) and return the sources to compile: the design, the library, the top (last)."""
+    rtl = design.simulation_verilog()
+    path = rtl.with_name(f"{design.stem}.{suffix}.v")
+    if not path.exists() or path.read_text() != text:  # the generator may have changed
+        atomic_write(path, text)
+    return [rtl, *LIBRARY, path]
+
+
+def port_decl(p):
+    """The Verilog declaration of the design port ``p`` brought out of a harness top."""
+    rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
+    return f"{'input' if p.direction == 'in' else 'output'} wire {rng}{p.name}"
+
+
 def harness_verilog(top, ports, *, stream_in="i", stream_out="o", name=None):
-    """Verilog text of a harness module around design ``top`` with the given ports."""
+    """Verilog text of a harness module around design ``top`` with the given ports: a
+    ``tb_stream_source`` on ``stream_in``, a ``tb_stream_sink`` on ``stream_out``."""
     by_name = {p.name: p for p in ports}
     for s, role in ((stream_in, "input"), (stream_out, "output")):
         for suffix in ("payload", "valid", "ready"):
@@ -60,13 +101,8 @@ def harness_verilog(top, ports, *, stream_in="i", stream_out="o", name=None):
                     for x in ("payload", "valid", "ready")}
     other = [p for p in ports if p.name not in stream_ports and p.name not in ("clk", "rst")]
     name = name or f"harness_{top}"
-
-    def decl(p):
-        rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
-        return f"{'input' if p.direction == 'in' else 'output'} wire {rng}{p.name}"
-
-    fwd_decls = "".join(f",\n    {decl(p)}" for p in other)
-    fwd_conns = "".join(f",\n    .{p.name}({p.name})" for p in other)
+    fwd_decls = "".join(f",\n    {port_decl(p)}" for p in other)
+    fwd_conns = "".join(f",\n        .{p.name}({p.name})" for p in other)
     si, so = stream_in, stream_out
     return f"""// Generated by verif/harness.py for design {top}: do not edit.
 `timescale 1ns/1ps
@@ -81,133 +117,86 @@ module {name} (
     input wire [31:0] timeout,
     output reg done,
     output reg timed_out,
-    output reg [31:0] proto_errors,
-    output reg [31:0] n_in,
-    output reg [31:0] n_out,
+    output wire [31:0] proto_errors,
+    output wire [31:0] n_in,
+    output wire [31:0] n_out,
     output reg [31:0] cycles{fwd_decls}
 );
-    reg [{iw - 1}:0] in_payload;
-    reg in_valid;
-    wire in_ready;
+    wire [{iw - 1}:0] in_payload;
+    wire in_valid, in_ready;
     wire [{ow - 1}:0] out_payload;
-    wire out_valid;
-    reg out_ready;
+    wire out_valid, out_ready;
+    reg running, started;
+    reg [31:0] quiet;
+    wire launch = !running && start && !started;
+    wire out_fire = out_valid && out_ready;
+    wire finish = running && ((n_out + {{31'd0, out_fire}}) >= count || quiet >= timeout);
 
     {top} dut (
-    .clk(clk),
-    .rst(rst),
-    .{si}__payload(in_payload),
-    .{si}__valid(in_valid),
-    .{si}__ready(in_ready),
-    .{so}__payload(out_payload),
-    .{so}__valid(out_valid),
-    .{so}__ready(out_ready){fwd_conns}
+        .clk(clk),
+        .rst(rst),
+        .{si}__payload(in_payload),
+        .{si}__valid(in_valid),
+        .{si}__ready(in_ready),
+        .{so}__payload(out_payload),
+        .{so}__valid(out_valid),
+        .{so}__ready(out_ready){fwd_conns}
     );
 
-    reg [8*4096-1:0] stim_name;
-    reg [8*4096-1:0] resp_name;
-    integer fin, fout, rc;
-    reg [{iw - 1}:0] word;
-    reg running, started;
-    reg [31:0] rnd_i, rnd_o, quiet;
-    reg held_valid;
-    reg [{ow - 1}:0] held_payload;
-
-{XORSHIFT32_VERILOG}
-
-    initial begin
-        if (!$value$plusargs("stim=%s", stim_name)) stim_name = "{STIM_FILE}";
-        if (!$value$plusargs("resp=%s", resp_name)) resp_name = "{RESP_FILE}";
-        fin = 0;
-        fout = 0;
-    end
+    // Two pause generators from one seed: the source's idles, the sink's backpressure.
+    tb_stream_source #(.W({iw}), .TIMING(0)) source (
+        .clk(clk), .start(launch), .run(running), .stop(rst || finish),
+        .stimulus({verilog_string(STIM_FILE)}), .accepts({verilog_string("")}),
+        .seed(rand_seed), .idle(idle), .limit(count), .now(cycles),
+        .payload(in_payload), .valid(in_valid), .ready(in_ready), .sent(n_in)
+    );
+    tb_stream_sink #(.W({ow}), .STAMP(0)) sink (
+        .clk(clk), .start(launch), .run(running), .stop(rst || finish),
+        .responses({verilog_string(RESP_FILE)}), .name({verilog_string(so, kind="name")}),
+        .seed(rand_seed ^ 32'h9E3779B9), .stall(stall), .now(cycles),
+        .payload(out_payload), .valid(out_valid), .ready(out_ready), .got(n_out),
+        .errors(proto_errors)
+    );
 
     always @(posedge clk) begin
         if (rst) begin
-            in_valid <= 1'b0;
-            out_ready <= 1'b0;
             running <= 1'b0;
             started <= 1'b0;
             done <= 1'b0;
             timed_out <= 1'b0;
-            proto_errors <= 32'd0;
-            n_in <= 32'd0;
-            n_out <= 32'd0;
             cycles <= 32'd0;
-            held_valid <= 1'b0;
         end else if (!running) begin
-            in_valid <= 1'b0;
-            out_ready <= 1'b0;
             if (!start) started <= 1'b0;
-            if (start && !started) begin
-                // A new run: open the files, reset the counters and the pause generators.
+            if (launch) begin
+                // A new run: the source and sink open their files and reload their generators.
                 started <= 1'b1;
                 running <= 1'b1;
                 done <= 1'b0;
                 timed_out <= 1'b0;
-                proto_errors <= 32'd0;
-                n_in <= 32'd0;
-                n_out <= 32'd0;
                 cycles <= 32'd0;
                 quiet <= 32'd0;
-                held_valid <= 1'b0;
-                // Two generators from one seed; neither may start at 0 (xorshift's fixed point).
-                rnd_i <= (rand_seed == 32'h0) ? 32'h2545F491 : rand_seed;
-                rnd_o <= ((rand_seed ^ 32'h9E3779B9) == 32'h0) ? 32'h2545F491
-                                                               : (rand_seed ^ 32'h9E3779B9);
-                fin = $fopen(stim_name, "r");
-                fout = $fopen(resp_name, "w");
-                if (fin == 0 || fout == 0) begin
-                    $display("harness: cannot open %0s or %0s", stim_name, resp_name);
-                    proto_errors <= 32'hFFFFFFFF;
-                    running <= 1'b0;
-                    done <= 1'b1;
-                end
             end
         end else begin
             cycles <= cycles + 1;
-            rnd_i <= xorshift32(rnd_i);
-            rnd_o <= xorshift32(rnd_o);
-            // Input driver: present the next word when the slot is free (empty or just taken).
-            if (!in_valid || in_ready) begin
-                if ((n_in + (in_valid && in_ready)) < count && rnd_i[31:24] >= idle) begin
-                    rc = $fscanf(fin, "%h\\n", word);
-                    in_payload <= word;
-                    in_valid <= 1'b1;
-                end else begin
-                    in_valid <= 1'b0;
-                end
-            end
-            if (in_valid && in_ready) n_in <= n_in + 1;
-            // Output monitor: record transfers, check the stream rules, apply backpressure.
-            if (held_valid && (!out_valid || out_payload != held_payload)) begin
-                $display("harness: stream rule broken at cycle %0d: %0s", cycles,
-                         "valid or payload changed while waiting for ready");
-                proto_errors <= proto_errors + 1;
-            end
-            held_valid <= out_valid && !out_ready;
-            held_payload <= out_payload;
-            if (out_valid && out_ready) begin
-                $fwrite(fout, "%h\\n", out_payload);
-                n_out <= n_out + 1;
-                quiet <= 32'd0;
-            end else begin
-                quiet <= quiet + 1;
-            end
-            out_ready <= rnd_o[31:24] >= stall;
-            if ((n_out + (out_valid && out_ready)) >= count || quiet >= timeout) begin
+            quiet <= out_fire ? 32'd0 : quiet + 1;
+            if (finish) begin
                 timed_out <= quiet >= timeout;
                 running <= 1'b0;
                 done <= 1'b1;
-                in_valid <= 1'b0;
-                out_ready <= 1'b0;
-                $fclose(fin);
-                $fclose(fout);
             end
         end
     end
 endmodule
 """
+
+
+def stream_harness(design, *, stream_in="i", stream_out="o"):
+    """``(sources, top)`` of ``design`` in the stream harness (``verif.runner.run_cocotb``'s
+    default harness)."""
+    top = f"harness_{design.name}"
+    text = harness_verilog(design.name, design.ports(), stream_in=stream_in,
+                           stream_out=stream_out, name=top)
+    return harness_sources(design, text, suffix="harness"), top
 
 
 class HarnessError(AssertionError):
@@ -289,3 +278,17 @@ def read_words(path):
     except ValueError:
         bad = next(w for w in text if any(c in "xXzZ" for c in w))
         raise HarnessError(f"output word with undefined bits: {bad}") from None
+
+
+def read_records(path):
+    """The ``A B`` hex pairs of a harness record file, as a list of ``(int, int)`` (none if the
+    file does not exist); 'x'/'z' digits (undriven bits) become a clear error."""
+    if not os.path.exists(path):
+        return []
+    text = Path(path).read_text()
+    try:  # all at once: files of a million records are common
+        values = [int(w, 16) for w in text.split()]
+    except ValueError:
+        bad = next(line for line in text.splitlines() if any(c in "xXzZ" for c in line))
+        raise HarnessError(f"{path}: a record with undefined bits: {bad}") from None
+    return list(zip(values[0::2], values[1::2], strict=True))

@@ -28,7 +28,7 @@ import numpy as np
 from sim.flow import toolchain
 from sim.flow.build import atomic_write, locked
 
-from .harness import harness_verilog, read_words, write_words
+from .harness import read_words, stream_harness, write_words
 from .pack import pack, unpack
 
 __all__ = ["run_cocotb", "tb_args", "SimulationFailed", "waves_requested"]
@@ -65,15 +65,9 @@ def tb_args():
 def _harness_sources(design, *, harness, stream_in, stream_out):
     if callable(harness):  # a testbench's own harness: (design) -> (sources, top)
         return harness(design)
-    rtl = design.simulation_verilog()
     if not harness:
-        return [rtl], design.name
-    top = f"harness_{design.name}"
-    path = rtl.with_name(f"{design.stem}.harness.v")
-    if not path.exists():
-        atomic_write(path, harness_verilog(design.name, design.ports(), stream_in=stream_in,
-                                           stream_out=stream_out, name=top))
-    return [rtl, path], top
+        return [design.simulation_verilog()], design.name
+    return stream_harness(design, stream_in=stream_in, stream_out=stream_out)
 
 
 def _public_ports(build_dir, top):

@@ -4,6 +4,9 @@
 ``build/lint/<stem>/<top>.v`` so that the file is named after its module). Warnings are shown,
 grouped by code with counts, but are not fatal: Amaranth's Verilog trips WIDTHEXPAND, UNUSEDSIGNAL
 and PROCASSINIT by construction. Errors are: a block with any ``%Error`` fails.
+
+With every block, the checked-in Verilog harness library (``verif/hdl``) is linted the same way,
+each module as the top; written by hand, it must lint clean: any warning there fails too.
 """
 
 import re
@@ -14,9 +17,12 @@ from collections import defaultdict
 from . import blocks as registry
 from . import toolchain
 
-__all__ = ["run", "lint_block", "LINT_ARGS"]
+__all__ = ["run", "lint_block", "lint_library", "LINT_ARGS", "LIBRARY"]
 
 LINT_ARGS = ["--lint-only", "-Wall", "-Wno-fatal"]
+
+#: The harness library's directory.
+LIBRARY = toolchain.ROOT / "verif" / "hdl"
 
 _MESSAGE = re.compile(r"^%(Warning|Error)(?:-(\w+))?: (.*)$")
 
@@ -33,8 +39,26 @@ def lint_block(block):
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / f"{design.name}.v"
     shutil.copyfile(design.verilog(), source)
-    proc = subprocess.run(["verilator", *LINT_ARGS, "--top-module", design.name, source.name],
-                          cwd=workdir, capture_output=True, text=True)
+    return _verilator(["--top-module", design.name, source.name], workdir)
+
+
+def lint_library():
+    """Lint every module of the harness library as the top; return ``(errors, warnings)`` of
+    all of them, as :func:`lint_block` does."""
+    files = sorted(LIBRARY.glob("*.v"))
+    workdir = toolchain.BUILD / "lint" / "harness-library"
+    workdir.mkdir(parents=True, exist_ok=True)
+    errors, warnings = [], []
+    for path in files:
+        e, w = _verilator(["--top-module", path.stem, *map(str, files)], workdir)
+        errors += e
+        warnings += w
+    return errors, warnings
+
+
+def _verilator(args, workdir):
+    proc = subprocess.run(["verilator", *LINT_ARGS, *args], cwd=workdir, capture_output=True,
+                          text=True)
     errors, warnings = [], []
     for line in (proc.stdout + proc.stderr).splitlines():
         match = _MESSAGE.match(line)
@@ -80,5 +104,12 @@ def run(names=None, *, progress=print):
                 for text in texts:
                     say(f"    {text}")
         failed += bool(errors)
+    if not names:
+        errors, warnings = lint_library()
+        say(f"lint harness library (verif/hdl): {len(errors)} errors, {len(warnings)} warnings"
+            " (warnings are fatal here)")
+        for code, text in errors + warnings:
+            say(f"  {code}: {text}")
+        failed += bool(errors or warnings)
     say(f"lint: {len(chosen)} blocks, {failed} with errors (warnings are not fatal)")
     return failed

@@ -1,9 +1,15 @@
-"""cocotb side of tests/sim/test_harness.py: the bulk harness around PlusOne."""
+"""cocotb side of tests/sim/test_harness.py: the bulk harness around PlusOne, and the harness
+library's source and sink against a cycle model."""
+
+from pathlib import Path
 
 import cocotb
 import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
 
-from verif.harness import HarnessError, StreamHarness
+from verif.fp.rng import initial_state, next_state
+from verif.harness import HarnessError, StreamHarness, read_records, read_words, write_words
 from verif.runner import tb_args
 
 
@@ -27,3 +33,97 @@ async def harness_roundtrip(dut):
     # A second batch in the same simulation reuses the harness.
     out2 = await h.run(words[:10], idle=0, stall=0)
     assert out2 == [(w + 1) & 0xFFFFFFFF for w in words[:10]]
+
+
+def library_model(stimulus, *, count, timing, advance, drop, idle, stall, seed):
+    """The cycles of :class:`tests.sim.test_harness.LibraryBench`, as ``verif/hdl`` states its
+    contract: ``(accepts, responses, errors, cycles)`` with the ``(offer, accept)`` and
+    ``(cycle, payload)`` records of the source and the sink."""
+
+    def pauses(seed, rate):
+        state = initial_state(seed)
+        if advance:
+            state = next_state(state)
+        while True:
+            yield (state >> 24) < rate
+            state = next_state(state)
+
+    idles, stalls = pauses(seed, idle), pauses(seed ^ 0x9E3779B9, stall)
+    words = iter(stimulus)
+    pending = next(words, None)
+    valid, ready, payload, offered, sent, held, last = False, False, 0, 0, 0, False, 0
+    accepts, responses, errors = [], [], 0
+    for now in range(100_001):
+        seen = valid and not (drop and now % 2)
+        fire = valid and ready
+        if held and (not seen or payload != last):
+            errors += 1
+        held, last = seen and not ready, payload
+        if fire:
+            accepts.append((offered, now))
+            sent += 1
+        if seen and ready:
+            responses.append((now, payload))
+        idle_now, stall_now = next(idles), next(stalls)
+        if not valid or ready:
+            if pending is not None and timing == 1 and pending[0]:
+                pending = (pending[0] - 1, pending[1])
+                valid = False
+            elif (pending is not None and (timing != 2 or pending[0] <= now) and sent < count
+                  and not idle_now):
+                valid, payload, offered = True, pending[1], now + 1
+                pending = next(words, None)
+            else:
+                valid = False
+        ready = not stall_now
+        if sent >= count or now >= 100_000:
+            return accepts, responses, errors, now + 1
+    raise AssertionError("unreachable")
+
+
+@cocotb.test()
+async def library(dut):
+    """The library's source into its sink with idles, backpressure and delays (or cycle times),
+    every record and the violation count against :func:`library_model`."""
+    args = tb_args()
+    rng = np.random.default_rng(11)
+    cocotb.start_soon(Clock(dut.clk, 2, unit="ns").start())
+    dut.start.value = 0
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+    violations = 0
+    for k, (idle, stall, seed) in enumerate([(0, 0, 0), (90, 60, 7), (200, 10, 0x9E3779B9),
+                                              (20, 220, 123456789)]):
+        n = args["n"]
+        words = [int(w) for w in rng.integers(0, 1 << 16, size=n)]
+        if args["timing"] == 0:  # no first column: every word due at once
+            stimulus = [(0, w) for w in words]
+            write_words("stim.hex", words)
+        else:
+            whens = (np.cumsum(rng.integers(0, 4, size=n)) if args["timing"] == 2
+                     else rng.choice([0, 0, 0, 1, 5], size=n))
+            stimulus = [(int(t), w) for t, w in zip(whens, words, strict=True)]
+            Path("stim.hex").write_text("".join(f"{t:x} {w:x}\n" for t, w in stimulus))
+        count = n - 2 * k  # fewer than the file holds: the source stops at the limit
+        dut.count.value, dut.idle.value, dut.stall.value = count, idle, stall
+        dut.rand_seed.value, dut.drop.value = seed, args["drop"]
+        dut.start.value = 1
+        await RisingEdge(dut.done)
+        dut.start.value = 0
+        await ClockCycles(dut.clk, 1)
+        accepts, responses, errors, cycles = library_model(
+            stimulus, count=count, timing=args["timing"], advance=args["advance"],
+            drop=args["drop"], idle=idle, stall=stall, seed=seed)
+        assert read_records("acc.hex") == accepts, f"run {k}: accept records"
+        if not args["stamp"]:  # payloads only
+            responses = [w for _, w in responses]
+        got = read_records("resp.hex") if args["stamp"] else read_words("resp.hex")
+        assert got == responses, f"run {k}: response records"
+        assert int(dut.errors.value) == errors, f"run {k}: {int(dut.errors.value)} violations"
+        assert int(dut.cycles.value) == cycles, f"run {k}: {int(dut.cycles.value)} cycles"
+        assert int(dut.sent.value) == count
+        assert args["drop"] or errors == 0
+        violations += errors
+    assert violations > 0 or not args["drop"], "a broken hold rule went unnoticed"

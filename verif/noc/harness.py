@@ -1,19 +1,22 @@
 """A bulk traffic harness for the mesh: every local stream driven from, or recorded to, a file.
 
 One Python call per flit per cycle would make mesh runs crawl, so :func:`traffic_harness_verilog`
-wraps a design in generated Verilog that moves traffic in bulk (the multi-stream counterpart of
+wraps a design in a thin generated Verilog top over the harness library of ``verif/hdl``
+(:data:`verif.harness.LIBRARY`) that moves traffic in bulk (the multi-stream counterpart of
 ``verif/harness.py``):
 
 * **configuration**: at ``start`` the words of ``cfg.hex`` (one hex payload a line) enter the
   ``cfg`` stream in order, one per cycle;
-* **sources**: every input stream ``inject__<n>__<c>`` reads ``src_<n>_<c>.hex``, lines
-  ``<time> <payload>`` (hex) in order; a payload is offered from cycle ``time`` on (cycles count
-  from the end of configuration), so the file is an unbounded source queue with creation times;
-  an xorshift32 generator per source adds idle cycles (``idle`` in 256ths);
-* **sinks**: every output stream ``eject__<n>__<c>`` writes ``snk_<n>_<c>.hex``, lines
-  ``<cycle> <payload>`` of every transfer; an xorshift32 generator per sink drops ``ready``
-  (``stall`` in 256ths); the stream rules (valid and payload held until ready) are checked and
-  violations counted in ``proto_errors``;
+* **sources**: every input stream ``inject__<n>__<c>`` (a ``tb_stream_source``) reads
+  ``src_<n>_<c>.hex``, lines ``<time> <payload>`` (hex) in order; a payload is offered from cycle
+  ``time`` on (cycles count from the end of configuration), so the file is an unbounded source
+  queue with creation times; a pause generator per source (seed ``rand_seed ^ (k + 1) *
+  0x9E3779B9`` for source ``k``) adds idle cycles (``idle`` in 256ths);
+* **sinks**: every output stream ``eject__<n>__<c>`` (a ``tb_stream_sink``) writes
+  ``snk_<n>_<c>.hex``, lines ``<cycle> <payload>`` of every transfer; a pause generator per sink
+  (seed ``rand_seed ^ (k + 1) * 0x85EBCA6B``) drops ``ready`` (``stall`` in 256ths); the stream
+  rules (valid and payload held until ready) are checked and violations counted in
+  ``proto_errors``;
 * **end**: ``count`` (non-zero) transfers out then 64 more cycles, so late duplicates are still
   recorded; or ``timeout`` cycles without an output transfer (``timed_out``: a hang); or
   ``max_cycles`` (non-zero) cycles (a bench run above saturation).
@@ -30,7 +33,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from sim.flow.build import atomic_write
+from verif.harness import harness_sources, port_decl, verilog_string
 
 __all__ = ["traffic_harness_verilog", "traffic_harness", "TrafficHarness", "TRAIL_CYCLES"]
 
@@ -40,110 +43,6 @@ TRAIL_CYCLES = 64
 _SOURCE = re.compile(r"^(inject__\d+__\d+)__payload$")
 _SINK = re.compile(r"^(eject__\d+__\d+)__payload$")
 _EDGE_VALID = re.compile(r"^\w+_out__\d+__valid$")
-
-#: The xorshift32 step of the endpoints' pause generators (as in ``verif/harness.py``).
-_XS = """    function [31:0] xs(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            xs = y ^ (y << 5);
-        end
-    endfunction
-"""
-
-_MODULES = """
-module {name}_src #(parameter W = 8) (
-    input wire clk, input wire go, input wire run, input wire stop,
-    input wire [15:0] node, input wire [15:0] cls, input wire [31:0] salt,
-    input wire [31:0] seed, input wire [7:0] idle, input wire [31:0] now,
-    output reg [W-1:0] payload, output reg valid, input wire ready, output reg [31:0] sent);
-    integer fd, rc;
-    reg [8*32-1:0] file;
-    reg [31:0] t, rnd;
-    reg [W-1:0] word;
-    reg have;
-{xs}    initial begin fd = 0; valid = 1'b0; sent = 32'd0; have = 1'b0; end
-    always @(posedge clk) begin
-        if (go) begin
-            $sformat(file, "src_%0d_%0d.hex", node, cls);
-            fd = $fopen(file, "r");
-            have = 1'b0;
-            if (fd != 0) begin rc = $fscanf(fd, "%h %h\\n", t, word); have = (rc == 2); end
-            valid <= 1'b0;
-            sent <= 32'd0;
-            rnd <= (seed ^ salt) == 32'd0 ? 32'h2545F491 : (seed ^ salt);
-        end else if (run) begin
-            rnd <= xs(rnd);
-            if (valid && ready) sent <= sent + 1;
-            if (!valid || ready) begin
-                if (have && t <= now && rnd[31:24] >= idle) begin
-                    payload <= word;
-                    valid <= 1'b1;
-                    rc = $fscanf(fd, "%h %h\\n", t, word);
-                    have = (rc == 2);
-                end else begin
-                    valid <= 1'b0;
-                end
-            end
-        end else begin
-            valid <= 1'b0;
-        end
-        if (stop && fd != 0) begin $fclose(fd); fd = 0; end
-    end
-endmodule
-
-module {name}_snk #(parameter W = 8) (
-    input wire clk, input wire go, input wire run, input wire stop,
-    input wire [15:0] node, input wire [15:0] cls, input wire [31:0] salt,
-    input wire [31:0] seed, input wire [7:0] stall, input wire [31:0] now,
-    input wire [W-1:0] payload, input wire valid, output reg ready,
-    output reg [31:0] got, output reg [31:0] errors);
-    integer fd;
-    reg [8*32-1:0] file;
-    reg [31:0] rnd;
-    reg held;
-    reg [W-1:0] held_payload;
-{xs}    initial begin fd = 0; ready = 1'b0; got = 32'd0; errors = 32'd0; held = 1'b0; end
-    always @(posedge clk) begin
-        if (go) begin
-            $sformat(file, "snk_%0d_%0d.hex", node, cls);
-            fd = $fopen(file, "w");
-            ready <= 1'b0;
-            got <= 32'd0;
-            errors <= 32'd0;
-            held <= 1'b0;
-            rnd <= (seed ^ salt) == 32'd0 ? 32'h2545F491 : (seed ^ salt);
-        end else if (run) begin
-            rnd <= xs(rnd);
-            if (held && (!valid || payload != held_payload)) errors <= errors + 1;
-            held <= valid && !ready;
-            held_payload <= payload;
-            if (valid && ready) begin
-                $fwrite(fd, "%h %h\\n", now, payload);
-                got <= got + 1;
-            end
-            ready <= rnd[31:24] >= stall;
-        end else begin
-            ready <= 1'b0;
-        end
-        if (stop && fd != 0) begin $fclose(fd); fd = 0; end
-    end
-endmodule
-"""
-
-
-def _decl(p):
-    rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
-    return f"output wire {rng}{p.name}"
-
-
-def _ids(stream):
-    """The node and class ports of a source or sink module (one module for all: a file name
-    as a parameter would make each instance a module of its own to compile)."""
-    node, cls = stream.split("__")[1:]
-    return f".node(16'd{node}), .cls(16'd{cls})"
-
 
 def traffic_harness_verilog(top, ports, *, name=None):
     """Verilog text of a traffic harness module around design ``top`` with the given ports."""
@@ -172,7 +71,7 @@ def traffic_harness_verilog(top, ports, *, name=None):
              "    output reg [31:0] cfg_words, output reg [31:0] edge_flits,",
              "    output wire [31:0] proto_errors, output wire [31:0] n_in,",
              "    output wire [31:0] n_out"
-             + "".join(f",\n    {_decl(p)}" for p in forwarded),
+             + "".join(f",\n    {port_decl(p)}" for p in forwarded),
              ");"]
     for p in tied:
         lines.append(f"    wire [{p.width - 1}:0] {p.name} = {p.width}'d0;")
@@ -185,19 +84,31 @@ def traffic_harness_verilog(top, ports, *, name=None):
     conns = [".clk(clk)", ".rst(rst)", ".cfg__payload(cfg_payload)", ".cfg__valid(cfg_valid)",
              ".cfg__ready(cfg_ready)"]
     conns += [f".{p.name}({p.name})" for p in forwarded + tied]
-    # (kind, streams, salt multiplier, pause input, counter ports)
-    for kind, streams, mix, pause, counters in (
-            ("src", sources, 0x9E3779B9, "idle", {"sent": "sent"}),
-            ("snk", sinks, 0x85EBCA6B, "stall", {"got": "got", "errors": "err"})):
+    # (kind, streams, salt multiplier, file prefix, the kind's own connections)
+    run = ".clk(clk), .start(go), .run(run), .stop(stop), .now(cycles)"
+    for kind, streams, mix, prefix, own in (
+            ("source", sources, 0x9E3779B9, "src", ".idle(idle), .limit(32'hFFFFFFFF)"),
+            ("sink", sinks, 0x85EBCA6B, "snk", ".stall(stall)")):
         for k, s in enumerate(streams):
             w = by_name[f"{s}__payload"].width
-            outs = "".join(f", .{port}({wire}_{k})" for port, wire in counters.items())
+            node, cls = s.split("__")[1:]
+            file = verilog_string(f"{prefix}_{node}_{cls}.hex")
+            if kind == "source":
+                params = f"#(.W({w}), .TIMING(2))"
+                files = f".stimulus({file}), .accepts({verilog_string('')})"
+                counters, outs = f"sent_{k}", f".sent(sent_{k})"
+            else:
+                params = f"#(.W({w}))"
+                files = f".responses({file}), .name({verilog_string(s, kind='name')})"
+                counters, outs = f"got_{k}, err_{k}", f".got(got_{k}), .errors(err_{k})"
             lines += [f"    wire [{w - 1}:0] {s}__payload;", f"    wire {s}__valid, {s}__ready;",
-                      f"    wire [31:0] {', '.join(f'{c}_{k}' for c in counters.values())};",
-                      f"    {name}_{kind} #(.W({w})) {kind}_{k} (.clk(clk), {_ids(s)}, "
-                      f".salt(32'd{(k + 1) * mix & 0xFFFFFFFF}), .go(go), .run(run), "
-                      f".stop(stop), .seed(rand_seed), .{pause}({pause}), .now(cycles), "
-                      f".payload({s}__payload), .valid({s}__valid), .ready({s}__ready){outs});"]
+                      f"    wire [31:0] {counters};",
+                      f"    tb_stream_{kind} {params} {prefix}_{k} (",
+                      f"        {run},", f"        {files},",
+                      f"        .seed(rand_seed ^ 32'd{(k + 1) * mix & 0xFFFFFFFF}), {own},",
+                      f"        .payload({s}__payload), .valid({s}__valid), .ready({s}__ready),"
+                      f" {outs}",
+                      "    );"]
             conns += [f".{s}__{x}({s}__{x})" for x in ("payload", "valid", "ready")]
     lines += [f"    assign n_in = {' + '.join(f'sent_{k}' for k in range(len(sources)))};",
               f"    assign n_out = {' + '.join(f'got_{k}' for k in range(len(sinks)))};",
@@ -258,20 +169,15 @@ def traffic_harness_verilog(top, ports, *, name=None):
         end
     end
 endmodule""".replace("TRAIL", str(TRAIL_CYCLES)))
-    lines.append(_MODULES.format(name=name, xs=_XS))
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def traffic_harness(design):
     """The simulation sources and top of ``design`` in its traffic harness (for
     ``verif.runner.run_cocotb``'s ``harness``)."""
-    rtl = design.simulation_verilog()
     top = f"traffic_{design.name}"
-    path = rtl.with_name(f"{design.stem}.traffic.v")
     text = traffic_harness_verilog(design.name, design.ports(), name=top)
-    if not path.exists() or path.read_text() != text:  # the generator may have changed
-        atomic_write(path, text)
-    return [rtl, path], top
+    return harness_sources(design, text, suffix="traffic"), top
 
 
 class TrafficHarness:

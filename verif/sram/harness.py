@@ -1,38 +1,43 @@
 """A bulk harness for a design with several input and output streams (the scratchpad's seven
-request/response port pairs and its ``inject`` stream), in generated Verilog.
+request/response port pairs and its ``inject`` stream): a thin generated Verilog top over the
+harness library of ``verif/hdl`` (:data:`verif.harness.LIBRARY`).
 
 It is ``verif/harness.py``'s idea for many streams at once, with per-transfer cycle records so
 that a cycle-level model can replay the run:
 
-* every input stream ``s`` reads ``s.stim.hex``: one line per word, ``DELAY PAYLOAD`` in hex:
-  the word is offered after ``DELAY`` cycles of its own (counted once the previous word was
-  taken) and then after random idle cycles (probability ``idle``/256, an xorshift32 generator
-  per stream); once offered it is held until taken. Each transfer appends ``OFFER ACCEPT`` (the
-  cycle the word was first offered and the cycle it was taken) to ``s.acc.hex``;
-* every output stream ``s`` is ready with probability 1 - ``stall``/256 per cycle (its own
-  generator) and appends ``CYCLE PAYLOAD`` to ``s.resp.hex`` per transfer; its stream rule
-  (valid and payload held until taken) is checked, violations counted in ``proto_errors``;
+* every input stream ``s`` (a ``tb_stream_source``) reads ``s.stim.hex``: one line per word,
+  ``DELAY PAYLOAD`` in hex: the word is offered after ``DELAY`` cycles of its own (counted once
+  the previous word was taken) and then after random idle cycles (probability ``idle``/256, a
+  pause generator per stream); once offered it is held until taken. Each transfer appends
+  ``OFFER ACCEPT`` (the cycle the word was first offered and the cycle it was taken) to
+  ``s.acc.hex``;
+* every output stream ``s`` (a ``tb_stream_sink``) is ready with probability 1 - ``stall``/256
+  per cycle (its own generator) and appends ``CYCLE PAYLOAD`` to ``s.resp.hex`` per transfer;
+  its stream rule (valid and payload held until taken) is checked, violations counted in
+  ``proto_errors``;
 * the run ends when every input has sent ``count_s`` words and every output has delivered
   ``expect_s``; ``timeout`` cycles without any transfer end it with ``timed_out`` set.
 
+Input ``i``'s generator is seeded with ``rand_seed ^ (0x9E3779B9 * (2i + 1))``, output ``i``'s
+with ``rand_seed ^ (0x9E3779B9 * (2i + 2))``; each is stepped once before its first draw.
 Cycle 0 is the first cycle of the run. Other ports of the design (status) come out unchanged.
 """
 
-import os
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from verif.harness import XORSHIFT32_VERILOG, HarnessError
+from verif.harness import (
+    HarnessError,
+    harness_sources,
+    port_decl,
+    read_records,
+    verilog_string,
+)
 
-__all__ = ["multi_harness_verilog", "MultiStreamHarness", "HarnessError"]
-
-
-def _decl(p):
-    rng = f"[{p.width - 1}:0] " if p.width > 1 else ""
-    return f"{'input' if p.direction == 'in' else 'output'} wire {rng}{p.name}"
+__all__ = ["multi_harness_verilog", "multi_harness", "MultiStreamHarness", "HarnessError"]
 
 
 def multi_harness_verilog(top, ports, *, inputs, outputs, name):
@@ -50,78 +55,40 @@ def multi_harness_verilog(top, ports, *, inputs, outputs, name):
 
     head = [f"    input wire [31:0] count_{s}" for s in inputs]
     head += [f"    input wire [31:0] expect_{s}" for s in outputs]
-    head += [f"    {_decl(p)}" for p in other]
-    decls, conns, resets, starts, body, closes = [], [], [], [], [], []
-    for i, s in enumerate(inputs):
-        w = width[s]
-        decls.append(f"""    reg [{w - 1}:0] {s}_payload, {s}_word;
-    reg {s}_valid, {s}_have, {s}_v;
-    wire {s}_ready;
-    reg [31:0] {s}_sent, {s}_wait, {s}_offer, {s}_rnd;
-    integer {s}_in, {s}_acc;""")
-        conns += [f"    .{s}__payload({s}_payload)", f"    .{s}__valid({s}_valid)",
-                  f"    .{s}__ready({s}_ready)"]
-        resets.append(f"            {s}_valid <= 1'b0;")
-        starts.append(f"""                {s}_sent = 0; {s}_have = 0; {s}_wait = 0;
-                {s}_rnd = seed_of(rand_seed, {2 * i + 1});
-                {s}_in = $fopen("{s}.stim.hex", "r");
-                {s}_acc = $fopen("{s}.acc.hex", "w");""")
-        body.append(f"""            {s}_rnd = xorshift32({s}_rnd);
-            {s}_v = {s}_valid;
-            if ({s}_valid && {s}_ready) begin
-                $fwrite({s}_acc, "%h %h\\n", {s}_offer, cycles);
-                {s}_sent = {s}_sent + 1;
-                {s}_v = 1'b0;
-                moved = 1;
-            end
-            if (!{s}_v) begin
-                if (!{s}_have && {s}_sent < count_{s}) begin
-                    rc = $fscanf({s}_in, "%h %h\\n", {s}_wait, {s}_word);
-                    {s}_have = 1;
-                end
-                if ({s}_have) begin
-                    if ({s}_wait != 0) {s}_wait = {s}_wait - 1;
-                    else if ({s}_rnd[31:24] >= idle) begin
-                        {s}_payload <= {s}_word;
-                        {s}_v = 1'b1;
-                        {s}_have = 0;
-                        {s}_offer <= cycles + 1;
-                    end
-                end
-            end
-            {s}_valid <= {s}_v;
-            if ({s}_sent < count_{s}) finished = 0;""")
-        closes.append(f"                $fclose({s}_in); $fclose({s}_acc);")
-    for i, s in enumerate(outputs):
-        w = width[s]
-        decls.append(f"""    wire [{w - 1}:0] {s}_payload;
-    wire {s}_valid;
-    reg {s}_ready, {s}_held;
-    reg [{w - 1}:0] {s}_last;
-    reg [31:0] {s}_got, {s}_rnd;
-    integer {s}_out;""")
-        conns += [f"    .{s}__payload({s}_payload)", f"    .{s}__valid({s}_valid)",
-                  f"    .{s}__ready({s}_ready)"]
-        resets.append(f"            {s}_ready <= 1'b0; {s}_held = 0;")
-        starts.append(f"""                {s}_got = 0; {s}_held = 0;
-                {s}_rnd = seed_of(rand_seed, {2 * i + 2});
-                {s}_out = $fopen("{s}.resp.hex", "w");""")
-        body.append(f"""            {s}_rnd = xorshift32({s}_rnd);
-            if ({s}_held && (!{s}_valid || {s}_payload != {s}_last)) begin
-                $display("harness: stream {s}: valid or payload changed, cycle %0d", cycles);
-                proto_errors = proto_errors + 1;
-            end
-            {s}_held = {s}_valid && !{s}_ready;
-            {s}_last = {s}_payload;
-            if ({s}_valid && {s}_ready) begin
-                $fwrite({s}_out, "%h %h\\n", cycles, {s}_payload);
-                {s}_got = {s}_got + 1;
-                moved = 1;
-            end
-            {s}_ready <= {s}_rnd[31:24] >= stall;
-            if ({s}_got < expect_{s}) finished = 0;""")
-        closes.append(f"                $fclose({s}_out);")
-    conns += [f"    .{p.name}({p.name})" for p in other]
+    head += [f"    {port_decl(p)}" for p in other]
+    body = []
+    common = ".clk(clk), .start(launch), .run(running), .stop(rst || finish), .now(cycles)"
+    # Input i's generator is number 2i + 1, output i's 2i + 2.
+    numbers = [2 * i + 1 for i in range(len(inputs))] + [2 * i + 2 for i in range(len(outputs))]
+    for k, s in enumerate((*inputs, *outputs)):
+        w, source = width[s], k < len(inputs)
+        seed = f"rand_seed ^ 32'h{0x9E3779B9 * numbers[k] & 0xFFFF_FFFF:08X}"
+        stream = f".payload({s}__payload), .valid({s}__valid), .ready({s}__ready)"
+        body.append(f"    wire [{w - 1}:0] {s}__payload;\n    wire {s}__valid, {s}__ready;")
+        if source:
+            body.append(f"""    wire [31:0] {s}_sent;
+    tb_stream_source #(.W({w}), .RECORD(1), .ADVANCE(1)) {s}_source (
+        {common},
+        .stimulus({verilog_string(f"{s}.stim.hex")}),
+        .accepts({verilog_string(f"{s}.acc.hex")}),
+        .seed({seed}), .idle(idle), .limit(count_{s}),
+        {stream}, .sent({s}_sent)
+    );""")
+        else:
+            body.append(f"""    wire [31:0] {s}_got, {s}_errors;
+    tb_stream_sink #(.W({w}), .ADVANCE(1)) {s}_sink (
+        {common},
+        .responses({verilog_string(f"{s}.resp.hex")}), .name({verilog_string(s, kind="name")}),
+        .seed({seed}), .stall(stall),
+        {stream}, .got({s}_got), .errors({s}_errors)
+    );""")
+    fire = {s: f"({s}__valid && {s}__ready)" for s in (*inputs, *outputs)}
+    # Counts after this cycle's transfers.
+    met = [f"{s}_sent + {{31'd0, {fire[s]}}} >= count_{s}" for s in inputs]
+    met += [f"{s}_got + {{31'd0, {fire[s]}}} >= expect_{s}" for s in outputs]
+    conns = [f"        .{s}__{x}({s}__{x})" for s in (*inputs, *outputs)
+             for x in ("payload", "valid", "ready")]
+    conns += [f"        .{p.name}({p.name})" for p in other]
     nl = "\n"
     return f"""// Generated by verif/sram/harness.py for design {top}: do not edit.
 `timescale 1ns/1ps
@@ -135,65 +102,51 @@ module {name} (
     input wire [31:0] timeout,
     output reg done,
     output reg timed_out,
-    output reg [31:0] proto_errors,
+    output wire [31:0] proto_errors,
     output reg [31:0] cycles,
 {("," + nl).join(head)}
 );
-{nl.join(decls)}
-    integer rc;
-    reg running, started, moved, finished;
+    reg running, started;
     reg [31:0] quiet;
+    wire launch = !running && start && !started;
+    wire moved = {" || ".join(fire.values())};
+    wire finished = {(nl + "        && ").join(f"({m})" for m in met)};
+    wire [31:0] quiet_next = moved ? 32'd0 : quiet + 1;
+    wire finish = running && (finished || quiet_next >= timeout);
+
+{nl.join(body)}
+    assign proto_errors = {" + ".join(f"{s}_errors" for s in outputs)};
 
     {top} dut (
-    .clk(clk),
-    .rst(rst),
+        .clk(clk),
+        .rst(rst),
 {("," + nl).join(conns)}
     );
 
-{XORSHIFT32_VERILOG}
-
-    function [31:0] seed_of(input [31:0] seed, input [31:0] k);
-        reg [31:0] s;
-        begin
-            s = seed ^ (32'h9E3779B9 * k);
-            seed_of = (s == 32'h0) ? 32'h2545F491 : s;
-        end
-    endfunction
-
     always @(posedge clk) begin
         if (rst) begin
-            running = 0;
-            started = 0;
+            running <= 1'b0;
+            started <= 1'b0;
             done <= 1'b0;
             timed_out <= 1'b0;
-            proto_errors = 0;
-            cycles <= 0;
-{nl.join(resets)}
+            cycles <= 32'd0;
         end else if (!running) begin
-            if (!start) started = 0;
-            if (start && !started) begin
-                started = 1;
-                running = 1;
+            if (!start) started <= 1'b0;
+            if (launch) begin
+                started <= 1'b1;
+                running <= 1'b1;
                 done <= 1'b0;
                 timed_out <= 1'b0;
-                proto_errors = 0;
-                cycles <= 0;
-                quiet = 0;
-{nl.join(starts)}
+                cycles <= 32'd0;
+                quiet <= 32'd0;
             end
         end else begin
-            moved = 0;
-            finished = 1;
-{nl.join(body)}
             cycles <= cycles + 1;
-            quiet = moved ? 0 : quiet + 1;
-            if (finished || quiet >= timeout) begin
+            quiet <= quiet_next;
+            if (finish) begin
                 timed_out <= !finished;
-                running = 0;
+                running <= 1'b0;
                 done <= 1'b1;
-{nl.join(f"                {s}_valid <= 1'b0;" for s in inputs)}
-{nl.join(f"                {s}_ready <= 1'b0;" for s in outputs)}
-{nl.join(closes)}
             end
         end
     end
@@ -201,19 +154,13 @@ endmodule
 """
 
 
-def read_records(path):
-    """The ``A B`` hex pairs of a record file, as a list of ``(int, int)``."""
-    if not os.path.exists(path):
-        return []
-    out = []
-    for line in Path(path).read_text().split("\n"):
-        if not line.strip():
-            continue
-        a, b = line.split()
-        if any(ch in "xXzZ" for ch in a + b):
-            raise HarnessError(f"{path}: a record with undefined bits: {line}")
-        out.append((int(a, 16), int(b, 16)))
-    return out
+def multi_harness(design, *, inputs, outputs):
+    """``(sources, top)`` of ``design`` in the multi-stream harness (for
+    ``verif.runner.run_cocotb``'s ``harness``)."""
+    top = f"mharness_{design.name}"
+    text = multi_harness_verilog(design.name, design.ports(), inputs=inputs, outputs=outputs,
+                                 name=top)
+    return harness_sources(design, text, suffix="mharness"), top
 
 
 class MultiStreamHarness:

@@ -19,10 +19,9 @@ from hw.sram.config import (
     status_layout,
 )
 from hw.sram.ecc import CODE_BITS
-from sim.flow.build import atomic_write
 from verif.pack import pack, unpack
 
-from .harness import MultiStreamHarness, multi_harness_verilog
+from .harness import MultiStreamHarness, multi_harness
 from .model import Request, ScratchpadModel
 
 __all__ = ["INPUTS", "OUTPUTS", "harness", "ScratchpadTB", "random_requests", "Mismatch",
@@ -43,13 +42,7 @@ class Mismatch(AssertionError):
 
 def harness(design):
     """``run_cocotb``'s ``harness``: the multi-stream harness around ``design``."""
-    rtl = design.simulation_verilog()
-    top = f"mharness_{design.name}"
-    path = rtl.with_name(f"{design.stem}.mharness.v")
-    if not path.exists():
-        atomic_write(path, multi_harness_verilog(design.name, design.ports(), inputs=INPUTS,
-                                                 outputs=OUTPUTS, name=top))
-    return [rtl, path], top
+    return multi_harness(design, inputs=INPUTS, outputs=OUTPUTS)
 
 
 def _pack_request(spec, config, r):
