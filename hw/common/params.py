@@ -4,7 +4,7 @@ Each check returns the normalized value or raises with one exact message (``Type
 value of the wrong kind, ``ValueError`` for one out of range); the tests compare the messages.
 """
 
-__all__ = ["check_int"]
+__all__ = ["check_int", "check_bool"]
 
 
 def check_int(name, value, lo, hi):
@@ -14,4 +14,11 @@ def check_int(name, value, lo, hi):
         raise TypeError(message)
     if not lo <= value <= hi:
         raise ValueError(message)
+    return value
+
+
+def check_bool(name, value):
+    """``value`` if it is a bool; else ``TypeError``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {value!r}")
     return value

@@ -5,7 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .arbiter import RoundRobinArbiter
+from hw.common.arbiter import RoundRobinArbiter
+
 from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
 from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
 from .routing import MAX_SIDE, Port, Turn
@@ -283,9 +284,9 @@ class Router(wiring.Component):
         # --- output arbiters and the switch ---
         grants = []
         for o in range(n_out):
-            arb = RoundRobinArbiter(n=n_in)
+            arb = RoundRobinArbiter(n=n_in, always_advance=True)
             m.submodules[f"out_arb_{Port(o).name.lower()}"] = arb
-            m.d.comb += [arb.requests.eq(Cat(want[u][o] for u in range(n_in))), arb.advance.eq(1)]
+            m.d.comb += arb.requests.eq(Cat(want[u][o] for u in range(n_in)))
             grants.append(arb.grant)
         for u in range(n_in):
             m.d.comb += won[u].eq(Cat(g[u] for g in grants).any())

@@ -8,7 +8,7 @@ Contract
     offered. All ports are served in the same cycle when they want different banks.
   * Arbitration: every cycle, each bank takes one operation from the requesters (the 7 ports and
     the scrubber) whose request register holds a request for it, by round robin
-    (:mod:`hw.sram.arbiter`); the others keep their request and are back-pressured. A bank locked
+    (:mod:`hw.common.arbiter`); the others keep their request and are back-pressured. A bank locked
     by a read-modify-write takes only its owner's phase 2.
   * Ordering: operations on a bank happen one per cycle in grant order, so two requests to one
     address in the same cycle are ordered by the arbiter: a read granted after a write (same
