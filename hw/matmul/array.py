@@ -19,10 +19,11 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_int, check_tag_width
 from hw.common.shared import shared
 from hw.fp.formats import BIAS_BITS, FP32, Flags, FormatCode
 
-from .config import MATMUL_FORMATS, TAG_WIDTH_MAX, UNIT_DIM_MAX, check_formats, check_int
+from .config import MATMUL_FORMATS, UNIT_DIM_MAX, check_formats
 
 __all__ = [
     "CSource", "OperandConfig", "beat_layout", "beat_control_layout", "c_row_layout",
@@ -62,10 +63,6 @@ def _check_dims(rows, cols):
     check_int("cols", cols, 1, UNIT_DIM_MAX)
 
 
-def _check_tag_width(tag_width):
-    return check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
-
-
 def operand_width(formats):
     """Bits of an operand lane: the widest of ``formats`` (BF16's 16, or CFP8's 8)."""
     from hw.fp.formats import get_format
@@ -80,7 +77,7 @@ def beat_control_layout(tag_width):
         "load": 1,
         "last": 1,
         "skip": 1,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -119,7 +116,7 @@ def d_row_layout(rows, cols, tag_width):
         "flags": data.ArrayLayout(Flags, cols),
         "row": range(rows),
         "last": 1,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -155,7 +152,7 @@ class ArrayControl(wiring.Component):
         _check_loop(latency, c_delay)
         self._latency = latency
         self._c_delay = c_delay
-        self._tag_width = _check_tag_width(tag_width)
+        self._tag_width = check_tag_width(tag_width)
         super().__init__({
             "valid": In(1),
             "ready": Out(1),
@@ -375,7 +372,7 @@ class TileDrain(wiring.Component):
         _check_dims(rows, cols)
         self._rows, self._cols = rows, cols
         self._depth = check_int("depth", depth, 1, BUFFER_TILES_MAX)
-        self._tag_width = _check_tag_width(tag_width)
+        self._tag_width = check_tag_width(tag_width)
         super().__init__({
             "tile": In(data.ArrayLayout(result_row_layout(cols), rows)),
             "tag": In(tag_width),
@@ -483,7 +480,7 @@ class MatmulArray(wiring.Component):
         _check_dims(rows, cols)
         self._rows, self._cols = rows, cols
         self._formats = check_formats(formats)
-        self._tag_width = _check_tag_width(tag_width)
+        self._tag_width = check_tag_width(tag_width)
         self._width = operand_width(self._formats)
         from .config import fma_timing
 

@@ -16,6 +16,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_instance
 from hw.common.shared import shared
 
 from .array import (
@@ -32,9 +33,7 @@ __all__ = ["MatmulEngine", "BeatFork", "RowSplit", "RowJoin", "engine_layouts"]
 
 
 def _check_config(config):
-    if not isinstance(config, MatmulConfig):
-        raise TypeError(f"config must be a MatmulConfig, got {config!r}")
-    return config
+    return check_instance("config", config, MatmulConfig)
 
 
 def engine_layouts(config):

@@ -5,6 +5,8 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from hw.common.params import check_pow2
+
 from .flit import Flit
 from .routing import Port
 
@@ -32,10 +34,8 @@ class InputBuffer(wiring.Component):
     """
 
     def __init__(self, *, fifos, depth, vc_bits, flit=Flit):
-        if type(fifos) is not int or fifos < 1 or fifos & (fifos - 1) or fifos > 16:
-            raise ValueError(f"fifos must be a power of two from 1 to 16, not {fifos!r}")
-        if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 64:
-            raise ValueError(f"depth must be a power of two from 1 to 64, not {depth!r}")
+        check_pow2("fifos", fifos, 1, 16)
+        check_pow2("depth", depth, 1, 64)
         self.fifos, self.depth, self.flit = fifos, depth, flit
         fifo_bits = max(1, ceil_log2(fifos))
         super().__init__({

@@ -4,6 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_int
 from hw.common.shared import shared
 
 from .flit import PAYLOAD_BITS, flit_layout
@@ -50,10 +51,8 @@ class NoCMesh(wiring.Component):
     """
 
     def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
-        for name, value in (("width", width), ("height", height)):
-            if type(value) is not int or not 1 <= value <= MAX_SIDE:
-                raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, "
-                                 f"not {value!r}")
+        check_int("width", width, 1, MAX_SIDE)
+        check_int("height", height, 1, MAX_SIDE)
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
         self.router_params = dict(width=width, height=height, vcs=vcs, depth=depth,
                                   payload_bits=payload_bits)

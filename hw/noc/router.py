@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from hw.common.arbiter import RoundRobinArbiter
+from hw.common.params import check_int, check_pow2
 
 from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
 from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
@@ -13,10 +14,13 @@ from .routing import MAX_SIDE, Port, Turn
 
 __all__ = ["Router", "link_signature", "table_write_layout", "lane_of", "inject_fifo_of",
            "vc_bits", "DIRECTIONS",
-           "DROPPED_BITS", "ERROR_DEPTH", "CLASSES", "INPUTS"]
+           "VCS_MAX", "DEPTH_MAX", "DROPPED_BITS", "ERROR_DEPTH", "CLASSES", "INPUTS"]
 
 #: The four link directions, in the order of ``link_in``/``link_out`` (Port code - 1).
 DIRECTIONS = (Port.NORTH, Port.EAST, Port.SOUTH, Port.WEST)
+#: Most virtual channels per class and buffer flits per channel (each a power of two).
+VCS_MAX = 4
+DEPTH_MAX = 16
 #: Width of the saturating count of dropped packets.
 DROPPED_BITS = 16
 #: Entries of the queue of ERROR answers waiting to leave.
@@ -100,18 +104,11 @@ class Router(wiring.Component):
     """
 
     def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
-        for name, value in (("width", width), ("height", height)):
-            if type(value) is not int or not 1 <= value <= MAX_SIDE:
-                raise ValueError(f"router {name} must be an int from 1 to {MAX_SIDE}, "
-                                 f"not {value!r}")
-        if vcs not in (1, 2, 4) or type(vcs) is not int:
-            raise ValueError(f"vcs (virtual channels per class) must be 1, 2 or 4, not {vcs!r}")
-        if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 16:
-            raise ValueError(f"depth (buffer flits per virtual channel) must be a power of two "
-                             f"from 1 to 16, not {depth!r}")
-        if type(payload_bits) is not int or not 1 <= payload_bits <= PAYLOAD_BITS:
-            raise ValueError(f"payload_bits must be an int from 1 to {PAYLOAD_BITS}, "
-                             f"not {payload_bits!r}")
+        check_int("width", width, 1, MAX_SIDE)
+        check_int("height", height, 1, MAX_SIDE)
+        check_pow2("vcs", vcs, 1, VCS_MAX)
+        check_pow2("depth", depth, 1, DEPTH_MAX)
+        check_int("payload_bits", payload_bits, 1, PAYLOAD_BITS)
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
         self.payload_bits = payload_bits
         self.flit = flit_layout(payload_bits)

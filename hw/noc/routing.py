@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from amaranth.lib import enum
 
+from hw.common.params import check_int
+
 __all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
            "route_tables", "check", "table_words", "Turn", "turn_words"]
 
@@ -70,15 +72,13 @@ class Mesh:
     disabled: tuple = ()
 
     def __post_init__(self):
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if type(value) is not int or not 1 <= value <= MAX_SIDE:
-                raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, not {value!r}")
+        check_int("width", self.width, 1, MAX_SIDE)
+        check_int("height", self.height, 1, MAX_SIDE)
         seen = set()
         for node in self.disabled:
             if (type(node) is not tuple or len(node) != 2
                     or any(type(c) is not int for c in node)):
-                raise ValueError(f"disabled node must be an (x, y) pair of ints, not {node!r}")
+                raise TypeError(f"disabled node must be an (x, y) pair of ints, not {node!r}")
             if not self.contains(*node):
                 raise ValueError(f"disabled node {_fmt(node)} is outside the "
                                  f"{self.width}x{self.height} mesh")

@@ -32,6 +32,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arith import prefix_add
+from hw.common.params import check_instance
 from hw.common.shared import shared
 
 from .config import (
@@ -80,8 +81,7 @@ class Scratchpad(wiring.Component):
     """
 
     def __init__(self, *, config):
-        if not isinstance(config, SRAMConfig):
-            raise TypeError(f"config must be an SRAMConfig, got {config!r}")
+        check_instance("config", config, SRAMConfig)
         self.config = config
         members = {}
         for spec in PORTS:

@@ -57,7 +57,7 @@ class BankSlice(wiring.Component):
         if not writers or any(not isinstance(k, int) or not 0 <= k < n for k in writers) or \
                 list(writers) != sorted(set(writers)):
             raise ValueError(f"writers must be increasing requester numbers in 0..{n - 1}, "
-                             f"got {writers!r}")
+                             f"not {writers!r}")
         self.writers = writers
         self.rows = check_int("rows", rows, 1, LINES_MAX)
         self.row_bits = index_bits(rows)

@@ -21,25 +21,31 @@ from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.noc.model import MeshModel, Packet, pack_flit, unpack_flit
 
 
-@pytest.mark.parametrize("factory,kwargs,message", [
-    (Router, dict(width=0, height=2), r"^router width must be an int from 1 to 16, not 0$"),
-    (Router, dict(width=2, height=17), r"^router height must be an int from 1 to 16, not 17$"),
-    (Router, dict(width=2, height=2, vcs=3),
-     r"^vcs \(virtual channels per class\) must be 1, 2 or 4, not 3$"),
-    (Router, dict(width=2, height=2, depth=3),
-     r"^depth \(buffer flits per virtual channel\) must be a power of two from 1 to 16, "
-     r"not 3$"),
-    (NoCMesh, dict(width=2, height=0), r"^mesh height must be an int from 1 to 16, not 0$"),
-    (NoCMesh, dict(width=2, height=2, vcs=8),
-     r"^vcs \(virtual channels per class\) must be 1, 2 or 4, not 8$"),
-    (InputBuffer, dict(fifos=3, depth=4, vc_bits=1),
-     r"^fifos must be a power of two from 1 to 16, not 3$"),
-    (InputBuffer, dict(fifos=2, depth=0, vc_bits=1),
-     r"^depth must be a power of two from 1 to 64, not 0$"),
+@pytest.mark.parametrize("factory,kwargs,error,message", [
+    (Router, dict(width=0, height=2), ValueError, r"^width must be in 1\.\.16, not 0$"),
+    (Router, dict(width=2, height=17), ValueError, r"^height must be in 1\.\.16, not 17$"),
+    (Router, dict(width="2", height=2), TypeError, r"^width must be an integer, not '2'$"),
+    (Router, dict(width=2, height=2, vcs=3), ValueError,
+     r"^vcs must be a power of two in 1\.\.4, not 3$"),
+    (Router, dict(width=2, height=2, depth=3), ValueError,
+     r"^depth must be a power of two in 1\.\.16, not 3$"),
+    (Router, dict(width=2, height=2, depth=4.0), TypeError,
+     r"^depth must be an integer, not 4\.0$"),
+    (Router, dict(width=2, height=2, payload_bits=0), ValueError,
+     r"^payload_bits must be in 1\.\.512, not 0$"),
+    (NoCMesh, dict(width=2, height=0), ValueError, r"^height must be in 1\.\.16, not 0$"),
+    (NoCMesh, dict(width=2, height=2, vcs=8), ValueError,
+     r"^vcs must be a power of two in 1\.\.4, not 8$"),
+    (InputBuffer, dict(fifos=3, depth=4, vc_bits=1), ValueError,
+     r"^fifos must be a power of two in 1\.\.16, not 3$"),
+    (InputBuffer, dict(fifos=2, depth=0, vc_bits=1), ValueError,
+     r"^depth must be a power of two in 1\.\.64, not 0$"),
+    (InputBuffer, dict(fifos=True, depth=4, vc_bits=1), TypeError,
+     r"^fifos must be an integer, not True$"),
 ])
-def test_parameter_errors(factory, kwargs, message):
+def test_parameter_errors(factory, kwargs, error, message):
     """Impossible parameters fail at construction with their exact message."""
-    raises_unelaborated(ValueError, message, factory, **kwargs)
+    raises_unelaborated(error, message, factory, **kwargs)
 
 
 def _simulate(dut, *testbenches):
