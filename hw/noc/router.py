@@ -66,17 +66,37 @@ def inject_fifo_of(port, vcs):
 
 
 class Router(wiring.Component):
-    """A 5-port router of a ``width`` × ``height`` mesh, ``vcs`` virtual channels per class,
-    flits of `hw.noc.flit.flit_layout` ``(payload_bits)`` (the 64-byte `Flit` by default).
+    """A 5-port router of a ``width`` × ``height`` mesh (docs/noc.md, "Router").
 
-    Ports: ``inject[c]`` / ``eject[c]`` are the local core's streams of class ``c``
-    (`MsgClass`), one each way per class so that neither class can block the other at the
-    endpoint; ``link_in[d]`` / ``link_out[d]`` are the links to the neighbours in
-    `DIRECTIONS` order, credit-based; ``cfg`` writes the route table (always ready);
-    ``dropped`` counts the packets removed (saturating); ``overrun`` is sticky, set when a link
-    delivered a flit into a full buffer (a credit-protocol fault of the sender; the flit is lost).
+    Parameters (keyword-only)
+    -------------------------
+    width, height : int
+        The mesh's sides, ``1..16``: the route table has an entry per node.
+    vcs : int
+        Virtual channels per class, 1, 2 or 4.
+    depth : int
+        Buffer flits per virtual channel of each input, a power of two in ``1..16``.
+    payload_bits : int
+        Payload of a flit, ``1..512``: flits of `hw.noc.flit.flit_layout` ``(payload_bits)``
+        (the 64-byte `Flit` by default).
 
-    Contract:
+    Members
+    -------
+    inject : ``In(stream.Signature(flit)).array(CLASSES)``; eject : ``Out(...)`` likewise
+        The local core's streams of class ``c`` (`MsgClass`), one each way per class so that
+        neither class can block the other at the endpoint.
+    link_in, link_out : ``In(link_signature(vcs, payload_bits)).array(4)``; ``Out(...)``
+        The links to the neighbours in `DIRECTIONS` order, credit-based.
+    cfg : ``In(stream.Signature(table_write_layout(width * height)))``
+        Route-table writes, always ready.
+    dropped : ``Out(DROPPED_BITS)``
+        Packets removed, saturating.
+    overrun : ``Out(1)``
+        Sticky: a link delivered a flit into a full buffer (a credit-protocol fault of the
+        sender; the flit is lost).
+
+    Contract
+    --------
 
     * Virtual channels: channel ``c * vcs + k`` is channel ``k`` of class ``c``; on each link a
       packet takes the channel ``k = lane_of(turn, vcs)`` of its class, by the `Turn` it takes
