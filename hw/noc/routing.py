@@ -119,9 +119,7 @@ def node_id(mesh, x, y):
 def coords(mesh, id):
     """The ``(x, y)`` coordinates of node ``id``."""
     size = mesh.width * mesh.height
-    if type(id) is not int or not 0 <= id < size:
-        raise ValueError(f"node id {id!r} is outside the {mesh.width}x{mesh.height} mesh "
-                         f"(ids 0 to {size - 1})")
+    check_int("node id", id, 0, size - 1)
     return id % mesh.width, id // mesh.width
 
 
@@ -350,7 +348,9 @@ def _padding(mesh, depth):
     size = mesh.width * mesh.height
     if depth is None:
         return 0
-    if type(depth) is not int or depth < size:
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        raise TypeError(f"table depth must be an integer, not {depth!r}")
+    if depth < size:
         raise ValueError(f"table depth {depth!r} is smaller than the {size} nodes of the "
                          f"{mesh.width}x{mesh.height} mesh")
     return depth - size

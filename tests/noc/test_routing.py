@@ -296,7 +296,10 @@ def test_node_ids_and_coords():
     assert str(info.value) == "node (5, 0) is outside the 5x3 mesh"
     with pytest.raises(ValueError) as info:
         coords(mesh, 15)
-    assert str(info.value) == "node id 15 is outside the 5x3 mesh (ids 0 to 14)"
+    assert str(info.value) == "node id must be in 0..14, not 15"
+    with pytest.raises(TypeError) as info:
+        coords(mesh, 1.0)
+    assert str(info.value) == "node id must be an integer, not 1.0"
 
 
 def test_next_hop():
@@ -324,6 +327,9 @@ def test_table_words_pad_with_drop():
     with pytest.raises(ValueError) as info:
         table_words(mesh, tables, depth=1)
     assert str(info.value) == "table depth 1 is smaller than the 2 nodes of the 2x1 mesh"
+    with pytest.raises(TypeError) as info:
+        table_words(mesh, tables, depth="4")
+    assert str(info.value) == "table depth must be an integer, not '4'"
 
 
 @pytest.mark.parametrize("mesh,policy",
