@@ -159,8 +159,8 @@ def test_noc_prove_command(capsys):
     assert out.startswith("allocator ") and "k-induction, k = 2" in out
     assert out.rstrip().endswith("proved")
     assert main(["noc-prove", "--vcs", "3"]) == 2
-    assert capsys.readouterr().err == ("d1core noc-prove: error: vcs (virtual channels per "
-                                       "class) must be 1, 2 or 4, not 3\n")
+    assert capsys.readouterr().err == ("d1core noc-prove: error: vcs must be a power of two "
+                                       "in 1..4, not 3\n")
     assert main(["noc-prove", "--mesh", "0x2"]) == 2
     assert "mesh sides must be 1 to 16, not 0x2" in capsys.readouterr().err
     assert main(["noc-prove", "--k", "1"]) == 2
