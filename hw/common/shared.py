@@ -7,7 +7,7 @@ definition per distinct block and instantiate it; :func:`shared` does the same.
 
 ``shared(factory, **params)`` stands where ``factory(**params)`` would. Normally it *is*
 ``factory(**params)``: Amaranth's Python simulator and the unit tests see the plain component.
-While a converter is registered (:func:`converting`, as ``sim.flow.build.Design`` does when it writes
+While a converter is registered (:func:`converting`, as ``sim.flow.build`` does when it writes
 Verilog), it returns a :class:`SharedInstance` instead: a component with the same signature
 whose elaboration is an ``Instance`` of the module the converter produced, once, for
 ``(factory, params)``. The logic is the same; only the Verilog hierarchy changes.

@@ -7,7 +7,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import pipeline
-from hw.common.params import check_int
+from hw.common.params import check_int, check_tag_width
 
 from .formats import BIAS_BITS, FP32, SR_BITS, Flags, FormatCode, Round, check_formats
 from .rng import XorShift32
@@ -19,8 +19,6 @@ __all__ = ["ConvOp", "ConvertUnit", "ConvertPipe", "request_layout", "response_l
 #: Every format a conversion can target: all of the table but FP32 itself.
 DEFAULT_FORMATS = ("bf16", "cfp8_143", "cfp8_152", "shp", "uhp")
 
-#: Largest tag width a request may carry.
-TAG_WIDTH_MAX = 64
 #: Largest number of stochastic-rounding bits (the generator's word).
 SR_BITS_MAX = 32
 
@@ -31,10 +29,6 @@ class ConvOp(enum.Enum, shape=1):
     WIDEN = 1   #: ``fmt`` (right-aligned in ``data``) -> FP32, always exact
 
 
-def _check_tag_width(tag_width):
-    return check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
-
-
 def request_layout(tag_width):
     """Payload of a conversion request. ``bias`` is ignored for BF16 and UHP (fixed bias)."""
     return data.StructLayout({
@@ -43,7 +37,7 @@ def request_layout(tag_width):
         "fmt": FormatCode,
         "bias": BIAS_BITS,
         "rnd": Round,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -52,7 +46,7 @@ def response_layout(tag_width):
     return data.StructLayout({
         "data": 32,
         "flags": Flags,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -65,7 +59,7 @@ def _check_formats(formats):
 
 def _check_params(tag_width, sr_bits, formats):
     """The validated ``(tag_width, sr_bits, formats)`` of a conversion unit or pipe."""
-    return (_check_tag_width(tag_width), check_int("sr_bits", sr_bits, 1, SR_BITS_MAX),
+    return (check_tag_width(tag_width), check_int("sr_bits", sr_bits, 1, SR_BITS_MAX),
             _check_formats(formats))
 
 

@@ -52,7 +52,7 @@ from hw.common.arith import (
     prefix_sub,
     shift_left,
 )
-from hw.common.params import check_int
+from hw.common.params import check_bool, check_tag_width
 
 from .formats import BIAS_BITS, FP32, Flags, FormatCode, check_formats
 from .mul import Multiplier
@@ -66,8 +66,6 @@ FMA_FORMATS = ("fp32", "bf16", "cfp8_143", "cfp8_152")
 #: The matrix units' multiplicands: no FP32, so an 8-bit significand multiplier.
 MATRIX_FORMATS = ("bf16", "cfp8_143", "cfp8_152")
 
-#: Largest tag width a request may carry.
-TAG_WIDTH_MAX = 64
 
 #: Bits of the window above the product: 24 of ``c`` and the two guard bits below it.
 _ABOVE = SIG_WIDTH + 2
@@ -89,15 +87,11 @@ _PRODUCT_STAGES = 2
 _ADD_STAGES = 4
 
 
-def _check_tag_width(tag_width):
-    return check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
-
-
 def _check_ab_formats(ab_formats):
     return check_formats(
         ab_formats, name="ab_formats", allowed=FMA_FORMATS,
         refuse=lambda f: f"FMAPipe operands are {', '.join(FMA_FORMATS[:-1])} or "
-                         f"{FMA_FORMATS[-1]}; got {f.name!r}")
+                         f"{FMA_FORMATS[-1]}, not {f.name!r}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +130,7 @@ def fma_request_layout(tag_width):
         "a_bias": BIAS_BITS,
         "b_fmt": FormatCode,
         "b_bias": BIAS_BITS,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -145,7 +139,7 @@ def fma_response_layout(tag_width):
     return data.StructLayout({
         "z": 32,
         "flags": Flags,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -205,9 +199,7 @@ class FMAPipe(wiring.Component):
 
     def __init__(self, *, ab_formats=FMA_FORMATS, round_to_odd=False):
         self._geometry = FMAGeometry.of(ab_formats)
-        if not isinstance(round_to_odd, bool):
-            raise TypeError(f"round_to_odd must be a bool, got {round_to_odd!r}")
-        self._round_to_odd = round_to_odd
+        self._round_to_odd = check_bool("round_to_odd", round_to_odd)
         super().__init__({
             "en": In(1),
             "a": In(32),
@@ -460,7 +452,7 @@ class FMAUnit(wiring.Component):
     """
 
     def __init__(self, *, tag_width=8, ab_formats=FMA_FORMATS):
-        self._tag_width = _check_tag_width(tag_width)
+        self._tag_width = check_tag_width(tag_width)
         self._geometry = FMAGeometry.of(ab_formats)
         super().__init__({
             "i": In(stream.Signature(fma_request_layout(tag_width))),

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from amaranth.hdl import unsigned
 from amaranth.lib import data, enum
 
+from hw.common.params import lookup
+
 __all__ = [
     "FormatCode", "Round", "Flags", "Format", "FORMATS", "FP32", "BF16", "CFP8_143", "CFP8_152",
     "SHP", "UHP", "get_format", "format_for_code", "BIAS_BITS", "BIAS_MAX",
@@ -139,10 +141,13 @@ class Format:
         """
         if self.bias is not None:
             if bias is not None and bias != self.bias:
-                raise ValueError(f"{self.title} has a fixed bias of {self.bias}, got {bias!r}")
+                raise ValueError(f"{self.title} has a fixed bias of {self.bias}, not {bias!r}")
             return self.bias
+        # A run-time argument of the models and commands too, documented (and caught by the
+        # commands) as ValueError whatever is wrong with it: None is "not given".
         if not isinstance(bias, int) or isinstance(bias, bool) or not 0 <= bias <= BIAS_MAX:
-            raise ValueError(f"{self.title} bias must be an integer in 0..{BIAS_MAX}, got {bias!r}")
+            raise ValueError(f"{self.title} bias must be an integer in 0..{BIAS_MAX}, "
+                             f"not {bias!r}")
         return bias
 
     def emin(self, bias=None):
@@ -169,11 +174,7 @@ def get_format(name):
     """Look a format up by name (``"bf16"``, ``"cfp8_143"``...), or raise ``ValueError``."""
     if isinstance(name, Format):
         return name
-    try:
-        return FORMATS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown format {name!r}; expected one of {', '.join(FORMATS)}") from None
+    return lookup("format", FORMATS, name)
 
 
 def format_for_code(code):
@@ -189,7 +190,7 @@ def check_formats(formats, *, name, allowed, refuse):
     :class:`Format`. ``refuse(fmt)`` gives the message for a known format that is
     not allowed; an unknown name gets :func:`get_format`'s message."""
     if isinstance(formats, str) or not hasattr(formats, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of format names, got {formats!r}")
+        raise TypeError(f"{name} must be a sequence of format names, not {formats!r}")
     result = []
     for item in formats:
         fmt = get_format(item)

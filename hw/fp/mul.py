@@ -48,17 +48,13 @@ class Multiplier(wiring.Component):
     SINGLE_STAGE_LAYERS = 3
 
     def __init__(self, *, width):
-        self._width = _check_width(width)
+        self.width = _check_width(width)
         super().__init__({
             "en": In(1),
             "a": In(width),
             "b": In(width),
             "p": Out(2 * width),
         })
-
-    @property
-    def width(self):
-        return self._width
 
     @classmethod
     def latency_for(cls, width):
@@ -68,11 +64,11 @@ class Multiplier(wiring.Component):
     @property
     def latency(self):
         """En-cycles from the operands to the product."""
-        return self.latency_for(self._width)
+        return self.latency_for(self.width)
 
     def elaborate(self, platform):
         m = Module()
-        w = self._width
+        w = self.width
         rows = [wire(m, f"pp{j}", Mux(self.b[j], self.a, 0) << j, 2 * w) for j in range(w)]
         if self.latency == 2:
             rows = compress(m, rows, layers=self.STAGE_LAYERS, name="csa_a")

@@ -46,7 +46,7 @@ class XorShift32(wiring.Component):
     """
 
     def __init__(self, *, init=XORSHIFT_ZERO_SEED):
-        self._init = check_int("init", init, 1, (1 << _STATE_BITS) - 1)
+        self.init = check_int("init", init, 1, (1 << _STATE_BITS) - 1)
         super().__init__({
             "seed": In(stream.Signature(_STATE_BITS)),
             "advance": In(1),
@@ -55,7 +55,7 @@ class XorShift32(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        state = Signal(_STATE_BITS, init=self._init)
+        state = Signal(_STATE_BITS, init=self.init)
         m.d.comb += [
             self.seed.ready.eq(1),
             self.random.eq(xorshift32_next(state)),

@@ -19,10 +19,11 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_int, check_tag_width
 from hw.common.shared import shared
 from hw.fp.formats import BIAS_BITS, FP32, Flags, FormatCode
 
-from .config import MATMUL_FORMATS, TAG_WIDTH_MAX, UNIT_DIM_MAX, check_formats, check_int
+from .config import MATMUL_FORMATS, UNIT_DIM_MAX, check_formats
 
 __all__ = [
     "CSource", "OperandConfig", "beat_layout", "beat_control_layout", "c_row_layout",
@@ -62,10 +63,6 @@ def _check_dims(rows, cols):
     check_int("cols", cols, 1, UNIT_DIM_MAX)
 
 
-def _check_tag_width(tag_width):
-    return check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
-
-
 def operand_width(formats):
     """Bits of an operand lane: the widest of ``formats`` (BF16's 16, or CFP8's 8)."""
     from hw.fp.formats import get_format
@@ -80,7 +77,7 @@ def beat_control_layout(tag_width):
         "load": 1,
         "last": 1,
         "skip": 1,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -119,7 +116,7 @@ def d_row_layout(rows, cols, tag_width):
         "flags": data.ArrayLayout(Flags, cols),
         "row": range(rows),
         "last": 1,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -153,9 +150,9 @@ class ArrayControl(wiring.Component):
 
     def __init__(self, *, latency, c_delay, tag_width=8):
         _check_loop(latency, c_delay)
-        self._latency = latency
-        self._c_delay = c_delay
-        self._tag_width = _check_tag_width(tag_width)
+        self.latency = latency
+        self.c_delay = c_delay
+        self.tag_width = check_tag_width(tag_width)
         super().__init__({
             "valid": In(1),
             "ready": Out(1),
@@ -174,13 +171,13 @@ class ArrayControl(wiring.Component):
 
     @property
     def interleave(self):
-        return self._latency - self._c_delay
+        return self.latency - self.c_delay
 
     def elaborate(self, platform):
         m = Module()
         n_slots = self.interleave
         token = data.StructLayout({"valid": 1, "first": 1, "load": 1, "last": 1,
-                                   "tag": self._tag_width})
+                                   "tag": self.tag_width})
 
         # The configuration register.
         m.d.comb += self.cfg.ready.eq(1)
@@ -198,9 +195,9 @@ class ArrayControl(wiring.Component):
             incoming.tag.eq(self.beat.tag),
         ]
         stages = [incoming] + [Signal(token, name=f"stage{j}")
-                               for j in range(1, self._latency + 1)]
-        at_c = stages[self._c_delay]       # the step whose c is sampled now
-        leaving = stages[self._latency]    # the step whose result is at the FMA's output
+                               for j in range(1, self.latency + 1)]
+        at_c = stages[self.c_delay]       # the step whose c is sampled now
+        leaving = stages[self.latency]    # the step whose result is at the FMA's output
 
         # Stalls: a tile that starts from C waits for its C tile; a finished tile waits for room.
         wait_c = at_c.valid & at_c.first & at_c.load & ~self.tile_valid
@@ -220,7 +217,7 @@ class ArrayControl(wiring.Component):
             self.en.eq(~stall & (self.valid | (~live.any() & pending))),
         ]
         with m.If(self.en):
-            for j in range(1, self._latency + 1):
+            for j in range(1, self.latency + 1):
                 m.d.sync += stages[j].eq(stages[j - 1])
         with m.If(accept):
             m.d.sync += [
@@ -234,12 +231,12 @@ class ArrayControl(wiring.Component):
 
         # ``c_sel`` is a register (the decode of the step entering the c stage), so the c mux in
         # front of every FMA's c input is the only logic this adds to the FMA's c stage.
-        if self._c_delay == 0:
+        if self.c_delay == 0:
             m.d.comb += self.c_sel.eq(source(at_c))
         else:
             c_sel = Signal(CSource, name="c_sel_reg")
             with m.If(self.en):
-                m.d.sync += c_sel.eq(source(stages[self._c_delay - 1]))
+                m.d.sync += c_sel.eq(source(stages[self.c_delay - 1]))
             m.d.comb += self.c_sel.eq(c_sel)
         m.d.comb += [
             self.pop.eq(self.en & at_c.valid & at_c.first & at_c.load),
@@ -261,9 +258,9 @@ class ProcessingElement(wiring.Component):
     def __init__(self, *, width=16, formats=MATMUL_FORMATS):
         from hw.fp.fma import FMAPipe
 
-        self._formats = check_formats(formats)
-        self._width = check_int("width", width, 1, 32)
-        self._fma = FMAPipe(ab_formats=self._formats)
+        self.formats = check_formats(formats)
+        self.width = check_int("width", width, 1, 32)
+        self._fma = FMAPipe(ab_formats=self.formats)
         self.latency = self._fma.latency
         self.c_delay = self._fma.c_delay
         super().__init__({
@@ -322,8 +319,8 @@ class TileLoader(wiring.Component):
 
     def __init__(self, *, rows=8, cols=8, depth=4):
         _check_dims(rows, cols)
-        self._rows, self._cols = rows, cols
-        self._depth = check_int("depth", depth, 1, BUFFER_TILES_MAX)
+        self.rows, self.cols = rows, cols
+        self.depth = check_int("depth", depth, 1, BUFFER_TILES_MAX)
         super().__init__({
             "c": In(stream.Signature(c_row_layout(cols))),
             "tile": Out(data.ArrayLayout(data.ArrayLayout(FP32.width, cols), rows)),
@@ -333,16 +330,16 @@ class TileLoader(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        depth = self._depth
+        depth = self.depth
         head = Signal(range(depth))
         tail = Signal(range(depth))
         count = Signal(range(depth + 1))   # complete tiles held
-        row = Signal(range(self._rows))    # next row of the tile being written
+        row = Signal(range(self.rows))    # next row of the tile being written
         take = self.c.valid & self.c.ready
-        done = take & (row == self._rows - 1)
+        done = take & (row == self.rows - 1)
         m.d.comb += [self.c.ready.eq(count < depth), self.valid.eq(count != 0)]
-        for r in range(self._rows):
-            mem = Memory(shape=data.ArrayLayout(FP32.width, self._cols), depth=depth, init=[])
+        for r in range(self.rows):
+            mem = Memory(shape=data.ArrayLayout(FP32.width, self.cols), depth=depth, init=[])
             m.submodules[f"row{r}"] = mem
             wp = mem.write_port()
             rp = mem.read_port(domain="comb")
@@ -373,9 +370,9 @@ class TileDrain(wiring.Component):
 
     def __init__(self, *, rows=8, cols=8, depth=4, tag_width=8):
         _check_dims(rows, cols)
-        self._rows, self._cols = rows, cols
-        self._depth = check_int("depth", depth, 1, BUFFER_TILES_MAX)
-        self._tag_width = _check_tag_width(tag_width)
+        self.rows, self.cols = rows, cols
+        self.depth = check_int("depth", depth, 1, BUFFER_TILES_MAX)
+        self.tag_width = check_tag_width(tag_width)
         super().__init__({
             "tile": In(data.ArrayLayout(result_row_layout(cols), rows)),
             "tag": In(tag_width),
@@ -386,21 +383,21 @@ class TileDrain(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        depth, rows = self._depth, self._rows
+        depth, rows = self.depth, self.rows
         head = Signal(range(depth))
         tail = Signal(range(depth))
         count = Signal(range(depth + 1))
         row = Signal(range(rows))          # next row of the head tile to send
         ports = []
         for r in range(rows):
-            mem = Memory(shape=result_row_layout(self._cols), depth=depth, init=[])
+            mem = Memory(shape=result_row_layout(self.cols), depth=depth, init=[])
             m.submodules[f"row{r}"] = mem
             wp = mem.write_port()
             rp = mem.read_port(domain="comb")
             m.d.comb += [wp.addr.eq(tail), wp.data.eq(self.tile[r]), wp.en.eq(self.push),
                          rp.addr.eq(head)]
             ports.append(rp)
-        tags = Memory(shape=max(self._tag_width, 1), depth=depth, init=[])
+        tags = Memory(shape=max(self.tag_width, 1), depth=depth, init=[])
         m.submodules.tags = tags
         tag_wp = tags.write_port()
         tag_rp = tags.read_port(domain="comb")
@@ -412,7 +409,7 @@ class TileDrain(wiring.Component):
         advance = ~self.o.valid | self.o.ready
         m.d.comb += send.eq(advance & (count != 0))
         finish = send & (row == rows - 1)
-        selected = Signal(result_row_layout(self._cols))
+        selected = Signal(result_row_layout(self.cols))
         with m.Switch(row):
             for r in range(rows):
                 with m.Case(r):
@@ -481,15 +478,15 @@ class MatmulArray(wiring.Component):
 
     def __init__(self, *, rows=8, cols=8, formats=MATMUL_FORMATS, tag_width=8):
         _check_dims(rows, cols)
-        self._rows, self._cols = rows, cols
-        self._formats = check_formats(formats)
-        self._tag_width = _check_tag_width(tag_width)
-        self._width = operand_width(self._formats)
+        self.rows, self.cols = rows, cols
+        self.formats = check_formats(formats)
+        self.tag_width = check_tag_width(tag_width)
+        self.width = operand_width(self.formats)
         from .config import fma_timing
 
-        self.latency, self.c_delay = fma_timing(tuple(self._formats))
+        self.latency, self.c_delay = fma_timing(tuple(self.formats))
         super().__init__({
-            "i": In(stream.Signature(beat_layout(rows, cols, self._width, tag_width))),
+            "i": In(stream.Signature(beat_layout(rows, cols, self.width, tag_width))),
             "c": In(stream.Signature(c_row_layout(cols))),
             "o": Out(stream.Signature(d_row_layout(rows, cols, tag_width))),
             "cfg": In(stream.Signature(OperandConfig)),
@@ -500,30 +497,14 @@ class MatmulArray(wiring.Component):
         """L, the number of tiles in flight (accumulator sets)."""
         return self.latency - self.c_delay
 
-    @property
-    def rows(self):
-        return self._rows
-
-    @property
-    def cols(self):
-        return self._cols
-
-    @property
-    def formats(self):
-        return self._formats
-
-    @property
-    def tag_width(self):
-        return self._tag_width
-
     def elaborate(self, platform):
         m = Module()
-        rows, cols, depth = self._rows, self._cols, self.interleave
+        rows, cols, depth = self.rows, self.cols, self.interleave
         m.submodules.control = ctl = ArrayControl(latency=self.latency, c_delay=self.c_delay,
-                                                  tag_width=self._tag_width)
+                                                  tag_width=self.tag_width)
         m.submodules.loader = loader = TileLoader(rows=rows, cols=cols, depth=depth)
         m.submodules.drain = drain = TileDrain(rows=rows, cols=cols, depth=depth,
-                                               tag_width=self._tag_width)
+                                               tag_width=self.tag_width)
         wiring.connect(m, wiring.flipped(self.cfg), ctl.cfg)
         wiring.connect(m, wiring.flipped(self.c), loader.c)
         wiring.connect(m, drain.o, wiring.flipped(self.o))
@@ -544,7 +525,7 @@ class MatmulArray(wiring.Component):
         ]
         for i in range(rows):
             for j in range(cols):
-                pe = shared(ProcessingElement, width=self._width, formats=self._formats)
+                pe = shared(ProcessingElement, width=self.width, formats=self.formats)
                 m.submodules[f"pe_{i}_{j}"] = pe
                 m.d.comb += [
                     pe.en.eq(ctl.en),

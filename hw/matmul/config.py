@@ -16,12 +16,12 @@ import functools
 from dataclasses import dataclass
 from functools import cached_property
 
-from hw.common.params import check_int
+from hw.common.params import check_int, check_name, check_tag_width, lookup
 from hw.fp import formats as fp_formats
 from hw.fp.formats import FP32, get_format
 
 __all__ = ["MATMUL_FORMATS", "MatmulConfig", "D1", "SMALL", "PRESETS", "ENGINE_SYNTH", "get_preset",
-           "fma_timing", "check_formats", "check_int"]
+           "fma_timing", "check_formats"]
 
 #: Operand formats an array multiplies (each operand has its own format and, for CFP8, bias).
 MATMUL_FORMATS = ("bf16", "cfp8_143", "cfp8_152")
@@ -29,7 +29,6 @@ MATMUL_FORMATS = ("bf16", "cfp8_143", "cfp8_152")
 #: Bounds of the shape parameters (a larger block or array is possible, but untested).
 UNIT_DIM_MAX = 16
 BLOCK_DIM_MAX = 4
-TAG_WIDTH_MAX = 16
 
 
 def check_formats(formats):
@@ -75,14 +74,13 @@ class MatmulConfig:
     tag_width: int = 8
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        check_name("name", self.name)
         check_int("block_rows", self.block_rows, 1, BLOCK_DIM_MAX)
         check_int("block_cols", self.block_cols, 1, BLOCK_DIM_MAX)
         check_int("unit_rows", self.unit_rows, 1, UNIT_DIM_MAX)
         check_int("unit_cols", self.unit_cols, 1, UNIT_DIM_MAX)
         object.__setattr__(self, "formats", check_formats(self.formats))
-        check_int("tag_width", self.tag_width, 0, TAG_WIDTH_MAX)
+        check_tag_width(self.tag_width)
 
     def __str__(self):
         """The preset's name and shape, for reports (``repr`` keeps every field)."""
@@ -171,8 +169,4 @@ ENGINE_SYNTH = MatmulConfig("D1-BLOCK-2x2", block_rows=2, block_cols=2, unit_row
 
 def get_preset(name):
     """The preset called ``name`` (``"D1"``, ``"SMALL"``), or ``ValueError``."""
-    try:
-        return PRESETS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown preset {name!r}; expected one of "
-                         f"{', '.join(PRESETS)}") from None
+    return lookup("preset", PRESETS, name)

@@ -16,6 +16,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_instance
 from hw.common.shared import shared
 
 from .array import (
@@ -32,9 +33,7 @@ __all__ = ["MatmulEngine", "BeatFork", "RowSplit", "RowJoin", "engine_layouts"]
 
 
 def _check_config(config):
-    if not isinstance(config, MatmulConfig):
-        raise TypeError(f"config must be a MatmulConfig, got {config!r}")
-    return config
+    return check_instance("config", config, MatmulConfig)
 
 
 def engine_layouts(config):
@@ -65,7 +64,7 @@ class BeatFork(wiring.Component):
     """
 
     def __init__(self, config):
-        self._config = _check_config(config)
+        self.config = _check_config(config)
         unit = _unit_layouts(config)["beat"]
         super().__init__({
             "i": In(stream.Signature(engine_layouts(config)["beat"])),
@@ -74,7 +73,7 @@ class BeatFork(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg = self.config
         n = cfg.units
         taken = Signal(n)
         done = Cat(taken[k] | self.o[k].ready for k in range(n))
@@ -104,7 +103,7 @@ class RowSplit(wiring.Component):
     the block row, so no branch's valid depends on a ready."""
 
     def __init__(self, config):
-        self._config = _check_config(config)
+        self.config = _check_config(config)
         super().__init__({
             "i": In(stream.Signature(engine_layouts(config)["c_row"])),
             "o": Out(stream.Signature(_unit_layouts(config)["c_row"])).array(config.units),
@@ -112,7 +111,7 @@ class RowSplit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg = self.config
         nq = cfg.block_cols
         block = Signal(range(cfg.block_rows))   # block row of the current C row
         row = Signal(range(cfg.unit_rows))      # its row within the block row
@@ -148,7 +147,7 @@ class RowJoin(wiring.Component):
     array of the current block row is, so its valid never depends on its ready."""
 
     def __init__(self, config):
-        self._config = _check_config(config)
+        self.config = _check_config(config)
         super().__init__({
             "i": In(stream.Signature(_unit_layouts(config)["d_row"])).array(config.units),
             "o": Out(stream.Signature(engine_layouts(config)["d_row"])),
@@ -156,7 +155,7 @@ class RowJoin(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg = self.config
         nq = cfg.block_cols
         block = Signal(range(cfg.block_rows))
         row = Signal(range(cfg.unit_rows))
@@ -210,7 +209,7 @@ class MatmulEngine(wiring.Component):
     """
 
     def __init__(self, config):
-        self._config = _check_config(config)
+        self.config = _check_config(config)
         layouts = engine_layouts(config)
         super().__init__({
             "i": In(stream.Signature(layouts["beat"])),
@@ -219,13 +218,9 @@ class MatmulEngine(wiring.Component):
             "cfg": In(stream.Signature(OperandConfig)),
         })
 
-    @property
-    def config(self):
-        return self._config
-
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg = self.config
         units = []
         for p in range(cfg.block_rows):
             for q in range(cfg.block_cols):

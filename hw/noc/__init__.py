@@ -1,4 +1,7 @@
-"""The network on chip of d1core: the mesh of 5-port routers. So far, its routing policy."""
+"""The network on chip of d1core (docs/noc.md): flits and packet classes (``flit``), the routing
+policy and route tables (``routing``, exported here: plain Python shared with the model), a
+router input's buffer (``input_buffer``), the 5-port router (``router``) and the mesh of routers
+(``mesh``). The round-robin arbiter of the allocator is ``hw.common.arbiter``."""
 
 from .routing import (
     POLICIES,

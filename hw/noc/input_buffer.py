@@ -5,6 +5,8 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from hw.common.params import check_pow2
+
 from .flit import Flit
 from .routing import Port
 
@@ -20,6 +22,33 @@ class InputBuffer(wiring.Component):
     """``fifos`` FIFOs of ``depth`` flits (of layout ``flit``) each, in one memory, with each
     flit's route and output virtual channel kept beside it.
 
+    Parameters (keyword-only)
+    -------------------------
+    fifos : int
+        FIFOs, a power of two in ``1..16`` (one per virtual channel the input carries).
+    depth : int
+        Flits per FIFO, a power of two in ``1..64``.
+    vc_bits : int
+        Width of a virtual-channel number (`hw.noc.router.vc_bits`).
+    flit : layout
+        The flit layout (`Flit` by default).
+
+    Members
+    -------
+    w_valid, w_fifo, w_flit, w_route, w_vc : ``In``
+        A write of ``w_flit`` with its route (a `Port` code) and output channel to FIFO
+        ``w_fifo``.
+    full, nonempty : ``Out(fifos)``
+        Per FIFO.
+    head_out : ``Out(OUTPUTS).array(fifos)``; head_vc : ``Out(vc_bits).array(fifos)``
+        Each FIFO head's route, one-hot over the outputs, and its output channel.
+    r_sel : ``In(fifos)``; r_pop : ``In(1)``; r_flit : ``Out(flit)``
+        Read side: the one-hot FIFO whose head is on ``r_flit``, popped when ``r_pop``.
+    overrun : ``Out(1)``
+        A write into a full FIFO in this cycle.
+
+    Contract
+    --------
     Write side: when ``w_valid``, the flit ``w_flit`` with ``w_route`` and ``w_vc`` is appended to
     FIFO ``w_fifo``. The writer keeps to the free space (``full`` per FIFO, credits upstream); a
     write into a full FIFO is not stored and raises ``overrun`` for that cycle.
@@ -32,10 +61,8 @@ class InputBuffer(wiring.Component):
     """
 
     def __init__(self, *, fifos, depth, vc_bits, flit=Flit):
-        if type(fifos) is not int or fifos < 1 or fifos & (fifos - 1) or fifos > 16:
-            raise ValueError(f"fifos must be a power of two from 1 to 16, not {fifos!r}")
-        if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 64:
-            raise ValueError(f"depth must be a power of two from 1 to 64, not {depth!r}")
+        check_pow2("fifos", fifos, 1, 16)
+        check_pow2("depth", depth, 1, 64)
         self.fifos, self.depth, self.flit = fifos, depth, flit
         fifo_bits = max(1, ceil_log2(fifos))
         super().__init__({

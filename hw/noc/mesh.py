@@ -4,6 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_int
 from hw.common.shared import shared
 
 from .flit import PAYLOAD_BITS, flit_layout
@@ -28,32 +29,42 @@ def mesh_table_write_layout(nodes):
 
 
 class NoCMesh(wiring.Component):
-    """A ``width`` × ``height`` mesh of `Router`, ``vcs`` virtual channels per class,
-    ``depth`` flits of buffer per channel and flits of ``payload_bits`` of payload.
+    """A ``width`` × ``height`` mesh of `Router` (docs/noc.md, "Mesh").
 
-    Ports, node ``n = y * width + x``:
+    Parameters (keyword-only)
+    -------------------------
+    width, height, vcs, depth, payload_bits
+        As `Router`'s, and checked by it: every router of the mesh has them.
 
-    * ``inject[n][c]`` / ``eject[n][c]``: the local streams of node ``n``, class ``c``
-      (`MsgClass`), valid/ready streams of `hw.noc.flit.flit_layout` ``(payload_bits)``;
-    * ``cfg``: route-table writes, one per cycle (always ready), to router ``node``; the words
-      are those of `hw.noc.routing.table_words` and `hw.noc.routing.turn_words`;
-    * ``dropped[n]``: router ``n``'s count of removed packets; ``overrun[n]``: its sticky
-      credit-fault flag;
-    * ``<side>_in[i]`` / ``<side>_out[i]`` for side north, east, south, west: the links of the
-      edge routers that face out of the mesh (``i`` is x for north and south, y for east and
-      west), for links beyond the die; ``_in`` carries flits into the mesh and returns credits.
-      Unused, they are tied off: an ``_in`` link without valid, an ``_out`` link without credits.
+    Members
+    -------
+    Node ``n = y * width + x``:
 
-    Every router is the same module (`shared`): routers know nothing of their place,
-    only their table says where packets go. A disabled node is a router that is never
-    configured (its table stays DROP) and that no table routes to.
+    inject, eject : ``In(stream.Signature(flit)).array(nodes, CLASSES)``; ``Out(...)`` likewise
+        The local streams of node ``n``, class ``c`` (`MsgClass`), of
+        `hw.noc.flit.flit_layout` ``(payload_bits)``.
+    cfg : ``In(stream.Signature(mesh_table_write_layout(nodes)))``
+        Route-table writes, one per cycle (always ready), to router ``node``; the words are
+        those of `hw.noc.routing.table_words` and `hw.noc.routing.turn_words`.
+    dropped : ``Out(DROPPED_BITS).array(nodes)``; overrun : ``Out(1).array(nodes)``
+        Router ``n``'s count of removed packets and its sticky credit-fault flag.
+    <side>_in, <side>_out : ``In(link_signature(vcs, payload_bits)).array(k)``; ``Out(...)``
+        For side north, east, south, west: the links of the edge routers that face out of the
+        mesh (``i`` is x for north and south, y for east and west; ``k`` routers on that side),
+        for links beyond the die; ``_in`` carries flits into the mesh and returns credits.
+
+    Contract
+    --------
+    Every router is the same module (`shared`): routers know nothing of their place, only
+    their table says where packets go; the routers' contract (`Router`) holds hop by hop. A
+    disabled node is a router that is never configured (its table stays DROP) and that no table
+    routes to. Unused edge links are tied off: an ``_in`` link without valid, an ``_out`` link
+    without credits.
     """
 
     def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
-        for name, value in (("width", width), ("height", height)):
-            if type(value) is not int or not 1 <= value <= MAX_SIDE:
-                raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, "
-                                 f"not {value!r}")
+        check_int("width", width, 1, MAX_SIDE)
+        check_int("height", height, 1, MAX_SIDE)
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
         self.router_params = dict(width=width, height=height, vcs=vcs, depth=depth,
                                   payload_bits=payload_bits)

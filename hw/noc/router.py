@@ -5,17 +5,22 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .arbiter import RoundRobinArbiter
+from hw.common.arbiter import RoundRobinArbiter
+from hw.common.params import check_int, check_pow2
+
 from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
 from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
 from .routing import MAX_SIDE, Port, Turn
 
 __all__ = ["Router", "link_signature", "table_write_layout", "lane_of", "inject_fifo_of",
            "vc_bits", "DIRECTIONS",
-           "DROPPED_BITS", "ERROR_DEPTH", "CLASSES", "INPUTS"]
+           "VCS_MAX", "DEPTH_MAX", "DROPPED_BITS", "ERROR_DEPTH", "CLASSES", "INPUTS"]
 
 #: The four link directions, in the order of ``link_in``/``link_out`` (Port code - 1).
 DIRECTIONS = (Port.NORTH, Port.EAST, Port.SOUTH, Port.WEST)
+#: Most virtual channels per class and buffer flits per channel (each a power of two).
+VCS_MAX = 4
+DEPTH_MAX = 16
 #: Width of the saturating count of dropped packets.
 DROPPED_BITS = 16
 #: Entries of the queue of ERROR answers waiting to leave.
@@ -61,17 +66,37 @@ def inject_fifo_of(port, vcs):
 
 
 class Router(wiring.Component):
-    """A 5-port router of a ``width`` × ``height`` mesh, ``vcs`` virtual channels per class,
-    flits of `hw.noc.flit.flit_layout` ``(payload_bits)`` (the 64-byte `Flit` by default).
+    """A 5-port router of a ``width`` × ``height`` mesh (docs/noc.md, "Router").
 
-    Ports: ``inject[c]`` / ``eject[c]`` are the local core's streams of class ``c``
-    (`MsgClass`), one each way per class so that neither class can block the other at the
-    endpoint; ``link_in[d]`` / ``link_out[d]`` are the links to the neighbours in
-    `DIRECTIONS` order, credit-based; ``cfg`` writes the route table (always ready);
-    ``dropped`` counts the packets removed (saturating); ``overrun`` is sticky, set when a link
-    delivered a flit into a full buffer (a credit-protocol fault of the sender; the flit is lost).
+    Parameters (keyword-only)
+    -------------------------
+    width, height : int
+        The mesh's sides, ``1..16``: the route table has an entry per node.
+    vcs : int
+        Virtual channels per class, 1, 2 or 4.
+    depth : int
+        Buffer flits per virtual channel of each input, a power of two in ``1..16``.
+    payload_bits : int
+        Payload of a flit, ``1..512``: flits of `hw.noc.flit.flit_layout` ``(payload_bits)``
+        (the 64-byte `Flit` by default).
 
-    Contract:
+    Members
+    -------
+    inject : ``In(stream.Signature(flit)).array(CLASSES)``; eject : ``Out(...)`` likewise
+        The local core's streams of class ``c`` (`MsgClass`), one each way per class so that
+        neither class can block the other at the endpoint.
+    link_in, link_out : ``In(link_signature(vcs, payload_bits)).array(4)``; ``Out(...)``
+        The links to the neighbours in `DIRECTIONS` order, credit-based.
+    cfg : ``In(stream.Signature(table_write_layout(width * height)))``
+        Route-table writes, always ready.
+    dropped : ``Out(DROPPED_BITS)``
+        Packets removed, saturating.
+    overrun : ``Out(1)``
+        Sticky: a link delivered a flit into a full buffer (a credit-protocol fault of the
+        sender; the flit is lost).
+
+    Contract
+    --------
 
     * Virtual channels: channel ``c * vcs + k`` is channel ``k`` of class ``c``; on each link a
       packet takes the channel ``k = lane_of(turn, vcs)`` of its class, by the `Turn` it takes
@@ -99,18 +124,11 @@ class Router(wiring.Component):
     """
 
     def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
-        for name, value in (("width", width), ("height", height)):
-            if type(value) is not int or not 1 <= value <= MAX_SIDE:
-                raise ValueError(f"router {name} must be an int from 1 to {MAX_SIDE}, "
-                                 f"not {value!r}")
-        if vcs not in (1, 2, 4) or type(vcs) is not int:
-            raise ValueError(f"vcs (virtual channels per class) must be 1, 2 or 4, not {vcs!r}")
-        if type(depth) is not int or depth < 1 or depth & (depth - 1) or depth > 16:
-            raise ValueError(f"depth (buffer flits per virtual channel) must be a power of two "
-                             f"from 1 to 16, not {depth!r}")
-        if type(payload_bits) is not int or not 1 <= payload_bits <= PAYLOAD_BITS:
-            raise ValueError(f"payload_bits must be an int from 1 to {PAYLOAD_BITS}, "
-                             f"not {payload_bits!r}")
+        check_int("width", width, 1, MAX_SIDE)
+        check_int("height", height, 1, MAX_SIDE)
+        check_pow2("vcs", vcs, 1, VCS_MAX)
+        check_pow2("depth", depth, 1, DEPTH_MAX)
+        check_int("payload_bits", payload_bits, 1, PAYLOAD_BITS)
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
         self.payload_bits = payload_bits
         self.flit = flit_layout(payload_bits)
@@ -283,9 +301,9 @@ class Router(wiring.Component):
         # --- output arbiters and the switch ---
         grants = []
         for o in range(n_out):
-            arb = RoundRobinArbiter(n=n_in)
+            arb = RoundRobinArbiter(n=n_in, always_advance=True)
             m.submodules[f"out_arb_{Port(o).name.lower()}"] = arb
-            m.d.comb += [arb.requests.eq(Cat(want[u][o] for u in range(n_in))), arb.advance.eq(1)]
+            m.d.comb += arb.requests.eq(Cat(want[u][o] for u in range(n_in)))
             grants.append(arb.grant)
         for u in range(n_in):
             m.d.comb += won[u].eq(Cat(g[u] for g in grants).any())

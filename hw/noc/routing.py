@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from amaranth.lib import enum
 
+from hw.common.params import check_int
+
 __all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
            "route_tables", "check", "table_words", "Turn", "turn_words"]
 
@@ -70,15 +72,13 @@ class Mesh:
     disabled: tuple = ()
 
     def __post_init__(self):
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if type(value) is not int or not 1 <= value <= MAX_SIDE:
-                raise ValueError(f"mesh {name} must be an int from 1 to {MAX_SIDE}, not {value!r}")
+        check_int("width", self.width, 1, MAX_SIDE)
+        check_int("height", self.height, 1, MAX_SIDE)
         seen = set()
         for node in self.disabled:
             if (type(node) is not tuple or len(node) != 2
                     or any(type(c) is not int for c in node)):
-                raise ValueError(f"disabled node must be an (x, y) pair of ints, not {node!r}")
+                raise TypeError(f"disabled node must be an (x, y) pair of ints, not {node!r}")
             if not self.contains(*node):
                 raise ValueError(f"disabled node {_fmt(node)} is outside the "
                                  f"{self.width}x{self.height} mesh")
@@ -119,9 +119,7 @@ def node_id(mesh, x, y):
 def coords(mesh, id):
     """The ``(x, y)`` coordinates of node ``id``."""
     size = mesh.width * mesh.height
-    if type(id) is not int or not 0 <= id < size:
-        raise ValueError(f"node id {id!r} is outside the {mesh.width}x{mesh.height} mesh "
-                         f"(ids 0 to {size - 1})")
+    check_int("node id", id, 0, size - 1)
     return id % mesh.width, id // mesh.width
 
 
@@ -350,7 +348,9 @@ def _padding(mesh, depth):
     size = mesh.width * mesh.height
     if depth is None:
         return 0
-    if type(depth) is not int or depth < size:
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        raise TypeError(f"table depth must be an integer, not {depth!r}")
+    if depth < size:
         raise ValueError(f"table depth {depth!r} is smaller than the {size} nodes of the "
                          f"{mesh.width}x{mesh.height} mesh")
     return depth - size

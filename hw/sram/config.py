@@ -31,7 +31,7 @@ from amaranth.lib import data
 
 from hw.common import memport
 from hw.common.memport import Op, Status
-from hw.common.params import check_int
+from hw.common.params import check_int, check_name, check_pow2, check_tag_width, lookup
 
 from .ecc import CODE_BITS, DATA_BITS
 
@@ -51,7 +51,6 @@ INTERLEAVES = ("line", "xor")
 #: Limits of the parameters (larger values are possible, but untested).
 LINES_MAX = 1 << 24
 BANKS_MAX = 64
-TAG_WIDTH_MAX = 16
 DEPTH_MAX = 64
 
 
@@ -125,21 +124,18 @@ class SRAMConfig:
     scrub_depth: int = 4
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        check_name("name", self.name)
         check_int("lines", self.lines, 1, LINES_MAX)
-        check_int("banks", self.banks, 1, BANKS_MAX)
-        if self.banks & (self.banks - 1):
-            raise ValueError(f"banks must be a power of two, got {self.banks}")
+        check_pow2("banks", self.banks, 1, BANKS_MAX)
         if self.lines % self.banks:
             raise ValueError(f"lines ({self.lines}) must be a multiple of banks ({self.banks})")
         if self.interleave not in INTERLEAVES:
             raise ValueError(f"interleave must be one of {', '.join(INTERLEAVES)}, "
-                             f"got {self.interleave!r}")
+                             f"not {self.interleave!r}")
         check_int("addr_bits", self.addr_bits, 8, 32)
         if self.size > 1 << self.addr_bits:
             raise ValueError(f"{self.size} bytes do not fit addr_bits={self.addr_bits}")
-        check_int("tag_width", self.tag_width, 0, TAG_WIDTH_MAX)
+        check_tag_width(self.tag_width)
         check_int("resp_depth", self.resp_depth, 1, DEPTH_MAX)
         check_int("scrub_depth", self.scrub_depth, 1, DEPTH_MAX)
 
@@ -203,11 +199,7 @@ PRESETS = {c.name: c for c in (D1, SMALL, TINY)}
 
 
 def get_preset(name):
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown SRAM preset {name!r}; expected one of "
-                         f"{', '.join(PRESETS)}") from None
+    return lookup("SRAM preset", PRESETS, name)
 
 
 def request_layout(spec, config):

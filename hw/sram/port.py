@@ -28,6 +28,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_instance
 from hw.common.shared import shared
 
 from .check import LineCheck
@@ -82,12 +83,10 @@ class ScratchpadPort(wiring.Component):
     """
 
     def __init__(self, *, config, spec):
-        if not isinstance(config, SRAMConfig):
-            raise TypeError(f"config must be an SRAMConfig, got {config!r}")
-        if not isinstance(spec, PortSpec):
-            raise TypeError(f"spec must be a PortSpec, got {spec!r}")
+        check_instance("config", config, SRAMConfig)
+        check_instance("spec", spec, PortSpec)
         if spec.width not in (WORD_BYTES, 4 * WORD_BYTES, LINE_BYTES):
-            raise ValueError(f"port width must be 8, 32 or 64 bytes, got {spec.width}")
+            raise ValueError(f"port width must be 8, 32 or 64 bytes, not {spec.width!r}")
         self.config, self.spec = config, spec
         c = config
         super().__init__({

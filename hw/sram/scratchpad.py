@@ -8,7 +8,7 @@ Contract
     offered. All ports are served in the same cycle when they want different banks.
   * Arbitration: every cycle, each bank takes one operation from the requesters (the 7 ports and
     the scrubber) whose request register holds a request for it, by round robin
-    (:mod:`hw.sram.arbiter`); the others keep their request and are back-pressured. A bank locked
+    (:mod:`hw.common.arbiter`); the others keep their request and are back-pressured. A bank locked
     by a read-modify-write takes only its owner's phase 2.
   * Ordering: operations on a bank happen one per cycle in grant order, so two requests to one
     address in the same cycle are ordered by the arbiter: a read granted after a write (same
@@ -32,6 +32,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arith import prefix_add
+from hw.common.params import check_instance
 from hw.common.shared import shared
 
 from .config import (
@@ -80,8 +81,7 @@ class Scratchpad(wiring.Component):
     """
 
     def __init__(self, *, config):
-        if not isinstance(config, SRAMConfig):
-            raise TypeError(f"config must be an SRAMConfig, got {config!r}")
+        check_instance("config", config, SRAMConfig)
         self.config = config
         members = {}
         for spec in PORTS:

@@ -11,11 +11,11 @@ from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.arbiter import RoundRobinArbiter
 from hw.common.params import check_int
 from hw.common.pipeline import or_all
 from hw.common.shared import shared
 
-from .arbiter import RoundRobinArbiter
 from .bank import Bank
 from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX, index_bits
 
@@ -57,7 +57,7 @@ class BankSlice(wiring.Component):
         if not writers or any(not isinstance(k, int) or not 0 <= k < n for k in writers) or \
                 list(writers) != sorted(set(writers)):
             raise ValueError(f"writers must be increasing requester numbers in 0..{n - 1}, "
-                             f"got {writers!r}")
+                             f"not {writers!r}")
         self.writers = writers
         self.rows = check_int("rows", rows, 1, LINES_MAX)
         self.row_bits = index_bits(rows)
@@ -74,7 +74,7 @@ class BankSlice(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.n
-        m.submodules.arbiter = arbiter = shared(RoundRobinArbiter, n=n)
+        m.submodules.arbiter = arbiter = shared(RoundRobinArbiter, n=n, always_advance=True)
         m.submodules.bank = bank = shared(Bank, rows=self.rows)
         locked = Signal()
         owner = Signal(range(n))

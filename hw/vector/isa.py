@@ -15,17 +15,16 @@ or the part index of a conversion.
 from amaranth.hdl import unsigned
 from amaranth.lib import data, enum
 
-from hw.common.params import check_int
+from hw.common.params import check_tag_width
 from hw.fp.formats import BIAS_BITS, Flags, FormatCode, Round
 
-__all__ = ["VECTOR_BITS", "VECTOR_BYTES", "IMM_BITS", "TAG_WIDTH_MAX", "SR_GENERATORS",
+__all__ = ["VECTOR_BITS", "VECTOR_BYTES", "IMM_BITS", "SR_GENERATORS",
            "SEED_STRIDE", "VecOp", "VecType", "LANE_BITS", "request_layout", "response_layout"]
 
 VECTOR_BYTES = 64
 VECTOR_BITS = 8 * VECTOR_BYTES
 #: Width of the immediate (a lane index of the 64 8-bit lanes, or a part index).
 IMM_BITS = 6
-TAG_WIDTH_MAX = 64
 #: Stochastic-rounding generators: one per narrowing lane slot (32 BF16 or 16 FP32 source lanes).
 SR_GENERATORS = 32
 #: Generator ``j`` is seeded with ``seed XOR (j · SEED_STRIDE mod 2**32)`` (the golden ratio).
@@ -100,10 +99,6 @@ class VecOp(enum.Enum, shape=unsigned(6)):
     SEED = 42
 
 
-def _check_tag_width(tag_width):
-    return check_int("tag_width", tag_width, 0, TAG_WIDTH_MAX)
-
-
 def request_layout(tag_width):
     """Payload of a vector request."""
     return data.StructLayout({
@@ -116,7 +111,7 @@ def request_layout(tag_width):
         "a": VECTOR_BITS,
         "b": VECTOR_BITS,
         "c": VECTOR_BITS,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -127,5 +122,5 @@ def response_layout(tag_width):
         "data": VECTOR_BITS,
         "flags": Flags,
         "error": 1,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })

@@ -6,6 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.params import check_tag_width
 from hw.common.pipeline import or_all, stage
 from hw.common.shared import shared
 from hw.fp.formats import Flags, FormatCode
@@ -16,7 +17,6 @@ from .isa import (
     VECTOR_BITS,
     VecOp,
     VecType,
-    _check_tag_width,
     request_layout,
     response_layout,
 )
@@ -128,7 +128,7 @@ class VectorUnit(wiring.Component):
     """
 
     def __init__(self, *, tag_width=8):
-        self._tag_width = _check_tag_width(tag_width)
+        self._tag_width = check_tag_width(tag_width)
         latencies = {Source.LANES: LANE_LATENCY, Source.REDUCE: REDUCE_LATENCY,
                      **{src: int(cls.latency) for src, cls in _PIPES.items()}}
         self._latencies = latencies

@@ -25,6 +25,7 @@ def blocks():
     """Every block, in report order. A block built from shared sub-blocks (``hw.common.shared``) is
     synthesized with them as black boxes and its figures composed from theirs: each of them
     must be a block here too (``shared_design`` gives the same design)."""
+    from hw.common.arbiter import RoundRobinArbiter
     from hw.fp.convert import ConvertPipe, ConvertUnit
     from hw.fp.fma import FMAUnit
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
@@ -33,7 +34,6 @@ def blocks():
     from hw.noc.router import Router
     from hw.scalar.core import ScalarCore
     from hw.scalar.muldiv import DivUnit
-    from hw.sram.arbiter import RoundRobinArbiter
     from hw.sram.bank import Bank
     from hw.sram.check import LineCheck
     from hw.sram.config import D1 as SRAM_D1
@@ -88,7 +88,8 @@ def blocks():
               "(72, 64) Hsiao SECDED encoder: 8 check bits of a 64-bit word, combinational"),
         Block("sram.ecc_decoder", Design.of("sram_ecc_decoder", ECCDecoder),
               "(72, 64) Hsiao SECDED decoder: syndrome, single-bit correction, status"),
-        Block("sram.arbiter", shared_design(RoundRobinArbiter, n=SRAM_D1.requesters),
+        Block("sram.arbiter", shared_design(RoundRobinArbiter, n=SRAM_D1.requesters,
+                                             always_advance=True),
               "round-robin arbiter of one bank: 7 ports and the scrubber"),
         Block("sram.bank", shared_design(Bank, rows=SRAM_D1.rows),
               f"single-port bank, {SRAM_D1.rows} lines of 8 x 72 bits, command register",

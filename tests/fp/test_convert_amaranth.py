@@ -45,16 +45,16 @@ _MAN_MASK = (1 << FP32.man_bits) - 1
 # --- construction ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"tag_width": -1}, ValueError, r"^tag_width must be an integer in 0\.\.64, got -1$"),
-    ({"tag_width": 65}, ValueError, r"^tag_width must be an integer in 0\.\.64, got 65$"),
-    ({"tag_width": "8"}, TypeError, r"^tag_width must be an integer in 0\.\.64, got '8'$"),
-    ({"tag_width": True}, TypeError, r"^tag_width must be an integer in 0\.\.64, got True$"),
-    ({"sr_bits": 0}, ValueError, r"^sr_bits must be an integer in 1\.\.32, got 0$"),
-    ({"sr_bits": 33}, ValueError, r"^sr_bits must be an integer in 1\.\.32, got 33$"),
-    ({"sr_bits": 1.0}, TypeError, r"^sr_bits must be an integer in 1\.\.32, got 1\.0$"),
+    ({"tag_width": -1}, ValueError, r"^tag_width must be in 0\.\.64, not -1$"),
+    ({"tag_width": 65}, ValueError, r"^tag_width must be in 0\.\.64, not 65$"),
+    ({"tag_width": "8"}, TypeError, r"^tag_width must be an integer, not '8'$"),
+    ({"tag_width": True}, TypeError, r"^tag_width must be an integer, not True$"),
+    ({"sr_bits": 0}, ValueError, r"^sr_bits must be in 1\.\.32, not 0$"),
+    ({"sr_bits": 33}, ValueError, r"^sr_bits must be in 1\.\.32, not 33$"),
+    ({"sr_bits": 1.0}, TypeError, r"^sr_bits must be an integer, not 1\.0$"),
     ({"formats": "bf16"}, TypeError,
-     r"^formats must be a sequence of format names, got 'bf16'$"),
-    ({"formats": 5}, TypeError, r"^formats must be a sequence of format names, got 5$"),
+     r"^formats must be a sequence of format names, not 'bf16'$"),
+    ({"formats": 5}, TypeError, r"^formats must be a sequence of format names, not 5$"),
     ({"formats": ()}, ValueError, r"^formats must name at least one format$"),
     ({"formats": ("bf16", "fp32")}, ValueError,
      r"^ConvertUnit converts to and from FP32; 'fp32' is not a conversion format$"),
@@ -67,9 +67,9 @@ def test_construction_errors(kwargs, error, message):
 
 
 def test_layout_errors():
-    with pytest.raises(ValueError, match=r"^tag_width must be an integer in 0\.\.64, got 99$"):
+    with pytest.raises(ValueError, match=r"^tag_width must be in 0\.\.64, not 99$"):
         request_layout(99)
-    with pytest.raises(TypeError, match=r"^tag_width must be an integer in 0\.\.64, got None$"):
+    with pytest.raises(TypeError, match=r"^tag_width must be an integer, not None$"):
         response_layout(None)
 
 

@@ -558,10 +558,10 @@ def test_fma_broadcasts_and_types():
                        "got 'uhp'"),
     ({"a_fmt": "fp16"}, "unknown format 'fp16'; expected one of fp32, bf16, cfp8_143, cfp8_152, "
                         "shp, uhp"),
-    ({"a_fmt": "cfp8_143"}, "CFP8 1-4-3 bias must be an integer in 0..63, got None"),
+    ({"a_fmt": "cfp8_143"}, "CFP8 1-4-3 bias must be an integer in 0..63, not None"),
     ({"b_fmt": "cfp8_152", "b_bias": BIAS_MAX + 1},
-     "CFP8 1-5-2 bias must be an integer in 0..63, got 64"),
-    ({"a_fmt": "bf16", "a_bias": 7}, "BF16 has a fixed bias of 127, got 7"),
+     "CFP8 1-5-2 bias must be an integer in 0..63, not 64"),
+    ({"a_fmt": "bf16", "a_bias": 7}, "BF16 has a fixed bias of 127, not 7"),
 ])
 def test_fma_bad_arguments(kwargs, message):
     """A format that is not a multiplicand format, an unknown format or a bad bias raises

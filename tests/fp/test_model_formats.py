@@ -683,15 +683,15 @@ def test_shapes_and_dtypes():
 @pytest.mark.parametrize("call", [narrow, widen, decode])
 @pytest.mark.parametrize("bias", [64, -1, None, 1.5])
 def test_bad_bias_message(call, bias):
-    message = f"CFP8 1-4-3 bias must be an integer in 0..63, got {bias!r}"
+    message = f"CFP8 1-4-3 bias must be an integer in 0..63, not {bias!r}"
     with pytest.raises(ValueError, match=re.escape(message)):
         call(0, "cfp8_143", bias)
 
 
 def test_fixed_bias_message():
-    with pytest.raises(ValueError, match=re.escape("BF16 has a fixed bias of 127, got 15")):
+    with pytest.raises(ValueError, match=re.escape("BF16 has a fixed bias of 127, not 15")):
         widen(0, "bf16", 15)
-    with pytest.raises(ValueError, match=re.escape("CFP16 UHP has a fixed bias of 31, got 30")):
+    with pytest.raises(ValueError, match=re.escape("CFP16 UHP has a fixed bias of 31, not 30")):
         narrow(0, UHP, 30)
     assert narrow(bits(1.0), "uhp", 31)[0] == 0x7C00  # the fixed value itself is accepted
 

@@ -117,9 +117,9 @@ def _npz(path, **arrays):
     (["--m", 4, "--n", 4, "--k", 4, "--b-format", "cfp8_999"],
      "--b-format must be one of bf16, cfp8-143, cfp8-152, got 'cfp8_999'"),
     (["--m", 4, "--n", 4, "--k", 4, "--a-bias", 3],
-     "--a-bias: BF16 has a fixed bias of 127, got 3"),
+     "--a-bias: BF16 has a fixed bias of 127, not 3"),
     (["--m", 4, "--n", 4, "--k", 4, "--b-format", "cfp8-143", "--b-bias", 64],
-     "--b-bias: CFP8 1-4-3 bias must be an integer in 0..63, got 64"),
+     "--b-bias: CFP8 1-4-3 bias must be an integer in 0..63, not 64"),
     (["--m", 4, "--n", 4], "--k required (or --in FILE.npz)"),
     (["--m", 0, "--n", 4, "--k", 4], "--m must be at least 1, got 0"),
 ])

@@ -7,7 +7,7 @@ from reset. Broken arbiters and routers must fail."""
 import pytest
 from amaranth.hdl import Module
 
-from hw.noc.arbiter import RoundRobinArbiter
+from hw.common.arbiter import RoundRobinArbiter
 from hw.noc.router import Router
 from verif.noc.formal import ArbiterProperties, ProofFailed, RouterProperties, prove
 
@@ -30,15 +30,18 @@ class GrantAll(RoundRobinArbiter):
         return m
 
 
-@pytest.mark.parametrize("n", [2, 4, 7, 8])
-def test_round_robin_arbiter_proved(n):
+@pytest.mark.parametrize("n,always_advance", [
+    (2, False), (4, False), (7, False), (8, False), (7, True), (8, True)])
+def test_round_robin_arbiter_proved(n, always_advance):
     """For the allocator's sizes (an input picks among 2, 4 or 8 FIFOs for 1, 2 or 4 channels
-    per class; an output among 7 inputs), in every reachable state with requests free: grants
-    one-hot, never without a request, always when requested; a requester that keeps requesting
-    is granted within n taken grants and sees at most n - 1 turns of others; a grant not taken
-    stays while its requester requests."""
-    design = ArbiterProperties(n)
-    prove(design, design.ports(), name=f"arbiter{n}", depth=n + 2)
+    per class; an output among 7 inputs, taking every grant) and the SRAM bank's (8 requesters,
+    every grant taken), in every reachable state with requests free: grants one-hot, never
+    without a request, always when requested; a requester that keeps requesting is granted
+    within n taken grants and sees at most n - 1 turns of others; a grant not taken stays while
+    its requester requests."""
+    design = ArbiterProperties(n, always_advance=always_advance)
+    name = f"arbiter{n}{'_always' if always_advance else ''}"
+    prove(design, design.ports(), name=name, depth=n + 2)
 
 
 class MovesOff(RoundRobinArbiter):
@@ -156,8 +159,8 @@ def test_noc_prove_command(capsys):
     assert out.startswith("allocator ") and "k-induction, k = 2" in out
     assert out.rstrip().endswith("proved")
     assert main(["noc-prove", "--vcs", "3"]) == 2
-    assert capsys.readouterr().err == ("d1core noc-prove: error: vcs (virtual channels per "
-                                       "class) must be 1, 2 or 4, not 3\n")
+    assert capsys.readouterr().err == ("d1core noc-prove: error: vcs must be a power of two "
+                                       "in 1..4, not 3\n")
     assert main(["noc-prove", "--mesh", "0x2"]) == 2
     assert "mesh sides must be 1 to 16, not 0x2" in capsys.readouterr().err
     assert main(["noc-prove", "--k", "1"]) == 2

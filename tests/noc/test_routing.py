@@ -259,21 +259,22 @@ def test_unknown_policy():
     assert str(info.value) == "unknown routing policy 'west-first'; use 'xy' or 'updown'"
 
 
-@pytest.mark.parametrize("args,message", [
-    ((0, 4), "mesh width must be an int from 1 to 16, not 0"),
-    ((17, 4), "mesh width must be an int from 1 to 16, not 17"),
-    ((True, 4), "mesh width must be an int from 1 to 16, not True"),
-    ((4, 2.0), "mesh height must be an int from 1 to 16, not 2.0"),
-    ((4, "4"), "mesh height must be an int from 1 to 16, not '4'"),
-    ((4, 4, [[1, 1]]), "disabled node must be an (x, y) pair of ints, not [1, 1]"),
-    ((4, 4, [(1, 1, 0)]), "disabled node must be an (x, y) pair of ints, not (1, 1, 0)"),
-    ((4, 2, [(1, 2)]), "disabled node (1, 2) is outside the 4x2 mesh"),
-    ((4, 2, [(-1, 0)]), "disabled node (-1, 0) is outside the 4x2 mesh"),
-    ((4, 2, [(1, 1), (0, 1), (1, 1)]), "disabled node (1, 1) is listed twice"),
-    ((2, 1, [(0, 0), (1, 0)]), "every node of the 2x1 mesh is disabled"),
+@pytest.mark.parametrize("args,error,message", [
+    ((0, 4), ValueError, "width must be in 1..16, not 0"),
+    ((17, 4), ValueError, "width must be in 1..16, not 17"),
+    ((True, 4), TypeError, "width must be an integer, not True"),
+    ((4, 2.0), TypeError, "height must be an integer, not 2.0"),
+    ((4, "4"), TypeError, "height must be an integer, not '4'"),
+    ((4, 4, [[1, 1]]), TypeError, "disabled node must be an (x, y) pair of ints, not [1, 1]"),
+    ((4, 4, [(1, 1, 0)]), TypeError,
+     "disabled node must be an (x, y) pair of ints, not (1, 1, 0)"),
+    ((4, 2, [(1, 2)]), ValueError, "disabled node (1, 2) is outside the 4x2 mesh"),
+    ((4, 2, [(-1, 0)]), ValueError, "disabled node (-1, 0) is outside the 4x2 mesh"),
+    ((4, 2, [(1, 1), (0, 1), (1, 1)]), ValueError, "disabled node (1, 1) is listed twice"),
+    ((2, 1, [(0, 0), (1, 0)]), ValueError, "every node of the 2x1 mesh is disabled"),
 ])
-def test_mesh_parameter_errors(args, message):
-    with pytest.raises(ValueError) as info:
+def test_mesh_parameter_errors(args, error, message):
+    with pytest.raises(error) as info:
         Mesh(*args)
     assert str(info.value) == message
 
@@ -295,7 +296,10 @@ def test_node_ids_and_coords():
     assert str(info.value) == "node (5, 0) is outside the 5x3 mesh"
     with pytest.raises(ValueError) as info:
         coords(mesh, 15)
-    assert str(info.value) == "node id 15 is outside the 5x3 mesh (ids 0 to 14)"
+    assert str(info.value) == "node id must be in 0..14, not 15"
+    with pytest.raises(TypeError) as info:
+        coords(mesh, 1.0)
+    assert str(info.value) == "node id must be an integer, not 1.0"
 
 
 def test_next_hop():
@@ -323,6 +327,9 @@ def test_table_words_pad_with_drop():
     with pytest.raises(ValueError) as info:
         table_words(mesh, tables, depth=1)
     assert str(info.value) == "table depth 1 is smaller than the 2 nodes of the 2x1 mesh"
+    with pytest.raises(TypeError) as info:
+        table_words(mesh, tables, depth="4")
+    assert str(info.value) == "table depth must be an integer, not '4'"
 
 
 @pytest.mark.parametrize("mesh,policy",

@@ -87,11 +87,11 @@ def test_vectors_on_rtl_with_flags(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["--op", "f32_to_cfp8", "--format", "cfp8_143", "--bias", "64"],
-     "CFP8 1-4-3 bias must be an integer in 0..63, got 64"),
+     "CFP8 1-4-3 bias must be an integer in 0..63, not 64"),
     (["--op", "f32_to_cfp8", "--bias", "7"], "f32_to_cfp8 needs --format (cfp8_143 or cfp8_152)"),
     (["--op", "f32_to_cfp8", "--format", "shp", "--bias", "7"],
      "f32_to_cfp8 takes --format cfp8_143 or cfp8_152, not shp"),
-    (["--op", "f32_to_shp"], "CFP16 SHP bias must be an integer in 0..63, got None (give --bias)"),
+    (["--op", "f32_to_shp"], "CFP16 SHP bias must be an integer in 0..63, not None (give --bias)"),
     (["--op", "bf16_to_f32", "--round", "sr"], "bf16_to_f32 is exact: --round sr does not apply"),
     (["--op", "f32_to_bf16", "--round", "up"], "--round must be rne or sr, not 'up'"),
 ])

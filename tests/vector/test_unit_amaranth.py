@@ -28,12 +28,12 @@ from verif.vector.unit_tb import random_requests
 
 @pytest.mark.parametrize(("factory", "kwargs", "error", "message"), [
     (VectorUnit, {"tag_width": -1}, ValueError,
-     r"^tag_width must be an integer in 0\.\.64, got -1$"),
+     r"^tag_width must be in 0\.\.64, not -1$"),
     (VectorUnit, {"tag_width": 65}, ValueError,
-     r"^tag_width must be an integer in 0\.\.64, got 65$"),
+     r"^tag_width must be in 0\.\.64, not 65$"),
     (VectorUnit, {"tag_width": "8"}, TypeError,
-     r"^tag_width must be an integer in 0\.\.64, got '8'$"),
-    (FMAPipe, {"round_to_odd": 1}, TypeError, r"^round_to_odd must be a bool, got 1$"),
+     r"^tag_width must be an integer, not '8'$"),
+    (FMAPipe, {"round_to_odd": 1}, TypeError, r"^round_to_odd must be a bool, not 1$"),
 ])
 def test_construction_errors(factory, kwargs, error, message):
     raises_unelaborated(error, message, factory, **kwargs)

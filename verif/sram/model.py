@@ -2,7 +2,7 @@
 which requester each bank grants in each cycle, and every response, bit for bit.
 
 It shares with the RTL only the configuration and the policies (``hw/sram/config.py``:
-ports, layouts, :func:`bank_of`/:func:`row_of`; ``hw/sram/arbiter.round_robin``); the ECC is
+ports, layouts, :func:`bank_of`/:func:`row_of`; ``hw/common/arbiter.round_robin``); the ECC is
 ``verif/sram/ecc.py`` (numpy), the memory a numpy array of data words and check bytes.
 
 Driving it
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.sram.arbiter import round_robin
+from hw.common.arbiter import round_robin
 from hw.sram.config import (
     LINE_BYTES,
     LINE_WORDS,

@@ -95,6 +95,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.common.params import TAG_WIDTH_MAX
 from hw.fp.formats import (
     BIAS_MAX,
     FLAG_DENORMAL,
@@ -109,7 +110,7 @@ from hw.fp.formats import (
     get_format,
 )
 from hw.vector import isa
-from hw.vector.isa import IMM_BITS, TAG_WIDTH_MAX, VecOp, VecType
+from hw.vector.isa import IMM_BITS, VecOp, VecType
 from verif.fp.fma import f32_add, f32_mul, fma
 from verif.fp.formats import narrow, parse_round, widen
 from verif.fp.rng import XorShift32
