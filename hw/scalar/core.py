@@ -50,7 +50,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from hw.common.params import check_int
+from hw.common.params import TAG_WIDTH_MAX, check_int
 from hw.common.shared import shared
 
 from .completion import Completion
@@ -61,7 +61,6 @@ from .fetch import Fetch
 from .isa import (
     MAX_THREADS,
     RAM_BASE,
-    TAG_WIDTH_MAX,
     THREAD_BITS,
     XLEN,
     CoprocRequest,
@@ -118,13 +117,13 @@ class ScalarCore(wiring.Component):
 
     def __init__(self, *, threads=MAX_THREADS, reset_pc=RAM_BASE, addr_bits=XLEN,
                  tag_width=THREAD_BITS):
-        self._threads = check_int("threads", threads, 1, MAX_THREADS)
+        self.threads = check_int("threads", threads, 1, MAX_THREADS)
         reset_pc = check_int("reset_pc", reset_pc, 0, (1 << XLEN) - 1)
         if reset_pc & 3:
             raise ValueError(f"reset_pc must be 4-byte aligned, not {reset_pc:#x}")
-        self._reset_pc = reset_pc
-        self._addr_bits = check_int("addr_bits", addr_bits, 8, XLEN)
-        self._tag_width = check_int("tag_width", tag_width, THREAD_BITS, TAG_WIDTH_MAX)
+        self.reset_pc = reset_pc
+        self.addr_bits = check_int("addr_bits", addr_bits, 8, XLEN)
+        self.tag_width = check_int("tag_width", tag_width, THREAD_BITS, TAG_WIDTH_MAX)
         memory = {"addr_bits": addr_bits, "tag_width": tag_width}
         super().__init__({
             "fetch_req": Out(stream.Signature(fetch_request_layout(**memory))),
@@ -138,33 +137,17 @@ class ScalarCore(wiring.Component):
             "running": Out(MAX_THREADS),
         })
 
-    @property
-    def threads(self):
-        return self._threads
-
-    @property
-    def reset_pc(self):
-        return self._reset_pc
-
-    @property
-    def addr_bits(self):
-        return self._addr_bits
-
-    @property
-    def tag_width(self):
-        return self._tag_width
-
     def elaborate(self, platform):
         m = Module()
-        n = self._threads
-        memory = {"addr_bits": self._addr_bits, "tag_width": self._tag_width}
+        n = self.threads
+        memory = {"addr_bits": self.addr_bits, "tag_width": self.tag_width}
         m.submodules.fetch = fetch = Fetch(threads=n, **memory)
         m.submodules.issue = issue = Issue(threads=n)
         m.submodules.decode = decode = Decode(threads=n)
         m.submodules.execute = execute = Execute(threads=n, **memory)
         m.submodules.csr = csr = CsrFile(threads=n)
-        m.submodules.completion = completion = Completion(threads=n, tag_width=self._tag_width)
-        m.submodules.writeback = wb = WriteBack(threads=n, reset_pc=self._reset_pc)
+        m.submodules.completion = completion = Completion(threads=n, tag_width=self.tag_width)
+        m.submodules.writeback = wb = WriteBack(threads=n, reset_pc=self.reset_pc)
         m.submodules.mul = mul = MulUnit()
         # One divider per thread, so the threads divide at the same time. A thread sends a
         # division only when it has nothing else in flight, so its divider has delivered the

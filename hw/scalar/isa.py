@@ -19,7 +19,7 @@ __all__ = [
     "RAM_BASE", "MAX_THREADS", "THREAD_BITS", "XLEN", "LINE_BYTES", "Opcode", "Funct3",
     "BranchFunct3", "LoadFunct3", "StoreFunct3", "MulDivFunct3", "CsrFunct3", "FenceFunct3",
     "Funct7", "SRAI_FUNCT6", "FixedInsn", "Cause", "Csr", "MSTATUS_MIE", "MSTATUS_MPIE",
-    "MSTATUS_MPP", "CUSTOM_OPCODES", "TAG_WIDTH_MAX", "fetch_request_layout",
+    "MSTATUS_MPP", "CUSTOM_OPCODES", "fetch_request_layout",
     "fetch_response_layout", "data_request_layout", "data_response_layout",
     "CoprocRequest", "CoprocResponse", "RetireRecord",
 ]
@@ -184,10 +184,6 @@ MSTATUS_MPP = 3 << 11
 
 #: Major opcodes custom-0..3, sent to the coprocessor port.
 CUSTOM_OPCODES = (Opcode.CUSTOM_0, Opcode.CUSTOM_1, Opcode.CUSTOM_2, Opcode.CUSTOM_3)
-
-#: Widest tag the memory ports carry (the core's thread is in its low ``THREAD_BITS`` bits).
-TAG_WIDTH_MAX = 16
-
 
 def fetch_request_layout(*, addr_bits, tag_width):
     """Instruction-fetch request, the memory-port contract's (:mod:`hw.common.memport`) for a

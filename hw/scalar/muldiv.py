@@ -143,20 +143,16 @@ class DivUnit(wiring.Component):
     _ODD = {3: (1, 1), 5: (2, 1), 7: (3, -1)}
 
     def __init__(self, *, bits=3):
-        self._bits = check_int("bits", bits, 2, 3)
+        self.bits = check_int("bits", bits, 2, 3)
         super().__init__({
             "i": In(stream.Signature(MulDivRequest)),
             "o": Out(stream.Signature(MulDivResult)),
         })
 
     @property
-    def bits(self):
-        return self._bits
-
-    @property
     def steps(self):
         """Iterations of a division, ``bits`` quotient bits each."""
-        return -(-XLEN // self._bits)
+        return -(-XLEN // self.bits)
 
     def cycles(self, *, negative_a=False, negative_b=False, negated=False):
         """Cycles from the request taken to the result offered, for a division whose signed
@@ -166,7 +162,7 @@ class DivUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bits, steps = self._bits, self.steps
+        bits, steps = self.bits, self.steps
         qw = bits * steps          # quotient register: the dividend, zero-extended
         w = XLEN + bits            # a shifted remainder: below 2**bits times the divisor
         req = self.i.payload

@@ -167,7 +167,9 @@ def test_divider_matches_python(bits):
 @pytest.mark.parametrize("bits", [1, 4, 3.0, True])
 def test_divider_bits_checked(bits):
     """A radix other than 4 or 8 is refused at construction with the exact message."""
-    error = TypeError if not isinstance(bits, int) or isinstance(bits, bool) else ValueError
-    raises_unelaborated(error, rf"^bits must be an integer in 2\.\.3, got {bits!r}$", DivUnit,
-                        bits=bits)
+    if not isinstance(bits, int) or isinstance(bits, bool):
+        error, message = TypeError, rf"^bits must be an integer, not {bits!r}$"
+    else:
+        error, message = ValueError, rf"^bits must be in 2\.\.3, not {bits!r}$"
+    raises_unelaborated(error, message, DivUnit, bits=bits)
 
