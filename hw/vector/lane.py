@@ -124,8 +124,8 @@ class FPLane(wiring.Component):
         a_hi, b_hi, c_hi = operands(BF16.width, BF16.width)
         even_c = Signal(32, name="even_c")
         m.d.comb += [
-            # The lane's valid travels in the even FMA; the odd one's i.valid stays 0.
-            even.en.eq(en), odd.en.eq(en), even.i.valid.eq(self.i.valid),
+            # The lane's valid travels in the odd FMA; the even one's i.valid stays 0.
+            even.en.eq(en), odd.en.eq(en), odd.i.valid.eq(self.i.valid),
             even.i.payload.a.eq(Mux(bf16, a_lo, a32)), even.i.payload.b.eq(Mux(bf16, b_lo, b32)),
             even.i.payload.a_fmt.eq(Mux(bf16, FormatCode.BF16, FormatCode.FP32)),
             even.i.payload.b_fmt.eq(Mux(bf16, FormatCode.BF16, FormatCode.FP32)),
@@ -206,6 +206,6 @@ class FPLane(wiring.Component):
         with m.Else():
             m.d.comb += [z.eq(misc_z), flags.eq(misc_f)]
         with m.If(en):
-            m.d.sync += [self.o.valid.eq(even.o.valid), self.o.payload.z.eq(z),
+            m.d.sync += [self.o.valid.eq(odd.o.valid), self.o.payload.z.eq(z),
                          self.o.payload.flags.eq(flags)]
         return m
