@@ -16,11 +16,11 @@ whose elaboration is an ``Instance`` of the module the converter produced, once,
 import contextlib
 import contextvars
 
-from amaranth.hdl import ClockSignal, Elaboratable, Instance, Module, ResetSignal
+from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, ResetSignal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["shared", "converting", "is_converting", "SharedInstance"]
+__all__ = ["shared", "converting", "is_converting", "SharedInstance", "port_members"]
 
 _converter = contextvars.ContextVar("d1core_shared_converter", default=None)
 
@@ -39,6 +39,18 @@ def converting(convert):
         yield
     finally:
         _converter.reset(token)
+
+
+def port_members(component):
+    """``(name, flow, value)`` of each member of ``component`` that becomes a port of its
+    Verilog module: every one but the constants (the ``ready`` of an ``always_ready`` stream,
+    the ``valid`` of an ``always_valid`` one), named by its ``__``-joined path."""
+    ports = []
+    for path, member, value in component.signature.flatten(component):
+        value = Value.cast(value)
+        if not isinstance(value, Const):
+            ports.append(("__".join(map(str, path)), member.flow, value))
+    return ports
 
 
 def is_converting():
@@ -89,9 +101,7 @@ class SharedInstance(wiring.Component):
         super().__init__(signature)
 
     def elaborate(self, platform):
-        members = {}
-        for path, member, value in self.signature.flatten(self):
-            members["__".join(map(str, path))] = (member.flow, value)
+        members = {name: (flow, value) for name, flow, value in port_members(self)}
         args = {}
         for name, direction in self._ports:
             if name == "clk":

@@ -137,18 +137,19 @@ class ConvertUnit(wiring.Component):
             self.i.ready.eq(en),
             rng.advance.eq(self.i.valid & en),
             pipe.en.eq(en),
-            pipe.valid.eq(self.i.valid),
-            pipe.req.eq(self.i.payload),
+            pipe.i.valid.eq(self.i.valid),
+            pipe.i.payload.eq(self.i.payload),
             pipe.sr_word.eq(rng.random[32 - self._sr_bits:]),
-            self.o.valid.eq(pipe.o_valid),
-            self.o.payload.eq(pipe.resp),
+            self.o.valid.eq(pipe.o.valid),
+            self.o.payload.eq(pipe.o.payload),
         ]
         return m
 
 
 class ConvertPipe(wiring.Component):
-    """The conversion unit's datapath without handshake: :class:`ConvertUnit` is this pipe, an
-    SR generator and the stream control; the vector unit runs many of them side by side.
+    """The conversion unit's datapath, a pipe that cannot stall (docs/architecture.md):
+    :class:`ConvertUnit` is this pipe, an SR generator and the stream control; the vector unit
+    runs many of them side by side.
 
     Parameters (keyword-only)
     -------------------------
@@ -158,15 +159,16 @@ class ConvertPipe(wiring.Component):
     Members
     -------
     en : ``In(1)``
-        Advance: every register holds while 0.
-    valid : ``In(1)``; req : ``In(request_layout(tag_width))``
-        A request entering in a cycle with ``en`` (``req`` as :class:`ConvertUnit`'s ``i``).
+        Advance: every register, ``o`` included, holds while 0.
+    i : ``In(stream.Signature(request_layout(tag_width), always_ready=True))``
+        A request enters in a cycle with ``en`` and ``i.valid`` (payload as
+        :class:`ConvertUnit`'s ``i``).
     sr_word : ``In(sr_bits)``
         The stochastic-rounding bits of the entering request (``ConvertUnit``: the top ``sr_bits``
         of its generator's next number).
-    o_valid : ``Out(1)``; resp : ``Out(response_layout(tag_width))``
+    o : ``Out(stream.Signature(response_layout(tag_width), always_ready=True))``
         ``valid`` and the response of the request that entered ``latency`` advances earlier
-        (registered outputs). Arithmetic and bad input as :class:`ConvertUnit`.
+        (registered). Arithmetic and bad input as :class:`ConvertUnit`.
     """
 
     #: Advances from a request to its response.
@@ -176,11 +178,9 @@ class ConvertPipe(wiring.Component):
         self._tag_width, self._sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
         super().__init__({
             "en": In(1),
-            "valid": In(1),
-            "req": In(request_layout(tag_width)),
+            "i": In(stream.Signature(request_layout(tag_width), always_ready=True)),
             "sr_word": In(sr_bits),
-            "o_valid": Out(1),
-            "resp": Out(response_layout(tag_width)),
+            "o": Out(stream.Signature(response_layout(tag_width), always_ready=True)),
         })
 
     def elaborate(self, platform):
@@ -208,7 +208,7 @@ class ConvertPipe(wiring.Component):
             return sig
 
         # Stage 1: unpack both directions; destination exponent and alignment shift of a narrow.
-        req = self.req
+        req = self.i.payload
         code = req.fmt
         x = unpack(m, req.data, FP32, normalize=False)
         wide_u, known = unpack_any(m, req.data, code, req.bias, fmts)
@@ -234,7 +234,7 @@ class ConvertPipe(wiring.Component):
 
         shift = per_format(code, range(width + 1), "shift", shift_of)
         s1 = stage(
-            "s1", valid=self.valid, tag=req.tag, op=req.op, code=code, known=known, rnd=req.rnd,
+            "s1", valid=self.i.valid, tag=req.tag, op=req.op, code=code, known=known, rnd=req.rnd,
             rand=self.sr_word, sign=x.sign, zero=x.zero, inf=x.inf, nan=x.nan,
             snan=x.snan, denormal=x.denormal, sig=x.sig, shift=shift, dexp=dexp, huge=huge,
             wide_u=wide_u)
@@ -306,10 +306,10 @@ class ConvertPipe(wiring.Component):
                         self._narrow_specials(m, f, s4, result, flags)
         with m.If(en):
             m.d.sync += [
-                self.o_valid.eq(s4.valid),
-                self.resp.data.eq(result),
-                self.resp.flags.eq(flags),
-                self.resp.tag.eq(s4.tag),
+                self.o.valid.eq(s4.valid),
+                self.o.payload.data.eq(result),
+                self.o.payload.flags.eq(flags),
+                self.o.payload.tag.eq(s4.tag),
             ]
         return m
 

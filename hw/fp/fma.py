@@ -59,7 +59,7 @@ from .mul import Multiplier
 from .unpack import EXP_WIDTH, SIG_WIDTH, unpack, unpack_any
 
 __all__ = ["FMAPipe", "FMAUnit", "FMAGeometry", "FMA_FORMATS", "MATRIX_FORMATS",
-           "fma_request_layout", "fma_response_layout"]
+           "fma_operand_layout", "fma_request_layout", "fma_response_layout"]
 
 #: The formats a multiplicand may have, by default all of them.
 FMA_FORMATS = ("fp32", "bf16", "cfp8_143", "cfp8_152")
@@ -120,6 +120,20 @@ class FMAGeometry:
                    c_delay=c_delay, latency=c_delay + _ADD_STAGES)
 
 
+def fma_operand_layout(tag_width):
+    """Payload of an :class:`FMAPipe` request: the multiplicands ``a·b`` (the addend ``c``
+    enters the pipe later); the biases apply to CFP8 operands only."""
+    return data.StructLayout({
+        "a": 32,
+        "a_fmt": FormatCode,
+        "a_bias": BIAS_BITS,
+        "b": 32,
+        "b_fmt": FormatCode,
+        "b_bias": BIAS_BITS,
+        "tag": _check_tag_width(tag_width),
+    })
+
+
 def fma_request_layout(tag_width):
     """Payload of an FMA request: ``a·b + c``; the biases apply to CFP8 operands only."""
     return data.StructLayout({
@@ -144,12 +158,14 @@ def fma_response_layout(tag_width):
 
 
 class FMAPipe(wiring.Component):
-    """FP32 ``RNE(a·b + c)``, one rounding, one operation per cycle, without handshake.
-
-    For arrays of units that run in lockstep (the matrix units): every register advances on ``en``.
+    """FP32 ``RNE(a·b + c)``, one rounding, one operation per cycle: a pipe that cannot stall
+    (docs/architecture.md), for units that run many in lockstep (the matrix units, the vector
+    unit): every register advances on ``en``.
 
     Parameters (keyword-only)
     -------------------------
+    tag_width : int, 0..64, default 0
+        Width of the opaque tag passed from each request to its result.
     ab_formats : sequence of format names
         The formats ``a`` and ``b`` may have: any of ``fp32``, ``bf16``, ``cfp8_143`` and
         ``cfp8_152``, each once. The significand multiplier is as wide as the widest (24 bits with
@@ -161,25 +177,28 @@ class FMAPipe(wiring.Component):
     Members
     -------
     en : ``In(1)``
-        All pipeline registers advance when 1, hold when 0.
-    a, b : ``In(32)``
-        Multiplicands, raw bits right-aligned (bits above the format's width are ignored).
-    a_fmt, b_fmt : ``In(FormatCode)``; a_bias, b_bias : ``In(BIAS_BITS)``
-        Their formats, and biases (CFP8 only; ignored otherwise).
+        All pipeline registers (``o`` included) advance when 1, hold when 0.
+    i : ``In(stream.Signature(fma_operand_layout(tag_width), always_ready=True))``
+        A request enters in a cycle with ``en`` (and ``i.valid``, which only travels to
+        ``o.valid``): multiplicands ``a``, ``b``, raw bits right-aligned (bits above the format's
+        width are ignored); their formats ``a_fmt``, ``b_fmt`` and biases ``a_bias``, ``b_bias``
+        (CFP8 only; ignored otherwise); ``tag``.
     c : ``In(32)``
-        The FP32 addend, sampled ``c_delay`` en-cycles after ``a`` and ``b``.
+        The FP32 addend, sampled ``c_delay`` en-cycles after ``i``.
     rto : ``In(1)``, only with ``round_to_odd``
         Round this operation to odd; sampled with ``c``.
-    z : ``Out(32)``; flags : ``Out(Flags)``
-        The result and its flags, ``latency`` en-cycles after ``a`` and ``b`` were sampled.
+    o : ``Out(stream.Signature(fma_response_layout(tag_width), always_ready=True))``
+        ``valid``, the result ``z``, its ``flags`` and ``tag``, ``latency`` en-cycles after the
+        request entered (registered).
 
     Contract
     --------
-    * Timing: ``latency`` = 7 en-cycles from ``a``/``b`` to ``z``/``flags``, ``c`` taken
+    * Timing: ``latency`` = 7 en-cycles from ``i`` to ``o``, ``c`` taken
       ``c_delay`` = 3 en-cycles after them, whatever ``ab_formats``; so an accumulation
       ``z -> c`` closes a loop of ``latency - c_delay`` = 4 en-cycles, and four independent
-      accumulations interleaved keep the unit busy. With ``en`` low nothing moves: ``z`` and
-      ``flags`` hold. After reset the pipeline holds zero operations (``z`` = +0, no flags).
+      accumulations interleaved keep the unit busy. With ``en`` low nothing moves: ``o``
+      holds. After reset the pipeline holds zero operations (``z`` = +0, no flags, no valid).
+      ``z`` is computed whatever ``i.valid``: a lockstep parent may leave ``o.valid`` unused.
     * ``z = RNE_fp32(a·b + c)`` with one rounding (the reference model is ``verif/fp/fma.py``):
       multiplicands widened exactly, IEEE special cases, subnormals kept (no flush to zero),
       every NaN result 0x7FC00000, an exact zero sum +0 unless ``a·b`` and ``c`` are both -0.
@@ -197,22 +216,21 @@ class FMAPipe(wiring.Component):
       format's width, and the bias of a non-CFP8 operand, are ignored.
     """
 
-    def __init__(self, *, ab_formats=FMA_FORMATS, round_to_odd=False):
+    def __init__(self, *, tag_width=0, ab_formats=FMA_FORMATS, round_to_odd=False):
+        self._tag_width = _check_tag_width(tag_width)
         self._geometry = FMAGeometry.of(ab_formats)
         self._round_to_odd = check_bool("round_to_odd", round_to_odd)
         super().__init__({
             "en": In(1),
-            "a": In(32),
-            "a_fmt": In(FormatCode),
-            "a_bias": In(BIAS_BITS),
-            "b": In(32),
-            "b_fmt": In(FormatCode),
-            "b_bias": In(BIAS_BITS),
+            "i": In(stream.Signature(fma_operand_layout(tag_width), always_ready=True)),
             "c": In(32),
             **({"rto": In(1)} if round_to_odd else {}),
-            "z": Out(32),
-            "flags": Out(Flags),
+            "o": Out(stream.Signature(fma_response_layout(tag_width), always_ready=True)),
         })
+
+    @property
+    def tag_width(self):
+        return self._tag_width
 
     @property
     def ab_formats(self):
@@ -259,8 +277,9 @@ class FMAPipe(wiring.Component):
             sig = shift_left(m, top, lz, name=f"norm_{which}")
             return u, known, sig, lz
 
-        ua, known_a, sig_a, lz_a = operand(self.a, self.a_fmt, self.a_bias, "a")
-        ub, known_b, sig_b, lz_b = operand(self.b, self.b_fmt, self.b_bias, "b")
+        req = self.i.payload
+        ua, known_a, sig_a, lz_a = operand(req.a, req.a_fmt, req.a_bias, "a")
+        ub, known_b, sig_b, lz_b = operand(req.b, req.b_fmt, req.b_bias, "b")
         x = stage(
             "u", sig_a=sig_a, sig_b=sig_b, exp_a=ua.exp, exp_b=ub.exp, lz_a=lz_a, lz_b=lz_b,
             sign=ua.sign ^ ub.sign, zero=ua.zero | ub.zero,
@@ -418,8 +437,13 @@ class FMAPipe(wiring.Component):
                 flags.inexact.eq(inexact),
                 flags.underflow.eq(tiny & inexact),
             ]
+        # valid and tag travel beside the datapath, into the output register with the result.
+        m.d.comb += [
+            self.o.valid.eq(pipeline.delay(m, self.en, self.i.valid, geo.latency, name="valid")),
+            self.o.payload.tag.eq(pipeline.delay(m, self.en, req.tag, geo.latency, name="tag")),
+        ]
         with m.If(self.en):
-            m.d.sync += [self.z.eq(z), self.flags.eq(flags)]
+            m.d.sync += [self.o.payload.z.eq(z), self.o.payload.flags.eq(flags)]
         return m
 
 
@@ -448,7 +472,8 @@ class FMAUnit(wiring.Component):
     * Backpressure: the whole pipeline holds while ``o`` is valid and not ready, so ``i.ready`` is
       ``~o.valid | o.ready``; ``o.valid`` never depends on ``o.ready``.
     * Arithmetic, flags and bad-input behaviour are :class:`FMAPipe`'s; ``c`` goes through a delay
-      line of ``FMAPipe.c_delay`` registers to meet its product.
+      line of ``FMAPipe.c_delay`` registers to meet its product; ``valid`` and ``tag`` travel in
+      the pipe.
     """
 
     def __init__(self, *, tag_width=8, ab_formats=FMA_FORMATS):
@@ -475,7 +500,7 @@ class FMAUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.pipe = pipe = FMAPipe(ab_formats=self.ab_formats)
+        m.submodules.pipe = pipe = FMAPipe(tag_width=self._tag_width, ab_formats=self.ab_formats)
         req = self.i.payload
         # The whole pipeline advances when the output register is empty or being taken.
         en = Signal()
@@ -483,23 +508,11 @@ class FMAUnit(wiring.Component):
             en.eq(~self.o.valid | self.o.ready),
             self.i.ready.eq(en),
             pipe.en.eq(en),
-            pipe.a.eq(req.a), pipe.a_fmt.eq(req.a_fmt), pipe.a_bias.eq(req.a_bias),
-            pipe.b.eq(req.b), pipe.b_fmt.eq(req.b_fmt), pipe.b_bias.eq(req.b_bias),
-        ]
-
-        def delayed(value, cycles, name):
-            for k in range(cycles):
-                reg = Signal.like(value, name=f"{name}_d{k + 1}")
-                with m.If(en):
-                    m.d.sync += reg.eq(value)
-                value = reg
-            return value
-
-        m.d.comb += [
-            pipe.c.eq(delayed(req.c, pipe.c_delay, "c")),
-            self.o.valid.eq(delayed(self.i.valid, pipe.latency, "valid")),
-            self.o.payload.tag.eq(delayed(req.tag, pipe.latency, "tag")),
-            self.o.payload.z.eq(pipe.z),
-            self.o.payload.flags.eq(pipe.flags),
+            pipe.i.valid.eq(self.i.valid),
+            *(getattr(pipe.i.payload, name).eq(getattr(req, name))
+              for name in ("a", "a_fmt", "a_bias", "b", "b_fmt", "b_bias", "tag")),
+            pipe.c.eq(pipeline.delay(m, en, req.c, pipe.c_delay, name="c")),
+            self.o.valid.eq(pipe.o.valid),
+            self.o.payload.eq(pipe.o.payload),
         ]
         return m

@@ -280,23 +280,25 @@ class ProcessingElement(wiring.Component):
         m.submodules.fma = fma = self._fma
         ops = self.operands
         m.d.comb += [
+            # Every step computes (the array tracks its own valid): i.valid stays 0, o.valid
+            # is unused and synthesis removes its delay line.
             fma.en.eq(self.en),
-            fma.a.eq(self.a),
-            fma.b.eq(self.b),
-            fma.a_fmt.eq(ops.a_fmt),
-            fma.a_bias.eq(ops.a_bias),
-            fma.b_fmt.eq(ops.b_fmt),
-            fma.b_bias.eq(ops.b_bias),
-            fma.c.eq(Mux(self.c_sel == CSource.FEEDBACK, fma.z,
+            fma.i.payload.a.eq(self.a),
+            fma.i.payload.b.eq(self.b),
+            fma.i.payload.a_fmt.eq(ops.a_fmt),
+            fma.i.payload.a_bias.eq(ops.a_bias),
+            fma.i.payload.b_fmt.eq(ops.b_fmt),
+            fma.i.payload.b_bias.eq(ops.b_bias),
+            fma.c.eq(Mux(self.c_sel == CSource.FEEDBACK, fma.o.payload.z,
                          Mux(self.c_sel == CSource.LOAD, self.c_load, 0))),
-            self.z.eq(fma.z),
+            self.z.eq(fma.o.payload.z),
         ]
         # The sticky flags of a slot go round a delay line of L steps beside the accumulator.
         depth = self.latency - self.c_delay
         line = [Signal(Flags, name=f"sticky{j}") for j in range(depth)]
         sticky = Signal(Flags)
         m.d.comb += [
-            sticky.eq(fma.flags.as_value() | Mux(self.restart, 0, line[-1].as_value())),
+            sticky.eq(fma.o.payload.flags.as_value() | Mux(self.restart, 0, line[-1].as_value())),
             self.flags.eq(sticky),
         ]
         with m.If(self.en):

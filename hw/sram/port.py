@@ -5,13 +5,13 @@ Contract (the port's side of ``hw/sram/scratchpad.py``)
   * ``req`` is taken into the port's request register A when A is empty or A's request leaves
     in this cycle; ``req.ready`` depends on the arbitration of A's request, never on
     ``req.valid``.
-  * A request leaves A when its bank grants it (``want`` → ``grant``), or, for a refused
-    request (misaligned, out of range), as soon as the response has room. It then passes three
-    registers P1 → P2 → P3 whatever happens downstream: P1 is the cycle the bank does the
-    operation, P2 selects the bank's read data (``rbank`` → ``rdata``), P3 checks and corrects
-    it; the response enters the FIFO at the end of P3's cycle and is on ``resp`` the next one
-    (5 cycles from a request offered to an idle port to its response). Responses therefore come
-    back in request order.
+  * A request leaves A when its bank grants it (``link.want`` → ``link.grant``), or, for a
+    refused request (misaligned, out of range), as soon as the response has room. It then
+    passes three registers P1 → P2 → P3 whatever happens downstream: P1 is the cycle the bank
+    does the operation, P2 selects the bank's read data (``link.rbank`` → ``link.rdata``), P3
+    checks and corrects it; the response enters the FIFO at the end of P3's cycle and is on
+    ``resp`` the next one (5 cycles from a request offered to an idle port to its response).
+    Responses therefore come back in request order.
   * Credits: a request is granted only while fewer than ``resp_depth`` of the port's responses
     are in flight or waiting in the FIFO, so the pipeline never stalls and nothing is dropped:
     a port whose responses are not taken is back-pressured at ``req``.
@@ -48,7 +48,20 @@ from .config import (
 )
 from .ecc import CODE_BITS, DATA_BITS, ECCEncoder
 
-__all__ = ["ScratchpadPort", "Kind"]
+__all__ = ["ScratchpadPort", "Kind", "bank_link_signature"]
+
+
+def bank_link_signature(config):
+    """The link from a port to the banks of a scratchpad of ``config``, from the port's side:
+    one operation offered to bank ``bank`` (``want``, ``row``, ``write``, ``wen``, ``wdata``,
+    ``lock``, ``unlock``), taken in a cycle with ``grant``; the bank ``rbank`` whose read data
+    the port needs this cycle, and that data ``rdata`` (two cycles after the granted read)."""
+    return wiring.Signature({
+        "want": Out(1), "bank": Out(config.bank_bits), "row": Out(config.row_bits),
+        "write": Out(1), "wen": Out(LINE_WORDS), "wdata": Out(LINE_CODE_BITS),
+        "lock": Out(1), "unlock": Out(1), "grant": In(1),
+        "rbank": Out(config.bank_bits), "rdata": In(LINE_CODE_BITS),
+    })
 
 
 class Kind(enum.Enum, shape=2):
@@ -66,14 +79,13 @@ class ScratchpadPort(wiring.Component):
     Members
     -------
     req, resp : streams of :func:`request_layout` and :func:`response_layout`
-    want, bank, row, write, wen, wdata, lock, unlock : ``Out``
-        A's operation for the arbiter: a request for ``bank``; the row; a write (else a read)
-        of the codewords ``wen`` of ``wdata`` (encoded, placed in the line); ``lock``: phase 1
-        of a read-modify-write (lock the bank to this port); ``unlock``: phase 2.
-    grant : ``In(1)``
-        The bank takes A's operation in this cycle.
-    rbank : ``Out``, rdata : ``In(576)``
-        The bank whose read data P2 needs, and that data.
+    link : ``Out(bank_link_signature(config))``
+        To the banks. ``want``, ``bank``, ``row``, ``write``, ``wen``, ``wdata``, ``lock``,
+        ``unlock``: A's operation for the arbiter: a request for ``bank``; the row; a write (else
+        a read) of the codewords ``wen`` of ``wdata`` (encoded, placed in the line); ``lock``:
+        phase 1 of a read-modify-write (lock the bank to this port); ``unlock``: phase 2.
+        ``grant`` (in): the bank takes A's operation in this cycle. ``rbank``, ``rdata`` (in):
+        the bank whose read data P2 needs, and that data.
     ev_corrected, ev_uncorrectable, ev_refused, ev_addr : ``Out``
         Events of P3's cycle for the counters: an access with corrected words, with
         uncorrectable words (``ev_addr``: the byte address of the first such word), a refused
@@ -92,10 +104,7 @@ class ScratchpadPort(wiring.Component):
         super().__init__({
             "req": In(stream.Signature(request_layout(spec, c))),
             "resp": Out(stream.Signature(response_layout(spec, c))),
-            "want": Out(1), "bank": Out(c.bank_bits), "row": Out(c.row_bits), "write": Out(1),
-            "wen": Out(LINE_WORDS), "wdata": Out(LINE_CODE_BITS), "lock": Out(1),
-            "unlock": Out(1), "grant": In(1),
-            "rbank": Out(c.bank_bits), "rdata": In(LINE_CODE_BITS),
+            "link": Out(bank_link_signature(c)),
             "ev_corrected": Out(1), "ev_uncorrectable": Out(1), "ev_refused": Out(1),
             "ev_addr": Out(c.addr_bits), "scrub": Out(1), "scrub_line": Out(c.line_bits),
         })
@@ -104,6 +113,7 @@ class ScratchpadPort(wiring.Component):
         m = Module()
         c, spec = self.config, self.spec
         n = spec.words
+        link = self.link
         item = data.StructLayout({
             "valid": 1, "kind": Kind, "bank": c.bank_bits, "line": c.line_bits, "woff": 3,
             "tag": c.tag_width, "status": Status})
@@ -120,15 +130,15 @@ class ScratchpadPort(wiring.Component):
         m.d.comb += [
             credit.eq(count < c.resp_depth),
             refused.eq(a.status != Status.OK),
-            self.want.eq(a.valid & ~refused & ~a.wait & (a.phase2 | credit)),
+            link.want.eq(a.valid & ~refused & ~a.wait & (a.phase2 | credit)),
             refuse_pass.eq(a.valid & refused & credit),
-            self.bank.eq(bank_of(a.line, c)),
-            self.row.eq(row_of(a.line, c)),
-            self.lock.eq(a.rmw & ~a.phase2),
-            self.unlock.eq(a.phase2),
-            self.write.eq(a.write & ~self.lock),
-            issue.eq((self.grant & ~a.phase2) | refuse_pass),
-            leave.eq((self.grant & ~self.lock) | refuse_pass),
+            link.bank.eq(bank_of(a.line, c)),
+            link.row.eq(row_of(a.line, c)),
+            link.lock.eq(a.rmw & ~a.phase2),
+            link.unlock.eq(a.phase2),
+            link.write.eq(a.write & ~link.lock),
+            issue.eq((link.grant & ~a.phase2) | refuse_pass),
+            leave.eq((link.grant & ~link.lock) | refuse_pass),
             self.req.ready.eq(~a.valid | leave),
         ]
         words = [a.data[w * DATA_BITS:(w + 1) * DATA_BITS] for w in range(n)]
@@ -141,19 +151,19 @@ class ScratchpadPort(wiring.Component):
         wen_n = Signal(n)
         m.d.comb += [
             wen_n.eq(Cat(mk.all() for mk in masks)),
-            self.wdata.eq(Cat(*codewords).replicate(LINE_WORDS // n)),
+            link.wdata.eq(Cat(*codewords).replicate(LINE_WORDS // n)),
         ]
         with m.If(a.phase2):
-            m.d.comb += self.wen.eq((a.p2wen << a.woff)[:LINE_WORDS])
+            m.d.comb += link.wen.eq((a.p2wen << a.woff)[:LINE_WORDS])
         with m.Else():
-            m.d.comb += self.wen.eq((wen_n << a.woff)[:LINE_WORDS])
+            m.d.comb += link.wen.eq((wen_n << a.woff)[:LINE_WORDS])
 
         # Taking a request: decode the address once, into A.
         p = self.req.payload
         addr = p.addr
         with m.If(leave):
             m.d.sync += a.valid.eq(0)
-        with m.Elif(self.grant & self.lock):
+        with m.Elif(link.grant & link.lock):
             m.d.sync += a.wait.eq(1)
         with m.If(self.req.valid & self.req.ready):
             is_write = (p.op == Op.WRITE) if (spec.reads and spec.writes) else int(spec.writes)
@@ -184,18 +194,18 @@ class ScratchpadPort(wiring.Component):
         p1, p2, p3 = (Signal(item, name=f"p{k}") for k in (1, 2, 3))
         with m.If(refuse_pass):
             m.d.sync += [p1.kind.eq(Kind.REFUSED), p1.status.eq(a.status)]
-        with m.Elif(self.lock):
+        with m.Elif(link.lock):
             m.d.sync += [p1.kind.eq(Kind.RMW), p1.status.eq(Status.OK)]
         with m.Elif(a.write):
             m.d.sync += [p1.kind.eq(Kind.WRITE), p1.status.eq(a.p1status)]
         with m.Else():
             m.d.sync += [p1.kind.eq(Kind.READ), p1.status.eq(Status.OK)]
         m.submodules.check = check = shared(LineCheck, words=n)
-        chunks = Array(self.rdata[k * n * CODE_BITS:(k + 1) * n * CODE_BITS]
+        chunks = Array(link.rdata[k * n * CODE_BITS:(k + 1) * n * CODE_BITS]
                        for k in range(LINE_WORDS // n))
-        m.d.comb += self.rbank.eq(p2.bank)
+        m.d.comb += link.rbank.eq(p2.bank)
         m.d.sync += [
-            p1.valid.eq(self.grant | refuse_pass), p1.bank.eq(self.bank), p1.line.eq(a.line),
+            p1.valid.eq(link.grant | refuse_pass), p1.bank.eq(link.bank), p1.line.eq(a.line),
             p1.woff.eq(a.woff), p1.tag.eq(a.tag),
             p2.eq(p1), p3.eq(p2),
         ]

@@ -117,33 +117,35 @@ class Scratchpad(wiring.Component):
             hit = Signal(name=f"inject_hit_{specs[k].name}")
             wdata_of[k] = Signal(LINE_CODE_BITS, name=f"wdata_{specs[k].name}")
             m.d.comb += [hit.eq(armed & (inj.port == k)),
-                         wdata_of[k].eq(ports[k].wdata ^ Mux(hit, inj.flip.replicate(LINE_WORDS),
-                                                             0))]
+                         wdata_of[k].eq(ports[k].link.wdata
+                                        ^ Mux(hit, inj.flip.replicate(LINE_WORDS), 0))]
         # Per bank: a slice (arbiter, lock, command mux, memory).
-        grants, slices = [], []
+        # The crossbar between the ports' links and the slices' requesters: a port's operation
+        # goes to the slice of its bank, the grant comes back from there.
+        slices = []
         for b in range(c.banks):
             sl = m.submodules[f"slice{b}"] = shared(BankSlice, **slice_params(c))
             slices.append(sl)
-            grants.append(sl.grant)
-            m.d.comb += sl.requests.eq(Cat(port.want & (port.bank == b) for port in ports))
             for k, port in enumerate(ports):
-                m.d.comb += [sl.row[k].eq(port.row), sl.write[k].eq(port.write),
-                             sl.lock[k].eq(port.lock), sl.unlock[k].eq(port.unlock)]
-            for j, k in enumerate(writers):
-                m.d.comb += [sl.wen[j].eq(ports[k].wen), sl.wdata[j].eq(wdata_of[k])]
+                link, req = port.link, sl.requesters[k]
+                m.d.comb += [req.want.eq(link.want & (link.bank == b)), req.row.eq(link.row),
+                             req.write.eq(link.write), req.lock.eq(link.lock),
+                             req.unlock.eq(link.unlock)]
+                if k in writers:  # a non-writer's wen and wdata are ignored by the slice
+                    m.d.comb += [req.wen.eq(link.wen), req.wdata.eq(wdata_of[k])]
 
         # Per port: the read data of the bank its request went to.
         for k, port in enumerate(ports):
-            m.d.comb += port.grant.eq(Cat(g[k] for g in grants).any())
+            m.d.comb += port.link.grant.eq(Cat(sl.requesters[k].grant for sl in slices).any())
             if c.banks == 1:
-                m.d.comb += port.rdata.eq(slices[0].rdata)
+                m.d.comb += port.link.rdata.eq(slices[0].rdata)
                 continue
             mux = m.submodules[f"rmux_{specs[k].name}"] = shared(LineMux, **linemux_params(c))
-            m.d.comb += [mux.sel.eq(port.rbank), port.rdata.eq(mux.line)]
+            m.d.comb += [mux.sel.eq(port.link.rbank), port.link.rdata.eq(mux.line)]
             m.d.comb += [mux.lines[b].eq(sl.rdata) for b, sl in enumerate(slices)]
 
         # Injection: consumed by the armed port's next write that stores a codeword.
-        stored = Cat(port.grant & port.write & port.wen.any() for port in ports)
+        stored = Cat(port.link.grant & port.link.write & port.link.wen.any() for port in ports)
         with m.If(self.inject.valid):
             m.d.sync += [armed.eq(1), inj.eq(self.inject.payload)]
         with m.Elif(armed & stored.bit_select(inj.port, 1)):

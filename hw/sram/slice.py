@@ -19,7 +19,19 @@ from hw.common.shared import shared
 from .bank import Bank
 from .config import LINE_CODE_BITS, LINE_WORDS, LINES_MAX, index_bits
 
-__all__ = ["BankSlice", "LineMux"]
+__all__ = ["BankSlice", "LineMux", "requester_signature"]
+
+
+def requester_signature(row_bits):
+    """One requester's side of a :class:`BankSlice`, from the requester: an operation on row
+    ``row`` (``want``; ``write``, else a read, of the codewords ``wen`` of ``wdata``; ``lock``,
+    ``unlock`` of a read-modify-write), taken in a cycle with ``grant``. The same members as
+    :func:`hw.sram.port.bank_link_signature` without the bank choice and the read data."""
+    return wiring.Signature({
+        "want": Out(1), "row": Out(row_bits), "write": Out(1),
+        "wen": Out(LINE_WORDS), "wdata": Out(LINE_CODE_BITS),
+        "lock": Out(1), "unlock": Out(1), "grant": In(1),
+    })
 
 
 class BankSlice(wiring.Component):
@@ -37,16 +49,12 @@ class BankSlice(wiring.Component):
 
     Members
     -------
-    requests : ``In(n)``
-        Requester ``k`` has an operation for this bank.
-    row : ``In(ArrayLayout(row_bits, n))``; write, lock, unlock : ``In(n)``
-        Each requester's row, and whether its operation writes, locks the bank to it (phase 1 of
-        a read-modify-write) or unlocks it (phase 2). ``write`` is ignored for a non-writer.
-    wen : ``In(ArrayLayout(8, len(writers)))``; wdata : ``In(ArrayLayout(576, len(writers)))``
-        Each writer's codeword mask and codewords, in the order of ``writers``.
-    grant : ``Out(n)``
-        One-hot winner of this cycle, 0 if none. While the bank is locked only its owner can
-        win.
+    requesters : ``In(requester_signature(row_bits)).array(n)``
+        Requester ``k``: ``want`` (an operation for this bank), its ``row``, and whether it
+        writes, locks the bank to it (phase 1 of a read-modify-write) or unlocks it (phase 2);
+        a writer's codeword mask ``wen`` and codewords ``wdata`` (``write``, ``wen`` and
+        ``wdata`` are ignored for a non-writer); ``grant`` (out): one-hot over the requesters,
+        the winner of this cycle, none if 0. While the bank is locked only its owner can win.
     rdata : ``Out(576)``
         The bank's read data (two cycles after the granted read).
     """
@@ -62,12 +70,7 @@ class BankSlice(wiring.Component):
         self.rows = check_int("rows", rows, 1, LINES_MAX)
         self.row_bits = index_bits(rows)
         super().__init__({
-            "requests": In(n),
-            "row": In(data.ArrayLayout(self.row_bits, n)),
-            "write": In(n), "lock": In(n), "unlock": In(n),
-            "wen": In(data.ArrayLayout(LINE_WORDS, len(writers))),
-            "wdata": In(data.ArrayLayout(LINE_CODE_BITS, len(writers))),
-            "grant": Out(n),
+            "requesters": In(requester_signature(self.row_bits)).array(n),
             "rdata": Out(LINE_CODE_BITS),
         })
 
@@ -79,23 +82,22 @@ class BankSlice(wiring.Component):
         locked = Signal()
         owner = Signal(range(n))
         m.d.comb += [
-            arbiter.requests.eq(Cat(self.requests[k] & (~locked | (owner == k))
+            arbiter.requests.eq(Cat(self.requesters[k].want & (~locked | (owner == k))
                                     for k in range(n))),
-            self.grant.eq(arbiter.grant),
+            *(self.requesters[k].grant.eq(arbiter.grant[k]) for k in range(n)),
             bank.en.eq(arbiter.grant.any()),
         ]
         row, write, wen, wdata = [], [], [], []
         for k in range(n):
-            g = arbiter.grant[k]
-            row.append(self.row[k] & g.replicate(self.row_bits))
+            g, req = arbiter.grant[k], self.requesters[k]
+            row.append(req.row & g.replicate(self.row_bits))
             if k in self.writers:
-                j = self.writers.index(k)
-                write.append(self.write[k] & g)
-                wen.append(self.wen[j] & g.replicate(LINE_WORDS))
-                wdata.append(self.wdata[j] & g.replicate(LINE_CODE_BITS))
-            with m.If(g & self.lock[k]):
+                write.append(req.write & g)
+                wen.append(req.wen & g.replicate(LINE_WORDS))
+                wdata.append(req.wdata & g.replicate(LINE_CODE_BITS))
+            with m.If(g & req.lock):
                 m.d.sync += [locked.eq(1), owner.eq(k)]
-            with m.If(g & self.unlock[k]):
+            with m.If(g & req.unlock):
                 m.d.sync += locked.eq(0)
         # One-hot selected, the others zero: an AND-OR multiplexer of the winner's command.
         m.d.comb += [

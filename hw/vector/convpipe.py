@@ -60,18 +60,17 @@ class ConvPipe(Pipe):
     Members
     -------
     en : ``In(1)``
-        Advance: every register, the generators included, holds while 0.
-    valid : ``In(1)``
-        A request enters in this cycle (when ``en``). It must be raised for **every** request
-        the unit accepts, whatever its op: each steps every SR generator once.
-    req : ``In(request_layout(0))``
-        The request: ``op``, ``vtype``, ``fmt``, ``bias``, ``rnd``, ``imm``, ``a``, ``c``.
+        Advance: every register, the generators and ``o`` included, holds while 0.
+    i : ``In(stream.Signature(request_layout(0), always_ready=True))``
+        A request enters in a cycle with ``en`` and ``i.valid``: ``op``, ``vtype``, ``fmt``,
+        ``bias``, ``rnd``, ``imm``, ``a``, ``c``. ``i.valid`` must be raised for **every**
+        request the unit accepts, whatever its op: each steps every SR generator once.
     seed, seed_we : ``In(32)``, ``In(1)``
         The ``seed`` op: in a cycle with ``en``, ``seed_we`` loads generator ``j`` with
         ``seed_for_lane(seed, j)`` (0 becomes ``XORSHIFT_ZERO_SEED``) instead of stepping it.
-    data : ``Out(512)``; flags : ``Out(Flags)``
-        The result and the OR of the converted lanes' flags, ``latency`` advances after the
-        request entered.
+    o : ``Out(stream.Signature(result_layout, always_ready=True))``
+        ``valid``, the result ``data`` and the OR of the converted lanes' ``flags``, ``latency``
+        advances after the request entered.
 
     Contract
     --------
@@ -92,7 +91,7 @@ class ConvPipe(Pipe):
 
     def elaborate(self, platform):
         m = Module()
-        req = self.req
+        req = self.i.payload
         a = req.a
         narrow = req.op == VecOp.NARROW
         bf16 = req.vtype == VecType.BF16
@@ -112,7 +111,7 @@ class ConvPipe(Pipe):
         for j in range(SR_LANES):
             m.submodules[f"rng{j}"] = rng = XorShift32(init=reset_state(j))
             m.d.comb += [
-                rng.advance.eq(self.en & self.valid),
+                rng.advance.eq(self.en & self.i.valid),
                 rng.seed.valid.eq(self.en & self.seed_we),
                 rng.seed.payload.eq(self.seed ^ ((j * SEED_STEP) & 0xFFFF_FFFF)),
             ]
@@ -135,16 +134,18 @@ class ConvPipe(Pipe):
                     m.d.comb += source.eq(a.word_select(Cat(Const(j, 5), req.imm[0]), 8))
             m.d.comb += [
                 lane.en.eq(self.en),
-                lane.valid.eq(self.valid),
-                lane.req.data.eq(source),
-                lane.req.op.eq(Mux(narrow, ConvOp.NARROW, ConvOp.WIDEN)),
-                lane.req.fmt.eq(req.fmt),
-                lane.req.bias.eq(req.bias),
-                lane.req.rnd.eq(req.rnd),
+                lane.i.valid.eq(self.i.valid),
+                lane.i.payload.data.eq(source),
+                lane.i.payload.op.eq(Mux(narrow, ConvOp.NARROW, ConvOp.WIDEN)),
+                lane.i.payload.fmt.eq(req.fmt),
+                lane.i.payload.bias.eq(req.bias),
+                lane.i.payload.rnd.eq(req.rnd),
                 lane.sr_word.eq(rng.random[32 - SR_BITS:]),
             ]
-            results.append(lane.resp.data)
-            flags.append(lane.resp.flags.as_value())
+            if j == 0:  # every lane's valid is the same: lane 0's is the pipe's
+                m.d.comb += self.o.valid.eq(lane.o.valid)
+            results.append(lane.o.payload.data)
+            flags.append(lane.o.payload.flags.as_value())
 
         # The request's placement travels beside the lanes.
         regs = [(mode, req.imm[:2], req.c)]
@@ -166,16 +167,16 @@ class ConvPipe(Pipe):
 
         with m.Switch(mode_o):
             with m.Case(_Mode.WIDEN_FP32):
-                m.d.comb += self.data.eq(Cat(*results[:_FP32_LANES]))
+                m.d.comb += self.o.payload.data.eq(Cat(*results[:_FP32_LANES]))
             with m.Case(_Mode.WIDEN_BF16):
-                m.d.comb += self.data.eq(Cat(*(r[16:] for r in results)))
+                m.d.comb += self.o.payload.data.eq(Cat(*(r[16:] for r in results)))
             with m.Case(_Mode.NARROW_8):
-                m.d.comb += self.data.eq(parts(8, _FP32_LANES, 4, imm_o))
+                m.d.comb += self.o.payload.data.eq(parts(8, _FP32_LANES, 4, imm_o))
             with m.Case(_Mode.NARROW_16):
-                m.d.comb += self.data.eq(parts(16, _FP32_LANES, 2, imm_o[0]))
+                m.d.comb += self.o.payload.data.eq(parts(16, _FP32_LANES, 2, imm_o[0]))
             with m.Case(_Mode.NARROW_BF16):
-                m.d.comb += self.data.eq(parts(8, SR_LANES, 2, imm_o[0]))
+                m.d.comb += self.o.payload.data.eq(parts(8, SR_LANES, 2, imm_o[0]))
         wide_lanes = (mode_o == _Mode.WIDEN_BF16) | (mode_o == _Mode.NARROW_BF16)
         low, high = or_all(flags[:_FP32_LANES]), or_all(flags[_FP32_LANES:])
-        m.d.comb += self.flags.eq(low | Mux(wide_lanes, high, 0))
+        m.d.comb += self.o.payload.flags.eq(low | Mux(wide_lanes, high, 0))
         return m

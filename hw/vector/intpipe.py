@@ -4,7 +4,7 @@ the integer sum reduction, 64 bytes per cycle."""
 import functools
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
-from amaranth.lib import wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import pipeline
@@ -15,7 +15,7 @@ from hw.fp.formats import Flags
 from .isa import VECTOR_BITS, VECTOR_BYTES, VecOp, VecType, request_layout
 
 __all__ = ["IntPipe", "INT_OPS", "lane_bytes", "lane_reduce", "spread_bytes", "seg_add",
-           "Pipe"]
+           "Pipe", "result_layout"]
 
 #: The ops this pipe implements (on int8, int16, int32; ``select`` on every type).
 INT_OPS = (VecOp.ADD, VecOp.SUB, VecOp.MUL, VecOp.MIN, VecOp.MAX, VecOp.MINU, VecOp.MAXU,
@@ -138,13 +138,26 @@ def _layered_compress(m, rows, *, layers=None, name, carry_mask=None):
     return rows
 
 
+#: Payload of a pipe's result: the vector and the OR of its lanes' flags.
+result_layout = data.StructLayout({"data": VECTOR_BITS, "flags": Flags})
+
+
 class Pipe(wiring.Component):
-    """Base of the vector unit's pipes: the members ``en``, ``valid``, ``req``, ``data`` and
-    ``flags`` that every pipe has (see :class:`IntPipe`), plus ``extra`` members."""
+    """Base of the vector unit's pipes, which cannot stall (docs/architecture.md): the members
+    ``en``, ``i`` and ``o`` that every pipe has (see :class:`IntPipe`), plus ``extra`` members.
+    """
 
     def __init__(self, **extra):
-        super().__init__({"en": In(1), "valid": In(1), "req": In(request_layout(0)),
-                          "data": Out(VECTOR_BITS), "flags": Out(Flags), **extra})
+        super().__init__({
+            "en": In(1),
+            "i": In(stream.Signature(request_layout(0), always_ready=True)),
+            "o": Out(stream.Signature(result_layout, always_ready=True)),
+            **extra})
+
+    def _valid(self, m):
+        """``o.valid``: ``i.valid`` ``latency`` advances later."""
+        m.d.comb += self.o.valid.eq(pipeline.delay(m, self.en, self.i.valid, self.latency,
+                                                   name="valid"))
 
 
 class IntPipe(Pipe):
@@ -153,15 +166,13 @@ class IntPipe(Pipe):
     Members
     -------
     en : ``In(1)``
-        Advance: every register of the pipe holds while 0.
-    valid : ``In(1)``
-        A request enters in this cycle (when ``en``). The pipe keeps no state, so it only
-        documents the interface shared with the other pipes.
-    req : ``In(request_layout(0))``
-        The request: ``op``, ``vtype``, operands ``a``, ``b``, ``c``.
-    data : ``Out(512)``; flags : ``Out(Flags)``
-        The result, ``latency`` advances after the request entered; flags are always 0 (no integer
-        op raises one).
+        Advance: every register of the pipe, ``o`` included, holds while 0.
+    i : ``In(stream.Signature(request_layout(0), always_ready=True))``
+        A request enters in a cycle with ``en`` (``i.valid`` only travels to ``o.valid``: the
+        pipe keeps no state): ``op``, ``vtype``, operands ``a``, ``b``, ``c``.
+    o : ``Out(stream.Signature(result_layout, always_ready=True))``
+        ``valid`` and the result ``data``, ``latency`` advances after the request entered;
+        ``flags`` are always 0 (no integer op raises one).
 
     Contract
     --------
@@ -183,11 +194,12 @@ class IntPipe(Pipe):
 
     def elaborate(self, platform):
         m = Module()
-        req = self.req
+        req = self.i.payload
         a, b = req.a, req.b
         w = lane_bytes(m, req.vtype)
 
         stage = functools.partial(pipeline.stage, m, self.en)
+        self._valid(m)
 
         simple = self._simple(m, req, w)
         mul_rows = {wb: self._mul_rows(m, a, b, 8 * wb) for wb in _WIDTHS}
@@ -225,8 +237,8 @@ class IntPipe(Pipe):
             with m.Default():
                 m.d.comb += out.eq(s2.simple)
         with m.If(self.en):
-            m.d.sync += self.data.eq(out)
-        m.d.comb += self.flags.eq(0)
+            m.d.sync += self.o.payload.data.eq(out)
+        m.d.comb += self.o.payload.flags.eq(0)
         return m
 
     @staticmethod

@@ -1,7 +1,7 @@
 """One 32-bit slice of the vector unit's FP datapath: ``FPLane``."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.pipeline import delay, stage
@@ -23,7 +23,8 @@ from .fpops import (
 )
 from .isa import VecOp, VecType
 
-__all__ = ["FPLane", "ARITH_OPS", "MISC_FP32_OPS", "LANE_OPS", "LANE_LATENCY"]
+__all__ = ["FPLane", "ARITH_OPS", "MISC_FP32_OPS", "LANE_OPS", "LANE_LATENCY",
+           "lane_request_layout", "lane_result_layout"]
 
 #: The FMA forms: FP32 on one lane, BF16 on two.
 ARITH_OPS = (VecOp.ADD, VecOp.SUB, VecOp.MUL, VecOp.FMA, VecOp.FMS, VecOp.FNMA, VecOp.FNMS)
@@ -43,22 +44,28 @@ _ODD_FORMATS = ("bf16",)
 #: En-cycles from the operands to the result: the FMA's, and the BF16 narrowing.
 LANE_LATENCY = FMAGeometry.of(_EVEN_FORMATS).latency + 1
 
+#: Payload of a lane's request: the operation and 32 bits of each operand.
+lane_request_layout = data.StructLayout({"op": VecOp, "vtype": VecType, "a": 32, "b": 32,
+                                         "c": 32})
+#: Payload of a lane's result (also :class:`~hw.vector.reduce.ReduceTree`'s).
+lane_result_layout = data.StructLayout({"z": 32, "flags": Flags})
+
 
 class FPLane(wiring.Component):
-    """32 bits of every FP operation of the vector unit, without handshake: one FP32 lane, or
-    two BF16 lanes, or one INT32 lane of ``to_f32``.
+    """32 bits of every FP operation of the vector unit, a pipe that cannot stall
+    (docs/architecture.md): one FP32 lane, or two BF16 lanes, or one INT32 lane of ``to_f32``.
 
     Members
     -------
     en : ``In(1)``
-        Every register advances when 1 and holds when 0.
-    op : ``In(VecOp)``; vtype : ``In(VecType)``
-        The operation, sampled with the operands.
-    a, b, c : ``In(32)``
-        The operands' lanes (for BF16, lane ``2i`` in bits 0..15 and ``2i + 1`` above).
-    z : ``Out(32)``; flags : ``Out(Flags)``
-        Result and flags (OR over the lane's one or two results), ``latency`` en-cycles after the
-        operands were sampled.
+        Every register (``o`` included) advances when 1 and holds when 0.
+    i : ``In(stream.Signature(lane_request_layout, always_ready=True))``
+        A request enters in a cycle with ``en`` (``i.valid`` only travels to ``o.valid``): the
+        operation ``op``, ``vtype`` and the operands' lanes ``a``, ``b``, ``c`` (for BF16, lane
+        ``2i`` in bits 0..15 and ``2i + 1`` above).
+    o : ``Out(stream.Signature(lane_result_layout, always_ready=True))``
+        ``valid``, the result ``z`` and ``flags`` (OR over the lane's one or two results),
+        ``latency`` en-cycles after the request entered.
 
     Contract
     --------
@@ -75,13 +82,8 @@ class FPLane(wiring.Component):
         self._odd = FMAPipe(ab_formats=_ODD_FORMATS, round_to_odd=True)
         super().__init__({
             "en": In(1),
-            "op": In(VecOp),
-            "vtype": In(VecType),
-            "a": In(32),
-            "b": In(32),
-            "c": In(32),
-            "z": Out(32),
-            "flags": Out(Flags),
+            "i": In(stream.Signature(lane_request_layout, always_ready=True)),
+            "o": Out(stream.Signature(lane_result_layout, always_ready=True)),
         })
 
     @property
@@ -91,7 +93,8 @@ class FPLane(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        en, op = self.en, self.op
+        en, req = self.en, self.i.payload
+        op = req.op
         m.submodules.even = even = self._even
         m.submodules.odd = odd = self._odd
         c_delay, fma_latency = even.c_delay, even.latency
@@ -105,12 +108,12 @@ class FPLane(wiring.Component):
         b_one = is_op(VecOp.ADD, VecOp.SUB)
         c_is_b = b_one
         c_minus_zero = op == VecOp.MUL
-        bf16 = self.vtype == VecType.BF16
+        bf16 = req.vtype == VecType.BF16
 
         def operands(lo, width):
             """``(a, b, c)`` for the FMA of the ``width``-bit lane at bit ``lo``: ``a`` and ``b``
             right-aligned in their format, ``c`` widened to FP32."""
-            a, b, c = (v[lo:lo + width] for v in (self.a, self.b, self.c))
+            a, b, c = (v[lo:lo + width] for v in (req.a, req.b, req.c))
             widen = FP32.width - width
             addend = Cat(Const(0, widen), Mux(c_is_b, b, c))
             return (a ^ Cat(Const(0, width - 1), flip_a), Mux(b_one, _ONE[width], b),
@@ -121,21 +124,22 @@ class FPLane(wiring.Component):
         a_hi, b_hi, c_hi = operands(BF16.width, BF16.width)
         even_c = Signal(32, name="even_c")
         m.d.comb += [
-            even.en.eq(en), odd.en.eq(en),
-            even.a.eq(Mux(bf16, a_lo, a32)), even.b.eq(Mux(bf16, b_lo, b32)),
-            even.a_fmt.eq(Mux(bf16, FormatCode.BF16, FormatCode.FP32)),
-            even.b_fmt.eq(Mux(bf16, FormatCode.BF16, FormatCode.FP32)),
+            # The lane's valid travels in the odd FMA; the even one's i.valid stays 0.
+            even.en.eq(en), odd.en.eq(en), odd.i.valid.eq(self.i.valid),
+            even.i.payload.a.eq(Mux(bf16, a_lo, a32)), even.i.payload.b.eq(Mux(bf16, b_lo, b32)),
+            even.i.payload.a_fmt.eq(Mux(bf16, FormatCode.BF16, FormatCode.FP32)),
+            even.i.payload.b_fmt.eq(Mux(bf16, FormatCode.BF16, FormatCode.FP32)),
             even_c.eq(Mux(bf16, c_lo, c32)),
             even.c.eq(delay(m, en, even_c, c_delay, name="even_c")),
             even.rto.eq(delay(m, en, bf16, c_delay, name="even_rto")),
-            odd.a.eq(a_hi), odd.b.eq(b_hi),
-            odd.a_fmt.eq(FormatCode.BF16), odd.b_fmt.eq(FormatCode.BF16),
+            odd.i.payload.a.eq(a_hi), odd.i.payload.b.eq(b_hi),
+            odd.i.payload.a_fmt.eq(FormatCode.BF16), odd.i.payload.b_fmt.eq(FormatCode.BF16),
             odd.c.eq(delay(m, en, c_hi, c_delay, name="odd_c")),
             odd.rto.eq(1),
         ]
 
         # --- The other FP32 operations: two stages, then delayed to meet the FMAs. ----------
-        a, b = self.a, self.b
+        a, b = req.a, req.b
         x = stage(m, en, "m0", a=a, b=b, op=op, ge=fp_ge(m, a, b, name="ge"),
                   nan=is_nan(a) | is_nan(b), snan=is_snan(a) | is_snan(b),
                   denormal=is_subnormal(a))
@@ -184,23 +188,24 @@ class FPLane(wiring.Component):
         late_op = delay(m, en, op, fma_latency, name="op")
         late_bf16 = delay(m, en, bf16, fma_latency, name="bf16")
         arith = Cat(*(late_op == o for o in ARITH_OPS)).any()
-        lo, lo_ovf, lo_unf, lo_inx = narrow_bf16(m, even.z, name="nlo")
-        hi, hi_ovf, hi_unf, hi_inx = narrow_bf16(m, odd.z, name="nhi")
+        lo, lo_ovf, lo_unf, lo_inx = narrow_bf16(m, even.o.payload.z, name="nlo")
+        hi, hi_ovf, hi_unf, hi_inx = narrow_bf16(m, odd.o.payload.z, name="nhi")
         z = Signal(32, name="z_next")
         flags = Signal(Flags, name="flags_next")
         with m.If(arith & late_bf16):
             m.d.comb += [
                 z.eq(Cat(lo, hi)),
-                flags.invalid.eq(even.flags.invalid | odd.flags.invalid),
-                flags.denormal.eq(even.flags.denormal | odd.flags.denormal),
+                flags.invalid.eq(even.o.payload.flags.invalid | odd.o.payload.flags.invalid),
+                flags.denormal.eq(even.o.payload.flags.denormal | odd.o.payload.flags.denormal),
                 flags.overflow.eq(lo_ovf | hi_ovf),
                 flags.underflow.eq(lo_unf | hi_unf),
                 flags.inexact.eq(lo_inx | hi_inx),
             ]
         with m.Elif(arith):
-            m.d.comb += [z.eq(even.z), flags.eq(even.flags)]
+            m.d.comb += [z.eq(even.o.payload.z), flags.eq(even.o.payload.flags)]
         with m.Else():
             m.d.comb += [z.eq(misc_z), flags.eq(misc_f)]
         with m.If(en):
-            m.d.sync += [self.z.eq(z), self.flags.eq(flags)]
+            m.d.sync += [self.o.valid.eq(odd.o.valid), self.o.payload.z.eq(z),
+                         self.o.payload.flags.eq(flags)]
         return m

@@ -39,13 +39,13 @@ class MovePipe(Pipe):
     Members
     -------
     en : ``In(1)``
-        Advance: the pipe's register holds while 0.
-    valid : ``In(1)``
-        A request enters in this cycle (when ``en``); the pipe keeps no state.
-    req : ``In(request_layout(0))``
-        The request: ``op``, ``vtype`` (the lane width), ``imm`` (``bcast``), ``a``, ``b``.
-    data : ``Out(512)``; flags : ``Out(Flags)``
-        The result, ``latency`` advances after the request entered; flags are always 0.
+        Advance: the pipe's registers, ``o`` included, hold while 0.
+    i : ``In(stream.Signature(request_layout(0), always_ready=True))``
+        A request enters in a cycle with ``en`` (the pipe keeps no state): ``op``, ``vtype``
+        (the lane width), ``imm`` (``bcast``), ``a``, ``b``.
+    o : ``Out(stream.Signature(result_layout, always_ready=True))``
+        ``valid`` and the result ``data``, ``latency`` advances after the request entered;
+        ``flags`` are always 0.
 
     Contract
     --------
@@ -60,7 +60,8 @@ class MovePipe(Pipe):
 
     def elaborate(self, platform):
         m = Module()
-        req = self.req
+        req = self.i.payload
+        self._valid(m)
         a, b = req.a, req.b
         w = lane_bytes(m, req.vtype)
         operands = {"a": a, "b": b}
@@ -106,6 +107,6 @@ class MovePipe(Pipe):
             with m.Default():
                 m.d.comb += out.eq(dynamic)
         with m.If(self.en):
-            m.d.sync += self.data.eq(out)
-        m.d.comb += self.flags.eq(0)
+            m.d.sync += self.o.payload.data.eq(out)
+        m.d.comb += self.o.payload.flags.eq(0)
         return m

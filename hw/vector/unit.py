@@ -73,9 +73,9 @@ _HALF = (FormatCode.BF16, FormatCode.SHP, FormatCode.UHP)
 _CONV_PARTS = {**{(VecType.FP32, f): 4 for f in _CFP8}, **{(VecType.FP32, f): 2 for f in _HALF},
                **{(VecType.BF16, f): 2 for f in _CFP8}}
 
-#: The pipes, by source. Each is a component with ``en``, ``valid``, ``req``
-#: (``request_layout(0)``), ``data``, ``flags`` and an int ``latency``; ``ConvPipe`` also has
-#: ``seed`` and ``seed_we`` (the ``seed`` op). Each is instantiated through
+#: The pipes, by source. Each is a :class:`~hw.vector.intpipe.Pipe`: ``en``, ``i``
+#: (``request_layout(0)``), ``o`` (``data``, ``flags``) and an int ``latency``; ``ConvPipe``
+#: also has ``seed`` and ``seed_we`` (the ``seed`` op). Each is instantiated through
 #: ``shared``: a Verilog module of its own, and a block of its own in synthesis.
 _PIPES = {Source.INT: IntPipe, Source.MOVE: MovePipe, Source.CONV: ConvPipe}
 
@@ -171,25 +171,29 @@ class VectorUnit(wiring.Component):
             lane = shared(FPLane)
             m.submodules[f"lane{i}"] = lane
             sl = slice(32 * i, 32 * (i + 1))
-            m.d.comb += [lane.en.eq(en), lane.op.eq(r0_req.op), lane.vtype.eq(r0_req.vtype),
-                         lane.a.eq(r0_req.a[sl]), lane.b.eq(r0_req.b[sl]),
-                         lane.c.eq(r0_req.c[sl])]
+            m.d.comb += [lane.en.eq(en), lane.i.valid.eq(r0.ctl.valid),
+                         lane.i.payload.op.eq(r0_req.op), lane.i.payload.vtype.eq(r0_req.vtype),
+                         lane.i.payload.a.eq(r0_req.a[sl]), lane.i.payload.b.eq(r0_req.b[sl]),
+                         lane.i.payload.c.eq(r0_req.c[sl])]
             lanes.append(lane)
-        outputs[Source.LANES] = (Cat(*(lane.z for lane in lanes)),
-                                 or_all([lane.flags.as_value() for lane in lanes]))
+        # The sources' o.valid are not used: the unit's own control (ctl) travels beside them.
+        outputs[Source.LANES] = (Cat(*(lane.o.payload.z for lane in lanes)),
+                                 or_all([lane.o.payload.flags.as_value() for lane in lanes]))
         m.submodules.reduce = tree = ReduceTree()
-        m.d.comb += [tree.en.eq(en), tree.op.eq(r0_req.op), tree.a.eq(r0_req.a)]
-        outputs[Source.REDUCE] = (Cat(tree.z, Const(0, VECTOR_BITS - 32)), tree.flags.as_value())
+        m.d.comb += [tree.en.eq(en), tree.i.valid.eq(r0.ctl.valid),
+                     tree.i.payload.op.eq(r0_req.op), tree.i.payload.a.eq(r0_req.a)]
+        outputs[Source.REDUCE] = (Cat(tree.o.payload.z, Const(0, VECTOR_BITS - 32)),
+                                  tree.o.payload.flags.as_value())
         for src, cls in _PIPES.items():
             m.submodules[src.name.lower()] = pipe = shared(cls)
-            m.d.comb += [pipe.en.eq(en), pipe.valid.eq(r0.ctl.valid)]
-            m.d.comb += [getattr(pipe.req, name).eq(getattr(r0_req, name))
+            m.d.comb += [pipe.en.eq(en), pipe.i.valid.eq(r0.ctl.valid)]
+            m.d.comb += [getattr(pipe.i.payload, name).eq(getattr(r0_req, name))
                          for name in ("op", "vtype", "fmt", "bias", "rnd", "imm", "a", "b", "c")]
             if src is Source.CONV:
                 m.d.comb += [pipe.seed.eq(r0_req.a[:32]),
                              pipe.seed_we.eq(r0.ctl.valid & (r0.ctl.op == VecOp.SEED)
                                              & r0.ctl.is_state)]
-            outputs[src] = (pipe.data, pipe.flags.as_value())
+            outputs[src] = (pipe.o.payload.data, pipe.o.payload.flags.as_value())
 
         # --- Alignment: the control travels along; each source's result joins the running
         # result at its exit, and the running result is registered from the first exit on. ---

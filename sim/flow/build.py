@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Value
+from amaranth.hdl._ir import PortDirection  # what verilog.convert itself uses for its ports
 from amaranth.lib import wiring
 
 from hw.common import shared
@@ -123,7 +123,8 @@ class Design:
                 component = self.instantiate()
                 used = {}
                 with shared.converting(functools.partial(_convert_shared, used)):
-                    text = verilog.convert(component, name=self.name, emit_src=False)
+                    text = verilog.convert(component, name=self.name, emit_src=False,
+                                           ports=_convert_ports(component))
                 ports = _present(ports_of(component), text, self.name)
                 text = _with_modules(text, used.values())
                 atomic_write(path.with_suffix(".ports.json"),
@@ -245,10 +246,16 @@ def _present(ports, text, name):
 
 
 def ports_of(component):
-    """Flatten a component's signature into :class:`Port` records, as Amaranth names them."""
+    """Flatten a component's signature into :class:`Port` records, as Amaranth names them
+    (constant members, such as an ``always_ready`` stream's ``ready``, are no ports)."""
     ports = [Port("clk", 1, "in"), Port("rst", 1, "in")]
-    for path, member, value in component.signature.flatten(component):
-        name = "__".join(str(p) for p in path)
-        direction = "in" if member.flow == wiring.In else "out"
-        ports.append(Port(name, len(Value.cast(value)), direction))
+    for name, flow, value in shared.port_members(component):
+        ports.append(Port(name, len(value), "in" if flow == wiring.In else "out"))
     return ports
+
+
+def _convert_ports(component):
+    """The ``ports`` argument of ``verilog.convert`` for ``component``: its signature's members
+    without the constants, which Amaranth 0.5 would refuse as ports."""
+    return {name: (value, PortDirection.Input if flow == wiring.In else PortDirection.Output)
+            for name, flow, value in shared.port_members(component)}

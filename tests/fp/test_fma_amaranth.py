@@ -26,6 +26,7 @@ from hw.fp.fma import (
     FMAGeometry,
     FMAPipe,
     FMAUnit,
+    fma_operand_layout,
     fma_request_layout,
     fma_response_layout,
 )
@@ -105,10 +106,13 @@ def test_layouts_and_interface():
     assert unit.signature.members["o"] == Out(stream.Signature(fma_response_layout(5)))
     assert (unit.tag_width, unit.ab_formats) == (5, FMA_FORMATS)
     pipe = FMAPipe()
-    assert set(pipe.signature.members) == {"en", "a", "a_fmt", "a_bias", "b", "b_fmt", "b_bias",
-                                           "c", "z", "flags"}
-    assert pipe.signature.members["flags"] == Out(Flags)
-    assert pipe.signature.members["a_fmt"] == In(FormatCode)
+    assert set(pipe.signature.members) == {"en", "i", "c", "o"}
+    assert pipe.signature.members["i"] == In(stream.Signature(fma_operand_layout(0),
+                                                              always_ready=True))
+    assert pipe.signature.members["o"] == Out(stream.Signature(fma_response_layout(0),
+                                                               always_ready=True))
+    assert set(FMAPipe(round_to_odd=True).signature.members) == {"en", "i", "c", "rto", "o"}
+    assert FMAPipe(tag_width=5).tag_width == 5
     Fragment.get(unit, None)
     Fragment.get(pipe, None)
 
@@ -241,7 +245,8 @@ def test_multiplier(width):
 # --- FMAPipe -----------------------------------------------------------------------------------
 
 def _pipe_inputs(dut):
-    return Cat(dut.a, dut.b, dut.c, dut.a_fmt, dut.a_bias, dut.b_fmt, dut.b_bias, dut.en)
+    req = dut.i.payload
+    return Cat(req.a, req.b, dut.c, req.a_fmt, req.a_bias, req.b_fmt, req.b_bias, dut.en)
 
 
 def _pipe_word(req, k, c_from, en):
@@ -275,11 +280,12 @@ def run_pipe(dut, req, *, p_hold=0.0, seed=0):
                 advanced += 1
                 k = advanced - dut.latency
                 if 0 <= k < n:
-                    z.append(ctx.get(dut.z))
-                    flags.append(ctx.get(dut.flags.as_value()))
+                    z.append(ctx.get(dut.o.payload.z))
+                    flags.append(ctx.get(dut.o.payload.flags.as_value()))
             else:  # held: the output must not change
                 if advanced >= dut.latency and z:
-                    assert (ctx.get(dut.z), ctx.get(dut.flags.as_value())) == (z[-1], flags[-1])
+                    out = dut.o.payload
+                    assert (ctx.get(out.z), ctx.get(out.flags.as_value())) == (z[-1], flags[-1])
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
@@ -415,7 +421,7 @@ def test_pipe_latency_and_c_delay():
             c = _f32(1.0) if t == dut.c_delay else 0
             ctx.set(_pipe_inputs(dut), a | _f32(3.0) << 32 | c << 64 | 1 << 114)
             await ctx.tick()
-            seen.append(ctx.get(dut.z))
+            seen.append(ctx.get(dut.o.payload.z))
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
@@ -457,8 +463,8 @@ def test_accumulation_loop(formats):
             await ctx.tick()
             done = t + 1 - dut.latency
             if done >= 0:
-                z_hist[done] = ctx.get(dut.z)
-                outs.append(ctx.get(dut.z))
+                z_hist[done] = ctx.get(dut.o.payload.z)
+                outs.append(ctx.get(dut.o.payload.z))
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)

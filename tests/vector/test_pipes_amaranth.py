@@ -113,13 +113,14 @@ def run_pipe(pipe, requests, *, seed=0, p_hold=0.25, extra_ports=None):
             en = rnd.random() >= p_hold
             ctx.set(pipe.en, en)
             entering = track.entering(en)
-            ctx.set(pipe.valid, entering is not None)
+            ctx.set(pipe.i.valid, entering is not None)
             if entering is not None:
-                ctx.set(pipe.req.as_value(), words[entering])
+                ctx.set(pipe.i.payload.as_value(), words[entering])
             if extra_ports:
                 extra_ports(ctx, entering)
             await ctx.tick()
-            track.output(en, (ctx.get(pipe.data), ctx.get(pipe.flags.as_value())))
+            out = pipe.o.payload
+            track.output(en, (ctx.get(out.data), ctx.get(out.flags.as_value())))
 
     sim = Simulator(pipe)
     sim.add_clock(1e-9)

@@ -110,17 +110,19 @@ def _run_lane(req, *, hold_rng):
         while len(out) < n:
             en = hold_rng.random() >= 0.25
             ctx.set(dut.en, en)
+            ctx.set(dut.i.valid, k < n)
             if k < n:
-                ctx.set(dut.op, int(req["op"][k]))
-                ctx.set(dut.vtype, int(req["vtype"][k]))
+                ctx.set(dut.i.payload.op, int(req["op"][k]))
+                ctx.set(dut.i.payload.vtype, int(req["vtype"][k]))
                 for name in "abc":
-                    ctx.set(getattr(dut, name), int(req[name][k]))
+                    ctx.set(getattr(dut.i.payload, name), int(req[name][k]))
             await ctx.tick()
             if en:
                 k += 1
                 advanced += 1
                 if advanced >= latency:
-                    out.append((ctx.get(dut.z), ctx.get(dut.flags.as_value())))
+                    assert ctx.get(dut.o.valid)
+                    out.append((ctx.get(dut.o.payload.z), ctx.get(dut.o.payload.flags.as_value())))
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
@@ -182,19 +184,19 @@ def test_fma_round_to_odd():
 
     async def bench(ctx):
         ctx.set(dut.en, 1)
-        ctx.set(dut.a_fmt, FormatCode.FP32)
-        ctx.set(dut.b_fmt, FormatCode.FP32)
+        ctx.set(dut.i.payload.a_fmt, FormatCode.FP32)
+        ctx.set(dut.i.payload.b_fmt, FormatCode.FP32)
         for k in range(n + dut.latency):
             if k < n:
-                ctx.set(dut.a, int(a[k]))
-                ctx.set(dut.b, int(b[k]))
+                ctx.set(dut.i.payload.a, int(a[k]))
+                ctx.set(dut.i.payload.b, int(b[k]))
             j = k - dut.c_delay
             if 0 <= j < n:
                 ctx.set(dut.c, int(c[j]))
                 ctx.set(dut.rto, int(rto[j]))
             await ctx.tick()
             if k >= dut.latency - 1 and len(got) < n:
-                got.append(ctx.get(dut.z))
+                got.append(ctx.get(dut.o.payload.z))
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
