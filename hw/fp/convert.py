@@ -104,20 +104,12 @@ class ConvertUnit(wiring.Component):
     latency = 5
 
     def __init__(self, *, tag_width=8, sr_bits=SR_BITS, formats=DEFAULT_FORMATS):
-        self._tag_width, self._sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
+        self.tag_width, self.sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
         super().__init__({
             "i": In(stream.Signature(request_layout(tag_width))),
             "o": Out(stream.Signature(response_layout(tag_width))),
             "seed": In(stream.Signature(32)),
         })
-
-    @property
-    def tag_width(self):
-        return self._tag_width
-
-    @property
-    def sr_bits(self):
-        return self._sr_bits
 
     @property
     def formats(self):
@@ -128,7 +120,7 @@ class ConvertUnit(wiring.Component):
         m = Module()
         m.submodules.rng = rng = XorShift32()
         wiring.connect(m, wiring.flipped(self.seed), rng.seed)
-        m.submodules.pipe = pipe = ConvertPipe(tag_width=self._tag_width, sr_bits=self._sr_bits,
+        m.submodules.pipe = pipe = ConvertPipe(tag_width=self.tag_width, sr_bits=self.sr_bits,
                                                formats=self.formats)
         # The whole pipeline advances when the output register is empty or being taken.
         en = Signal()
@@ -139,7 +131,7 @@ class ConvertUnit(wiring.Component):
             pipe.en.eq(en),
             pipe.i.valid.eq(self.i.valid),
             pipe.i.payload.eq(self.i.payload),
-            pipe.sr_word.eq(rng.random[32 - self._sr_bits:]),
+            pipe.sr_word.eq(rng.random[32 - self.sr_bits:]),
             self.o.valid.eq(pipe.o.valid),
             self.o.payload.eq(pipe.o.payload),
         ]
@@ -175,7 +167,7 @@ class ConvertPipe(wiring.Component):
     latency = 5
 
     def __init__(self, *, tag_width=8, sr_bits=SR_BITS, formats=DEFAULT_FORMATS):
-        self._tag_width, self._sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
+        self.tag_width, self.sr_bits, self._formats = _check_params(tag_width, sr_bits, formats)
         super().__init__({
             "en": In(1),
             "i": In(stream.Signature(request_layout(tag_width), always_ready=True)),
@@ -186,7 +178,7 @@ class ConvertPipe(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fmts = self._formats
-        sr = self._sr_bits
+        sr = self.sr_bits
         # Fraction bits the alignment keeps: SR's, and at least two (round bit and the bit below
         # it, which the tininess test needs).
         fw = max(sr, 2)

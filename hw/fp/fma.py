@@ -130,7 +130,7 @@ def fma_operand_layout(tag_width):
         "b": 32,
         "b_fmt": FormatCode,
         "b_bias": BIAS_BITS,
-        "tag": _check_tag_width(tag_width),
+        "tag": check_tag_width(tag_width),
     })
 
 
@@ -217,9 +217,9 @@ class FMAPipe(wiring.Component):
     """
 
     def __init__(self, *, tag_width=0, ab_formats=FMA_FORMATS, round_to_odd=False):
-        self._tag_width = _check_tag_width(tag_width)
-        self._geometry = FMAGeometry.of(ab_formats)
-        self._round_to_odd = check_bool("round_to_odd", round_to_odd)
+        self.tag_width = check_tag_width(tag_width)
+        self.geometry = FMAGeometry.of(ab_formats)
+        self.round_to_odd = check_bool("round_to_odd", round_to_odd)
         super().__init__({
             "en": In(1),
             "i": In(stream.Signature(fma_operand_layout(tag_width), always_ready=True)),
@@ -229,37 +229,23 @@ class FMAPipe(wiring.Component):
         })
 
     @property
-    def tag_width(self):
-        return self._tag_width
-
-    @property
     def ab_formats(self):
         """Names of the multiplicand formats, in the order given."""
-        return tuple(f.name for f in self._geometry.formats)
-
-    @property
-    def round_to_odd(self):
-        """Whether the pipe has the ``rto`` input."""
-        return self._round_to_odd
-
-    @property
-    def geometry(self):
-        """The derived sizes (:class:`FMAGeometry`)."""
-        return self._geometry
+        return tuple(f.name for f in self.geometry.formats)
 
     @property
     def latency(self):
         """En-cycles from ``a``/``b`` being sampled to ``z``/``flags`` holding the result."""
-        return self._geometry.latency
+        return self.geometry.latency
 
     @property
     def c_delay(self):
         """En-cycles from ``a``/``b`` being sampled to ``c`` being sampled."""
-        return self._geometry.c_delay
+        return self.geometry.c_delay
 
     def elaborate(self, platform):
         m = Module()
-        geo = self._geometry
+        geo = self.geometry
         w, n, s_off = geo.mul_width, geo.window, geo.offset
 
         def comb(name, shape, value):
@@ -351,7 +337,7 @@ class FMAPipe(wiring.Component):
         inf_minus_inf = prod_inf & c.inf & (x.sign ^ c.sign)
         nan = x.nan | c.nan | x.inf_times_zero | inf_minus_inf | x.unknown
         invalid = x.snan | c.snan | x.inf_times_zero | inf_minus_inf | x.unknown
-        rto = self.rto if self._round_to_odd else Const(0, 1)
+        rto = self.rto if self.round_to_odd else Const(0, 1)
         x = stage(
             # c is inverted here for an effective subtraction (P + ~C, below).
             "al", p_vec=comb("p_vec", n, p_vec),
@@ -477,30 +463,26 @@ class FMAUnit(wiring.Component):
     """
 
     def __init__(self, *, tag_width=8, ab_formats=FMA_FORMATS):
-        self._tag_width = check_tag_width(tag_width)
-        self._geometry = FMAGeometry.of(ab_formats)
+        self.tag_width = check_tag_width(tag_width)
+        self.geometry = FMAGeometry.of(ab_formats)
         super().__init__({
             "i": In(stream.Signature(fma_request_layout(tag_width))),
             "o": Out(stream.Signature(fma_response_layout(tag_width))),
         })
 
     @property
-    def tag_width(self):
-        return self._tag_width
-
-    @property
     def ab_formats(self):
         """Names of the multiplicand formats, in the order given."""
-        return tuple(f.name for f in self._geometry.formats)
+        return tuple(f.name for f in self.geometry.formats)
 
     @property
     def latency(self):
         """Cycles from acceptance to a valid response when the output is not stalled."""
-        return self._geometry.latency
+        return self.geometry.latency
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.pipe = pipe = FMAPipe(tag_width=self._tag_width, ab_formats=self.ab_formats)
+        m.submodules.pipe = pipe = FMAPipe(tag_width=self.tag_width, ab_formats=self.ab_formats)
         req = self.i.payload
         # The whole pipeline advances when the output register is empty or being taken.
         en = Signal()

@@ -128,7 +128,7 @@ class VectorUnit(wiring.Component):
     """
 
     def __init__(self, *, tag_width=8):
-        self._tag_width = check_tag_width(tag_width)
+        self.tag_width = check_tag_width(tag_width)
         latencies = {Source.LANES: LANE_LATENCY, Source.REDUCE: REDUCE_LATENCY,
                      **{src: int(cls.latency) for src, cls in _PIPES.items()}}
         self._latencies = latencies
@@ -136,10 +136,6 @@ class VectorUnit(wiring.Component):
             "i": In(stream.Signature(request_layout(tag_width))),
             "o": Out(stream.Signature(response_layout(tag_width))),
         })
-
-    @property
-    def tag_width(self):
-        return self._tag_width
 
     @property
     def latency(self):
