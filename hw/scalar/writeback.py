@@ -1,7 +1,7 @@
 """The scalar core's write-back stage: retirement, traps, thread state and thread control."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .completion import Done
@@ -12,7 +12,9 @@ from .stages import CsrSel, ExStage, IdStage, Kind, WbStage, per_thread, thread_
 __all__ = ["WriteBack", "RetirePort"]
 
 #: The retire trace: a record and its valid bit, every cycle, no handshake (see ``ScalarCore``).
-RetirePort = wiring.Signature({"valid": Out(1), "payload": Out(RetireRecord)})
+#: The retire trace: one retired instruction a cycle at most, never back-pressured (a trace, not a
+#: request: its consumer must take every record).
+RetirePort = stream.Signature(RetireRecord, always_ready=True)
 
 
 class WriteBack(wiring.Component):
