@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from amaranth.lib import data
 
 from hw.common import memport
-from hw.common.memport import Op, Status
 from hw.common.params import check_int, check_name, check_pow2, check_tag_width, lookup
 
 from .ecc import CODE_BITS, DATA_BITS
 
 __all__ = ["index_bits", "LINE_BYTES", "WORD_BYTES", "LINE_WORDS", "LINE_CODE_BITS", "INTERLEAVES",
-           "PortSpec", "PORTS", "SCRUB", "Op", "Status", "SRAMConfig", "D1", "SMALL", "TINY",
+           "PortSpec", "PORTS", "SCRUB", "SRAMConfig", "D1", "SMALL", "TINY",
            "PRESETS", "get_preset", "bank_of", "row_of", "request_layout",
            "response_layout", "InjectLayout", "status_layout"]
 

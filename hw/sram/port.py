@@ -28,6 +28,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from hw.common.memport import Op, Status
 from hw.common.params import check_instance
 from hw.common.shared import shared
 
@@ -37,10 +38,8 @@ from .config import (
     LINE_CODE_BITS,
     LINE_WORDS,
     WORD_BYTES,
-    Op,
     PortSpec,
     SRAMConfig,
-    Status,
     bank_of,
     request_layout,
     response_layout,

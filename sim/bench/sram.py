@@ -26,7 +26,8 @@ import sys
 import cocotb
 import numpy as np
 
-from hw.sram.config import D1, LINE_BYTES, PORTS, SMALL, TINY, Op, get_preset
+from hw.common.memport import Op
+from hw.sram.config import D1, LINE_BYTES, PORTS, SMALL, TINY, get_preset
 from sim.flow import report
 from sim.flow.build import Design
 from verif.runner import run_cocotb, tb_args

@@ -10,7 +10,8 @@ and batch), ``batches``, ``seed``.
 import cocotb
 import numpy as np
 
-from hw.sram.config import LINE_BYTES, PORTS, Op, Status, get_preset
+from hw.common.memport import Op, Status
+from hw.sram.config import LINE_BYTES, PORTS, get_preset
 from hw.sram.ecc import CODE_BITS
 from verif.runner import tb_args
 from verif.sram.model import Request

@@ -24,16 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.common.arbiter import round_robin
-from hw.sram.config import (
-    LINE_BYTES,
-    LINE_WORDS,
-    PORTS,
-    SCRUB,
-    WORD_BYTES,
-    Op,
-    Status,
-    bank_of,
-)
+from hw.common.memport import Op, Status
+from hw.sram.config import LINE_BYTES, LINE_WORDS, PORTS, SCRUB, WORD_BYTES, bank_of
 from hw.sram.ecc import DATA_BITS
 
 from . import ecc

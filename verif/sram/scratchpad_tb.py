@@ -9,11 +9,11 @@ Used by ``tests/sram/tb_scratchpad.py`` and by the bench (``sim/bench/sram.py``)
 import numpy as np
 from cocotb.triggers import ClockCycles
 
+from hw.common.memport import Op
 from hw.sram.config import (
     LINE_BYTES,
     PORTS,
     InjectLayout,
-    Op,
     request_layout,
     response_layout,
     status_layout,
