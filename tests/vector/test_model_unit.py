@@ -267,6 +267,12 @@ def test_unknown_codes_through_run():
     np.testing.assert_array_equal(out["tag"], req["tag"])
 
 
+def test_pack_refuses_a_value_too_wide():
+    """verif.pack does not let a value spill into its neighbour field."""
+    with pytest.raises(ValueError, match=r"^field 'imm' must fit 6 bits, not 0x40$"):
+        pack(request_layout(8), imm=[1, 64])
+
+
 def test_requests_from_dicts_and_layout_ints():
     """as_requests: dicts with names, enum members, codes and 512-bit integers give the same
     structured requests as the codes; vectors_from_ints agrees with the layout packing
