@@ -30,11 +30,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from hw.common.params import check_int
 from sim.flow.build import atomic_write
 
-__all__ = ["LIBRARY", "XORSHIFT32_VERILOG", "verilog_string", "harness_sources", "port_decl",
-           "harness_verilog", "stream_harness", "StreamHarness", "HarnessError", "read_records",
-           "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
+__all__ = ["LIBRARY", "XORSHIFT32_VERILOG", "check_pauses", "verilog_string", "harness_sources",
+           "port_decl", "harness_verilog", "stream_harness", "StreamHarness", "HarnessError",
+           "read_records", "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
 
 STIM_FILE = "stim.hex"
 RESP_FILE = "resp.hex"
@@ -57,6 +58,12 @@ XORSHIFT32_VERILOG = """    function [31:0] xorshift32(input [31:0] x);
 
 #: Bytes of the library's file-name and stream-name ports.
 _NAME_BYTES = {"file": 64, "name": 32}
+
+
+def check_pauses(idle, stall):
+    """``(idle, stall)`` if both are integers in 0..255: the probabilities, in 256ths, of an idle
+    input cycle and of a cycle without output ready that every harness's pause generator takes."""
+    return check_int("idle", idle, 0, 255), check_int("stall", stall, 0, 255)
 
 
 def verilog_string(text, *, kind="file"):
@@ -235,8 +242,7 @@ class StreamHarness:
         without output ready. Raises :class:`HarnessError` on a hang, a stream-rule violation or
         a count mismatch.
         """
-        if not (0 <= idle < 256 and 0 <= stall < 256):
-            raise ValueError(f"idle and stall are 256ths in 0..255, got {idle} and {stall}")
+        check_pauses(idle, stall)
         d = self.dut
         words = np.asarray(words)
         write_words(STIM_FILE, words)

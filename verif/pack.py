@@ -43,7 +43,7 @@ def pack(layout, n=None, **fields):
             v = np.asarray([int(getattr(x, "value", x)) for x in np.atleast_1d(v)], dtype=object)
         v = np.broadcast_to(v, (n,)).astype(object if wide else np.uint64)
         if n and width < 64 and int(v.max()) >> width:
-            raise ValueError(f"field {name!r} value {int(v.max()):#x} does not fit {width} bits")
+            raise ValueError(f"field {name!r} must fit {width} bits, not {int(v.max()):#x}")
         words = words | (v << (offset if wide else np.uint64(offset)))
     return words
 

@@ -76,16 +76,36 @@ def test_sr_randoms_look_uniform():
         assert abs(((r >> bit) & 1).mean() - 0.5) < 8 * 0.5 / np.sqrt(n), bit
 
 
-@pytest.mark.parametrize("seed", [-1, 1 << 32, 1.5, True, "1"])
-def test_bad_seed_message(seed):
-    with pytest.raises(ValueError, match=re.escape(
-            f"seed must be an integer in 0..4294967295, got {seed!r}")):
+@pytest.mark.parametrize("seed, error, message", [
+    (-1, ValueError, "seed must be in 0..4294967295, not -1"),
+    (1 << 32, ValueError, "seed must be in 0..4294967295, not 4294967296"),
+    (np.int64(-1), ValueError, "seed must be in 0..4294967295, not -1"),
+    (1.5, TypeError, "seed must be an integer, not 1.5"),
+    (True, TypeError, "seed must be an integer, not True"),
+    ("1", TypeError, "seed must be an integer, not '1'"),
+])
+def test_bad_seed_message(seed, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         sr_randoms(seed, 1)
 
 
-def test_bad_sr_bits_message():
-    with pytest.raises(ValueError, match=re.escape("sr_bits must be an integer in 1..32, got 33")):
-        sr_randoms(1, 1, sr_bits=33)
+@pytest.mark.parametrize("sr_bits, error, message", [
+    (33, ValueError, "sr_bits must be in 1..32, not 33"),
+    (0, ValueError, "sr_bits must be in 1..32, not 0"),
+    (16.0, TypeError, "sr_bits must be an integer, not 16.0"),
+])
+def test_bad_sr_bits_message(sr_bits, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        sr_randoms(1, 1, sr_bits=sr_bits)
+
+
+@pytest.mark.parametrize("n, error, message", [
+    (-1, ValueError, "n must be at least 0, not -1"),
+    (2.0, TypeError, "n must be an integer, not 2.0"),
+])
+def test_bad_count_message(n, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        sr_randoms(1, n)
 
 
 # --- the conversion unit --------------------------------------------------------------------------
@@ -176,22 +196,25 @@ def test_sr_bits_parameter_reaches_the_rounding():
     assert [hex(v) for v in res] == ["0x3f80", "0x3f80", "0x3f81"]
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("op", 2, "op must be in 0..1"),
-    ("fmt_code", 8, "fmt_code must be in 0..7"),
-    ("bias", 64, "bias must be in 0..63"),
-    ("bias", -1, "bias must be in 0..63"),
-    ("rnd", 2, "rnd must be in 0..1"),
-    ("data", 1 << 32, "data must be in 0..4294967295"),
+@pytest.mark.parametrize("field, value, error, message", [
+    ("op", 2, ValueError, "op must be in 0..1, not 2"),
+    ("fmt_code", 8, ValueError, "fmt_code must be in 0..7, not 8"),
+    ("bias", 64, ValueError, "bias must be in 0..63, not 64"),
+    ("bias", -1, ValueError, "bias must be in 0..63, not -1"),
+    ("rnd", 2, ValueError, "rnd must be in 0..1, not 2"),
+    ("data", 1 << 32, ValueError, "data must be in 0..4294967295, not 4294967296"),
+    ("op", 0.0, TypeError, "op must be an integer array, not an array of float64"),
+    ("rnd", True, TypeError, "rnd must be an integer array, not an array of bool"),
+    ("data", 1.0, TypeError, "data must be an integer array, not an array of float64"),
 ])
-def test_bad_request_field_messages(field, value, message):
+def test_bad_request_field_messages(field, value, error, message):
     args = {"data": [0], "op": 0, "fmt_code": 1, "bias": 0, "rnd": 0}
     args[field] = [value] if field == "data" else value
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         convert_requests(**args)
 
 
 def test_bad_shape_message():
     with pytest.raises(ValueError, match=re.escape(
-            "data must be a 1-D array of requests, got shape (2, 2)")):
+            "data must be a 1-D array of requests, not an array of shape (2, 2)")):
         convert_requests(np.zeros((2, 2), np.uint32), 0, 1, 0, 0)

@@ -702,21 +702,31 @@ def test_unknown_format_message():
         narrow(0, "fp64", 0)
 
 
+def _raises(error, message):
+    return pytest.raises(error, match=f"^{re.escape(message)}$")
+
+
 def test_bad_inputs_messages():
-    with pytest.raises(ValueError, match=re.escape("CFP8 1-5-2 codes must be in 0..255")):
+    with _raises(ValueError, "CFP8 1-5-2 codes must be in 0..255, not 256"):
         widen(256, "cfp8_152", 15)
-    with pytest.raises(ValueError, match=re.escape("FP32 codes must be in 0..4294967295")):
+    with _raises(ValueError, "FP32 codes must be in 0..4294967295, not -1"):
         narrow(-1, "bf16")
-    with pytest.raises(ValueError, match=re.escape(
-            "FP32 codes must be an integer array, got dtype float64")):
+    with _raises(TypeError, "FP32 codes must be an integer array, not an array of float64"):
         narrow(1.0, "bf16")
-    with pytest.raises(ValueError, match=re.escape(
-            "unknown rounding mode 'rtz'; expected Round.RNE, Round.SR, 'rne' or 'sr'")):
+    with _raises(TypeError, "BF16 codes must be an integer array, not an array of bool"):
+        widen(True, "bf16")
+    with _raises(ValueError,
+                 "unknown rounding mode 'rtz'; expected Round.RNE, Round.SR, 'rne' or 'sr'"):
         narrow(0, "bf16", rnd="rtz")
-    with pytest.raises(ValueError, match=re.escape("stochastic rounding needs rand")):
+    with _raises(ValueError,
+                 "stochastic rounding needs rand: one sr_bits-bit integer per element"):
         narrow(0, "bf16", rnd=Round.SR)
-    with pytest.raises(ValueError, match=re.escape("rand values must be in 0..65535 (sr_bits=16)")):
+    with _raises(ValueError, "rand values must be in 0..65535 (sr_bits=16), not 65536"):
         narrow(0, "bf16", rnd="sr", rand=1 << 16)
-    with pytest.raises(ValueError, match=re.escape("sr_bits must be an integer in 1..32, got 0")):
+    with _raises(TypeError, "rand must be an integer array, not an array of float64"):
+        narrow(0, "bf16", rnd="sr", rand=0.5)
+    with _raises(ValueError, "sr_bits must be in 1..32, not 0"):
         narrow(0, "bf16", rnd="sr", rand=0, sr_bits=0)
+    with _raises(TypeError, "sr_bits must be an integer, not 8.0"):
+        narrow(0, "bf16", rnd="sr", rand=0, sr_bits=8.0)
     assert FP32.width == 32  # the FP32 limit quoted above

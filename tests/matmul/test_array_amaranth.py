@@ -90,8 +90,10 @@ def test_presets_and_plans():
     assert D1.beat_bytes("bf16", "bf16") == 64 and D1.beat_bytes("cfp8_143", "cfp8_152") == 32
     assert (D1.row_bytes, D1.tile_bytes) == (64, 1024)
     assert D1.interleave == D1.fma_latency - D1.fma_c_delay >= 1
-    with pytest.raises(ValueError, match=r"^K must be an integer >= 1, got 0$"):
+    with pytest.raises(ValueError, match=r"^K must be at least 1, not 0$"):
         tiling.plan_gemm(D1, 4, 4, 0)
+    with pytest.raises(TypeError, match=r"^M must be an integer, not 4\.0$"):
+        tiling.plan_gemm(D1, 4.0, 4, 4)
     plan = tiling.plan_gemm(D1, 33, 17, 5)  # 3 × 2 tiles of 16×16
     assert plan.tiles == ((0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1))
     assert [len(g) for g in plan.groups] == [min(D1.interleave, 6 - i)

@@ -130,18 +130,18 @@ def test_gemm_usage_errors(argv, message, capsys):
 
 @pytest.mark.parametrize(("arrays", "extra", "message"), [
     ({"a": np.zeros((2, 3), np.float32), "b": np.zeros((3, 4), np.uint16)}, [],
-     "A holds bf16 codes and must have dtype uint16, got float32"),
+     "A holds bf16 codes and must have dtype uint16, not float32"),
     ({"a": np.zeros(3, np.uint16), "b": np.zeros((3, 4), np.uint16)}, [],
-     r"A must be a 2-D array (MxK), got shape (3,)"),
+     r"A must be a 2-D array (MxK), not an array of shape (3,)"),
     ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((4, 4), np.uint16)}, [],
      "A is MxK and B is KxN, but A has K=3 and B has K=4"),
     ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16),
-      "c": np.zeros((5, 2), np.uint32)}, [], "C must be MxN = 2x5, got shape (5, 2)"),
+      "c": np.zeros((5, 2), np.uint32)}, [], "C must be MxN = 2x5, not an array of shape (5, 2)"),
     ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16),
       "c": np.zeros((2, 5), np.float32)}, [],
-     "C holds FP32 codes and must have dtype uint32, got float32"),
+     "C holds FP32 codes and must have dtype uint32, not float32"),
     ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16)},
-     ["--a-format", "cfp8-143"], "A holds cfp8_143 codes and must have dtype uint8, got uint16"),
+     ["--a-format", "cfp8-143"], "A holds cfp8_143 codes and must have dtype uint8, not uint16"),
     ({"a": np.zeros((2, 3), np.uint16)}, [], "has no array 'b' (it holds a)"),
     ({"a": np.zeros((2, 3), np.uint16), "b": np.zeros((3, 5), np.uint16)}, ["--m", 5],
      "--m 5 disagrees with"),
@@ -187,6 +187,13 @@ def test_gemm_command(small_preset, tmp_path, capsys):
     assert np.array_equal(got["d"], exp_d) and np.array_equal(got["flags"], exp_f)
     assert got["d"].dtype == np.uint32 and int(got["macs"]) == 315
     assert 0 < float(got["utilisation"]) <= 1
+
+
+def test_operands_unknown_kind():
+    """The random operands of the engine's tests refuse a kind they do not know."""
+    with pytest.raises(ValueError, match=r"^kind must be one of normal, raw, specials, "
+                                         r"underflow, overflow, not 'nan'$"):
+        operands(np.random.default_rng(0), 2, 2, 2, kind="nan")
 
 
 def test_gemm_reports_mismatches(small_preset, monkeypatch, capsys):

@@ -4,12 +4,20 @@ arbiter and the router's credit, allocator and flow properties: a bounded check 
 k-induction (every reachable state). The router's whole-count conservation: a bounded check
 from reset. Broken arbiters and routers must fail."""
 
+import re
+
 import pytest
 from amaranth.hdl import Module
 
 from hw.common.arbiter import RoundRobinArbiter
 from hw.noc.router import Router
-from verif.noc.formal import ArbiterProperties, ProofFailed, RouterProperties, prove
+from verif.noc.formal import (
+    ArbiterProperties,
+    ProofFailed,
+    RouterProperties,
+    check_depth,
+    prove,
+)
 
 
 class FixedPriority(RoundRobinArbiter):
@@ -147,6 +155,17 @@ def test_router_giving_credits_it_has_not_fails():
         prove(design, design.ports(), name="broken_credits", depth=INDUCTION_DEPTH)
 
 
+@pytest.mark.parametrize(("depth", "induction", "error", "message"), [
+    (1, True, ValueError, "the k of a k-induction must be at least 2, not 1"),
+    (0, False, ValueError, "the cycles of a bounded check must be at least 1, not 0"),
+    (2.0, True, TypeError, "the k of a k-induction must be an integer, not 2.0"),
+    (True, False, TypeError, "the cycles of a bounded check must be an integer, not True"),
+])
+def test_check_depth(depth, induction, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        check_depth(depth, induction)
+
+
 def test_noc_prove_command(capsys):
     """``d1core noc-prove`` proves the groups asked for one configuration and says so, exit 0;
     a bad configuration exits 2 with the router's own message, and a k or bounded depth that
@@ -165,7 +184,7 @@ def test_noc_prove_command(capsys):
     assert "mesh sides must be 1 to 16, not 0x2" in capsys.readouterr().err
     assert main(["noc-prove", "--k", "1"]) == 2
     assert capsys.readouterr().err == ("d1core noc-prove: error: the k of a k-induction must be "
-                                       "an int of at least 2, not 1\n")
+                                       "at least 2, not 1\n")
     assert main(["noc-prove", "--bmc-depth", "0"]) == 2
     assert capsys.readouterr().err == ("d1core noc-prove: error: the cycles of a bounded check "
-                                       "must be an int of at least 1, not 0\n")
+                                       "must be at least 1, not 0\n")

@@ -87,6 +87,11 @@ def test_run_program_bad_arguments(kwargs, message):
         run_program([(0x8000_0000, b"\0" * 4)], **kwargs)
 
 
+def test_run_program_bad_argument_type():
+    with pytest.raises(TypeError, match=r"^stall must be an integer, not 0\.5$"):
+        run_program([(0x8000_0000, b"\0" * 4)], stall=0.5)
+
+
 def test_image_outside_memory():
     with pytest.raises(ValueError, match=r"^segment 0x1000\.\.0x1004 is outside memory"):
         run_program([(0x1000, b"\0" * 4)])

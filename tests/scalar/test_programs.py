@@ -355,7 +355,7 @@ def test_build_errors():
     with pytest.raises(ValueError, match=r"^no C program 'nope'; expected one of sort, crc, "
                                          r"matmul$"):
         riscv.c_program("nope")
-    with pytest.raises(ValueError, match=r"^workers must be one of \(1, 4\), got 3$"):
+    with pytest.raises(ValueError, match=r"^workers must be one of \(1, 4\), not 3$"):
         riscv.c_program("sort", workers=3)
 
 

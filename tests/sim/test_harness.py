@@ -7,6 +7,7 @@ source and sink (every parameter setting) offer, take and record in exactly the 
 cycle model, and its hold check counts exactly the model's violations."""
 
 import hashlib
+import re
 
 import pytest
 
@@ -14,7 +15,7 @@ from sim.flow import lint
 from sim.flow.build import Design, atomic_write
 from sim.flow.toolchain import BUILD, SIMULATORS
 from tests.sim.designs import PlusOne
-from verif.harness import LIBRARY, verilog_string
+from verif.harness import LIBRARY, check_pauses, verilog_string
 from verif.runner import run_cocotb
 
 
@@ -129,3 +130,15 @@ def test_verilog_string():
     with pytest.raises(ValueError, match=r"^name must be at most 32 ASCII characters without "
                                          r"quotes or backslashes, not 'x{33}'$"):
         verilog_string("x" * 33, kind="name")
+
+
+@pytest.mark.parametrize(("idle", "stall", "error", "message"), [
+    (256, 0, ValueError, "idle must be in 0..255, not 256"),
+    (0, -1, ValueError, "stall must be in 0..255, not -1"),
+    (0.5, 0, TypeError, "idle must be an integer, not 0.5"),
+])
+def test_check_pauses(idle, stall, error, message):
+    """The stream and NoC harnesses share one check of their pause rates (256ths)."""
+    assert check_pauses(0, 255) == (0, 255)
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        check_pauses(idle, stall)

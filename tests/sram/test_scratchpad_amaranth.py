@@ -128,6 +128,14 @@ def test_random_traffic_matches_model():
     check_against_model(TINY, reqs, injects=injects, p_idle=0.2, p_stall=0.3)
 
 
+def test_flip_mask():
+    assert flip_mask([0, 71]) == 1 | 1 << 71
+    with pytest.raises(ValueError, match=r"^codeword bit must be in 0\.\.71, not 72$"):
+        flip_mask([72])
+    with pytest.raises(TypeError, match=r"^codeword bit must be an integer, not 1\.0$"):
+        flip_mask([1.0])
+
+
 @pytest.mark.parametrize(("factory", "kwargs", "error", "message"), [
     (SRAMConfig, {"name": "X", "lines": 0, "banks": 1}, ValueError,
      r"^lines must be in 1\.\.16777216, not 0$"),

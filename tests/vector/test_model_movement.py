@@ -119,8 +119,8 @@ def test_transpose_by_zips(vtype, unzip):
 
 @pytest.mark.parametrize(("args", "message"), [
     (([np.zeros(64, np.uint8)], "int8"),
-     "transpose8x8_by_zips needs a 16- or 32-bit lane type (int8 has transpose8), got 'int8'"),
-    (([np.zeros(64, np.uint8)] * 3, "fp32"), "an 8x8 block of fp32 fills 4 vectors, got 3"),
+     "transpose8x8_by_zips needs a 16- or 32-bit lane type (int8 has transpose8), not 'int8'"),
+    (([np.zeros(64, np.uint8)] * 3, "fp32"), "an 8x8 block of fp32 fills 4 vectors, not 3"),
 ])
 def test_transpose_by_zips_bad_arguments(args, message):
     """Impossible transpose requests raise ValueError with exact messages."""

@@ -200,8 +200,10 @@ def test_seed_states_known_answers():
     assert sr_seed_states(1)[:2] == [1, 0x9E3779B8]
     assert sr_seed_states(0x9E3779B9)[1] == 0x2545F491   # a zero derived seed is replaced
     assert [g.state for g in VectorUnitModel().generators] == sr_seed_states(0)
-    with pytest.raises(ValueError, match=r"^seed must be an integer in 0\.\.4294967295, got -1$"):
+    with pytest.raises(ValueError, match=r"^seed must be in 0\.\.4294967295, not -1$"):
         sr_seed_states(-1)
+    with pytest.raises(TypeError, match=r"^seed must be an integer, not 1\.0$"):
+        sr_seed_states(1.0)
 
 
 def test_illegal_seed_steps_and_does_not_load():
@@ -265,6 +267,12 @@ def test_unknown_codes_through_run():
     np.testing.assert_array_equal(out["tag"], req["tag"])
 
 
+def test_pack_refuses_a_value_too_wide():
+    """verif.pack does not let a value spill into its neighbour field."""
+    with pytest.raises(ValueError, match=r"^field 'imm' must fit 6 bits, not 0x40$"):
+        pack(request_layout(8), imm=[1, 64])
+
+
 def test_requests_from_dicts_and_layout_ints():
     """as_requests: dicts with names, enum members, codes and 512-bit integers give the same
     structured requests as the codes; vectors_from_ints agrees with the layout packing
@@ -288,21 +296,32 @@ def test_requests_from_dicts_and_layout_ints():
     assert as_requests(reqs[0]).tobytes() == reqs[0].tobytes()
 
 
-@pytest.mark.parametrize(("requests", "message"), [
-    ([{"opcode": 1}], "request 0: unknown field(s) opcode"),
-    ([{}, {"op": "frobnicate"}], "unknown op 'frobnicate'"),
-    ([{"bias": 64}], "request 0: bias must be an integer in 0..63, got 64"),
-    ([{"tag": 1 << 64}], "request 0: tag must be an integer in 0..18446744073709551615, got "
-                         "18446744073709551616"),
-    ([{"a": 1 << 512}], "request 0: a must fit 512 bits"),
-    ([{"b": np.zeros(32, np.uint8)}], "request 0: b must be a 512-bit integer or a uint8 array "
-                                      "of shape (64,)"),
-    (np.zeros(2, [("op", np.uint8), ("x", np.uint8)]), "unknown request field(s) x"),
-    (np.asarray([(70,)], [("op", np.uint8)]), "request field op must be integers in 0..63"),
-    (np.asarray([(-1,)], [("imm", np.int8)]), "request field imm must be integers in 0..63"),
+@pytest.mark.parametrize(("requests", "error", "message"), [
+    ([{"opcode": 1}], ValueError, "request 0: unknown field(s) opcode"),
+    ([{}, {"op": "frobnicate"}], ValueError, "unknown op 'frobnicate'"),
+    ([{"bias": 64}], ValueError, "request 0: bias must be in 0..63, not 64"),
+    ([{"bias": 1.0}], TypeError, "request 0: bias must be an integer, not 1.0"),
+    ([{"tag": 1 << 64}], ValueError,
+     "request 0: tag must be in 0..18446744073709551615, not 18446744073709551616"),
+    ([{"a": 1 << 512}], ValueError, "request 0: a must fit 512 bits, not a 513-bit integer"),
+    ([{"a": -1}], ValueError, "request 0: a must fit 512 bits, not -1"),
+    ([{"b": np.zeros(32, np.uint8)}], ValueError,
+     "request 0: b must be a uint8 array of shape (64,), not (32,)"),
+    ([{"c": np.zeros(64, np.int16)}], TypeError,
+     "request 0: c must be a 512-bit integer or a uint8 array, not an array of int16"),
+    (np.zeros(2, [("op", np.uint8), ("x", np.uint8)]), ValueError, "unknown request field(s) x"),
+    (np.asarray([(70,)], [("op", np.uint8)]), ValueError,
+     "request field op must be in 0..63, not 70"),
+    (np.asarray([(-1,)], [("imm", np.int8)]), ValueError,
+     "request field imm must be in 0..63, not -1"),
+    (np.asarray([(1.0,)], [("imm", np.float32)]), TypeError,
+     "request field imm must be integers, not float32"),
+    (np.zeros(1, [("a", np.int16, (64,))]), TypeError,
+     "request field a must be uint8 vectors, not int16"),
 ])
-def test_malformed_requests(requests, message):
-    """Requests that no layout can carry raise ValueError with exact messages."""
-    with pytest.raises(ValueError) as e:
+def test_malformed_requests(requests, error, message):
+    """Requests that no layout can carry raise TypeError (wrong kind) or ValueError (wrong value)
+    with exact messages."""
+    with pytest.raises(error) as e:
         run(requests)
     assert str(e.value) == message

@@ -513,23 +513,23 @@ def test_illegal_pair(op, vtype, n):
     assert z.shape == (64,) and f.shape == () and err.shape == () and bool(err)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("add", "fp32"), "execute needs at least one vector operand"),
-    (("add", "fp32", np.zeros(64, np.uint16), np.zeros(64, np.uint8)),
-     "operand 0 must be a uint8 array of shape (64,) or (n, 64), "
-     "got a uint16 array of shape (64,)"),
-    (("add", "fp32", np.zeros(64, np.uint8), np.zeros((2, 32), np.uint8)),
-     "operand 1 must be a uint8 array of shape (64,) or (n, 64), "
-     "got a uint8 array of shape (2, 32)"),
-    (("add", "fp32", np.zeros(64, np.uint8), np.zeros((1, 64), np.uint8)),
-     "operands must all have the same shape, got (64,), (1, 64)"),
-    (("fma", "fp32", np.zeros(64, np.uint8), np.zeros(64, np.uint8)),
-     "fma on fp32 takes 3 vector operand(s), got 2"),
-    (("narrow", "fp32", np.zeros(64, np.uint8)), "narrow on fp32 takes 2 vector operand(s), got 1"),
+@pytest.mark.parametrize(("args", "error", "message"), [
+    (("add", "fp32"), ValueError, "execute needs at least one vector operand"),
+    (("add", "fp32", np.zeros(64, np.uint16), np.zeros(64, np.uint8)), TypeError,
+     "operand 0 must be a uint8 array, not an array of uint16"),
+    (("add", "fp32", np.zeros(64, np.uint8), np.zeros((2, 32), np.uint8)), ValueError,
+     "operand 1 must have shape (64,) or (n, 64), not (2, 32)"),
+    (("add", "fp32", np.zeros(64, np.uint8), np.zeros((1, 64), np.uint8)), ValueError,
+     "operands must all have the same shape, not (64,), (1, 64)"),
+    (("fma", "fp32", np.zeros(64, np.uint8), np.zeros(64, np.uint8)), ValueError,
+     "fma on fp32 takes 3 vector operand(s), not 2"),
+    (("narrow", "fp32", np.zeros(64, np.uint8)), ValueError,
+     "narrow on fp32 takes 2 vector operand(s), not 1"),
 ])
-def test_malformed(args, message):
-    """Malformed calls raise ValueError with exact messages (legal or not)."""
-    with pytest.raises(ValueError) as e:
+def test_malformed(args, error, message):
+    """Malformed calls raise TypeError (wrong kind) or ValueError (wrong value) with exact
+    messages (legal or not)."""
+    with pytest.raises(error) as e:
         execute(*args)
     assert str(e.value) == message
 
@@ -537,41 +537,42 @@ def test_malformed(args, message):
 Z = np.zeros(64, np.uint8)
 
 
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"imm": 64}, "imm must be an integer in 0..63, got 64"),
-    ({"imm": -1}, "imm must be an integer in 0..63, got -1"),
-    ({"imm": 1.0}, "imm must be an integer in 0..63, got 1.0"),
-    ({"imm": True}, "imm must be an integer in 0..63, got True"),
-    ({"bias": 64}, "bias must be an integer in 0..63, got 64"),
-    ({"fmt": 8}, "fmt must be an integer in 0..7, got 8"),
-    ({"fmt": "fp64"}, "unknown format 'fp64'; expected one of fp32, bf16, cfp8_143, cfp8_152, "
-                      "shp, uhp"),
-    ({"rnd": 2}, "rnd must be an integer in 0..1, got 2"),
-    ({"rnd": "rtz"}, "unknown rounding mode 'rtz'; expected Round.RNE, Round.SR, 'rne' or 'sr'"),
-    ({"sticky": 64}, "sticky must be an integer in 0..63, got 64"),
+@pytest.mark.parametrize(("kw", "error", "message"), [
+    ({"imm": 64}, ValueError, "imm must be in 0..63, not 64"),
+    ({"imm": -1}, ValueError, "imm must be in 0..63, not -1"),
+    ({"imm": np.int64(64)}, ValueError, "imm must be in 0..63, not 64"),
+    ({"imm": 1.0}, TypeError, "imm must be an integer, not 1.0"),
+    ({"imm": True}, TypeError, "imm must be an integer, not True"),
+    ({"bias": 64}, ValueError, "bias must be in 0..63, not 64"),
+    ({"fmt": 8}, ValueError, "fmt must be in 0..7, not 8"),
+    ({"fmt": "fp64"}, ValueError,
+     "unknown format 'fp64'; expected one of fp32, bf16, cfp8_143, cfp8_152, shp, uhp"),
+    ({"rnd": 2}, ValueError, "rnd must be in 0..1, not 2"),
+    ({"rnd": "rtz"}, ValueError,
+     "unknown rounding mode 'rtz'; expected Round.RNE, Round.SR, 'rne' or 'sr'"),
+    ({"sticky": 64}, ValueError, "sticky must be in 0..63, not 64"),
 ])
-def test_malformed_extras(kw, message):
-    """An extra outside its request field raises ValueError with an exact message, whatever the
-    op (here a legal add, which does not use it, and an illegal pair)."""
+def test_malformed_extras(kw, error, message):
+    """An extra of the wrong kind raises TypeError, one outside its request field ValueError,
+    with an exact message, whatever the op (here a legal add, which does not use it, and an
+    illegal pair)."""
     for op, vtype in (("add", "fp32"), ("nop", "fp32")):
-        with pytest.raises(ValueError) as e:
+        with pytest.raises(error) as e:
             execute(op, vtype, Z, Z, **kw)
         assert str(e.value) == message
 
 
-@pytest.mark.parametrize(("shape", "rand", "message"), [
-    ((64,), None, "narrow with stochastic rounding needs rand: the 32 generators' 16-bit words, "
-                  "shape (32,)"),
-    ((2, 64), np.zeros(32, np.int64), "rand must be an integer array of shape (2, 32), got a "
-                                      "int64 array of shape (32,)"),
-    ((64,), np.zeros(32), "rand must be an integer array of shape (32,), got a float64 array of "
-                          "shape (32,)"),
-    ((64,), np.full(32, 1 << 16), "rand values must be in 0..65535"),
+@pytest.mark.parametrize(("shape", "rand", "error", "message"), [
+    ((64,), None, ValueError,
+     "narrow with stochastic rounding needs rand: the 32 generators' 16-bit words, shape (32,)"),
+    ((2, 64), np.zeros(32, np.int64), ValueError, "rand must have shape (2, 32), not (32,)"),
+    ((64,), np.zeros(32), TypeError, "rand must be an integer array, not an array of float64"),
+    ((64,), np.full(32, 1 << 16), ValueError, "rand values must be in 0..65535, not 65536"),
 ])
-def test_malformed_rand(shape, rand, message):
+def test_malformed_rand(shape, rand, error, message):
     """A narrow with SR needs the 32 generators' words in the batch's shape, in range."""
     v = np.zeros(shape, np.uint8)
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(error) as e:
         execute("narrow", "fp32", v, v, fmt="bf16", rnd="sr", rand=rand)
     assert str(e.value) == message
     # RNE does not need them.

@@ -22,6 +22,7 @@ import numpy as np
 from hw.fp.convert import ConvOp
 from hw.fp.formats import BIAS_MAX, FLAG_INVALID, FP32, SR_BITS, Round, format_for_code
 
+from ..params import check_int_array
 from .formats import narrow, widen
 from .rng import sr_randoms
 
@@ -33,12 +34,11 @@ WIDEN = ConvOp.WIDEN.value
 
 
 def _field(values, n, bits, what):
-    a = np.asarray(values.value if isinstance(values, (Round, ConvOp)) else values)
-    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"{what} must be integers, got dtype {a.dtype}")
+    a = check_int_array(what, values.value if isinstance(values, (Round, ConvOp)) else values)
     a = np.broadcast_to(a.astype(np.int64), (n,))
-    if n and (a.min() < 0 or a.max() >> bits):
-        raise ValueError(f"{what} must be in 0..{(1 << bits) - 1}")
+    bad = (a < 0) | (a >> bits != 0)
+    if bad.any():
+        raise ValueError(f"{what} must be in 0..{(1 << bits) - 1}, not {a[bad].flat[0]}")
     return a
 
 
@@ -48,11 +48,13 @@ def convert_requests(data, op, fmt_code, bias, rnd, seed=0, sr_bits=SR_BITS):
     ``data`` is a 1-D array of 32-bit request words; ``op``, ``fmt_code``, ``bias`` and ``rnd`` are
     arrays of the same length or scalars (broadcast). Returns ``(result uint32, flags uint8)``.
     Out-of-range fields (``op`` > 1, ``fmt_code`` > 7, ``bias`` > ``BIAS_MAX``, ``rnd`` > 1,
-    ``data`` ≥ 2**32) and an invalid ``seed`` raise ``ValueError``.
+    ``data`` ≥ 2**32) and a ``seed`` outside 0..2**32-1 raise ``ValueError``; a field of a
+    non-integer dtype, or a ``seed`` that is no integer, raises ``TypeError``.
     """
     data = np.asarray(data)
     if data.ndim != 1:
-        raise ValueError(f"data must be a 1-D array of requests, got shape {data.shape}")
+        raise ValueError(f"data must be a 1-D array of requests, not an array of shape "
+                         f"{data.shape}")
     n = data.shape[0]
     data = _field(data, n, FP32.width, "data")
     op = _field(op, n, 1, "op")

@@ -60,7 +60,7 @@ def _operand(bits, fmt, bias, which):
     f = get_format(fmt)
     if f.name not in FMA_FORMATS:
         raise ValueError(
-            f"fma operand {which} format must be one of {', '.join(FMA_FORMATS)}, got {f.name!r}")
+            f"fma operand {which} format must be one of {', '.join(FMA_FORMATS)}, not {f.name!r}")
     return widen(bits, f, f.check_bias(bias))
 
 

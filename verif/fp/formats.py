@@ -9,8 +9,9 @@ Arguments shared by every function
   * ``bias``: required, in ``0..BIAS_MAX``, for the configurable formats (CFP8 1-4-3, CFP8 1-5-2,
     SHP); ``None`` or the fixed value for FP32, BF16 and UHP. Anything else raises ``ValueError``
     (message from :meth:`hw.fp.formats.Format.check_bias`).
-  * Codes are unsigned integers right-aligned in the format's width. A code outside the width, a
-    negative one or a non-integer array raises ``ValueError``. ``narrow`` also accepts a
+  * Codes are unsigned integers right-aligned in the format's width. A code outside the width or
+    a negative one raises ``ValueError``, an array of a non-integer dtype ``TypeError``
+    (``"FP32 codes must be an integer array, not an array of float64"``). ``narrow`` also accepts a
     ``np.float32`` array in place of FP32 codes (it is reinterpreted, not converted).
   * Flags are ``np.uint8`` arrays of the bits ``FLAG_INEXACT``, ``FLAG_UNDERFLOW``,
     ``FLAG_OVERFLOW``, ``FLAG_INVALID`` and ``FLAG_DENORMAL``.
@@ -24,6 +25,8 @@ fraction parts are exact too, which is what stochastic rounding needs.
 
 import numpy as np
 
+from hw.common.params import check_int
+from hw.fp.convert import SR_BITS_MAX
 from hw.fp.formats import (
     FLAG_DENORMAL,
     FLAG_INEXACT,
@@ -35,6 +38,7 @@ from hw.fp.formats import (
     Round,
     get_format,
 )
+from verif.params import check_int_array
 
 __all__ = [
     "decode", "widen", "narrow", "parse_round", "tininess_bound", "max_value", "code_dtype",
@@ -54,12 +58,11 @@ def _resolve(fmt, bias):
 
 def _codes(bits, width, what):
     """``bits`` as an int64 array, checked to be integers in ``0 .. 2**width - 1``."""
-    a = np.asarray(bits)
-    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"{what} codes must be an integer array, got dtype {a.dtype}")
-    a = a.astype(np.int64)
-    if a.size and (a.min() < 0 or a.max() >> width):
-        raise ValueError(f"{what} codes must be in 0..{(1 << width) - 1}")
+    a = check_int_array(f"{what} codes", bits).astype(np.int64)
+    bad = (a < 0) | (a >> width != 0)
+    if bad.any():
+        raise ValueError(f"{what} codes must be in 0..{(1 << width) - 1}, "
+                         f"not {a[bad].flat[0]}")
     return a
 
 
@@ -150,12 +153,11 @@ def widen(bits, fmt, bias=None):
 def _rand(rand, shape, sr_bits):
     if rand is None:
         raise ValueError("stochastic rounding needs rand: one sr_bits-bit integer per element")
-    r = np.asarray(rand)
-    if r.dtype == np.bool_ or not np.issubdtype(r.dtype, np.integer):
-        raise ValueError(f"rand must be an integer array, got dtype {r.dtype}")
-    r = np.broadcast_to(r.astype(np.int64), shape)
-    if r.size and (r.min() < 0 or r.max() >> sr_bits):
-        raise ValueError(f"rand values must be in 0..{(1 << sr_bits) - 1} (sr_bits={sr_bits})")
+    r = np.broadcast_to(check_int_array("rand", rand).astype(np.int64), shape)
+    bad = (r < 0) | (r >> sr_bits != 0)
+    if bad.any():
+        raise ValueError(f"rand values must be in 0..{(1 << sr_bits) - 1} (sr_bits={sr_bits}), "
+                         f"not {r[bad].flat[0]}")
     return r
 
 
@@ -183,8 +185,7 @@ def narrow(fp32_bits, fmt, bias=None, rnd=Round.RNE, rand=None, *, sr_bits=SR_BI
     """
     f, b = _resolve(fmt, bias)
     rnd = parse_round(rnd)
-    if not isinstance(sr_bits, int) or not 1 <= sr_bits <= 32:
-        raise ValueError(f"sr_bits must be an integer in 1..32, got {sr_bits!r}")
+    check_int("sr_bits", sr_bits, 1, SR_BITS_MAX)
     x = _fp32_codes(fp32_bits)
     neg = ((x >> _F32_SIGN_SHIFT) & 1).astype(bool)
     e32 = (x >> FP32.man_bits) & _F32_EXP_MASK

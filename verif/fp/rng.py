@@ -9,48 +9,33 @@ The generator (docs/formats.md, "Stochastic rounding"):
     ``(a, b, c) = XORSHIFT_SHIFTS``.
 """
 
-import operator
 
 import numpy as np
 
+from hw.common.params import check_int
+from hw.fp.convert import SR_BITS_MAX
 from hw.fp.formats import SR_BITS, XORSHIFT_SHIFTS, XORSHIFT_ZERO_SEED
+from verif.params import check_at_least, check_index
 
 __all__ = ["XorShift32", "next_state", "initial_state", "sr_randoms"]
 
 _MASK32 = (1 << 32) - 1
 
 
-def _int(value, what):
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be an integer in 0..{_MASK32}, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{what} must be an integer in 0..{_MASK32}, got {value!r}") from None
-    if not 0 <= v <= _MASK32:
-        raise ValueError(f"{what} must be an integer in 0..{_MASK32}, got {value!r}")
-    return v
-
-
-def _check_sr_bits(sr_bits):
-    if isinstance(sr_bits, bool) or not isinstance(sr_bits, int) or not 1 <= sr_bits <= 32:
-        raise ValueError(f"sr_bits must be an integer in 1..32, got {sr_bits!r}")
-    return sr_bits
-
-
 def initial_state(seed):
     """The generator state before the first request: ``seed``, or ``XORSHIFT_ZERO_SEED`` for 0.
 
-    Raises ``ValueError`` unless ``seed`` is an integer in ``0..2**32 - 1``.
+    Raises ``TypeError`` unless ``seed`` is an integer (Python or numpy), ``ValueError`` unless
+    it is in ``0..2**32 - 1``.
     """
-    seed = _int(seed, "seed")
+    seed = check_index("seed", seed, 0, _MASK32)
     return seed if seed else XORSHIFT_ZERO_SEED
 
 
 def next_state(state):
     """One xorshift32 step of a 32-bit state (a pure function; 0 maps to 0)."""
     a, b, c = XORSHIFT_SHIFTS
-    x = _int(state, "state")
+    x = check_index("state", state, 0, _MASK32)
     x ^= (x << a) & _MASK32
     x ^= x >> b
     x ^= (x << c) & _MASK32
@@ -70,10 +55,8 @@ class XorShift32:
 
     def randoms(self, n, sr_bits=SR_BITS):
         """Advance ``n`` times; return the ``n`` values ``state >> (32 - sr_bits)`` as uint32."""
-        _check_sr_bits(sr_bits)
-        n = operator.index(n)
-        if n < 0:
-            raise ValueError(f"n must be non-negative, got {n}")
+        check_int("sr_bits", sr_bits, 1, SR_BITS_MAX)
+        n = check_at_least("n", n, 0)
         a, b, c = XORSHIFT_SHIFTS
         x = self.state
         out = [0] * n

@@ -82,7 +82,7 @@ def operands(rng, m, n, k, *, a_fmt="bf16", a_bias=None, b_fmt="bf16", b_bias=No
     of FP32's range.
     """
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     fa, fb = get_format(a_fmt), get_format(b_fmt)
 
     def values(shape, fmt, bias, log2_mag, spread=3.0):

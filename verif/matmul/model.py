@@ -31,52 +31,54 @@ def _check_format(fmt, bias, name):
     f = get_format(fmt)
     if f.name not in MATMUL_FORMATS:
         raise ValueError(
-            f"{name} format must be one of {', '.join(MATMUL_FORMATS)}, got {f.name!r}")
+            f"{name} format must be one of {', '.join(MATMUL_FORMATS)}, not {f.name!r}")
     return f, f.check_bias(bias)
 
 
 def _check_dtype(x, f, name):
     want = np.dtype(code_dtype(f))
     if x.dtype != want:
-        raise ValueError(f"{name} holds {f.name} codes and must have dtype {want}, got {x.dtype}")
+        raise ValueError(f"{name} holds {f.name} codes and must have dtype {want}, not {x.dtype}")
 
 
 def check_operands(a, b, c=None, a_fmt="bf16", a_bias=None, b_fmt="bf16", b_bias=None):
     """Validate matrix-multiply operands; return ``(M, K, N)``. Raises ``ValueError``:
 
-    * ``{A|B} format must be one of bf16, cfp8_143, cfp8_152, got '<name>'`` (an unknown name gives
+    * ``{A|B} format must be one of bf16, cfp8_143, cfp8_152, not '<name>'`` (an unknown name gives
       ``hw.fp.formats.get_format``'s message);
     * a bad bias: ``Format.check_bias``'s message (e.g. ``CFP8 1-4-3 bias must be an integer in
-      0..63, got 64``);
-    * ``A must be a 2-D array (MxK), got shape (3,)``, ``B must be a 2-D array (KxN), got ...``;
+      0..63, not 64``);
+    * ``A must be a 2-D array (MxK), not an array of shape (3,)``, same for B (KxN);
     * ``A is MxK and B is KxN, but A has K=3 and B has K=4``;
-    * ``M, K and N must be at least 1, got M=0, K=3, N=5``;
-    * ``A holds bf16 codes and must have dtype uint16, got uint8`` (uint8 for CFP8), same for B;
-    * ``C must be MxN = 2x5, got shape (5, 2)``; ``C holds FP32 codes and must have dtype uint32,
-      got float32``.
+    * ``M, K and N must be at least 1, not M=0, K=3, N=5``;
+    * ``A holds bf16 codes and must have dtype uint16, not uint8`` (uint8 for CFP8), same for B;
+    * ``C must be MxN = 2x5, not an array of shape (5, 2)``; ``C holds FP32 codes and must have
+      dtype uint32, not float32``.
 
+    A wrong dtype is a ``ValueError`` too, not a ``TypeError``: the operands are arrays either
+    way, and ``d1core gemm --in`` turns this function's ``ValueError`` into its usage error.
     Code values need no check: every value of a correctly typed array is a code.
     """
     fa, _ = _check_format(a_fmt, a_bias, "A")
     fb, _ = _check_format(b_fmt, b_bias, "B")
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim != 2:
-        raise ValueError(f"A must be a 2-D array (MxK), got shape {a.shape}")
+        raise ValueError(f"A must be a 2-D array (MxK), not an array of shape {a.shape}")
     if b.ndim != 2:
-        raise ValueError(f"B must be a 2-D array (KxN), got shape {b.shape}")
+        raise ValueError(f"B must be a 2-D array (KxN), not an array of shape {b.shape}")
     (m, k), (kb, n) = a.shape, b.shape
     if k != kb:
         raise ValueError(f"A is MxK and B is KxN, but A has K={k} and B has K={kb}")
     if min(m, k, n) < 1:
-        raise ValueError(f"M, K and N must be at least 1, got M={m}, K={k}, N={n}")
+        raise ValueError(f"M, K and N must be at least 1, not M={m}, K={k}, N={n}")
     _check_dtype(a, fa, "A")
     _check_dtype(b, fb, "B")
     if c is not None:
         c = np.asarray(c)
         if c.shape != (m, n):
-            raise ValueError(f"C must be MxN = {m}x{n}, got shape {c.shape}")
+            raise ValueError(f"C must be MxN = {m}x{n}, not an array of shape {c.shape}")
         if c.dtype != np.uint32:
-            raise ValueError(f"C holds FP32 codes and must have dtype uint32, got {c.dtype}")
+            raise ValueError(f"C holds FP32 codes and must have dtype uint32, not {c.dtype}")
     return m, k, n
 
 

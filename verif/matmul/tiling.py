@@ -29,6 +29,7 @@ from hw.matmul.config import MatmulConfig
 from hw.matmul.engine import MatmulEngine, engine_layouts
 
 from ..pack import pack, unpack
+from ..params import check_at_least
 from ..scoreboard import Mismatch
 
 __all__ = ["GemmPlan", "plan_gemm", "beats", "c_rows", "assemble", "pack_beats", "pack_c_rows",
@@ -103,15 +104,9 @@ class GemmPlan:
         return np.arange(len(self.tiles)) % (1 << self.config.tag_width)
 
 
-def _check_dim(name, value, lo=1):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
-
-
 def plan_gemm(config, m, n, k, *, load=True):
     """Schedule an ``m × n × k`` GEMM on an engine built with ``config``."""
-    m, n, k = _check_dim("M", m), _check_dim("N", n), _check_dim("K", k)
+    m, n, k = (check_at_least(name, v, 1) for name, v in (("M", m), ("N", n), ("K", k)))
     tm = -(-m // config.tile_rows)
     tn = -(-n // config.tile_cols)
     tiles = tuple((i, j) for i in range(tm) for j in range(tn))

@@ -330,20 +330,23 @@ class RouterProperties(Elaboratable):
 
 
 def check_depth(depth, induction=True):
-    """Refuse (`ValueError`) a proof depth that proves nothing: below 1 cycle for a bounded
-    check, below 2 for k-induction (k - 1 steps assumed, one proved)."""
+    """Refuse a proof depth that is no integer (`TypeError`) or proves nothing (`ValueError`):
+    below 1 cycle for a bounded check, below 2 for k-induction (k - 1 steps assumed, one
+    proved)."""
+    kind = "k of a k-induction" if induction else "cycles of a bounded check"
+    if type(depth) is not int:
+        raise TypeError(f"the {kind} must be an integer, not {depth!r}")
     least = 2 if induction else 1
-    if type(depth) is not int or depth < least:
-        kind = "k of a k-induction" if induction else "cycles of a bounded check"
-        raise ValueError(f"the {kind} must be an int of at least {least}, not {depth!r}")
+    if depth < least:
+        raise ValueError(f"the {kind} must be at least {least}, not {depth!r}")
 
 
 def prove(design, ports, *, name, depth, induction=True):
     """Prove the assertions of Amaranth ``design`` (with free inputs ``ports``) by a bounded
     check of ``depth`` cycles from reset and, if ``induction``, k-induction of ``depth``.
     Returns the log text; raises `ProofFailed` with the solver's report (and the message and
-    source line of each failed assertion) if a step fails; `ValueError` for a ``depth`` that
-    proves nothing (`check_depth`)."""
+    source line of each failed assertion) if a step fails; `check_depth`'s `TypeError` or
+    `ValueError` for a ``depth`` that is no integer or proves nothing."""
     check_depth(depth, induction)
     work = toolchain.BUILD / "formal" / name
     work.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from verif.harness import harness_sources, port_decl, verilog_string
+from verif.harness import check_pauses, harness_sources, port_decl, verilog_string
 
 __all__ = ["traffic_harness_verilog", "traffic_harness", "TrafficHarness", "TRAIL_CYCLES"]
 
@@ -207,8 +207,7 @@ class TrafficHarness:
         suffix ``"<n>_<c>"`` to a list of ``(time, word)``), run until ``count`` transfers out
         (or ``max_cycles``); return ``{suffix: [(cycle, word), ...]}`` for every sink file and a
         dict of the harness's counters. A hang raises ``AssertionError``."""
-        if not (0 <= idle < 256 and 0 <= stall < 256):
-            raise ValueError(f"idle and stall are 256ths in 0..255, got {idle} and {stall}")
+        check_pauses(idle, stall)
         Path("cfg.hex").write_text("".join(f"{int(w):x}\n" for w in cfg))
         for old in Path(".").glob("src_*.hex"):
             old.unlink()

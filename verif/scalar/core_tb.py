@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hw.common.memport import Op, Status
+from hw.common.params import check_int
 from hw.scalar.isa import (
     LINE_BYTES,
     RAM_BASE,
@@ -486,10 +487,8 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
         raise ValueError("the RTL bench has one coprocessor: pass None or bench_coprocessor")
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
-    if not 0 <= stall <= 255:
-        raise ValueError(f"stall must be in 0..255, not {stall!r}")
-    if not 0 <= latency <= 15:
-        raise ValueError(f"latency must be in 0..15, not {latency!r}")
+    check_int("stall", stall, 0, 255)
+    check_int("latency", latency, 0, 15)
     if entry != RAM_BASE:
         raise ValueError(f"the core resets at {RAM_BASE:#x}; entry {entry:#x} is not supported")
     if tohost is not None and not (RAM_BASE <= tohost and tohost + 8 <= RAM_BASE + mem_size):

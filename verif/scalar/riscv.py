@@ -117,7 +117,7 @@ def c_program(name, *, workers=1):
     if name not in p.C_PROGRAMS:
         raise ValueError(f"no C program {name!r}; expected one of {', '.join(p.C_PROGRAMS)}")
     if workers not in p.THREAD_VARIANTS:
-        raise ValueError(f"workers must be one of {p.THREAD_VARIANTS}, got {workers!r}")
+        raise ValueError(f"workers must be one of {p.THREAD_VARIANTS}, not {workers!r}")
     return build(f"c/{name}-{workers}t", [p.DIR / "c" / f"{name}.c"],
                  defines={"WORKERS": workers})
 

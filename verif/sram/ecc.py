@@ -11,6 +11,7 @@ vectorized over arrays of words.
 import numpy as np
 
 from hw.sram.ecc import CHECK_BITS, CODE_BITS, DATA_BITS, hsiao_columns
+from verif.params import check_int_array
 
 __all__ = ["H", "OK", "CORRECTED", "UNCORRECTABLE", "encode", "decode", "syndrome_position"]
 
@@ -39,12 +40,10 @@ _POSITION[(H * _CHECK_WEIGHTS[:, None]).sum(axis=0)] = np.arange(CODE_BITS)
 def _as_uint(values, name, bits):
     """``values`` as a ``uint64`` array, after checking that they are integers in
     ``[0, 2**bits)``."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "ui":
-        raise TypeError(f"{name} must be integers; got dtype {array.dtype}")
+    array = check_int_array(name, values)
     bad = (array < 0) | (array > (1 << bits) - 1)
     if bad.any():
-        raise ValueError(f"{name} must lie in [0, 2**{bits}); got {array[bad].flat[0]}")
+        raise ValueError(f"{name} must be in 0..{(1 << bits) - 1}, not {array[bad].flat[0]}")
     return array.astype(np.uint64)
 
 
@@ -74,7 +73,7 @@ def decode(data, check):
     checks = _as_uint(check, "check", CHECK_BITS).astype(np.uint8)
     if words.shape != checks.shape:
         raise ValueError(
-            f"data and check must have the same shape; got {words.shape} and {checks.shape}")
+            f"data and check must have the same shape, not {words.shape} and {checks.shape}")
     syndrome = encode(words) ^ checks
     position = syndrome_position(syndrome)
     status = np.where(syndrome == 0, OK, np.where(position >= 0, CORRECTED, UNCORRECTABLE))

@@ -20,6 +20,7 @@ from hw.sram.config import (
 )
 from hw.sram.ecc import CODE_BITS
 from verif.pack import pack, unpack
+from verif.params import check_index
 
 from .harness import MultiStreamHarness, multi_harness
 from .model import Request, ScratchpadModel
@@ -199,10 +200,7 @@ def flip_mask(bits):
     """A 72-bit injection mask with the codeword bits ``bits`` set."""
     mask = 0
     for b in bits:
-        b = int(b)
-        if not 0 <= b < CODE_BITS:
-            raise ValueError(f"codeword bit {b} is not in 0..{CODE_BITS - 1}")
-        mask |= 1 << b
+        mask |= 1 << check_index("codeword bit", b, 0, CODE_BITS - 1)
     return mask
 
 

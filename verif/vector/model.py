@@ -30,10 +30,12 @@ request (shape ``(32,)`` or ``(n, 32)``; required by a ``narrow`` with ``rnd`` S
   vector, flags 0, ``error`` True, and no exception (operands are still checked as below). So is a
   legal ``widen``/``narrow`` pair with an ``fmt`` that is not narrower than the type, or an
   ``imm`` past the last part. Legal requests give ``error`` False.
-* A malformed call raises ``ValueError`` with an exact message: no operand; an operand that is not
-  a ``uint8`` array of shape ``(64,)`` or ``(n, 64)``; operands of different shapes; a legal op
-  given the wrong number of operands; an extra out of its field's range or of the wrong kind;
-  a missing or malformed ``rand`` where stochastic rounding needs it.
+* A malformed call raises an exact message: ``TypeError`` for a value of the wrong kind (an
+  operand that is not a ``uint8`` array, an extra that is not an integer, a ``rand`` that is not
+  an integer array), ``ValueError`` for one of the wrong size or value (no operand; an operand
+  not of shape ``(64,)`` or ``(n, 64)``; operands of different shapes; a legal op given the
+  wrong number of operands; an extra out of its field's range; a missing ``rand``, or one of
+  the wrong shape or range, where stochastic rounding needs it).
 
 The unit's state (sticky flags, 32 SR generators) lives in :class:`VectorUnitModel`, whose
 ``run(requests)`` answers a sequence of requests in issue order (:func:`run` for a fresh unit).
@@ -90,7 +92,6 @@ and the data movement ops ``bcast``, ``shuffle``, ``zip_lo``, ``zip_hi``, ``unzi
 ``rdflags``, ``clrflags``, ``seed`` on ``int32``: docs/vector.md.
 """
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,7 @@ from verif.fp.fma import f32_add, f32_mul, fma
 from verif.fp.formats import narrow, parse_round, widen
 from verif.fp.rng import XorShift32
 from verif.pack import field_widths
+from verif.params import check_index, check_int_array
 
 from .bf16 import BF16_ONE, BF16_SIGN, bf16_fma
 
@@ -503,30 +505,22 @@ def _check(vectors):
     out = []
     for i, v in enumerate(vectors):
         a = np.asarray(v)
-        if a.dtype != np.uint8 or a.ndim not in (1, 2) or a.shape[-1] != VECTOR_BYTES:
-            raise ValueError(
-                f"operand {i} must be a uint8 array of shape ({VECTOR_BYTES},) or "
-                f"(n, {VECTOR_BYTES}), got a {a.dtype} array of shape {a.shape}")
+        if a.dtype != np.uint8:
+            raise TypeError(f"operand {i} must be a uint8 array, not an array of {a.dtype}")
+        if a.ndim not in (1, 2) or a.shape[-1] != VECTOR_BYTES:
+            raise ValueError(f"operand {i} must have shape ({VECTOR_BYTES},) or "
+                             f"(n, {VECTOR_BYTES}), not {a.shape}")
         out.append(a)
     shapes = [a.shape for a in out]
     if len(set(shapes)) > 1:
         raise ValueError(
-            f"operands must all have the same shape, got {', '.join(map(str, shapes))}")
+            f"operands must all have the same shape, not {', '.join(map(str, shapes))}")
     return out
 
 
 def _field_int(name, value, bits):
-    top = (1 << bits) - 1
-    message = f"{name} must be an integer in 0..{top}, got {value!r}"
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(message)
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(message) from None
-    if not 0 <= v <= top:
-        raise ValueError(message)
-    return v
+    """``value`` as an int if it is an integer that fits the ``bits``-bit request field."""
+    return check_index(name, value, 0, (1 << bits) - 1)
 
 
 def _fmt_code(fmt):
@@ -549,13 +543,14 @@ def _rand(rand, batch):
         raise ValueError(
             f"narrow with stochastic rounding needs rand: the {SR_GENERATORS} generators' "
             f"{SR_BITS}-bit words, shape {shape}")
-    r = np.asarray(rand)
-    if r.dtype == np.bool_ or not np.issubdtype(r.dtype, np.integer) or r.shape != shape:
-        raise ValueError(f"rand must be an integer array of shape {shape}, "
-                         f"got a {r.dtype} array of shape {r.shape}")
-    if r.size and (r.min() < 0 or r.max() >> SR_BITS):
-        raise ValueError(f"rand values must be in 0..{(1 << SR_BITS) - 1}")
-    return r.astype(np.int64)
+    r = check_int_array("rand", rand)
+    if r.shape != shape:
+        raise ValueError(f"rand must have shape {shape}, not {r.shape}")
+    r = r.astype(np.int64)
+    bad = (r < 0) | (r >> SR_BITS != 0)
+    if bad.any():
+        raise ValueError(f"rand values must be in 0..{(1 << SR_BITS) - 1}, not {r[bad].flat[0]}")
+    return r
 
 
 def execute(op, vtype, *vectors, imm=0, fmt=0, bias=0, rnd=0, rand=None, sticky=0):
@@ -573,7 +568,7 @@ def execute(op, vtype, *vectors, imm=0, fmt=0, bias=0, rnd=0, rand=None, sticky=
         return illegal
     if len(vs) != spec.arity:
         raise ValueError(
-            f"{op} on {vtype} takes {spec.arity} vector operand(s), got {len(vs)}")
+            f"{op} on {vtype} takes {spec.arity} vector operand(s), not {len(vs)}")
     if spec.legal is not None and not spec.legal(extras["fmt"], extras["imm"]):
         return illegal
     if "rand" in spec.extras:
@@ -631,12 +626,17 @@ def _enum_code(name, value, enum_type):
 def _vector_field(name, value, k):
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         if not 0 <= int(value) < 1 << (8 * VECTOR_BYTES):
-            raise ValueError(f"request {k}: {name} must fit {8 * VECTOR_BYTES} bits")
+            too_wide = f"a {int(value).bit_length()}-bit integer" if value > 0 else value
+            raise ValueError(f"request {k}: {name} must fit {8 * VECTOR_BYTES} bits, "
+                             f"not {too_wide}")
         return vectors_from_ints(int(value))
     v = np.asarray(value)
-    if v.dtype != np.uint8 or v.shape != (VECTOR_BYTES,):
-        raise ValueError(f"request {k}: {name} must be a {8 * VECTOR_BYTES}-bit integer or a "
-                         f"uint8 array of shape ({VECTOR_BYTES},)")
+    if v.dtype != np.uint8:
+        raise TypeError(f"request {k}: {name} must be a {8 * VECTOR_BYTES}-bit integer or a "
+                        f"uint8 array, not an array of {v.dtype}")
+    if v.shape != (VECTOR_BYTES,):
+        raise ValueError(f"request {k}: {name} must be a uint8 array of shape ({VECTOR_BYTES},), "
+                         f"not {v.shape}")
     return v
 
 
@@ -646,7 +646,7 @@ def as_requests(requests):
     missing fields are zero: ``op``/``vtype`` as codes, ``VecOp``/``VecType`` members or names;
     ``fmt`` as a code, ``FormatCode`` or format name; ``rnd`` as a code, ``Round``, ``"rne"`` or
     ``"sr"``; ``a``/``b``/``c`` as 512-bit integers or ``uint8`` arrays of shape (64,). A value
-    outside its layout field raises ``ValueError``."""
+    of the wrong kind raises ``TypeError``, one outside its layout field ``ValueError``."""
     if isinstance(requests, np.ndarray) and requests.dtype.names is not None:
         unknown = set(requests.dtype.names) - set(REQUEST_DTYPE.names)
         if unknown:
@@ -656,11 +656,13 @@ def as_requests(requests):
             col = requests[name]
             if name in _FIELDS:
                 if col.dtype != np.uint8:
-                    raise ValueError(f"request field {name} must be uint8 vectors")
-            elif col.size and (col.dtype.kind not in "ui" or int(col.min()) < 0
-                               or int(col.max()) >> _FIELD_BITS[name]):
-                raise ValueError(f"request field {name} must be integers in "
-                                 f"0..{(1 << _FIELD_BITS[name]) - 1}")
+                    raise TypeError(f"request field {name} must be uint8 vectors, not {col.dtype}")
+            elif col.dtype.kind not in "ui":
+                raise TypeError(f"request field {name} must be integers, not {col.dtype}")
+            elif col.size and (int(col.min()) < 0 or int(col.max()) >> _FIELD_BITS[name]):
+                bad = int(col.min()) if int(col.min()) < 0 else int(col.max())
+                raise ValueError(f"request field {name} must be in "
+                                 f"0..{(1 << _FIELD_BITS[name]) - 1}, not {bad}")
             out[name] = col
     else:
         requests = list(requests)
@@ -807,10 +809,10 @@ def transpose8x8_by_zips(vectors, vtype, *, unzip=False):
     if bits not in (16, 32):
         raise ValueError(
             f"transpose8x8_by_zips needs a 16- or 32-bit lane type (int8 has transpose8), "
-            f"got {vtype!r}")
+            f"not {vtype!r}")
     count = bits // 8
     if len(vectors) != count:
-        raise ValueError(f"an 8x8 block of {vtype} fills {count} vectors, got {len(vectors)}")
+        raise ValueError(f"an 8x8 block of {vtype} fills {count} vectors, not {len(vectors)}")
     x = list(vectors)
     ops = 0
     half = count // 2
