@@ -10,10 +10,12 @@ The bench (generated Verilog, :func:`bench_verilog`)
     bytes from ``RAM_BASE``, zero, then the image from ``image.hex``), a model of each request
     port (fetch, data, coprocessor) that takes one request at a time, answers after a random
     latency of 0..``latency`` extra cycles and refuses requests with probability ``stall``/256
-    (xorshift generators seeded from ``seed``: the same on both simulators), the test coprocessor
-    (:func:`bench_coprocessor`), stream-rule checks of the core's three request streams, and the
-    retire trace, written to ``trace.txt``. Python only writes the image, starts the run and reads
-    the results; the cocotb side (``verif/scalar/core_cocotb.py``) waits for ``done``.
+    (xorshift32 generators seeded from ``seed``: the same on both simulators), the test
+    coprocessor (:func:`bench_coprocessor`), stream-rule checks of the core's three request
+    streams, and the retire trace, written to ``trace.txt``. The generators and the checks are
+    the harness library's (``verif/hdl``: ``tb_pause``, ``tb_xorshift32``, ``tb_hold_check``),
+    the rest is the bench's own top. Python only writes the image, starts the run and reads the
+    results; the cocotb side (``verif/scalar/core_cocotb.py``) waits for ``done``.
 
 Lockstep
     The trace is in retire order, which is also the order of the core's memory accesses and CSR
@@ -45,9 +47,9 @@ from hw.scalar.isa import (
     fetch_request_layout,
     fetch_response_layout,
 )
-from sim.flow.build import Design, atomic_write
+from sim.flow.build import Design
 from sim.flow.toolchain import BUILD
-from verif.harness import XORSHIFT32_VERILOG
+from verif.harness import harness_sources, verilog_string
 from verif.runner import run_cocotb
 from verif.scalar.iss import ISS, Memory, Retire
 
@@ -190,8 +192,6 @@ module {name} (
         ftrace = $fopen("trace.txt", "w");
     end
 
-{XORSHIFT32_VERILOG}
-
     function in_range(input [63:0] addr);
         in_range = addr >= BASE && addr - BASE < {mem_size};
     endfunction
@@ -213,7 +213,6 @@ module {name} (
     wire [3:0] running;
     reg f_busy, d_busy, c_busy;
     reg [3:0] f_wait, d_wait, c_wait;
-    reg [31:0] rnd_f, rnd_d, rnd_c, rnd_l;
 
     {core_name} dut (
         .clk(clk), .rst(rst),
@@ -234,9 +233,22 @@ module {name} (
         .running(running)
     );
 
-    assign fetch_req__ready = !f_busy && rnd_f[7:0] >= stall;
-    assign data_req__ready = !d_busy && rnd_d[7:0] >= stall;
-    assign cop_req__ready = !c_busy && rnd_c[7:0] >= stall;
+    // Each request port refuses with probability stall/256 (the low byte of its own generator),
+    // and one more generator draws the response latencies: seeds as the xorshift32 functions of
+    // the bench before the library had (NONZERO 0: a seed is loaded as it is).
+    wire f_pause, d_pause, c_pause;
+    wire [31:0] rnd_l;
+    tb_pause #(.LSB(0), .NONZERO(0)) f_stall (.clk(clk), .load(rst), .seed(seed ^ 32'h9E3779B9),
+        .step(!done), .rate(stall), .pause(f_pause));
+    tb_pause #(.LSB(0), .NONZERO(0)) d_stall (.clk(clk), .load(rst), .seed(seed ^ 32'h7F4A7C15),
+        .step(!done), .rate(stall), .pause(d_pause));
+    tb_pause #(.LSB(0), .NONZERO(0)) c_stall (.clk(clk), .load(rst), .seed(seed ^ 32'h94D049BB),
+        .step(!done), .rate(stall), .pause(c_pause));
+    tb_xorshift32 #(.NONZERO(0)) lat (.clk(clk), .load(rst), .seed(seed ^ 32'h2545F491),
+        .step(!done), .state(rnd_l));
+    assign fetch_req__ready = !f_busy && !f_pause;
+    assign data_req__ready = !d_busy && !d_pause;
+    assign cop_req__ready = !c_busy && !c_pause;
 
     // Request addresses as word indexes (only meaningful in range).
     wire [63:0] f_addr = {fq["addr"]};
@@ -258,29 +270,30 @@ module {name} (
     wire [63:0] c_value = (c_rs1 ^ {{c_rs2[50:0], c_rs2[63:51]}}) + (c_insn << 1) + c_thread;
 
     // Stream-rule checks of the core's request streams.
-    reg f_held, d_held, c_held;
-    reg [{FetchRequest.size - 1}:0] f_last;
-    reg [{DataRequest.size - 1}:0] d_last;
-    reg [{CoprocRequest.size - 1}:0] c_last;
+    wire f_err, d_err, c_err;
+    tb_hold_check #(.W({FetchRequest.size})) f_hold (.clk(clk), .clear(rst), .enable(!done),
+        .name({verilog_string("fetch_req", kind="name")}), .now(cycles[31:0]),
+        .valid(fetch_req__valid), .ready(fetch_req__ready), .payload(fetch_req__payload),
+        .error(f_err));
+    tb_hold_check #(.W({DataRequest.size})) d_hold (.clk(clk), .clear(rst), .enable(!done),
+        .name({verilog_string("data_req", kind="name")}), .now(cycles[31:0]),
+        .valid(data_req__valid), .ready(data_req__ready), .payload(data_req__payload),
+        .error(d_err));
+    tb_hold_check #(.W({CoprocRequest.size})) c_hold (.clk(clk), .clear(rst), .enable(!done),
+        .name({verilog_string("cop_req", kind="name")}), .now(cycles[31:0]),
+        .valid(cop_req__valid), .ready(cop_req__ready), .payload(cop_req__payload),
+        .error(c_err));
+
     reg [31:0] quiet;
     reg tohost_seen;
     reg [7:0] tail;
 
     always @(posedge clk) begin
         if (rst) begin
-            rnd_f <= seed ^ 32'h9E3779B9;
-            rnd_d <= seed ^ 32'h7F4A7C15;
-            rnd_c <= seed ^ 32'h94D049BB;
-            rnd_l <= seed ^ 32'h2545F491;
             f_busy <= 0; d_busy <= 0; c_busy <= 0;
-            f_held <= 0; d_held <= 0; c_held <= 0;
             done <= 0; status <= 0; cycles <= 0; tohost_value <= 0; proto_errors <= 0;
             retired <= 0; quiet <= 0; tohost_seen <= 0; tail <= 0;
         end else if (!done) begin
-            rnd_f <= xorshift32(rnd_f);
-            rnd_d <= xorshift32(rnd_d);
-            rnd_c <= xorshift32(rnd_c);
-            rnd_l <= xorshift32(rnd_l);
             cycles <= cycles + 1;
             // fetch
             if (f_busy && f_wait != 0) f_wait <= f_wait - 1;
@@ -331,19 +344,8 @@ module {name} (
                 {cr["rd"]} <= {cq["rd"]};
                 {cr["value"]} <= c_value;
             end
-            // stream rules: a request offered and not taken stays, unchanged
-            if (f_held && (!fetch_req__valid || fetch_req__payload != f_last))
-                proto_errors <= proto_errors + 1;
-            if (d_held && (!data_req__valid || data_req__payload != d_last))
-                proto_errors <= proto_errors + 1;
-            if (c_held && (!cop_req__valid || cop_req__payload != c_last))
-                proto_errors <= proto_errors + 1;
-            f_held <= fetch_req__valid && !fetch_req__ready;
-            d_held <= data_req__valid && !data_req__ready;
-            c_held <= cop_req__valid && !cop_req__ready;
-            f_last <= fetch_req__payload;
-            d_last <= data_req__payload;
-            c_last <= cop_req__payload;
+            // stream rules: at most one count a cycle, however many streams break them
+            proto_errors <= proto_errors + {{31'd0, f_err || d_err || c_err}};
             // retire trace: completions first (they are older)
             if (retire_late__valid)
                 $fwrite(ftrace, "%0h %0h %0h %0h %0h %0h %0h %0h\\n", {rl["thread"]},
@@ -375,7 +377,8 @@ endmodule
 @dataclass(frozen=True)
 class CoreBench:
     """The bench of a core with ``threads`` threads and ``mem_size`` bytes of memory, as
-    ``verif.runner.run_cocotb`` takes a design: ``name``, ``stem``, ``simulation_verilog()``."""
+    ``verif.runner.run_cocotb`` takes a design: ``name``, ``stem``, and :meth:`harness` for its
+    sources."""
     threads: int
     mem_size: int = MEM_SIZE
 
@@ -392,13 +395,13 @@ class CoreBench:
     def stem(self):
         return f"scalar_bench{self.threads}-{self.mem_size:x}-{self.core.key}"
 
-    def simulation_verilog(self):
-        path = BUILD / "rtl" / f"{self.stem}.v"
-        if not path.exists():
-            core = self.core.simulation_verilog().read_text()
-            atomic_write(path, core + bench_verilog(self.core.name, threads=self.threads,
-                                                    mem_size=self.mem_size, name=self.name))
-        return path
+    def harness(self):
+        """``run_cocotb``'s ``harness``: the core, the harness library (``verif/hdl``) and the
+        bench top (:func:`bench_verilog`, last), with the top module's name."""
+        text = bench_verilog(self.core.name, threads=self.threads, mem_size=self.mem_size,
+                             name=self.name)
+        suffix = f"bench{self.threads}-{self.mem_size:x}"
+        return harness_sources(self.core, text, suffix=suffix), self.name
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -502,7 +505,7 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     (run_dir / "image.hex").write_text(_image_hex(image, mem_size))
     args = {"seed": seed, "stall": stall, "latency": latency, "max_cycles": max_cycles,
             "tohost": tohost or 0, "tohost_en": tohost is not None}
-    info = run_cocotb(bench, "verif.scalar.core_cocotb", sim, args=args, harness=False,
+    info = run_cocotb(bench, "verif.scalar.core_cocotb", sim, args=args, harness=CoreBench.harness,
                       test_dir=run_dir, quiet=True, waves=waves)
     summary = json.loads((run_dir / "summary.json").read_text())
     records = _parse_trace(run_dir / "trace.txt")
