@@ -16,6 +16,7 @@ from sim.flow.toolchain import BUILD, SIMULATORS
 from tests.sim.designs import PlusOne
 from verif.harness import LIBRARY, verilog_string
 from verif.runner import run_cocotb
+from verif.scalar.core_tb import bench_verilog
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
@@ -129,3 +130,13 @@ def test_verilog_string():
     with pytest.raises(ValueError, match=r"^name must be at most 32 ASCII characters without "
                                          r"quotes or backslashes, not 'x{33}'$"):
         verilog_string("x" * 33, kind="name")
+
+
+def test_scalar_bench_is_a_top_over_the_library():
+    """The scalar core's bench draws its stalls and latencies and checks the stream rules with
+    the library's modules (one pause generator and one hold check per request port, one
+    generator for the latencies), and writes no generator or check of its own."""
+    text = bench_verilog("scalar_core", threads=1, mem_size=1 << 16, name="scalar_bench")
+    assert text.count("tb_pause #") == 3 and text.count("tb_hold_check #") == 3
+    assert text.count("tb_xorshift32 #") == 1
+    assert "function [31:0]" not in text and "_held" not in text
