@@ -163,8 +163,9 @@ def bench_verilog(core_name, *, threads, mem_size, name):
     line_words = LINE_BYTES // 8
     fetch_data = ", ".join(f"mem[f_index + {k}]" for k in reversed(range(line_words)))
     # Each request port refuses with probability stall/256 (the low byte of its own generator)
-    # and has its stream rules checked. The seeds are those of the generators the bench wrote
-    # itself before the library (NONZERO 0 loads a seed as it is): a seed gives the same stalls.
+    # and has its stream rules checked. NONZERO 0 loads seed ^ salt as it is, as the bench always
+    # has, so that a seed keeps its stalls and latencies (a seed equal to a salt leaves that
+    # generator at zero).
     ports = ""
     for p, s, layout, salt in (("f", "fetch_req", FetchRequest, 0x9E3779B9),
                                ("d", "data_req", DataRequest, 0x7F4A7C15),
