@@ -6,7 +6,8 @@ instantiates the checked-in harness library (:data:`LIBRARY`, ``verif/hdl``): a
 ``tb_stream_source`` reads one word per line of ``stim.hex`` into the input stream, a
 ``tb_stream_sink`` writes every output transfer as one hex line to ``resp.hex``, and
 the top raises ``done``. Python only writes the file, starts the run and checks the result, in
-:class:`StreamHarness`. The SRAM's and the mesh's harnesses are tops over the same library.
+:class:`StreamHarness`. The SRAM's and the mesh's harnesses and the scalar core's bench are tops
+over the same library.
 
 What the harness guarantees and checks
   * Input idles and output backpressure come from two xorshift32 pause generators (seeded by
@@ -33,9 +34,9 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from hw.common.params import check_int
 from sim.flow.build import atomic_write
 
-__all__ = ["LIBRARY", "XORSHIFT32_VERILOG", "check_pauses", "verilog_string", "harness_sources",
-           "port_decl", "harness_verilog", "stream_harness", "StreamHarness", "HarnessError",
-           "read_records", "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
+__all__ = ["LIBRARY", "check_pauses", "verilog_string", "harness_sources", "port_decl",
+           "harness_verilog", "stream_harness", "StreamHarness", "HarnessError", "read_records",
+           "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
 
 STIM_FILE = "stim.hex"
 RESP_FILE = "resp.hex"
@@ -44,17 +45,6 @@ RESP_FILE = "resp.hex"
 #: harness top instantiates these, and every simulation of one compiles them.
 LIBRARY = tuple(Path(__file__).parent / "hdl" / f"{m}.v" for m in (
     "tb_xorshift32", "tb_pause", "tb_hold_check", "tb_stream_source", "tb_stream_sink"))
-
-#: The xorshift32 step as a Verilog function, for the scalar core's bench
-#: (``verif/scalar/core_tb.py``) until it too is a top over :data:`LIBRARY`.
-XORSHIFT32_VERILOG = """    function [31:0] xorshift32(input [31:0] x);
-        reg [31:0] y;
-        begin
-            y = x ^ (x << 13);
-            y = y ^ (y >> 17);
-            xorshift32 = y ^ (y << 5);
-        end
-    endfunction"""
 
 #: Bytes of the library's file-name and stream-name ports.
 _NAME_BYTES = {"file": 64, "name": 32}

@@ -17,6 +17,7 @@ from sim.flow.toolchain import BUILD, SIMULATORS
 from tests.sim.designs import PlusOne
 from verif.harness import LIBRARY, check_pauses, verilog_string
 from verif.runner import run_cocotb
+from verif.scalar.core_tb import bench_verilog
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
@@ -142,3 +143,13 @@ def test_check_pauses(idle, stall, error, message):
     assert check_pauses(0, 255) == (0, 255)
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         check_pauses(idle, stall)
+
+
+def test_scalar_bench_is_a_top_over_the_library():
+    """The scalar core's bench draws its stalls and latencies and checks the stream rules with
+    the library's modules (one pause generator and one hold check per request port, one
+    generator for the latencies), and writes no generator or check of its own."""
+    text = bench_verilog("scalar_core", threads=1, mem_size=1 << 16, name="scalar_bench")
+    assert text.count("tb_pause #") == 3 and text.count("tb_hold_check #") == 3
+    assert text.count("tb_xorshift32 #") == 1
+    assert "function [31:0]" not in text and "_held" not in text
