@@ -48,11 +48,12 @@ def gemm_cycles(p, m, n, k, fmt="bf16"):
     format_bytes(fmt)
     L, rows = p.interleave, p.tile_rows
     tiles = math.ceil(m / p.tile_rows) * math.ceil(n / p.tile_cols)
-    groups = [min(L, tiles - g * L) for g in range(math.ceil(tiles / L))]
-    cycles = rows * groups[0]
-    for nxt in groups[1:]:
-        cycles += max(L * k, L + p.fma_c_delay + rows * nxt)
-    return cycles + L * k + p.fma_latency + rows * groups[-1]
+    groups = math.ceil(tiles / L)
+    first, last = min(L, tiles), tiles - (groups - 1) * L
+    # groups 1..G-1 are full but the last: G-2 riding a full group's rows, one riding the last's
+    ride = (max(0, groups - 2) * max(L * k, L + p.fma_c_delay + rows * L)
+            + (groups > 1) * max(L * k, L + p.fma_c_delay + rows * last))
+    return rows * first + ride + L * k + p.fma_latency + rows * last
 
 
 def gemm_sram(p, m, n, k, fmt="bf16"):

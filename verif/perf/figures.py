@@ -33,6 +33,7 @@ REQUIRED = {
     "bench-vector": "vector unit requests per cycle per operation class, latency",
     "bench-sram": "scratchpad port rates and random-address bank-conflict rates",
     "bench-scalar": "scalar core IPC, one and four threads",
+    "noc-4x4-uniform-v1": "zero-load latency fit point (4x4 uniform, 1 VC)",
     "noc-4x4-uniform-v2": "router zero-load latency, saturation (4x4 uniform, 2 VCs)",
     "noc-4x4-transpose-v2": "router saturation under transpose (4x4, 2 VCs)",
     "noc-8x8-uniform-v1": "load-latency curve, 8x8 uniform, 1 VC, depth 4",
