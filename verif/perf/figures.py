@@ -240,22 +240,22 @@ def load(md_path=RESULTS_MD, json_path=RESULTS_JSON):
     its table in the page; a section the model has no reader for is left out."""
     md_path, json_path = Path(md_path), Path(json_path)
     sections = {}
-    if md_path.exists():
-        for key, (date, command, body) in parse_sections(md_path.read_text()).items():
-            kind = _kind(key)
-            if kind and date:
-                try:
-                    figures = _FROM_MD[kind](body)
-                except (FiguresError, KeyError, IndexError) as e:
-                    raise FiguresError(f"{md_path.name}, section {key}: cannot read the "
-                                       f"table ({e})") from e
-                sections[key] = Section(key, date, command or "", "results.md", figures)
     if json_path.exists():
         for key, entry in json.loads(json_path.read_text()).items():
             kind = _kind(key)
             if kind:
                 sections[key] = Section(key, entry["date"], entry["command"], "results.json",
                                         _FROM_JSON[kind](entry["figures"]))
+    if md_path.exists():
+        for key, (date, command, body) in parse_sections(md_path.read_text()).items():
+            kind = _kind(key)
+            if kind and date and key not in sections:
+                try:
+                    figures = _FROM_MD[kind](body)
+                except (FiguresError, KeyError, IndexError) as e:
+                    raise FiguresError(f"{md_path.name}, section {key}: cannot read the "
+                                       f"table ({e})") from e
+                sections[key] = Section(key, date, command or "", "results.md", figures)
     return sections
 
 

@@ -139,6 +139,17 @@ def _core_block(p, m, n, k, fmt):
     return cycles * passes * slow / p.clock_hz, passes, chunks
 
 
+def _hbm_traffic(p, system, m, n, k, b):
+    """HBM bytes of the GEMM: C read and D written once; A and B once per block of C that the
+    system's SRAM holds (half of its share for C, square blocks), so A is read ⌈N / nb⌉ times and
+    B ⌈M / mb⌉ times."""
+    sram = (live_cores(p) * chips(p, system) * p.sram_bytes * p.sram_scale * SRAM_SHARE
+            if system != "core" else p.sram_bytes * p.sram_scale * SRAM_SHARE)
+    side = max(16, int(math.sqrt(sram / 2 / 4)))
+    mb, nb = min(m, side), min(n, max(16, int(sram / 2 / 4 / min(m, side))))
+    return 8 * m * n + m * k * b * math.ceil(n / nb) + k * n * b * math.ceil(m / mb)
+
+
 # --- GEMM, level by level ----------------------------------------------------------------------
 
 _CACHE = {}
@@ -192,7 +203,7 @@ def gemm(p, system, m, n, k, fmt="bf16"):
     b = format_bytes(fmt)
     flops = 2 * m * n * k
     notes = []
-    hbm_bytes = (m * k + k * n) * b + 2 * m * n * 4
+    hbm_bytes = _hbm_traffic(p, system, m, n, k, b)
     if system == "core":
         comp, passes, chunks = _core_block(p, m, n, k, fmt)
         if passes > 1 or chunks > 1:
