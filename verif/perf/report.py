@@ -62,6 +62,8 @@ def predict(p, sys_name, workload):
     flops_hbm = (2 * wl["m"] * wl["n"] * wl["k"] /
                  ((wl["m"] * wl["k"] + wl["k"] * wl["n"]) * format_bytes(wl["fmt"])
                   + 8 * wl["m"] * wl["n"])) if kind == "gemm" else None
+    if kind == "transformer" and r.breakdown["hbm"]:
+        flops_hbm = r.flops / (r.breakdown["hbm"] * system._hbm_bytes_s(p, sys_name))
     out["intensity"] = flops_hbm
     return out
 
@@ -94,7 +96,11 @@ def text(pred):
     for note in pred["notes"]:
         lines.append(f"  note: {note}")
     lines.append(f"  per watt: {_si(pred['sustained_flops'] / pred['power_w'], 'FLOPS/W')} "
-                 f"({pred['power_w']:,.0f} W published)")
+                 f"({pred['power_w']:,.0f} W: "
+                 + {"core": "the die's 400 W over its cores", "die": "published, AID21",
+                    "tile": "published, HC34 system talk",
+                    "exapod": "its tiles' 15 kW each; no figure published"}[pred["system"]]
+                 + ")")
     if "h100" in pred:
         h = pred["h100"]
         lines.append(f"  H100 SXM roofline, {h['chips']} chip(s): time {_time(h['seconds'])}, "

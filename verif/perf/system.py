@@ -315,7 +315,7 @@ def transformer(p, system, *, seq, width, heads, batch, layers=1, tp=None, dp=No
         notes.append(f"{(state + acts) / 1e9:.2f} GB per die against {sram / 1e9:.2f} GB of "
                      f"SRAM: {spill / 1e9:.2f} GB to HBM and back each step")
     d2d = tp_t + dp_t
-    total = max(comp + net * 0, hbm) + max(0.0, net - comp) + d2d
+    total = max(comp, net, hbm) + d2d   # the all-reduces wait for the layer's results
     bd = {"compute": comp, "network": net, "d2d": d2d, "hbm": hbm}
     wl = f"transformer:seq={s},width={h},heads={a},batch={batch},layers={layers},tp={tp},dp={dp}"
     return Result(system, wl, total, flops, peak_flops(p, system), bd, notes,
