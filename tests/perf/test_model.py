@@ -178,3 +178,31 @@ def test_command_calibrate(capsys):
     cli(["model", "--calibrate"])
     text = capsys.readouterr().out
     assert "Figures the model reads" in text and "checks within 10 %" in text
+
+
+def test_bench_json_shapes(tmp_path):
+    """What each bench part passes as ``figures`` reads back as the model's shape."""
+    from sim.bench.scalar import Measured
+    md = tmp_path / "results.md"
+    scalar = Measured("crc", 4, 4, "verilator", "pass", 100, (20, 20, 25, 25), 1.0)
+    parts = {
+        "bench-vector": {"classes": {"FP32 FMA": {"per_cycle": 0.9, "lane_ops": 14.4,
+                                                  "what": "x", "cycles": 10, "n": 9}},
+                         "sims": {}, "latency": 30},
+        "bench-sram": {"n": 5, "streaming": {"streaming": {"per_port": {"vr0": 1.0}},
+                                             "sequential": {"per_port": {"vr0": 0.9}}},
+                       "random": {32: {"measured": 0.9, "preset": "D1", "estimate": 0.91}}},
+        "bench-scalar": {"ipc": [scalar], "speed": [], "load": 1.0},
+        "noc-8x8-uniform-v2": {"mesh": "8x8", "traffic": "uniform", "vcs_per_class": 2,
+                               "depth": 4, "points": [
+                                   {"offered": 0.1, "accepted": 0.1, "latency_avg": 13.0,
+                                    "latency_p99": 20.0, "complete": True, "sim_cycles": 9}]},
+    }
+    for key, figs in parts.items():
+        report.update_section(md, key, key, "body", command="d1core bench", figures=figs)
+    s = figures.load(md, md.with_suffix(".json"))
+    assert s["bench-vector"].figures["classes"]["FP32 FMA"]["per_cycle"] == 0.9
+    assert s["bench-sram"].figures["random"] == {32: {"measured": 0.9, "preset": "D1",
+                                                      "estimate": 0.91}}
+    assert s["bench-scalar"].figures["runs"][0]["ipc"] == pytest.approx(0.9)
+    assert s["noc-8x8-uniform-v2"].figures["saturation_throughput"] == 0.1
