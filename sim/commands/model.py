@@ -3,6 +3,7 @@
     d1core model --system core|die|tile|exapod --workload gemm:M,N,K[,format]
                  [--set name=value ...] [--sweep name[=v1,v2,..]] [--json FILE] [--plot FILE.png]
     d1core model --system tile --workload transformer:seq=2048,width=4096,heads=32,batch=5
+    d1core model --system tile --workload allreduce:67108864
     d1core model --calibrate
 
 prints the prediction (time, sustained FLOP/s, utilisation, where the time goes, the H100 SXM
@@ -99,7 +100,8 @@ def add_parser(sub):
     q.add_argument("--system", choices=system.SYSTEMS, default="die",
                    help="the system (default die)")
     q.add_argument("--workload", metavar="W", help="gemm:M,N,K[,bf16|cfp8|cfp8-143|cfp8-152] or "
-                   "transformer:seq=S,width=H,heads=A,batch=B[,layers=L][,tp=T][,dp=D]")
+                   "transformer:seq=S,width=H,heads=A,batch=B[,layers=L][,tp=T][,dp=D] or "
+                   "allreduce:BYTES")
     q.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="what-if parameter (repeatable): " + ", ".join(
                        sorted(params.Params.KNOBS)))

@@ -146,7 +146,9 @@ def test_freshness_missing(tmp_path):
     (["--workload", "gemm:4,4,4,fp32"],
      "format must be one of bf16, cfp8, cfp8-143, cfp8-152, not 'fp32'"),
     (["--workload", "gemm:0,4,4"], "M must be a positive integer, not 0"),
-    (["--workload", "conv:1"], "workload kind must be gemm or transformer, not 'conv'"),
+    (["--workload", "conv:1"],
+     "workload kind must be gemm, transformer or allreduce, not 'conv'"),
+    (["--workload", "allreduce:x"], "allreduce takes a byte count, not 'x'"),
     (["--workload", "transformer:seq=8,width=8"], "transformer workload needs heads, batch"),
     (["--workload", "transformer:seq=8,width=9,heads=2,batch=1"],
      "width must be a multiple of heads, not 9 and 2"),
@@ -206,3 +208,18 @@ def test_bench_json_shapes(tmp_path):
                                                       "estimate": 0.91}}
     assert s["bench-scalar"].figures["runs"][0]["ipc"] == pytest.approx(0.9)
     assert s["noc-8x8-uniform-v2"].figures["saturation_throughput"] == 0.1
+
+
+def test_allreduce_and_core_rates(p):
+    small = system.allreduce(p, "die", 354 * 64)
+    # a 64-byte share: 2 × 353 one-hop single-flit transfers plus 353 vector adds
+    step = p.fixed_cycles + p.hop_cycles
+    adds = core.vector_cycles(p, "FP32 add/sub/mul", 16)
+    assert small.breakdown["network"] == pytest.approx((353 * (step + adds) + 353 * step) / 2e9)
+    big = system.allreduce(p, "exapod", 2**26)
+    assert big.breakdown["d2d"] > 0 and big.seconds > small.seconds
+    assert core.sram_served(p) == pytest.approx(0.896)
+    assert 0.896 < core.sram_served(p, 64) <= 1.0
+    assert core.scalar_cycles(p, 1000, 4) == pytest.approx(1000 / p.scalar_ipc_4)
+    assert core.vector_cycles(p, "FP32 FMA", 16000) == pytest.approx(
+        1000 / p.vector_rate["FP32 FMA"] + p.vector_latency)

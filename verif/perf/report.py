@@ -30,6 +30,8 @@ def parse_sweep(text):
 def _run(p, sys_name, kind, wl):
     if kind == "gemm":
         return system.gemm(p, sys_name, wl["m"], wl["n"], wl["k"], wl["fmt"])
+    if kind == "allreduce":
+        return system.allreduce(p, sys_name, wl["nbytes"])
     return system.transformer(p, sys_name, **wl)
 
 
@@ -57,7 +59,7 @@ def predict(p, sys_name, workload):
     out = r.as_dict()
     out["power_w"] = system.power_w(p, sys_name)
     out["peaks"] = {s: system.peak_flops(p, s) for s in system.SYSTEMS}
-    if sys_name != "core":
+    if sys_name != "core" and kind != "allreduce":
         out["h100"] = _h100(p, sys_name, kind, wl, r)
     flops_hbm = (2 * wl["m"] * wl["n"] * wl["k"] /
                  ((wl["m"] * wl["k"] + wl["k"] * wl["n"]) * format_bytes(wl["fmt"])

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from . import core, network
 from .core import ModelError, format_bytes
 
-__all__ = ["SYSTEMS", "live_cores", "peak_flops", "gemm", "transformer", "h100_gemm",
+__all__ = ["SYSTEMS", "live_cores", "peak_flops", "gemm", "transformer", "allreduce", "h100_gemm",
            "h100_transformer", "Result", "parse_workload", "power_w", "chips"]
 
 SYSTEMS = ("core", "die", "tile", "exapod")
@@ -323,6 +323,39 @@ def transformer(p, system, *, seq, width, heads, batch, layers=1, tp=None, dp=No
                    "state_bytes_per_die": state, "activation_bytes_per_die": acts})
 
 
+# --- all-reduce -------------------------------------------------------------------------------
+
+def allreduce(p, system, nbytes):
+    """All-reduce of ``nbytes`` of FP32 held by every core of ``system``: a :class:`Result`.
+
+    Hierarchical rings: a reduce-scatter over the die's cores (a snake through the mesh, one hop
+    a step: 2(p - 1) contention-free transfers of nbytes/p each, the adds on the vector unit),
+    then the dies' (and tiles') rings of each core's shard in parallel over the die edges (tile
+    edges across tiles), then the all-gather back over the cores."""
+    _check_system(system)
+    if not isinstance(nbytes, int) or nbytes < 1:
+        raise ModelError(f"bytes must be a positive integer, not {nbytes!r}")
+    cores = live_cores(p) if system != "core" else 1
+    share = nbytes / cores
+    step = network.transfer_cycles(p, 1, share)
+    adds = core.vector_cycles(p, "FP32 add/sub/mul", share / 4)
+    on_die = ((cores - 1) * (step + adds) + (cores - 1) * step) / p.clock_hz
+    lat = 2e-6   # per ring step across dies (DMA set-up); a choice until the mesh runs
+    d2d = 0.0
+    if system in ("tile", "exapod"):
+        d2d += _ring(nbytes, p.pub("tile_dies"), p.pub("die_edge_bytes_s") * p.d2d_scale, lat)
+    if system == "exapod":
+        d2d += _ring(nbytes, p.pub("exapod_tiles"), p.pub("tile_edge_bytes_s") * p.d2d_scale,
+                     lat)
+    bd = {"compute": (cores - 1) * adds / p.clock_hz, "network": on_die, "d2d": d2d,
+          "hbm": 0.0}
+    flops = nbytes / 4 * (chips(p, system) * cores - 1) if system != "core" else 0
+    return Result(system, f"allreduce:{nbytes}", on_die + d2d, max(flops, 1),
+                  peak_flops(p, system), bd,
+                  ["the on-die ring's time (network) includes the adds (compute); the FLOP/s "
+                   "are the adds'"], {"cores": cores})
+
+
 # --- H100 roofline -----------------------------------------------------------------------------
 
 def _h100(p):
@@ -362,8 +395,9 @@ def h100_transformer(p, n_chips, *, seq, width, heads, batch, layers=1, tp, dp):
 # --- workload strings --------------------------------------------------------------------------
 
 def parse_workload(text):
-    """``gemm:M,N,K[,format]`` or ``transformer:seq=..,width=..,heads=..,batch=..[,layers=..]
-    [,tp=..][,dp=..]`` -> (kind, dict); ``ModelError`` with the exact problem otherwise."""
+    """``gemm:M,N,K[,format]``, ``transformer:seq=..,width=..,heads=..,batch=..[,layers=..]
+    [,tp=..][,dp=..]`` or ``allreduce:BYTES`` -> (kind, dict); ``ModelError`` with the exact
+    problem otherwise."""
     kind, sep, rest = text.partition(":")
     if not sep:
         raise ModelError(f"workload must be gemm:M,N,K[,format] or transformer:seq=..,width=..,"
@@ -400,4 +434,12 @@ def parse_workload(text):
         if missing:
             raise ModelError(f"transformer workload needs {', '.join(missing)}")
         return "transformer", out
-    raise ModelError(f"workload kind must be gemm or transformer, not {kind!r}")
+    if kind == "allreduce":
+        try:
+            nbytes = int(rest)
+        except ValueError:
+            raise ModelError(f"allreduce takes a byte count, not {rest!r}") from None
+        if nbytes < 1:
+            raise ModelError(f"allreduce bytes must be at least 1, not {nbytes}")
+        return "allreduce", {"nbytes": nbytes}
+    raise ModelError(f"workload kind must be gemm, transformer or allreduce, not {kind!r}")
