@@ -104,7 +104,7 @@ def add_parser(sub):
                    "allreduce:BYTES")
     q.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="what-if parameter (repeatable): " + ", ".join(
-                       sorted(params.Params.KNOBS)))
+                       sorted(params.Params.KNOBS)) + ", spares (edge or random)")
     q.add_argument("--sweep", metavar="NAME[=V1,V2,..]",
                    help="run the workload at several values of one parameter: " + ", ".join(
                        report.SWEEPS))

@@ -120,6 +120,12 @@ def test_overrides(p):
     with pytest.raises(params.ParamError, match="depth must be an integer, not 'x'"):
         p.with_overrides({"depth": "x"})
     assert p.with_overrides({"depth": "16"}).saturation_share() > p.saturation_share()
+    with pytest.raises(params.ParamError, match="spares must be 'edge' or 'random', not 'x'"):
+        p.with_overrides({"spares": "x"})
+    holes = p.with_overrides({"spares": "random", "dead_fraction": "0.05"})
+    edge = p.with_overrides({"dead_fraction": "0.05"})
+    assert (system.allreduce(holes, "die", 2**20).seconds
+            > system.allreduce(edge, "die", 2**20).seconds)
 
 
 def test_figures_from_markdown_and_json(tmp_path, sections):

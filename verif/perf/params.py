@@ -100,6 +100,7 @@ class Params:
     d2d_scale: float = 1.0        # multiplies die-to-die and tile-edge bandwidth
     sram_scale: float = 1.0       # multiplies SRAM per core
     hbm_scale: float = 1.0        # multiplies DIP bandwidth
+    spares: str = "edge"          # where the dead cores sit: "edge" (last row) or "random"
     sources: dict = field(default_factory=dict)
 
     # --- published, as attributes ---
@@ -120,9 +121,14 @@ class Params:
         unknown name or a value out of range."""
         out = dataclasses.replace(self)
         for name, text in overrides.items():
+            if name == "spares":
+                if text not in ("edge", "random"):
+                    raise ParamError(f"spares must be 'edge' or 'random', not {text!r}")
+                out.spares = text
+                continue
             if name not in self.KNOBS:
                 raise ParamError(f"unknown parameter {name!r}; expected one of "
-                                 f"{', '.join(sorted(self.KNOBS))}")
+                                 f"{', '.join(sorted([*self.KNOBS, 'spares']))}")
             kind, lo, hi = self.KNOBS[name]
             try:
                 value = kind(text)

@@ -157,7 +157,7 @@ _CACHE = {}
 
 def _key(p):
     return (p.engine, p.vcs, p.depth, p.dead_fraction, p.link_scale, p.sram_scale, p.hbm_scale,
-            p.d2d_scale)
+            p.d2d_scale, p.spares)
 
 
 def _die_gemm(p, m, n, k, fmt):
@@ -172,7 +172,7 @@ def _die_gemm(p, m, n, k, fmt):
 def _die_gemm_uncached(p, m, n, k, fmt):
     b = format_bytes(fmt)
     live = live_cores(p)
-    stretch = network.hop_stretch(*ARRAY, ARRAY[0] * ARRAY[1] - live)
+    stretch = network.hop_stretch(*ARRAY, ARRAY[0] * ARRAY[1] - live, p.spares)
     best, seen = None, set()
     for pr, pc in _splits(live, m, n):
         mc, nc = math.ceil(m / pr), math.ceil(n / pc)
@@ -337,7 +337,10 @@ def allreduce(p, system, nbytes):
         raise ModelError(f"bytes must be a positive integer, not {nbytes!r}")
     cores = live_cores(p) if system != "core" else 1
     share = nbytes / cores
-    step = network.transfer_cycles(p, 1, share)
+    # a snake through the live cores: one hop a step, longer around dead cores off the edge
+    stretch = network.hop_stretch(*ARRAY, ARRAY[0] * ARRAY[1] - cores, p.spares) \
+        if system != "core" else 1.0
+    step = network.transfer_cycles(p, stretch, share)
     adds = core.vector_cycles(p, "FP32 add/sub/mul", share / 4)
     on_die = ((cores - 1) * (step + adds) + (cores - 1) * step) / p.clock_hz
     lat = 2e-6   # per ring step across dies (DMA set-up); a choice until the mesh runs
