@@ -224,7 +224,7 @@ def test_allreduce_and_core_rates(p):
     assert small.breakdown["network"] == pytest.approx((353 * (step + adds) + 353 * step) / 2e9)
     big = system.allreduce(p, "exapod", 2**26)
     assert big.breakdown["d2d"] > 0 and big.seconds > small.seconds
-    assert core.sram_served(p) == pytest.approx(0.896)
+    assert core.sram_served(p) == pytest.approx(0.896, abs=5e-4)   # bench-sram, D1
     assert 0.896 < core.sram_served(p, 64) <= 1.0
     assert core.scalar_cycles(p, 1000, 4) == pytest.approx(1000 / p.scalar_ipc_4)
     assert core.vector_cycles(p, "FP32 FMA", 16000) == pytest.approx(
