@@ -10,6 +10,7 @@
     d1core noc-prove  prove a router's formal properties (k-induction) for any configuration
     d1core lint       Verilator --lint-only on every generated top
     d1core run        run a RISC-V program on the scalar core (or its ISS)
+    d1core model      performance model of the core, die, training tile and ExaPOD
 
 ``d1core COMMAND --help`` describes each. Exit status: 0 success, 1 a check failed (mismatch,
 lint error), 2 bad usage or input.
@@ -25,6 +26,7 @@ from sim.commands import (
     bench,
     gemm,
     lint,
+    model,
     noc_bench,
     noc_plot,
     noc_prove,
@@ -37,7 +39,8 @@ from sim.commands import sim as sim_command
 __all__ = ["main"]
 
 #: The commands, in the order ``d1core --help`` lists them.
-COMMANDS = (sim_command, vectors, gemm, synth, bench, noc_bench, noc_plot, noc_prove, lint, run)
+COMMANDS = (sim_command, vectors, gemm, synth, bench, noc_bench, noc_plot, noc_prove, lint, run,
+            model)
 
 
 def _parser():

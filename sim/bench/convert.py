@@ -80,6 +80,6 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
     print(body)
     if write:
         report.update_section(report.RESULTS, "bench", "Simulation speed and throughput", body,
-                              command=command)
+                              command=command, figures=figures)
         print(f"written: {report.RESULTS}")
     return figures

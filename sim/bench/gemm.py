@@ -278,6 +278,6 @@ def run(*, sims=("verilator", "icarus"), write=True, command="d1core bench", pro
     if write:
         report.update_section(report.RESULTS, "bench-matmul",
                               "Matrix engine: utilisation and simulation speed", body,
-                              command=command)
+                              command=command, figures=figures)
         print(f"written: {report.RESULTS}")
     return figures

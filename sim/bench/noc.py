@@ -323,7 +323,7 @@ def _write_section(result, command):
     key = f"noc-{result['mesh']}-{result['traffic']}-v{result['vcs_per_class']}{depth}"
     report.update_section(report.RESULTS, key, f"Mesh: {result['mesh']} {result['traffic']}, "
                           f"{result['vcs_per_class']} VC/class, depth {result['depth']}", body,
-                          command=command)
+                          command=command, figures=result)
 
 
 def _print(result):

@@ -275,6 +275,7 @@ def run(*, sims=SIMULATORS, write=True, command="d1core bench --only scalar", pr
     print(text)
     if write:
         report.update_section(report.RESULTS, "bench-scalar",
-                              "Scalar core: IPC and simulation speed", text, command=command)
+                              "Scalar core: IPC and simulation speed", text, command=command,
+                              figures=figures)
         print(f"written: {report.RESULTS}")
     return figures

@@ -152,7 +152,7 @@ def run(*, write=True, command="d1core bench --only sram", n=N):
     print(body)
     if write:
         report.update_section(report.RESULTS, "bench-sram", "SRAM scratchpad: bandwidth", body,
-                              command=command)
+                              command=command, figures=figures)
         print(f"written: {report.RESULTS}")
     return figures
 

@@ -101,6 +101,7 @@ def run(*, n=2000, speed_n=120, sims=SIMULATORS, write=True, command="d1core ben
     print(body)
     if write:
         report.update_section(report.RESULTS, "bench-vector", "Vector unit: throughput and "
-                              "simulation speed", body, command=command)
+                              "simulation speed", body, command=command,
+                              figures=figures)
         print(f"written: {report.RESULTS}")
     return figures

@@ -12,9 +12,11 @@ contents list: the synthesis table of every block first, then each block's secti
 rewrites the contents list.
 """
 
+import dataclasses
 import datetime
 import functools
 import hashlib
+import json
 import os
 import platform
 import re
@@ -33,6 +35,9 @@ __all__ = ["RESULTS", "machine", "describe_machine", "update_section", "markdown
 
 #: The results page every generator writes a section of.
 RESULTS = toolchain.ROOT / "docs" / "results.md"
+#: The same sections' figures, machine-readable (``update_section``'s ``figures``), for the
+#: performance model (``verif.perf``): ``{key: {title, date, machine, command, figures}}``.
+RESULTS_JSON = RESULTS.with_suffix(".json")
 
 _HEADER = """\
 # Measured results
@@ -293,7 +298,24 @@ def _ordered(path, text):
             + "".join(body))
 
 
-def update_section(path, key, title, markdown_body, *, command, date=None, machine_info=None):
+def _jsonable(value):
+    """``value`` as plain JSON data: dataclasses, numpy scalars and arrays, tuples, sets and
+    non-string keys converted (a key becomes its ``str``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _jsonable(value.tolist())
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def update_section(path, key, title, markdown_body, *, command, date=None, machine_info=None,
+                   figures=None):
     """Replace the section ``key`` of the markdown file ``path`` (or add it) and return its text.
 
     The section is ``<!-- BEGIN key -->``, a ``## title`` heading, a provenance line (``date``,
@@ -307,6 +329,10 @@ def update_section(path, key, title, markdown_body, *, command, date=None, machi
     ``key`` must match ``[a-z0-9][a-z0-9_.-]*``; a file whose markers are
     unpaired, duplicated or out of order raises ``ValueError`` and is left untouched. Writers of
     one file are serialized by a lock under ``build/`` and the file is replaced atomically.
+
+    With ``figures`` (a dict of the section's measured values), the entry ``key`` of the JSON
+    file beside ``path`` (``results.json`` for ``results.md``) is replaced too: ``title``,
+    ``date``, ``machine``, ``command`` and ``figures`` (numpy values and tuples as plain JSON).
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"section key {key!r} must match {_KEY.pattern}")
@@ -328,6 +354,13 @@ def update_section(path, key, title, markdown_body, *, command, date=None, machi
         else:
             text = text[:span[0]] + section + text[span[1]:]
         atomic_write(path, _ordered(path, text))
+        if figures is not None:
+            jpath = path.with_suffix(".json")
+            data = json.loads(jpath.read_text()) if jpath.exists() else {}
+            data[key] = {"title": title, "date": when,
+                         "machine": machine() if machine_info is None else machine_info,
+                         "command": str(command), "figures": _jsonable(figures)}
+            atomic_write(jpath, json.dumps(dict(sorted(data.items())), indent=1) + "\n")
     return section
 
 

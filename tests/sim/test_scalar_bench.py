@@ -199,7 +199,8 @@ def test_run_writes_section(monkeypatch):
 
     monkeypatch.setattr(scalar_bench, "measure", measure)
     monkeypatch.setattr(report, "update_section",
-                        lambda path, key, title, body, *, command: written.append((key, command)))
+                        lambda path, key, title, body, *, command, figures=None:
+                        written.append((key, command)))
     f = scalar_bench.run(command="d1core bench --only scalar", progress=False)
     cap = scalar_bench.SPEED_CYCLES
     assert runs[:9] == [(p, w, t, "verilator", None) for p, w, t in scalar_bench.cases()]
