@@ -507,8 +507,12 @@ def markdown(results):
 def _same_design(result, block):
     """Whether ``result`` is of ``block``'s design: the same top module and parameters (the
     source may have changed since: every row of the table carries its date)."""
-    params = json.loads(json.dumps({k: _jsonable(v) for k, v in block.design.params}))
-    return result.get("top") == block.design.name and result.get("params") == params
+    def normal(params):  # as build/synth.json holds them: tuples become lists
+        return json.loads(json.dumps(params))
+
+    params = normal({k: _jsonable(v) for k, v in block.design.params})
+    return (result.get("top") == block.design.name
+            and normal(result.get("params")) == params)
 
 
 def _merge(path, results, order):

@@ -291,3 +291,17 @@ def test_composed_block_needs_its_sub_blocks_registered(monkeypatch):
                        rf"{SUB.design.name} 2 times, and no block of sim/flow/blocks\.py is that "
                        rf"module: add one$"):
         synth.run(["t.pair"], write=False, progress=None)
+
+
+def test_a_fresh_result_with_sequence_parameters_is_the_current_design():
+    """A result made in this run holds its parameters as Python made them (tuples); the one read
+    back from build/synth.json holds lists. Both are of the block's current design, so a run that
+    synthesizes a block with a sequence parameter (``sram.slice``'s ``writers``, the formats of
+    ``matmul.pe``) still rewrites the table."""
+    block = sim.flow.blocks.blocks()["sram.slice"]
+    fresh = {"top": block.design.name,
+             "params": {k: synth._jsonable(v) for k, v in block.design.params}}
+    assert any(isinstance(v, tuple) for v in fresh["params"].values())
+    assert synth._same_design(fresh, block)
+    assert synth._same_design(json.loads(json.dumps(fresh)), block)
+    assert not synth._same_design({**fresh, "params": {**fresh["params"], "n": 4}}, block)
