@@ -54,7 +54,9 @@ class SimulationFailed(AssertionError):
 def waves_requested(waves=None):
     if waves is not None:
         return bool(waves)
-    return os.environ.get("WAVES", "0") not in ("", "0", "false", "no")
+    # On only for an explicit yes: WAVES=off (or 0, no, false, empty) is off; d1core refuses
+    # any other value before it starts.
+    return os.environ.get("WAVES", "").strip().lower() in ("1", "on", "yes", "true")
 
 
 def tb_args():

@@ -1,0 +1,285 @@
+"""Bad input never crashes the tools or gets a wrong answer (issue 16): the exit-status contract
+of every ``d1core`` command (0 pass, 1 the check failed, 2 bad usage or input, 3 an internal
+error with the traceback in a file) and one test per defect of the issue. Everything here is
+refused before any build or simulation, so these tests run in-process and fast; a test that
+does simulate says so."""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from sim import cli
+from sim.cli import main
+from sim.commands import gemm as gemm_command
+from sim.flow import toolchain
+from verif.scoreboard import flags_str
+
+
+def _main(capsys, *argv):
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+# --- the exit-status contract ---------------------------------------------------------------
+
+def test_help_documents_the_exit_statuses():
+    out = subprocess.run([sys.executable, "-m", "sim.cli", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for line in ("0  pass", "1  the design or a check failed", "2  bad usage or input",
+                 "3  an internal error"):
+        assert line in out
+
+
+def test_internal_error_is_exit_3_with_the_traceback_in_a_file(capsys, monkeypatch, tmp_path):
+    """A bug (here: an exception the command does not expect) exits 3 with one line naming the
+    exception, where it was raised and the file holding the traceback; no traceback on the
+    terminal."""
+    monkeypatch.setattr(toolchain, "BUILD", tmp_path)
+
+    def broken(args):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(cli.COMMANDS[0], "main", broken)
+    # the parser's set_defaults took the function object: patch it where the parser looks
+    parser, _ = cli._parser()
+    monkeypatch.setattr(cli, "_parser", lambda: (parser, _))
+    for action in parser._subparsers._group_actions:
+        action.choices["sim"].set_defaults(func=broken)
+    status, out, err = _main(capsys, "sim")
+    assert status == 3 and out == ""
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    m = re.fullmatch(r"d1core sim: internal error: KeyError: 'oops' \(at .*test_bad_input\.py:"
+                     r"\d+\); full traceback in (.*)\n", err)
+    assert m, err
+    crash = m.group(1)
+    assert crash.startswith(str(tmp_path / "crash"))
+    text = open(crash).read()
+    assert "Traceback" in text and "KeyError: 'oops'" in text
+
+
+def test_usage_errors_return_2_in_process(capsys):
+    """argparse's errors are exit status 2 from main() too (no SystemExit escapes)."""
+    assert _main(capsys, "run", "x.elf", "--sim", "spike")[0] == 2
+    assert _main(capsys, "no-such-command")[0] == 2
+    assert _main(capsys)[0] == 2
+    assert _main(capsys, "--help")[0] == 0
+
+
+def test_sim_bogus_prints_sims_usage(capsys):
+    status, _, err = _main(capsys, "sim", "--bogus")
+    assert status == 2
+    assert err.startswith("usage: d1core sim ")
+    assert "d1core sim: error: unrecognized arguments: --bogus" in err
+
+
+# --- seeds ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["sim", "--seed", "-1"],
+    ["sim", "--demo", "convert", "--seed", str(2**32)],
+    ["gemm", "--m", "4", "--n", "4", "--k", "4", "--seed", "-1"],
+    ["noc-bench", "--seed", "-1"],
+    ["noc-bench", "--seed", str(2**32)],
+    ["vectors", "--unit", "fma", "--op", "f32_mul", "--in", "x", "--seed", "-1"],
+    ["vectors", "--unit", "convert", "--op", "bf16_to_f32", "--in", "x", "--seed", str(2**40)],
+])
+def test_seed_out_of_range(capsys, argv):
+    status, _, err = _main(capsys, *argv)
+    assert status == 2 and "the seed must be in 0..4294967295" in err
+
+
+def test_seed_limits_accepted(capsys, tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("3F80 3F800000\n")
+    for s in ("0", str(2**32 - 1)):
+        assert _main(capsys, "vectors", "--unit", "convert", "--op", "bf16_to_f32", "--in", path,
+                     "--sim", "model", "--seed", s)[0] == 0
+
+
+# --- sizes ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["gemm", "--m", "100000", "--n", "100000", "--k", "100000"], "GiB of memory"),
+    (["gemm", "--m", "512", "--n", "512", "--k", "512", "--sim", "icarus"], "give --force"),
+    (["sim", "--demo", "convert", "--n", "1000000000"], "GiB of memory"),
+    (["sim", "--demo", "convert", "--n", "1000000", "--sim", "icarus"], "give --force"),
+    (["bench", "--n", "100000000000"], "GiB of memory"),
+    (["noc-bench", "--cycles", "100000000000"], "GiB of memory"),
+    (["noc-bench", "--cycles", "1000000", "--rate", "0.1"], "give --force"),
+])
+def test_sizes_refused_with_the_estimate(capsys, argv, message):
+    status, _, err = _main(capsys, *argv)
+    assert status == 2 and message in err
+    assert re.search(r"about [\d,.]+ (GiB|s|minutes|hours|days)", err), err
+
+
+def test_gemm_estimate_grows_with_the_shape():
+    small = gemm_command.estimate(64, 64, 64, preset="D1", sim="verilator")
+    big = gemm_command.estimate(640, 64, 64, preset="D1", sim="verilator")
+    assert big[0] == pytest.approx(10 * small[0]) and big[1] > small[1]
+    assert small[0] < 2  # the default demo is far below the limit
+
+
+# --- output paths, checked before the run ---------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["gemm", "--m", "4", "--n", "4", "--k", "4", "--out", "{missing}/res.npz"],
+    ["gemm", "--m", "4", "--n", "4", "--k", "4", "--out", "{tmp}"],
+    ["noc-bench", "--mesh", "2x2", "--json", "{missing}/r.json"],
+    ["noc-bench", "--mesh", "2x2", "--plot", "{missing}/r.png"],
+    ["noc-bench", "--mesh", "2x2", "--plot", "{tmp}/r.pdf"],
+])
+def test_output_path_refused_before_simulating(capsys, tmp_path, monkeypatch, argv):
+    import verif.runner
+
+    def no_simulation(*a, **k):
+        raise AssertionError("simulated before checking the output path")
+
+    monkeypatch.setattr(verif.runner, "run_cocotb", no_simulation)
+    monkeypatch.setattr("sim.bench.noc.run_cocotb", no_simulation)
+    monkeypatch.setattr("sim.commands.gemm.run_stream", no_simulation)
+    argv = [a.format(missing=tmp_path / "no" / "dir", tmp=tmp_path) for a in argv]
+    status, _, err = _main(capsys, *argv)
+    assert status == 2 and "error:" in err
+
+
+def test_gemm_out_writes_the_name_given(capsys, tmp_path):
+    """`gemm --out res` writes `res` (not res.npz) and says so (simulates a 4x4x4 GEMM on
+    Verilator)."""
+    out = tmp_path / "res"
+    status, stdout, _ = _main(capsys, "gemm", "--m", "4", "--n", "4", "--k", "4",
+                              "--out", out, "--preset", "SMALL")
+    assert status == 0
+    assert f"wrote {out}\n" in stdout and out.exists() and not (tmp_path / "res.npz").exists()
+    with np.load(out) as f:
+        assert f["d"].shape == (4, 4)
+
+
+# --- gemm --in with a file that is not an npz ------------------------------------------------
+
+def _bad_npz(tmp_path, kind):
+    path = tmp_path / f"{kind}.npz"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("a = [1, 2]\n")
+    elif kind == "npy":
+        np.save(tmp_path / "x.npy", np.zeros((2, 2), np.uint16))
+        path = tmp_path / "x.npy"
+    elif kind == "truncated":
+        np.savez(path, a=np.zeros((4, 4), np.uint16), b=np.zeros((4, 4), np.uint16))
+        path.write_bytes(path.read_bytes()[:-40])
+    elif kind == "pickle":
+        np.savez(path, a=np.array([{}, 1], dtype=object), b=np.zeros((1, 1), np.uint16))
+    elif kind == "bad member":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("a.npy", b"not an array")
+            z.writestr("b.npy", b"\x93NUMPY\x01\x00")
+    elif kind == "directory":
+        path = tmp_path
+    elif kind == "missing":
+        path = tmp_path / "nothing.npz"
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "npy", "truncated", "pickle", "bad member",
+                                  "directory", "missing"])
+def test_gemm_in_not_an_npz(capsys, tmp_path, kind):
+    status, _, err = _main(capsys, "gemm", "--in", _bad_npz(tmp_path, kind))
+    assert status == 2, err
+    assert err.startswith("d1core gemm: error: ") and "Traceback" not in err
+    assert "allow_pickle" not in err
+
+
+# --- vectors ----------------------------------------------------------------------------------
+
+def test_vectors_not_utf8(capsys, tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"3F800000 3F80\n\xff\xfe 3F80\n")
+    status, _, err = _main(capsys, "vectors", "--unit", "convert", "--op", "f32_to_bf16",
+                           "--in", path, "--sim", "model")
+    assert status == 2 and f"{path}:2: byte 0xff is not ASCII text" in err
+
+
+@pytest.mark.parametrize("token", ["-0", "+1", "0x1", "1_0", "-3F80"])
+def test_vectors_hex_tokens_refused(capsys, tmp_path, token):
+    path = tmp_path / "v.txt"
+    path.write_text(f"3F800000 {token}\n")
+    status, _, err = _main(capsys, "vectors", "--unit", "convert", "--op", "f32_to_bf16",
+                           "--in", path, "--sim", "model")
+    assert status == 2 and f"v.txt:1: {token!r} is not hexadecimal" in err
+
+
+@pytest.mark.parametrize("fmt", ["cfp8_143", "cfp8-143"])
+def test_vectors_format_both_spellings(capsys, tmp_path, fmt):
+    path = tmp_path / "v.txt"
+    path.write_text("3F800000 38\n")
+    assert _main(capsys, "vectors", "--unit", "convert", "--op", "f32_to_cfp8", "--format", fmt,
+                 "--bias", "7", "--in", path, "--sim", "model")[0] == 0
+
+
+@pytest.mark.parametrize("fmt", ["cfp8_143", "cfp8-143"])
+def test_gemm_format_both_spellings(fmt):
+    assert gemm_command._format(fmt, "a").name == "cfp8_143"
+
+
+def test_vectors_flag_0x08_has_a_letter(capsys, tmp_path):
+    """An expected flag 0x08 (TestFloat's infinite) shows as Z, so the line's expected and got
+    flags differ on the screen."""
+    assert flags_str(0x08) == "Z" and flags_str(0x19) == "IZX" and flags_str(0x40) == "+0x40"
+    path = tmp_path / "v.txt"
+    path.write_text("3F800000 3F80 08\n")
+    status, out, _ = _main(capsys, "vectors", "--unit", "convert", "--op", "f32_to_bf16",
+                           "--in", path, "--sim", "model")
+    assert status == 1 and "[Z], got 3f80 (1) [-]" in out
+
+
+# --- gemm bias of a fixed-bias format -----------------------------------------------------
+
+def test_gemm_bf16_bias(capsys, monkeypatch):
+    """--a-bias with BF16: a wrong value is refused without inviting one that crashes; the fixed
+    value 127 itself is accepted (no bias goes to the engine) and does not crash the packing."""
+    status, _, err = _main(capsys, "gemm", "--m", "4", "--n", "4", "--k", "4", "--a-bias", "3")
+    assert status == 2 and "BF16 has a fixed bias; give --a-bias only with a CFP8 format" in err
+    seen = {}
+
+    def fake_run_gemm(a, b, c, **kw):
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(gemm_command, "run_gemm", fake_run_gemm)
+    assert _main(capsys, "gemm", "--m", "4", "--n", "4", "--k", "4", "--a-bias", "127")[0] == 0
+    assert seen["a_bias"] is None
+
+
+# --- WAVES ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, on", [("off", False), ("0", False), ("no", False),
+                                       ("", False), ("false", False), ("OFF", False),
+                                       ("1", True), ("on", True), ("yes", True)])
+def test_waves_values(monkeypatch, value, on):
+    from verif.runner import waves_requested
+
+    monkeypatch.setenv("WAVES", value)
+    assert waves_requested() is on
+
+
+def test_waves_bad_value_refused(capsys, monkeypatch):
+    monkeypatch.setenv("WAVES", "maybe")
+    status, _, err = _main(capsys, "sim")
+    assert status == 2 and "WAVES must be one of" in err and "'maybe'" in err
+
+
+def test_no_traceback_in_subprocess(tmp_path):
+    """Through the installed entry point: a bad npz exits 2 with one line and no traceback."""
+    path = tmp_path / "x.npz"
+    path.write_text("hello")
+    r = subprocess.run([sys.executable, "-m", "sim.cli", "gemm", "--in", str(path)],
+                       capture_output=True, text=True, env={**os.environ, "WAVES": "0"})
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
