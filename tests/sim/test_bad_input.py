@@ -283,3 +283,93 @@ def test_no_traceback_in_subprocess(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sim.cli", "gemm", "--in", str(path)],
                        capture_output=True, text=True, env={**os.environ, "WAVES": "0"})
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+
+
+# --- run: tohost and traps ------------------------------------------------------------------
+
+def _bare(tmp_path, name, text):
+    """A bare-metal ELF from assembly ``text`` (no crt0, no trap handler)."""
+    from verif.scalar import riscv
+
+    src = tmp_path / f"{name}.S"
+    src.write_text(text)
+    elf = tmp_path / f"{name}.elf"
+    subprocess.run([riscv.compiler(), *riscv.ARCH_FLAGS, "-nostdlib", "-Wl,-N,-Ttext=0x80000000",
+                    str(src), "-o", str(elf)], check=True)
+    return elf
+
+
+def test_run_tohost_misaligned(capsys, tmp_path):
+    """A tohost at an odd address is refused at load (it gave PASS on the ISS, FAIL on the
+    RTL)."""
+    elf = _bare(tmp_path, "odd", ".globl _start\n_start: j _start\n.data\n.balign 8\n.byte 0\n"
+                ".globl tohost\ntohost: .dword 0\n")
+    for sim in ("iss", "verilator"):
+        status, _, err = _main(capsys, "run", elf, "--sim", sim)
+        assert status == 2 and re.fullmatch(
+            rf"d1core run: error: {re.escape(str(elf))}: tohost at 0x[0-9a-f]+ is not 8-byte "
+            r"aligned \(align the symbol: \.balign 8\)\n", err), err
+
+
+def test_run_tohost_outside_memory(capsys, tmp_path):
+    elf = _bare(tmp_path, "far", ".globl _start\n_start: j _start\n"
+                ".globl tohost\n.set tohost, 0x10\n")
+    status, _, err = _main(capsys, "run", elf, "--sim", "iss")
+    assert status == 2
+    assert err == (f"d1core run: error: {elf}: tohost at 0x10 is outside memory "
+                   "(0x80000000..0x800fffff)\n")
+
+
+#: Programs that trap with no handler (mtvec 0): (body, cause, mtval from the pc of ``bad``;
+#: None: the pc itself, an int: that value).
+TRAPS = {
+    "illegal": ("bad: .word 0", 2, 0),
+    "ecall": ("bad: ecall", 11, 0),
+    "wfi": ("bad: wfi", 2, 0x10500073),
+    "compressed": ("bad: .half 0x4505\n .half 0x0001", 2, 0x00014505),
+    "load outside memory": ("li x2, 0x10\nbad: ld x1, 0(x2)", 5, 0x10),
+    "misaligned store": ("la x2, tohost\naddi x2, x2, 3\nbad: sw x0, 0(x2)", 6, "tohost+3"),
+}
+
+
+def _trap_program(tmp_path, name):
+    body = TRAPS[name][0]
+    return _bare(tmp_path, name.replace(" ", "_"),
+                 f".globl _start\n_start:\ncsrw mtvec, zero\n{body}\n1: j 1b\n"
+                 ".data\n.balign 8\n.globl tohost\ntohost: .dword 0\n")
+
+
+def _expected_trap(path, name):
+    from verif.scalar.elf import load
+
+    program = load(path)
+    pc = program.symbol("bad")
+    _, cause, mtval = TRAPS[name]
+    if mtval == "tohost+3":
+        mtval = program.tohost + 3
+    names = {2: "illegal instruction", 11: "environment call from M-mode",
+             5: "load access fault", 6: "store address misaligned"}
+    return (f"TRAP: {names[cause]} (cause {cause}) at pc {pc:#x} on thread 0, mtval {mtval:#x}, "
+            "and no trap handler (mtvec) to take it")
+
+
+@pytest.mark.parametrize("name", TRAPS)
+def test_run_trap_reported_on_the_iss(capsys, tmp_path, name):
+    """A trap with no handler is a trap (cause, pc, mtval, thread), exit 1, not a TIMEOUT."""
+    path = _trap_program(tmp_path, name)
+    status, out, _ = _main(capsys, "run", path, "--sim", "iss", "--threads", "1")
+    assert status == 1
+    assert out.splitlines()[0] == _expected_trap(path, name)
+
+
+@pytest.mark.parametrize("name", ["illegal", "misaligned store"])
+def test_run_trap_reported_on_verilator(capsys, tmp_path, name):
+    """The same on the RTL (Verilator, in lockstep with the ISS): the hang detector does not
+    count the trap loop as progress, so the run ends long before --max-cycles, and the trap is
+    reported as on the ISS."""
+    path = _trap_program(tmp_path, name)
+    status, out, _ = _main(capsys, "run", path, "--sim", "verilator", "--threads", "1")
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0] == _expected_trap(path, name)
+    assert int(lines[1].split()[1]) < 10_000
