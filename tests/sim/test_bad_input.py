@@ -373,3 +373,70 @@ def test_run_trap_reported_on_verilator(capsys, tmp_path, name):
     lines = out.splitlines()
     assert lines[0] == _expected_trap(path, name)
     assert int(lines[1].split()[1]) < 10_000
+
+
+# --- noc-bench and noc-plot -----------------------------------------------------------------
+
+def test_saturation_against_the_generated_load():
+    """A rate whose sources generated less than the nominal rate (Bernoulli noise) and accepted
+    all of it keeps up; a rate that sent nothing has no latency and is skipped."""
+    from sim.bench.noc import saturation
+
+    def point(offered, generated, accepted, latency):
+        return {"offered": offered, "generated": generated, "accepted": accepted,
+                "latency_avg": latency, "complete": True}
+
+    points = [point(0.0005, 0.0, 0.0, None), point(0.05, 0.034, 0.034, 2.0),
+              point(0.1, 0.066, 0.066, 2.1)]
+    assert saturation(points) == {"saturation_rate": 0.1, "saturation_throughput": 0.066,
+                                  "peak_accepted": 0.066}
+
+
+def test_noc_bench_light_1x1(capsys, tmp_path, monkeypatch):
+    """A lightly loaded 1x1 mesh (Verilator) is not saturated, for a seed whose sources fall
+    short of the nominal rate; the rate that sent nothing shows no latency (not 0.0); the
+    results are on stdout; docs/results.md is not written without --write; --json holds them."""
+    from sim.flow import report
+
+    written = []
+    monkeypatch.setattr(report, "update_section", lambda *a, **k: written.append(a))
+    out = tmp_path / "r.json"
+    status, stdout, _ = _main(capsys, "noc-bench", "--mesh", "1x1", "--rate",
+                              "0.0005,0.05,0.1", "--cycles", "400", "--seed", "7", "--json", out)
+    assert status == 0 and not written
+    assert "Saturation at offered 0.100" in stdout
+    first = next(line for line in stdout.splitlines() if line.strip().startswith("0.001"))
+    assert first.split()[3:5] == ["-", "-"]
+    import json
+
+    result = json.loads(out.read_text())
+    assert result["points"][0]["latency_avg"] is None
+    assert result["points"][1]["generated"] < 0.045
+    assert _main(capsys, "noc-plot", out, "--out", tmp_path / "p.svg")[0] == 0
+    assert _main(capsys, "noc-plot", out, "--out", tmp_path / "p.png")[0] == 0
+
+
+@pytest.mark.parametrize("points, message", [
+    ([], "'points' must be a non-empty list"),
+    ({}, "'points' must be a non-empty list"),
+    ([{}], "point 0 has no number offered"),
+    ([{"offered": "x", "latency_avg": 1, "latency_p99": 2}], "point 0 has no number offered"),
+    ([{"offered": 0.1, "latency_avg": [], "latency_p99": 2}], "no number latency_avg"),
+    ([1, 2], "point 0 has no number"),
+])
+def test_noc_plot_empty_or_malformed_points(capsys, tmp_path, points, message):
+    import json
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"mesh": "2x2", "traffic": "uniform", "vcs_per_class": 2,
+                                "points": points}))
+    for suffix in (".png", ".svg"):
+        status, _, err = _main(capsys, "noc-plot", path, "--out", tmp_path / f"p{suffix}")
+        assert status == 2 and message in err, err
+
+
+def test_noc_plot_not_json(capsys, tmp_path):
+    path = tmp_path / "r.json"
+    path.write_bytes(b"\xff\x00garbage")
+    status, _, err = _main(capsys, "noc-plot", path, "--out", tmp_path / "p.png")
+    assert status == 2 and "is not JSON" in err
