@@ -37,7 +37,7 @@ from ._common import (
 )
 
 __all__ = ["CLI_FORMATS", "DEFAULT_BIAS", "GemmError", "add_parser", "check_size", "estimate",
-           "load_operands", "main", "run", "run_gemm"]
+           "load_operands", "main", "run", "run_gemm", "timing_line"]
 
 #: Format names on the command line (both spellings, as in every command), and the model's
 #: names for them.
@@ -159,7 +159,8 @@ def run_gemm(a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, sim="verilator", preset="
         "peak_macs_per_cycle": config.macs_per_cycle,
         "utilisation": plan.macs / cycles / config.macs_per_cycle,
         "words": len(batch["words"]), "tiles": len(plan.tiles),
-        "build_seconds": info["build_seconds"], "test_seconds": info["test_seconds"],
+        "convert_seconds": info["convert_seconds"], "build_seconds": info["build_seconds"],
+        "test_seconds": info["test_seconds"], "sim_seconds": summary[0]["seconds"],
         "sim_cycles_per_second": summary[0]["cycles"] / max(summary[0]["seconds"], 1e-9),
     }
     return d, flags, figures
@@ -203,6 +204,7 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
     if inp is not None:
         check_size(gm, gn, gk, preset=preset, sim=sim, force=force)
 
+    t_start = time.perf_counter()
     config = PRESETS[preset]
     a_text = a_fmt.name + ("" if a_bias is None else f" bias {a_bias}")
     b_text = b_fmt.name + ("" if b_bias is None else f" bias {b_bias}")
@@ -211,12 +213,12 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
           f"array{'s' if config.units > 1 else ''} of {config.unit_rows}x{config.unit_cols}, "
           f"{config.macs_per_cycle} MACs/cycle) "
           f"in {sim}", file=sys.stderr)
-    t0 = time.perf_counter()
     d, flags, fig = run_gemm(a, b, c, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt, b_bias=b_bias,
                              sim=sim, preset=preset, waves=waves)
-    wall = time.perf_counter() - t0
+    t_check = time.perf_counter()
     exp_d, exp_f = matmul(a, b, c, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt, b_bias=b_bias)
     bad = int(((d != exp_d) | (flags != exp_f)).sum())
+    checking = time.perf_counter() - t_check
     if bad:
         try:
             check_result(d, flags, exp_d, exp_f, c=c)
@@ -226,8 +228,9 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
           f"{fig['macs_per_cycle']:.1f} MACs/cycle, {100 * fig['utilisation']:.1f} % of the "
           f"{config.macs_per_cycle}-MAC peak ({fig['tiles']} tiles of "
           f"{config.tile_rows}x{config.tile_cols})")
-    print(f"simulation {wall:.1f} s ({fig['sim_cycles_per_second']:,.0f} cycles/s), build "
-          f"{fig['build_seconds']:.1f} s")
+    print(timing_line(time.perf_counter() - t_start, convert=fig["convert_seconds"],
+                      build=fig["build_seconds"], simulation=fig["sim_seconds"],
+                      checking=checking, cycles=fig["cycles"]))
     if out is not None:
         # Through a file object: numpy would append .npz to a name without it.
         with open(out, "wb") as f:
@@ -236,6 +239,18 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
     print("PASS: every element (value and flags) matches the reference model" if not bad else
           f"FAIL: {bad} of {gm * gn} elements differ from the reference model (first ones above)")
     return bad
+
+
+def timing_line(total, *, convert, build, simulation, checking, cycles):
+    """Where the ``total`` seconds of a run went: the build (conversion to Verilog and the
+    simulator's build, both about 0 when cached), the simulation itself (the simulator's
+    seconds for the cycles, and its rate), checking against the model, and the rest (operands,
+    the simulator's start-up, stimulus and response files); the parts add up to the total."""
+    other = max(total - convert - build - simulation - checking, 0.0)
+    return (f"time {total:.1f} s: build {convert + build:.1f} s (Verilog {convert:.1f} s, "
+            f"simulator {build:.1f} s), simulation {simulation:.1f} s ({cycles:,} cycles, "
+            f"{cycles / max(simulation, 1e-9):,.0f} cycles/s), checking {checking:.1f} s, other "
+            f"{other:.1f} s (operands, simulator start-up, stimulus and responses)")
 
 
 def main(args):

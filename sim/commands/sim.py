@@ -54,6 +54,7 @@ def _report_mismatches(req, exp, got, limit=8):
 
 def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
     """Run the conversion demo; print the report; return the number of mismatching responses."""
+    t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     x = _tensor(rng, n)
     bits = x.view(np.uint32).astype(np.uint64)
@@ -73,9 +74,8 @@ def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
     print(f"d1core sim: a {n}-element random FP32 tensor through the conversion unit "
           f"({sim}), {len(batches)} batches, every response checked against the model",
           file=sys.stderr)
-    t0 = time.perf_counter()
     results, summary, info = run_convert(batches, sim, waves=waves)
-    wall = time.perf_counter() - t0
+    t_check = time.perf_counter()
 
     rows, failures = [], 0
     total_cycles = sum(s["cycles"] for s in summary)
@@ -101,10 +101,13 @@ def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
                           "mismatches", "round-trip RMS rel. error", "overflow", "underflow",
                           "inexact"], rows))
     conversions = 2 * n * len(DEMO_FORMATS) * 2
+    checking = time.perf_counter() - t_check
     print(f"\n{conversions} conversions in {total_cycles} cycles "
-          f"({conversions / total_cycles:.3f} per cycle, peak 1); simulation {wall:.1f} s "
-          f"({total_cycles / max(info['test_seconds'], 1e-9):,.0f} cycles/s including Python), "
-          f"build {info['build_seconds']:.1f} s")
+          f"({conversions / total_cycles:.3f} per cycle, peak 1)")
+    print(gemm.timing_line(time.perf_counter() - t_start, convert=info["convert_seconds"],
+                           build=info["build_seconds"],
+                           simulation=sum(s["seconds"] for s in summary), checking=checking,
+                           cycles=total_cycles))
     if info.get("waves"):
         print(f"waves: {info['waves']}")
     print("PASS: every response matches the reference model" if failures == 0 else
