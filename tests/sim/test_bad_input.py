@@ -159,6 +159,45 @@ def test_gemm_out_writes_the_name_given(capsys, tmp_path):
     assert f"wrote {out}\n" in stdout and out.exists() and not (tmp_path / "res.npz").exists()
     with np.load(out) as f:
         assert f["d"].shape == (4, 4)
+    _check_timing_line(stdout)
+
+
+def _check_timing_line(stdout):
+    """The timing line's parts add up to its total (to the rounding of its figures), and its
+    rate is the cycles over the simulation's own seconds."""
+    line = next(line for line in stdout.splitlines() if line.startswith("time "))
+    m = re.fullmatch(r"time ([\d.]+) s: build ([\d.]+) s \(Verilog ([\d.]+) s, simulator "
+                     r"([\d.]+) s\), simulation ([\d.]+) s \(([\d,]+) cycles, ([\d,]+) cycles/s\), "
+                     r"checking ([\d.]+) s, other ([\d.]+) s \(.*\)", line)
+    assert m, line
+    total, build, verilog, simulator, simulation, _, _, checking, other = (
+        float(g.replace(",", "")) for g in m.groups())
+    assert abs(verilog + simulator - build) <= 0.11
+    assert abs(build + simulation + checking + other - total) <= 0.21
+
+
+def test_timing_line_adds_up():
+    line = gemm_command.timing_line(64.7, convert=8.4, build=23.0, simulation=0.72,
+                                    checking=0.3, cycles=1159)
+    assert line.startswith("time 64.7 s: build 31.4 s (Verilog 8.4 s, simulator 23.0 s), "
+                           "simulation 0.7 s (1,159 cycles, 1,610 cycles/s), checking 0.3 s, "
+                           "other 32.3 s")
+    _check_timing_line(line)
+
+
+def test_progress_of_a_long_step(capsys):
+    """A step that lasts says what it is doing and for how long, on stderr."""
+    import time
+
+    from verif.runner import _Ticker
+
+    with _Ticker("building something", first=0.05, every=0.05):
+        time.sleep(0.3)
+    err = capsys.readouterr().err
+    assert "d1core: building something: 0 s so far" in err and err.count("\n") >= 2
+    with _Ticker("quick", first=5):
+        pass
+    assert capsys.readouterr().err == ""
 
 
 # --- gemm --in with a file that is not an npz ------------------------------------------------
@@ -351,6 +390,21 @@ def _expected_trap(path, name):
              5: "load access fault", 6: "store address misaligned"}
     return (f"TRAP: {names[cause]} (cause {cause}) at pc {pc:#x} on thread 0, mtval {mtval:#x}, "
             "and no trap handler (mtvec) to take it")
+
+
+def test_run_handler_that_traps_at_its_entry(capsys, tmp_path):
+    """A handler whose first instruction traps loops on itself: reported as the program's
+    first trap, not a timeout."""
+    path = _bare(tmp_path, "selftrap", ".globl _start\n_start:\nla t0, handler\n"
+                 "csrw mtvec, t0\nbad: ecall\nhandler: .word 0\n"
+                 ".data\n.balign 8\n.globl tohost\ntohost: .dword 0\n")
+    from verif.scalar.elf import load
+
+    pc = load(path).symbol("bad")
+    status, out, _ = _main(capsys, "run", path, "--sim", "iss", "--threads", "1")
+    assert status == 1
+    assert out.splitlines()[0].startswith(f"TRAP: environment call from M-mode (cause 11) at "
+                                          f"pc {pc:#x} on thread 0")
 
 
 @pytest.mark.parametrize("name", TRAPS)
