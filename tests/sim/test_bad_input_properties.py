@@ -248,7 +248,7 @@ def _npz(draw):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             for name in draw(st.lists(st.sampled_from(["a.npy", "b.npy", "c.npy", "x"]),
-                                      max_size=3)):
+                                      max_size=3, unique=True)):
                 z.writestr(name, draw(st.binary(max_size=64)))
         return buf.getvalue()
     names = draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=4, unique=True))
