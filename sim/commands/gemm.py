@@ -137,6 +137,9 @@ def load_operands(path):
         raise GemmError(f"cannot read {path}: {e}") from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
         raise GemmError(f"cannot read {path}: {e}") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # numpy returns a member without .npy magic raw
+            raise GemmError(f"{path}: {key!r} is not a numpy array (no .npy header)")
     return arrays["a"], arrays["b"], arrays.get("c")
 
 

@@ -220,6 +220,10 @@ def _bad_npz(tmp_path, kind):
         with zipfile.ZipFile(path, "w") as z:
             z.writestr("a.npy", b"not an array")
             z.writestr("b.npy", b"\x93NUMPY\x01\x00")
+    elif kind == "raw member":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("a.npy", b"")
+            z.writestr("b.npy", b"xy")
     elif kind == "directory":
         path = tmp_path
     elif kind == "missing":
@@ -228,7 +232,7 @@ def _bad_npz(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", ["empty", "text", "npy", "truncated", "pickle", "bad member",
-                                  "directory", "missing"])
+                                  "raw member", "directory", "missing"])
 def test_gemm_in_not_an_npz(capsys, tmp_path, kind):
     status, _, err = _main(capsys, "gemm", "--in", _bad_npz(tmp_path, kind))
     assert status == 2, err

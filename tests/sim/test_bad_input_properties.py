@@ -269,6 +269,8 @@ def _valid_operands(data):
             c = f["c"] if "c" in f.files else None
     except Exception:  # noqa: BLE001 - anything unreadable is invalid
         return False
+    if not all(isinstance(x, np.ndarray) for x in (a, b, c) if x is not None):
+        return False
     return (a.ndim == 2 and b.ndim == 2 and a.dtype == np.uint16 and b.dtype == np.uint16
             and min(a.shape + b.shape) > 0 and a.shape[1] == b.shape[0]
             and (c is None or (c.dtype == np.uint32 and c.shape == (a.shape[0], b.shape[1]))))
