@@ -129,6 +129,15 @@ def check_output_path(path, option, suffixes=None):
         raise UsageError(f"{option} {path}: directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise UsageError(f"{option} {path}: not writable")
+    # Permissions do not tell everything (root, read-only or special file systems): open it.
+    existed = p.exists()
+    try:
+        with open(p, "ab"):
+            pass
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot write: {e.strerror}") from None
+    if not existed:
+        p.unlink(missing_ok=True)
 
 
 def sim_option(q, *, model=False):

@@ -131,6 +131,7 @@ def test_gemm_estimate_grows_with_the_shape():
 @pytest.mark.parametrize("argv", [
     ["gemm", "--m", "4", "--n", "4", "--k", "4", "--out", "{missing}/res.npz"],
     ["gemm", "--m", "4", "--n", "4", "--k", "4", "--out", "{tmp}"],
+    ["gemm", "--m", "4", "--n", "4", "--k", "4", "--out", "/proc/res.npz"],
     ["noc-bench", "--mesh", "2x2", "--json", "{missing}/r.json"],
     ["noc-bench", "--mesh", "2x2", "--plot", "{missing}/r.png"],
     ["noc-bench", "--mesh", "2x2", "--plot", "{tmp}/r.pdf"],

@@ -149,15 +149,16 @@ def _bad_argv(draw):
     elif kind == "size" and base == "gemm":
         which = draw(st.sampled_from(["--m", "--n", "--k"]))
         argv[argv.index(which) + 1] = str(draw(st.one_of(st.integers(max_value=0),
-                                                         st.integers(min_value=10**7))))
+                                                         st.integers(min_value=10**9))))
     elif kind == "size" and base == "noc-bench":
         argv[argv.index("--cycles") + 1] = str(draw(st.one_of(st.integers(max_value=99),
                                                               st.integers(min_value=10**9))))
     elif kind == "out" and base == "gemm":
         argv += ["--out", draw(st.sampled_from(["/nonexistent/r.npz", "/", "/proc/r.npz"]))]
     elif kind == "out" and base == "noc-bench":
-        argv += [draw(st.sampled_from(["--json", "--plot"])),
-                 draw(st.sampled_from(["/nonexistent/r.png", "/", "r.pdf"]))]
+        option = draw(st.sampled_from(["--json", "--plot"]))
+        argv += [option, draw(st.sampled_from(["/nonexistent/r.png", "/", "/proc/r.png"]
+                                              + (["r.pdf"] if option == "--plot" else [])))]
     elif kind == "format" and base == "gemm":
         argv += ["--a-format", draw(st.text(max_size=8).filter(
             lambda s: s not in ("bf16", "cfp8-143", "cfp8_143", "cfp8-152", "cfp8_152")))]
