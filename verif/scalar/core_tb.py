@@ -521,7 +521,7 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     args = {"seed": seed, "stall": stall, "latency": latency, "max_cycles": max_cycles,
             "tohost": tohost or 0, "tohost_en": tohost is not None}
     info = run_cocotb(bench, "verif.scalar.core_cocotb", sim, args=args, harness=False,
-                      test_dir=run_dir, quiet=True, waves=waves)
+                      test_dir=run_dir, quiet=True, waves=waves, echo="  [")
     summary = json.loads((run_dir / "summary.json").read_text())
     records = _parse_trace(run_dir / "trace.txt")
     retired = [0] * threads
