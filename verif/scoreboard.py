@@ -38,8 +38,14 @@ def compare(expected, actual, *, describe, limit=8, what="results"):
     return n
 
 
+#: TestFloat's "infinite" (divide-by-zero) flag: no d1core flag, but vector files may carry it.
+TESTFLOAT_FLAG_INFINITE = 0x08
+
+
 def flags_str(flags):
-    """Flags as letters: I invalid, O overflow, U underflow, X inexact, D denormal; '-' if none."""
+    """Flags as letters: I invalid, Z infinite (TestFloat's 0x08, divide by zero: no d1core unit
+    raises it, but a vector file may expect it), O overflow, U underflow, X inexact, D denormal;
+    any other bit as ``+0x..``; '-' if none."""
     from hw.fp.formats import (
         FLAG_DENORMAL,
         FLAG_INEXACT,
@@ -48,7 +54,8 @@ def flags_str(flags):
         FLAG_UNDERFLOW,
     )
     flags = int(flags)
-    s = "".join(c for c, bit in (("I", FLAG_INVALID), ("O", FLAG_OVERFLOW),
-                                 ("U", FLAG_UNDERFLOW), ("X", FLAG_INEXACT),
-                                 ("D", FLAG_DENORMAL)) if flags & bit)
-    return s or "-"
+    letters = (("I", FLAG_INVALID), ("Z", TESTFLOAT_FLAG_INFINITE), ("O", FLAG_OVERFLOW),
+               ("U", FLAG_UNDERFLOW), ("X", FLAG_INEXACT), ("D", FLAG_DENORMAL))
+    s = "".join(c for c, bit in letters if flags & bit)
+    rest = flags & ~sum(bit for _, bit in letters)
+    return (s + (f"+{rest:#x}" if rest else "")) or "-"

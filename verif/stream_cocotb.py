@@ -17,10 +17,27 @@ import sys
 import time
 
 import cocotb
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import RisingEdge, Timer
 
 from verif.harness import StreamHarness, read_words, write_words
 from verif.runner import tb_args
+
+#: Seconds between two progress lines of a long batch, and simulated cycles between two looks
+#: at the clock (one timer callback each, so following the run costs next to nothing).
+PROGRESS_SECONDS = 5
+PROGRESS_CYCLES = 2000
+
+
+async def _progress(dut, harness, label, n_words):
+    """Every :data:`PROGRESS_SECONDS` of a long batch, print the cycles simulated so far and the
+    outputs received (the runner echoes lines starting with ``  [`` on stderr)."""
+    last = time.perf_counter()
+    while True:
+        await Timer(PROGRESS_CYCLES * harness.period_ns, unit="ns")
+        if time.perf_counter() - last >= PROGRESS_SECONDS:
+            last = time.perf_counter()
+            print(f"{label}: {int(dut.cycles.value):,} cycles so far, "
+                  f"{int(dut.n_out.value):,} of {n_words:,} outputs", file=sys.stderr, flush=True)
 
 
 @cocotb.test()
@@ -41,9 +58,14 @@ async def stream(dut):
             await RisingEdge(dut.clk)
             getattr(dut, f"{port}__valid").value = 0
         t0 = time.perf_counter()
+        ticker = (cocotb.start_soon(_progress(dut, h, f"  [{k + 1}/{len(args['batches'])}] "
+                                              f"{batch.get('label', '')}", len(words)))
+                  if args.get("progress", True) else None)
         out = await h.run(words, idle=batch.get("idle", 0), stall=batch.get("stall", 0),
                           timeout=batch.get("timeout", 10_000))
         seconds = time.perf_counter() - t0
+        if ticker is not None:
+            ticker.cancel()
         write_words(batch["resp"], out)
         summary.append({"label": batch.get("label", str(k)), "words": len(words),
                         "cycles": h.last_cycles, "seconds": seconds})

@@ -14,7 +14,6 @@ XY tables.
 """
 
 import json
-import sys
 import time
 
 import numpy as np
@@ -99,6 +98,18 @@ def _runs(width, height, pattern, rates, cycles, seed):
     return out
 
 
+def _generated(runs, warmup, cycles):
+    """Per rate, the load actually generated: packets created in the measured window
+    ``[warmup, cycles)``, per node per cycle."""
+    out = []
+    for run in runs:
+        created = sum(int(np.count_nonzero((np.asarray(n["t"]) >= warmup)
+                                           & (np.asarray(n["t"]) < cycles)))
+                      for n in run["nodes"])
+        out.append(created / (len(run["nodes"]) * (cycles - warmup)))
+    return out
+
+
 #: A rate keeps up while its average latency stays within this factor of the zero-load
 #: latency (that of the lowest rate) ...
 LATENCY_FACTOR = 3
@@ -108,22 +119,26 @@ ACCEPTED_SHARE = 0.95
 
 def saturation(points):
     """``saturation_rate``: the highest offered rate up to which every rate keeps up (all its
-    measured packets arrived, average latency at most `LATENCY_FACTOR` × the lowest rate's,
-    accepted at least `ACCEPTED_SHARE` of the offer), None if the lowest does not;
+    measured packets arrived, average latency at most `LATENCY_FACTOR` × the lowest measured
+    rate's, accepted at least `ACCEPTED_SHARE` of the load actually generated in the measured
+    window, ``generated``: a Bernoulli source's packets fall short of the nominal rate by
+    chance, more so on a small mesh); a rate that sent no measured packet says nothing and is
+    skipped; None if the lowest measured rate does not keep up;
     ``saturation_throughput``: the accepted throughput there; ``peak_accepted``: the largest
     accepted throughput of any rate (above saturation, transpose's unloaded nodes still take
     more, so it can pass the bound)."""
     points = sorted(points, key=lambda p: p["offered"])
-    zero_load = points[0]["latency_avg"]
+    measured = [p for p in points if p.get("latency_avg") is not None]
+    zero_load = measured[0]["latency_avg"] if measured else None
     last = None
-    for p in points:
+    for p in measured:
         if not (p["complete"] and p["latency_avg"] <= LATENCY_FACTOR * zero_load
-                and p["accepted"] >= ACCEPTED_SHARE * p["offered"]):
+                and p["accepted"] >= ACCEPTED_SHARE * p.get("generated", p["offered"])):
             break
         last = p
     return {"saturation_rate": last["offered"] if last else None,
             "saturation_throughput": last["accepted"] if last else 0.0,
-            "peak_accepted": max(p["accepted"] for p in points)}
+            "peak_accepted": max((p["accepted"] for p in points), default=0.0)}
 
 
 def parse_mesh(mesh):
@@ -173,6 +188,10 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2
                       harness=traffic_harness, quiet=True,
                       args={"spec": str(spec_path), "summary": str(summary)})
     points = json.loads(summary.read_text())
+    for point, generated in zip(points, _generated(runs, warmup, cycles), strict=True):
+        point["generated"] = generated
+        if point["measured"] == 0:  # nothing sent in the window: no latency to report
+            point["latency_avg"] = point["latency_p99"] = None
     total_cycles = sum(p["sim_cycles"] for p in points)
     result = {
         "mesh": f"{width}x{height}", "traffic": traffic, "vcs_per_class": vcs, "depth": depth,
@@ -205,7 +224,26 @@ def load_result(path):
                if not isinstance(result, dict) or k not in result]
     if missing:
         raise BenchError(f"{path} is not a noc-bench result: no {', '.join(missing)}")
+    points = result["points"]
+    if not isinstance(points, list) or not points:
+        raise BenchError(f"{path}: 'points' must be a non-empty list of measured rates")
+    for i, p in enumerate(points):
+        bad = [k for k, optional in (("offered", False), ("latency_avg", True),
+                                     ("latency_p99", True))
+               if not isinstance(p, dict) or not _number(p.get(k), optional)]
+        if bad:
+            raise BenchError(f"{path}: point {i} has no number {', '.join(bad)}")
+    for k in ("mesh", "traffic"):
+        if not isinstance(result[k], str):
+            raise BenchError(f"{path}: {k!r} must be a string, not {result[k]!r}")
     return result
+
+
+def _number(v, optional):
+    """Whether ``v`` is a finite number (or None, when ``optional``)."""
+    if v is None:
+        return optional
+    return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
 
 
 def _check_plot_path(path):
@@ -221,6 +259,11 @@ def draw(path, results):
         write_svg(path, results)
     else:
         write_png(path, results)
+
+
+def _measured(points):
+    """The points with a latency (a rate that sent no measured packet has none)."""
+    return [p for p in points if p.get("latency_avg") is not None]
 
 
 def _label(result):
@@ -242,12 +285,13 @@ def write_png(path, results):
     bounds = set()
     for i, r in enumerate(results):
         colour = f"C{i}"
-        x = [p["offered"] for p in r["points"]]
-        avg = [p["latency_avg"] for p in r["points"]]
-        p99 = [p["latency_p99"] for p in r["points"]]
+        points = _measured(r["points"])
+        x = [p["offered"] for p in points]
+        avg = [p["latency_avg"] for p in points]
+        p99 = [p["latency_p99"] for p in points]
         ax.plot(x, avg, "o-", color=colour, label=f"{_label(r)}: average")
         ax.plot(x, p99, "--", color=colour, alpha=0.6, label=f"{_label(r)}: 99th percentile")
-        ymax = max(ymax, *avg)
+        ymax = max(ymax, *avg, 0.0)
         if r.get("bound"):
             bounds.add(r["bound"])
     for b in sorted(bounds):
@@ -302,8 +346,8 @@ def curves(*, write=True, command="d1core bench --only noc", out_dir=None):
 
 
 def _write_section(result, command):
-    rows = [[f"{p['offered']:.3f}", f"{p['accepted']:.3f}", f"{p['latency_avg']:.1f}",
-             f"{p['latency_p99']:.1f}", "yes" if p["complete"] else "no (lower bounds)"]
+    rows = [[f"{p['offered']:.3f}", f"{p['accepted']:.3f}", _latency(p["latency_avg"]),
+             _latency(p["latency_p99"]), "yes" if p["complete"] else "no (lower bounds)"]
             for p in result["points"]]
     table = report.markdown_table(["offered", "accepted", "avg latency", "p99 latency",
                                    "all measured arrived"], rows)
@@ -326,16 +370,23 @@ def _write_section(result, command):
                           command=command, figures=result)
 
 
+def _latency(v):
+    """A latency for the tables: "-" where the rate sent no measured packet."""
+    return "-" if v is None else f"{v:.1f}"
+
+
 def _print(result):
+    """The results on stdout (the progress of the run goes to stderr)."""
     print(f"mesh {result['mesh']}, {result['traffic']}, {result['vcs_per_class']} VC/class, "
-          f"{result['cycles']} cycles (warm-up {result['warmup']})", file=sys.stderr)
-    print("  offered  accepted  avg latency  p99 latency  measured", file=sys.stderr)
+          f"{result['cycles']} cycles (warm-up {result['warmup']})")
+    print("  offered  generated  accepted  avg latency  p99 latency  measured")
     for p in result["points"]:
         late = "" if p["complete"] else "  (not all arrived: lower bounds)"
-        print(f"  {p['offered']:7.3f}  {p['accepted']:8.3f}  {p['latency_avg']:11.1f}  "
-              f"{p['latency_p99']:11.1f}  {p['measured']:8d}{late}", file=sys.stderr)
+        print(f"  {p['offered']:7.3f}  {p['generated']:9.3f}  {p['accepted']:8.3f}  "
+              f"{_latency(p['latency_avg']):>11}  {_latency(p['latency_p99']):>11}  "
+              f"{p['measured']:8d}{late}")
     print(f"  {_saturation_text(result)}; {result['router_cycles_per_second']:,.0f} "
-          "router-cycles/s", file=sys.stderr)
+          "router-cycles/s")
 
 
 def _saturation_text(result):
@@ -352,8 +403,9 @@ def _saturation_text(result):
 def write_svg(path, results):
     """Latency against offered load, one line per result, as a hand-written SVG."""
     w, h, m = 640, 400, 50
-    xmax = max(p["offered"] for r in results for p in r["points"]) * 1.05
-    ymax = max(p["latency_avg"] for r in results for p in r["points"]) * 1.1
+    xmax = max((p["offered"] for r in results for p in r["points"]), default=0) * 1.05 or 1.0
+    ymax = max((p["latency_avg"] for r in results for p in _measured(r["points"])),
+               default=0) * 1.1 or 10.0
     ymax = min(ymax, 200.0)
     colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
@@ -378,7 +430,8 @@ def write_svg(path, results):
         parts.append(f'<text x="{m - 6}" y="{sy(yv) + 4}" text-anchor="end">{yv:.0f}</text>')
     for i, r in enumerate(results):
         colour = colours[i % len(colours)]
-        pts = " ".join(f"{sx(p['offered']):.1f},{sy(p['latency_avg']):.1f}" for p in r["points"])
+        pts = " ".join(f"{sx(p['offered']):.1f},{sy(p['latency_avg']):.1f}"
+                       for p in _measured(r["points"]))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
                      'stroke-width="2"/>')
         label = _label(r)

@@ -13,7 +13,8 @@ and four threads on the C programs and its simulation speed, :mod:`sim.bench.sca
 from sim.bench import convert, gemm, noc, scalar, sram, vector
 from sim.flow.toolchain import SIMULATORS
 
-from ._common import command_line
+from ._common import check_estimate, command_line, count
+from .sim import BYTES_PER_CONVERSION, CONVERSIONS_PER_SECOND
 
 __all__ = ["PARTS", "add_parser", "main", "run"]
 
@@ -43,7 +44,14 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
 
 def main(args):
     """``d1core bench`` with parsed ``args``; returns the exit status."""
-    run(n=args.n, sims=args.sim or SIMULATORS, write=not args.no_write,
+    sims = args.sim or SIMULATORS
+    if args.only in (None, "convert"):
+        for sim in sims:
+            # three batches of n requests per simulator (idle and backpressure slow two)
+            check_estimate(f"the convert part with --n {args.n:,} in {sim}",
+                           seconds=4 * args.n / CONVERSIONS_PER_SECOND[sim],
+                           memory=3 * args.n * BYTES_PER_CONVERSION, force=args.force)
+    run(n=args.n, sims=sims, write=not args.no_write,
         command=command_line(), parts=[args.only] if args.only else PARTS)
     return 0
 
@@ -62,10 +70,12 @@ def add_parser(sub):
                        "transpose, 1 and 2 VCs, and their plots docs/noc-*.png). Every "
                        "result is checked against the model.")
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
-    q.add_argument("--n", type=int, default=50_000,
+    q.add_argument("--n", type=count(1), default=50_000,
                    help="conversion requests per run (default 50000)")
     q.add_argument("--sim", action="append", choices=SIMULATORS,
                    help="simulator of the speed measurements (repeatable; default both)")
     q.add_argument("--no-write", action="store_true", help="print only")
+    q.add_argument("--force", action="store_true",
+                   help="run even if the convert part's estimated time exceeds an hour")
     q.set_defaults(func=main)
     return q

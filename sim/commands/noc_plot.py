@@ -4,11 +4,14 @@ import sys
 
 from sim.bench import noc
 
+from ._common import check_output_path
+
 __all__ = ["add_parser", "main"]
 
 
 def main(args):
     """``d1core noc-plot`` with parsed ``args``; returns the exit status."""
+    check_output_path(args.out, "--out", suffixes=(".png", ".svg"))
     try:
         noc.draw(args.out, [noc.load_result(path) for path in args.results])
     except (OSError, noc.BenchError) as e:

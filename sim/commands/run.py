@@ -11,19 +11,28 @@ The program is an ELF64 RISC-V executable (:mod:`verif.scalar.elf`) that reports
 
 It prints the result, the cycles, and the instructions retired and IPC of each thread and in
 total. A program still running after ``--max-cycles`` is stopped and reported as a timeout.
-Exit status: 0 pass; 1 fail, timeout, or every thread stopped without a result; 2 bad usage or
-a file that is not a program for the core (exact message on stderr).
+A trap that no handler takes (``mtvec`` not set) ends the run: it is reported with its cause, pc,
+``mtval`` and thread. Exit status: 0 pass; 1 fail, trap, timeout, or every thread stopped without
+a result; 2 bad usage or a file that is not a program for the core, or whose ``tohost`` is not
+8-byte aligned inside memory (exact message on stderr).
 """
 
 import sys
 from dataclasses import dataclass
 
 from verif.scalar import core_tb, elf
-from verif.scalar.iss import ISS, MAX_THREADS, Memory
-from verif.scalar.programs import DEFAULT_MAX_CYCLES, RAM_BASE, RAM_SIZE, describe, failing_test
+from verif.scalar.iss import ISS, MAX_THREADS, Memory, TrapInfo
+from verif.scalar.programs import (
+    CAUSES,
+    DEFAULT_MAX_CYCLES,
+    RAM_BASE,
+    RAM_SIZE,
+    describe,
+    failing_test,
+)
 
-__all__ = ["SIMS", "Outcome", "RunError", "add_parser", "format_retire",
-           "report", "run", "run_iss"]
+__all__ = ["SIMS", "Outcome", "RunError", "add_parser", "check_tohost", "describe_trap",
+           "format_retire", "report", "run", "run_iss"]
 
 #: Where ``d1core run`` can run a program.
 SIMS = ("verilator", "icarus", "iss")
@@ -37,8 +46,9 @@ class RunError(Exception):
 class Outcome:
     """How a run ended. ``status``: "pass", "fail", "timeout" (``max_cycles`` reached),
     "stopped" (every thread parked with tohost still 0; on the RTL, nothing retired for a long
-    time) or "diverged" (the RTL's retire trace left the ISS's, ``detail`` says where);
-    ``instret`` per thread; ``trace`` the retire records when asked for."""
+    time), "trap" (a trap no handler takes: ``trap`` holds its cause, pc, mtval and thread) or
+    "diverged" (the RTL's retire trace left the ISS's, ``detail`` says where); ``instret`` per
+    thread; ``trace`` the retire records when asked for."""
 
     status: str
     tohost: int
@@ -47,6 +57,7 @@ class Outcome:
     sim: str
     trace: tuple | None = None
     detail: str | None = None
+    trap: TrapInfo | None = None
 
     @property
     def test(self):
@@ -82,7 +93,7 @@ def run_iss(program, *, threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trac
     result = iss.run(max_cycles)
     status = {"max_steps": "timeout", "idle": "stopped"}.get(result.status, result.status)
     return Outcome(status, result.tohost, result.steps, tuple(t.instret for t in iss.threads),
-                   "iss", tuple(iss.trace) if trace else None)
+                   "iss", tuple(iss.trace) if trace else None, trap=result.trap)
 
 
 def _run_rtl(program, *, sim, threads, max_cycles, trace):
@@ -97,7 +108,7 @@ def _run_rtl(program, *, sim, threads, max_cycles, trace):
         status = {"hang": "stopped"}.get(r.status, r.status)
         detail = None
     return Outcome(status, r.tohost, r.cycles, tuple(r.retired), sim,
-                   tuple(r.trace) if trace else None, detail)
+                   tuple(r.trace) if trace else None, detail, r.trap)
 
 
 def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False):
@@ -115,9 +126,28 @@ def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, 
     if program.tohost is None:
         raise RunError(f"{path}: no tohost symbol: the program cannot report a result "
                        "(link it with verif/scalar/programs/crt0.S, or define tohost)")
+    check_tohost(path, program.tohost)
     if sim == "iss":
         return run_iss(program, threads=threads, max_cycles=max_cycles, trace=trace)
     return _run_rtl(program, sim=sim, threads=threads, max_cycles=max_cycles, trace=trace)
+
+
+def check_tohost(path, tohost):
+    """Refuse a ``tohost`` the core cannot report through: not 8-byte aligned (the RTL bench
+    and the ISS would read different words) or not 8 bytes inside memory."""
+    if tohost % 8:
+        raise RunError(f"{path}: tohost at {tohost:#x} is not 8-byte aligned (align the "
+                       "symbol: .balign 8)")
+    if not RAM_BASE <= tohost <= RAM_BASE + RAM_SIZE - 8:
+        raise RunError(f"{path}: tohost at {tohost:#x} is outside memory ({RAM_BASE:#x}.."
+                       f"{RAM_BASE + RAM_SIZE - 1:#x})")
+
+
+def describe_trap(trap):
+    """One line naming a trap no handler takes."""
+    name = CAUSES.get(trap.cause, "unknown cause")
+    return (f"TRAP: {name} (cause {trap.cause}) at pc {trap.pc:#x} on thread {trap.thread}, "
+            f"mtval {trap.mtval:#x}, and no trap handler (mtvec) to take it")
 
 
 def format_retire(r):
@@ -141,6 +171,8 @@ def report(outcome, *, max_cycles):
         result = "FAIL: every thread stopped before the program wrote tohost"
     elif outcome.status == "diverged":
         result = f"FAIL: {outcome.detail}"
+    elif outcome.status == "trap":
+        result = describe_trap(outcome.trap)
     else:
         result = describe(outcome.tohost).replace("pass", "PASS", 1).replace("fail", "FAIL", 1)
     lines += [result, f"cycles: {outcome.cycles}" + (" (ISS steps)" if outcome.sim == "iss"
@@ -171,7 +203,10 @@ def add_parser(sub):
                        "pass or fail, the cycles, and the instructions retired and IPC per "
                        "thread and in total. --sim iss runs the golden ISS (a cycle is one "
                        "instruction); verilator and icarus run the RTL core, checked in lockstep "
-                       "against the ISS. Exit 0 pass, 1 fail or timeout, 2 bad usage or file.")
+                       "against the ISS. A trap with no handler is reported with its cause, pc, "
+                       "mtval and "
+                       "thread. Exit 0 pass, 1 fail, trap or timeout, 2 bad usage or file (a "
+                       "tohost that is misaligned or outside memory is refused at load).")
     q.add_argument("program", metavar="PROGRAM.elf")
     q.add_argument("--threads", type=int, default=MAX_THREADS, metavar="N",
                    help=f"hardware threads of the core, 1..{MAX_THREADS} (default "

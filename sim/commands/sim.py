@@ -22,12 +22,17 @@ from verif.fp.convert_run import run_convert
 from verif.fp.convert_tb import describe_request
 
 from . import gemm
-from ._common import sim_option, waves_of
+from ._common import check_estimate, count, seed_arg, sim_option, waves_of
 
 __all__ = ["DEFAULT_GEMM", "DEMO_FORMATS", "add_parser", "main", "run_convert_demo"]
 
 #: The GEMM ``d1core sim`` runs by default: M, N, K, BF16 x BF16 with C, on the D1 engine.
 DEFAULT_GEMM = (64, 64, 64)
+
+#: Conversions per simulated second (with Python's part) and bytes of memory per conversion of
+#: the conversion demo, for the estimate that refuses a run too large (rounded pessimistically).
+CONVERSIONS_PER_SECOND = {"verilator": 100_000, "icarus": 5_000}
+BYTES_PER_CONVERSION = 256
 
 #: (format, bias) pairs the demo quantizes to.
 DEMO_FORMATS = (("bf16", 0), ("cfp8_143", 7), ("cfp8_152", 15), ("shp", 15), ("uhp", 31))
@@ -49,6 +54,7 @@ def _report_mismatches(req, exp, got, limit=8):
 
 def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
     """Run the conversion demo; print the report; return the number of mismatching responses."""
+    t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     x = _tensor(rng, n)
     bits = x.view(np.uint32).astype(np.uint64)
@@ -68,9 +74,8 @@ def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
     print(f"d1core sim: a {n}-element random FP32 tensor through the conversion unit "
           f"({sim}), {len(batches)} batches, every response checked against the model",
           file=sys.stderr)
-    t0 = time.perf_counter()
     results, summary, info = run_convert(batches, sim, waves=waves)
-    wall = time.perf_counter() - t0
+    t_check = time.perf_counter()
 
     rows, failures = [], 0
     total_cycles = sum(s["cycles"] for s in summary)
@@ -96,10 +101,13 @@ def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
                           "mismatches", "round-trip RMS rel. error", "overflow", "underflow",
                           "inexact"], rows))
     conversions = 2 * n * len(DEMO_FORMATS) * 2
+    checking = time.perf_counter() - t_check
     print(f"\n{conversions} conversions in {total_cycles} cycles "
-          f"({conversions / total_cycles:.3f} per cycle, peak 1); simulation {wall:.1f} s "
-          f"({total_cycles / max(info['test_seconds'], 1e-9):,.0f} cycles/s including Python), "
-          f"build {info['build_seconds']:.1f} s")
+          f"({conversions / total_cycles:.3f} per cycle, peak 1)")
+    print(gemm.timing_line(time.perf_counter() - t_start, convert=info["convert_seconds"],
+                           build=info["build_seconds"],
+                           simulation=sum(s["seconds"] for s in summary), checking=checking,
+                           cycles=total_cycles))
     if info.get("waves"):
         print(f"waves: {info['waves']}")
     print("PASS: every response matches the reference model" if failures == 0 else
@@ -107,18 +115,31 @@ def run_convert_demo(*, sim="verilator", n=65536, seed=1, waves=None):
     return failures
 
 
+def check_convert_size(n, *, sim, force=False):
+    """Refuse a conversion demo of ``n`` elements too large for memory or the time limit."""
+    conversions = 4 * len(DEMO_FORMATS) * n
+    check_estimate(f"the conversion demo of {n:,} elements ({conversions:,} conversions) in {sim}",
+                   seconds=conversions / CONVERSIONS_PER_SECOND[sim],
+                   memory=conversions * BYTES_PER_CONVERSION, force=force)
+
+
 def main(args):
     """``d1core sim`` with parsed ``args``; returns the exit status."""
     if args.demo == "convert":
         n = 65536 if args.n is None else args.n
+        check_convert_size(n, sim=args.sim, force=args.force)
         bad = run_convert_demo(sim=args.sim, n=n, seed=args.seed, waves=waves_of(args))
         return 1 if bad else 0
     if args.n is not None:
         print("d1core sim: error: --n is an option of --demo convert", file=sys.stderr)
         return 2
     m, n, k = DEFAULT_GEMM
-    bad = gemm.run(m=m, n=n, k=k, seed=args.seed, sim=args.sim, preset="D1",
-                   waves=waves_of(args))
+    try:
+        bad = gemm.run(m=m, n=n, k=k, seed=args.seed, sim=args.sim, preset="D1",
+                       waves=waves_of(args), force=args.force)
+    except gemm.GemmError as e:
+        print(f"d1core sim: error: {e}", file=sys.stderr)
+        return 2
     return 1 if bad else 0
 
 
@@ -135,7 +156,11 @@ def add_parser(sub):
     sim_option(q)
     q.add_argument("--demo", choices=["gemm", "convert"], default="gemm",
                    help="what to simulate (default gemm)")
-    q.add_argument("--n", type=int, help="tensor elements of --demo convert (default 65536)")
-    q.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    q.add_argument("--n", type=count(1),
+                   help="tensor elements of --demo convert (default 65536)")
+    q.add_argument("--seed", type=seed_arg, default=1,
+                   help="random seed, 0..2**32-1 (default 1)")
+    q.add_argument("--force", action="store_true",
+                   help="run even if the estimated simulation time exceeds an hour")
     q.set_defaults(func=main)
     return q

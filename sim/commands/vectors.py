@@ -20,6 +20,7 @@ ops a line whose expected result is a NaN therefore passes when the unit returns
 flags are still compared.
 """
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,19 @@ from verif.fp.formats import decode
 from verif.scoreboard import flags_str
 from verif.vector.unit_run import LANES, fma_line_requests, fp32_lanes, model_vector, run_vector
 
-from ._common import sim_option, waves_of
+from ._common import (
+    SEED_MAX,
+    UsageError,
+    check_input_file,
+    seed_arg,
+    sim_option,
+    waves_of,
+)
 
 __all__ = ["Op", "FMAOp", "OPS", "VectorError", "add_parser", "main", "parse_vectors", "run"]
 
 
-class VectorError(ValueError):
+class VectorError(UsageError):
     """The vector file or the options are wrong (reported with the line number)."""
 
 
@@ -59,6 +67,8 @@ class Op:
     formats: tuple = ()
 
     def destination(self, fmt_option):
+        if fmt_option is not None:  # cfp8-143 and cfp8_143 alike, as in every command
+            fmt_option = fmt_option.replace("-", "_")
         if self.fmt is not None:
             if fmt_option not in (None, self.fmt):
                 raise VectorError(f"{self.name} converts {self.fmt}; --format {fmt_option} "
@@ -129,6 +139,9 @@ OPS = {(op.unit, op.name): op for op in (
 )}
 
 
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+
+
 def parse_vectors(path, n_operands, widths):
     """Read a vector file. Returns ``(lineno, operands (n x k), expected, flags, has_flags)``.
 
@@ -137,9 +150,15 @@ def parse_vectors(path, n_operands, widths):
     """
     rows, linenos, flags, has_flags = [], [], [], []
     try:
-        text = Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as e:
         raise VectorError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as e:
+        lineno = data[:e.start].count(b"\n") + 1
+        raise VectorError(f"{path}:{lineno}: byte {data[e.start]:#04x} is not ASCII text (a "
+                          "vector file holds hex digits, spaces and # comments)") from None
     for lineno, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
@@ -150,10 +169,10 @@ def parse_vectors(path, n_operands, widths):
         values = []
         for k, field in enumerate(fields):
             width = widths[k] if k < len(widths) else 8
-            try:
-                v = int(field, 16)
-            except ValueError:
-                raise VectorError(f"{path}:{lineno}: {field!r} is not hexadecimal") from None
+            # Hex digits only: int(x, 16) would also take a sign, a 0x prefix and underscores.
+            if not _HEX.fullmatch(field):
+                raise VectorError(f"{path}:{lineno}: {field!r} is not hexadecimal")
+            v = int(field, 16)
             if v >> width:
                 raise VectorError(f"{path}:{lineno}: {field!r} does not fit {width} bits")
             values.append(v)
@@ -176,12 +195,15 @@ def run(*, unit, op, path, sim="verilator", fmt=None, bias=None, rnd="rne", seed
     options or a malformed file.
     """
     out = sys.stdout if out is None else out
+    if not 0 <= seed <= SEED_MAX:
+        raise VectorError(f"--seed must be in 0..{SEED_MAX}, not {seed}")
     if (unit, op) not in OPS:
         names = ", ".join(o.name for o in OPS.values() if o.unit == unit)
         raise VectorError(f"unit {unit!r} has no op {op!r}" +
                           (f"; its ops are {names}" if names else f"; units are "
                            f"{', '.join(sorted({o.unit for o in OPS.values()}))}"))
     spec = OPS[(unit, op)]
+    check_input_file(path, "--in")
     if isinstance(spec, FMAOp):
         return _run_fma(spec, path=path, sim=sim, fmt=fmt, bias=bias, rnd=rnd, waves=waves,
                         limit=limit, out=out)
@@ -336,9 +358,11 @@ def add_parser(sub):
     q.add_argument("--op", required=True, choices=sorted({o.name for o in OPS.values()}))
     q.add_argument("--in", dest="input", required=True, metavar="FILE")
     sim_option(q, model=True)
-    q.add_argument("--format", help="cfp8_143 or cfp8_152 for the cfp8 ops")
+    q.add_argument("--format", help="cfp8_143 or cfp8_152 (also cfp8-143, cfp8-152) for the "
+                   "cfp8 ops")
     q.add_argument("--bias", type=int, help="bias of a configurable format (0..63)")
     q.add_argument("--round", default="rne", help="rne (default) or sr")
-    q.add_argument("--seed", type=int, default=1, help="SR generator seed (default 1)")
+    q.add_argument("--seed", type=seed_arg, default=1,
+                   help="SR generator seed, 0..2**32-1 (default 1)")
     q.set_defaults(func=main)
     return q

@@ -144,7 +144,7 @@ def test_bad_usage_exit_2(capsys):
     assert main(["synth", "no.such"]) == 2
     assert "unknown block 'no.such'" in capsys.readouterr().err
     assert main(["sim", "--demo", "convert", "--n", "0"]) == 2
-    assert "--n must be at least 1" in capsys.readouterr().err
+    assert "argument --n: must be at least 1, not 0" in capsys.readouterr().err
     assert main(["sim", "--n", "5"]) == 2
     assert "d1core sim: error: --n is an option of --demo convert" in capsys.readouterr().err
 

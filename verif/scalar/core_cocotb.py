@@ -4,12 +4,30 @@ parameters onto the bench's ports, wait for ``done``, write ``summary.json``. Ev
 ``run_program`` afterwards."""
 
 import json
+import sys
+import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
 
 from verif.runner import tb_args
+
+#: Seconds between two progress lines of a long run; simulated cycles between two looks.
+PROGRESS_SECONDS = 5
+PROGRESS_CYCLES = 5000
+
+
+async def _progress(dut):
+    """Every :data:`PROGRESS_SECONDS` of a long run, the cycles and instructions so far (the
+    runner echoes lines starting with ``  [`` on stderr)."""
+    last = time.perf_counter()
+    while True:
+        await Timer(PROGRESS_CYCLES, unit="ns")
+        if time.perf_counter() - last >= PROGRESS_SECONDS:
+            last = time.perf_counter()
+            print(f"  [scalar core] {int(dut.cycles.value):,} cycles, "
+                  f"{int(dut.retired.value):,} retired so far", file=sys.stderr, flush=True)
 
 
 @cocotb.test()
@@ -26,8 +44,10 @@ async def run(dut):
     cocotb.start_soon(Clock(dut.clk, 1, unit="ns").start())
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
+    progress = cocotb.start_soon(_progress(dut))
     if not int(dut.done.value):
         await RisingEdge(dut.done)
+    progress.cancel()
     await ClockCycles(dut.clk, 2)
     summary = {name: int(getattr(dut, name).value)
                for name in ("status", "cycles", "tohost_value", "proto_errors", "retired")}

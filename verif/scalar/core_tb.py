@@ -52,7 +52,7 @@ from sim.flow.build import Design
 from sim.flow.toolchain import BUILD
 from verif.harness import harness_sources, verilog_string
 from verif.runner import run_cocotb
-from verif.scalar.iss import ISS, Memory, Retire
+from verif.scalar.iss import ISS, Memory, Retire, TrapInfo
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
            "bench_verilog", "CoreBench", "MEM_SIZE", "HANG_CYCLES", "SIMULATORS", "lockstep"]
@@ -84,13 +84,34 @@ class LockstepISS(ISS):
     """The ISS stepped in the RTL's retire order: :meth:`step_thread` runs one instruction of
     the named thread (the ISS's own round-robin order is for running it alone)."""
 
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        #: Per thread, the first trap since its last retired instruction (a TrapInfo), and
+        #: whether that chain of traps has no handler (mtvec not fetchable, or a handler that
+        #: traps at its own first instruction: the thread traps forever).
+        self.trap_chain = {}
+        self.unhandled = set()
+
     def step_thread(self, index):
         thread = self.threads[index]
         if not thread.running:
             raise LockstepError(f"thread {index} retired an instruction while the ISS has it "
                                 "stopped")
         self._last = (index - 1) % len(self.threads)
-        return self.step()
+        record = self.step()
+        if record.trap is None:
+            self.trap_chain.pop(index, None)
+            self.unhandled.discard(index)
+        else:
+            self.trap_chain.setdefault(index, TrapInfo(record.trap, record.pc,
+                                                       thread.csr[Csr.MTVAL], index))
+            if not self.memory.contains(thread.pc, 4) or record.pc == thread.pc:
+                self.unhandled.add(index)
+        return record
+
+    def unhandled_trap(self):
+        """The first (by thread) trap chain no handler takes, or None."""
+        return next((self.trap_chain[i] for i in sorted(self.unhandled)), None)
 
 
 @dataclass
@@ -99,9 +120,11 @@ class CoreRun:
 
     ``status``: "pass", "fail" (``test`` holds n of tohost = 2n + 1, or None for another
     non-zero value), "timeout" (``max_cycles`` reached), "hang" (nothing retired for
-    :data:`HANG_CYCLES` cycles, e.g. every thread stopped). ``retired[i]`` counts thread i's
-    retired instructions (traps excluded). ``divergence`` is None when every record matched the
-    ISS, else the first mismatch; ``checked`` the records compared."""
+    :data:`HANG_CYCLES` cycles, e.g. every thread stopped; a trap is not progress) or "trap"
+    (a thread traps forever for want of a handler: ``trap`` holds the first trap of that chain,
+    its cause, pc, mtval and thread). ``retired[i]`` counts thread i's retired instructions
+    (traps excluded). ``divergence`` is None when every record matched the ISS, else the first
+    mismatch; ``checked`` the records compared."""
 
     status: str
     test: int | None
@@ -117,6 +140,7 @@ class CoreRun:
     seconds: float
     run_dir: Path
     extra: dict = field(default_factory=dict)
+    trap: TrapInfo | None = None
 
     @property
     def ipc(self):
@@ -347,7 +371,9 @@ module {name} (
                         {rt["pc"]}, {rt["insn"]}, {rt["rd_en"]}, {rt["rd"]}, {rt["value"]},
                         {rt["trap"]}, {rt["cause"]});
             retired <= retired + retire__valid + retire_late__valid;
-            quiet <= (retire__valid || retire_late__valid) ? 0 : quiet + 1;
+            // a trap is no progress: a thread trapping for want of a handler is a hang
+            quiet <= ((retire__valid && !{rt["trap"]}) || (retire_late__valid && !{rl["trap"]}))
+                     ? 0 : quiet + 1;
             // the end
             if (tohost_seen) tail <= tail + 1;
             if (tohost_seen && tail == {TAIL_CYCLES}) begin
@@ -442,8 +468,10 @@ def _describe(r):
     return f"thread {r.thread} pc {r.pc:#x} {insn}{write}{trap}"
 
 
-def lockstep(records, image, *, threads, entry, tohost, mem_size, coprocessor):
-    """Compare ``records`` (RTL retire order) with the ISS; return ``(checked, divergence)``."""
+def lockstep(records, image, *, threads, entry, tohost, mem_size, coprocessor, traps=None):
+    """Compare ``records`` (RTL retire order) with the ISS; return ``(checked, divergence)``.
+    With a list ``traps``, append the trap no handler takes at the end of the records (a
+    :class:`~verif.scalar.iss.TrapInfo`), if there is one."""
     memory = Memory(RAM_BASE, mem_size)
     for addr, blob in image:
         memory.write(addr, bytes(blob))
@@ -460,6 +488,8 @@ def lockstep(records, image, *, threads, entry, tohost, mem_size, coprocessor):
             want = got
         if got != want:
             return n, f"record {n}: got {_describe(got)}; ISS expected {_describe(want)}"
+    if traps is not None and iss.unhandled_trap() is not None:
+        traps.append(iss.unhandled_trap())
     return len(records), None
 
 
@@ -495,7 +525,7 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     args = {"seed": seed, "stall": stall, "latency": latency, "max_cycles": max_cycles,
             "tohost": tohost or 0, "tohost_en": tohost is not None}
     info = run_cocotb(bench, "verif.scalar.core_cocotb", sim, args=args, harness=CoreBench.harness,
-                      test_dir=run_dir, quiet=True, waves=waves)
+                      test_dir=run_dir, quiet=True, waves=waves, echo="  [")
     summary = json.loads((run_dir / "summary.json").read_text())
     records = _parse_trace(run_dir / "trace.txt")
     retired = [0] * threads
@@ -512,14 +542,19 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     else:
         status = end
     test = value >> 1 if status == "fail" and value & 1 else None
+    unhandled = []
     checked, divergence = lockstep(records, image, threads=threads, entry=entry, tohost=tohost,
-                                   mem_size=mem_size, coprocessor=bench_coprocessor)
+                                   mem_size=mem_size, coprocessor=bench_coprocessor,
+                                   traps=unhandled)
+    if status in ("hang", "timeout") and unhandled:
+        status = "trap"
     result = CoreRun(status=status, test=test, tohost=value, cycles=summary["cycles"],
                      retired=retired, traps=traps, trace=records if trace else None,
                      divergence=divergence, checked=checked,
                      proto_errors=summary["proto_errors"], sim=sim,
                      seconds=info["test_seconds"], run_dir=run_dir,
-                     extra={"build_seconds": info["build_seconds"]})
+                     extra={"build_seconds": info["build_seconds"]},
+                     trap=unhandled[0] if status == "trap" else None)
     if check:
         result.check()
     if not os.environ.get("D1CORE_KEEP_RUNS") and divergence is None:

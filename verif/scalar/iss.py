@@ -112,7 +112,7 @@ from hw.scalar.isa import (
     StoreFunct3,
 )
 
-__all__ = ["ISS", "AccessFault", "Memory", "Retire", "RunResult", "Thread"]
+__all__ = ["ISS", "AccessFault", "Memory", "Retire", "RunResult", "Thread", "TrapInfo"]
 
 XLEN_MASK = (1 << 64) - 1
 
@@ -224,13 +224,26 @@ class Retire:
 
 
 @dataclass(frozen=True)
+class TrapInfo:
+    """A trap no handler takes: ``cause``, the ``pc`` of the trapping instruction, ``mtval``
+    and the ``thread``."""
+
+    cause: int
+    pc: int
+    mtval: int
+    thread: int
+
+
+@dataclass(frozen=True)
 class RunResult:
-    """How :meth:`ISS.run` ended: ``status`` is "pass", "fail", "max_steps" (step limit) or
-    "idle" (no thread running); ``tohost`` the final value; ``steps`` the steps this run took."""
+    """How :meth:`ISS.run` ended: ``status`` is "pass", "fail", "max_steps" (step limit),
+    "idle" (no thread running) or "trap" (a trap no handler takes, ``trap`` says which);
+    ``tohost`` the final value; ``steps`` the steps this run took."""
 
     status: str
     steps: int
     tohost: int
+    trap: TrapInfo | None = None
 
     @property
     def test(self):
@@ -321,14 +334,29 @@ class ISS:
         return record
 
     def run(self, max_steps):
-        """Step until ``tohost`` becomes non-zero, no thread runs, or ``max_steps`` steps."""
+        """Step until ``tohost`` becomes non-zero, no thread runs, a trap finds no handler, or
+        ``max_steps`` steps.
+
+        A trap finds no handler when ``mtvec`` cannot be fetched (it resets to 0, outside
+        memory) or the handler traps at its own first instruction: the thread would trap
+        forever without retiring anything. The run then ends with status "trap" and the first
+        trap of that chain (the one the program caused, not the fetch faults that follow)."""
+        first = {}  # thread -> the first trap since its last retired instruction
         for n in range(max_steps):
-            if self._next_thread() is None:
+            t = self._next_thread()
+            if t is None:
                 return RunResult("idle", n, self._tohost_value())
-            self.step()
+            record = self.step()
             value = self._tohost_value()
             if value:
                 return RunResult("pass" if value == 1 else "fail", n + 1, value)
+            if record.trap is None:
+                first.pop(t.index, None)
+                continue
+            first.setdefault(t.index, TrapInfo(record.trap, record.pc, t.csr[Csr.MTVAL],
+                                               t.index))
+            if not self.memory.contains(t.pc, 4) or record.pc == t.pc:
+                return RunResult("trap", n + 1, value, first[t.index])
         return RunResult("max_steps", max_steps, self._tohost_value())
 
     def _tohost_value(self):
