@@ -9,10 +9,11 @@ layer   packages                               may import (besides the standard 
 1       ``hw.*`` (the blocks)                  layer 0, ``hw.*`` (no cycle between hw's
                                                packages)
 2       ``sim.flow`` (toolchain, build,        layers 0-1, ``sim.flow``
-        block registry, synthesis, lint,
-        reports)
+        block registry, cocotb runner,
+        synthesis, lint, reports)
 3       ``verif`` (models, testbenches,        layers 0-2, ``verif``
-        runner, run adapters, cocotb modules)
+        harnesses, run adapters, cocotb
+        modules)
 4       ``sim.bench`` (the bench parts)        layers 0-3, ``sim.bench``
 5       ``sim.commands``, ``sim.cli`` (the     layers 0-4, ``sim.commands``, ``sim.cli``
         ``d1core`` commands, the dispatcher)
@@ -138,7 +139,8 @@ def test_layer_of_each_package():
     assert layer("hw.common.arith") == "hw.common"
     assert layer("hw.fp.convert") == "hw"
     assert layer("sim.flow.build") == "sim.flow"
-    assert layer("verif.runner") == "verif"
+    assert layer("sim.flow.runner") == "sim.flow"
+    assert layer("verif.stream_run") == "verif"
     assert layer("sim.bench.noc") == "sim.bench"
     assert layer("sim.commands.gemm") == "sim.commands"
     assert layer("sim.cli") == "sim.commands"

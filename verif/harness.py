@@ -188,7 +188,7 @@ endmodule
 
 
 def stream_harness(design, *, stream_in="i", stream_out="o"):
-    """``(sources, top)`` of ``design`` in the stream harness (``verif.runner.run_cocotb``'s
+    """``(sources, top)`` of ``design`` in the stream harness (``sim.flow.runner.run_cocotb``'s
     default harness)."""
     top = f"harness_{design.name}"
     text = harness_verilog(design.name, design.ports(), stream_in=stream_in,

@@ -19,8 +19,8 @@ import time
 import cocotb
 from cocotb.triggers import RisingEdge, Timer
 
+from sim.flow.runner import tb_args
 from verif.harness import StreamHarness, read_words, write_words
-from verif.runner import tb_args
 
 #: Seconds between two progress lines of a long batch, and simulated cycles between two looks
 #: at the clock (one timer callback each, so following the run costs next to nothing).

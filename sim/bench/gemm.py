@@ -31,7 +31,7 @@ from verif.matmul.engine_tb import check_result, operands
 from verif.matmul.gemm_run import GEMM_DESIGNS, gemm_batch
 from verif.matmul.model import matmul
 from verif.matmul.tiling import gemm_output
-from verif.runner import run_stream
+from verif.stream_run import run_stream
 
 __all__ = ["SWEEP_K", "GROUPS", "PROBE_K", "ICARUS_BUDGET_S", "group_shape", "run_checked",
            "utilisation", "schedule_bound", "sweep", "workload_k", "icarus_speed", "run"]

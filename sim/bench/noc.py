@@ -21,8 +21,8 @@ import numpy as np
 from hw.noc.mesh import NoCMesh
 from sim.flow import report, toolchain
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from verif.noc.harness import traffic_harness
-from verif.runner import run_cocotb
 
 __all__ = ["run", "TRAFFIC", "BenchError", "bisection_bound", "pattern_bound", "draw",
            "load_result", "curves", "parse_mesh", "CURVES", "SERIAL_BITS", "saturation"]

@@ -10,10 +10,10 @@ import numpy as np
 from hw.noc.flit import Header, MsgClass, Opcode, flit_layout
 from hw.noc.routing import Mesh, route_tables
 from sim.bench.noc import SERIAL_BITS
+from sim.flow.runner import tb_args
 from verif.noc.harness import TrafficHarness
 from verif.noc.mesh_tb import config_words
 from verif.pack import pack, unpack
-from verif.runner import tb_args
 
 
 def _words(node):

@@ -30,7 +30,7 @@ from hw.common.memport import Op
 from hw.sram.config import D1, LINE_BYTES, PORTS, SMALL, TINY, get_preset
 from sim.flow import report
 from sim.flow.build import Design
-from verif.runner import run_cocotb, tb_args
+from sim.flow.runner import run_cocotb, tb_args
 from verif.sram.model import Request, random_throughput
 from verif.sram.scratchpad_tb import ScratchpadTB, harness
 

@@ -21,8 +21,8 @@ from verif.matmul import tiling
 from verif.matmul.engine_tb import check_result, format_bias, operands
 from verif.matmul.gemm_run import GEMM_DESIGNS, gemm_batch
 from verif.matmul.model import check_operands, matmul
-from verif.runner import run_stream
 from verif.scoreboard import Mismatch
+from verif.stream_run import run_stream
 
 from ._common import (
     SEED_MAX,

@@ -172,7 +172,7 @@ _MODULE_NAME = re.compile(r"^module (\\\S+ |\w+)\(", re.MULTILINE)
 
 
 #: Verilator's mark of a unit of hierarchical Verilation (``--hierarchical``, see
-#: ``verif.runner.VERILATOR_ARGS``): the module is Verilated and compiled once, as a library, and
+#: ``sim.flow.runner.VERILATOR_ARGS``): the module is Verilated and compiled once, as a library, and
 #: every instance calls it. Other tools read it as a comment.
 _HIER_BLOCK = "  /*verilator hier_block*/\n"
 

@@ -9,9 +9,9 @@ import cocotb
 import numpy as np
 
 from hw.fp.formats import Round
+from sim.flow.runner import tb_args
 from verif.fp import stimulus as st
 from verif.fp.convert_tb import ConvertTB
-from verif.runner import tb_args
 
 
 async def _tb(dut):

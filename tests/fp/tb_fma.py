@@ -9,9 +9,9 @@ import cocotb
 import numpy as np
 
 from hw.fp.formats import get_format
+from sim.flow.runner import tb_args
 from verif.fp import fma_tb as st
 from verif.fp.fma_tb import FMATB
-from verif.runner import tb_args
 
 
 async def _tb(dut):

@@ -11,8 +11,9 @@ import pytest
 
 from hw.fp.convert import ConvertUnit
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from tests.groups import sims_of
-from verif.runner import run_cocotb
+from verif.harness import stream_harness
 
 DESIGN = Design.of("fp_convert", ConvertUnit, tag_width=8)
 
@@ -34,5 +35,6 @@ CASES = {
 @pytest.mark.parametrize("sim", sims_of(DESIGN))
 @pytest.mark.parametrize("case", list(CASES))
 def test_convert(sim, case):
-    run_cocotb(DESIGN, "tests.fp.tb_convert", sim, testcase=case, quiet=True,
+    run_cocotb(DESIGN, "tests.fp.tb_convert", sim, harness=stream_harness, testcase=case,
+               quiet=True,
                args=CASES[case](FULL[sim]))

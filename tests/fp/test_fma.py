@@ -14,10 +14,11 @@ import pytest
 
 from hw.fp.fma import MATRIX_FORMATS, FMAUnit
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import SIMULATORS
 from tests.groups import same_build
 from verif.fp.fma_run import FMA_DESIGN
-from verif.runner import run_cocotb
+from verif.harness import stream_harness
 
 DESIGNS = {
     "full": (FMA_DESIGN, None),
@@ -55,4 +56,5 @@ def test_fma(config, case, sim):
     args = CASES[config][case](FULL[sim])
     if formats:
         args["formats"] = formats
-    run_cocotb(design, "tests.fp.tb_fma", sim, testcase=case, quiet=True, args=args)
+    run_cocotb(design, "tests.fp.tb_fma", sim, harness=stream_harness, testcase=case, quiet=True,
+               args=args)

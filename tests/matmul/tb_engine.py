@@ -11,8 +11,8 @@ import cocotb
 import numpy as np
 
 from hw.matmul.config import MATMUL_FORMATS, MatmulConfig
+from sim.flow.runner import tb_args
 from verif.matmul.engine_tb import KINDS, EngineTB, operands
-from verif.runner import tb_args
 
 #: Every (A format, B format) pair.
 PAIRS = list(itertools.product(MATMUL_FORMATS, repeat=2))

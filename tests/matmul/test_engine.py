@@ -19,12 +19,13 @@ import pytest
 
 from hw.matmul.config import D1, SMALL, MatmulConfig
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import SIMULATORS
 from tests.groups import same_build
+from verif.harness import stream_harness
 from verif.matmul.engine_tb import operands
 from verif.matmul.model import matmul
 from verif.matmul.tiling import EngineBench
-from verif.runner import run_cocotb
 
 #: A 2×2 block of 2×1 arrays: a 4×2 output tile, 8 MACs per cycle.
 BLOCK = MatmulConfig("BLOCK", block_rows=2, block_cols=2, unit_rows=2, unit_cols=1)
@@ -87,14 +88,16 @@ CASES = {
     for config in CONFIGS for case in CASES for sim in SIMS[config]])
 def test_engine(config, case, sim):
     cfg = CONFIGS[config]
-    run_cocotb(DESIGNS[config], "tests.matmul.tb_engine", sim, testcase=case, quiet=True,
+    run_cocotb(DESIGNS[config], "tests.matmul.tb_engine", sim, harness=stream_harness,
+               testcase=case, quiet=True,
                args={"config": _config_args(cfg), **CASES[case](cfg, FULL[sim])})
 
 
 @pytest.mark.slow
 def test_icarus_d1():
     """D1's engine on Icarus: one BF16 GEMM of two tile groups (six tiles) with C, every element."""
-    run_cocotb(DESIGNS["d1"], "tests.matmul.tb_engine", "icarus", testcase="shapes", quiet=True,
+    run_cocotb(DESIGNS["d1"], "tests.matmul.tb_engine", "icarus", harness=stream_harness,
+               testcase="shapes", quiet=True,
                args={"config": _config_args(D1), "shapes": [[17, 33, 2]], "idle": 0, "stall": 0})
 
 

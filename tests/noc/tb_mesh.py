@@ -7,9 +7,9 @@ endpoint backpressure), checked by the scoreboard of ``verif/noc/mesh_tb.py``.
 
 import cocotb
 
+from sim.flow.runner import tb_args
 from verif.noc.harness import TrafficHarness
 from verif.noc.mesh_tb import run_traffic
-from verif.runner import tb_args
 
 
 @cocotb.test()

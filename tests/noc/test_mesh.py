@@ -9,9 +9,9 @@ import pytest
 from hw.noc.flit import PAYLOAD_BITS
 from hw.noc.mesh import NoCMesh
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import SIMULATORS
 from verif.noc.harness import traffic_harness
-from verif.runner import run_cocotb
 
 
 def mesh_design(width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):

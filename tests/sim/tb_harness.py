@@ -8,9 +8,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from sim.flow.runner import tb_args
 from verif.fp.rng import initial_state, next_state
 from verif.harness import HarnessError, StreamHarness, read_records, read_words, write_words
-from verif.runner import tb_args
 
 
 @cocotb.test()

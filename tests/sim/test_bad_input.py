@@ -137,12 +137,12 @@ def test_gemm_estimate_grows_with_the_shape():
     ["noc-bench", "--mesh", "2x2", "--plot", "{tmp}/r.pdf"],
 ])
 def test_output_path_refused_before_simulating(capsys, tmp_path, monkeypatch, argv):
-    import verif.runner
+    import sim.flow.runner
 
     def no_simulation(*a, **k):
         raise AssertionError("simulated before checking the output path")
 
-    monkeypatch.setattr(verif.runner, "run_cocotb", no_simulation)
+    monkeypatch.setattr(sim.flow.runner, "run_cocotb", no_simulation)
     monkeypatch.setattr("sim.bench.noc.run_cocotb", no_simulation)
     monkeypatch.setattr("sim.commands.gemm.run_stream", no_simulation)
     argv = [a.format(missing=tmp_path / "no" / "dir", tmp=tmp_path) for a in argv]
@@ -190,7 +190,7 @@ def test_progress_of_a_long_step(capsys):
     """A step that lasts says what it is doing and for how long, on stderr."""
     import time
 
-    from verif.runner import _Ticker
+    from sim.flow.runner import _Ticker
 
     with _Ticker("building something", first=0.05, every=0.05):
         time.sleep(0.3)
@@ -308,7 +308,7 @@ def test_gemm_bf16_bias(capsys, monkeypatch):
                                        ("", False), ("false", False), ("OFF", False),
                                        ("1", True), ("on", True), ("yes", True)])
 def test_waves_values(monkeypatch, value, on):
-    from verif.runner import waves_requested
+    from sim.flow.runner import waves_requested
 
     monkeypatch.setenv("WAVES", value)
     assert waves_requested() is on

@@ -13,10 +13,10 @@ import pytest
 
 from sim.flow import lint
 from sim.flow.build import Design, atomic_write
+from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import BUILD, SIMULATORS
 from tests.sim.designs import PlusOne
-from verif.harness import LIBRARY, check_pauses, verilog_string
-from verif.runner import run_cocotb
+from verif.harness import LIBRARY, check_pauses, stream_harness, verilog_string
 from verif.scalar.core_tb import bench_verilog
 
 
@@ -29,7 +29,8 @@ from verif.scalar.core_tb import bench_verilog
 ])
 def test_harness(sim, defect, expect, idle, stall):
     design = Design.of("plus_one", PlusOne, width=32, defect=defect)
-    run_cocotb(design, "tests.sim.tb_harness", sim, quiet=True, testcase="harness_roundtrip",
+    run_cocotb(design, "tests.sim.tb_harness", sim, harness=stream_harness, quiet=True,
+               testcase="harness_roundtrip",
                args={"seed": 5, "n": 500, "idle": idle, "stall": stall, "expect": expect})
 
 

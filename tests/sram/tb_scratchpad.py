@@ -13,7 +13,7 @@ import numpy as np
 from hw.common.memport import Op, Status
 from hw.sram.config import LINE_BYTES, PORTS, get_preset
 from hw.sram.ecc import CODE_BITS
-from verif.runner import tb_args
+from sim.flow.runner import tb_args
 from verif.sram.model import Request
 from verif.sram.scratchpad_tb import WRITE_PORTS, ScratchpadTB, flip_mask, random_requests
 

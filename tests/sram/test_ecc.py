@@ -25,8 +25,8 @@ from hw.sram.ecc import (
     ECCStatus,
 )
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import SIMULATORS
-from verif.runner import run_cocotb
 from verif.sram.ecc import CORRECTED, OK, UNCORRECTABLE, H, decode, encode, syndrome_position
 
 PAIRS = list(itertools.combinations(range(CODE_BITS), 2))
@@ -273,5 +273,5 @@ ECC_DESIGNS = {"encoder": Design.of("sram_ecc_encoder", ECCEncoder),
 @pytest.mark.parametrize("sim", SIMULATORS)
 @pytest.mark.parametrize("unit", list(ECC_DESIGNS))
 def test_verilog_matches_model(unit, sim):
-    run_cocotb(ECC_DESIGNS[unit], "tests.sram.tb_ecc", sim, testcase=unit, harness=False,
+    run_cocotb(ECC_DESIGNS[unit], "tests.sram.tb_ecc", sim, testcase=unit, harness=None,
                quiet=True)

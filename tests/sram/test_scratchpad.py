@@ -14,8 +14,8 @@ import pytest
 from hw.sram.config import D1, SMALL, TINY
 from hw.sram.scratchpad import Scratchpad
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from tests.groups import sims_of
-from verif.runner import run_cocotb
 from verif.sram.scratchpad_tb import harness
 
 DESIGNS = {c.name: Design.of(f"sram_{c.name.lower()}", Scratchpad, config=c)

@@ -11,7 +11,7 @@ import cocotb
 import numpy as np
 
 from hw.vector.isa import VecOp, VecType
-from verif.runner import tb_args
+from sim.flow.runner import tb_args
 from verif.vector import unit_tb as vt
 
 

@@ -13,8 +13,9 @@ each pipe), with a few requests each (Verilator: every pair, thousands at random
 
 import pytest
 
+from sim.flow.runner import run_cocotb
 from tests.groups import same_build
-from verif.runner import run_cocotb
+from verif.harness import stream_harness
 from verif.vector.unit_run import VECTOR_DESIGN
 
 #: One (op, type) pair per datapath: FMA lane FP32 and BF16, the lane's 2-stage logic, the
@@ -47,5 +48,6 @@ RUNS = [pytest.param("verilator", None, marks=[same_build(VECTOR_DESIGN, "verila
 
 @pytest.mark.parametrize("sim, testcase", RUNS)
 def test_vector_unit(sim, testcase):
-    run_cocotb(VECTOR_DESIGN, "tests.vector.tb_vector", sim, quiet=True, args=SIZES[sim],
+    run_cocotb(VECTOR_DESIGN, "tests.vector.tb_vector", sim, harness=stream_harness, quiet=True,
+               args=SIZES[sim],
                testcase=testcase)

@@ -2,12 +2,12 @@
 
 Shared by ``d1core sim`` (the demo), ``d1core vectors --unit convert`` and ``d1core bench``:
 requests (dicts of arrays, see ``verif.fp.stimulus``) are packed with the unit's layout, sent in
-batches through ``verif.runner.run_stream`` and unpacked again.
+batches through ``verif.stream_run.run_stream`` and unpacked again.
 """
 
 from hw.fp.convert import ConvertUnit, request_layout, response_layout
 from sim.flow.build import Design
-from verif.runner import run_tagged
+from verif.stream_run import run_tagged
 
 __all__ = ["CONVERT_DESIGN", "TAG_WIDTH", "run_convert"]
 

@@ -1,14 +1,14 @@
 """Running request arrays through the FMA unit in RTL simulation, from the command line.
 
 Used by ``d1core vectors --unit fma``: requests (dicts of arrays, see ``verif.fp.fma_tb``) are
-packed with the unit's layout, sent in batches through ``verif.runner.run_stream`` and unpacked
+packed with the unit's layout, sent in batches through ``verif.stream_run.run_stream`` and unpacked
 again.
 """
 
 from hw.fp.fma import FMAUnit, fma_request_layout, fma_response_layout
 from sim.flow.build import Design
 from verif.fp.fma_tb import FIELDS
-from verif.runner import run_tagged
+from verif.stream_run import run_tagged
 
 __all__ = ["FMA_DESIGN", "TAG_WIDTH", "run_fma"]
 

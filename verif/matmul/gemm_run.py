@@ -22,7 +22,7 @@ TIMEOUT = 100_000
 
 def gemm_batch(config, a, b, c, *, a_fmt, a_bias, b_fmt, b_bias, label=None):
     """One GEMM on an engine built with ``config``, as ``(plan, batch)``: its
-    :class:`verif.matmul.tiling.GemmPlan` and the :func:`verif.runner.run_stream` batch that runs
+    :class:`verif.matmul.tiling.GemmPlan` and the ``run_stream`` batch that runs
     it (the input words, the configuration register's value as ``seed`` for the ``cfg`` port)."""
     plan, words = tiling.gemm_words(config, a, b, c)
     batch = {"words": words, "seed": tiling.pack_config(a_fmt, a_bias, b_fmt, b_bias),

@@ -174,7 +174,7 @@ endmodule""".replace("TRAIL", str(TRAIL_CYCLES)))
 
 def traffic_harness(design):
     """The simulation sources and top of ``design`` in its traffic harness (for
-    ``verif.runner.run_cocotb``'s ``harness``)."""
+    ``sim.flow.runner.run_cocotb``'s ``harness``)."""
     top = f"traffic_{design.name}"
     text = traffic_harness_verilog(design.name, design.ports(), name=top)
     return harness_sources(design, text, suffix="traffic"), top

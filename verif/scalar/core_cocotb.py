@@ -11,7 +11,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer
 
-from verif.runner import tb_args
+from sim.flow.runner import tb_args
 
 #: Seconds between two progress lines of a long run; simulated cycles between two looks.
 PROGRESS_SECONDS = 5

@@ -49,9 +49,9 @@ from hw.scalar.isa import (
     fetch_response_layout,
 )
 from sim.flow.build import Design
+from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import BUILD
 from verif.harness import harness_sources, verilog_string
-from verif.runner import run_cocotb
 from verif.scalar.iss import ISS, Memory, Retire, TrapInfo
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
@@ -394,7 +394,7 @@ endmodule
 @dataclass(frozen=True)
 class CoreBench:
     """The bench of a core with ``threads`` threads and ``mem_size`` bytes of memory, as
-    ``verif.runner.run_cocotb`` takes a design: ``name``, ``stem``, and :meth:`harness` for its
+    ``sim.flow.runner.run_cocotb`` takes a design: ``name``, ``stem``, and :meth:`harness` for its
     sources."""
     threads: int
     mem_size: int = MEM_SIZE

@@ -156,7 +156,7 @@ endmodule
 
 def multi_harness(design, *, inputs, outputs):
     """``(sources, top)`` of ``design`` in the multi-stream harness (for
-    ``verif.runner.run_cocotb``'s ``harness``)."""
+    ``sim.flow.runner.run_cocotb``'s ``harness``)."""
     top = f"mharness_{design.name}"
     text = multi_harness_verilog(design.name, design.ports(), inputs=inputs, outputs=outputs,
                                  name=top)

@@ -1,4 +1,4 @@
-"""The scratchpad's testbench pieces: the harness for ``verif.runner.run_cocotb``, request packing,
+"""The scratchpad's testbench pieces: the harness for the flow's ``run_cocotb``, request packing,
 random traffic, and :class:`ScratchpadTB`, which runs traffic through the design and checks every
 accept cycle, every response (data, status, tag, cycle) and the status counters against the
 cycle-level model (``verif/sram/model.py``).

@@ -11,7 +11,7 @@ from hw.vector.isa import VecOp, VecType, response_layout
 from hw.vector.unit import VectorUnit
 from sim.flow.build import Design
 from verif.pack import unpack
-from verif.runner import run_stream
+from verif.stream_run import run_stream
 from verif.vector.model import VectorUnitModel, ints_from_vectors, lanes, vector, vectors_from_ints
 from verif.vector.unit_tb import TAG_WIDTH, pack_requests, requests
 

@@ -2,9 +2,10 @@
 
 :func:`run_cocotb` is the one helper every cocotb test of the regression goes through:
 
-* the design is converted once (``Design.verilog``) and wrapped in the bulk stream harness of
-  ``verif/harness.py`` unless ``harness=False`` (or ``harness`` is a function of the design
-  returning its own ``(sources, top)``, as the mesh's traffic harness does);
+* the design is converted once (``Design.verilog``) and simulated as it is, or inside the harness
+  a testbench names: ``harness`` is a function of the design returning ``(sources, top)``, such
+  as the bulk stream harness (``verif.harness.stream_harness``), the mesh's traffic harness or
+  the scalar core's bench. The runner is part of the flow and knows no harness of its own;
 * each (design, simulator, waves) gets its own build directory under ``build/sim/``, taken under a
   lock, so pytest-xdist workers never race; each run gets its own test directory;
 * ``WAVES=1`` in the environment (or ``waves=True``) records a waveform (VCD on Verilator, FST on
@@ -23,13 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
-
 from sim.flow import toolchain
 from sim.flow.build import atomic_write, locked
-
-from .harness import read_words, stream_harness, write_words
-from .pack import pack, unpack
 
 __all__ = ["run_cocotb", "tb_args", "SimulationFailed", "waves_requested"]
 
@@ -64,12 +60,12 @@ def tb_args():
     return json.loads(os.environ.get(TB_ARGS_ENV, "{}"))
 
 
-def _harness_sources(design, *, harness, stream_in, stream_out):
-    if callable(harness):  # a testbench's own harness: (design) -> (sources, top)
-        return harness(design)
-    if not harness:
+def _harness_sources(design, harness):
+    if harness is None:
         return [design.simulation_verilog()], design.name
-    return stream_harness(design, stream_in=stream_in, stream_out=stream_out)
+    if not callable(harness):
+        raise TypeError(f"harness must be a function of the design or None, not {harness!r}")
+    return harness(design)  # (sources, top): the testbench's harness around the design
 
 
 def _public_ports(build_dir, top):
@@ -155,8 +151,8 @@ class _Echo:
         self.thread.join()
 
 
-def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, harness=True,
-               stream_in="i", stream_out="o", test_dir=None, quiet=False, echo=None):
+def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, harness=None,
+               test_dir=None, quiet=False, echo=None):
     """Build ``design`` for ``sim`` and run the cocotb test ``module`` (a module name) on it.
 
     Returns a dict with the results file, test directory, waveform path (or None) and the
@@ -172,8 +168,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     waves = waves_requested(waves)
     tc = time.monotonic()
     with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"):
-        sources, top = _harness_sources(design, harness=harness, stream_in=stream_in,
-                                        stream_out=stream_out)
+        sources, top = _harness_sources(design, harness)
     build_dir = toolchain.BUILD / "sim" / f"{design.stem}-{sim}{'-waves' if waves else ''}"
     if test_dir is None:
         test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
@@ -247,62 +242,3 @@ def _check_results(results, test_dir, *, quiet):
             detail = "\n" + "\n".join((test_dir / "sim.log").read_text().splitlines()[-40:])
         raise SimulationFailed(f"cocotb tests failed: {', '.join(failed)} (log in {test_dir})"
                                + detail)
-
-
-def run_stream(design, batches, sim, *, seed_port=None, waves=None, progress=True):
-    """Push batches of payload words through ``design`` in the bulk harness; return the responses.
-
-    ``batches`` is a list of dicts with ``words`` (ints) and optionally ``seed`` (written to the
-    ``seed_port`` stream first), ``idle``, ``stall`` (256ths), ``label``. Returns
-    ``(responses, summary, info)``: one list of response words per batch, the per-batch
-    ``{"label", "words", "cycles", "seconds"}`` and ``run_cocotb``'s info dict.
-    """
-    test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
-    test_dir.mkdir(parents=True, exist_ok=True)
-    spec = []
-    for k, b in enumerate(batches):
-        stim, resp = test_dir / f"batch{k}.stim.hex", test_dir / f"batch{k}.resp.hex"
-        write_words(stim, b["words"])
-        spec.append({"stim": str(stim), "resp": str(resp), "seed": b.get("seed"),
-                     "idle": b.get("idle", 0), "stall": b.get("stall", 0),
-                     "label": b.get("label", f"batch {k}"), "timeout": b.get("timeout", 10_000)})
-    summary_path = test_dir / "summary.json"
-    info = run_cocotb(design, "verif.stream_cocotb", sim, test_dir=test_dir, waves=waves,
-                      quiet=True, echo="  [" if progress else None,
-                      args={"batches": spec, "seed_port": seed_port, "progress": progress,
-                            "summary": str(summary_path)})
-    responses = [read_words(s["resp"]) for s in spec]
-    return responses, json.loads(summary_path.read_text()), info
-
-
-def run_tagged(design, batches, sim, *, request_layout, response_layout, fields, tag_width,
-               seed_port=None, waves=None, progress=True):
-    """:func:`run_stream` for a unit whose requests and responses carry a ``tag``.
-
-    Each batch has ``req`` (a dict of arrays holding ``fields``) and optionally ``seed``,
-    ``idle``, ``stall``, ``label``. Requests are packed with ``request_layout`` and tagged with
-    their index modulo ``2**tag_width``; responses are unpacked with ``response_layout``. Returns
-    ``(results, summary, info)``, one dict of uint64 arrays per batch; a response whose tag is not
-    its request's (lost, duplicated or reordered) raises ``AssertionError``.
-    """
-    def tags(n):
-        return np.arange(n, dtype=np.uint64) % np.uint64(1 << tag_width)
-
-    stream_batches = []
-    for b in batches:
-        req = b["req"]
-        words = pack(request_layout, tag=tags(len(req[fields[0]])),
-                     **{k: req[k] for k in fields})
-        stream_batches.append({**{k: v for k, v in b.items() if k != "req"}, "words": words})
-    responses, summary, info = run_stream(design, stream_batches, sim, seed_port=seed_port,
-                                          waves=waves, progress=progress)
-    results = []
-    for b, words in zip(batches, responses, strict=True):
-        got = unpack(response_layout, np.array(words, dtype=np.uint64))
-        expect = tags(len(b["req"][fields[0]]))
-        if not np.array_equal(got["tag"], expect):
-            first = int(np.flatnonzero(got["tag"] != expect)[0])
-            raise AssertionError(f"response {first} carries tag {int(got['tag'][first])}, "
-                                 f"expected {int(expect[first])}: lost or reordered")
-        results.append(got)
-    return results, summary, info
