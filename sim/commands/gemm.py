@@ -67,7 +67,7 @@ def _format(name, which):
     if name in CLI_FORMATS:
         return get_format(CLI_FORMATS[name])
     raise GemmError(f"--{which}-format must be one of bf16, cfp8-143 (or cfp8_143), cfp8-152 "
-                    f"(or cfp8_152), got {name!r}")
+                    f"(or cfp8_152), not {name!r}")
 
 
 def _bias(fmt, bias, which):
@@ -174,14 +174,14 @@ def run(*, m=None, n=None, k=None, a_format="bf16", a_bias=None, b_format="bf16"
     """The ``d1core gemm`` command: print the report; return the number of mismatching
     elements. Raises :class:`GemmError` for bad usage or input, before any simulation."""
     if preset not in PRESETS:
-        raise GemmError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise GemmError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
     a_fmt, b_fmt = _format(a_format, "a"), _format(b_format, "b")
     a_bias, b_bias = _bias(a_fmt, a_bias, "a"), _bias(b_fmt, b_bias, "b")
     if seed is not None and not 0 <= seed <= SEED_MAX:
-        raise GemmError(f"--seed must be in 0..{SEED_MAX}, got {seed}")
+        raise GemmError(f"--seed must be in 0..{SEED_MAX}, not {seed}")
     for x, v in (("m", m), ("n", n), ("k", k)):
         if v is not None and v < 1:
-            raise GemmError(f"--{x} must be at least 1, got {v}")
+            raise GemmError(f"--{x} must be at least 1, not {v}")
     if out is not None:
         check_output_path(out, "--out")
     if inp is not None:

@@ -116,9 +116,9 @@ def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, 
     if sim not in SIMS:
         raise RunError(f"unknown simulator {sim!r}; expected one of {', '.join(SIMS)}")
     if not 1 <= threads <= MAX_THREADS:
-        raise RunError(f"--threads must be in 1..{MAX_THREADS}, got {threads}")
+        raise RunError(f"--threads must be in 1..{MAX_THREADS}, not {threads}")
     if max_cycles < 1:
-        raise RunError(f"--max-cycles must be at least 1, got {max_cycles}")
+        raise RunError(f"--max-cycles must be at least 1, not {max_cycles}")
     try:
         program = elf.load(path)
     except elf.ElfError as e:

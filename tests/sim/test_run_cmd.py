@@ -103,9 +103,9 @@ def test_trace_matches_objdump(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--threads", "0"], "--threads must be in 1..4, got 0"),
-    (["--threads", "5"], "--threads must be in 1..4, got 5"),
-    (["--max-cycles", "0"], "--max-cycles must be at least 1, got 0"),
+    (["--threads", "0"], "--threads must be in 1..4, not 0"),
+    (["--threads", "5"], "--threads must be in 1..4, not 5"),
+    (["--max-cycles", "0"], "--max-cycles must be at least 1, not 0"),
 ])
 def test_bad_options(capsys, argv, message):
     """Impossible option values: exit 2 and the exact message."""
