@@ -10,7 +10,8 @@ from .stages import MulDivResult, access_fault, thread_bit
 
 __all__ = ["Completion", "Done"]
 
-#: A completion taken: the result ``data`` for ``thread``, ``error`` for an access fault.
+#: A completion taken: the result ``data`` for ``thread``; ``error`` for an access fault (a load
+#: or store) or an illegal instruction (a coprocessor instruction the coprocessor refused).
 Done = data.StructLayout({"valid": 1, "thread": THREAD_BITS, "data": XLEN, "error": 1})
 
 
@@ -32,6 +33,7 @@ class Completion(wiring.Component):
         ``tag`` is the thread; a status other than ``OK`` and ``CORRECTED`` is an access
         fault.
     cop_resp : ``In(stream.Signature(CoprocResponse))``
+        ``error`` makes the instruction illegal.
     div : ``In(stream.Signature(MulDivResult)).array(threads)``
         The results, taken (``ready``) when chosen.
     mul : ``In(stream.Signature(MulDivResult, always_ready=True))``
@@ -39,7 +41,7 @@ class Completion(wiring.Component):
     done : ``Out(Done)``
         The result taken in the previous cycle.
     release : ``Out(threads)``
-        The thread of the result taken now, unless it is an access fault: it may issue again
+        The thread of the result taken now, unless it is an error (a trap): it may issue again
         while its instruction retires.
 
     Contract
@@ -76,7 +78,8 @@ class Completion(wiring.Component):
         with m.Elif(self.cop_resp.valid):
             m.d.comb += self.cop_resp.ready.eq(1)
             m.d.comb += [incoming.valid.eq(1), incoming.thread.eq(self.cop_resp.payload.thread),
-                         incoming.data.eq(self.cop_resp.payload.value)]
+                         incoming.data.eq(self.cop_resp.payload.value),
+                         incoming.error.eq(self.cop_resp.payload.error)]
         for div in self.div:
             with m.Elif(div.valid):
                 m.d.comb += div.ready.eq(1)

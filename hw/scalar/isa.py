@@ -217,8 +217,10 @@ def data_response_layout(*, tag_width):
 #: A custom-0..3 instruction: its bits, the values of rs1 and rs2, the thread and rd.
 CoprocRequest = data.StructLayout({"insn": 32, "rs1": XLEN, "rs2": XLEN, "thread": THREAD_BITS,
                                    "rd": 5})
-#: The coprocessor's answer: ``value`` goes to ``rd`` of ``thread`` (dropped for x0).
-CoprocResponse = data.StructLayout({"value": XLEN, "thread": THREAD_BITS, "rd": 5})
+#: The coprocessor's answer: ``value`` goes to ``rd`` of ``thread`` (dropped for x0); with
+#: ``error`` the instruction is illegal instead: the thread traps with cause 2 and ``mtval`` = the
+#: instruction bits (``value`` is ignored).
+CoprocResponse = data.StructLayout({"value": XLEN, "thread": THREAD_BITS, "rd": 5, "error": 1})
 #: One retired (or trapped) instruction of the retire trace.
 RetireRecord = data.StructLayout({
     "thread": THREAD_BITS, "pc": XLEN, "insn": 32, "rd_en": 1, "rd": 5, "value": XLEN,

@@ -169,9 +169,12 @@ class WriteBack(wiring.Component):
                     m.d.comb += extracted.eq(sext(loaded, bits) if signed else loaded[:bits])
         c_rd_en = done.valid & ~done.error & ~c_store & (c_insn[7:12] != 0)
         c_value = Mux(c_load, extracted, done.data)
-        c_cause = Mux(c_store, Cause.STORE_FAULT, Cause.LOAD_FAULT)
+        # Of the late instructions only loads, stores and coprocessor instructions fail: a
+        # refused coprocessor instruction is illegal, with its bits in mtval.
+        c_cause = Mux(c_store, Cause.STORE_FAULT, Mux(c_load, Cause.LOAD_FAULT, Cause.ILLEGAL))
         m.d.comb += [self.late_pc.eq(pend_pc[twc]),
-                     self.late_cause.eq(c_cause), self.late_tval.eq(c_addr)]
+                     self.late_cause.eq(c_cause),
+                     self.late_tval.eq(Mux(c_load | c_store, c_addr, c_insn))]
 
         # pc updates: a trap goes to its handler (the CSR file enters it).
         with m.If(done.valid & done.error):

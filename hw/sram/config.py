@@ -112,6 +112,12 @@ class SRAMConfig:
         keeps a port at one request per cycle when its responses are taken at once.
     scrub_depth : int
         Lines waiting for a scrub write-back, 1..64.
+    base : int
+        Byte address of the scratchpad's first byte (default 0): a multiple of the window
+        ``2 ** (line_bits + 6)`` that holds it, below ``2 ** addr_bits``. A
+        request's address lies in the scratchpad when its bits above the window equal the
+        base's and its offset in the window is below ``size``; the D1 core puts the scratchpad
+        at 0x8000_0000, where programs are linked.
     """
     name: str
     lines: int
@@ -121,6 +127,7 @@ class SRAMConfig:
     tag_width: int = 8
     resp_depth: int = 8
     scrub_depth: int = 4
+    base: int = 0
 
     def __post_init__(self):
         check_name("name", self.name)
@@ -137,6 +144,12 @@ class SRAMConfig:
         check_tag_width(self.tag_width)
         check_int("resp_depth", self.resp_depth, 1, DEPTH_MAX)
         check_int("scrub_depth", self.scrub_depth, 1, DEPTH_MAX)
+        check_int("base", self.base, 0, (1 << self.addr_bits) - 1)
+        # (the window fits below 2**addr_bits, since the scratchpad does and the window is the
+        # smallest power of two that holds it)
+        if self.base % (1 << self.window_bits):
+            raise ValueError(f"base must be a multiple of {1 << self.window_bits:#x}, "
+                             f"not {self.base:#x}")
 
     def __str__(self):
         return (f"{self.name} ({self.lines} lines = {self.size:,} B, {self.banks} banks, "
@@ -163,6 +176,18 @@ class SRAMConfig:
     @property
     def line_bits(self):
         return index_bits(self.lines)
+
+    @property
+    def window_bits(self):
+        """Bits of a byte offset within the scratchpad's address window (see ``base``)."""
+        return self.line_bits + 6
+
+    def contains(self, addr):
+        """Whether byte ``addr`` lies in the scratchpad (Python integers and Amaranth values;
+        the RTL and the model share it)."""
+        high = addr >> self.window_bits
+        offset = addr & ((1 << self.window_bits) - 1)
+        return (high == self.base >> self.window_bits) & (offset < self.size)
 
     @property
     def requesters(self):

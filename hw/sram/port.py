@@ -171,7 +171,7 @@ class ScratchpadPort(wiring.Component):
                 if spec.writes else 0
             m.d.sync += [
                 a.valid.eq(1),
-                a.line.eq(addr >> 6),
+                a.line.eq(addr[6:c.window_bits]),
                 a.woff.eq((addr >> 3) & (LINE_WORDS - 1)),
                 a.write.eq(is_write),
                 a.rmw.eq(int(spec.internal) | (is_write & partial)),
@@ -182,7 +182,7 @@ class ScratchpadPort(wiring.Component):
             ]
             if spec.writes:
                 m.d.sync += [a.data.eq(p.data), a.mask.eq(p.mask)]
-            with m.If(addr >= c.size):
+            with m.If(~c.contains(addr)):
                 m.d.sync += a.status.eq(Status.OUT_OF_RANGE)
             with m.Elif(addr & (spec.width - 1)):
                 m.d.sync += a.status.eq(Status.MISALIGNED)
@@ -227,7 +227,7 @@ class ScratchpadPort(wiring.Component):
             self.ev_corrected.eq(checked & corr.any()),
             self.ev_uncorrectable.eq(checked & unc.any()),
             self.ev_refused.eq(p3.valid & (p3.kind == Kind.REFUSED)),
-            self.ev_addr.eq((p3.line << 6) | ((p3.woff + first_unc) << 3)),
+            self.ev_addr.eq(c.base | (p3.line << 6) | ((p3.woff + first_unc) << 3)),
             self.scrub.eq(p3.valid & (p3.kind == Kind.READ) & corr.any()),
             self.scrub_line.eq(p3.line),
         ]

@@ -160,7 +160,7 @@ class Scratchpad(wiring.Component):
         m.d.comb += [
             fifo.w_en.eq(Cat(port.scrub for port in external).any()),
             scrubber.req.valid.eq(fifo.r_rdy),
-            scrubber.req.payload.addr.eq(fifo.r_data * LINE_BYTES),
+            scrubber.req.payload.addr.eq(c.base | (fifo.r_data * LINE_BYTES)),
             fifo.r_en.eq(scrubber.req.ready),
             scrubber.resp.ready.eq(1),
         ]

@@ -358,6 +358,7 @@ module {name} (
                 {cr["thread"]} <= {cq["thread"]};
                 {cr["rd"]} <= {cq["rd"]};
                 {cr["value"]} <= c_value;
+                {cr["error"]} <= 0;
             end
             // stream rules: at most one count a cycle, however many streams break them
             proto_errors <= proto_errors + {{31'd0, f_err || d_err || c_err}};

@@ -112,14 +112,15 @@ class ScratchpadModel:
 
     def _decode_request(self, spec, r):
         c = self.config
-        a = _A(valid=True, addr=r.addr, line=(r.addr >> 6) % (1 << c.line_bits),
+        a = _A(valid=True, addr=r.addr,
+               line=(r.addr & ((1 << c.window_bits) - 1)) >> 6,
                woff=(r.addr >> 3) & (LINE_WORDS - 1), tag=r.tag)
         a.write = spec.writes and (not spec.reads or r.op == Op.WRITE.value)
         if spec.writes:
             a.data, a.mask = r.data, r.mask
         partial = any(0 < (r.mask >> 8 * w) & 0xFF < 0xFF for w in range(spec.words))
         a.rmw = spec.internal or (a.write and partial)
-        if r.addr >= c.size:
+        if not c.contains(r.addr):
             a.status = Status.OUT_OF_RANGE.value
         elif r.addr % spec.width:
             a.status = Status.MISALIGNED.value
@@ -222,7 +223,8 @@ class ScratchpadModel:
                     events["uncorrectable"] += bool(unc)
                     if unc and err is None:
                         first = (unc & -unc).bit_length() - 1
-                        err = item["line"] * LINE_BYTES + (item["woff"] + first) * WORD_BYTES
+                        err = (c.base + item["line"] * LINE_BYTES
+                               + (item["woff"] + first) * WORD_BYTES)
                     if kind == _READ and corr and scrub_line is None:
                         scrub_line = item["line"]
                 if kind == _READ:
@@ -246,7 +248,7 @@ class ScratchpadModel:
             issue = (grant[k] and not a.phase2) or refuse_pass[k]
             if p.spec.internal:
                 offer = None if scrub_offer is None else \
-                    Request(addr=scrub_offer * LINE_BYTES, op=Op.WRITE.value)
+                    Request(addr=c.base | scrub_offer * LINE_BYTES, op=Op.WRITE.value)
                 take = bool(p.fifo)
             else:
                 offer, take = offers[k], taken[k]

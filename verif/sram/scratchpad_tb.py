@@ -63,7 +63,7 @@ def _unpack(layout, word):
 def random_requests(rng, config, n, *, hot_lines=8, p_hot=0.5, p_bad=0.03, tag_base=0):
     """``n`` random requests per port: addresses half in ``hot_lines`` lines (same-bank and
     same-address collisions between ports), half anywhere; about ``p_bad`` misaligned or out of
-    range; write masks whole, partial or empty; the scalar port reads or writes at random.
+    range (above the scratchpad, or below a non-zero ``base``); write masks whole, partial or empty; the scalar port reads or writes at random.
     Returns ``{port number: [Request]}``."""
     out = {}
     hot = rng.choice(config.lines, size=min(hot_lines, config.lines), replace=False)
@@ -74,13 +74,16 @@ def random_requests(rng, config, n, *, hot_lines=8, p_hot=0.5, p_bad=0.03, tag_b
                 line = int(rng.choice(hot))
             else:
                 line = int(rng.integers(config.lines))
-            addr = line * LINE_BYTES + int(rng.integers(LINE_BYTES // spec.width)) * spec.width
+            addr = config.base + line * LINE_BYTES \
+                + int(rng.integers(LINE_BYTES // spec.width)) * spec.width
             u = rng.random()
             if u < p_bad / 2:
                 addr += int(rng.integers(1, spec.width)) if spec.width > 1 else 0
             elif u < p_bad:
-                addr = config.size + int(rng.integers(0, 4 * LINE_BYTES)) // spec.width \
-                    * spec.width
+                addr = config.base + config.size \
+                    + int(rng.integers(0, 4 * LINE_BYTES)) // spec.width * spec.width
+                if config.base and rng.random() < 0.5:
+                    addr -= config.size + 8 * LINE_BYTES      # below the base
                 addr = min(addr, (1 << config.addr_bits) - spec.width)
             r = Request(addr=addr, tag=(tag_base + i) % (1 << config.tag_width))
             if spec.writes:

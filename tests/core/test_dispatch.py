@@ -1,0 +1,310 @@
+"""``hw.core.dispatch.Dispatcher`` in the Amaranth simulator: the decode of every custom
+instruction (illegal encodings answered with ``error``), commands to the units with the thread's
+vector state, answers only once a unit took the command, semaphores (SSET, SADD, signals of
+finished commands, SWAIT asleep until the value is reached), fences, the units' error registers
+(STATUS reads and clears), RDCTR, and to_reg results."""
+
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from hw.core.dispatch import Dispatcher
+from hw.core.isa import (
+    DmaCommand,
+    Done,
+    Error,
+    ErrorRecord,
+    MatrixCommand,
+    MatrixFn,
+    RegResult,
+    SyncFn,
+    Unit,
+    VectorCommand,
+    VectorConfig,
+    VectorFn,
+    VectorStrides,
+    encode,
+)
+from hw.matmul.array import OperandConfig
+from hw.matmul.config import SMALL
+from hw.scalar.isa import CoprocRequest, CoprocResponse
+from hw.vector.isa import VecOp
+from tests.amaranth_sim import raises_unelaborated
+from verif.pack import pack, unpack
+
+MASK64 = (1 << 64) - 1
+
+
+def pack_fields(layout, fields):
+    return int(pack(layout, 1, **fields)[0])
+
+
+def unpack_fields(layout, word):
+    return {k: int(v[0]) for k, v in unpack(layout, [word]).items()}
+
+
+def _insn(unit, funct3, **kw):
+    return encode(unit, funct3, **kw)
+
+
+def signal_bits(sem, amount, enable=1):
+    return sem | enable << 4 | amount << 5
+
+
+class Bench:
+    """Drives the dispatcher: ``ask`` sends one instruction of a thread and returns its answer
+    (or None if none came within ``limit`` cycles); the units' command streams are taken with
+    ``ready`` set by ``self.ready[unit]`` and recorded in ``self.commands[unit]``; ``finish``
+    sends a Done, ``refuse`` an ErrorRecord, ``reply`` a RegResult."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+        self.ready = {"matrix": 1, "vector": 1, "dma": 1}
+        self.commands = {"matrix": [], "vector": [], "dma": []}
+        self.layouts = {"matrix": MatrixCommand, "vector": VectorCommand, "dma": DmaCommand}
+        self.answers = []
+        self.counter_value = 0
+        self.cycle = 0
+
+    async def tick(self, n=1):
+        d, ctx = self.dut, self.ctx
+        for _ in range(n):
+            ctx.set(d.o.ready, 1)
+            ctx.set(d.counter_value, self.counter_value + ctx.get(d.counter))
+            for name in self.commands:                  # transfers of this cycle
+                port = getattr(d, name)
+                ctx.set(port.ready, self.ready[name])
+                if ctx.get(port.valid) and self.ready[name]:
+                    self.commands[name].append(
+                        unpack_fields(self.layouts[name], ctx.get(port.payload.as_value())))
+            if ctx.get(d.o.valid):
+                self.answers.append(
+                    unpack_fields(CoprocResponse, ctx.get(d.o.payload.as_value())))
+            await ctx.tick()
+            self.cycle += 1
+            for port in (d.matrix_done, d.vector_done, d.dma_done, d.matrix_error,
+                         d.vector_error, d.dma_error, d.result):
+                ctx.set(port.valid, 0)
+
+    async def send(self, thread, insn, rs1=0, rs2=0):
+        d, ctx = self.dut, self.ctx
+        ctx.set(d.i.payload.as_value(), pack_fields(CoprocRequest, {
+            "insn": insn, "rs1": rs1 & MASK64, "rs2": rs2 & MASK64, "thread": thread,
+            "rd": (insn >> 7) & 31}))
+        ctx.set(d.i.valid, 1)
+        assert ctx.get(d.i.ready)
+        await self.tick()
+        ctx.set(d.i.valid, 0)
+
+    async def answer_of(self, thread, limit=20):
+        for _ in range(limit):
+            for k, a in enumerate(self.answers):
+                if a["thread"] == thread:
+                    return self.answers.pop(k)
+            await self.tick()
+        return None
+
+    async def ask(self, thread, insn, rs1=0, rs2=0, limit=20):
+        await self.send(thread, insn, rs1, rs2)
+        return await self.answer_of(thread, limit)
+
+    def _put(self, port, layout_fields, layout):
+        self.ctx.set(port.payload.as_value(), pack_fields(layout, layout_fields))
+        self.ctx.set(port.valid, 1)
+
+    def finish(self, unit, *, thread, signal=0, last=1):
+        self._put(getattr(self.dut, f"{unit}_done"),
+                  {"signal": signal, "thread": thread, "last": last}, Done)
+
+    def refuse(self, unit, *, code, addr):
+        self._put(getattr(self.dut, f"{unit}_error"), {"code": code, "addr": addr}, ErrorRecord)
+
+    def reply(self, *, thread, rd, value):
+        self._put(self.dut.result, {"value": value, "thread": thread, "rd": rd}, RegResult)
+
+
+def run(testbench, *, threads=4):
+    dut = Dispatcher(threads=threads, matmul=SMALL)
+
+    async def bench(ctx):
+        await testbench(Bench(ctx, dut))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-9)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+ILLEGAL = [
+    _insn(Unit.MATRIX, 2),                                   # unknown matrix funct3
+    _insn(Unit.MATRIX, MatrixFn.MGEMM, funct7=1),            # funct7 must be 0
+    _insn(Unit.VECTOR, VectorFn.VOP, funct7=43),             # no VecOp 43
+    _insn(Unit.VECTOR, VectorFn.VOP, funct7=64 | VecOp.ADD.value),   # bit 6 set
+    _insn(Unit.VECTOR, 4),                                   # unknown vector funct3
+    _insn(Unit.VECTOR, VectorFn.VSETDC, funct7=2),
+    _insn(Unit.DMA, 1),
+    _insn(Unit.DMA, 0, funct7=4),
+    _insn(Unit.SYNC, 7),
+    _insn(Unit.SYNC, SyncFn.FENCE, funct7=1),
+]
+
+
+@pytest.mark.parametrize("insn", ILLEGAL, ids=[f"{i:08x}" for i in ILLEGAL])
+def test_illegal_encodings_are_answered_with_error(insn):
+    """Every encoding outside isa.py is refused (the scalar core traps with cause 2 and the
+    instruction bits in mtval), and nothing reaches a unit."""
+    async def tb(b):
+        ans = await b.ask(2, insn | 9 << 7)
+        assert ans == {"value": 0, "thread": 2, "rd": 9, "error": 1}
+        assert b.commands == {"matrix": [], "vector": [], "dma": []}
+    run(tb)
+
+
+@pytest.mark.parametrize("fn,rs1", [(SyncFn.SSET, 16), (SyncFn.SADD, 1 << 40),
+                                    (SyncFn.SWAIT, 99), (SyncFn.SREAD, 16),
+                                    (SyncFn.STATUS, 3), (SyncFn.RDCTR, 128)])
+def test_operands_out_of_range_are_illegal(fn, rs1):
+    """A semaphore number of 16 or more, a unit number of 3 or more, a counter of 128 or more."""
+    async def tb(b):
+        ans = await b.ask(0, _insn(Unit.SYNC, fn, rd=3), rs1=rs1, rs2=1)
+        assert ans["error"] == 1
+    run(tb)
+
+
+def test_semaphores_set_add_signal_wait():
+    """SSET and SADD write, SREAD reads; finished commands' signals add (several in one cycle,
+    with a SADD); SWAIT sleeps until the semaphore reaches its value and answers with it."""
+    async def tb(b):
+        sync = lambda fn: _insn(Unit.SYNC, fn, rd=5)  # noqa: E731
+        assert (await b.ask(0, sync(SyncFn.SSET), rs1=3, rs2=10))["value"] == 0
+        assert (await b.ask(0, sync(SyncFn.SADD), rs1=3, rs2=(1 << 32) - 4))["error"] == 0
+        assert (await b.ask(1, sync(SyncFn.SREAD), rs1=3))["value"] == 6   # mod 2**32
+        await b.send(2, sync(SyncFn.SWAIT), rs1=3, rs2=100)
+        assert await b.answer_of(2, limit=30) is None                    # asleep
+        b.finish("matrix", thread=0, signal=signal_bits(3, 50), last=1)
+        b.finish("dma", thread=1, signal=signal_bits(3, 40), last=0)
+        b.finish("vector", thread=0, signal=signal_bits(3, 7, enable=0))  # not enabled
+        await b.send(0, sync(SyncFn.SADD), rs1=3, rs2=4)                  # same cycle
+        assert await b.answer_of(2, limit=5) == {"value": 100, "thread": 2, "rd": 5, "error": 0}
+        assert (await b.ask(1, sync(SyncFn.SREAD), rs1=3))["value"] == 100
+        assert (await b.ask(1, sync(SyncFn.SREAD), rs1=4))["value"] == 0
+    run(tb)
+
+
+def test_commands_answer_once_taken_and_carry_the_vector_state():
+    """MGEMM, MCFG, DMA and a VOP reach their units with their fields; a thread's answer (0)
+    waits until its unit took the command; the VOP carries the thread's own vector state."""
+    async def tb(b):
+        # The dispatcher's command register holds one command the unit has not taken; the
+        # next command (here another thread's) waits for it, and so does its thread.
+        b.ready["matrix"] = 0
+        await b.ask(3, _insn(Unit.MATRIX, MatrixFn.MGEMM), rs1=0x8000_0c00)
+        await b.send(1, _insn(Unit.MATRIX, MatrixFn.MGEMM, rd=4), rs1=0x8000_1000,
+                     rs2=signal_bits(2, 3))
+        assert await b.answer_of(1, limit=25) is None            # the unit is not ready
+        b.ready["matrix"] = 1
+        assert await b.answer_of(1) == {"value": 0, "thread": 1, "rd": 4, "error": 0}
+        assert b.commands["matrix"] == [
+            {"op": 1, "value": 0x8000_0c00, "signal": 0, "thread": 3},
+            {"op": 1, "value": 0x8000_1000, "signal": signal_bits(2, 3), "thread": 1}]
+        cfg = pack_fields(OperandConfig, {"a_fmt": 2, "a_bias": 7, "b_fmt": 1, "b_bias": 0})
+        assert (await b.ask(0, _insn(Unit.MATRIX, MatrixFn.MCFG), rs1=cfg))["error"] == 0
+        assert b.commands["matrix"][2] == {"op": 0, "value": cfg, "signal": 0, "thread": 0}
+        assert (await b.ask(3, _insn(Unit.DMA, 0), rs1=0x8000_0040))["error"] == 0
+        assert b.commands["dma"] == [{"desc": 0x8000_0040, "thread": 3}]
+        # Vector state of thread 2, and a different one of thread 0.
+        vcfg = pack_fields(VectorConfig, {"vtype": 1, "fmt": 2, "bias": 9, "rnd": 1, "imm": 5,
+                                          "count": 12, "signal": signal_bits(1, 1)})
+        strides = pack_fields(VectorStrides, {"a": 64, "b": 128, "c": 0, "d": 0xFFC0})
+        await b.ask(2, _insn(Unit.VECTOR, VectorFn.VSETCFG), rs1=vcfg)
+        await b.ask(2, _insn(Unit.VECTOR, VectorFn.VSETSTRIDE), rs1=strides)
+        await b.ask(2, _insn(Unit.VECTOR, VectorFn.VSETDC), rs1=0x8000_2000, rs2=0x8000_3000)
+        await b.ask(0, _insn(Unit.VECTOR, VectorFn.VSETCFG), rs1=1)
+        ans = await b.ask(2, _insn(Unit.VECTOR, VectorFn.VOP, funct7=VecOp.FMA.value),
+                          rs1=0x8000_0100, rs2=0x8000_0200)
+        assert ans == {"value": 0, "thread": 2, "rd": 0, "error": 0}
+        want = {"op": VecOp.FMA.value, "config": vcfg, "strides": strides,
+                "a": 0x8000_0100, "b": 0x8000_0200, "c": 0x8000_3000, "d": 0x8000_2000,
+                "to_reg": 0, "rd": 0, "thread": 2}
+        assert b.commands["vector"] == [want]
+    run(tb)
+
+
+def test_to_reg_result_and_fence():
+    """A VOP with rd != x0 is sent with to_reg and answered with the unit's result; FENCE waits
+    until every command of its thread finished (a Done with ``last``), not another thread's."""
+    async def tb(b):
+        await b.send(1, _insn(Unit.VECTOR, VectorFn.VOP, funct7=VecOp.REDSUM.value, rd=7))
+        assert await b.answer_of(1, limit=10) is None
+        assert b.commands["vector"][0]["to_reg"] == 1
+        b.reply(thread=1, rd=7, value=0x1234_5678_9ABC_DEF0)
+        assert await b.answer_of(1) == {"value": 0x1234_5678_9ABC_DEF0, "thread": 1, "rd": 7,
+                                        "error": 0}
+        await b.ask(0, _insn(Unit.DMA, 0), rs1=0x8000_0000)
+        await b.ask(0, _insn(Unit.MATRIX, MatrixFn.MGEMM), rs1=0x8000_0040)
+        await b.send(0, _insn(Unit.SYNC, SyncFn.FENCE, rd=1))
+        assert await b.answer_of(0, limit=10) is None
+        b.finish("dma", thread=0, last=0)          # a descriptor, not the list's last
+        b.finish("matrix", thread=2, last=1)       # another thread's
+        assert await b.answer_of(0, limit=10) is None
+        b.finish("matrix", thread=0, last=1)
+        assert await b.answer_of(0, limit=10) is None
+        b.finish("dma", thread=0, last=1)
+        assert await b.answer_of(0, limit=5) == {"value": 0, "thread": 0, "rd": 1, "error": 0}
+    run(tb)
+
+
+def test_status_reads_and_clears_the_first_error():
+    """A unit's error register keeps the first error since the last STATUS; STATUS returns
+    ``code | addr << 32`` and clears it; an MCFG with a format the engine lacks is refused
+    there (Error.FIELD, the value in addr) and never reaches the unit."""
+    async def tb(b):
+        status = lambda u: b.ask(0, _insn(Unit.SYNC, SyncFn.STATUS, rd=2), rs1=u)  # noqa: E731
+        b.refuse("dma", code=Error.RANGE, addr=0x8001_0000)
+        await b.tick()
+        b.refuse("dma", code=Error.ALIGN, addr=0x8002_0000)
+        await b.tick()
+        assert (await status(2))["value"] == Error.RANGE | 0x8001_0000 << 32
+        assert (await status(2))["value"] == 0
+        assert (await status(1))["value"] == 0
+        bad = pack_fields(OperandConfig, {"a_fmt": 0, "a_bias": 0, "b_fmt": 1, "b_bias": 0})
+        assert (await b.ask(0, _insn(Unit.MATRIX, MatrixFn.MCFG), rs1=bad))["error"] == 0
+        assert b.commands["matrix"] == []
+        assert (await status(0))["value"] == Error.FIELD | bad << 32
+    run(tb)
+
+
+def test_rdctr_reads_the_counter_it_names():
+    async def tb(b):
+        b.counter_value = 1000
+        assert (await b.ask(3, _insn(Unit.SYNC, SyncFn.RDCTR, rd=8), rs1=42))["value"] == 1042
+    run(tb)
+
+
+def test_threads_in_flight_together():
+    """Four threads with instructions at the dispatcher at once, random unit readiness: every
+    command reaches its unit once, every thread gets exactly its own answers."""
+    rnd = random.Random(3)
+
+    async def tb(b):
+        expected = []
+        for i in range(40):
+            t = i % 4
+            if i % 3 == 0:
+                b.ready = {k: rnd.random() < 0.6 for k in b.ready}
+            await b.send(t, _insn(Unit.DMA, 0, rd=t + 1), rs1=0x8000_0000 + 64 * i)
+            expected.append(0x8000_0000 + 64 * i)
+            if t == 3:
+                b.ready = {k: 1 for k in b.ready}
+                for u in range(4):
+                    assert (await b.answer_of(u, limit=20))["rd"] == u + 1
+        assert [c["desc"] for c in b.commands["dma"]] == expected
+    run(tb)
+
+
+def test_parameter_errors():
+    raises_unelaborated(ValueError, r"^threads must be in 1\.\.4, not 5$", Dispatcher,
+                        threads=5, matmul=SMALL)
+    raises_unelaborated(TypeError, r"^matmul must be a MatmulConfig, not 'D1'$", Dispatcher,
+                        matmul="D1")
