@@ -1,0 +1,71 @@
+"""Configuration of one D1 core: its scratchpad, its matrix engine, its threads; the presets.
+
+``D1``: the 1.25 MB scratchpad (``hw.sram.config.D1``), the 2×2 block of 8×8 arrays (256 MACs a
+cycle), four threads. ``SMALL``: 256 KB in 8 banks and one 8×8 array, for fast tests. Both put
+the scratchpad at ``RAM_BASE`` (0x8000_0000), where programs are linked, so that every unit and
+the scalar core use the same byte addresses.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from hw.common.params import check_instance, check_int, check_name, lookup
+from hw.matmul import config as matmul_config
+from hw.matmul.config import MatmulConfig
+from hw.scalar.isa import MAX_THREADS, RAM_BASE
+from hw.sram import config as sram_config
+from hw.sram.config import SRAMConfig
+
+__all__ = ["CoreConfig", "D1", "SMALL", "PRESETS", "get_preset", "UNIT_TAG_WIDTH"]
+
+#: Tag width of each unit's scratchpad requests: the scratchpad's 8 bits less the one bit of
+#: the requester number on the ports two requesters share (``hw.common.portshare``).
+UNIT_TAG_WIDTH = 7
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """One core.
+
+    Parameters
+    ----------
+    name : str
+        Preset name, shown in reports.
+    sram : SRAMConfig
+        The scratchpad; its ``base`` must be ``RAM_BASE`` and its tags 8 bits wide.
+    matmul : MatmulConfig
+        The matrix engine.
+    threads : int, 1..4
+        The scalar core's threads.
+    """
+    name: str
+    sram: SRAMConfig
+    matmul: MatmulConfig
+    threads: int = MAX_THREADS
+
+    def __post_init__(self):
+        check_name("name", self.name)
+        check_instance("sram", self.sram, SRAMConfig)
+        check_instance("matmul", self.matmul, MatmulConfig)
+        check_int("threads", self.threads, 1, MAX_THREADS)
+        if self.sram.base != RAM_BASE:
+            raise ValueError(f"sram.base must be {RAM_BASE:#x}, not {self.sram.base:#x}")
+        if self.sram.tag_width != UNIT_TAG_WIDTH + 1:
+            raise ValueError(f"sram.tag_width must be {UNIT_TAG_WIDTH + 1}, "
+                             f"not {self.sram.tag_width}")
+
+    def __str__(self):
+        return (f"{self.name} ({self.threads} threads, {self.sram.size // 1024} KB scratchpad, "
+                f"{self.matmul.macs_per_cycle} MACs/cycle)")
+
+
+D1 = CoreConfig("D1", sram=dataclasses.replace(sram_config.D1, base=RAM_BASE),
+                matmul=matmul_config.D1)
+SMALL = CoreConfig("SMALL", sram=SRAMConfig("CORE_SMALL", lines=4096, banks=8, base=RAM_BASE),
+                   matmul=matmul_config.SMALL)
+PRESETS = {c.name: c for c in (D1, SMALL)}
+
+
+def get_preset(name):
+    """The core preset called ``name`` (``D1``, ``SMALL``)."""
+    return lookup("core preset", PRESETS, name)

@@ -1,0 +1,183 @@
+"""One D1 core: the scalar core, the scratchpad, the dispatcher, the GEMM and vector sequencers
+with the matrix engine and the vector unit, the DMA engine and the counters, wired.
+
+docs/core.md has the picture, the ports each unit uses and the counters.
+"""
+
+import dataclasses
+
+from amaranth.hdl import Module, ResetInserter
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out, connect, flipped
+
+from hw.common.memport import Op
+from hw.common.params import check_instance
+from hw.common.portshare import PortShare
+from hw.matmul.engine import MatmulEngine
+from hw.scalar.core import ScalarCore
+from hw.scalar.isa import MAX_THREADS
+from hw.scalar.writeback import RetirePort
+from hw.sram.config import PORTS, request_layout, response_layout
+from hw.sram.scratchpad import Scratchpad
+from hw.vector.unit import VectorUnit
+
+from .config import UNIT_TAG_WIDTH, CoreConfig
+from .counters import Counters
+from .dispatch import Dispatcher
+from .dma import DmaEngine
+from .gemm import GemmSequencer
+from .isa import SEM_BITS, SEMAPHORES
+from .vector import VectorSequencer
+
+__all__ = ["Core", "StoreTap"]
+
+_SPECS = {spec.name: spec for spec in PORTS}
+#: A scalar store the scratchpad took (for the testbench's ``tohost`` watch).
+StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
+
+
+class Core(wiring.Component):
+    """One core (see the module docstring).
+
+    Parameters
+    ----------
+    config : CoreConfig
+
+    Members
+    -------
+    host_rd_req, host_rd_resp : the host's reads, the scratchpad's router-read port contract
+        with a ``UNIT_TAG_WIDTH``-bit tag (shared with the DMA).
+    host_wr_req, host_wr_resp : the host's writes, the router-write port contract (shared
+        with the DMA).
+    go : ``In(1)``
+        The scalar core runs while 1 and is held in reset while 0 (thread 0 starts at
+        ``RAM_BASE`` when it rises). The units and the scratchpad keep their state.
+    retire, retire_late, running : the scalar core's retire trace and running threads.
+    store : ``Out(StoreTap)``
+        The scalar store the scratchpad takes this cycle.
+    semaphores, waiting, outstanding : the dispatcher's (for the watchdog's report).
+    sram_status : the scratchpad's counters and error address.
+    """
+
+    def __init__(self, config):
+        self.config = check_instance("config", config, CoreConfig)
+        sc = config.sram
+
+        def port(name, tag_width=UNIT_TAG_WIDTH):
+            spec = _SPECS[name]
+            cfg = _with_tag(sc, tag_width)
+            return (stream.Signature(request_layout(spec, cfg)),
+                    stream.Signature(response_layout(spec, cfg)))
+
+        rr_req, rr_resp = port("rr")
+        rw_req, rw_resp = port("rw")
+        self._scratchpad = Scratchpad(sc)
+        super().__init__({
+            "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
+            "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp),
+            "go": In(1),
+            "retire": Out(RetirePort), "retire_late": Out(RetirePort),
+            "running": Out(MAX_THREADS),
+            "store": Out(StoreTap),
+            "semaphores": Out(data.ArrayLayout(SEM_BITS, SEMAPHORES)),
+            "waiting": Out(MAX_THREADS),
+            "outstanding": Out(data.ArrayLayout(8, MAX_THREADS)),
+            "sram_status": Out(self._scratchpad.status.shape()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        sc = cfg.sram
+        window = {"base": sc.base, "size": sc.size}
+        m.submodules.sram = sram = self._scratchpad
+        scalar = ScalarCore(threads=cfg.threads, addr_bits=sc.addr_bits,
+                            tag_width=sc.tag_width)
+        m.submodules.scalar = scalar = ResetInserter(~self.go)(scalar)
+        m.submodules.dispatch = dispatch = Dispatcher(threads=cfg.threads, matmul=cfg.matmul)
+        m.submodules.counters = counters = Counters(threads=cfg.threads)
+        m.submodules.engine = engine = MatmulEngine(cfg.matmul)
+        m.submodules.vector_unit = vector_unit = VectorUnit(tag_width=UNIT_TAG_WIDTH)
+        m.submodules.gemm = gemm = GemmSequencer(cfg.matmul, addr_bits=sc.addr_bits,
+                                                 tag_width=UNIT_TAG_WIDTH, **window)
+        m.submodules.vseq = vseq = VectorSequencer(addr_bits=sc.addr_bits,
+                                                   tag_width=UNIT_TAG_WIDTH, **window)
+        m.submodules.dma = dma = DmaEngine(addr_bits=sc.addr_bits, tag_width=UNIT_TAG_WIDTH,
+                                           **window)
+
+        # The scalar core on its two ports, the dispatcher on its coprocessor stream.
+        connect(m, scalar.fetch_req, sram.fetch_req)
+        connect(m, sram.fetch_resp, scalar.fetch_resp)
+        connect(m, scalar.data_req, sram.scalar_req)
+        connect(m, sram.scalar_resp, scalar.data_resp)
+        connect(m, scalar.cop_req, dispatch.i)
+        connect(m, dispatch.o, scalar.cop_resp)
+
+        # Commands to the units and their completions.
+        connect(m, dispatch.matrix, gemm.cmd)
+        connect(m, dispatch.vector, vseq.cmd)
+        connect(m, dispatch.dma, dma.cmd)
+        for unit, name in ((gemm, "matrix"), (vseq, "vector"), (dma, "dma")):
+            connect(m, unit.done, getattr(dispatch, f"{name}_done"))
+            connect(m, unit.error, getattr(dispatch, f"{name}_error"))
+        connect(m, vseq.result, dispatch.result)
+
+        # The units and their datapaths.
+        connect(m, gemm.beat, engine.i)
+        connect(m, gemm.c, engine.c)
+        connect(m, engine.o, gemm.d)
+        connect(m, gemm.cfg, engine.cfg)
+        connect(m, vseq.req, vector_unit.i)
+        connect(m, vector_unit.o, vseq.resp)
+
+        # Shared scratchpad ports: two requesters each.
+        for port, users in (("vr0", ((gemm, "a"), (vseq, "r0"))),
+                            ("vr1", ((gemm, "b"), (vseq, "r1"))),
+                            ("vw", ((gemm, "d"), (vseq, "w"))),
+                            ("rr", ((dma, "rd"), (self, "host_rd"))),
+                            ("rw", ((dma, "wr"), (self, "host_wr")))):
+            req_sig, resp_sig = getattr(sram, f"{port}_req"), getattr(sram, f"{port}_resp")
+            share = PortShare(request=req_sig.payload.shape(),
+                              response=resp_sig.payload.shape(), n=len(users))
+            m.submodules[f"share_{port}"] = share
+            connect(m, share.port_req, req_sig)
+            connect(m, resp_sig, share.port_resp)
+            for k, (owner, prefix) in enumerate(users):
+                req, resp = getattr(owner, f"{prefix}_req"), getattr(owner, f"{prefix}_resp")
+                if owner is self:
+                    connect(m, flipped(req), share.req[k])
+                    connect(m, share.resp[k], flipped(resp))
+                else:
+                    connect(m, req, share.req[k])
+                    connect(m, share.resp[k], resp)
+
+        # Counters, trace and monitors.
+        m.d.comb += [
+            counters.cause[0].eq(gemm.cause), counters.cause[1].eq(vseq.cause),
+            counters.cause[2].eq(dma.cause),
+            counters.running.eq(scalar.running), counters.waiting.eq(dispatch.waiting),
+            counters.index.eq(dispatch.counter), dispatch.counter_value.eq(counters.value),
+        ]
+        for t in range(cfg.threads):
+            m.d.comb += counters.retired[t].eq(
+                (scalar.retire.valid & (scalar.retire.payload.thread == t)).as_unsigned()
+                + (scalar.retire_late.valid & (scalar.retire_late.payload.thread == t)))
+        connect(m, scalar.retire, flipped(self.retire))
+        connect(m, scalar.retire_late, flipped(self.retire_late))
+        req = scalar.data_req
+        m.d.comb += [
+            self.running.eq(scalar.running),
+            self.store.valid.eq(req.valid & req.ready & (req.payload.op == Op.WRITE)),
+            self.store.addr.eq(req.payload.addr), self.store.data.eq(req.payload.data),
+            self.store.mask.eq(req.payload.mask),
+            self.semaphores.eq(dispatch.semaphores), self.waiting.eq(dispatch.waiting),
+            self.outstanding.eq(dispatch.outstanding), self.sram_status.eq(sram.status),
+            sram.inject.valid.eq(0),
+        ]
+        return m
+
+
+def _with_tag(sram, tag_width):
+    """The scratchpad's configuration with requests tagged ``tag_width`` bits (a requester's
+    side of a shared port)."""
+    return dataclasses.replace(sram, tag_width=tag_width)

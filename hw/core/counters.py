@@ -1,0 +1,82 @@
+"""The core's performance counters (``hw.core.isa.Counter`` numbers them; RDCTR reads them).
+
+Every counter is 64 bits and counts from reset. Per queued unit (matrix, vector, DMA) one
+counter per cycle cause; every cycle is exactly one cause of each unit, so a unit's five counters
+add up to ``CYCLES``. Per thread: instructions retired, and its cycles split into not running,
+asleep at the dispatcher (a wait, a fence, a full queue, a result) and the rest (issuing or
+waiting for its previous instruction in the pipeline).
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common.params import check_int
+from hw.scalar.isa import MAX_THREADS
+
+from .dispatch import COUNTER_BITS
+from .isa import Counter
+
+__all__ = ["Counters", "UNIT_CAUSES", "THREAD_REASONS", "counter_index"]
+
+#: Cycle causes of a unit, in the order of their counters (isa.Counter.UNIT_*).
+UNIT_CAUSES = ("busy", "port", "operand", "backpressure", "idle")
+#: What a thread's counters count (instructions, then cycles by reason).
+THREAD_REASONS = ("instructions", "not_running", "waiting", "other")
+QUEUED_UNITS = 3
+
+
+def counter_index(*, unit=None, cause=None, thread=None, reason=None):
+    """The RDCTR number of a unit's cause counter or a thread's counter."""
+    if unit is not None:
+        return 16 * unit + UNIT_CAUSES.index(cause)
+    return 64 + 8 * thread + THREAD_REASONS.index(reason)
+
+
+class Counters(wiring.Component):
+    """Parameters (keyword-only): ``threads`` 1..4.
+
+    Members
+    -------
+    cause : ``In(len(UNIT_CAUSES)).array(3)``
+        Each unit's cause of this cycle, one-hot (a unit's contract; a value that is not
+        one-hot counts every set bit, and the test of each unit checks it is one-hot).
+    retired : ``In(2).array(threads)``
+        Instructions of each thread retiring this cycle (0..2: the retire ports).
+    running, waiting : ``In(MAX_THREADS)``
+        The scalar core's running threads; the dispatcher's asleep threads.
+    index : ``In(COUNTER_BITS)``, ``value`` : ``Out(64)``
+        The counter ``index`` names, combinationally (0 for a number with no counter).
+    """
+
+    def __init__(self, *, threads=MAX_THREADS):
+        self.threads = check_int("threads", threads, 1, MAX_THREADS)
+        super().__init__({
+            "cause": In(len(UNIT_CAUSES)).array(QUEUED_UNITS),
+            "retired": In(2).array(self.threads),
+            "running": In(MAX_THREADS), "waiting": In(MAX_THREADS),
+            "index": In(COUNTER_BITS), "value": Out(64),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        counters = {Counter.CYCLES: (Signal(64, name="cycles"), 1)}
+        for u in range(QUEUED_UNITS):
+            for k, cause in enumerate(UNIT_CAUSES):
+                counters[counter_index(unit=u, cause=cause)] = (
+                    Signal(64, name=f"unit{u}_{cause}"), self.cause[u][k])
+        for t in range(self.threads):
+            running, waiting = self.running[t], self.waiting[t]
+            for reason, inc in (("instructions", self.retired[t]),
+                                ("not_running", ~running),
+                                ("waiting", running & waiting),
+                                ("other", running & ~waiting)):
+                counters[counter_index(thread=t, reason=reason)] = (
+                    Signal(64, name=f"thread{t}_{reason}"), inc)
+        for reg, inc in counters.values():
+            m.d.sync += reg.eq(reg + inc)
+        with m.Switch(self.index):
+            for number, (reg, _) in counters.items():
+                with m.Case(number):
+                    m.d.comb += self.value.eq(reg)
+        return m
