@@ -22,7 +22,7 @@ from hw.sram.scratchpad import Scratchpad
 from hw.vector.unit import VectorUnit
 
 from .config import UNIT_TAG_WIDTH, CoreConfig
-from .counters import Counters
+from .counters import Counters, counter_numbers
 from .dispatch import Dispatcher
 from .dma import DmaEngine
 from .gemm import GemmSequencer
@@ -94,7 +94,8 @@ class Core(wiring.Component):
         scalar = ScalarCore(threads=cfg.threads, addr_bits=sc.addr_bits,
                             tag_width=sc.tag_width)
         m.submodules.scalar = scalar = ResetInserter(~self.go)(scalar)
-        m.submodules.dispatch = dispatch = Dispatcher(threads=cfg.threads, matmul=cfg.matmul)
+        m.submodules.dispatch = dispatch = Dispatcher(threads=cfg.threads,
+                                                      counters=counter_numbers(cfg.threads))
         m.submodules.counters = counters = Counters(threads=cfg.threads)
         m.submodules.engine = engine = MatmulEngine(cfg.matmul)
         m.submodules.vector_unit = vector_unit = VectorUnit(tag_width=UNIT_TAG_WIDTH)

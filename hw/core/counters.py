@@ -17,7 +17,7 @@ from hw.scalar.isa import MAX_THREADS
 from .dispatch import COUNTER_BITS
 from .isa import Counter
 
-__all__ = ["Counters", "UNIT_CAUSES", "THREAD_REASONS", "counter_index"]
+__all__ = ["Counters", "UNIT_CAUSES", "THREAD_REASONS", "counter_index", "counter_numbers"]
 
 #: Cycle causes of a unit, in the order of their counters (isa.Counter.UNIT_*).
 UNIT_CAUSES = ("busy", "port", "operand", "backpressure", "idle")
@@ -31,6 +31,14 @@ def counter_index(*, unit=None, cause=None, thread=None, reason=None):
     if unit is not None:
         return 16 * unit + UNIT_CAUSES.index(cause)
     return 64 + 8 * thread + THREAD_REASONS.index(reason)
+
+
+def counter_numbers(threads):
+    """Every RDCTR number that names a counter of a core with ``threads`` threads."""
+    units = [counter_index(unit=u, cause=c) for u in range(QUEUED_UNITS) for c in UNIT_CAUSES]
+    per_thread = [counter_index(thread=t, reason=r) for t in range(threads)
+                  for r in THREAD_REASONS]
+    return (*units, *per_thread, int(Counter.CYCLES))
 
 
 class Counters(wiring.Component):

@@ -11,9 +11,6 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common.arbiter import RoundRobinArbiter
 from hw.common.params import check_int
-from hw.fp.formats import get_format
-from hw.matmul.array import OperandConfig
-from hw.matmul.config import MatmulConfig
 from hw.scalar.isa import MAX_THREADS, XLEN, CoprocRequest, CoprocResponse
 from hw.vector.isa import VecOp
 
@@ -64,8 +61,8 @@ class Dispatcher(wiring.Component):
     -------------------------
     threads : int, 1..4
         The scalar core's threads.
-    matmul : MatmulConfig
-        The matrix engine's configuration: MCFG accepts the formats it was built for.
+    counters : sequence of int
+        The RDCTR numbers that name a counter; any other is an illegal instruction.
 
     Members
     -------
@@ -99,11 +96,10 @@ class Dispatcher(wiring.Component):
     cycle, one SSET or SADD and one signal from each unit (added together; SSET first).
     """
 
-    def __init__(self, *, threads=MAX_THREADS, matmul):
+    def __init__(self, *, threads=MAX_THREADS, counters=()):
         self.threads = check_int("threads", threads, 1, MAX_THREADS)
-        if not isinstance(matmul, MatmulConfig):
-            raise TypeError(f"matmul must be a MatmulConfig, not {matmul!r}")
-        self.matmul = matmul
+        #: The RDCTR numbers that name a counter (``hw.core.counters.counter_numbers``).
+        self.counter_numbers = tuple(counters)
         done = stream.Signature(Done, always_ready=True)
         error = stream.Signature(ErrorRecord, always_ready=True)
         super().__init__({
@@ -151,22 +147,15 @@ class Dispatcher(wiring.Component):
         set_sem = Signal()          # SSET / SADD of this request, on req.rs1
         add_sem = Signal()
         vset = Signal(3)            # VSETCFG, VSETSTRIDE, VSETDC
-        cfg_bad = Signal()          # an MCFG with a format the engine lacks
         m.d.comb += [decoded.rd.eq(rd), decoded.insn.eq(req.insn), decoded.rs1.eq(req.rs1),
                      decoded.rs2.eq(req.rs2), decoded.sem.eq(req.rs1[:4]),
                      decoded.value.eq(0), decoded.kind.eq(Kind.ANSWER)]
         illegal = Signal()
-        ok_formats = [get_format(f).code.value for f in self.matmul.formats]
-        cfg = OperandConfig(req.rs1[:OperandConfig.as_shape().size])
-        m.d.comb += cfg_bad.eq(~cfg.a_fmt.as_value().matches(*ok_formats)
-                               | ~cfg.b_fmt.as_value().matches(*ok_formats))
         with m.Switch(opcode):
             with m.Case(Unit.MATRIX):
                 with m.If(funct7 != 0):
                     m.d.comb += illegal.eq(1)
-                with m.Elif(funct3 == MatrixFn.MCFG):
-                    m.d.comb += decoded.kind.eq(Mux(cfg_bad, Kind.ANSWER, Kind.MATRIX))
-                with m.Elif(funct3 == MatrixFn.MGEMM):
+                with m.Elif((funct3 == MatrixFn.MCFG) | (funct3 == MatrixFn.MGEMM)):
                     m.d.comb += decoded.kind.eq(Kind.MATRIX)
                 with m.Else():
                     m.d.comb += illegal.eq(1)
@@ -209,8 +198,10 @@ class Dispatcher(wiring.Component):
                                     m.d.comb += decoded.value.eq(
                                         Cat(reg.code, Const(0, 28), reg.addr))
                     with m.Case(SyncFn.RDCTR):
+                        known = (req.rs1[:COUNTER_BITS].matches(*self.counter_numbers)
+                                 & (req.rs1 < 1 << COUNTER_BITS))
                         m.d.comb += [self.counter.eq(req.rs1[:COUNTER_BITS]),
-                                     illegal.eq(req.rs1 >= 1 << COUNTER_BITS),
+                                     illegal.eq(~known),
                                      decoded.value.eq(self.counter_value)]
                     with m.Default():
                         m.d.comb += illegal.eq(1)
@@ -223,8 +214,6 @@ class Dispatcher(wiring.Component):
         status_read = Signal(len(QUEUED))
         with m.If(taking & ~illegal & (opcode == Unit.SYNC) & (funct3 == SyncFn.STATUS)):
             m.d.comb += status_read.eq(1 << req.rs1[:2])
-        mcfg_refused = taking & (opcode == Unit.MATRIX) & (funct7 == 0) \
-            & (funct3 == MatrixFn.MCFG) & cfg_bad
         for t in range(n):
             with m.If(taking & (req.thread == t)):
                 m.d.sync += st[t].eq(decoded)
@@ -279,13 +268,7 @@ class Dispatcher(wiring.Component):
             m.d.sync += sems[s].eq(start + sum(adds))
         for u, (reg, err) in enumerate(zip(errors, (self.matrix_error, self.vector_error,
                                                     self.dma_error), strict=True)):
-            record = err.valid
-            new = err.payload
-            if u == 0:
-                refused = Signal(ErrorRecord, name="mcfg_refused")
-                m.d.comb += [refused.code.eq(Error.FIELD), refused.addr.eq(req.rs1[:32])]
-                record = err.valid | mcfg_refused
-                new = Mux(err.valid, err.payload.as_value(), refused.as_value())
+            record, new = err.valid, err.payload
             # The first error since the last read is kept; a read clears the register, and an
             # error in the same cycle as the read is kept for the next.
             with m.If(status_read[u]):
@@ -324,8 +307,7 @@ class Dispatcher(wiring.Component):
     @staticmethod
     def _matrix_payload(s, v, t):
         cmd = Signal(MatrixCommand)
-        gemm = s.insn[12:15] == MatrixFn.MGEMM
-        return Cat(gemm, s.rs1[:32], Mux(gemm, s.rs2[:cmd.signal.shape().size], 0),
+        return Cat(s.insn[12], s.rs1[:32], s.rs2[:cmd.signal.shape().size],
                    Const(t, cmd.thread.shape()))
 
     @staticmethod
