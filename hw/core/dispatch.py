@@ -12,7 +12,6 @@ from amaranth.lib.wiring import In, Out
 from hw.common.arbiter import RoundRobinArbiter
 from hw.common.params import check_int
 from hw.scalar.isa import MAX_THREADS, XLEN, CoprocRequest, CoprocResponse
-from hw.vector.isa import VecOp
 
 from .isa import (
     SEM_BITS,
@@ -162,8 +161,9 @@ class Dispatcher(wiring.Component):
             with m.Case(Unit.VECTOR):
                 with m.Switch(funct3):
                     with m.Case(VectorFn.VOP):
-                        known = funct7.matches(*(op.value for op in VecOp))
-                        m.d.comb += [illegal.eq(~known),
+                        # An op code the unit lacks is the vector unit's to refuse
+                        # (Error.ILLEGAL_OP); bit 6 is outside every op code.
+                        m.d.comb += [illegal.eq(funct7[6]),
                                      decoded.kind.eq(Mux(rd == 0, Kind.VECTOR, Kind.VREG))]
                     with m.Case(VectorFn.VSETCFG, VectorFn.VSETSTRIDE, VectorFn.VSETDC):
                         m.d.comb += [illegal.eq(funct7 != 0),

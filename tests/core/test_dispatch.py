@@ -139,7 +139,6 @@ def run(testbench, *, threads=4):
 ILLEGAL = [
     _insn(Unit.MATRIX, 2),                                   # unknown matrix funct3
     _insn(Unit.MATRIX, MatrixFn.MGEMM, funct7=1),            # funct7 must be 0
-    _insn(Unit.VECTOR, VectorFn.VOP, funct7=43),             # no VecOp 43
     _insn(Unit.VECTOR, VectorFn.VOP, funct7=64 | VecOp.ADD.value),   # bit 6 set
     _insn(Unit.VECTOR, 4),                                   # unknown vector funct3
     _insn(Unit.VECTOR, VectorFn.VSETDC, funct7=2),
