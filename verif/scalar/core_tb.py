@@ -55,7 +55,8 @@ from verif.harness import harness_sources, verilog_string
 from verif.scalar.iss import ISS, Memory, Retire, TrapInfo
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
-           "bench_verilog", "CoreBench", "MEM_SIZE", "HANG_CYCLES", "SIMULATORS", "lockstep"]
+           "bench_verilog", "CoreBench", "MEM_SIZE", "HANG_CYCLES", "SIMULATORS", "lockstep",
+           "parse_trace", "reads_clock"]
 
 MEM_SIZE = 1 << 20
 HANG_CYCLES = 4096
@@ -442,7 +443,8 @@ def _image_hex(image, mem_size):
     return "\n".join(lines) + "\n"
 
 
-def _parse_trace(path):
+def parse_trace(path):
+    """The retire records of a bench's ``trace.txt`` (:class:`~verif.scalar.iss.Retire`)."""
     records = []
     with open(path) as f:
         for line in f:
@@ -457,7 +459,8 @@ def _parse_trace(path):
     return records
 
 
-def _reads_cycle(insn):
+def reads_clock(insn):
+    """Whether ``insn`` reads a clock counter (``mcycle``, ``cycle``): its value is the RTL's."""
     return (insn is not None and insn & 0x7F == Opcode.SYSTEM and insn >> 12 & 3
             and insn >> 20 in (Csr.MCYCLE, Csr.CYCLE))
 
@@ -483,7 +486,7 @@ def lockstep(records, image, *, threads, entry, tohost, mem_size, coprocessor, t
             want = iss.step_thread(got.thread)
         except LockstepError as e:
             return n, f"record {n}: {_describe(got)}: {e}"
-        if (_reads_cycle(got.insn) and want.rd is not None and got.rd == want.rd
+        if (reads_clock(got.insn) and want.rd is not None and got.rd == want.rd
                 and got.trap is None and want.trap is None):
             iss.threads[got.thread].x[got.rd] = got.value
             want = got
@@ -528,7 +531,7 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     info = run_cocotb(bench, "verif.scalar.core_cocotb", sim, args=args, harness=CoreBench.harness,
                       test_dir=run_dir, quiet=True, waves=waves, echo="  [")
     summary = json.loads((run_dir / "summary.json").read_text())
-    records = _parse_trace(run_dir / "trace.txt")
+    records = parse_trace(run_dir / "trace.txt")
     retired = [0] * threads
     traps = 0
     for r in records:
