@@ -36,6 +36,7 @@ from verif.core.model import (
 )
 from verif.matmul.model import matmul
 from verif.scalar.iss import CoprocessorIllegal, CoprocessorWait, Memory
+from verif.vector.model import VectorUnitModel
 
 BASE = RAM_BASE + 0x1_0000      # operands live here (above any program)
 DESC = RAM_BASE + 0x8000
@@ -290,6 +291,48 @@ def test_vop_refusals(op, vtype, count, rd, a, d, strides, code, addr):
     assert m.memory.read(d & ~63, 128) == before
     assert m.semaphores[9] == 1
     assert status(m, 1) == code | addr << 32
+
+
+def test_vop_narrow_with_stochastic_rounding_matches_the_unit_model():
+    # narrow reads a and c (c from VSETDC's c, stride c); SR uses the unit's generators, which
+    # the earlier VOP (a seed) set: the same requests on a fresh VectorUnitModel agree.
+    m = model()
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (2, 64), dtype=np.uint8)
+    c = rng.integers(0, 256, (2, 64), dtype=np.uint8)
+    seed = np.zeros(64, np.uint8)
+    seed[:4] = [0x78, 0x56, 0x34, 0x12]
+    for i in range(2):
+        m.memory.write(BASE + 64 * i, a[i].tobytes())
+        m.memory.write(BASE + 0x400 + 64 * i, c[i].tobytes())
+    m.memory.write(BASE + 0x800, seed.tobytes())
+    vcfg(m, vtype=VecType.INT32, count=1)
+    vop(m, VecOp.SEED, BASE + 0x800, rd=1)
+    call(m, Unit.VECTOR, VectorFn.VSETCFG, pack_struct(
+        VectorConfig, vtype=VecType.FP32.value, fmt=FormatCode.BF16.value, rnd=1, imm=1,
+        count=2))
+    vstrides(m)
+    call(m, Unit.VECTOR, VectorFn.VSETDC, BASE + 0xC00, BASE + 0x400)
+    vop(m, VecOp.NARROW, BASE, 0)
+    common = {"op": VecOp.NARROW, "vtype": VecType.FP32, "fmt": "bf16", "rnd": "sr", "imm": 1}
+    ref = VectorUnitModel().run([{"op": VecOp.SEED, "vtype": VecType.INT32, "a": seed},
+                                 {**common, "a": a[0], "c": c[0]},
+                                 {**common, "a": a[1], "c": c[1]}])
+    assert not ref["error"].any()
+    assert lines(m, BASE + 0xC00, 2, dtype=np.uint8).tobytes() == ref["data"][1:].tobytes()
+
+
+def test_vector_state_is_per_thread_and_captured_at_issue():
+    m = model()
+    m.memory.write(BASE, np.arange(16, dtype=np.int32).tobytes())
+    vcfg(m, vtype=VecType.INT32, count=1, thread=0)
+    vcfg(m, vtype=VecType.INT8, count=1, thread=1)
+    assert vop(m, VecOp.REDSUM, BASE, rd=1, thread=0) == 120
+    # Thread 1's int8 redsum of the same bytes: the sum of the bytes mod 256.
+    assert vop(m, VecOp.REDSUM, BASE, rd=1, thread=1) == 120
+    m.memory.write(BASE, np.full(16, 0x01010101, np.uint32).tobytes())
+    assert vop(m, VecOp.REDSUM, BASE, rd=1, thread=0) == 16 * 0x01010101
+    assert vop(m, VecOp.REDSUM, BASE, rd=1, thread=1) == 64
 
 
 def test_illegal_op_still_steps_the_sr_generators():
