@@ -148,6 +148,7 @@ def test_deadlock_report():
     assert t0 == 0 and reason == "d1.swait: semaphore 5 is 2, waiting for >= 3"
     assert decode_fields(model.memory.load(pc, 4))[2] == SyncFn.SWAIT
     assert all(r is None for _, _, r in others)         # parked
+    assert result.deadlock.state == model.deadlock_report()
     report = model.report(result)
     assert f"thread 0 pc {pc:#x} asleep: d1.swait: semaphore 5 is 2" in report
     assert "semaphores: 0=0 1=0 2=0 3=0 4=0 5=2" in report

@@ -692,6 +692,17 @@ def test_deadlock_report():
     assert e.value.info == info
 
 
+def test_deadlock_report_includes_the_coprocessor_state():
+    class Reporting(Gate):
+        def deadlock_report(self):
+            return f"gate value {self.value}"
+
+    iss = make(a.li(1, 2), a.custom0(4, 1, 0), coprocessor=Reporting())
+    result = iss.run(100)
+    assert result.deadlock.state == "gate value 0"
+    assert str(result.deadlock).endswith("asleep: gate 0 < 2\ngate value 0")
+
+
 def test_deadlock_report_names_parked_threads():
     iss = make(a.li(1, 2), a.custom0(4, 1, 0), threads=2, coprocessor=Gate())
     result = iss.run(100)

@@ -233,7 +233,7 @@ class CoreModel:
         self.core = tuple(core)
         self.counter = counter
         self.iss = ISS(memory, threads=threads, reset_pc=reset_pc, tohost=tohost,
-                       coprocessor=self.coprocessor)
+                       coprocessor=self)
         self.semaphores = [0] * SEMAPHORES
         self.errors = {u: (Error.NONE, 0) for u in STATUS_UNITS}
         self.operands = {k: getattr(v, "value", v) for k, v in DEFAULT_OPERANDS.items()}
@@ -255,21 +255,30 @@ class CoreModel:
         running thread waits on a semaphore)."""
         return self.iss.run(max_steps)
 
+    def deadlock_report(self):
+        """The state a deadlock report shows (the ISS asks for it): every semaphore and the
+        error registers that hold a refusal."""
+        lines = ["semaphores: " + " ".join(f"{i}={v}" for i, v in enumerate(self.semaphores))]
+        lines += [f"error register of {unit.name.lower()}: {code.name} at {addr:#x}"
+                  for unit, (code, addr) in self.errors.items() if code != Error.NONE]
+        return "\n".join(lines)
+
     def report(self, result):
-        """A text report of a RunResult: its status, the deadlock and the semaphores."""
+        """A text report of a RunResult: its status and, for a deadlock, the report (every
+        thread's pc and wait, the semaphores); else the semaphores."""
         lines = [f"status {result.status}, tohost {result.tohost:#x}, {result.steps} steps"]
-        if result.deadlock is not None:
-            lines.append(str(result.deadlock))
-        lines.append("semaphores: " + " ".join(f"{i}={v}" for i, v in
-                                               enumerate(self.semaphores)))
+        lines.append(self.deadlock_report() if result.deadlock is None else str(result.deadlock))
         return "\n".join(lines)
 
     # --- the coprocessor ------------------------------------------------------------------
 
+    def __call__(self, thread, insn, rs1, rs2):
+        """The ISS's coprocessor callback: :meth:`coprocessor`."""
+        return self.coprocessor(thread, insn, rs1, rs2)
+
     def coprocessor(self, thread, insn, rs1, rs2):
-        """The ISS's coprocessor callback: execute ``insn`` of ``thread`` with operand values
-        ``rs1``/``rs2``; return the value for ``rd``. Raises ``CoprocessorIllegal`` and
-        ``CoprocessorWait`` (module docstring)."""
+        """Execute ``insn`` of ``thread`` with operand values ``rs1``/``rs2``; return the value
+        for ``rd``. Raises ``CoprocessorIllegal`` and ``CoprocessorWait`` (module docstring)."""
         opcode, rd, funct3, _, _, funct7 = decode_fields(insn)
         if opcode == Unit.MATRIX:
             return self._matrix(funct3, funct7, rs1, rs2)

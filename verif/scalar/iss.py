@@ -88,7 +88,8 @@ Coprocessor (custom-0..3, opcodes 0x0B, 0x2B, 0x5B, 0x7B)
       When every running thread is asleep nothing can wake them: :meth:`ISS.step` raises
       :class:`Deadlock` and :meth:`ISS.run` ends with status "deadlock" and a
       :class:`DeadlockInfo` (every thread's pc, and each asleep thread's ``reason``, the text
-      the callback gave, e.g. the semaphore and its value).
+      the callback gave, e.g. the semaphore and its value; and, when the callback object has a
+      ``deadlock_report()`` method, its text as ``state``, e.g. every semaphore).
 
 Fetch and stores
     The ISS fetches from memory directly, so a store is visible to the next fetch even without
@@ -188,15 +189,19 @@ class ThreadAsleep(Exception):
 @dataclass(frozen=True)
 class DeadlockInfo:
     """Every running thread is asleep. ``threads``: one ``(index, pc, reason)`` per thread,
-    ``reason`` None for a parked thread, else what the coprocessor said it waits for."""
+    ``reason`` None for a parked thread, else what the coprocessor said it waits for;
+    ``state``: the coprocessor's ``deadlock_report()``, or None."""
 
     threads: tuple
+    state: str | None = None
 
     def __str__(self):
         lines = ["deadlock: every running thread is asleep"]
         for index, pc, reason in self.threads:
             state = "parked" if reason is None else f"asleep: {reason}"
             lines.append(f"  thread {index} pc {pc:#x} {state}")
+        if self.state is not None:
+            lines.append(self.state)
         return "\n".join(lines)
 
 
@@ -389,8 +394,10 @@ class ISS:
             return record
         if not asleep:
             raise RuntimeError("no thread is running")
+        report = getattr(self.coprocessor, "deadlock_report", None)
         raise Deadlock(DeadlockInfo(tuple((u.index, u.pc, asleep.get(u.index))
-                                          for u in self.threads)))
+                                          for u in self.threads),
+                                    report() if callable(report) else None))
 
     def _step(self, t):
         """One instruction of thread ``t``: its :class:`Retire` record, or the reason string of
