@@ -22,6 +22,7 @@ from hw.fp.formats import FormatCode
 from hw.matmul.array import OperandConfig
 from hw.scalar.isa import Csr
 from hw.vector.isa import VecType
+from sim.commands import run as run_cmd
 from verif.core import programs
 from verif.core.model import CoreModel, pack_struct
 from verif.matmul.model import matmul
@@ -184,3 +185,20 @@ def test_c_layouts_match_isa():
         pack_struct(VectorStrides, a=0xFFC0, b=128, c=0x8000, d=32704),
         pack_struct(VectorConfig, vtype=VecType.INT8.value, count=3),
     ]
+
+
+def test_d1core_run_on_the_core_model():
+    # `d1core run --sim core`: the gemm program passes; the deadlock program fails with the
+    # deadlock report (exit 1), its trace ends at the last retired instruction before it.
+    for name in ("gemm", "deadlock"):
+        _built(name)
+    outcome = run_cmd.run(programs.build("gemm"), sim="core")
+    assert outcome.status == "pass" and outcome.sim == "core"
+    outcome = run_cmd.run(programs.build("deadlock"), sim="core", trace=True)
+    assert outcome.status == "deadlock"
+    lines = run_cmd.report(outcome, max_cycles=10)
+    result = lines[len(outcome.trace)]
+    assert result.startswith("FAIL: deadlock: every running thread is asleep\n")
+    assert "asleep: d1.swait: semaphore 5 is 2, waiting for >= 3\n" in result
+    assert "\nsemaphores: 0=0 1=0 2=0 3=0 4=0 5=2 " in result
+    assert len(outcome.trace) == outcome.cycles == sum(outcome.instret)
