@@ -75,10 +75,18 @@ answers nothing)
 
 Using it
     ``CoreModel(threads=4, sram="D1")``; load a program (:meth:`CoreModel.load`) and
-    :meth:`CoreModel.run`, or call :meth:`CoreModel.coprocessor` directly (the tests do). For
-    the RTL lockstep, step the ISS in the RTL's retire order with ``model.iss.step(thread)``
-    (``ThreadAsleep`` means the RTL retired an instruction the model still waits on: a
-    divergence) and compare memory regions after synchronisation points.
+    :meth:`CoreModel.run` (a deadlock ends the run with the ISS's report, which includes
+    :meth:`CoreModel.deadlock_report`), or call :meth:`CoreModel.coprocessor` directly (the
+    tests do). The model object itself is the ISS's coprocessor callback.
+
+Lockstep with the RTL (for the core's bench)
+    Step the model's ISS in the RTL's retire order, ``model.iss.step(thread)`` per retired
+    record, and compare the records as ``verif.scalar.core_tb.lockstep`` does. ``ThreadAsleep``
+    from that call means the RTL retired a ``d1.swait`` the model still sleeps on: a
+    divergence (or a racy program). For ``d1.rdctr`` (:func:`reads_counter`) take the RTL's
+    value: write it into ``model.iss.threads[t].x[rd]`` after the step, or answer through
+    ``counter``. The RTL's units finish queued work later than the model, so memory is
+    compared where the program has synchronised (its end, or after its waits), not per record.
 """
 
 from dataclasses import dataclass, field
