@@ -29,6 +29,7 @@ from hw.vector.isa import VecOp, VecType
 from verif.core.model import (
     LINE,
     CoreModel,
+    ModelError,
     counter_numbers,
     pack_struct,
     reads_counter,
@@ -412,6 +413,21 @@ def test_dma_bad_descriptor_address_ends_the_list(addr, code):
     call(m, Unit.DMA, DmaFn.DMA, DESC_S)
     assert m.semaphores[1] == 1
     assert status(m, 2) == code | addr << 32
+
+
+def test_dma_list_that_loops_is_a_model_error():
+    m = model(sram="SMALL")
+    put_desc(m, DESC_S, DmaDescriptor, src=SMALL_BASE, dst=SMALL_BASE + 0x400, rows=1,
+             elems=1, elem_bytes=0, local=1, next=DESC_S)
+    with pytest.raises(ModelError, match=r"^DMA list longer than 65536 descriptors \(a loop\?\)$"):
+        call(m, Unit.DMA, DmaFn.DMA, DESC_S)
+
+
+def test_mgemm_without_c_ignores_its_address():
+    m = model()
+    a, b, _, gd = gemm_setup(m, load_c=False, c=0, ldc=0)   # c = 0 would be outside
+    call(m, Unit.MATRIX, MatrixFn.MGEMM, DESC)
+    assert np.array_equal(read_d(m, gd, 3, 4), a @ b) and status(m, 0) == 0
 
 
 # --- synchronisation --------------------------------------------------------------------
