@@ -10,8 +10,8 @@ Every custom instruction is R-type (``funct7 rs2 rs1 funct3 rd opcode``). The ma
 the unit (:class:`Unit`): custom-0 the matrix engine, custom-1 the vector unit, custom-2 the DMA
 engine, custom-3 the synchronisation unit (semaphores, fences, status and counters). ``rs1`` and
 ``rs2`` are register operands (their values travel in the coprocessor request); ``rd`` receives
-the answer (0 for the commands that only enqueue work). An encoding not listed here is an illegal
-instruction: the thread traps with cause 2 and ``mtval`` = the instruction bits.
+the answer (the instructions that answer nothing write 0 to it). An encoding not listed here is
+an illegal instruction: the thread traps with cause 2 and ``mtval`` = the instruction bits.
 
 Commands and their completion
 -----------------------------
@@ -64,7 +64,9 @@ class MatrixFn(enum.IntEnum):
     """``funct3`` of the matrix instructions (``funct7`` = 0).
 
     ``MCFG``: ``rs1`` = an ``OperandConfig`` value (``hw.matmul.array``: a_fmt, a_bias, b_fmt,
-    b_bias, packed as that struct), queued in order with the GEMMs: GEMMs taken after it use it.
+    b_bias, packed as that struct; higher bits ignored), ``rs2`` = a :data:`Signal` (as every
+    MatrixCommand has one), queued in order with the GEMMs: GEMMs taken after it use it. A GEMM
+    whose configured format is not BF16 or CFP8 is refused (Error.FIELD).
     ``MGEMM``: ``rs1`` = address of a :data:`GemmDescriptor`, ``rs2`` = a :data:`Signal`.
     """
     MCFG = 0
@@ -79,9 +81,10 @@ class VectorFn(enum.IntEnum):
     from ``rs2 + i·stride_b``, ``c`` from ``c + i·stride_c``, result to ``d + i·stride_d``
     (:data:`VectorConfig`, :data:`VectorStrides`, the thread's vector state). With ``rd`` = x0
     the command is queued and results go to the scratchpad. With ``rd`` != x0 the thread waits
-    for the operation (``count`` must be 1), nothing is written to the scratchpad and ``rd``
-    gets the low 64 bits of the result line (reductions put their result in lane 0, compares
-    their masks in the low lanes: docs/vector.md).
+    for the operation (``count`` must be 1, else Error.FIELD and ``rd`` = 0), nothing is
+    written to the scratchpad and ``rd`` gets the low 64 bits of the result line (reductions
+    put their result in lane 0, compares their masks in the low lanes: docs/vector.md). Every
+    VOP, register VOPs included, delivers the signal of its VectorConfig.
     ``VSETCFG``: ``rs1`` = a :data:`VectorConfig` (the thread's op modifiers, count, signal).
     ``VSETSTRIDE``: ``rs1`` = a :data:`VectorStrides`.
     ``VSETDC``: ``rs1`` = the destination address ``d``, ``rs2`` = the third operand's ``c``.
@@ -111,7 +114,8 @@ class SyncFn(enum.IntEnum):
     command it queued has completed; ``rd`` = 0. ``STATUS``: ``rd`` = the error register of unit
     ``rs1`` (:class:`Unit` index 0..2: matrix, vector, DMA) as ``code | address << 32``, then
     clears it. ``RDCTR``: ``rd`` = counter ``rs1`` (:class:`Counter`). A semaphore number of
-    SEMAPHORES or more is an illegal instruction.
+    SEMAPHORES or more, a STATUS unit above 2 and an RDCTR number that names no counter are
+    illegal instructions.
     """
     SSET = 0
     SADD = 1
@@ -157,7 +161,7 @@ GemmDescriptor = data.StructLayout({
 #: One DMA transfer, a 2D gather: ``rows`` rows of ``elems`` elements of ``elem_bytes`` (8, 16
 #: or 64) bytes; element e of row r is read at ``src + r·src_stride + e·src_elem_stride`` and
 #: written at ``dst + r·dst_stride + e·elem_bytes`` (rows are packed at the destination).
-#: Addresses and strides are multiples of ``elem_bytes``. ``next`` is the next descriptor's
+#: Addresses and strides are multiples of the element size. ``next`` is the next descriptor's
 #: address (0 ends the list). ``dst_x``/``dst_y`` name the destination core (this core's own
 #: coordinates, or any value with ``local`` set; issue 18 adds remote cores).
 DmaDescriptor = data.StructLayout({
@@ -227,7 +231,7 @@ RegResult = data.StructLayout({"value": 64, "thread": THREAD_BITS, "rd": 5})
 
 
 class Counter(enum.IntEnum):
-    """Performance counters read by RDCTR ``rs1`` (docs/core.md defines each). For unit u (0
+    """Performance counters read by RDCTR ``rs1`` (docs/isa.md, "Counters"). For unit u (0
     matrix, 1 vector, 2 DMA) counter ``16·u + cause`` counts the cycles of that cause; for
     thread t counter ``64 + 8·t + reason`` counts its cycles by reason. Causes per unit cycle:
     busy, stalled on a scratchpad port, waiting for an operand, held by output backpressure,

@@ -5,6 +5,10 @@ The program is an ELF64 RISC-V executable (:mod:`verif.scalar.elf`) that reports
 
 * ``--sim iss``: the golden instruction-set simulator (:mod:`verif.scalar.iss`); a "cycle" is one
   ISS step (one instruction of one thread), so the total IPC is 1 by construction;
+* ``--sim core``: the same ISS with the D1 core's units (:class:`verif.core.model.CoreModel`:
+  the custom instructions of docs/isa.md, executed at issue); cycles are ISS steps. A run in
+  which every running thread sleeps (a semaphore wait nobody satisfies) ends as a deadlock,
+  reported with every thread's pc and wait and the semaphores;
 * ``--sim verilator`` / ``--sim icarus``: the RTL core through
   ``verif.scalar.core_tb.run_program``, every retired instruction checked in lockstep against the
   ISS.
@@ -20,6 +24,7 @@ a result; 2 bad usage or a file that is not a program for the core, or whose ``t
 import sys
 from dataclasses import dataclass
 
+from verif.core.model import CoreModel
 from verif.scalar import core_tb, elf
 from verif.scalar.iss import ISS, MAX_THREADS, Memory, TrapInfo
 from verif.scalar.programs import (
@@ -32,10 +37,10 @@ from verif.scalar.programs import (
 )
 
 __all__ = ["SIMS", "Outcome", "RunError", "add_parser", "check_tohost", "describe_trap",
-           "format_retire", "report", "run", "run_iss"]
+           "format_retire", "report", "run", "run_core", "run_iss"]
 
 #: Where ``d1core run`` can run a program.
-SIMS = ("verilator", "icarus", "iss")
+SIMS = ("verilator", "icarus", "iss", "core")
 
 
 class RunError(Exception):
@@ -46,8 +51,9 @@ class RunError(Exception):
 class Outcome:
     """How a run ended. ``status``: "pass", "fail", "timeout" (``max_cycles`` reached),
     "stopped" (every thread parked with tohost still 0; on the RTL, nothing retired for a long
-    time), "trap" (a trap no handler takes: ``trap`` holds its cause, pc, mtval and thread) or
-    "diverged" (the RTL's retire trace left the ISS's, ``detail`` says where); ``instret`` per
+    time), "trap" (a trap no handler takes: ``trap`` holds its cause, pc, mtval and thread),
+    "diverged" (the RTL's retire trace left the ISS's, ``detail`` says where) or "deadlock"
+    (``--sim core``: every running thread asleep, ``detail`` is the report); ``instret`` per
     thread; ``trace`` the retire records when asked for."""
 
     status: str
@@ -77,8 +83,8 @@ class _TracingISS(ISS):
         super().__init__(*args, **kw)
         self.trace = []
 
-    def step(self):
-        record = super().step()
+    def step(self, thread=None):
+        record = super().step(thread)
         self.trace.append(record)
         return record
 
@@ -94,6 +100,26 @@ def run_iss(program, *, threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trac
     status = {"max_steps": "timeout", "idle": "stopped"}.get(result.status, result.status)
     return Outcome(status, result.tohost, result.steps, tuple(t.instret for t in iss.threads),
                    "iss", tuple(iss.trace) if trace else None, trap=result.trap)
+
+
+def run_core(program, *, threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False):
+    """Run ``program`` on the core model (:class:`verif.core.model.CoreModel`)."""
+    model = CoreModel.load(program, threads=threads)
+    records = []
+    if trace:
+        step = model.iss.step
+
+        def tracing_step(thread=None):
+            records.append(step(thread))
+            return records[-1]
+
+        model.iss.step = tracing_step
+    result = model.run(max_cycles)
+    status = {"max_steps": "timeout", "idle": "stopped"}.get(result.status, result.status)
+    detail = None if result.deadlock is None else str(result.deadlock)
+    return Outcome(status, result.tohost, result.steps,
+                   tuple(t.instret for t in model.iss.threads), "core",
+                   tuple(records) if trace else None, detail, result.trap)
 
 
 def _run_rtl(program, *, sim, threads, max_cycles, trace):
@@ -129,6 +155,8 @@ def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, 
     check_tohost(path, program.tohost)
     if sim == "iss":
         return run_iss(program, threads=threads, max_cycles=max_cycles, trace=trace)
+    if sim == "core":
+        return run_core(program, threads=threads, max_cycles=max_cycles, trace=trace)
     return _run_rtl(program, sim=sim, threads=threads, max_cycles=max_cycles, trace=trace)
 
 
@@ -169,14 +197,14 @@ def report(outcome, *, max_cycles):
         result = f"TIMEOUT: still running after {max_cycles} cycles (--max-cycles)"
     elif outcome.status == "stopped":
         result = "FAIL: every thread stopped before the program wrote tohost"
-    elif outcome.status == "diverged":
+    elif outcome.status in ("diverged", "deadlock"):
         result = f"FAIL: {outcome.detail}"
     elif outcome.status == "trap":
         result = describe_trap(outcome.trap)
     else:
         result = describe(outcome.tohost).replace("pass", "PASS", 1).replace("fail", "FAIL", 1)
-    lines += [result, f"cycles: {outcome.cycles}" + (" (ISS steps)" if outcome.sim == "iss"
-                                                     else ""),
+    steps = outcome.sim in ("iss", "core")
+    lines += [result, f"cycles: {outcome.cycles}" + (" (ISS steps)" if steps else ""),
               f"{'thread':>6} {'instructions':>13} {'IPC':>7}"]
     lines += [f"{i:>6} {n:>13} {outcome.ipc(i):>7.3f}" for i, n in enumerate(outcome.instret)]
     lines.append(f"{'total':>6} {sum(outcome.instret):>13} {outcome.ipc():>7.3f}")
@@ -202,7 +230,9 @@ def add_parser(sub):
                        "its tohost symbol (1 pass, 2n+1 failure of test n), runs it and prints "
                        "pass or fail, the cycles, and the instructions retired and IPC per "
                        "thread and in total. --sim iss runs the golden ISS (a cycle is one "
-                       "instruction); verilator and icarus run the RTL core, checked in lockstep "
+                       "instruction); --sim core the ISS with the core's units (docs/isa.md; a "
+                       "deadlock is reported); verilator and icarus run the RTL core, checked "
+                       "in lockstep "
                        "against the ISS. A trap with no handler is reported with its cause, pc, "
                        "mtval and "
                        "thread. Exit 0 pass, 1 fail, trap or timeout, 2 bad usage or file (a "
@@ -212,7 +242,8 @@ def add_parser(sub):
                    help=f"hardware threads of the core, 1..{MAX_THREADS} (default "
                    f"{MAX_THREADS})")
     q.add_argument("--sim", choices=SIMS, default="verilator",
-                   help="simulator (default verilator); iss: the instruction-set simulator")
+                   help="simulator (default verilator); iss: the instruction-set simulator; "
+                   "core: the ISS with the core's units (verif/core/model.py)")
     q.add_argument("--trace", action="store_true", help="print the retire trace")
     q.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES, metavar="C",
                    help=f"stop and report a timeout after C cycles (default "

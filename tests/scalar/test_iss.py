@@ -11,9 +11,14 @@ from verif.scalar import asm as a
 from verif.scalar.iss import (
     ISS,
     AccessFault,
+    CoprocessorIllegal,
+    CoprocessorWait,
+    Deadlock,
+    DeadlockInfo,
     Memory,
     Retire,
     RunResult,
+    ThreadAsleep,
 )
 
 M64 = (1 << 64) - 1
@@ -596,6 +601,114 @@ def test_custom_opcodes_call_coprocessor():
 def test_custom_opcode_trace_record():
     iss = make(a.custom0(3, 0, 0), coprocessor=lambda *args: 0x1_0000_0000_0000_0005)
     assert iss.step() == Retire(0, RAM_BASE, a.custom0(3, 0, 0), 3, 5, None)
+
+
+def test_coprocessor_refuses_as_illegal():
+    # The refused instruction traps like any illegal one: cause 2, mtval = its bits, mepc at
+    # it, no rd write; the handler returns past it and the next call (x1 = 1) is accepted.
+    def coprocessor(thread, insn, x, y):
+        if x == 13:
+            raise CoprocessorIllegal
+        return 99
+
+    insn = a.custom1(3, 1, 0)
+    body = [a.li(1, 13), a.li(3, 5), insn, a.li(1, 1), insn]
+    iss = make(*SET_MTVEC, *body, coprocessor=coprocessor, at={HANDLER: TRAP_HANDLER})
+    records = [iss.step() for _ in range(PREFIX + 3 + 6 + 2)]
+    pc = BODY_PC + 8
+    assert records[PREFIX + 2] == Retire(0, pc, insn, None, None, 2)
+    t = iss.threads[0]
+    assert t.x[20:23] == [pc, 2, insn]
+    assert records[-1] == Retire(0, pc + 8, insn, 3, 99, None)
+
+
+class Gate:
+    """A coprocessor with one semaphore: custom0 waits until it is >= rs1 (then rd = its
+    value, side effects only then), custom1 adds rs1 to it."""
+
+    def __init__(self):
+        self.value = 0
+        self.calls = 0
+
+    def __call__(self, thread, insn, x, y):
+        self.calls += 1
+        if insn & 0x7F == 0x0B:
+            if self.value < x:
+                raise CoprocessorWait(f"gate {self.value} < {x}")
+            return self.value
+        self.value += x
+        return 0
+
+
+def test_waiting_thread_sleeps_and_others_run():
+    # Thread 0 waits for the gate to reach 3; thread 1 adds 1 three times. Thread 0's wait
+    # never retires until the third add; meanwhile only thread 1 retires, and the wait then
+    # retires with the value 3. A retry that waits again counts no cycle.
+    gate = Gate()
+    boot = _start_threads(0b10)
+    worker = [a.li(1, 1), a.custom1(0, 1, 0), a.custom1(0, 1, 0), a.custom1(0, 1, 0),
+              a.jal(0, 0)]
+    iss = make(a.li(1, 3), *boot, a.custom0(4, 1, 0), a.jal(0, 0), threads=2,
+               coprocessor=gate, at={START: worker})
+    for _ in range(len(a.program(a.li(1, 3), *boot)) // 4):
+        iss.step()
+    wait_pc = iss.threads[0].pc
+    records = [iss.step() for _ in range(5)]
+    assert [r.thread for r in records] == [1, 1, 1, 1, 0]
+    assert records[4] == Retire(0, wait_pc, a.custom0(4, 1, 0), 4, 3, None)
+    assert iss.cycle == len(a.program(a.li(1, 3), *boot)) // 4 + 5
+    assert iss.threads[0].instret == len(a.program(a.li(1, 3), *boot)) // 4 + 1
+
+
+def test_step_named_thread_asleep():
+    gate = Gate()
+    iss = make(a.li(1, 1), a.custom0(4, 1, 0), coprocessor=gate)
+    iss.step()
+    with pytest.raises(ThreadAsleep, match=r"^thread 0 is asleep: gate 0 < 1$"):
+        iss.step(0)
+    assert iss.threads[0].pc == RAM_BASE + 4 and iss.threads[0].instret == 1
+    gate.value = 1
+    assert iss.step(0).value == 1
+
+
+def test_deadlock_report():
+    # Both threads wait on gates that nobody opens: run ends at once with every pc and reason,
+    # instead of spinning to max_steps.
+    gate = Gate()
+    boot = _start_threads(0b10)
+    iss = make(*boot, a.li(1, 2), a.custom0(4, 1, 0), threads=2, coprocessor=gate,
+               at={START: [a.li(1, 5), a.custom0(4, 1, 0)]})
+    steps = len(a.program(*boot, a.li(1, 2))) // 4 + len(a.program(a.li(1, 5))) // 4
+    result = iss.run(10_000)
+    pc0 = RAM_BASE + len(a.program(*boot, a.li(1, 2)))
+    pc1 = START + len(a.program(a.li(1, 5)))
+    info = DeadlockInfo(((0, pc0, "gate 0 < 2"), (1, pc1, "gate 0 < 5")))
+    assert result == RunResult("deadlock", steps, 0, deadlock=info)
+    assert str(info) == ("deadlock: every running thread is asleep\n"
+                         f"  thread 0 pc {pc0:#x} asleep: gate 0 < 2\n"
+                         f"  thread 1 pc {pc1:#x} asleep: gate 0 < 5")
+    with pytest.raises(Deadlock) as e:
+        iss.step()
+    assert e.value.info == info
+
+
+def test_deadlock_report_includes_the_coprocessor_state():
+    class Reporting(Gate):
+        def deadlock_report(self):
+            return f"gate value {self.value}"
+
+    iss = make(a.li(1, 2), a.custom0(4, 1, 0), coprocessor=Reporting())
+    result = iss.run(100)
+    assert result.deadlock.state == "gate value 0"
+    assert str(result.deadlock).endswith("asleep: gate 0 < 2\ngate value 0")
+
+
+def test_deadlock_report_names_parked_threads():
+    iss = make(a.li(1, 2), a.custom0(4, 1, 0), threads=2, coprocessor=Gate())
+    result = iss.run(100)
+    assert result.status == "deadlock"
+    assert result.deadlock.threads == ((0, RAM_BASE + 4, "gate 0 < 2"), (1, 0, None))
+    assert "thread 1 pc 0x0 parked" in str(result.deadlock)
 
 
 # --- run and tohost ----------------------------------------------------------------------

@@ -14,9 +14,17 @@ is not an integer (``imm must be an integer, not '1'``), ``ValueError`` for one 
 it returns a list of instructions loading any 64-bit value. :func:`program` flattens words and
 lists of words into little-endian bytes.
 
-The encodings come from :mod:`hw.scalar.isa`, the tables the RTL and the ISS use.
+The D1 core's custom instructions (``hw/core/isa.py``, docs/isa.md) have one function each,
+named after their assembly mnemonic ``d1.<name>`` with the dot as an underscore: ``d1_mcfg``,
+``d1_mgemm``, ``d1_vop(op, rd, rs1, rs2)`` (``d1.vop.<op>``), ``d1_vsetcfg``, ``d1_vsetstride``,
+``d1_vsetdc``, ``d1_dma``, ``d1_sset``, ``d1_sadd``, ``d1_swait``, ``d1_sread``, ``d1_fence``,
+``d1_status``, ``d1_rdctr``.
+
+The encodings come from :mod:`hw.scalar.isa` and :mod:`hw.core.isa`, the tables the RTL and the
+ISS use.
 """
 
+from hw.core.isa import DmaFn, MatrixFn, SyncFn, Unit, VectorFn
 from hw.scalar.isa import (
     CUSTOM_OPCODES,
     SRAI_FUNCT6,
@@ -34,7 +42,9 @@ from hw.scalar.isa import (
 __all__ = [
     "add", "addi", "addiw", "addw", "and_", "andi", "auipc", "beq", "bge", "bgeu", "blt",
     "bltu", "bne", "csrrc", "csrrci", "csrrs", "csrrsi", "csrrw", "csrrwi", "custom0",
-    "custom1", "custom2", "custom3", "div", "divu", "divuw", "divw", "ebreak", "ecall", "fence",
+    "custom1", "custom2", "custom3", "d1_dma", "d1_fence", "d1_mcfg", "d1_mgemm", "d1_rdctr",
+    "d1_sadd", "d1_sread", "d1_sset", "d1_status", "d1_swait", "d1_vop", "d1_vsetcfg",
+    "d1_vsetdc", "d1_vsetstride", "div", "divu", "divuw", "divw", "ebreak", "ecall", "fence",
     "fence_i", "jal", "jalr", "lb", "lbu", "ld", "lh", "lhu", "li", "lui", "lw", "lwu", "mret",
     "mul", "mulh", "mulhsu", "mulhu", "mulw", "or_", "ori", "program", "rem", "remu", "remuw",
     "remw", "sb", "sd", "sh", "sll", "slli", "slliw", "sllw", "slt", "slti", "sltiu", "sltu",
@@ -318,6 +328,87 @@ def _custom(opcode):
 
 
 custom0, custom1, custom2, custom3 = (_custom(op) for op in CUSTOM_OPCODES)
+
+
+# --- the D1 core's custom instructions (hw/core/isa.py, docs/isa.md) -------------------------
+# Assembly name ``d1.<name>`` is the function ``d1_<name>``; operands in assembly order.
+
+def _d1(unit, funct3, rd=0, rs1=0, rs2=0, funct7=0):
+    return _r(int(unit), int(funct3), funct7, rd, rs1, rs2)
+
+
+def d1_mcfg(rs1, rs2=0):
+    """``d1.mcfg rs1, rs2``: matrix operand configuration ``rs1``, signal ``rs2``."""
+    return _d1(Unit.MATRIX, MatrixFn.MCFG, 0, rs1, rs2)
+
+
+def d1_mgemm(rs1, rs2=0):
+    """``d1.mgemm rs1, rs2``: queue the GEMM descriptor at ``rs1``, signal ``rs2``."""
+    return _d1(Unit.MATRIX, MatrixFn.MGEMM, 0, rs1, rs2)
+
+
+def d1_vop(op, rd, rs1, rs2):
+    """``d1.vop.<op> rd, rs1, rs2``: vector operation ``op`` (a ``VecOp`` or its code 0..63) on
+    operands at ``rs1``/``rs2``; ``rd`` = 0 queues it, else ``rd`` gets the result's low 64
+    bits."""
+    code = _range("op", getattr(op, "value", op), 0, 63)
+    return _d1(Unit.VECTOR, VectorFn.VOP, rd, rs1, rs2, code)
+
+
+def d1_vsetcfg(rs1):
+    """``d1.vsetcfg rs1``: this thread's vector configuration."""
+    return _d1(Unit.VECTOR, VectorFn.VSETCFG, 0, rs1)
+
+
+def d1_vsetstride(rs1):
+    """``d1.vsetstride rs1``: this thread's vector strides."""
+    return _d1(Unit.VECTOR, VectorFn.VSETSTRIDE, 0, rs1)
+
+
+def d1_vsetdc(rs1, rs2):
+    """``d1.vsetdc rs1, rs2``: VOP destination ``rs1`` and third operand ``rs2``."""
+    return _d1(Unit.VECTOR, VectorFn.VSETDC, 0, rs1, rs2)
+
+
+def d1_dma(rs1):
+    """``d1.dma rs1``: queue the DMA descriptor list at ``rs1``."""
+    return _d1(Unit.DMA, DmaFn.DMA, 0, rs1)
+
+
+def d1_sset(rs1, rs2):
+    """``d1.sset rs1, rs2``: semaphore ``rs1`` = ``rs2``."""
+    return _d1(Unit.SYNC, SyncFn.SSET, 0, rs1, rs2)
+
+
+def d1_sadd(rs1, rs2):
+    """``d1.sadd rs1, rs2``: semaphore ``rs1`` += ``rs2``."""
+    return _d1(Unit.SYNC, SyncFn.SADD, 0, rs1, rs2)
+
+
+def d1_swait(rd, rs1, rs2):
+    """``d1.swait rd, rs1, rs2``: sleep until semaphore ``rs1`` >= ``rs2``; ``rd`` = its
+    value."""
+    return _d1(Unit.SYNC, SyncFn.SWAIT, rd, rs1, rs2)
+
+
+def d1_sread(rd, rs1):
+    """``d1.sread rd, rs1``: ``rd`` = semaphore ``rs1``."""
+    return _d1(Unit.SYNC, SyncFn.SREAD, rd, rs1)
+
+
+def d1_fence(rd=0):
+    """``d1.fence``: wait until every command this thread queued has completed."""
+    return _d1(Unit.SYNC, SyncFn.FENCE, rd)
+
+
+def d1_status(rd, rs1):
+    """``d1.status rd, rs1``: ``rd`` = error register of unit ``rs1`` (then cleared)."""
+    return _d1(Unit.SYNC, SyncFn.STATUS, rd, rs1)
+
+
+def d1_rdctr(rd, rs1):
+    """``d1.rdctr rd, rs1``: ``rd`` = counter ``rs1``."""
+    return _d1(Unit.SYNC, SyncFn.RDCTR, rd, rs1)
 
 
 def li(rd, value):

@@ -98,8 +98,7 @@ class LockstepISS(ISS):
         if not thread.running:
             raise LockstepError(f"thread {index} retired an instruction while the ISS has it "
                                 "stopped")
-        self._last = (index - 1) % len(self.threads)
-        record = self.step()
+        record = self.step(index)
         if record.trap is None:
             self.trap_chain.pop(index, None)
             self.unhandled.discard(index)

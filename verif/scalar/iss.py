@@ -74,6 +74,22 @@ Coprocessor (custom-0..3, opcodes 0x0B, 0x2B, 0x5B, 0x7B)
     The ISS calls ``coprocessor(thread, insn, rs1_value, rs2_value)`` (thread index, instruction
     bits, unsigned 64-bit operand values) and writes the returned value, taken modulo 2**64, to
     ``rd`` (dropped if ``rd`` is 0). Without a callback these opcodes are illegal instructions.
+    The callback has two other answers, as exceptions:
+
+    * ``raise CoprocessorIllegal()``: the instruction is illegal (an encoding or an operand
+      value the coprocessor refuses). The thread traps with cause 2 and ``mtval`` = the
+      instruction bits, as for any illegal instruction.
+    * ``raise CoprocessorWait(reason)``: not yet (a semaphore wait, a fence, a full queue). The
+      instruction neither retires nor traps: nothing changes (the callback must not change its
+      own state either when it says so), the thread stays at that pc, asleep, and
+      :meth:`ISS.step` runs the next thread in round-robin order instead. An asleep thread
+      retries its instruction each time its turn comes, so it wakes as soon as another thread
+      has changed what it waits for. A retry that waits again counts no cycle and no step.
+      When every running thread is asleep nothing can wake them: :meth:`ISS.step` raises
+      :class:`Deadlock` and :meth:`ISS.run` ends with status "deadlock" and a
+      :class:`DeadlockInfo` (every thread's pc, and each asleep thread's ``reason``, the text
+      the callback gave, e.g. the semaphore and its value; and, when the callback object has a
+      ``deadlock_report()`` method, its text as ``state``, e.g. every semaphore).
 
 Fetch and stores
     The ISS fetches from memory directly, so a store is visible to the next fetch even without
@@ -112,7 +128,8 @@ from hw.scalar.isa import (
     StoreFunct3,
 )
 
-__all__ = ["ISS", "AccessFault", "Memory", "Retire", "RunResult", "Thread", "TrapInfo"]
+__all__ = ["ISS", "AccessFault", "CoprocessorIllegal", "CoprocessorWait", "Deadlock",
+           "DeadlockInfo", "Memory", "Retire", "RunResult", "Thread", "ThreadAsleep", "TrapInfo"]
 
 XLEN_MASK = (1 << 64) - 1
 
@@ -143,6 +160,58 @@ def _div(a, b):
 
 class AccessFault(Exception):
     """An access touches a byte outside :class:`Memory`."""
+
+
+class CoprocessorIllegal(Exception):
+    """Raised by a coprocessor callback: the instruction is illegal (the thread traps, cause 2,
+    ``mtval`` = the instruction bits)."""
+
+
+class CoprocessorWait(Exception):
+    """Raised by a coprocessor callback: not yet; the thread sleeps and retries later.
+    ``reason`` (the first argument, a string) says what it waits for, for the deadlock report."""
+
+    @property
+    def reason(self):
+        return str(self.args[0]) if self.args else "asleep"
+
+
+class ThreadAsleep(Exception):
+    """:meth:`ISS.step` was asked to run a given thread, and that thread is asleep
+    (its coprocessor instruction raised :class:`CoprocessorWait`); ``reason`` says why."""
+
+    def __init__(self, thread, reason):
+        super().__init__(f"thread {thread} is asleep: {reason}")
+        self.thread = thread
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DeadlockInfo:
+    """Every running thread is asleep. ``threads``: one ``(index, pc, reason)`` per thread,
+    ``reason`` None for a parked thread, else what the coprocessor said it waits for;
+    ``state``: the coprocessor's ``deadlock_report()``, or None."""
+
+    threads: tuple
+    state: str | None = None
+
+    def __str__(self):
+        lines = ["deadlock: every running thread is asleep"]
+        for index, pc, reason in self.threads:
+            state = "parked" if reason is None else f"asleep: {reason}"
+            lines.append(f"  thread {index} pc {pc:#x} {state}")
+        if self.state is not None:
+            lines.append(self.state)
+        return "\n".join(lines)
+
+
+class Deadlock(RuntimeError):
+    """Raised by :meth:`ISS.step` when every running thread is asleep; ``info`` is the
+    :class:`DeadlockInfo`."""
+
+    def __init__(self, info):
+        super().__init__(str(info))
+        self.info = info
 
 
 class Memory:
@@ -237,13 +306,15 @@ class TrapInfo:
 @dataclass(frozen=True)
 class RunResult:
     """How :meth:`ISS.run` ended: ``status`` is "pass", "fail", "max_steps" (step limit),
-    "idle" (no thread running) or "trap" (a trap no handler takes, ``trap`` says which);
-    ``tohost`` the final value; ``steps`` the steps this run took."""
+    "idle" (no thread running), "trap" (a trap no handler takes, ``trap`` says which) or
+    "deadlock" (every running thread asleep, ``deadlock`` says where); ``tohost`` the final
+    value; ``steps`` the steps this run took."""
 
     status: str
     steps: int
     tohost: int
     trap: TrapInfo | None = None
+    deadlock: DeadlockInfo | None = None
 
     @property
     def test(self):
@@ -293,14 +364,44 @@ class ISS:
                 return t
         return None
 
-    def step(self):
-        """Run one instruction of the next running thread; return its :class:`Retire` record.
+    def step(self, thread=None):
+        """Run one instruction of the next running thread that is not asleep (round-robin
+        order); return its :class:`Retire` record. With ``thread`` (an index), run that thread
+        (the lockstep order) and raise :class:`ThreadAsleep` if it is asleep.
 
-        Raises RuntimeError when no thread is running."""
-        t = self._next_thread()
-        if t is None:
+        Raises RuntimeError when no thread is running (or ``thread`` is not running) and
+        :class:`Deadlock` when every running thread is asleep."""
+        if thread is not None:
+            t = self.threads[thread]
+            if not t.running:
+                raise RuntimeError(f"thread {thread} is not running")
+            record = self._step(t)
+            if isinstance(record, str):
+                raise ThreadAsleep(thread, record)
+            self._last = thread
+            return record
+        n = len(self.threads)
+        asleep = {}
+        for k in range(1, n + 1):
+            t = self.threads[(self._last + k) % n]
+            if not t.running:
+                continue
+            record = self._step(t)
+            if isinstance(record, str):
+                asleep[t.index] = record
+                continue
+            self._last = t.index
+            return record
+        if not asleep:
             raise RuntimeError("no thread is running")
-        self._last = t.index
+        report = getattr(self.coprocessor, "deadlock_report", None)
+        raise Deadlock(DeadlockInfo(tuple((u.index, u.pc, asleep.get(u.index))
+                                          for u in self.threads),
+                                    report() if callable(report) else None))
+
+    def _step(self, t):
+        """One instruction of thread ``t``: its :class:`Retire` record, or the reason string of
+        a :class:`CoprocessorWait` (then nothing has changed)."""
         self._pending_mask = None
         self._wrote = set()
         pc = t.pc
@@ -310,6 +411,8 @@ class ISS:
                 raise _Trap(Cause.FETCH_FAULT, pc)
             insn = self.memory.load(pc, 4)
             rd, value, next_pc = self._execute(t, insn)
+        except CoprocessorWait as wait:
+            return wait.reason
         except _Trap as trap:
             t.csr[Csr.MEPC] = pc
             t.csr[Csr.MCAUSE] = trap.cause
@@ -334,8 +437,8 @@ class ISS:
         return record
 
     def run(self, max_steps):
-        """Step until ``tohost`` becomes non-zero, no thread runs, a trap finds no handler, or
-        ``max_steps`` steps.
+        """Step until ``tohost`` becomes non-zero, no thread runs, a trap finds no handler, every
+        running thread is asleep (a deadlock), or ``max_steps`` steps.
 
         A trap finds no handler when ``mtvec`` cannot be fetched (it resets to 0, outside
         memory) or the handler traps at its own first instruction: the thread would trap
@@ -343,10 +446,13 @@ class ISS:
         trap of that chain (the one the program caused, not the fetch faults that follow)."""
         first = {}  # thread -> the first trap since its last retired instruction
         for n in range(max_steps):
-            t = self._next_thread()
-            if t is None:
+            if self._next_thread() is None:
                 return RunResult("idle", n, self._tohost_value())
-            record = self.step()
+            try:
+                record = self.step()
+            except Deadlock as e:
+                return RunResult("deadlock", n, self._tohost_value(), deadlock=e.info)
+            t = self.threads[record.thread]
             value = self._tohost_value()
             if value:
                 return RunResult("pass" if value == 1 else "fail", n + 1, value)
@@ -513,7 +619,10 @@ class ISS:
                 return None, 0, t.csr[Csr.MEPC]
             raise illegal
         if opcode in CUSTOM_OPCODES and self.coprocessor is not None:
-            return rd, self.coprocessor(t.index, insn, a, b), next_pc
+            try:
+                return rd, self.coprocessor(t.index, insn, a, b), next_pc
+            except CoprocessorIllegal:
+                raise illegal from None
         raise illegal
 
     @staticmethod

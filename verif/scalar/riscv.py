@@ -36,7 +36,7 @@ PACKAGE = "gcc-riscv64-unknown-elf"
 ARCH_FLAGS = ("-march=rv64im_zicsr_zifencei", "-mabi=lp64", "-mcmodel=medany")
 _FLAGS = ("-O2", "-nostdlib", "-ffreestanding", "-static", "-g", "-Wall", "-Wextra", "-Werror")
 #: Shared sources every build depends on.
-_SHARED = ("crt0.S", "link.ld", "d1.h", "test_macros.h", "lib.c", "isa/tdat.h")
+_SHARED = ("crt0.S", "link.ld", "d1.h", "d1core.h", "test_macros.h", "lib.c", "isa/tdat.h")
 
 
 class CompilerMissing(RuntimeError):
@@ -75,10 +75,11 @@ def _command(cc, sources, out, *, asm, defines):
     return cmd
 
 
-def build(name, sources, *, asm=False, defines=None):
+def build(name, sources, *, asm=False, defines=None, depends=()):
     """Build ``sources`` (paths) into one ELF named after ``name``; return its path.
 
     ``asm``: an assembly test (no ``lib.c``, ``-mno-relax``). ``defines``: extra ``-D`` constants.
+    ``depends``: other files the build reads (headers beside the sources), part of the key.
     Raises :class:`CompilerMissing` or :class:`BuildError`."""
     cc = compiler()
     defines = {k: str(v) for k, v in (defines or {}).items()}
@@ -86,7 +87,7 @@ def build(name, sources, *, asm=False, defines=None):
     h = hashlib.sha256()
     h.update(_compiler_version(cc).encode())
     h.update(repr(_command("cc", [], "out", asm=asm, defines=defines)).encode())
-    for path in [*(p.DIR / s for s in _SHARED), *sources]:
+    for path in [*(p.DIR / s for s in _SHARED), *sources, *depends]:
         h.update(str(path).encode())
         h.update(path.read_bytes())
     out = directory / f"{name.replace('/', '-')}-{h.hexdigest()[:16]}.elf"

@@ -13,11 +13,18 @@ the program did not expect; :func:`describe` decodes all of these.
 
 from pathlib import Path
 
+from amaranth.hdl import Shape
+from amaranth.lib import data
+
+from hw.core import isa
+from hw.fp.formats import FormatCode
+from hw.matmul.array import OperandConfig
 from hw.scalar.isa import MAX_THREADS, RAM_BASE, Csr
+from hw.vector.isa import VecOp, VecType
 
 __all__ = ["C_PROGRAMS", "DIR", "ISA_TESTS", "RAM_BASE", "RAM_SIZE", "STACK_SIZE", "TRAP_TAG",
-           "THREAD_VARIANTS", "CAUSES", "DEFAULT_MAX_CYCLES", "defines", "describe",
-           "failing_test"]
+           "THREAD_VARIANTS", "CAUSES", "DEFAULT_MAX_CYCLES", "ISA_LAYOUTS", "defines",
+           "describe", "failing_test", "isa_defines"]
 
 #: The directory of the sources.
 DIR = Path(__file__).resolve().parent
@@ -47,7 +54,8 @@ CAUSES = {
 
 
 def defines():
-    """The preprocessor constants every program is built with (name -> value)."""
+    """The preprocessor constants every program is built with (name -> value): the layout above
+    and the core's instruction set (:func:`isa_defines`)."""
     return {
         "D1_CSR_MTHREADCTL": hex(Csr.MTHREADCTL),
         "D1_CSR_MTHREADPC": hex(Csr.MTHREADPC),
@@ -56,7 +64,37 @@ def defines():
         "D1_RAM_SIZE": hex(RAM_SIZE),
         "D1_STACK_SIZE": str(STACK_SIZE),
         "D1_TRAP_TAG": hex(TRAP_TAG),
+        **isa_defines(),
     }
+
+
+#: The layouts d1core.h builds values of, by the prefix of their constants.
+ISA_LAYOUTS = {"SIG": isa.Signal, "VCFG": isa.VectorConfig, "VSTRIDE": isa.VectorStrides,
+               "OPCFG": OperandConfig, "GEMM": isa.GemmDescriptor, "DMA": isa.DmaDescriptor}
+
+
+def isa_defines():
+    """The constants of ``hw/core/isa.py`` for d1core.h: ``D1_OP_<UNIT>`` (major opcodes),
+    ``D1_F3_<FN>`` (funct3 of each instruction), ``D1_VOP_<OP>``, ``D1_VT_<TYPE>``,
+    ``D1_FMT_<FORMAT>``, ``D1_ERR_<CODE>``, ``D1_CTR_<COUNTER>``, ``D1_SEMAPHORES``,
+    ``D1_DESCRIPTOR_BYTES``, and for each field of each layout of :data:`ISA_LAYOUTS`
+    ``D1_<LAYOUT>_<FIELD>_SHIFT`` and ``_BITS`` (bit offset and width)."""
+    out = {f"D1_OP_{u.name}": hex(u.value) for u in isa.Unit}
+    for table in (isa.MatrixFn, isa.VectorFn, isa.DmaFn, isa.SyncFn):
+        out.update({f"D1_F3_{f.name}": str(f.value) for f in table})
+    out.update({f"D1_VOP_{o.name}": str(o.value) for o in VecOp})
+    out.update({f"D1_VT_{t.name}": str(t.value) for t in VecType})
+    out.update({f"D1_FMT_{f.name}": str(f.value) for f in FormatCode})
+    out.update({f"D1_ERR_{e.name}": str(e.value) for e in isa.Error})
+    out.update({f"D1_CTR_{c.name}": str(c.value) for c in isa.Counter})
+    out["D1_SEMAPHORES"] = str(isa.SEMAPHORES)
+    out["D1_DESCRIPTOR_BYTES"] = str(isa.DESCRIPTOR_BYTES)
+    for prefix, layout in ISA_LAYOUTS.items():
+        for name, f in data.Layout.cast(layout):
+            key = f"D1_{prefix}_{name.upper()}"
+            out[f"{key}_SHIFT"] = str(f.offset)
+            out[f"{key}_BITS"] = str(Shape.cast(f.shape).width)
+    return out
 
 
 def failing_test(tohost):

@@ -9,7 +9,9 @@
    Threads: thread 0 runs main. d1_thread_start(i, fn, arg) starts hardware thread i (1..3) at
    fn(arg) on its own stack and returns 1, or returns 0 when the core has no thread i (then
    nothing runs: the caller does the work itself). d1_thread_join(i) waits for fn's return value.
-   Only one thread may start others (mthreadpc is shared by all threads). */
+   Only one thread may start others (mthreadpc is shared by all threads).
+
+   The core's custom instructions (matrix, vector, DMA, semaphores): d1core.h, included here. */
 
 #ifndef D1_H
 #define D1_H
@@ -73,5 +75,7 @@ static inline long d1_thread_join(int thread)
     __sync_synchronize();
     return __d1_thread_ret[thread];
 }
+
+#include "d1core.h"
 
 #endif
