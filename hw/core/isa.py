@@ -32,7 +32,7 @@ by ``d1.status``), and the command's signal is still delivered, so that no threa
 on refused work. Programs check ``d1.status`` after a wait.
 """
 
-from amaranth.hdl import unsigned
+from amaranth.hdl import signed, unsigned
 from amaranth.lib import data, enum
 
 from hw.scalar.isa import THREAD_BITS
@@ -184,7 +184,7 @@ VectorConfig = data.StructLayout({
 })
 
 #: Byte strides between the lines of a VOP's operands and result, signed 16-bit, multiples of 64.
-VectorStrides = data.StructLayout({"a": 16, "b": 16, "c": 16, "d": 16})
+VectorStrides = data.StructLayout({k: signed(16) for k in "abcd"})
 
 
 # --- What the dispatcher sends to the units, and what they send back ----------------------------

@@ -82,7 +82,8 @@ def test_pack_unpack_round_trip_nested_and_signed():
     assert d["src"] == 5 and d["rows"] == 3 and d["signal"] == {"sem": 2, "enable": 1,
                                                                  "amount": 9}
     s = unpack_struct(VectorStrides, pack_struct(VectorStrides, a=0xFFC0, d=64))
-    assert s == {"a": 0xFFC0, "b": 0, "c": 0, "d": 64}
+    assert s == {"a": -64, "b": 0, "c": 0, "d": 64}       # the strides are signed
+    assert pack_struct(VectorStrides, a=-64) == 0xFFC0
     with pytest.raises(ValueError, match=r"^m must fit 16 bits, not 65536$"):
         pack_struct(GemmDescriptor, m=1 << 16)
     with pytest.raises(ValueError, match=r"^no field 'x' in the layout"):

@@ -293,6 +293,14 @@ def parse_dump(path, config):
     return bytes(raw), bad
 
 
+def load_refusals(path, config):
+    """The statuses of the loading writes that were not done (not OK or CORRECTED)."""
+    _, resp = _host_layouts(config)["rw"]
+    statuses = [int(unpack(resp, [int(line, 16)])["status"][0])
+                for line in Path(path).read_text().split()]
+    return [s for s in statuses if s > 1]
+
+
 def new_run_dir(kind):
     path = BUILD / "runs" / f"{kind}-{uuid.uuid4().hex[:8]}"
     path.mkdir(parents=True, exist_ok=True)

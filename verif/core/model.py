@@ -392,9 +392,8 @@ class CoreModel:
             size = data.Layout.cast(VectorConfig).size
             state.config = unpack_struct(VectorConfig, rs1 & ((1 << size) - 1))
         elif funct3 == VectorFn.VSETSTRIDE:
-            # Signed 16-bit strides (the layout's fields are plain bits).
-            state.strides = {k: v - (v >> 15 << 16)
-                             for k, v in unpack_struct(VectorStrides, rs1).items()}
+            size = data.Layout.cast(VectorStrides).size
+            state.strides = unpack_struct(VectorStrides, rs1 & ((1 << size) - 1))
         else:
             state.d, state.c = rs1, rs2
         return 0

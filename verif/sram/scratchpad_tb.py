@@ -63,8 +63,8 @@ def _unpack(layout, word):
 def random_requests(rng, config, n, *, hot_lines=8, p_hot=0.5, p_bad=0.03, tag_base=0):
     """``n`` random requests per port: addresses half in ``hot_lines`` lines (same-bank and
     same-address collisions between ports), half anywhere; about ``p_bad`` misaligned or out of
-    range (above the scratchpad, or below a non-zero ``base``); write masks whole, partial or empty; the scalar port reads or writes at random.
-    Returns ``{port number: [Request]}``."""
+    range (above the scratchpad, or below a non-zero ``base``); write masks whole, partial or
+    empty; the scalar port reads or writes at random. Returns ``{port number: [Request]}``."""
     out = {}
     hot = rng.choice(config.lines, size=min(hot_lines, config.lines), replace=False)
     for k, spec in enumerate(PORTS):
