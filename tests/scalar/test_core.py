@@ -280,6 +280,8 @@ def _trap_cases():
         _trap_case([*A.li(1, base + (1 << 20)), A.sb(2, 0, 1)], Cause.STORE_FAULT,
                    base + (1 << 20)),
         _trap_case([A.auipc(1, 0), A.jalr(0, 1, 10)], Cause.FETCH_MISALIGNED, None),
+        # the coprocessor refuses it (its answer has error): illegal, mtval the bits
+        _trap_case([A.custom1(10, 1, 2, 0x7F, 7)], Cause.ILLEGAL, A.custom1(10, 1, 2, 0x7F, 7)),
         _trap_case([A.addi(1, 0, 1), A.bne(1, 0, 6)], Cause.FETCH_MISALIGNED, None),
     ]
     # Fetch fault: jump outside memory; the handler returns to the saved link in x22.
@@ -311,13 +313,14 @@ def test_traps(sim):
     """Illegal instructions (bad encoding, unimplemented CSR, read-only CSR write, wfi), ecall,
     ebreak, misaligned and out-of-range loads and stores, misaligned jumps and branches, a fetch
     outside memory: each traps to mtvec with the right mcause, mepc and mtval, and mret comes
-    back; mstatus.MIE/MPIE move as specified; mie reads 0."""
+    back; a coprocessor instruction the coprocessor refuses traps as illegal with its bits in
+    mtval; mstatus.MIE/MPIE move as specified; mie reads 0."""
     prologue = [*A.li(1, HANDLER + 3), A.csrrw(0, Csr.MTVEC, 1), *A.li(20, SAVE)]
     image, tohost = ptest_image(_trap_cases(), prologue=prologue, extra=_trap_handler())
     run = run_program(image, threads=4 if sim == "verilator" else 1, sim=sim, tohost=tohost,
                       max_cycles=50_000)
     assert run.status == "pass", (run.status, run.test)
-    assert run.traps == 14
+    assert run.traps == 15
 
 
 # --- threads, coprocessor, fence.i, the end of a run ----------------------------------------------

@@ -52,11 +52,11 @@ from sim.flow.build import Design
 from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import BUILD
 from verif.harness import harness_sources, verilog_string
-from verif.scalar.iss import ISS, Memory, Retire, TrapInfo
+from verif.scalar.iss import ISS, CoprocessorIllegal, Memory, Retire, TrapInfo
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
            "bench_verilog", "CoreBench", "MEM_SIZE", "HANG_CYCLES", "SIMULATORS", "lockstep",
-           "parse_trace", "reads_clock"]
+           "REFUSED", "parse_trace", "reads_clock"]
 
 MEM_SIZE = 1 << 20
 HANG_CYCLES = 4096
@@ -71,10 +71,17 @@ STATUS = {1: "tohost", 2: "timeout", 3: "hang"}
 
 
 def bench_coprocessor(thread, insn, rs1, rs2):
-    """The test coprocessor's answer: ``(rs1 ^ rotl(rs2, 13)) + 2·insn + thread`` mod 2**64
-    (the bench's Verilog computes the same)."""
+    """The test coprocessor's answer: ``(rs1 ^ rotl(rs2, 13)) + 2·insn + thread`` mod 2**64,
+    except for an instruction with every funct7 and funct3 bit set (:data:`REFUSED`), which it
+    refuses (an illegal instruction). The bench's Verilog does the same."""
+    if insn & REFUSED == REFUSED:
+        raise CoprocessorIllegal
     rot = ((rs2 << 13) | (rs2 >> 51)) & MASK64
     return ((rs1 ^ rot) + 2 * insn + thread) & MASK64
+
+
+#: The bits of the instructions the bench's coprocessor refuses: funct7 and funct3 all ones.
+REFUSED = 0x7F << 25 | 7 << 12
 
 
 class LockstepError(AssertionError):
@@ -358,7 +365,7 @@ module {name} (
                 {cr["thread"]} <= {cq["thread"]};
                 {cr["rd"]} <= {cq["rd"]};
                 {cr["value"]} <= c_value;
-                {cr["error"]} <= 0;
+                {cr["error"]} <= (c_insn & 64'h{REFUSED:x}) == 64'h{REFUSED:x};
             end
             // stream rules: at most one count a cycle, however many streams break them
             proto_errors <= proto_errors + {{31'd0, f_err || d_err || c_err}};
