@@ -37,7 +37,8 @@ from sim.flow.build import atomic_write
 
 __all__ = ["LIBRARY", "check_pauses", "verilog_string", "harness_sources", "port_decl",
            "RUN_PORTS", "top_head", "RUN_CONTROL", "RUN", "source_instance", "sink_instance",
-           "harness_verilog", "stream_harness", "reset_top", "StreamHarness", "HarnessError",
+           "harness_verilog", "stream_harness", "reset_top", "run_top",
+           "StreamHarness", "HarnessError",
            "read_records", "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
 
 STIM_FILE = "stim.hex"
@@ -219,6 +220,17 @@ async def reset_top(dut, **ports):
     await ClockCycles(dut.clk, 1)
 
 
+async def run_top(dut, **ports):
+    """Set the input ``ports`` of a harness top (by name), start a run and return one cycle
+    after it is done (``start`` dropped again)."""
+    for port, value in ports.items():
+        getattr(dut, port).value = value
+    dut.start.value = 1
+    await RisingEdge(dut.done)
+    dut.start.value = 0
+    await ClockCycles(dut.clk, 1)
+
+
 class HarnessError(AssertionError):
     """The design broke the stream rules, hung, or the harness could not run."""
 
@@ -250,15 +262,8 @@ class StreamHarness:
         write_words(STIM_FILE, words)
         if os.path.exists(RESP_FILE):
             os.remove(RESP_FILE)
-        d.count.value = len(words)
-        d.idle.value = idle
-        d.stall.value = stall
-        d.rand_seed.value = seed & 0xFFFFFFFF
-        d.timeout.value = timeout
-        d.start.value = 1
-        await RisingEdge(d.done)
-        d.start.value = 0
-        await ClockCycles(d.clk, 1)
+        await run_top(d, count=len(words), idle=idle, stall=stall, rand_seed=seed & 0xFFFFFFFF,
+                      timeout=timeout)
         cycles = int(d.cycles.value)
         self.total_cycles += cycles
         self.last_cycles = cycles

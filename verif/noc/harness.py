@@ -31,13 +31,13 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
 
 from verif.harness import (
     check_pauses,
     harness_sources,
     port_decl,
     reset_top,
+    run_top,
     sink_instance,
     source_instance,
 )
@@ -210,16 +210,8 @@ class TrafficHarness:
             Path(f"src_{suffix}.hex").write_text("".join(f"{int(t):x} {int(w):x}\n"
                                                          for t, w in items))
         d = self.dut
-        d.count.value = count
-        d.idle.value = idle
-        d.stall.value = stall
-        d.rand_seed.value = seed & 0xFFFFFFFF
-        d.timeout.value = timeout
-        d.max_cycles.value = max_cycles
-        d.start.value = 1
-        await RisingEdge(d.done)
-        d.start.value = 0
-        await ClockCycles(d.clk, 1)
+        await run_top(d, count=count, idle=idle, stall=stall, rand_seed=seed & 0xFFFFFFFF,
+                      timeout=timeout, max_cycles=max_cycles)
         counters = {k: int(getattr(d, k).value) for k in
                     ("cycles", "cfg_words", "edge_flits", "proto_errors", "n_in", "n_out",
                      "timed_out")}

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
 
 from verif.harness import (
     RUN_CONTROL,
@@ -36,6 +35,7 @@ from verif.harness import (
     port_decl,
     read_records,
     reset_top,
+    run_top,
     sink_instance,
     source_instance,
     top_head,
@@ -125,19 +125,14 @@ class MultiStreamHarness:
         ``(accepts, responses, cycles)``: per input the ``(offer, accept)`` cycle pairs, per
         output the ``(cycle, payload)`` pairs, and the run's length in cycles."""
         d = self.dut
+        counts = {}
         for s in self.inputs:
             words = stimulus.get(s, [])
             Path(f"{s}.stim.hex").write_text("".join(f"{dl:x} {int(w):x}\n" for dl, w in words))
-            getattr(d, f"count_{s}").value = len(words)
-        for s in self.outputs:
-            getattr(d, f"expect_{s}").value = expect.get(s, 0)
-        d.idle.value, d.stall.value = idle, stall
-        d.rand_seed.value = seed & 0xFFFF_FFFF
-        d.timeout.value = timeout
-        d.start.value = 1
-        await RisingEdge(d.done)
-        d.start.value = 0
-        await ClockCycles(d.clk, 1)
+            counts[f"count_{s}"] = len(words)
+        counts.update({f"expect_{s}": expect.get(s, 0) for s in self.outputs})
+        await run_top(d, idle=idle, stall=stall, rand_seed=seed & 0xFFFF_FFFF, timeout=timeout,
+                      **counts)
         if int(d.proto_errors.value):
             raise HarnessError(f"{int(d.proto_errors.value)} stream-rule violations")
         accepts = {s: read_records(f"{s}.acc.hex") for s in self.inputs}
