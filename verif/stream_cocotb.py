@@ -17,27 +17,13 @@ import sys
 import time
 
 import cocotb
-from cocotb.triggers import RisingEdge, Timer
+from cocotb.triggers import RisingEdge
 
-from sim.flow.runner import tb_args
+from sim.flow.runner import PROGRESS_PREFIX, report_progress, tb_args
 from verif.harness import StreamHarness, read_words, write_words
 
-#: Seconds between two progress lines of a long batch, and simulated cycles between two looks
-#: at the clock (one timer callback each, so following the run costs next to nothing).
-PROGRESS_SECONDS = 5
+#: Simulated cycles between two looks at the clock for a progress line.
 PROGRESS_CYCLES = 2000
-
-
-async def _progress(dut, harness, label, n_words):
-    """Every :data:`PROGRESS_SECONDS` of a long batch, print the cycles simulated so far and the
-    outputs received (the runner echoes lines starting with ``  [`` on stderr)."""
-    last = time.perf_counter()
-    while True:
-        await Timer(PROGRESS_CYCLES * harness.period_ns, unit="ns")
-        if time.perf_counter() - last >= PROGRESS_SECONDS:
-            last = time.perf_counter()
-            print(f"{label}: {int(dut.cycles.value):,} cycles so far, "
-                  f"{int(dut.n_out.value):,} of {n_words:,} outputs", file=sys.stderr, flush=True)
 
 
 @cocotb.test()
@@ -58,9 +44,13 @@ async def stream(dut):
             await RisingEdge(dut.clk)
             getattr(dut, f"{port}__valid").value = 0
         t0 = time.perf_counter()
-        ticker = (cocotb.start_soon(_progress(dut, h, f"  [{k + 1}/{len(args['batches'])}] "
-                                              f"{batch.get('label', '')}", len(words)))
-                  if args.get("progress", True) else None)
+        label = f"{PROGRESS_PREFIX}{k + 1}/{len(args['batches'])}] {batch.get('label', '')}"
+        n_words, ticker = len(words), None
+        if args.get("progress", True):
+            ticker = cocotb.start_soon(report_progress(
+                lambda label=label, n=n_words: f"{label}: {int(dut.cycles.value):,} cycles so "
+                                               f"far, {int(dut.n_out.value):,} of {n:,} outputs",
+                every_ns=PROGRESS_CYCLES * h.period_ns))
         out = await h.run(words, idle=batch.get("idle", 0), stall=batch.get("stall", 0),
                           timeout=batch.get("timeout", 10_000))
         seconds = time.perf_counter() - t0
@@ -70,8 +60,7 @@ async def stream(dut):
         summary.append({"label": batch.get("label", str(k)), "words": len(words),
                         "cycles": h.last_cycles, "seconds": seconds})
         if args.get("progress", True):
-            print(f"  [{k + 1}/{len(args['batches'])}] {batch.get('label', '')}: "
-                  f"{len(words)} words, {h.last_cycles} cycles, {seconds:.2f} s",
+            print(f"{label}: {len(words)} words, {h.last_cycles} cycles, {seconds:.2f} s",
                   file=sys.stderr, flush=True)
     with open(args["summary"], "w") as f:
         json.dump(summary, f)

@@ -2,6 +2,7 @@
 the integer sum reduction, 64 bytes per cycle."""
 
 import functools
+import itertools
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
@@ -21,6 +22,9 @@ __all__ = ["IntPipe", "INT_OPS", "lane_bytes", "lane_reduce", "spread_bytes", "s
 INT_OPS = (VecOp.ADD, VecOp.SUB, VecOp.MUL, VecOp.MIN, VecOp.MAX, VecOp.MINU, VecOp.MAXU,
            VecOp.AND, VecOp.OR, VecOp.XOR, VecOp.NOT, VecOp.SLL, VecOp.SRL, VecOp.SRA,
            VecOp.EQ, VecOp.LT, VecOp.LTU, VecOp.SELECT, VecOp.REDSUM)
+
+#: The ops computing ``a - b`` on the adder (``add`` being the one that adds).
+_SUBTRACTS = (VecOp.SUB, VecOp.MIN, VecOp.MAX, VecOp.MINU, VecOp.MAXU, VecOp.LT, VecOp.LTU)
 
 #: Lane widths in bytes.
 _WIDTHS = (1, 2, 4)
@@ -77,6 +81,26 @@ def lane_reduce(bits, wb, op):
         group = bits[base:base + wb]
         out.append({"and": group.all(), "or": group.any(), "top": group[-1]}[op])
     return Cat(*out)
+
+
+def _decode(op, ones, zeros):
+    """1 for the ops ``ones``, 0 for the ops ``zeros``, anything for every other code: a match on
+    the fewest bits of ``op`` that tell the two sets apart. Codes outside both sets are free (the
+    pipe's output for an op outside :data:`INT_OPS` is unspecified), so a decode on the longest
+    path (``sub``, ahead of the adder: op to ``s1_simple`` was 38 gate levels with a full match)
+    is a few levels shallower. The bits are found here, not by hand, so a renumbered
+    :class:`VecOp` stays correct."""
+    op = op.as_value()
+    for n in range(1, len(op) + 1):
+        for bits in itertools.combinations(range(len(op)), n):
+            def code(o, bits=bits):
+                return sum(((o.value >> b) & 1) << k for k, b in enumerate(bits))
+            one, zero = {code(o) for o in ones}, {code(o) for o in zeros}
+            if not one & zero:
+                key = Cat(*(op[b] for b in bits))
+                # The shorter list: ``key`` is one of ``ones``' codes, or none of ``zeros``'.
+                return key.matches(*one) if len(one) <= len(zero) else ~key.matches(*zero)
+    raise ValueError(f"ops {ones} and {zeros} overlap")
 
 
 def _by_width(w, values):
@@ -204,7 +228,11 @@ class IntPipe(Pipe):
         simple = self._simple(m, req, w)
         mul_rows = {wb: self._mul_rows(m, a, b, 8 * wb) for wb in _WIDTHS}
         sum_rows = self._sum_rows(m, a, w)
-        s1 = stage("s1", op=req.op, w=Cat(*w), simple=simple, **{
+        # Stage 3's choice travels as two class bits rather than the op.
+        others = [o for o in INT_OPS if o not in (VecOp.MUL, VecOp.REDSUM)]
+        mul = _decode(req.op, [VecOp.MUL], [VecOp.REDSUM, *others])
+        red = _decode(req.op, [VecOp.REDSUM], [VecOp.MUL, *others])
+        s1 = stage("s1", mul=mul, red=red, w=Cat(*w), simple=simple, **{
             f"mul{wb}_{k}": row for wb in _WIDTHS for k, row in enumerate(mul_rows[wb])},
             **{f"sum_{k}": row for k, row in enumerate(sum_rows)})
 
@@ -214,7 +242,7 @@ class IntPipe(Pipe):
             name=f"mul{wb}_b") for wb in _WIDTHS}
         sum_pair = _layered_compress(m, [getattr(s1, f"sum_{k}") for k in range(len(sum_rows))],
                                      name="sum_b")
-        s2 = stage("s2", op=s1.op, w=s1.w, simple=s1.simple, **{
+        s2 = stage("s2", mul=s1.mul, red=s1.red, w=s1.w, simple=s1.simple, **{
             f"mul{wb}_{k}": row for wb in _WIDTHS for k, row in enumerate(mul_pairs[wb])},
             **{f"sum_{k}": row for k, row in enumerate(sum_pair)})
 
@@ -229,13 +257,12 @@ class IntPipe(Pipe):
         total, _ = prefix_add(_part(m, "sum_cpa"), s2.sum_0, s2.sum_1, width=32, name="sum_cpa")
         redsum = _by_width(w, [total[:8], total[:16], total])
         out = Signal(VECTOR_BITS)
-        with m.Switch(s2.op):
-            with m.Case(VecOp.MUL):
-                m.d.comb += out.eq(_by_width(w, products))
-            with m.Case(VecOp.REDSUM):
-                m.d.comb += out.eq(redsum)
-            with m.Default():
-                m.d.comb += out.eq(s2.simple)
+        with m.If(s2.mul):
+            m.d.comb += out.eq(_by_width(w, products))
+        with m.Elif(s2.red):
+            m.d.comb += out.eq(redsum)
+        with m.Else():
+            m.d.comb += out.eq(s2.simple)
         with m.If(self.en):
             m.d.sync += self.o.payload.data.eq(out)
         m.d.comb += self.o.payload.flags.eq(0)
@@ -246,9 +273,10 @@ class IntPipe(Pipe):
         """The single-stage ops: add/sub, min/max, logic, shifts, compares, select."""
         a, b, c = req.a, req.b, req.c
         op = req.op
+        # The adder subtracts for every op that uses it but add (its result is unused by the
+        # others).
         sub = Signal(name="sub")
-        m.d.comb += sub.eq(op.as_value().matches(*(o.value for o in (
-            VecOp.SUB, VecOp.MIN, VecOp.MAX, VecOp.MINU, VecOp.MAXU, VecOp.LT, VecOp.LTU))))
+        m.d.comb += sub.eq(_decode(op, _SUBTRACTS, [VecOp.ADD]))
         # Byte boundaries that are lane boundaries: every one for INT8, every second for INT16,
         # every fourth (the 32-bit boundaries, always) for INT32.
         boundary = Cat(*((w[0] | (w[1] & (k % 2 == 1)) | (k % 4 == 3))

@@ -28,9 +28,14 @@ from pathlib import Path
 from sim.flow import toolchain
 from sim.flow.build import atomic_write, locked
 
-__all__ = ["run_cocotb", "tb_args", "SimulationFailed", "waves_requested"]
+__all__ = ["run_cocotb", "tb_args", "report_progress", "PROGRESS_PREFIX", "SimulationFailed",
+           "waves_requested"]
 
 TB_ARGS_ENV = "D1_TB_ARGS"
+
+#: How a cocotb module's progress lines start (:func:`report_progress`): the caller of
+#: :func:`run_cocotb` echoes them with ``echo=PROGRESS_PREFIX``.
+PROGRESS_PREFIX = "  ["
 
 #: Verilator flags: Amaranth's Verilog trips WIDTHEXPAND and friends, which are style, not errors
 #: (``make lint`` shows them); -O3 and no assertion-heavy options, for speed.
@@ -59,6 +64,22 @@ def waves_requested(waves=None):
 def tb_args():
     """In a cocotb module: the parameters ``run_cocotb`` passed (a dict)."""
     return json.loads(os.environ.get(TB_ARGS_ENV, "{}"))
+
+
+async def report_progress(line, *, every_ns, seconds=5):
+    """In a cocotb module (a coroutine to ``cocotb.start_soon`` and cancel): every ``seconds`` of
+    wall-clock time, print ``line()`` on stderr, a text that starts with
+    :data:`PROGRESS_PREFIX` and says how far a long run has got. The clock is looked at once
+    every ``every_ns`` simulated nanoseconds (one timer callback each, so following the run costs
+    next to nothing)."""
+    from cocotb.triggers import Timer
+
+    last = time.perf_counter()
+    while True:
+        await Timer(every_ns, unit="ns")
+        if time.perf_counter() - last >= seconds:
+            last = time.perf_counter()
+            print(line(), file=sys.stderr, flush=True)
 
 
 def _harness_sources(design, harness):

@@ -201,6 +201,43 @@ def test_progress_of_a_long_step(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_progress_of_a_long_simulation(capsys, monkeypatch):
+    """A cocotb module's progress line (``report_progress``, shared by the stream and scalar
+    benches) is printed on stderr once ``seconds`` of wall-clock time have passed since the last,
+    looking at the clock every ``every_ns`` simulated nanoseconds."""
+    import asyncio
+    import time
+
+    import cocotb.triggers
+
+    from sim.flow import runner
+
+    waits = []
+
+    async def timer(t, unit):
+        waits.append((t, unit))
+
+    wall = iter(range(0, 100, 2))  # seconds: each look at the wall clock is 2 s later
+    monkeypatch.setattr(cocotb.triggers, "Timer", timer)
+    monkeypatch.setattr(time, "perf_counter", lambda: next(wall))
+    lines = ["  [a] 2", "  [a] 1"]
+
+    class Cancelled(Exception):
+        pass
+
+    def line():
+        if not lines:
+            raise Cancelled  # ends the endless loop, as cocotb's cancel does
+        return lines.pop()
+
+    with pytest.raises(Cancelled):
+        asyncio.run(runner.report_progress(line, every_ns=4000, seconds=5))
+    # Looks at 2, 4, 6 s (line 1; the next 5 s count from 8), 10, 12, 14 (line 2, from 16),
+    # 18, 20, 22 (the end).
+    assert capsys.readouterr().err == "  [a] 1\n  [a] 2\n"
+    assert waits == [(4000, "ns")] * 9
+
+
 # --- gemm --in with a file that is not an npz ------------------------------------------------
 
 def _bad_npz(tmp_path, kind):

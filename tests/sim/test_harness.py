@@ -12,12 +12,20 @@ import re
 import pytest
 
 from sim.flow import lint
-from sim.flow.build import Design, atomic_write
+from sim.flow.build import Design, Port, atomic_write
 from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import BUILD, SIMULATORS
 from tests.sim.designs import PlusOne
-from verif.harness import LIBRARY, check_pauses, stream_harness, verilog_string
+from verif.harness import (
+    LIBRARY,
+    check_pauses,
+    harness_verilog,
+    stream_harness,
+    verilog_string,
+)
+from verif.noc.harness import traffic_harness_verilog
 from verif.scalar.core_tb import bench_verilog
+from verif.sram.harness import multi_harness_verilog
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
@@ -154,3 +162,33 @@ def test_scalar_bench_is_a_top_over_the_library():
     assert text.count("tb_pause #") == 3 and text.count("tb_hold_check #") == 3
     assert text.count("tb_xorshift32 #") == 1
     assert "function [31:0]" not in text and "_held" not in text
+
+
+def _stream_ports(name, width, direction):
+    back = "out" if direction == "in" else "in"
+    return [Port(f"{name}__payload", width, direction), Port(f"{name}__valid", 1, direction),
+            Port(f"{name}__ready", 1, back)]
+
+
+def test_generated_tops_are_built_over_the_library():
+    """The stream and multi-stream tops are the library's modules wired together: one
+    ``tb_run_control`` (start, cycles, the end of the run, done), a source per input and a
+    sink per output stream, and no register or file access of their own; the traffic top has
+    its own run control (configuration phase, trailing cycles) over the same sources and sinks."""
+    clock = [Port("clk", 1, "in"), Port("rst", 1, "in")]
+    stream = harness_verilog("d", [*clock, *_stream_ports("i", 8, "in"),
+                                   *_stream_ports("o", 9, "out")])
+    multi = multi_harness_verilog("d", [*clock, *_stream_ports("a", 8, "in"),
+                                        *_stream_ports("b", 8, "in"),
+                                        *_stream_ports("r", 8, "out")],
+                                  inputs=["a", "b"], outputs=["r"], name="m")
+    traffic = traffic_harness_verilog("d", [*clock, *_stream_ports("cfg", 16, "in"),
+                                            *_stream_ports("inject__0__0", 8, "in"),
+                                            *_stream_ports("eject__0__0", 8, "out")])
+    for text, sources, sinks in ((stream, 1, 1), (multi, 2, 1)):
+        assert text.count("tb_run_control control (") == 1
+        assert text.count("tb_stream_source #(") == sources
+        assert text.count("tb_stream_sink #(") == sinks
+        assert "always" not in text and "reg " not in text and "$f" not in text
+    assert "tb_run_control" not in traffic
+    assert traffic.count("tb_stream_source #(") == traffic.count("tb_stream_sink #(") == 1

@@ -11,12 +11,13 @@ import random
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from hw.fp.formats import SR_BITS, FormatCode, Round
 from hw.fp.rng import XorShift32
 from hw.vector.convpipe import SR_LANES, ConvPipe, reset_state, seed_for_lane
-from hw.vector.intpipe import INT_OPS, IntPipe
+from hw.vector.intpipe import _SUBTRACTS, INT_OPS, IntPipe, _decode
 from hw.vector.isa import VecOp, VecType, request_layout
 from hw.vector.movepipe import MOVE_OPS, MovePipe
 from tests.amaranth_sim import raises_unelaborated
@@ -194,6 +195,35 @@ def test_intpipe_matches_model():
     rng = np.random.default_rng(1)
     reqs = _int_requests(rng, 2) + _shift_requests(rng)
     check_against_model(reqs, run_pipe(IntPipe(), reqs, seed=1), _int_fields)
+
+
+
+@pytest.mark.parametrize(("ones", "zeros"), [
+    (_SUBTRACTS, [VecOp.ADD]),
+    ([VecOp.MUL], [o for o in INT_OPS if o != VecOp.MUL]),
+    ([VecOp.REDSUM], [o for o in INT_OPS if o != VecOp.REDSUM]),
+])
+def test_op_decode(ones, zeros):
+    """The integer pipe's op decodes (a match on the fewest op bits that tell ``ones`` from
+    ``zeros``) are 1 on every op of ``ones`` and 0 on every op of ``zeros``."""
+    m = Module()
+    op, hit = Signal(VecOp), Signal()
+    m.d.comb += hit.eq(_decode(op, ones, zeros))
+    sim = Simulator(m)
+
+    async def bench(ctx):
+        for o in (*ones, *zeros):
+            ctx.set(op, o)
+            assert ctx.get(hit) == (o in ones), o
+
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_op_decode_refuses_overlapping_sets():
+    with pytest.raises(ValueError, match=r"^ops \[<VecOp.ADD: 0>\] and \[<VecOp.ADD: 0>\] "
+                                         r"overlap$"):
+        _decode(Signal(VecOp), [VecOp.ADD], [VecOp.ADD])
 
 
 # --- data-movement pipe ------------------------------------------------------------------------

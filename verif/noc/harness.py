@@ -31,9 +31,16 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
 
-from verif.harness import check_pauses, harness_sources, port_decl, verilog_string
+from verif.harness import (
+    check_pauses,
+    harness_sources,
+    port_decl,
+    reset_top,
+    run_top,
+    sink_instance,
+    source_instance,
+)
 
 __all__ = ["traffic_harness_verilog", "traffic_harness", "TrafficHarness", "TRAIL_CYCLES"]
 
@@ -84,35 +91,26 @@ def traffic_harness_verilog(top, ports, *, name=None):
     conns = [".clk(clk)", ".rst(rst)", ".cfg__payload(cfg_payload)", ".cfg__valid(cfg_valid)",
              ".cfg__ready(cfg_ready)"]
     conns += [f".{p.name}({p.name})" for p in forwarded + tied]
-    # (kind, streams, salt multiplier, file prefix, the kind's own connections)
     run = ".clk(clk), .start(go), .run(run), .stop(stop), .now(cycles)"
-    for kind, streams, mix, prefix, own in (
-            ("source", sources, 0x9E3779B9, "src", ".idle(idle), .limit(32'hFFFFFFFF)"),
-            ("sink", sinks, 0x85EBCA6B, "snk", ".stall(stall)")):
-        for k, s in enumerate(streams):
-            w = by_name[f"{s}__payload"].width
-            node, cls = s.split("__")[1:]
-            file = verilog_string(f"{prefix}_{node}_{cls}.hex")
-            if kind == "source":
-                params = f"#(.W({w}), .TIMING(2))"
-                files = f".stimulus({file}), .accepts({verilog_string('')})"
-                counters, outs = f"sent_{k}", f".sent(sent_{k})"
-            else:
-                params = f"#(.W({w}))"
-                files = f".responses({file}), .name({verilog_string(s, kind='name')})"
-                counters, outs = f"got_{k}, err_{k}", f".got(got_{k}), .errors(err_{k})"
-            lines += [f"    wire [{w - 1}:0] {s}__payload;", f"    wire {s}__valid, {s}__ready;",
-                      f"    wire [31:0] {counters};",
-                      f"    tb_stream_{kind} {params} {prefix}_{k} (",
-                      f"        {run},", f"        {files},",
-                      f"        .seed(rand_seed ^ 32'd{(k + 1) * mix & 0xFFFFFFFF}), {own},",
-                      f"        .payload({s}__payload), .valid({s}__valid), .ready({s}__ready),"
-                      f" {outs}",
-                      "    );"]
-            conns += [f".{s}__{x}({s}__{x})" for x in ("payload", "valid", "ready")]
-    lines += [f"    assign n_in = {' + '.join(f'sent_{k}' for k in range(len(sources)))};",
-              f"    assign n_out = {' + '.join(f'got_{k}' for k in range(len(sinks)))};",
-              f"    assign proto_errors = {' + '.join(f'err_{k}' for k in range(len(sinks)))};",
+    for k, s in enumerate(sources):
+        w = by_name[f"{s}__payload"].width
+        node, cls = s.split("__")[1:]
+        lines.append(source_instance(
+            f"src_{k}", s, w, params=f".W({w}), .TIMING(2)", stimulus=f"src_{node}_{cls}.hex",
+            seed=f"rand_seed ^ 32'd{(k + 1) * 0x9E3779B9 & 0xFFFFFFFF}", limit="32'hFFFFFFFF",
+            run=run).rstrip("\n"))
+    for k, s in enumerate(sinks):
+        w = by_name[f"{s}__payload"].width
+        node, cls = s.split("__")[1:]
+        lines.append(sink_instance(
+            f"snk_{k}", s, w, params=f".W({w})", responses=f"snk_{node}_{cls}.hex",
+            seed=f"rand_seed ^ 32'd{(k + 1) * 0x85EBCA6B & 0xFFFFFFFF}", run=run).rstrip("\n"))
+    conns += [f".{s}__{x}({s}__{x})" for s in (*sources, *sinks)
+              for x in ("payload", "valid", "ready")]
+    lines += [f"    assign n_in = {' + '.join(f'src_{k}_sent' for k in range(len(sources)))};",
+              f"    assign n_out = {' + '.join(f'snk_{k}_got' for k in range(len(sinks)))};",
+              "    assign proto_errors = "
+              f"{' + '.join(f'snk_{k}_errors' for k in range(len(sinks)))};",
               f"    wire edge_valid = {' | '.join(edges) or zero};",
               f"    {top} dut (\n        " + ",\n        ".join(conns) + "\n    );"]
     lines.append("""
@@ -193,13 +191,8 @@ class TrafficHarness:
         d = self.dut
         if self.clock is None:
             self.clock = cocotb.start_soon(Clock(d.clk, self.period_ns, unit="ns").start())
-        for port, value in (("start", 0), ("count", 0), ("idle", 0), ("stall", 0),
-                            ("rand_seed", 1), ("timeout", 10_000), ("max_cycles", 0)):
-            getattr(d, port).value = value
-        d.rst.value = 1
-        await ClockCycles(d.clk, 3)
-        d.rst.value = 0
-        await ClockCycles(d.clk, 1)
+        await reset_top(d, start=0, count=0, idle=0, stall=0, rand_seed=1, timeout=10_000,
+                        max_cycles=0)
 
     async def run(self, cfg, sources, *, count, idle=0, stall=0, seed=1, timeout=10_000,
                   max_cycles=0):
@@ -217,16 +210,8 @@ class TrafficHarness:
             Path(f"src_{suffix}.hex").write_text("".join(f"{int(t):x} {int(w):x}\n"
                                                          for t, w in items))
         d = self.dut
-        d.count.value = count
-        d.idle.value = idle
-        d.stall.value = stall
-        d.rand_seed.value = seed & 0xFFFFFFFF
-        d.timeout.value = timeout
-        d.max_cycles.value = max_cycles
-        d.start.value = 1
-        await RisingEdge(d.done)
-        d.start.value = 0
-        await ClockCycles(d.clk, 1)
+        await run_top(d, count=count, idle=idle, stall=stall, rand_seed=seed & 0xFFFFFFFF,
+                      timeout=timeout, max_cycles=max_cycles)
         counters = {k: int(getattr(d, k).value) for k in
                     ("cycles", "cfg_words", "edge_flits", "proto_errors", "n_in", "n_out",
                      "timed_out")}

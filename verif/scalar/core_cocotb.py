@@ -4,30 +4,15 @@ parameters onto the bench's ports, wait for ``done``, write ``summary.json``. Ev
 ``run_program`` afterwards."""
 
 import json
-import sys
-import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, RisingEdge
 
-from sim.flow.runner import tb_args
+from sim.flow.runner import PROGRESS_PREFIX, report_progress, tb_args
 
-#: Seconds between two progress lines of a long run; simulated cycles between two looks.
-PROGRESS_SECONDS = 5
+#: Simulated cycles (of 1 ns) between two looks at the clock for a progress line.
 PROGRESS_CYCLES = 5000
-
-
-async def _progress(dut):
-    """Every :data:`PROGRESS_SECONDS` of a long run, the cycles and instructions so far (the
-    runner echoes lines starting with ``  [`` on stderr)."""
-    last = time.perf_counter()
-    while True:
-        await Timer(PROGRESS_CYCLES, unit="ns")
-        if time.perf_counter() - last >= PROGRESS_SECONDS:
-            last = time.perf_counter()
-            print(f"  [scalar core] {int(dut.cycles.value):,} cycles, "
-                  f"{int(dut.retired.value):,} retired so far", file=sys.stderr, flush=True)
 
 
 @cocotb.test()
@@ -44,7 +29,9 @@ async def run(dut):
     cocotb.start_soon(Clock(dut.clk, 1, unit="ns").start())
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
-    progress = cocotb.start_soon(_progress(dut))
+    progress = cocotb.start_soon(report_progress(
+        lambda: f"{PROGRESS_PREFIX}scalar core] {int(dut.cycles.value):,} cycles, "
+                f"{int(dut.retired.value):,} retired so far", every_ns=PROGRESS_CYCLES))
     if not int(dut.done.value):
         await RisingEdge(dut.done)
     progress.cancel()
