@@ -116,9 +116,9 @@ def test_check_same():
 
 
 RESULTS_XML = """<?xml version='1.0' encoding='utf-8'?>
-<testsuites name="cocotb tests"><testsuite name="verif.scalar.core_cocotb" tests="{n}" time="16.4">
+<testsuites name="cocotb tests"><testsuite name="verif.program_cocotb" tests="{n}" time="16.4">
 {cases}</testsuite></testsuites>"""
-CASE = '<testcase classname="verif.scalar.core_cocotb" name="run" time="16.381"></testcase>'
+CASE = '<testcase classname="verif.program_cocotb" name="run" time="16.381"></testcase>'
 
 
 def test_sim_seconds(tmp_path):

@@ -127,7 +127,7 @@ def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, to
     (run_dir / "load.hex").write_text("\n".join(words) + "\n")
     args = {"seed": seed, "stall": stall, "max_cycles": max_cycles, "tohost": tohost or 0,
             "tohost_en": tohost is not None, "n_load": len(words)}
-    info = run_cocotb(CoreBench(config), "verif.core.core_cocotb", sim, args=args,
+    info = run_cocotb(CoreBench(config), "verif.program_cocotb", sim, args=args,
                       harness=CoreBench.harness, test_dir=run_dir, quiet=True, waves=waves,
                       echo="  [")
     summary = read_summary(run_dir)

@@ -15,7 +15,7 @@ The bench (generated Verilog, :func:`bench_verilog`)
     streams, and the retire trace, written to ``trace.txt``. The generators and the checks are
     the harness library's (``verif/hdl``: ``tb_pause``, ``tb_xorshift32``, ``tb_hold_check``),
     the rest is the bench's own top. Python only writes the image, starts the run and reads the
-    results; the cocotb side (``verif/scalar/core_cocotb.py``) waits for ``done``.
+    results; the cocotb side (``verif/program_cocotb.py``) waits for ``done``.
 
 Lockstep
     The trace is in retire order, which is also the order of the core's memory accesses and CSR
@@ -534,7 +534,7 @@ def run_program(image, *, threads=4, sim="verilator", max_cycles=1_000_000, trac
     (run_dir / "image.hex").write_text(_image_hex(image, mem_size))
     args = {"seed": seed, "stall": stall, "latency": latency, "max_cycles": max_cycles,
             "tohost": tohost or 0, "tohost_en": tohost is not None}
-    info = run_cocotb(bench, "verif.scalar.core_cocotb", sim, args=args, harness=CoreBench.harness,
+    info = run_cocotb(bench, "verif.program_cocotb", sim, args=args, harness=CoreBench.harness,
                       test_dir=run_dir, quiet=True, waves=waves, echo="  [")
     summary = json.loads((run_dir / "summary.json").read_text())
     records = parse_trace(run_dir / "trace.txt")
