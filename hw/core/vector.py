@@ -1,12 +1,13 @@
 """The vector sequencer: ``VectorSequencer``, VOP commands to scratchpad reads, vector-unit
 requests and scratchpad writes (docs/core.md, "Vector sequencer")."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from hw.common import memport
+from hw.common.arith import add_many, compress, prefix_add, prefix_sub
 from hw.common.params import check_int
 from hw.common.pipeline import stage
 from hw.sram.config import D1, LINE_BYTES
@@ -43,6 +44,9 @@ _SLOT_TAG = {"x": 0, "y": 1}
 # Event kinds of the completion queue: what the event waits for before it completes.
 _NOW, _WRITE, _RESULT = 0, 1, 2
 _FRONT_STAGES = 4
+#: Two's complement width of a line's offset from the scratchpad's start or end: a 32-bit
+#: address less a 32-bit origin, plus (count - 1)·stride (16 × 16 bits signed).
+_OFFSET_BITS = 36
 
 
 def _fifo(m, name, layout, depth):
@@ -50,6 +54,36 @@ def _fifo(m, name, layout, depth):
     fifo = SyncFIFOBuffered(width=Shape.cast(layout).width, depth=depth)
     m.submodules[name] = fifo
     return fifo, data.View(layout, fifo.w_data), data.View(layout, fifo.r_data)
+
+
+def _sext(value, width):
+    """``value`` (a signed value) sign-extended or truncated to ``width`` bits, unsigned."""
+    v = Value.cast(value)
+    return Cat(v, v[-1].replicate(max(width - len(v), 0)))[:width]
+
+
+def _step(m, addr, stride, name):
+    """``addr`` + the signed ``stride``, modulo ``2**len(addr)`` (a Kogge-Stone adder)."""
+    return prefix_add(m, addr, _sext(stride.as_signed(), len(addr)), width=len(addr),
+                      name=name)[0]
+
+
+def _inc(m, value, name):
+    return prefix_add(m, value, 1, width=len(value), name=name)[0]
+
+
+def _updown(m, counter, up, down, name):
+    """The next value of ``counter``: +1 on ``up`` alone, -1 on ``down`` alone. Both sums are
+    formed from the register; the late ``up``/``down`` only select."""
+    plus = _inc(m, counter, f"{name}_inc")
+    minus = prefix_add(m, counter, (1 << len(counter)) - 1, width=len(counter),
+                       name=f"{name}_dec")[0]
+    return Mux(up & ~down, plus, Mux(down & ~up, minus, counter))
+
+
+def _ge(m, x, y, name):
+    """``x >= y`` for unsigned ``x``, ``y`` of one width (the carry of a prefix subtractor)."""
+    return prefix_sub(m, x, y, width=len(x), name=name)[1]
 
 
 def _one_of(value, members):
@@ -239,37 +273,52 @@ class VectorSequencer(wiring.Component):
             m.d.sync += valid[0].eq(self.cmd.valid)
             m.d.sync += [valid[k + 1].eq(valid[k]) for k in range(_FRONT_STAGES - 1)]
 
-        # F1: the command. F2: which operands it reads, its legality, relative addresses, the
-        # halves of (count - 1)·stride, the field and alignment checks.
+        # F1: the command. F2: which operands it reads, its legality, the field and alignment
+        # checks; per operand its address relative to the scratchpad's start and to its end,
+        # and (count - 1)·stride as two carry-save rows (18 rows, 6 layers).
         f1 = stage(m, en, "f1", cmd=self.cmd.payload)
         cmd = f1.cmd
         reads = {n: _one_of(cmd.op, [op for op, used in OPERANDS.items() if n in used])
                  for n in "abc"}
         reads["d"] = ~cmd.to_reg
         count = cmd.config.count
-        cm1 = (count - 1)[:16]
+        cm1 = prefix_add(m, count, 0xFFFF, width=16, name="f1_cm1")[0]
         legal = Cat(*decode(m, cmd.op, cmd.config.vtype, cmd.config.fmt,
                             cmd.config.imm).values()).any()
         field = (count == 0) | (cmd.to_reg & (count != 1))
         addr = {n: getattr(cmd, n) for n in "abcd"}
         stride = {n: getattr(cmd.strides, n).as_signed() for n in "abcd"}
         misaligned = {n: reads[n] & ((addr[n][:6] != 0) | (stride[n][:6] != 0)) for n in "abcd"}
+        rows = {}
+        for n in "abcd":
+            # count·stride - stride: from count, not from count - 1, which is an adder late.
+            partial = [_sext(Mux(count[k], stride[n], 0), _OFFSET_BITS - k) for k in range(16)]
+            minus = [~_sext(stride[n], _OFFSET_BITS), Const(1, _OFFSET_BITS)]
+            rows[n] = compress(m, [Cat(Const(0, k), p) for k, p in enumerate(partial)] + minus,
+                               name=f"f1_{n}_pp")
         f2 = stage(m, en, "f2", cmd=cmd, cm1=cm1, field=field, legal=legal,
                    **{f"reads_{n}": reads[n] for n in "abcd"},
                    **{f"mis_{n}": misaligned[n] for n in "abcd"},
-                   **{f"rel_{n}": (addr[n] - self.base).as_signed() for n in "abcd"},
-                   **{f"plo_{n}": cm1[:8] * stride[n] for n in "abcd"},
-                   **{f"phi_{n}": cm1[8:] * stride[n] for n in "abcd"})
+                   **{f"neg_{n}": stride[n] < 0 for n in "abcd"},
+                   **{f"rel_{n}": self._offset(m, f"f1_rel_{n}", addr[n], self.base)
+                      for n in "abcd"},
+                   **{f"end_{n}": self._offset(m, f"f1_end_{n}", addr[n], self.base + self.size)
+                      for n in "abcd"},
+                   **{f"p0_{n}": rows[n][0] for n in "abcd"},
+                   **{f"p1_{n}": rows[n][1] for n in "abcd"})
 
-        # F3: the last line of each operand. F4: the error code and its address.
-        f3 = stage(m, en, "f3", **{k: v for k, v in vars(f2).items()},
-                   **{f"last_{n}": getattr(f2, f"rel_{n}") + getattr(f2, f"plo_{n}")
-                      + (getattr(f2, f"phi_{n}") << 8) for n in "abcd"})
-        outside = {}
-        for n in "abcd":
-            first, last = getattr(f3, f"rel_{n}"), getattr(f3, f"last_{n}")
-            outside[n] = getattr(f3, f"reads_{n}") & (
-                (first < 0) | (first >= self.size) | (last < 0) | (last >= self.size))
+        # F3: the last line of each operand, also relative to the end; the signs say whether
+        # the first and last lines are in range. F4: the error code and its address.
+        last = {n: add_many(m, [getattr(f2, f"{k}_{n}") for k in ("rel", "p0", "p1")],
+                            width=_OFFSET_BITS, name=f"f2_last_{n}") for n in "abcd"}
+        last_end = {n: add_many(m, [getattr(f2, f"{k}_{n}") for k in ("end", "p0", "p1")],
+                                width=_OFFSET_BITS, name=f"f2_last_end_{n}") for n in "abcd"}
+        top = _OFFSET_BITS - 1
+        f3 = stage(m, en, "f3", **{k: v for k, v in vars(f2).items()
+                                   if not k.startswith(("p0_", "p1_", "end_"))},
+                   **{f"last_{n}": last[n] for n in "abcd"},
+                   **{f"out_{n}": getattr(f2, f"rel_{n}")[top] | ~getattr(f2, f"end_{n}")[top]
+                      | last[n][top] | ~last_end[n][top] for n in "abcd"})
         code = Signal(isa.Error)
         err_addr = Signal(32)
         m.d.comb += err_addr.eq(f3.cmd.a)
@@ -277,45 +326,86 @@ class VectorSequencer(wiring.Component):
             m.d.comb += code.eq(isa.Error.FIELD)
         with m.Elif(~f3.legal):
             m.d.comb += code.eq(isa.Error.ILLEGAL_OP)
-        for error, bad in ((isa.Error.ALIGN, "mis"), (isa.Error.RANGE, None)):
+        for error, bad in ((isa.Error.ALIGN, "mis"), (isa.Error.RANGE, "out")):
             for n in "abcd":
-                with m.Elif(getattr(f3, f"{bad}_{n}") if bad else outside[n]):
+                with m.Elif(getattr(f3, f"reads_{n}") & getattr(f3, f"{bad}_{n}")):
                     m.d.comb += [code.eq(error), err_addr.eq(getattr(f3.cmd, n))]
+        # The lowest and highest line of each operand (for the hazard check); c's first odd
+        # line (R1's first c of an a, b, c op).
         bounds = {}
         for n in "abcd":
-            first, last = getattr(f3, f"rel_{n}"), getattr(f3, f"last_{n}")
-            bounds[f"lo_{n}"] = Mux(last < first, last, first)[:self.addr_bits]
-            bounds[f"hi_{n}"] = Mux(last < first, first, last)[:self.addr_bits]
+            first, lst = getattr(f3, f"rel_{n}"), getattr(f3, f"last_{n}")
+            neg = getattr(f3, f"neg_{n}")
+            bounds[f"lo_{n}"] = Mux(neg, lst, first)[:self.addr_bits]
+            bounds[f"hi_{n}"] = Mux(neg, first, lst)[:self.addr_bits]
+        c_odd = prefix_add(m, f3.rel_c[:self.addr_bits],
+                           _sext(f3.cmd.strides.c.as_signed(), self.addr_bits),
+                           width=self.addr_bits, name="f3_c_odd")[0]
         f4 = stage(m, en, "f4", cmd=f3.cmd, cm1=f3.cm1, code=code, err_addr=err_addr, **bounds,
+                   c_odd=c_odd,
                    **{f"reads_{n}": getattr(f3, f"reads_{n}") for n in "abcd"},
                    **{f"rel_{n}": getattr(f3, f"rel_{n}")[:self.addr_bits] for n in "abcd"})
         f4.reads = {n: getattr(f4, f"reads_{n}") for n in "abcd"}
-        f4.c_odd = (f4.rel_c + f4.cmd.strides.c.as_signed())[:self.addr_bits]
         f4.rel = {n: getattr(f4, f"rel_{n}") for n in "abcd"}
+        # F3's operands and bounds, for the hazard check of the command entering F4.
+        f4.en, f4.next_bounds = en, bounds
+        f4.next_reads = {n: getattr(f3, f"reads_{n}") for n in "abcd"}
         f4.valid, f4.take, f4.busy = valid[-1], take, Cat(*valid).any()
         return f4
 
+    def _offset(self, m, name, addr, origin):
+        """``addr - origin`` as an ``_OFFSET_BITS``-bit two's complement value (a Kogge-Stone
+        adder of the address and a constant)."""
+        return prefix_add(m, addr, (-origin) % (1 << _OFFSET_BITS), width=_OFFSET_BITS,
+                          name=name)[0]
+
     def _hazard(self, m, f):
         """Whether the command in F4 must wait: it reads a line that a command taken before it
-        may still be writing. The lines in flight are kept as one range (its hull), emptied
-        when no command is in flight; a command that overlaps it waits until every earlier
-        command is done (conservative: a command reading between two earlier results waits
-        too)."""
+        may still be writing. The lines written by the commands in flight are kept as one
+        range (their hull), emptied when no command is in flight; a command that overlaps it
+        waits until every earlier command is done (conservative: a command reading between
+        two earlier results waits too).
+
+        Registered: the check is made as the command enters F4, against the hull, the range
+        of the command taken the cycle before (``pend``, which joins the hull a cycle later)
+        and that of the command F4 hands over in the same cycle; then it only clears, when
+        no command is left in flight. No comparator is in series with the take."""
         inflight = Signal(range(2 * (self.cmd_depth + self.depth) + 8))
-        box_valid = Signal()
+        box_valid, pend_valid, hz = Signal(), Signal(), Signal()
         box_lo, box_hi = Signal(self.addr_bits), Signal(self.addr_bits)
-        overlap = Cat(*(f.reads[n] & (getattr(f, f"lo_{n}") <= box_hi)
-                        & (getattr(f, f"hi_{n}") >= box_lo) for n in "abc")).any()
-        hold = (f.code == isa.Error.NONE) & box_valid & overlap
-        m.d.sync += inflight.eq(inflight + f.take - self.done.valid)
-        writer = f.take & (f.code == isa.Error.NONE) & f.reads["d"]
+        pend_lo, pend_hi = Signal(self.addr_bits), Signal(self.addr_bits)
+
+        def overlaps(valid, lo, hi, name):
+            b = f.next_bounds
+            return valid & Cat(*(f.next_reads[n] & _ge(m, hi, b[f"lo_{n}"], f"{name}_{n}_lo")
+                                 & _ge(m, b[f"hi_{n}"], lo, f"{name}_{n}_hi")
+                                 for n in "abc")).any()
+
+        ok = f.code == isa.Error.NONE
+        writer = f.take & ok & f.reads["d"]
+        hz_now = overlaps(box_valid, box_lo, box_hi, "hz_box") \
+            | overlaps(pend_valid, pend_lo, pend_hi, "hz_pend")
+        hz_handed = overlaps(f.valid & ok & f.reads["d"], f.lo_d, f.hi_d, "hz_f4")
+        # The last command in flight is done: the hull empties (never with pend set, which
+        # is a command in flight that cannot be done a cycle after its take).
+        empty = (inflight == 1) & self.done.valid & ~f.take
+        with m.If(f.en):
+            m.d.sync += hz.eq(~empty & (hz_now | (f.take & hz_handed)))
+        with m.Elif(empty):
+            m.d.sync += hz.eq(0)
+        m.d.sync += inflight.eq(_updown(m, inflight, f.take, self.done.valid, "inflight"))
+        m.d.sync += pend_valid.eq(writer)
         with m.If(writer):
+            m.d.sync += [pend_lo.eq(f.lo_d), pend_hi.eq(f.hi_d)]
+        with m.If(pend_valid):
             m.d.sync += [box_valid.eq(1),
-                         box_lo.eq(Mux(box_valid & (box_lo < f.lo_d), box_lo, f.lo_d)),
-                         box_hi.eq(Mux(box_valid & (box_hi > f.hi_d), box_hi, f.hi_d))]
-        with m.Elif((inflight == 1) & self.done.valid & ~f.take):
+                         box_lo.eq(Mux(box_valid & ~_ge(m, box_lo, pend_lo, "box_lo"),
+                                       box_lo, pend_lo)),
+                         box_hi.eq(Mux(box_valid & _ge(m, box_hi, pend_hi, "box_hi"),
+                                       box_hi, pend_hi))]
+        with m.Elif(empty):
             m.d.sync += box_valid.eq(0)
-        return hold
+        return hz & ok
 
     # --- a read port: walks up to two operands' lines, interleaved --------------------------
     def _read_port(self, m, name, fifo, req, pops):
@@ -345,14 +435,15 @@ class VectorSequencer(wiring.Component):
         took = {"x": issued & ~sel_y, "y": issued & sel_y}
         for k in slots:
             with m.If(took[k]):
-                m.d.sync += cur[k].eq(at[k] + getattr(head, "s" + k).as_signed())
-            m.d.sync += credits[k].eq(credits[k] + took[k] - pops[slots[k]])
+                m.d.sync += cur[k].eq(_step(m, at[k], getattr(head, "s" + k), f"{name}_{k}"))
+            m.d.sync += credits[k].eq(_updown(m, credits[k], took[k], pops[slots[k]],
+                                              f"{name}_credit_{k}"))
         with m.If(issued):
             m.d.sync += phase.eq(~sel_y & y_here)
         with m.If(took["y"]):
             m.d.sync += started["y"].eq(1)
         with m.If(line_done):
-            m.d.sync += line.eq(Mux(last, 0, line + 1))
+            m.d.sync += line.eq(Mux(last, 0, _inc(m, line, f"{name}_line")))
             with m.If(last):
                 m.d.sync += started["y"].eq(0)
         m.d.comb += fifo.r_en.eq(line_done & last)
@@ -385,7 +476,7 @@ class VectorSequencer(wiring.Component):
         for n in need:
             m.d.comb += [pops[n].eq(load & need[n]), ops[n][0].r_en.eq(pops[n])]
         with m.If(load):
-            m.d.sync += line.eq(Mux(last, 0, line + 1))
+            m.d.sync += line.eq(Mux(last, 0, _inc(m, line, "join_line")))
         req = self.req.payload
         with m.If(load):
             m.d.sync += [req.a.eq(ops["a"][2].data), req.b.eq(ops["b"][2].data),
@@ -426,8 +517,8 @@ class VectorSequencer(wiring.Component):
         m.d.comb += [wq_w.addr.eq(d_line), wq_w.data.eq(resp.data),
                      wq.w_en.eq(took & keep & ~head.to_reg)]
         with m.If(took):
-            m.d.sync += [line.eq(Mux(last, 0, line + 1)), err.eq(Mux(last, 0, code)),
-                         d_cur.eq(d_line + head.sd.as_signed())]
+            m.d.sync += [line.eq(Mux(last, 0, _inc(m, line, "w_line"))),
+                         err.eq(Mux(last, 0, code)), d_cur.eq(_step(m, d_line, head.sd, "w_d"))]
         with m.If(took & keep & head.to_reg):
             m.d.sync += [self.result.valid.eq(1), self.result.payload.value.eq(resp.data[:64]),
                          self.result.payload.thread.eq(head.info.thread),
@@ -460,7 +551,8 @@ class VectorSequencer(wiring.Component):
         pop = ev.r_rdy & ((head.kind == _NOW) | ((head.kind == _WRITE) & self.w_resp.valid)
                           | ((head.kind == _RESULT) & (results != 0)))
         m.d.comb += ev.r_en.eq(pop)
-        m.d.sync += results.eq(results + sent - (pop & (head.kind == _RESULT)))
+        m.d.sync += results.eq(_updown(m, results, sent, pop & (head.kind == _RESULT),
+                                       "results"))
         refused = (head.kind == _WRITE) & _one_of(
             self.w_resp.payload.status, [memport.Status.MISALIGNED, memport.Status.OUT_OF_RANGE])
         code = Mux(head.info.code != isa.Error.NONE, head.info.code,

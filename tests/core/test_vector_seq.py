@@ -213,18 +213,21 @@ def _pack(stream, value):
 
 
 def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=False,
-             latency=5, base=0, mem_size=SIZE, limit=20000, **kwargs):
+             latency=5, base=0, mem_size=SIZE, limit=20000, port_stall=None, **kwargs):
     """Run ``commands`` on a sequencer; returns the memory, the outputs in order and the
-    cycles at which the unit took each request and the commands were taken."""
+    cycles at which the unit took each request and the commands were taken. ``p_stall`` is
+    the stall probability of every port, the unit and ``result`` (``port_stall`` overrides it
+    per port)."""
     rnd = random.Random(seed)
     dut = VectorSequencer(base=base, size=SIZE, **kwargs)
     memory = Memory(mem_size)
     memory.lines.update(lines)
-    ports = {n: MemPort(memory, latency=latency, p_stall=p_stall, rnd=rnd)
-             for n in ("r0", "r1", "w")}
+    ports = {n: MemPort(memory, latency=latency, p_stall=(port_stall or {}).get(n, p_stall),
+                        rnd=rnd) for n in ("r0", "r1", "w")}
     unit = UnitModel(rnd, p_stall)
     top = _Top(dut) if real_unit else dut
-    out = {"results": [], "dones": [], "errors": [], "busy": [], "cmd": [], "stall": []}
+    out = {"results": [], "dones": [], "errors": [], "busy": [], "cmd": [], "stall": [],
+           "result_cycles": []}
     sim = Simulator(top)
     sim.add_clock(1e-9)
 
@@ -279,6 +282,7 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
             if res_valid and res_ready:
                 r = dut.result.payload.shape().from_bits(res_bits)
                 out["results"].append((r.value, r.thread, r.rd))
+                out["result_cycles"].append(cycle)
             if done_valid:
                 d = dut.done.payload.shape().from_bits(done_bits)
                 assert d.last == 1
@@ -389,8 +393,10 @@ def test_reductions_and_compares_to_reg():
     cmds += [command(VecOp.LT, a=64 * 9, b=64 * 10, to_reg=1, rd=1, d=7),
              command(VecOp.EQ, VecType.INT8, a=64 * 11, b=64 * 11, to_reg=1, rd=2),
              command(VecOp.REDMAX, a=64 * 12, to_reg=1, rd=3, sa=192, sd=3)]
-    out = check(cmds, lines, seed=3, p_stall=0.3)
+    out = check(cmds, lines, seed=3, p_stall=0.5)
     assert len(out["results"]) == 6 and out["memory"] == lines
+    for done, taken in zip(out["dones"], out["result_cycles"], strict=True):
+        assert done[2] > taken
 
 
 def test_widen_narrow_and_unit_state():
@@ -555,3 +561,30 @@ def test_real_unit_end_to_end():
     out = check(cmds, lines, seed=12, real_unit=True, p_stall=0.2)
     assert out["errors"] == [(int(isa.Error.ILLEGAL_OP), 64)]
 
+
+
+def test_refused_write_is_range():
+    """A destination line the scratchpad refuses (inside ``size``, beyond a smaller memory) is
+    RANGE, reported with the command's a address; the lines it could write are written."""
+    rnd = random.Random(13)
+    lines = random_lines(rnd, n=128, kind="int")
+    cmd = command(VecOp.OR, VecType.INT8, a=64 * 10, b=64 * 20, d=64 * 124, count=8)
+    out = simulate([cmd], lines, seed=13, mem_size=128 * 64)
+    assert out["errors"] == [(int(isa.Error.RANGE), 64 * 10)]
+    ref = Reference(lines)
+    ref.run({**cmd, "config": {**cmd["config"], "count": 4}})
+    assert out["memory"] == ref.mem
+
+
+@pytest.mark.parametrize(("port_stall", "cause"), [({"r0": 0.8, "r1": 0.8}, 1), ({"w": 0.9}, 3)])
+def test_stall_causes(port_stall, cause):
+    """Exactly one cause per cycle (checked in every simulation); stalled read ports show as
+    ``port``, a stalled W port as ``backpressure``; ``busy`` counts the lines; the cycles
+    before the first command are ``idle``."""
+    rnd = random.Random(14)
+    cmds = [command(VecOp.ADD, a=0, b=64 * 40, d=64 * 100, count=32)]
+    out = simulate(cmds, random_lines(rnd), seed=14, port_stall=port_stall)
+    causes = out["stall"]
+    assert causes.count(0) == 32
+    assert causes.count(cause) > 10
+    assert causes[0] == 4 and causes[-1] == 4
