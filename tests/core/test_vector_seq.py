@@ -588,3 +588,32 @@ def test_stall_causes(port_stall, cause):
     assert causes.count(0) == 32
     assert causes.count(cause) > 10
     assert causes[0] == 4 and causes[-1] == 4
+
+
+def _lines_of(cmd, n):
+    count = cmd["config"]["count"]
+    stride = cmd["strides"][n] - ((cmd["strides"][n] & 0x8000) << 1)
+    return {(cmd[n] + i * stride) // 64 for i in range(count)}
+
+
+@pytest.mark.parametrize("seed", [15, 16])
+def test_dependent_chains(seed):
+    """Commands that read what the commands just before wrote, in a small region (one-line
+    chains back to back and short runs, random stalls): each sees the earlier results, as the
+    reference that runs them one after another. (A command's own destination never meets
+    its operands: within one command reads run ahead of writes.)"""
+    rnd = random.Random(seed)
+    lines = random_lines(rnd, kind="int")
+    cmds = [command(VecOp.ADD, VecType.INT32, a=64 * k, b=64 * 40, d=64 * (k + 1))
+            for k in range(8)]
+    while len(cmds) < 40:
+        op = rnd.choice([VecOp.ADD, VecOp.XOR, VecOp.NOT, VecOp.SELECT, VecOp.MUL])
+        count = rnd.choice([1, 1, 2, 3])
+        cmd = command(op, VecType.INT16, a=64 * rnd.randrange(16), b=64 * rnd.randrange(16),
+                      c=64 * rnd.randrange(16), d=64 * rnd.randrange(16), count=count,
+                      sa=rnd.choice([64, -64, 0]), sb=64, sc=-64, sd=rnd.choice([64, -64]))
+        reads = set().union(*(_lines_of(cmd, n) for n in OPERANDS[op]))
+        written = _lines_of(cmd, "d")
+        if not reads & written and all(0 <= x < 16 for x in reads | written):
+            cmds.append(cmd)
+    check(cmds, lines, seed=seed, p_stall=0.2)
