@@ -617,3 +617,15 @@ def test_dependent_chains(seed):
         if not reads & written and all(0 <= x < 16 for x in reads | written):
             cmds.append(cmd)
     check(cmds, lines, seed=seed, p_stall=0.2)
+
+
+@pytest.mark.parametrize("latency", [5, 7])
+def test_reads_in_flight_cover_the_latency(latency):
+    """A credit's loop (read, response, operand FIFO, join, credit back) is the scratchpad's
+    latency + 3 cycles: ``depth`` = latency + 3 streams 40 lines in 40 cycles, one less does
+    not."""
+    cmds = [command(VecOp.ADD, a=0, b=64 * 40, d=64 * 120, count=40)]
+    lines = random_lines(random.Random(17))
+    for depth, rate in ((latency + 3, True), (latency + 2, False)):
+        busy = check(cmds, lines, depth=depth, latency=latency)["busy"]
+        assert (busy[-1] - busy[0] + 1 == 40) == rate, (depth, busy[-1] - busy[0] + 1)
