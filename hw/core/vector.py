@@ -98,14 +98,15 @@ class VectorSequencer(wiring.Component):
     -------------------------
     addr_bits : int, 8..32
         Width of the scratchpad ports' byte address.
-    tag_width : int, 2..16
-        Width of the scratchpad ports' tags (the sequencer names the operand of a read in it;
+    tag_width : int, 1..16
+        Width of the scratchpad ports' tags (bit 0 names the slot of a read, :data:`_SLOTS`;
         the core top's arbiter adds its own bits).
     unit_tag_width : int, 1..64
         Width of the vector unit's tag (bit 0 marks an operand line the scratchpad refused).
     depth : int, 2..64
-        Reads in flight per operand (``a``, ``b``, ``c``: each has a FIFO of ``depth`` lines)
-        and writes awaiting their acknowledgement.
+        Reads in flight per operand FIFO (``a``, ``b``, ``c0``, ``c1``: ``depth`` lines each)
+        and writes awaiting their acknowledgement. One line per cycle needs the scratchpad's
+        latency + 3.
     cmd_depth : int, 2..128
         Commands between the checks and their last write (each short command holds an entry
         for the scratchpad and unit latency: 40 keep one-line commands at one per cycle).
@@ -121,14 +122,16 @@ class VectorSequencer(wiring.Component):
     req, resp : the vector unit's ``i`` and ``o`` (``hw.vector.isa`` layouts).
     done : ``Out(stream.Signature(isa.Done, always_ready=True))``, one per command, ``last`` 1.
     error : ``Out(stream.Signature(isa.ErrorRecord, always_ready=True))``, with its ``done``.
-    result : ``Out(stream.Signature(isa.RegResult))``, one per ``to_reg`` command.
+    result : ``Out(stream.Signature(isa.RegResult))``, one per ``to_reg`` command (value 0
+        if the command is refused), before its ``done``.
     stall : ``Out(StallCause)``, exactly one bit per cycle (docs/core.md defines them).
 
     Contract
     --------
-    * Line ``i`` of a command reads ``a + i·stride_a`` on R0 and ``b + i·stride_b`` and
-      ``c + i·stride_c`` on R1, for the operands its op reads (:data:`OPERANDS`), sends them
-      with the op's fields to the unit and writes the result to ``d + i·stride_d`` (or, with
+    * Line ``i`` of a command reads the operands its op reads (:data:`OPERANDS`): ``a +
+      i·stride_a`` on R0, ``b + i·stride_b`` on R1, ``c + i·stride_c`` on R1 (NARROW) or, for
+      an op reading a, b and c, on R0 for even ``i`` and R1 for odd ``i``; sends them with the
+      op's fields to the unit and writes the result to ``d + i·stride_d`` (or, with
       ``to_reg``, sends its low 64 bits on ``result``). Strides are signed.
     * Refused commands (``Error`` FIELD: count 0, or ``to_reg`` with count != 1; ILLEGAL_OP: a
       pair or conversion the unit refuses; ALIGN: an address or stride of a used operand not
@@ -139,15 +142,20 @@ class VectorSequencer(wiring.Component):
       lines are not written); a unit ``error`` is ILLEGAL_OP.
     * ``done`` (and ``error``) leave in command order, after the command's last write is
       acknowledged or its ``result`` taken.
-    * One line per cycle when an op reads at most one operand per port (R0: a; R1: b or c),
-      one per two cycles for ops that read a, b and c (R1 reads b then c); no bubble between
-      commands.
+    * A command that reads a line an earlier command in flight may still write waits until
+      the earlier commands are done (conservatively: the hull of their destinations). Within
+      one command, reads run ahead of writes (a command that reads its own destination at a
+      later line is undefined).
+    * One line per cycle for ops reading a, (a, b), (a, c) or nothing, two lines per three
+      cycles for ops reading a, b and c; no bubble between commands. The first line enters
+      the unit 9 cycles + the scratchpad's latency after the command is taken (2 without
+      reads).
     """
 
     def __init__(self, *, addr_bits=32, tag_width=4, unit_tag_width=8, depth=16, cmd_depth=40,
                  base=0, size=D1.lines * LINE_BYTES):
         self.addr_bits = check_int("addr_bits", addr_bits, 8, 32)
-        self.tag_width = check_int("tag_width", tag_width, 2, 16)
+        self.tag_width = check_int("tag_width", tag_width, 1, 16)
         self.unit_tag_width = check_int("unit_tag_width", unit_tag_width, 1, 64)
         self.depth = check_int("depth", depth, 2, 64)
         self.cmd_depth = check_int("cmd_depth", cmd_depth, 2, 128)
@@ -458,7 +466,7 @@ class VectorSequencer(wiring.Component):
                               [memport.Status.MISALIGNED, memport.Status.OUT_OF_RANGE])
             for slot, n in slots.items():
                 fifo, w, _ = ops[n]
-                hit = resp.valid & (resp.payload.tag[:2] == _SLOT_TAG[slot])
+                hit = resp.valid & (resp.payload.tag[0] == _SLOT_TAG[slot])
                 m.d.comb += [fifo.w_en.eq(hit), w.data.eq(resp.payload.data), w.bad.eq(refused)]
 
     # --- the join: operands + the op's fields -> one unit request ---------------------------
@@ -492,8 +500,9 @@ class VectorSequencer(wiring.Component):
     # --- the writer and the completion queue ------------------------------------------------
     def _write(self, m, fifo):
         """Unit responses -> W writes or ``result``; events (one per line, one per refused
-        command) -> ``done``/``error`` in order once acknowledged. Returns whether a unit
-        response is held by a full W queue or result register."""
+        command) -> ``done``/``error`` in order once acknowledged. A ``to_reg`` command sends
+        one ``result`` whatever happens (0 if refused), so its thread is always answered.
+        Returns whether a unit response is held by a full W queue or result register."""
         head = data.View(self._write_cmd(), fifo.r_data)
         wq, wq_w, wq_r = _fifo(m, "w_queue", data.StructLayout(
             {"addr": self.addr_bits, "data": visa.VECTOR_BITS}), 3)
@@ -507,6 +516,7 @@ class VectorSequencer(wiring.Component):
         resp = self.resp.payload
         m.d.comb += self.resp.ready.eq(ready)
         took = self.resp.valid & ready
+        skip = fifo.r_rdy & refused & ev.w_rdy & out_free     # a refused command's event
         last = line == head.cm1
         line_code = Mux(resp.error, isa.Error.ILLEGAL_OP,
                         Mux(resp.tag[0], isa.Error.RANGE, isa.Error.NONE))
@@ -519,24 +529,24 @@ class VectorSequencer(wiring.Component):
         with m.If(took):
             m.d.sync += [line.eq(Mux(last, 0, _inc(m, line, "w_line"))),
                          err.eq(Mux(last, 0, code)), d_cur.eq(_step(m, d_line, head.sd, "w_d"))]
-        with m.If(took & keep & head.to_reg):
-            m.d.sync += [self.result.valid.eq(1), self.result.payload.value.eq(resp.data[:64]),
+        with m.If((took | skip) & head.to_reg):
+            m.d.sync += [self.result.valid.eq(1),
+                         self.result.payload.value.eq(Mux(took & keep, resp.data[:64], 0)),
                          self.result.payload.thread.eq(head.info.thread),
                          self.result.payload.rd.eq(head.rd)]
         with m.Elif(self.result.ready):
             m.d.sync += self.result.valid.eq(0)
         m.d.comb += [
-            fifo.r_en.eq((took & last) | (fifo.r_rdy & refused & ev.w_rdy)),
-            ev.w_en.eq(took | (fifo.r_rdy & refused)),
-            ev_w.kind.eq(Mux(~refused & keep, Mux(head.to_reg, _RESULT, _WRITE), _NOW)),
-            ev_w.last.eq(refused | last),
+            fifo.r_en.eq((took & last) | skip),
+            ev.w_en.eq(took | skip),
+            ev_w.kind.eq(Mux(head.to_reg, _RESULT, Mux(took & keep, _WRITE, _NOW))),
+            ev_w.last.eq(skip | last),
             ev_w.info.eq(head.info),
         ]
         with m.If(~refused):
             m.d.comb += ev_w.info.code.eq(code)
-        wq_out = wq_r
-        m.d.comb += [self.w_req.valid.eq(wq.r_rdy), self.w_req.payload.addr.eq(wq_out.addr),
-                     self.w_req.payload.data.eq(wq_out.data),
+        m.d.comb += [self.w_req.valid.eq(wq.r_rdy), self.w_req.payload.addr.eq(wq_r.addr),
+                     self.w_req.payload.data.eq(wq_r.data),
                      self.w_req.payload.mask.eq(Const(-1, LINE_BYTES)),
                      self.w_req.payload.tag.eq(0), wq.r_en.eq(self.w_req.ready)]
         self._complete(m, ev, ev_r)

@@ -36,7 +36,7 @@ _STATEFUL = {"rdflags", "clrflags", "seed"}
 # --- construction ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     ({"addr_bits": 7}, ValueError, r"^addr_bits must be in 8\.\.32, not 7$"),
-    ({"tag_width": 1}, ValueError, r"^tag_width must be in 2\.\.16, not 1$"),
+    ({"tag_width": 0}, ValueError, r"^tag_width must be in 1\.\.16, not 0$"),
     ({"unit_tag_width": 0}, ValueError, r"^unit_tag_width must be in 1\.\.64, not 0$"),
     ({"depth": 1}, ValueError, r"^depth must be in 2\.\.64, not 1$"),
     ({"depth": "4"}, TypeError, r"^depth must be an integer, not '4'$"),
@@ -134,6 +134,8 @@ class Reference:
         self.dones.append((sig["sem"], cmd["thread"]))
         if code != isa.Error.NONE:
             self.errors.append((int(code), addr))
+            if cmd["to_reg"]:       # the waiting thread is answered all the same
+                self.results.append((0, cmd["thread"], cmd["rd"]))
             return
         cfg, op = cmd["config"], cmd["op"]
         vtype = VecType(cfg["vtype"])
@@ -437,6 +439,8 @@ def test_back_to_back_dependent_commands():
 @pytest.mark.parametrize(("cmd", "code", "addr"), [
     (command(VecOp.ADD, count=0, a=64), isa.Error.FIELD, 64),
     (command(VecOp.REDSUM, count=2, to_reg=1, a=128), isa.Error.FIELD, 128),
+    (command(VecOp.MAX, VecType.BF16, to_reg=1, a=64, rd=3), isa.Error.ILLEGAL_OP, 64),
+    (command(VecOp.LT, to_reg=1, a=64, b=SIZE, rd=3), isa.Error.RANGE, SIZE),
     (command(VecOp.REDMAX, VecType.INT8, a=64), isa.Error.ILLEGAL_OP, 64),
     (command(VecOp.WIDEN, a=64, fmt=FormatCode.CFP8_143, imm=4), isa.Error.ILLEGAL_OP, 64),
     (command(VecOp.ADD, VecType.INT32, a=64, b=130), isa.Error.ALIGN,
