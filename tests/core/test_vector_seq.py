@@ -19,9 +19,12 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import data, wiring
 from amaranth.sim import Simulator
 
+from hw.common.memport import Status
 from hw.core import isa
 from hw.core.vector import OPERANDS, VectorSequencer
 from hw.fp.formats import FormatCode
+from hw.sram.config import SMALL
+from hw.sram.scratchpad import Scratchpad
 from hw.vector.isa import VecOp, VecType
 from hw.vector.unit import UNIT_OPS, VectorUnit
 from tests.amaranth_sim import raises_unelaborated
@@ -58,7 +61,7 @@ def test_operands_are_the_models():
 
 def test_members_connect_to_the_blocks():
     """The ports connect to a VectorUnit and to scratchpad-shaped ports with connect alone."""
-    from hw.sram.config import PORTS, SMALL, request_layout, response_layout
+    from hw.sram.config import PORTS, request_layout, response_layout
     seq = VectorSequencer(addr_bits=SMALL.addr_bits, tag_width=SMALL.tag_width,
                           size=SMALL.lines * 64)
     unit = VectorUnit(tag_width=8)
@@ -184,15 +187,60 @@ class UnitModel:
 
 
 class _Top(Elaboratable):
-    def __init__(self, dut):
-        self.dut, self.unit = dut, VectorUnit(tag_width=dut.unit_tag_width)
+    """The sequencer with the real vector unit and/or the real scratchpad, by connect."""
+
+    def __init__(self, dut, *, unit, sram):
+        self.dut = dut
+        self.unit = VectorUnit(tag_width=dut.unit_tag_width) if unit else None
+        self.sram = Scratchpad(config=sram) if sram is not None else None
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut, m.submodules.unit = self.dut, self.unit
-        wiring.connect(m, self.dut.req, self.unit.i)
-        wiring.connect(m, self.unit.o, self.dut.resp)
+        m.submodules.dut = self.dut
+        if self.unit is not None:
+            m.submodules.unit = self.unit
+            wiring.connect(m, self.dut.req, self.unit.i)
+            wiring.connect(m, self.unit.o, self.dut.resp)
+        if self.sram is not None:
+            m.submodules.sram = self.sram
+            for ours, theirs in (("r0", "vr0"), ("r1", "vr1"), ("w", "vw")):
+                wiring.connect(m, getattr(self.dut, f"{ours}_req"),
+                               getattr(self.sram, f"{theirs}_req"))
+                wiring.connect(m, getattr(self.sram, f"{theirs}_resp"),
+                               getattr(self.dut, f"{ours}_resp"))
         return m
+
+
+async def _sram_load(ctx, sram, lines):
+    """Write ``lines`` into the scratchpad through its router write port (rw), in order."""
+    ctx.set(sram.rw_resp.ready, 1)
+    for index, value in lines.items():
+        ctx.set(sram.rw_req.payload.as_value(), _pack(sram.rw_req, {
+            "addr": 64 * index, "data": value, "mask": (1 << 64) - 1, "tag": 0}))
+        ctx.set(sram.rw_req.valid, 1)
+        await ctx.tick().until(sram.rw_req.ready)
+    ctx.set(sram.rw_req.valid, 0)
+    await ctx.tick().repeat(20)
+
+
+async def _sram_dump(ctx, sram, n):
+    """Read lines 0 .. n - 1 back through the router read port (rr)."""
+    ctx.set(sram.rr_resp.ready, 1)
+    got = {}
+    asked = 0
+    while len(got) < n:
+        ctx.set(sram.rr_req.valid, asked < n)
+        ctx.set(sram.rr_req.payload.as_value(), _pack(sram.rr_req, {"addr": 64 * asked,
+                                                                    "tag": asked % 256}))
+        _, _, ready, valid, bits = await ctx.tick().sample(sram.rr_req.ready, sram.rr_resp.valid,
+                                                           sram.rr_resp.payload.as_value())
+        if asked < n and ready:
+            asked += 1
+        if valid:
+            r = sram.rr_resp.payload.shape().from_bits(bits)
+            assert r.status == Status.OK
+            got[len(got)] = r.data
+    return got
 
 
 def _bits(layout, value):
@@ -215,11 +263,13 @@ def _pack(stream, value):
 
 
 def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=False,
-             latency=5, base=0, mem_size=SIZE, limit=20000, port_stall=None, **kwargs):
+             latency=5, base=0, mem_size=SIZE, limit=20000, port_stall=None, sram=None,
+             **kwargs):
     """Run ``commands`` on a sequencer; returns the memory, the outputs in order and the
     cycles at which the unit took each request and the commands were taken. ``p_stall`` is
     the stall probability of every port, the unit and ``result`` (``port_stall`` overrides it
-    per port)."""
+    per port). With ``sram`` (an ``SRAMConfig``) the real scratchpad replaces the model,
+    loaded with ``lines`` through its ``rw`` port first and read back through ``rr``."""
     rnd = random.Random(seed)
     dut = VectorSequencer(base=base, size=SIZE, **kwargs)
     memory = Memory(mem_size)
@@ -227,16 +277,23 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
     ports = {n: MemPort(memory, latency=latency, p_stall=(port_stall or {}).get(n, p_stall),
                         rnd=rnd) for n in ("r0", "r1", "w")}
     unit = UnitModel(rnd, p_stall)
-    top = _Top(dut) if real_unit else dut
+    top = _Top(dut, unit=real_unit, sram=sram) if real_unit or sram is not None else dut
+    counts = {n: 0 for n in ports}
+    if sram is not None:
+        ports = {}
     out = {"results": [], "dones": [], "errors": [], "busy": [], "cmd": [], "stall": [],
            "result_cycles": []}
     sim = Simulator(top)
     sim.add_clock(1e-9)
 
     async def bench(ctx):
+        if sram is not None:
+            await _sram_load(ctx, top.sram, lines)
         pending = list(commands)
         for cycle in range(limit):
             if not pending and len(out["dones"]) == len(commands):
+                if sram is not None:
+                    out["memory"] = await _sram_dump(ctx, top.sram, sram.lines)
                 return
             offer = bool(pending) and rnd.random() >= p_idle
             ctx.set(dut.cmd.valid, offer)
@@ -266,9 +323,13 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
             for name in ports:
                 req, resp = getattr(dut, f"{name}_req"), getattr(dut, f"{name}_resp")
                 sigs += [req.valid, req.payload.as_value(), resp.ready]
+            sigs += [getattr(dut, f"{n}_req").valid & getattr(dut, f"{n}_req").ready
+                     for n in counts]
             _, _, *v = await ctx.tick().sample(*sigs)
             (cmd_ready, req_valid, req_ready, req_bits, resp_ready, res_valid, res_ready,
              res_bits, done_valid, done_bits, err_valid, err_bits, stall) = v[:13]
+            for n, taken in zip(counts, v[len(v) - len(counts):], strict=True):
+                counts[n] += taken
             stall_bits = [stall >> k & 1 for k in range(5)]
             assert sum(stall_bits) == 1, f"cycle {cycle}: stall causes {stall_bits}"
             out["stall"].append(stall_bits.index(1))
@@ -308,8 +369,8 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
 
     sim.add_testbench(bench)
     sim.run()
-    out["memory"] = memory.lines
-    out["port_requests"] = {n: p.requests for n, p in ports.items()}
+    out.setdefault("memory", memory.lines)
+    out["port_requests"] = counts
     return out
 
 
@@ -633,3 +694,36 @@ def test_reads_in_flight_cover_the_latency(latency):
     for depth, rate in ((latency + 3, True), (latency + 2, False)):
         busy = check(cmds, lines, depth=depth, latency=latency)["busy"]
         assert (busy[-1] - busy[0] + 1 == 40) == rate, (depth, busy[-1] - busy[0] + 1)
+
+
+def test_real_scratchpad():
+    """The sequencer on the real scratchpad (SMALL: 8 banks, so R0, R1 and W meet in banks):
+    runs of every class, a dependent chain and errors, the memory read back at the end."""
+    rnd = random.Random(18)
+    lines = random_lines(rnd, kind="int")
+    cmds = [command(VecOp.ADD, VecType.INT32, a=0, b=64 * 40, d=64 * 100, count=12),
+            command(VecOp.FMA, a=64 * 8, b=64 * 48, c=64 * 60, d=64 * 120, sc=-64, count=7),
+            command(VecOp.NARROW, a=64 * 100, c=64 * 70, d=64 * 140, count=5,
+                    fmt=FormatCode.CFP8_152, imm=3),
+            command(VecOp.REDSUM, VecType.INT16, a=64 * 101, to_reg=1, rd=7),
+            command(VecOp.ADD, count=0),
+            command(VecOp.SUB, VecType.INT8, a=64 * 140, b=64 * 100, d=64 * 150, sa=-64,
+                    count=4)]
+    assert SMALL.lines * 64 == SIZE
+    out = check(cmds, lines, seed=18, sram=SMALL, tag_width=SMALL.tag_width,
+                addr_bits=SMALL.addr_bits)
+    assert out["errors"] == [(int(isa.Error.FIELD), 0)]
+
+
+@pytest.mark.parametrize(("op", "n", "cycles"), [(VecOp.ADD, 80, 81), (VecOp.FMA, 60, 90)])
+def test_real_scratchpad_rate(op, n, cycles):
+    """On the real scratchpad, no stall: an 80-line (a, b) run enters the unit in 81 cycles
+    (one lost to a bank conflict of W with a read: round robin) and a 60-line (a, b, c) run
+    in 90 (90 read cycles per port); the first request 15 cycles after the command."""
+    vtype = VecType.INT32 if op is VecOp.ADD else VecType.FP32
+    cmds = [command(op, vtype, a=0, b=64 * n, c=64 * 2 * n, d=64 * (256 - n), count=n)]
+    out = check(cmds, random_lines(random.Random(19), kind="int"), sram=SMALL,
+                tag_width=SMALL.tag_width)
+    busy = out["busy"]
+    assert busy[-1] - busy[0] + 1 == cycles
+    assert busy[0] - out["cmd"][0] == 15
