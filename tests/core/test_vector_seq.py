@@ -727,3 +727,16 @@ def test_real_scratchpad_rate(op, n, cycles):
     busy = out["busy"]
     assert busy[-1] - busy[0] + 1 == cycles
     assert busy[0] - out["cmd"][0] == 15
+
+
+def test_real_unit_and_scratchpad():
+    """Both real blocks around the sequencer, joined by connect alone: an FMA run, a NARROW
+    run, a reduction to a register, against the model."""
+    rnd = random.Random(20)
+    lines = random_lines(rnd)
+    cmds = [command(VecOp.FMA, a=0, b=64 * 10, c=64 * 20, d=64 * 100, count=5, sem=1),
+            command(VecOp.NARROW, a=64 * 100, c=64 * 30, d=64 * 110, count=3,
+                    fmt=FormatCode.BF16, imm=1, sem=2),
+            command(VecOp.REDMIN, a=64 * 102, to_reg=1, rd=9, sem=3)]
+    out = check(cmds, lines, seed=20, real_unit=True, sram=SMALL, tag_width=SMALL.tag_width)
+    assert len(out["results"]) == 1
