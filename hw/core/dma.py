@@ -1,0 +1,420 @@
+"""The DMA engine: a 2D gather engine that walks lists of :data:`hw.core.isa.DmaDescriptor` on
+the scratchpad's router read and write ports (docs/core.md, "DMA engine").
+
+Parameters
+----------
+addr_bits : int
+    Width of the scratchpad byte addresses, 8..32.
+tag_width : int
+    Width of the tags of the engine's port requests, 1..16 (bit 0 is the engine's; the others
+    are sent as 0 for an arbiter in between to use).
+base, size : int
+    The scratchpad's byte range ``[base, base + size)``: multiples of 64, ``size`` >= 64, the
+    range within ``addr_bits``.
+x, y : int
+    This core's mesh coordinates, 0..15 (a descriptor's ``dst_x``/``dst_y`` must name them
+    unless ``local`` is set).
+
+Members
+-------
+cmd : In(stream(DmaCommand))
+    A list to run: the address of its first descriptor and the issuing thread. Taken when the
+    list parser is free (one list at a time; the next list's descriptors follow the last one's).
+rd_req, rd_resp : the memory-port contract of the scratchpad's ``rr`` port (64-B reads)
+    Descriptor reads carry tag bit 0 = 1, data reads 0. Responses must come in request order.
+wr_req, wr_resp : the contract of the ``rw`` port (64-B writes with a byte mask)
+    Tag bit 0 = 1 on a descriptor's last write. Every write's mask covers whole 8-B words.
+done : Out(stream(Done, always_ready))
+    One per descriptor, once its last write has been acknowledged (a refused one: once every
+    earlier write has), with its signal and thread; ``last`` on the list's final descriptor and
+    on a refused one (which ends its list).
+error : Out(stream(ErrorRecord, always_ready))
+    One per refused descriptor, in the cycle of its ``done``: the code and the address of the
+    descriptor (:class:`hw.core.isa.Error`).
+cause : Out(3)
+    What this cycle is, numbered as ``isa.Counter.UNIT_*`` (exactly one per cycle): ``BUSY`` a
+    write was taken; ``PORT`` a request offered and not taken; ``OPERAND`` the read side at
+    work (a read issued or awaited, a descriptor being checked); ``BACKPRESSURE`` only waiting
+    for write acknowledgements (the end of a list, or a source that overlaps earlier
+    destinations); ``IDLE`` no list and nothing in flight.
+
+Contract
+--------
+Semantics, checks and their order: docs/core.md. Rates: a group (the run of one descriptor's
+consecutive elements that lie in one source line and one destination line) is read per cycle
+and each destination line written once, so contiguous aligned copies move a line per cycle and
+gathers an element per cycle, with up to ``INFLIGHT`` reads outstanding. The next descriptor is
+read and checked while the current one moves; a descriptor whose source overlaps the
+destination of a descriptor with writes still unacknowledged waits for them (read after write
+through two ports is otherwise unordered).
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from hw.common import memport
+from hw.common.params import check_int
+from hw.core.isa import (
+    DESCRIPTOR_BYTES,
+    THREAD_BITS,
+    Counter,
+    DmaCommand,
+    DmaDescriptor,
+    Done,
+    Error,
+    ErrorRecord,
+)
+from hw.core.isa import (
+    Signal as SignalLayout,
+)
+
+__all__ = ["DmaEngine", "INFLIGHT", "LINE"]
+
+#: Bytes per scratchpad line (the ports' width).
+LINE = 64
+WORDS = LINE // 8
+#: Data reads the engine keeps outstanding (the scratchpad answers after 5 cycles or more).
+INFLIGHT = 16
+#: Descriptors started and not yet acknowledged.
+DONE_DEPTH = 4
+
+# A refused descriptor's bookkeeping entry, in order with the started ones.
+_Entry = data.StructLayout({
+    "signal": SignalLayout, "thread": THREAD_BITS, "last": 1, "refused": 1, "code": Error,
+    "addr": 32,
+})
+
+
+def _lg_words(code):
+    """log2 of the element's 8-B words for elem_bytes code 0 (8 B), 1 (16 B), 2 (64 B)."""
+    return Mux(code == 2, 3, code[0])
+
+
+class DmaEngine(wiring.Component):
+    def __init__(self, *, addr_bits=32, tag_width=4, base=0, size=1 << 20, x=0, y=0):
+        self.addr_bits = check_int("addr_bits", addr_bits, 8, 32)
+        self.tag_width = check_int("tag_width", tag_width, 1, 16)
+        self.base = check_int("base", base, 0, (1 << addr_bits) - LINE)
+        self.size = check_int("size", size, LINE, (1 << addr_bits) - base)
+        if base % LINE:
+            raise ValueError(f"base must be a multiple of {LINE}, not {base!r}")
+        if size % LINE:
+            raise ValueError(f"size must be a multiple of {LINE}, not {size!r}")
+        self.x = check_int("x", x, 0, 15)
+        self.y = check_int("y", y, 0, 15)
+        rd_req = memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE,
+                                        reads=True, writes=False)
+        rd_resp = memport.response_layout(tag_width=tag_width, width=LINE, reads=True)
+        wr_req = memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE,
+                                        reads=False, writes=True)
+        wr_resp = memport.response_layout(tag_width=tag_width, width=LINE, reads=False)
+        super().__init__({
+            "cmd": In(stream.Signature(DmaCommand)),
+            "rd_req": Out(stream.Signature(rd_req)),
+            "rd_resp": In(stream.Signature(rd_resp)),
+            "wr_req": Out(stream.Signature(wr_req)),
+            "wr_resp": In(stream.Signature(wr_resp)),
+            "done": Out(stream.Signature(Done, always_ready=True)),
+            "error": Out(stream.Signature(ErrorRecord, always_ready=True)),
+            "cause": Out(3),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ab = self.addr_bits
+        m.submodules.inflight = inflight = SyncFIFOBuffered(
+            width=self._group_layout().size, depth=INFLIGHT)
+        m.submodules.pending = pending = SyncFIFOBuffered(width=_Entry.size, depth=DONE_DEPTH)
+        s = self._signals = _State(ab)
+        self._parser(m, s)
+        self._generator(m, s, inflight)
+        # After the generator: a handoff in the cycle of the last group wins its register updates.
+        self._handoff(m, s, pending)
+        self._assembler(m, s, inflight)
+        self._completion(m, s, pending)
+
+        # The cause of this cycle (docs/core.md, the counters).
+        busy = self.wr_req.valid & self.wr_req.ready
+        port = (self.rd_req.valid & ~self.rd_req.ready) | (self.wr_req.valid & ~self.wr_req.ready)
+        reading = (s.active | self.rd_req.valid | (inflight.level != 0) | self.cmd.valid
+                   | ~s.p_idle & ~s.p_slot | s.handoff)
+        anything = reading | self.wr_req.valid | (pending.level != 0) | self.cmd.valid | s.p_slot
+        with m.If(busy):
+            m.d.comb += self.cause.eq(Counter.UNIT_BUSY)
+        with m.Elif(port):
+            m.d.comb += self.cause.eq(Counter.UNIT_PORT)
+        with m.Elif(reading):
+            m.d.comb += self.cause.eq(Counter.UNIT_OPERAND)
+        with m.Elif(anything):
+            m.d.comb += self.cause.eq(Counter.UNIT_BACKPRESSURE)
+        with m.Else():
+            m.d.comb += self.cause.eq(Counter.UNIT_IDLE)
+        return m
+
+    def _group_layout(self):
+        """A group in flight: its destination line, first word and word count there, the word
+        rotation from source to destination, whether it ends its destination line and its
+        descriptor."""
+        return data.StructLayout({"line": self.addr_bits - 6, "word": 3, "words": 4, "rot": 3,
+                                  "last": 1, "end": 1})
+
+    # --- The list parser: read a descriptor, check it, hold it for the mover ----------------------
+    def _parser(self, m, s):
+        base, end = self.base, self.base + self.size
+        d = s.dsc
+        # Descriptor address check (a command's first address; `next` was checked with its
+        # descriptor).
+        addr_bad_align = s.addr[:6] != 0
+        addr_bad_range = (s.addr < base) | (s.addr > end - DESCRIPTOR_BYTES)
+        lg = _lg_words(d.elem_bytes)
+        eb_bytes = Const(8, 7) << lg
+        align_mask = (eb_bytes - 1)[:6]
+        misaligned = ((d.src | d.dst | d.src_stride | d.dst_stride | d.src_elem_stride)[:6]
+                      & align_mask) != 0
+        next_bad_align = d.next[:6] != 0
+        next_bad_range = (d.next != 0) & ((d.next < base) | (d.next > end - DESCRIPTOR_BYTES))
+        field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | (d.reserved != 0)
+        remote = ~d.local & ((d.dst_x != self.x) | (d.dst_y != self.y))
+        out_of_range = ((d.src < base) | (s.src_end > end) | (d.dst < base) | (s.dst_end > end)
+                        | next_bad_range)
+        status = s.dsc_status
+
+        with m.FSM(name="parser"):
+            with m.State("IDLE"):
+                m.d.comb += [self.cmd.ready.eq(1), s.p_idle.eq(1)]
+                with m.If(self.cmd.valid):
+                    m.d.sync += [s.addr.eq(self.cmd.payload.desc),
+                                 s.thread.eq(self.cmd.payload.thread)]
+                    m.next = "ADDR"
+            with m.State("ADDR"):
+                with m.If(addr_bad_align | addr_bad_range):
+                    m.d.sync += [s.v_refused.eq(1), s.v_signal.eq(0), s.v_last.eq(1),
+                                 s.v_code.eq(Mux(addr_bad_align, Error.ALIGN, Error.RANGE))]
+                    m.next = "SLOT"
+                with m.Else():
+                    m.next = "READ"
+            with m.State("READ"):
+                m.d.comb += s.p_read.eq(1)
+                with m.If(s.p_read_taken):
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += s.p_wait.eq(1)
+                with m.If(self.rd_resp.valid & self.rd_resp.payload.tag[0]):
+                    m.d.sync += [d.eq(self.rd_resp.payload.data),
+                                 s.dsc_status.eq(self.rd_resp.payload.status)]
+                    m.next = "INIT"
+            with m.State("INIT"):
+                m.d.sync += [s.mr.eq(d.rows - 1), s.me.eq(d.elems - 1),
+                             s.p_src.eq(0), s.p_dst.eq(0), s.p_elem.eq(0),
+                             s.sh_src.eq(d.src_stride), s.sh_dst.eq(d.dst_stride),
+                             s.sh_elem.eq(d.src_elem_stride)]
+                m.next = "MUL"
+            with m.State("MUL"):
+                # Radix-2 shift-and-add of (rows-1)·strides and (elems-1)·elem stride, one
+                # 48-bit add per cycle, ending as soon as no multiplier bit is left.
+                with m.If((s.mr == 0) & (s.me == 0)):
+                    m.next = "SUM1"
+                with m.Else():
+                    m.d.sync += [
+                        s.p_src.eq(s.p_src + Mux(s.mr[0], s.sh_src, 0)),
+                        s.p_dst.eq(s.p_dst + Mux(s.mr[0], s.sh_dst, 0)),
+                        s.p_elem.eq(s.p_elem + Mux(s.me[0], s.sh_elem, 0)),
+                        s.sh_src.eq(s.sh_src << 1), s.sh_dst.eq(s.sh_dst << 1),
+                        s.sh_elem.eq(s.sh_elem << 1), s.mr.eq(s.mr >> 1), s.me.eq(s.me >> 1),
+                    ]
+            with m.State("SUM1"):
+                m.d.sync += [s.s1.eq(d.src + s.p_src), s.s3.eq(s.p_elem + eb_bytes),
+                             s.d1.eq(d.dst + s.p_dst), s.d3.eq(d.elems << (lg + 3)),
+                             s.srn0.eq(d.src + d.src_stride), s.drn0.eq(d.dst + d.dst_stride)]
+                m.next = "SUM2"
+            with m.State("SUM2"):
+                m.d.sync += [s.src_end.eq(s.s1 + s.s3), s.dst_end.eq(s.d1 + s.d3)]
+                m.next = "JUDGE"
+            with m.State("JUDGE"):
+                code = Mux(status == memport.Status.OUT_OF_RANGE, Error.RANGE,
+                       Mux(status == memport.Status.MISALIGNED, Error.ALIGN,
+                       Mux(status == memport.Status.UNCORRECTABLE, Error.FIELD,
+                       Mux(field, Error.FIELD,
+                       Mux(remote, Error.REMOTE,
+                       Mux(misaligned | next_bad_align, Error.ALIGN,
+                       Mux(out_of_range, Error.RANGE, Error.NONE)))))))
+                m.d.sync += [s.v_code.eq(code), s.v_refused.eq(code != Error.NONE),
+                             s.v_signal.eq(d.signal),
+                             s.v_last.eq((code != Error.NONE) | (d.next == 0))]
+                m.next = "SLOT"
+            with m.State("SLOT"):
+                m.d.comb += s.p_slot.eq(1)
+                with m.If(s.handoff):
+                    with m.If(s.v_last):
+                        m.next = "IDLE"
+                    with m.Else():
+                        # `next` was checked with its descriptor: read it at once.
+                        m.d.sync += s.addr.eq(d.next)
+                        m.next = "READ"
+
+    # --- Handing a checked descriptor to the mover (or refusing it), in list order ------------
+    def _handoff(self, m, s, pending):
+        d = s.dsc
+        ab = self.addr_bits
+        entry = data.View(_Entry, pending.w_data)
+        outstanding = pending.level != 0
+        m.d.comb += s.hazard.eq(~s.v_refused & outstanding
+                                & (d.src < s.hull_hi) & (s.src_end[:ab + 1] > s.hull_lo))
+        mover_free = ~s.active | s.gen_go & s.g_end
+        m.d.comb += [
+            s.handoff.eq(s.p_slot & mover_free & pending.w_rdy & ~s.hazard),
+            pending.w_en.eq(s.handoff),
+            entry.signal.eq(s.v_signal), entry.thread.eq(s.thread), entry.last.eq(s.v_last),
+            entry.refused.eq(s.v_refused), entry.code.eq(s.v_code), entry.addr.eq(s.addr),
+        ]
+        with m.If(s.handoff & ~s.v_refused):
+            dst_end = s.dst_end[:ab + 1]
+            m.d.sync += [
+                s.s.eq(d.src), s.d.eq(d.dst), s.srn.eq(s.srn0), s.drn.eq(s.drn0),
+                s.e_rem.eq(d.elems), s.r_rem.eq(d.rows), s.elems.eq(d.elems),
+                s.code.eq(d.elem_bytes), s.src_stride.eq(d.src_stride),
+                s.dst_stride.eq(d.dst_stride), s.src_es.eq(d.src_elem_stride),
+                s.contig.eq(d.src_elem_stride == (Const(8, 7) << _lg_words(d.elem_bytes))),
+                s.active.eq(1),
+                s.hull_lo.eq(Mux(outstanding & (s.hull_lo < d.dst), s.hull_lo, d.dst)),
+                s.hull_hi.eq(Mux(outstanding & (s.hull_hi > dst_end), s.hull_hi, dst_end)),
+            ]
+
+    # --- The group generator and the read request register ------------------------------------
+    def _generator(self, m, s, inflight):
+        lg = _lg_words(s.code)
+        ebw = Const(1, 4) << lg
+        s_w, d_w = s.s[3:6], s.d[3:6]
+        room_s = Mux(s.contig, 8 - s_w, ebw)
+        room_d = 8 - d_w
+        rem_small = (s.e_rem[:3] << lg)[:7]
+        rem_w = Mux((s.e_rem[3:] != 0) | (rem_small > 8), 8, rem_small)
+        room = Signal(4)
+        nw = Signal(4)
+        m.d.comb += [room.eq(Mux(room_s < room_d, room_s, room_d)),
+                     nw.eq(Mux(rem_w < room, rem_w, room))]
+        n = Signal(4)
+        m.d.comb += n.eq(nw >> lg)
+        row_end = s.e_rem == n
+        g_end = row_end & (s.r_rem == 1)
+        m.d.comb += s.g_end.eq(g_end)
+        end_of_line = (d_w + nw)[3]
+        last = g_end | Mux(row_end, s.drn[6:] != s.d[6:], end_of_line)
+
+        group = data.View(self._group_layout(), inflight.w_data)
+        # The read request register: a descriptor read (the parser's) goes first.
+        r_free = ~self.rd_req.valid | self.rd_req.ready
+        m.d.comb += [
+            s.p_read_taken.eq(s.p_read & r_free),
+            s.gen_go.eq(s.active & r_free & ~s.p_read & inflight.w_rdy),
+            inflight.w_en.eq(s.gen_go),
+            group.line.eq(s.d[6:]), group.word.eq(d_w), group.words.eq(nw),
+            group.rot.eq(d_w - s_w), group.last.eq(last), group.end.eq(g_end),
+        ]
+        with m.If(r_free):
+            m.d.sync += self.rd_req.valid.eq(s.p_read_taken | s.gen_go)
+        with m.If(s.p_read_taken):
+            m.d.sync += [self.rd_req.payload.addr.eq(s.addr), self.rd_req.payload.tag.eq(1)]
+        with m.Elif(s.gen_go):
+            m.d.sync += [self.rd_req.payload.addr.eq(Cat(Const(0, 6), s.s[6:])),
+                         self.rd_req.payload.tag.eq(0)]
+        with m.If(s.gen_go):
+            with m.If(row_end):
+                m.d.sync += [s.s.eq(s.srn), s.srn.eq(s.srn + s.src_stride),
+                             s.d.eq(s.drn), s.drn.eq(s.drn + s.dst_stride),
+                             s.e_rem.eq(s.elems), s.r_rem.eq(s.r_rem - 1)]
+                with m.If(g_end):
+                    m.d.sync += s.active.eq(0)
+            with m.Else():
+                m.d.sync += [s.s.eq(s.s + Mux(s.contig, nw << 3, s.src_es)),
+                             s.d.eq(s.d + (nw << 3)), s.e_rem.eq(s.e_rem - n)]
+
+    # --- The write assembler: place each group's words, one masked write per line --------------
+    def _assembler(self, m, s, inflight):
+        g = data.View(self._group_layout(), inflight.r_data)
+        w_free = ~self.wr_req.valid | self.wr_req.ready
+        is_desc = self.rd_resp.payload.tag[0]
+        m.d.comb += self.rd_resp.ready.eq(Mux(is_desc, s.p_wait, inflight.r_rdy & w_free))
+        take = self.rd_resp.valid & ~is_desc & inflight.r_rdy & w_free
+        m.d.comb += inflight.r_en.eq(take)
+
+        src = Array(self.rd_resp.payload.data.word_select(i, 64) for i in range(WORDS))
+        gmask = Signal(WORDS)
+        m.d.comb += gmask.eq(((Const(1, 9) << g.words) - 1) << g.word)
+        acc = Signal(LINE * 8)
+        acc_mask = Signal(WORDS)
+        fresh = Signal(init=1)
+        merged = Signal(LINE * 8)
+        merged_mask = Signal(WORDS)
+        m.d.comb += merged_mask.eq(Mux(fresh, 0, acc_mask) | gmask)
+        for j in range(WORDS):
+            old = Mux(fresh, 0, acc.word_select(j, 64))
+            m.d.comb += merged.word_select(j, 64).eq(
+                Mux(gmask[j], src[(j - g.rot)[:3]], old))
+        with m.If(w_free):
+            m.d.sync += self.wr_req.valid.eq(0)
+        with m.If(take):
+            with m.If(g.last):
+                byte_mask = Cat(*(bit.replicate(8) for bit in merged_mask))
+                m.d.sync += [
+                    self.wr_req.valid.eq(1),
+                    self.wr_req.payload.addr.eq(Cat(Const(0, 6), g.line)),
+                    self.wr_req.payload.data.eq(merged),
+                    self.wr_req.payload.mask.eq(byte_mask),
+                    self.wr_req.payload.tag.eq(g.end),
+                    fresh.eq(1),
+                ]
+            with m.Else():
+                m.d.sync += [acc.eq(merged), acc_mask.eq(merged_mask), fresh.eq(0)]
+
+    # --- Completion: Done (and ErrorRecord) in list order -------------------------------------
+    def _completion(self, m, s, pending):
+        head = data.View(_Entry, pending.r_data)
+        head_refused = pending.r_rdy & head.refused
+        # A refused entry at the head has no write to wait for; acknowledgements then belong to
+        # later entries and wait a cycle.
+        m.d.comb += self.wr_resp.ready.eq(~head_refused)
+        acked = self.wr_resp.valid & self.wr_resp.ready & self.wr_resp.payload.tag[0]
+        pop = head_refused | acked & pending.r_rdy
+        m.d.comb += pending.r_en.eq(pop)
+        m.d.sync += [self.done.valid.eq(pop), self.error.valid.eq(pop & head.refused)]
+        with m.If(pop):
+            m.d.sync += [self.done.payload.signal.eq(head.signal),
+                         self.done.payload.thread.eq(head.thread),
+                         self.done.payload.last.eq(head.last),
+                         self.error.payload.code.eq(head.code),
+                         self.error.payload.addr.eq(head.addr)]
+
+
+class _State:
+    """The engine's registers and the control wires between its parts."""
+    def __init__(self, ab):
+        wide = 50
+        # parser
+        self.addr = Signal(32)
+        self.thread = Signal(THREAD_BITS)
+        self.dsc = Signal(DmaDescriptor)
+        self.dsc_status = Signal(memport.Status)
+        self.mr, self.me = Signal(16), Signal(16)
+        self.p_src, self.p_dst, self.p_elem = Signal(48), Signal(48), Signal(48)
+        self.sh_src, self.sh_dst, self.sh_elem = Signal(48), Signal(48), Signal(48)
+        self.s1, self.s3, self.d1, self.d3 = (Signal(wide) for _ in range(4))
+        self.src_end, self.dst_end = Signal(wide), Signal(wide)
+        self.srn0, self.drn0 = Signal(32), Signal(32)
+        self.v_refused, self.v_last = Signal(), Signal()
+        self.v_code = Signal(Error)
+        self.v_signal = Signal(SignalLayout)
+        self.p_idle, self.p_read, self.p_read_taken = Signal(), Signal(), Signal()
+        self.p_wait, self.p_slot = Signal(), Signal()
+        self.handoff, self.hazard = Signal(), Signal()
+        self.hull_lo, self.hull_hi = Signal(ab + 1), Signal(ab + 1)
+        # mover
+        self.active = Signal()
+        self.s, self.d, self.srn, self.drn = Signal(32), Signal(32), Signal(32), Signal(32)
+        self.e_rem, self.r_rem, self.elems = Signal(16), Signal(16), Signal(16)
+        self.code = Signal(2)
+        self.contig = Signal()
+        self.src_stride, self.dst_stride, self.src_es = Signal(32), Signal(32), Signal(32)
+        self.gen_go, self.g_end = Signal(), Signal()
