@@ -55,6 +55,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from hw.common import memport
+from hw.common.arith import prefix_add, prefix_sub
 from hw.common.params import check_int
 from hw.core.isa import (
     DESCRIPTOR_BYTES,
@@ -85,6 +86,17 @@ _Entry = data.StructLayout({
     "signal": SignalLayout, "thread": THREAD_BITS, "last": 1, "refused": 1, "code": Error,
     "addr": 32,
 })
+
+
+def _add(m, x, y, width, name):
+    """``x + y`` mod 2**width with a kept Kogge-Stone carry tree (``hw.common.arith``: Yosys's
+    own ``+`` and comparisons end up as ripple chains of two gate levels per bit)."""
+    return prefix_add(m, x, y, width=width, name=name)[0]
+
+
+def _ge(m, x, y, width, name):
+    """``x >= y`` (unsigned, ``width`` bits) from a prefix subtractor's carry."""
+    return prefix_sub(m, x, y, width=width, name=name)[1]
 
 
 def _lg_words(code):
@@ -167,18 +179,41 @@ class DmaEngine(wiring.Component):
         # Descriptor address check (a command's first address; `next` was checked with its
         # descriptor).
         addr_bad_align = s.addr[:6] != 0
-        addr_bad_range = (s.addr < base) | (s.addr > end - DESCRIPTOR_BYTES)
+        addr_bad_range = (~_ge(m, s.addr, base, 33, "addr_lo")
+                          | ~_ge(m, end - DESCRIPTOR_BYTES, s.addr, 33, "addr_hi"))
         lg = _lg_words(d.elem_bytes)
         eb_bytes = Const(8, 7) << lg
         align_mask = (eb_bytes - 1)[:6]
         misaligned = ((d.src | d.dst | d.src_stride | d.dst_stride | d.src_elem_stride)[:6]
                       & align_mask) != 0
         next_bad_align = d.next[:6] != 0
-        next_bad_range = (d.next != 0) & ((d.next < base) | (d.next > end - DESCRIPTOR_BYTES))
         field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | (d.reserved != 0)
         remote = ~d.local & ((d.dst_x != self.x) | (d.dst_y != self.y))
-        out_of_range = ((d.src < base) | (s.src_end > end) | (d.dst < base) | (s.dst_end > end)
-                        | next_bad_range)
+        w = len(s.src_end)
+        # The range comparisons, registered in CMP (each is a prefix subtractor's carry).
+        in_range = (_ge(m, d.src, base, w, "src_lo") & _ge(m, end, s.src_end, w, "src_hi")
+                    & _ge(m, d.dst, base, w, "dst_lo") & _ge(m, end, s.dst_end, w, "dst_hi"))
+        next_ok = (d.next == 0) | (_ge(m, d.next, base, 33, "next_lo")
+                                   & _ge(m, end - DESCRIPTOR_BYTES, d.next, 33, "next_hi"))
+        ab = self.addr_bits
+        dst_end = s.dst_end[:ab + 1]
+        # Every adder outside the FSM: its kept levels must not be gated by the state.
+        rows_m1 = _add(m, d.rows, 0xFFFF, 16, "rows_m1")
+        elems_m1 = _add(m, d.elems, 0xFFFF, 16, "elems_m1")
+        mul_s = _add(m, s.p_src, Mux(s.mr[0], s.sh_src, 0), 48, "mul_s")
+        mul_d = _add(m, s.p_dst, Mux(s.mr[0], s.sh_dst, 0), 48, "mul_d")
+        mul_e = _add(m, s.p_elem, Mux(s.me[0], s.sh_elem, 0), 48, "mul_e")
+        s1 = _add(m, d.src, s.p_src, 49, "s1")
+        s3 = _add(m, s.p_elem, eb_bytes, 49, "s3")
+        d1 = _add(m, d.dst, s.p_dst, 49, "d1")
+        srn0 = _add(m, d.src, d.src_stride, 32, "srn0")
+        drn0 = _add(m, d.dst, d.dst_stride, 32, "drn0")
+        src_end = _add(m, s.s1, s.s3, len(s.src_end), "src_end")
+        dst_end_sum = _add(m, s.d1, s.d3, len(s.dst_end), "dst_end")
+        overlap = (~_ge(m, d.src, s.hull_hi, ab + 1, "ov_lo")
+                   & ~_ge(m, s.hull_lo, s.src_end[:ab + 1], ab + 1, "ov_hi"))
+        keep_lo = ~_ge(m, s.hull_lo, d.dst, ab + 1, "keep_lo")
+        keep_hi = ~_ge(m, dst_end, s.hull_hi, ab + 1, "keep_hi")
         status = s.dsc_status
 
         with m.FSM(name="parser"):
@@ -206,7 +241,7 @@ class DmaEngine(wiring.Component):
                                  s.dsc_status.eq(self.rd_resp.payload.status)]
                     m.next = "INIT"
             with m.State("INIT"):
-                m.d.sync += [s.mr.eq(d.rows - 1), s.me.eq(d.elems - 1),
+                m.d.sync += [s.mr.eq(rows_m1), s.me.eq(elems_m1),
                              s.p_src.eq(0), s.p_dst.eq(0), s.p_elem.eq(0),
                              s.sh_src.eq(d.src_stride), s.sh_dst.eq(d.dst_stride),
                              s.sh_elem.eq(d.src_elem_stride)]
@@ -218,19 +253,25 @@ class DmaEngine(wiring.Component):
                     m.next = "SUM1"
                 with m.Else():
                     m.d.sync += [
-                        s.p_src.eq(s.p_src + Mux(s.mr[0], s.sh_src, 0)),
-                        s.p_dst.eq(s.p_dst + Mux(s.mr[0], s.sh_dst, 0)),
-                        s.p_elem.eq(s.p_elem + Mux(s.me[0], s.sh_elem, 0)),
+                        s.p_src.eq(mul_s), s.p_dst.eq(mul_d), s.p_elem.eq(mul_e),
                         s.sh_src.eq(s.sh_src << 1), s.sh_dst.eq(s.sh_dst << 1),
                         s.sh_elem.eq(s.sh_elem << 1), s.mr.eq(s.mr >> 1), s.me.eq(s.me >> 1),
                     ]
             with m.State("SUM1"):
-                m.d.sync += [s.s1.eq(d.src + s.p_src), s.s3.eq(s.p_elem + eb_bytes),
-                             s.d1.eq(d.dst + s.p_dst), s.d3.eq(d.elems << (lg + 3)),
-                             s.srn0.eq(d.src + d.src_stride), s.drn0.eq(d.dst + d.dst_stride)]
+                m.d.sync += [s.s1.eq(s1), s.s3.eq(s3), s.d1.eq(d1),
+                             s.d3.eq(d.elems << (lg + 3)), s.srn0.eq(srn0), s.drn0.eq(drn0)]
                 m.next = "SUM2"
             with m.State("SUM2"):
-                m.d.sync += [s.src_end.eq(s.s1 + s.s3), s.dst_end.eq(s.d1 + s.d3)]
+                m.d.sync += [s.src_end.eq(src_end), s.dst_end.eq(dst_end_sum)]
+                m.next = "CMP"
+            with m.State("CMP"):
+                # The hull of the destinations with writes outstanding changes only at a handoff
+                # (never while this descriptor waits for its own), so its comparisons are made
+                # here, once: overlap with this source, and the hull's new bounds.
+                m.d.sync += [
+                    s.in_range.eq(in_range), s.next_ok.eq(next_ok), s.overlap.eq(overlap),
+                    s.keep_lo.eq(keep_lo), s.keep_hi.eq(keep_hi),
+                ]
                 m.next = "JUDGE"
             with m.State("JUDGE"):
                 code = Mux(status == memport.Status.OUT_OF_RANGE, Error.RANGE,
@@ -239,7 +280,7 @@ class DmaEngine(wiring.Component):
                        Mux(field, Error.FIELD,
                        Mux(remote, Error.REMOTE,
                        Mux(misaligned | next_bad_align, Error.ALIGN,
-                       Mux(out_of_range, Error.RANGE, Error.NONE)))))))
+                       Mux(~s.in_range | ~s.next_ok, Error.RANGE, Error.NONE)))))))
                 m.d.sync += [s.v_code.eq(code), s.v_refused.eq(code != Error.NONE),
                              s.v_signal.eq(d.signal),
                              s.v_last.eq((code != Error.NONE) | (d.next == 0))]
@@ -260,8 +301,7 @@ class DmaEngine(wiring.Component):
         ab = self.addr_bits
         entry = data.View(_Entry, pending.w_data)
         outstanding = pending.level != 0
-        m.d.comb += s.hazard.eq(~s.v_refused & outstanding
-                                & (d.src < s.hull_hi) & (s.src_end[:ab + 1] > s.hull_lo))
+        m.d.comb += s.hazard.eq(~s.v_refused & outstanding & s.overlap)
         mover_free = ~s.active | s.gen_go & s.g_end
         m.d.comb += [
             s.handoff.eq(s.p_slot & mover_free & pending.w_rdy & ~s.hazard),
@@ -278,30 +318,57 @@ class DmaEngine(wiring.Component):
                 s.dst_stride.eq(d.dst_stride), s.src_es.eq(d.src_elem_stride),
                 s.contig.eq(d.src_elem_stride == (Const(8, 7) << _lg_words(d.elem_bytes))),
                 s.active.eq(1),
-                s.hull_lo.eq(Mux(outstanding & (s.hull_lo < d.dst), s.hull_lo, d.dst)),
-                s.hull_hi.eq(Mux(outstanding & (s.hull_hi > dst_end), s.hull_hi, dst_end)),
+                s.hull_lo.eq(Mux(outstanding & s.keep_lo, s.hull_lo, d.dst)),
+                s.hull_hi.eq(Mux(outstanding & s.keep_hi, s.hull_hi, dst_end)),
             ]
 
     # --- The group generator and the read request register ------------------------------------
     def _generator(self, m, s, inflight):
         lg = _lg_words(s.code)
-        ebw = Const(1, 4) << lg
         s_w, d_w = s.s[3:6], s.d[3:6]
-        room_s = Mux(s.contig, 8 - s_w, ebw)
-        room_d = 8 - d_w
-        rem_small = (s.e_rem[:3] << lg)[:7]
-        rem_w = Mux((s.e_rem[3:] != 0) | (rem_small > 8), 8, rem_small)
-        room = Signal(4)
-        nw = Signal(4)
-        m.d.comb += [room.eq(Mux(room_s < room_d, room_s, room_d)),
-                     nw.eq(Mux(rem_w < room, rem_w, room))]
-        n = Signal(4)
+        # The group's length in words, as thermometer codes (bit k: word k of the group fits),
+        # so that it and the decisions that follow are a few gate levels (this is the loop of
+        # the generator: the next addresses depend on it). Room in the destination line; in
+        # the source line (contiguous) or one element; what is left of the row.
+        e_big = s.e_rem[3:] != 0
+        room_d = Cat(*(k <= ~d_w for k in range(WORDS)))
+        room_s = Cat(*(Mux(s.contig, k <= ~s_w, (k >> lg) == 0) for k in range(WORDS)))
+        rem = Cat(*(e_big | ((k >> lg) < s.e_rem[:3]) for k in range(WORDS)))
+        therm = Signal(WORDS)
+        m.d.comb += therm.eq(room_d & room_s & rem)
+        nw = Signal(4)          # the thermometer's count
+        m.d.comb += nw.eq(Cat(therm[0] & ~therm[1] | therm[2] & ~therm[3] | therm[4] & ~therm[5]
+                              | therm[6] & ~therm[7],
+                              therm[1] & ~therm[3] | therm[5] & ~therm[7],
+                              therm[3] & ~therm[7], therm[7]))
+        n = Signal(4)           # elements in the group
         m.d.comb += n.eq(nw >> lg)
-        row_end = s.e_rem == n
+        # The row ends with this group when all of it fits: at most 8 words left, all in it.
+        fits = Mux(lg == 0, (s.e_rem[4:] == 0) & (~s.e_rem[3] | (s.e_rem[:3] == 0)),
+                   ~e_big & Mux(lg == 1, s.e_rem[:3] <= 4, s.e_rem[:3] <= 1))
+        row_end = fits & ((rem & ~(room_d & room_s)) == 0)
         g_end = row_end & (s.r_rem == 1)
         m.d.comb += s.g_end.eq(g_end)
-        end_of_line = (d_w + nw)[3]
+        end_of_line = therm.bit_select(~d_w, 1)
         last = g_end | Mux(row_end, s.drn[6:] != s.d[6:], end_of_line)
+
+        # Within a row the next group starts nw words on (contiguous source, and always at the
+        # destination): in this line, or at word 0 of the next; the line increments are made
+        # from the registers, in parallel with the group length.
+        s_line_inc = _add(m, s.s[6:], 1, 26, "s_line_inc")
+        d_line_inc = _add(m, s.d[6:], 1, 26, "d_line_inc")
+        s_contig = Mux(therm.bit_select(~s_w, 1), Cat(s.s[:3], Const(0, 3), s_line_inc),
+                       Cat(s.s[:3], (s_w + nw)[:3], s.s[6:]))
+        s_next = Mux(s.contig, s_contig, _add(m, s.s, s.src_es, 32, "s_plus_es"))
+        d_next = Mux(end_of_line, Cat(s.d[:3], Const(0, 3), d_line_inc),
+                     Cat(s.d[:3], (d_w + nw)[:3], s.d[6:]))
+        # e_rem - n: the low 4 bits subtract, the rest takes a borrow prepared in parallel.
+        low = s.e_rem[:4] - n
+        high_dec = _add(m, s.e_rem[4:], 0xFFF, 12, "e_rem_dec")
+        e_rem_next = Cat(low[:4], Mux(low[4], high_dec, s.e_rem[4:]))
+        srn_next = _add(m, s.srn, s.src_stride, 32, "srn_next")
+        drn_next = _add(m, s.drn, s.dst_stride, 32, "drn_next")
+        r_rem_next = _add(m, s.r_rem, 0xFFFF, 16, "r_rem_next")
 
         group = data.View(self._group_layout(), inflight.w_data)
         # The read request register: a descriptor read (the parser's) goes first.
@@ -322,14 +389,12 @@ class DmaEngine(wiring.Component):
                          self.rd_req.payload.tag.eq(0)]
         with m.If(s.gen_go):
             with m.If(row_end):
-                m.d.sync += [s.s.eq(s.srn), s.srn.eq(s.srn + s.src_stride),
-                             s.d.eq(s.drn), s.drn.eq(s.drn + s.dst_stride),
-                             s.e_rem.eq(s.elems), s.r_rem.eq(s.r_rem - 1)]
+                m.d.sync += [s.s.eq(s.srn), s.srn.eq(srn_next), s.d.eq(s.drn),
+                             s.drn.eq(drn_next), s.e_rem.eq(s.elems), s.r_rem.eq(r_rem_next)]
                 with m.If(g_end):
                     m.d.sync += s.active.eq(0)
             with m.Else():
-                m.d.sync += [s.s.eq(s.s + Mux(s.contig, nw << 3, s.src_es)),
-                             s.d.eq(s.d + (nw << 3)), s.e_rem.eq(s.e_rem - n)]
+                m.d.sync += [s.s.eq(s_next), s.d.eq(d_next), s.e_rem.eq(e_rem_next)]
 
     # --- The write assembler: place each group's words, one masked write per line --------------
     def _assembler(self, m, s, inflight):
@@ -409,6 +474,8 @@ class _State:
         self.p_idle, self.p_read, self.p_read_taken = Signal(), Signal(), Signal()
         self.p_wait, self.p_slot = Signal(), Signal()
         self.handoff, self.hazard = Signal(), Signal()
+        self.in_range, self.next_ok, self.overlap = Signal(), Signal(), Signal()
+        self.keep_lo, self.keep_hi = Signal(), Signal()
         self.hull_lo, self.hull_hi = Signal(ab + 1), Signal(ab + 1)
         # mover
         self.active = Signal()

@@ -297,6 +297,27 @@ def test_random_lists():
         check_against_model(mem, lists, p_stall=0.25, p_delay=0.25, seed=trial)
 
 
+def test_random_long_list():
+    """One list of 16 random descriptors with long rows (up to 40 elements: groups cut by
+    both lines' ends and the row's), random stalls."""
+    rnd = random.Random(8)
+    mem = random_memory(19)
+    for k in range(16):
+        while True:
+            f = random_descriptor(rnd)
+            f["elems"] = rnd.randint(1, 40)
+            f["dst_stride"] = max(f["dst_stride"], f["elems"] * (8, 16, 64)[f["elem_bytes"]])
+            eb = (8, 16, 64)[f["elem_bytes"]]
+            src_end = f["src"] + (f["rows"] - 1) * f["src_stride"] \
+                + (f["elems"] - 1) * f["src_elem_stride"] + eb
+            dst_end = f["dst"] + (f["rows"] - 1) * f["dst_stride"] + f["elems"] * eb
+            if src_end <= END and dst_end <= END and (src_end <= f["dst"] or dst_end <= f["src"]):
+                break
+        put(mem, 0x4000 + 64 * k, descriptor(**f, signal=sig(k),
+                                             next=0 if k == 15 else 0x4040 + 64 * k))
+    check_against_model(mem, [0x4000], p_stall=0.2, p_delay=0.2, limit=20000)
+
+
 def test_read_after_write_between_descriptors():
     """Descriptor 2 copies what descriptor 1 has just written: it waits for those writes."""
     mem = random_memory(6)
@@ -389,7 +410,7 @@ def test_remote_with_own_coordinates_is_local():
 
 # --- Throughput: exact cycle counts -----------------------------------------------------------
 # With answers after exactly L cycles and no stalls (docs/core.md, "Timing"): the descriptor read
-# is taken 3 cycles after the command, its answer L later; checking takes 8 + b cycles (b = bits
+# is taken 3 cycles after the command, its answer L later; checking takes 9 + b cycles (b = bits
 # of max(rows - 1, elems - 1), the multiplier's steps); the first data read is taken then; a
 # write L + 1 cycles after the read that completes its line; Done L + 1 after the last write.
 
@@ -412,7 +433,7 @@ def test_contiguous_copy_rate():
         dict(src=0x4400, dst=0x6000, rows=1, elems=lines, elem_bytes=2, src_elem_stride=64),
         lines)
     b = (lines - 1).bit_length()
-    assert reads[0] - cmd == 3 + LATENCY + 8 + b
+    assert reads[0] - cmd == 3 + LATENCY + 9 + b
     assert reads == list(range(reads[0], reads[0] + lines))
     assert writes == [r + LATENCY + 1 for r in reads]
     assert done == writes[-1] + LATENCY + 1
@@ -427,7 +448,7 @@ def test_gather_rate():
         dict(src=0x4400, dst=0x7000, rows=1, elems=elems, elem_bytes=1, src_elem_stride=128),
         elems * 16 // 64)
     b = (elems - 1).bit_length()
-    assert reads[0] - cmd == 3 + LATENCY + 8 + b
+    assert reads[0] - cmd == 3 + LATENCY + 9 + b
     assert reads == list(range(reads[0], reads[0] + elems))
     assert writes == [r + LATENCY + 1 for r in reads[3::4]]
     assert done == writes[-1] + LATENCY + 1
