@@ -15,7 +15,7 @@ import random
 from collections import deque
 
 import pytest
-from amaranth.hdl import Fragment
+from amaranth.hdl import Elaboratable, Fragment
 from amaranth.sim import Simulator
 
 from hw.common.memport import Status
@@ -517,34 +517,48 @@ def test_ports_meet_the_scratchpad():
 
 # --- On the real scratchpad ------------------------------------------------------------------
 
-def test_on_the_scratchpad():
-    """The engine joined to the scratchpad's rr and rw ports with wiring.connect alone (a
-    32-line scratchpad, 4 banks: bank conflicts between the two ports): the lines are loaded
-    through vw, a list of a copy and a gather runs, every line is read back through vr0 and
-    compared with the model."""
-    from amaranth.hdl import Elaboratable, Module
-    from amaranth.lib import wiring
+class _OnScratchpad(Elaboratable):
+    """The engine joined to a scratchpad's rr and rw ports with wiring.connect alone."""
 
+    def __init__(self, config):
+        from hw.sram.scratchpad import Scratchpad
+        self.sp = Scratchpad(config=config)
+        self.dma = DmaEngine(tag_width=config.tag_width, base=0, size=config.size)
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Module
+        from amaranth.lib import wiring
+        m = Module()
+        m.submodules.sp, m.submodules.dma = self.sp, self.dma
+        wiring.connect(m, self.dma.rd_req, self.sp.rr_req)
+        wiring.connect(m, self.dma.rd_resp, self.sp.rr_resp)
+        wiring.connect(m, self.dma.wr_req, self.sp.rw_req)
+        wiring.connect(m, self.dma.wr_resp, self.sp.rw_resp)
+        return m
+
+
+async def _load(ctx, sp, mem):
+    """Write ``mem`` into the scratchpad through its vw port, whole lines."""
+    ctx.set(sp.vw_resp.ready, 1)
+    for line in range(len(mem) // 64):
+        ctx.set(sp.vw_req.payload.addr, 64 * line)
+        ctx.set(sp.vw_req.payload.data, int.from_bytes(mem[64 * line:64 * line + 64], "little"))
+        ctx.set(sp.vw_req.payload.mask, (1 << 64) - 1)
+        ctx.set(sp.vw_req.valid, 1)
+        await ctx.tick().until(sp.vw_req.ready)
+    ctx.set(sp.vw_req.valid, 0)
+    for _ in range(20):
+        await ctx.tick()
+
+
+def test_on_the_scratchpad():
+    """A 32-line scratchpad, 4 banks (bank conflicts between the two ports): the lines are
+    loaded through vw, a list of a copy and a gather runs, every line is read back through vr0
+    and compared with the model."""
     from hw.sram.config import SRAMConfig
-    from hw.sram.scratchpad import Scratchpad
 
     config = SRAMConfig("T", lines=32, banks=4, tag_width=4)
     size = config.size
-
-    class Top(Elaboratable):
-        def __init__(self):
-            self.sp = Scratchpad(config=config)
-            self.dma = DmaEngine(tag_width=4, base=0, size=size)
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.sp, m.submodules.dma = self.sp, self.dma
-            wiring.connect(m, self.dma.rd_req, self.sp.rr_req)
-            wiring.connect(m, self.dma.rd_resp, self.sp.rr_resp)
-            wiring.connect(m, self.dma.wr_req, self.sp.rw_req)
-            wiring.connect(m, self.dma.wr_resp, self.sp.rw_resp)
-            return m
-
     mem = bytearray(random.Random(40).getrandbits(8) for _ in range(size))
     mem[0:64] = descriptor(src=0x200, dst=0x500, rows=2, elems=5, elem_bytes=1, src_stride=64,
                            src_elem_stride=16, dst_stride=80, local=1, next=0x40, signal=sig(1))
@@ -552,22 +566,12 @@ def test_on_the_scratchpad():
                              src_elem_stride=64, dst_stride=64, local=1, signal=sig(2))
     expect = bytearray(mem)
     _, exp_done, _ = run_list(expect, 0, base=0, size=size, thread=1)
-    top = Top()
+    top = _OnScratchpad(config)
     sp, dma = top.sp, top.dma
     got, done = bytearray(size), []
 
     async def bench(ctx):
-        ctx.set(sp.vw_resp.ready, 1)
-        for line in range(size // 64):
-            ctx.set(sp.vw_req.payload.addr, 64 * line)
-            ctx.set(sp.vw_req.payload.data, int.from_bytes(mem[64 * line:64 * line + 64],
-                                                             "little"))
-            ctx.set(sp.vw_req.payload.mask, (1 << 64) - 1)
-            ctx.set(sp.vw_req.valid, 1)
-            await ctx.tick().until(sp.vw_req.ready)
-        ctx.set(sp.vw_req.valid, 0)
-        for _ in range(20):
-            await ctx.tick()
+        await _load(ctx, sp, mem)
         ctx.set(dma.cmd.payload.desc, 0)
         ctx.set(dma.cmd.payload.thread, 1)
         ctx.set(dma.cmd.valid, 1)
@@ -595,3 +599,44 @@ def test_on_the_scratchpad():
     sim.run()
     assert done == exp_done
     assert got == expect
+
+
+@pytest.mark.parametrize("dst_line, span", [(128, 64), (134, 65)])
+def test_copy_rate_on_the_scratchpad(dst_line, span):
+    """A 64-line copy on the SMALL-sized scratchpad (8 banks, answers after 5 cycles): the
+    writes of lines 128.. trail the reads of lines 64.. by 6 cycles, so they meet a read in one
+    bank at most once (destination line 134: one cycle lost to the bank's arbiter); the 64
+    writes take 64 (65) cycles and Done comes 98 (99) cycles after the command, the figures of
+    the behavioural scratchpad."""
+    from hw.sram.config import SRAMConfig
+
+    config = SRAMConfig("T", lines=256, banks=8, tag_width=4)
+    top = _OnScratchpad(config)
+    sp, dma = top.sp, top.dma
+    mem = bytearray(64)
+    mem[0:64] = descriptor(src=64 * 64, dst=64 * dst_line, rows=1, elems=64, elem_bytes=2,
+                           src_elem_stride=64, local=1)
+    record = {}
+
+    async def bench(ctx):
+        await _load(ctx, sp, mem)
+        ctx.set(dma.cmd.payload.desc, 0)
+        ctx.set(dma.cmd.valid, 1)
+        await ctx.tick().until(dma.cmd.ready)
+        ctx.set(dma.cmd.valid, 0)
+        cycle, writes = 0, []
+        while True:
+            _, _, wv, wr, dv = await ctx.tick().sample(dma.wr_req.valid, dma.wr_req.ready,
+                                                       dma.done.valid)
+            cycle += 1
+            if wv and wr:
+                writes.append(cycle)
+            if dv:
+                break
+        record.update(span=writes[-1] - writes[0] + 1, done=cycle)
+
+    sim = Simulator(top)
+    sim.add_clock(1e-9)
+    sim.add_testbench(bench)
+    sim.run()
+    assert record == {"span": span, "done": span + 34}
