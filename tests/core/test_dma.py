@@ -18,7 +18,7 @@ import pytest
 from amaranth.hdl import Elaboratable, Fragment
 from amaranth.sim import Simulator
 
-from hw.common.memport import Status
+from hw.common.memport import Status, response_layout
 from hw.core.dma import DmaEngine
 from hw.core.isa import Counter, DmaCommand, Done, Error, ErrorRecord
 from tests.amaranth_sim import raises_unelaborated
@@ -32,10 +32,12 @@ END = BASE + SIZE
 class Memory:
     """The behavioural scratchpad: two ports (``rr`` reads, ``rw`` writes) of 64 B."""
 
-    def __init__(self, data, *, latency=5, p_stall=0.0, p_delay=0.0, depth=8, bad=(), seed=1):
+    def __init__(self, data, *, latency=5, p_stall=0.0, p_delay=0.0, depth=8, bad=(), seed=1,
+                 tag_width=4):
         self.data = data
         self.latency, self.p_stall, self.p_delay, self.depth = latency, p_stall, p_delay, depth
         self.bad = set(bad)
+        self.tag_width = tag_width
         self.rnd = random.Random(seed)
         self.writes = []            # (cycle, addr, mask) of every write taken
         self.reads = []             # (cycle, addr, tag) of every read taken
@@ -83,24 +85,25 @@ class Memory:
                 for i in range(64):
                     if mask >> i & 1:
                         self.data[addr - BASE + i] = value[i]
-            return int(pack(_resp_layout(write=True), 1, status=status.value, tag=tag)[0])
+            return int(pack(self.resp_layout(write=True), 1, status=status.value, tag=tag)[0])
         self.reads.append((cycle, addr, tag))
         line = 0 if refused else int.from_bytes(self.data[addr - BASE:addr - BASE + 64],
                                                 "little")
-        return int(pack(_resp_layout(write=False), 1, data=line, status=status.value,
+        return int(pack(self.resp_layout(write=False), 1, data=line, status=status.value,
                         tag=tag)[0])
 
 
-def _resp_layout(*, write):
-    from hw.common.memport import response_layout
-    return response_layout(tag_width=4, width=64, reads=not write)
+    def resp_layout(self, *, write):
+        return response_layout(tag_width=self.tag_width, width=64, reads=not write)
 
 
-def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=2):
+def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=2,
+             addr_bits=32):
     """Run the lists (first descriptor addresses) as commands; return ``(done, errors, causes,
     cmd_cycles)``: Done and ErrorRecord as dicts with the cycle they appeared, the cause of every
     cycle, the cycle each command was taken."""
-    dut = DmaEngine(addr_bits=32, tag_width=4, base=BASE, size=SIZE, x=x, y=y)
+    dut = DmaEngine(addr_bits=addr_bits, tag_width=memory.tag_width, base=BASE, size=SIZE,
+                    x=x, y=y)
     rnd = random.Random(seed)
     done, errors, causes, cmd_cycles = [], [], [], []
     lasts = [0]
@@ -177,7 +180,8 @@ def check_against_model(mem, lists, **kwargs):
         exp_done += d
         exp_err += e
     memory = Memory(bytearray(mem), **{k: kwargs.pop(k) for k in
-                                       ("latency", "p_stall", "p_delay", "bad", "seed")
+                                       ("latency", "p_stall", "p_delay", "bad", "seed",
+                                        "tag_width")
                                        if k in kwargs})
     done, errors, causes, cmd_cycles = simulate(memory, lists, **kwargs)
     assert [{k: d[k] for k in ("signal", "thread", "last")} for d in done] == exp_done
@@ -321,6 +325,22 @@ def test_random_long_list():
     check_against_model(mem, [0x4000], p_stall=0.2, p_delay=0.2, limit=20000)
 
 
+def test_narrow_addresses_and_tags():
+    """16-bit addresses and a 1-bit tag (the smallest engine), on random lists with commands
+    offered after random idle cycles."""
+    rnd = random.Random(9)
+    mem = random_memory(18)
+    lists, slot = [], 0x4000
+    for _ in range(4):
+        lists.append(slot)
+        for k in range(2):
+            put(mem, slot, descriptor(**random_descriptor(rnd), signal=sig(k),
+                                      next=0 if k == 1 else slot + 64))
+            slot += 64
+    check_against_model(mem, lists, p_stall=0.2, p_delay=0.2, addr_bits=16, tag_width=1,
+                        p_idle=0.5)
+
+
 def test_read_after_write_between_descriptors():
     """Descriptor 2 copies what descriptor 1 has just written: it waits for those writes."""
     mem = random_memory(6)
@@ -394,6 +414,15 @@ def test_descriptor_read_uncorrectable_is_field():
     assert [e["code"] for e in errors] == [Error.FIELD]
     assert done[0]["signal"] == sig(7)
     assert not memory.writes
+
+
+def test_uncorrectable_data_is_copied():
+    """A source line read UNCORRECTABLE is copied as read, with no error (the scratchpad
+    counts it)."""
+    mem = random_memory(25)
+    put(mem, 0x4000, descriptor(**GOOD, signal=sig(9)))
+    done, errors, _, _, _ = check_against_model(mem, [0x4000], bad={0x4400 // 64})
+    assert not errors and done[0]["signal"] == sig(9)
 
 
 def test_errors_then_next_list_runs():
