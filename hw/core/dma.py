@@ -1,52 +1,5 @@
 """The DMA engine: a 2D gather engine that walks lists of :data:`hw.core.isa.DmaDescriptor` on
 the scratchpad's router read and write ports (docs/core.md, "DMA engine").
-
-Parameters
-----------
-addr_bits : int
-    Width of the scratchpad byte addresses, 8..32.
-tag_width : int
-    Width of the tags of the engine's port requests, 1..16 (bit 0 is the engine's; the others
-    are sent as 0 for an arbiter in between to use).
-base, size : int
-    The scratchpad's byte range ``[base, base + size)``: multiples of 64, ``size`` >= 64, the
-    range within ``addr_bits``.
-x, y : int
-    This core's mesh coordinates, 0..15 (a descriptor's ``dst_x``/``dst_y`` must name them
-    unless ``local`` is set).
-
-Members
--------
-cmd : In(stream(DmaCommand))
-    A list to run: the address of its first descriptor and the issuing thread. Taken when the
-    list parser is free (one list at a time; the next list's descriptors follow the last one's).
-rd_req, rd_resp : the memory-port contract of the scratchpad's ``rr`` port (64-B reads)
-    Descriptor reads carry tag bit 0 = 1, data reads 0. Responses must come in request order.
-wr_req, wr_resp : the contract of the ``rw`` port (64-B writes with a byte mask)
-    Tag bit 0 = 1 on a descriptor's last write. Every write's mask covers whole 8-B words.
-done : Out(stream(Done, always_ready))
-    One per descriptor, once its last write has been acknowledged (a refused one: once every
-    earlier write has), with its signal and thread; ``last`` on the list's final descriptor and
-    on a refused one (which ends its list).
-error : Out(stream(ErrorRecord, always_ready))
-    One per refused descriptor, in the cycle of its ``done``: the code and the address of the
-    descriptor (:class:`hw.core.isa.Error`).
-cause : Out(3)
-    What this cycle is, numbered as ``isa.Counter.UNIT_*`` (exactly one per cycle): ``BUSY`` a
-    write was taken; ``PORT`` a request offered and not taken; ``OPERAND`` the read side at
-    work (a read issued or awaited, a descriptor being checked); ``BACKPRESSURE`` only waiting
-    for write acknowledgements (the end of a list, or a source that overlaps earlier
-    destinations); ``IDLE`` no list and nothing in flight.
-
-Contract
---------
-Semantics, checks and their order: docs/core.md. Rates: a group (the run of one descriptor's
-consecutive elements that lie in one source line and one destination line) is read per cycle
-and each destination line written once, so contiguous aligned copies move a line per cycle and
-gathers an element per cycle, with up to ``INFLIGHT`` reads outstanding. The next descriptor is
-read and checked while the current one moves; a descriptor whose source overlaps the
-destination of a descriptor with writes still unacknowledged waits for them (read after write
-through two ports is otherwise unordered).
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -105,6 +58,55 @@ def _lg_words(code):
 
 
 class DmaEngine(wiring.Component):
+    """The DMA engine of one core.
+
+    Parameters
+    ----------
+    addr_bits : int
+        Width of the scratchpad byte addresses, 8..32.
+    tag_width : int
+        Width of the tags of the engine's port requests, 1..16 (bit 0 is the engine's; the others
+        are sent as 0 for an arbiter in between to use).
+    base, size : int
+        The scratchpad's byte range ``[base, base + size)``: multiples of 64, ``size`` >= 64, the
+        range within ``addr_bits``.
+    x, y : int
+        This core's mesh coordinates, 0..15 (a descriptor's ``dst_x``/``dst_y`` must name them
+        unless ``local`` is set).
+
+    Members
+    -------
+    cmd : In(stream(DmaCommand))
+        A list to run: the address of its first descriptor and the issuing thread. Taken when the
+        list parser is free (one list at a time; the next list's descriptors follow the last one's).
+    rd_req, rd_resp : the memory-port contract of the scratchpad's ``rr`` port (64-B reads)
+        Descriptor reads carry tag bit 0 = 1, data reads 0. Responses must come in request order.
+    wr_req, wr_resp : the contract of the ``rw`` port (64-B writes with a byte mask)
+        Tag bit 0 = 1 on a descriptor's last write. Every write's mask covers whole 8-B words.
+    done : Out(stream(Done, always_ready))
+        One per descriptor, once its last write has been acknowledged (a refused one: once every
+        earlier write has), with its signal and thread; ``last`` on the list's final descriptor and
+        on a refused one (which ends its list).
+    error : Out(stream(ErrorRecord, always_ready))
+        One per refused descriptor, in the cycle of its ``done``: the code and the address of the
+        descriptor (:class:`hw.core.isa.Error`).
+    cause : Out(3)
+        What this cycle is, numbered as ``isa.Counter.UNIT_*`` (exactly one per cycle): ``BUSY`` a
+        write was taken; ``PORT`` a request offered and not taken; ``OPERAND`` the read side at
+        work (a read issued or awaited, a descriptor being checked); ``BACKPRESSURE`` only waiting
+        for write acknowledgements (the end of a list, or a source that overlaps earlier
+        destinations); ``IDLE`` no list and nothing in flight.
+
+    Contract
+    --------
+    Semantics, checks and their order: docs/core.md. Rates: a group (the run of one descriptor's
+    consecutive elements that lie in one source line and one destination line) is read per cycle
+    and each destination line written once, so contiguous aligned copies move a line per cycle and
+    gathers an element per cycle, with up to ``INFLIGHT`` reads outstanding. The next descriptor is
+    read and checked while the current one moves; a descriptor whose source overlaps the
+    destination of a descriptor with writes still unacknowledged waits for them (read after write
+    through two ports is otherwise unordered).
+    """
     def __init__(self, *, addr_bits=32, tag_width=4, base=0, size=1 << 20, x=0, y=0):
         self.addr_bits = check_int("addr_bits", addr_bits, 8, 32)
         self.tag_width = check_int("tag_width", tag_width, 1, 16)
@@ -139,7 +141,7 @@ class DmaEngine(wiring.Component):
         m.submodules.inflight = inflight = SyncFIFOBuffered(
             width=self._group_layout().size, depth=INFLIGHT)
         m.submodules.pending = pending = SyncFIFOBuffered(width=_Entry.size, depth=DONE_DEPTH)
-        s = self._signals = _State(ab)
+        s = _State(ab)
         self._parser(m, s)
         self._generator(m, s, inflight)
         # After the generator: a handoff in the cycle of the last group wins its register updates.
