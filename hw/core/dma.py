@@ -200,8 +200,9 @@ class DmaEngine(wiring.Component):
         ab = self.addr_bits
         dst_end = s.dst_end[:ab + 1]
         # Every adder outside the FSM: its kept levels must not be gated by the state.
-        rows_m1 = _add(m, d.rows, 0xFFFF, 16, "rows_m1")
-        elems_m1 = _add(m, d.elems, 0xFFFF, 16, "elems_m1")
+        incoming = data.View(DmaDescriptor, self.rd_resp.payload.data)
+        rows_m1 = _add(m, incoming.rows, 0xFFFF, 16, "rows_m1")
+        elems_m1 = _add(m, incoming.elems, 0xFFFF, 16, "elems_m1")
         mul_s = _add(m, s.p_src, Mux(s.mr[0], s.sh_src, 0), 48, "mul_s")
         mul_d = _add(m, s.p_dst, Mux(s.mr[0], s.sh_dst, 0), 48, "mul_d")
         mul_e = _add(m, s.p_elem, Mux(s.me[0], s.sh_elem, 0), 48, "mul_e")
@@ -240,25 +241,23 @@ class DmaEngine(wiring.Component):
                 m.d.comb += s.p_wait.eq(1)
                 with m.If(self.rd_resp.valid & self.rd_resp.payload.tag[0]):
                     m.d.sync += [d.eq(self.rd_resp.payload.data),
-                                 s.dsc_status.eq(self.rd_resp.payload.status)]
-                    m.next = "INIT"
-            with m.State("INIT"):
-                m.d.sync += [s.mr.eq(rows_m1), s.me.eq(elems_m1),
-                             s.p_src.eq(0), s.p_dst.eq(0), s.p_elem.eq(0),
-                             s.sh_src.eq(d.src_stride), s.sh_dst.eq(d.dst_stride),
-                             s.sh_elem.eq(d.src_elem_stride)]
-                m.next = "MUL"
+                                 s.dsc_status.eq(self.rd_resp.payload.status),
+                                 s.mr.eq(rows_m1), s.me.eq(elems_m1),
+                                 s.p_src.eq(0), s.p_dst.eq(0), s.p_elem.eq(0),
+                                 s.sh_src.eq(incoming.src_stride),
+                                 s.sh_dst.eq(incoming.dst_stride),
+                                 s.sh_elem.eq(incoming.src_elem_stride)]
+                    m.next = "MUL"
             with m.State("MUL"):
                 # Radix-2 shift-and-add of (rows-1)·strides and (elems-1)·elem stride, one
-                # 48-bit add per cycle, ending as soon as no multiplier bit is left.
-                with m.If((s.mr == 0) & (s.me == 0)):
+                # 48-bit add per cycle, max(1, b) cycles: it ends with the last multiplier bit.
+                m.d.sync += [
+                    s.p_src.eq(mul_s), s.p_dst.eq(mul_d), s.p_elem.eq(mul_e),
+                    s.sh_src.eq(s.sh_src << 1), s.sh_dst.eq(s.sh_dst << 1),
+                    s.sh_elem.eq(s.sh_elem << 1), s.mr.eq(s.mr >> 1), s.me.eq(s.me >> 1),
+                ]
+                with m.If((s.mr[1:] == 0) & (s.me[1:] == 0)):
                     m.next = "SUM1"
-                with m.Else():
-                    m.d.sync += [
-                        s.p_src.eq(mul_s), s.p_dst.eq(mul_d), s.p_elem.eq(mul_e),
-                        s.sh_src.eq(s.sh_src << 1), s.sh_dst.eq(s.sh_dst << 1),
-                        s.sh_elem.eq(s.sh_elem << 1), s.mr.eq(s.mr >> 1), s.me.eq(s.me >> 1),
-                    ]
             with m.State("SUM1"):
                 m.d.sync += [s.s1.eq(s1), s.s3.eq(s3), s.d1.eq(d1),
                              s.d3.eq(d.elems << (lg + 3)), s.srn0.eq(srn0), s.drn0.eq(drn0)]

@@ -442,9 +442,9 @@ def test_remote_with_own_coordinates_is_local():
 
 # --- Throughput: exact cycle counts -----------------------------------------------------------
 # With answers after exactly L cycles and no stalls (docs/core.md, "Timing"): the descriptor read
-# is taken 3 cycles after the command, its answer L later; checking takes 9 + b cycles (b = bits
-# of max(rows - 1, elems - 1), the multiplier's steps); the first data read is taken then; a
-# write L + 1 cycles after the read that completes its line; Done L + 1 after the last write.
+# is taken 3 cycles after the command, its answer L later; checking takes 7 + max(b, 1) cycles
+# (b = bits of max(rows - 1, elems - 1), the multiplier's steps); the first data read is taken
+# then; a write L + 1 cycles after the read that completes its line; Done L + 1 after the last.
 
 LATENCY = 5
 
@@ -465,7 +465,7 @@ def test_contiguous_copy_rate():
         dict(src=0x4400, dst=0x6000, rows=1, elems=lines, elem_bytes=2, src_elem_stride=64),
         lines)
     b = (lines - 1).bit_length()
-    assert reads[0] - cmd == 3 + LATENCY + 9 + b
+    assert reads[0] - cmd == 3 + LATENCY + 7 + max(b, 1)
     assert reads == list(range(reads[0], reads[0] + lines))
     assert writes == [r + LATENCY + 1 for r in reads]
     assert done == writes[-1] + LATENCY + 1
@@ -486,7 +486,7 @@ def test_gather_rate():
         dict(src=0x4400, dst=0x7000, rows=1, elems=elems, elem_bytes=1, src_elem_stride=128),
         elems * 16 // 64)
     b = (elems - 1).bit_length()
-    assert reads[0] - cmd == 3 + LATENCY + 9 + b
+    assert reads[0] - cmd == 3 + LATENCY + 7 + max(b, 1)
     assert reads == list(range(reads[0], reads[0] + elems))
     assert writes == [r + LATENCY + 1 for r in reads[3::4]]
     assert done == writes[-1] + LATENCY + 1
@@ -508,6 +508,19 @@ def test_list_prefetch_keeps_the_rate():
     writes = [c for c, _, _ in memory.writes]
     assert writes == [r + LATENCY + 1 for r in data_reads]
     assert [d["last"] for d in done] == [0, 1]
+
+
+def test_list_of_tiny_descriptors():
+    """One-line descriptors: the parser sets the pace, a Done every L + 8 cycles (the next
+    descriptor's read after the handover, its answer, 7 + 1 cycles of checking)."""
+    mem = random_memory(32)
+    for k in range(8):
+        put(mem, 0x4000 + 64 * k, descriptor(src=0x4800 + 64 * k, dst=0x6000 + 64 * k, rows=1,
+                                             elems=1, elem_bytes=2, src_elem_stride=64, local=1,
+                                             next=0 if k == 7 else 0x4040 + 64 * k))
+    done, _, _, _, _ = check_against_model(mem, [0x4000], latency=LATENCY)
+    cycles = [d["cycle"] for d in done]
+    assert [cycles[i + 1] - cycles[i] for i in range(6)] == [LATENCY + 8] * 6
 
 
 # --- Construction ----------------------------------------------------------------------------
@@ -635,7 +648,7 @@ def test_copy_rate_on_the_scratchpad(dst_line, span):
     """A 64-line copy on the SMALL-sized scratchpad (8 banks, answers after 5 cycles): the
     writes of lines 128.. trail the reads of lines 64.. by 6 cycles, so they meet a read in one
     bank at most once (destination line 134: one cycle lost to the bank's arbiter); the 64
-    writes take 64 (65) cycles and Done comes 98 (99) cycles after the command, the figures of
+    writes take 64 (65) cycles and Done comes 96 (97) cycles after the command, the figures of
     the behavioural scratchpad."""
     from hw.sram.config import SRAMConfig
 
@@ -668,4 +681,4 @@ def test_copy_rate_on_the_scratchpad(dst_line, span):
     sim.add_clock(1e-9)
     sim.add_testbench(bench)
     sim.run()
-    assert record == {"span": span, "done": span + 34}
+    assert record == {"span": span, "done": span + 32}
