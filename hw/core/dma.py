@@ -189,7 +189,7 @@ class DmaEngine(wiring.Component):
         misaligned = ((d.src | d.dst | d.src_stride | d.dst_stride | d.src_elem_stride)[:6]
                       & align_mask) != 0
         next_bad_align = d.next[:6] != 0
-        field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | (d.reserved != 0)
+        field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | s.reserved_set
         remote = ~d.local & ((d.dst_x != self.x) | (d.dst_y != self.y))
         w = len(s.src_end)
         # The range comparisons, registered in CMP (each is a prefix subtractor's carry).
@@ -212,7 +212,12 @@ class DmaEngine(wiring.Component):
         srn0 = _add(m, d.src, d.src_stride, 32, "srn0")
         drn0 = _add(m, d.dst, d.dst_stride, 32, "drn0")
         src_end = _add(m, s.s1, s.s3, len(s.src_end), "src_end")
-        dst_end_sum = _add(m, s.d1, s.d3, len(s.dst_end), "dst_end")
+        # d3 = elems·eb has 25 bits: add those, then increment the rest on a carry (a kept
+        # adder whose upper operand bits are all zero is rebuilt by ABC as a ripple chain).
+        lo_w = 26
+        dst_lo, dst_carry = prefix_add(m, s.d1[:lo_w], s.d3[:lo_w], width=lo_w, name="dst_end")
+        dst_hi_inc = _add(m, s.d1[lo_w:], 1, len(s.dst_end) - lo_w, "dst_end_inc")
+        dst_end_sum = Cat(dst_lo, Mux(dst_carry, dst_hi_inc, s.d1[lo_w:]))
         overlap = (~_ge(m, d.src, s.hull_hi, ab + 1, "ov_lo")
                    & ~_ge(m, s.hull_lo, s.src_end[:ab + 1], ab + 1, "ov_hi"))
         keep_lo = ~_ge(m, s.hull_lo, d.dst, ab + 1, "keep_lo")
@@ -242,6 +247,8 @@ class DmaEngine(wiring.Component):
                 with m.If(self.rd_resp.valid & self.rd_resp.payload.tag[0]):
                     m.d.sync += [d.eq(self.rd_resp.payload.data),
                                  s.dsc_status.eq(self.rd_resp.payload.status),
+                                 # a flag, not 256 bits kept for one comparison
+                                 s.reserved_set.eq(incoming.reserved != 0),
                                  s.mr.eq(rows_m1), s.me.eq(elems_m1),
                                  s.p_src.eq(0), s.p_dst.eq(0), s.p_elem.eq(0),
                                  s.sh_src.eq(incoming.src_stride),
@@ -463,6 +470,7 @@ class _State:
         self.thread = Signal(THREAD_BITS)
         self.dsc = Signal(DmaDescriptor)
         self.dsc_status = Signal(memport.Status)
+        self.reserved_set = Signal()
         self.mr, self.me = Signal(16), Signal(16)
         self.p_src, self.p_dst, self.p_elem = Signal(48), Signal(48), Signal(48)
         self.sh_src, self.sh_dst, self.sh_elem = Signal(48), Signal(48), Signal(48)
