@@ -53,7 +53,7 @@ class Memory:
 
     def serve(self, req, resp, *, write):
         async def process(ctx):
-            queue, cycle, due = deque(), 0, 0
+            queue, cycle, due, held = deque(), 0, 0, None
             while True:
                 ready = len(queue) < self.depth and self.rnd.random() >= self.p_stall
                 ctx.set(req.ready, ready)
@@ -61,8 +61,12 @@ class Memory:
                 ctx.set(resp.valid, offer)
                 if offer:
                     ctx.set(resp.payload.as_value(), queue[0][1])
-                _, _, rv, rp, ok = await ctx.tick().sample(
-                    req.valid, req.payload, resp.ready)
+                _, _, rv, rp, raw, ok = await ctx.tick().sample(
+                    req.valid, req.payload, req.payload.as_value(), resp.ready)
+                # The stream rule: a request offered and not taken stays, unchanged.
+                if held is not None:
+                    assert rv and raw == held, "a request changed or vanished while not taken"
+                held = raw if rv and not ready else None
                 if offer and ok:
                     queue.popleft()
                 if rv and ready:
