@@ -23,6 +23,7 @@ from hw.core.isa import (
 from hw.core.isa import (
     Signal as SignalLayout,
 )
+from hw.sram.config import D1 as SRAM_D1
 
 __all__ = ["DmaEngine", "INFLIGHT", "LINE"]
 
@@ -69,7 +70,7 @@ class DmaEngine(wiring.Component):
         are sent as 0 for an arbiter in between to use).
     base, size : int
         The scratchpad's byte range ``[base, base + size)``: multiples of 64, ``size`` >= 64, the
-        range within ``addr_bits``.
+        range within ``addr_bits``. Default: the D1 scratchpad, ``[0, 1.25 MB)``.
     x, y : int
         This core's mesh coordinates, 0..15 (a descriptor's ``dst_x``/``dst_y`` must name them
         unless ``local`` is set).
@@ -107,7 +108,7 @@ class DmaEngine(wiring.Component):
     destination of a descriptor with writes still unacknowledged waits for them (read after write
     through two ports is otherwise unordered).
     """
-    def __init__(self, *, addr_bits=32, tag_width=4, base=0, size=1 << 20, x=0, y=0):
+    def __init__(self, *, addr_bits=32, tag_width=4, base=0, size=SRAM_D1.size, x=0, y=0):
         self.addr_bits = check_int("addr_bits", addr_bits, 8, 32)
         self.tag_width = check_int("tag_width", tag_width, 1, 16)
         self.base = check_int("base", base, 0, (1 << addr_bits) - LINE)
