@@ -1,2 +1,4 @@
-"""Reference models of the D1 core (``hw/core``): :mod:`verif.core.model` is the scalar ISS with
-the coprocessor that executes every custom instruction of ``hw.core.isa``."""
+"""The D1 core's verification side: :mod:`verif.core.model` (the scalar ISS with the coprocessor
+that executes every custom instruction of ``hw.core.isa``), :mod:`verif.core.dma_model` (the DMA
+engine's descriptor semantics), the bench (:mod:`verif.core.core_tb`, :mod:`verif.core.run`) and
+the kernels (:mod:`verif.core.kernels`)."""
