@@ -98,7 +98,7 @@ class Core(wiring.Component):
                                                       counters=counter_numbers(cfg.threads))
         m.submodules.counters = counters = Counters(threads=cfg.threads)
         m.submodules.engine = engine = MatmulEngine(cfg.matmul)
-        m.submodules.vector_unit = vector_unit = VectorUnit(tag_width=UNIT_TAG_WIDTH)
+        m.submodules.vector_unit = vector_unit = VectorUnit()
         m.submodules.gemm = gemm = GemmSequencer(cfg.matmul, addr_bits=sc.addr_bits,
                                                  tag_width=UNIT_TAG_WIDTH, **window)
         m.submodules.vseq = vseq = VectorSequencer(addr_bits=sc.addr_bits,
@@ -154,7 +154,7 @@ class Core(wiring.Component):
 
         # Counters, trace and monitors.
         m.d.comb += [
-            counters.cause[0].eq(gemm.cause), counters.cause[1].eq(vseq.cause),
+            counters.cause[0].eq(gemm.cause), counters.cause[1].eq(vseq.stall),
             counters.cause[2].eq(dma.cause),
             counters.running.eq(scalar.running), counters.waiting.eq(dispatch.waiting),
             counters.index.eq(dispatch.counter), dispatch.counter_value.eq(counters.value),

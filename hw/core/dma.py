@@ -13,12 +13,12 @@ from hw.common.params import check_int
 from hw.core.isa import (
     DESCRIPTOR_BYTES,
     THREAD_BITS,
-    Counter,
     DmaCommand,
     DmaDescriptor,
     Done,
     Error,
     ErrorRecord,
+    StallCause,
 )
 from hw.core.isa import (
     Signal as SignalLayout,
@@ -91,8 +91,8 @@ class DmaEngine(wiring.Component):
     error : Out(stream(ErrorRecord, always_ready))
         One per refused descriptor, in the cycle of its ``done``: the code and the address of the
         descriptor (:class:`hw.core.isa.Error`).
-    cause : Out(3)
-        What this cycle is, numbered as ``isa.Counter.UNIT_*`` (exactly one per cycle): ``BUSY`` a
+    stall : Out(StallCause)
+        What this cycle is (``hw.core.isa.StallCause``, exactly one bit per cycle): ``busy`` a
         write was taken; ``PORT`` a request offered and not taken; ``OPERAND`` the read side at
         work (a read issued or awaited, a descriptor being checked); ``BACKPRESSURE`` only waiting
         for write acknowledgements (the end of a list, or a source that overlaps earlier
@@ -133,7 +133,7 @@ class DmaEngine(wiring.Component):
             "wr_resp": In(stream.Signature(wr_resp)),
             "done": Out(stream.Signature(Done, always_ready=True)),
             "error": Out(stream.Signature(ErrorRecord, always_ready=True)),
-            "cause": Out(3),
+            "stall": Out(StallCause),
         })
 
     def elaborate(self, platform):
@@ -156,16 +156,17 @@ class DmaEngine(wiring.Component):
         reading = (s.active | self.rd_req.valid | (inflight.level != 0) | self.cmd.valid
                    | ~s.p_idle & ~s.p_slot | s.handoff)
         anything = reading | self.wr_req.valid | (pending.level != 0) | self.cmd.valid | s.p_slot
+        st = self.stall
         with m.If(busy):
-            m.d.comb += self.cause.eq(Counter.UNIT_BUSY)
+            m.d.comb += st.busy.eq(1)
         with m.Elif(port):
-            m.d.comb += self.cause.eq(Counter.UNIT_PORT)
+            m.d.comb += st.port.eq(1)
         with m.Elif(reading):
-            m.d.comb += self.cause.eq(Counter.UNIT_OPERAND)
+            m.d.comb += st.operand.eq(1)
         with m.Elif(anything):
-            m.d.comb += self.cause.eq(Counter.UNIT_BACKPRESSURE)
+            m.d.comb += st.backpressure.eq(1)
         with m.Else():
-            m.d.comb += self.cause.eq(Counter.UNIT_IDLE)
+            m.d.comb += st.idle.eq(1)
         return m
 
     def _group_layout(self):

@@ -43,6 +43,7 @@ __all__ = [
     "Signal", "GemmDescriptor", "DmaDescriptor", "VectorStrides", "VectorConfig",
     "Counter", "DESCRIPTOR_BYTES", "encode", "decode_fields", "THREAD_BITS",
     "MatrixCommand", "VectorCommand", "DmaCommand", "Done", "ErrorRecord", "RegResult",
+    "StallCause",
 ]
 
 #: Every descriptor is one 64-byte scratchpad line, 64-byte aligned.
@@ -228,6 +229,15 @@ ErrorRecord = data.StructLayout({"code": Error, "addr": 32})
 
 #: A value for a thread's register (a VOP with ``to_reg``).
 RegResult = data.StructLayout({"value": 64, "thread": THREAD_BITS, "rd": 5})
+
+
+#: What a unit does in a cycle, one bit set per cycle (the counters count each:
+#: ``Counter.UNIT_BUSY`` .. ``UNIT_IDLE`` are its bit numbers). ``busy``: the unit moves data
+#: (a beat, a request into the vector unit, a write); ``port``: a scratchpad request offered
+#: and not taken; ``operand``: waiting for read data; ``backpressure``: held by its output;
+#: ``idle``: nothing to do.
+StallCause = data.StructLayout({"busy": 1, "port": 1, "operand": 1, "backpressure": 1,
+                                "idle": 1})
 
 
 class Counter(enum.IntEnum):

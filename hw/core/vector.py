@@ -17,7 +17,7 @@ from hw.vector.unit import decode
 
 from . import isa
 
-__all__ = ["VectorSequencer", "OPERANDS", "StallCause"]
+__all__ = ["VectorSequencer", "OPERANDS"]
 
 #: The vector operands each op reads from the scratchpad (docs/vector.md, "operands"): ``a``
 #: alone for the unary ops, ``a, c`` for NARROW (``c`` holds the bytes it keeps), ``a, b, c``
@@ -31,9 +31,7 @@ OPERANDS = {op: ("a",) if op in _UNARY else ("a", "b", "c") if op in _TERNARY
             else ("a", "c") if op is VecOp.NARROW
             else () if op in (VecOp.RDFLAGS, VecOp.CLRFLAGS) else ("a", "b") for op in VecOp}
 
-#: Stall causes, one per cycle (``isa.Counter`` UNIT_BUSY .. UNIT_IDLE, one-hot).
-StallCause = data.StructLayout({"busy": 1, "port": 1, "operand": 1, "backpressure": 1,
-                                "idle": 1})
+
 
 #: The operand FIFOs and the read (port, slot) that fills each: R0 reads ``a`` (slot x) and the
 #: ``c`` of the even lines of an a, b, c op (slot y, FIFO c0); R1 reads ``b`` (x) and the other
@@ -124,7 +122,7 @@ class VectorSequencer(wiring.Component):
     error : ``Out(stream.Signature(isa.ErrorRecord, always_ready=True))``, with its ``done``.
     result : ``Out(stream.Signature(isa.RegResult))``, one per ``to_reg`` command (value 0
         if the command is refused), before its ``done``.
-    stall : ``Out(StallCause)``, exactly one bit per cycle (docs/core.md defines them).
+    stall : ``Out(isa.StallCause)``, exactly one bit per cycle (docs/core.md defines them).
 
     Contract
     --------
@@ -181,7 +179,7 @@ class VectorSequencer(wiring.Component):
             "done": Out(stream.Signature(isa.Done, always_ready=True)),
             "error": Out(stream.Signature(isa.ErrorRecord, always_ready=True)),
             "result": Out(stream.Signature(isa.RegResult)),
-            "stall": Out(StallCause),
+            "stall": Out(isa.StallCause),
         })
 
     # --- layouts of the queues between the parts -----------------------------------------------

@@ -101,6 +101,13 @@ class Memory:
         return response_layout(tag_width=self.tag_width, width=64, reads=not write)
 
 
+
+def _cause(stall):
+    """The cause number (``isa.Counter.UNIT_*``) of a one-hot ``stall`` value."""
+    value = stall.as_value().value if hasattr(stall, "as_value") else int(stall)
+    assert value and not value & (value - 1), f"stall {value:#b} is not one-hot"
+    return value.bit_length() - 1
+
 def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=2,
              addr_bits=32):
     """Run the lists (first descriptor addresses) as commands; return ``(done, errors, causes,
@@ -136,8 +143,8 @@ def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=
             assert cycle < limit, f"hang: {len(done)} done after {cycle} cycles"
             _, _, dv, dp, ev, ep, cause = await ctx.tick().sample(
                 dut.done.valid, dut.done.payload.as_value(), dut.error.valid,
-                dut.error.payload.as_value(), dut.cause)
-            causes.append(int(cause))
+                dut.error.payload.as_value(), dut.stall)
+            causes.append(_cause(cause))
             if dv:
                 d = {k: int(v[0]) for k, v in unpack(Done, [dp]).items()}
                 done.append({**d, "cycle": cycle})
@@ -150,9 +157,9 @@ def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=
         # A few more cycles: nothing else may come out.
         for _ in range(20):
             _, _, dv, ev, cause = await ctx.tick().sample(dut.done.valid, dut.error.valid,
-                                                         dut.cause)
+                                                         dut.stall)
             assert not dv and not ev, "a Done or ErrorRecord after the lists ended"
-            causes.append(int(cause))
+            causes.append(_cause(cause))
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
