@@ -384,7 +384,9 @@ def test_dma_list_gather_and_signals():
     ({"src": RAM_BASE + SIZE - 16}, Error.RANGE),
     ({"dst": RAM_BASE - 64}, Error.RANGE),
 ])
-def test_dma_refused_descriptor_writes_nothing_and_the_list_goes_on(fields, code):
+def test_dma_refused_descriptor_writes_nothing_and_ends_the_list(fields, code):
+    """A refused descriptor writes nothing, delivers its signal, is recorded, and ends its list
+    (as the DMA engine does: the next descriptor does not run)."""
     m = model(sram="SMALL")
     m.memory.write(SMALL_BASE, bytes(range(64)) * 4)
     bad = dict(src=SMALL_BASE, dst=SMALL_BASE + 0x400, src_stride=64, dst_stride=64,
@@ -396,8 +398,8 @@ def test_dma_refused_descriptor_writes_nothing_and_the_list_goes_on(fields, code
              elems=1, elem_bytes=2, local=1, signal={"sem": 2, "enable": 1, "amount": 1})
     call(m, Unit.DMA, DmaFn.DMA, DESC_S)
     assert m.memory.read(SMALL_BASE + 0x400, 256) == bytes(256)
-    assert m.memory.read(SMALL_BASE + 0x800, 64) == bytes(range(64))
-    assert m.semaphores[1:3] == [1, 1]
+    assert m.memory.read(SMALL_BASE + 0x800, 64) == bytes(64)
+    assert m.semaphores[1:3] == [1, 0]
     assert status(m, 2) == code | DESC_S << 32
 
 
@@ -406,12 +408,20 @@ DESC_S = RAM_BASE + 0x2000
 
 @pytest.mark.parametrize("addr, code", [(DESC_S + 32, Error.ALIGN),
                                         (RAM_BASE + SIZE, Error.RANGE)])
-def test_dma_bad_descriptor_address_ends_the_list(addr, code):
+def test_dma_bad_next_refuses_its_descriptor(addr, code):
+    """A ``next`` that is no descriptor address is checked with its descriptor (as the engine
+    does): that descriptor is refused (nothing written, its signal delivered, its address
+    recorded) and the list ends; a first address that is none ends the list at once."""
     m = model(sram="SMALL")
+    m.memory.write(SMALL_BASE, bytes(range(1, 9)))
     put_desc(m, DESC_S, DmaDescriptor, src=SMALL_BASE, dst=SMALL_BASE + 0x400, rows=1,
              elems=1, elem_bytes=0, local=1, next=addr,
              signal={"sem": 1, "enable": 1, "amount": 1})
     call(m, Unit.DMA, DmaFn.DMA, DESC_S)
+    assert m.semaphores[1] == 1
+    assert m.memory.read(SMALL_BASE + 0x400, 8) == bytes(8)
+    assert status(m, 2) == code | DESC_S << 32
+    call(m, Unit.DMA, DmaFn.DMA, addr)
     assert m.semaphores[1] == 1
     assert status(m, 2) == code | addr << 32
 

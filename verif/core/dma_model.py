@@ -68,10 +68,20 @@ def elements(d):
 
 
 def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 << 16):
-    """Run the list at ``addr`` on ``memory`` (changed in place). Returns ``(writes, done,
+    """Run the list at ``addr`` on ``memory`` (changed in place): a ``bytearray`` holding byte
+    ``base + i`` at ``i``, or an object with ``read(address, n)`` and ``write(address, bytes)``
+    (the core model's memory, ``verif.scalar.iss.Memory``). Returns ``(writes, done,
     errors)``: ``writes`` the ``(address, bytes)`` of every element written, in order; ``done``
     one ``{"signal", "thread", "last"}`` per descriptor; ``errors`` one ``{"code", "addr"}``
     per refused descriptor (a refused first address has signal 0)."""
+    if hasattr(memory, "read"):
+        read, write = memory.read, memory.write
+    else:
+        def read(a, n):
+            return bytes(memory[a - base:a - base + n])
+
+        def write(a, data):
+            memory[a - base:a - base + len(data)] = data
     writes, done, errors = [], [], []
     end = base + size
     for _ in range(max_descriptors):
@@ -84,15 +94,15 @@ def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 
             errors.append({"code": code, "addr": addr})
             done.append({"signal": 0, "thread": thread, "last": 1})
             return writes, done, errors
-        d = decode(memory[addr - base:addr - base + DESCRIPTOR_BYTES])
+        d = decode(read(addr, DESCRIPTOR_BYTES))
         code = check(d, addr, base=base, size=size, x=x, y=y)
         if code != Error.NONE:
             errors.append({"code": code, "addr": addr})
             done.append({"signal": d["signal"], "thread": thread, "last": 1})
             return writes, done, errors
         for src, dst, eb in elements(d):
-            chunk = bytes(memory[src - base:src - base + eb])
-            memory[dst - base:dst - base + eb] = chunk
+            chunk = read(src, eb)
+            write(dst, chunk)
             writes.append((dst, chunk))
         last = int(d["next"] == 0)
         done.append({"signal": d["signal"], "thread": thread, "last": last})

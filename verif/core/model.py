@@ -50,14 +50,15 @@ answers nothing)
       ``rs1``): its ``count`` requests still pass through the unit (the SR generators step),
       nothing is written and a register VOP answers 0. A register VOP answers the low 64 bits
       of its result line. Every VOP, register VOPs included, delivers its VSETCFG signal.
-    * DMA: the list from ``rs1``, each descriptor executed as ``hw.core.isa.DmaDescriptor``
-      says, then its signal. A descriptor is refused (nothing written, error address = its
-      address, its signal still delivered, the list goes on at its ``next``) for reserved bits
-      set, ``elem_bytes`` 3, rows or elems 0 (FIELD); a destination core other than this one
-      (REMOTE); a src, dst or stride not a multiple of the element size (ALIGN); a byte outside
-      (RANGE). A descriptor address (``rs1`` or a ``next``) that is not 64-byte aligned or not
-      inside ends the list with ALIGN/RANGE at that address (no signal: none can be read). All
-      of a descriptor's elements are read before any is written.
+    * DMA: the list from ``rs1`` by the DMA engine's own model (``verif.core.dma_model``:
+      each descriptor executed as ``hw.core.isa.DmaDescriptor`` says, element by element, then
+      its signal). A descriptor is refused (nothing written, error address = its address, its
+      signal still delivered, the list ended) for reserved bits set, ``elem_bytes`` 3, rows or
+      elems 0 (FIELD); a destination core other than this one (REMOTE); a src, dst or stride not
+      a multiple of the element size (ALIGN); a byte outside, or a ``next`` that is not a
+      descriptor address inside (RANGE, ALIGN). A first descriptor address that is not 64-byte
+      aligned or not inside ends the list with ALIGN/RANGE at that address (no signal: none can
+      be read). A descriptor whose source overlaps its own destination is not supported.
     * SSET, SADD, SWAIT, SREAD: semaphore ``rs1`` (16 or more: illegal instruction), values
       taken modulo 2**32. SWAIT below its threshold raises ``CoprocessorWait`` (the thread
       sleeps; the reason names the semaphore, its value and the threshold).
@@ -100,7 +101,6 @@ from hw.core.isa import (
     SEM_BITS,
     SEMAPHORES,
     Counter,
-    DmaDescriptor,
     DmaFn,
     Error,
     GemmDescriptor,
@@ -118,6 +118,7 @@ from hw.matmul.array import DEFAULT_OPERANDS, OperandConfig
 from hw.scalar.isa import MAX_THREADS, RAM_BASE
 from hw.sram.config import SRAMConfig, get_preset
 from hw.vector.isa import VECTOR_BYTES, VecOp, VecType
+from verif.core.dma_model import run_list
 from verif.matmul.model import MATMUL_FORMATS, matmul
 from verif.scalar.iss import ISS, CoprocessorIllegal, CoprocessorWait, Memory
 from verif.vector.model import OPS, VectorUnitModel
@@ -130,8 +131,6 @@ LINE = 64
 #: The units ``d1.status`` names, by its ``rs1``.
 STATUS_UNITS = (Unit.MATRIX, Unit.VECTOR, Unit.DMA)
 _SEM_MASK = (1 << SEM_BITS) - 1
-#: Bytes per element of each DMA ``elem_bytes`` code (3 is refused).
-_ELEM_BYTES = {0: 8, 1: 16, 2: 64}
 #: Descriptors a DMA list may have before the model calls it a loop.
 DMA_LIST_MAX = 1 << 16
 
@@ -295,7 +294,7 @@ class CoreModel:
         if opcode == Unit.DMA:
             if funct3 != DmaFn.DMA or funct7:
                 raise CoprocessorIllegal
-            self._dma(rs1)
+            self._dma(rs1, thread)
             return 0
         if opcode == Unit.SYNC:
             return self._sync(thread, funct3, funct7, rs1, rs2)
@@ -454,43 +453,19 @@ class CoreModel:
 
     # --- DMA ------------------------------------------------------------------------------
 
-    def _dma(self, addr):
-        for _ in range(DMA_LIST_MAX):
-            try:
-                desc = self._descriptor(addr, DmaDescriptor)
-            except _Refused as refused:
-                self._record(Unit.DMA, refused)
-                return
-            try:
-                self._transfer(addr, desc)
-            except _Refused as refused:
-                self._record(Unit.DMA, refused)
-            self._deliver(desc["signal"])
-            addr = desc["next"]
-            if addr == 0:
-                return
-        raise ModelError(f"DMA list longer than {DMA_LIST_MAX} descriptors (a loop?)")
-
-    def _transfer(self, addr, t):
-        if t["reserved"] or t["elem_bytes"] not in _ELEM_BYTES or not t["rows"] or not t["elems"]:
-            raise _Refused(Error.FIELD, addr)
-        if not t["local"] and (t["dst_x"], t["dst_y"]) != self.core:
-            raise _Refused(Error.REMOTE, addr)
-        size = _ELEM_BYTES[t["elem_bytes"]]
-        if any(t[f] % size for f in ("src", "dst", "src_stride", "dst_stride",
-                                     "src_elem_stride")):
-            raise _Refused(Error.ALIGN, addr)
-        rows, elems = t["rows"], t["elems"]
-        last_src = t["src"] + (rows - 1) * t["src_stride"] + (elems - 1) * t["src_elem_stride"]
-        last_dst = t["dst"] + (rows - 1) * t["dst_stride"] + (elems - 1) * size
-        for first, last in ((t["src"], last_src), (t["dst"], last_dst)):
-            self._check_range(first, size, addr)
-            self._check_range(last, size, addr)
-        moved = [self.memory.read(t["src"] + r * t["src_stride"] + e * t["src_elem_stride"], size)
-                 for r in range(rows) for e in range(elems)]
-        for r in range(rows):
-            self.memory.write(t["dst"] + r * t["dst_stride"],
-                              b"".join(moved[r * elems:(r + 1) * elems]))
+    def _dma(self, addr, thread):
+        """The list at ``addr`` by the DMA engine's model (``verif.core.dma_model``): each
+        descriptor's signal after it, a refused descriptor recorded (and the list ended)."""
+        try:
+            _, done, errors = run_list(self.memory, addr, base=self.memory.base,
+                                       size=self.memory.size, x=self.core[0], y=self.core[1],
+                                       thread=thread, max_descriptors=DMA_LIST_MAX)
+        except ValueError as e:
+            raise ModelError(f"DMA {e}") from None
+        for e in errors:
+            self._record(Unit.DMA, _Refused(e["code"], e["addr"]))
+        for d in done:
+            self._deliver(_signal(d["signal"]))
 
     # --- synchronisation ------------------------------------------------------------------
 
