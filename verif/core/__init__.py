@@ -1,0 +1,1 @@
+"""Models and test-bench parts of the core's units (``hw/core``)."""
