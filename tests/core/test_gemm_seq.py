@@ -17,6 +17,7 @@ from hw.core.isa import Error, GemmDescriptor, MatrixCommand, MatrixFn
 from hw.matmul.config import SMALL, MatmulConfig
 from hw.matmul.engine import MatmulEngine
 from tests.amaranth_sim import raises_unelaborated, send
+from verif.core.engine_streams import EngineStreams
 from verif.core.scratchpad_model import LINE, ScratchpadModel
 from verif.matmul.engine_tb import format_bias, operands
 from verif.matmul.model import matmul
@@ -117,20 +118,27 @@ def command(op, value, *, sem=0, amount=1, thread=0):
                     signal=sem | 1 << 4 | amount << 5, thread=thread)[0])
 
 
-def run(config, program, mem, *, p_stall=0.2, p_idle=0.0, seed=1, limit=200_000, **kwargs):
-    """Run ``program`` (command words) on the sequencer and the engine; return ``(dones,
-    errors, cycles)``: the done and error payloads (dicts) and the cycle of the last done."""
+def run(config, program, mem, *, p_idle=0.0, seed=1, limit=200_000, model=False,
+        **kwargs):
+    """Run ``program`` (command words) on the sequencer and the engine (``model``: the
+    engine's stream timing, ``verif/core/engine_streams.py``); return ``(dones, errors,
+    cycles)``: the done and error payloads (dicts) and the cycle of the last done."""
     rng = np.random.default_rng(seed)
-    seq = GemmSequencer(config, base=mem.base, size=mem.size, **kwargs)
-    eng = MatmulEngine(config)
+    kwargs = {"base": mem.base, "size": mem.size} | kwargs
+    seq = GemmSequencer(config, **kwargs)
     top = Module()
-    top.submodules.seq, top.submodules.eng = seq, eng
-    wiring.connect(top, seq.beat, eng.i)
-    wiring.connect(top, seq.c, eng.c)
-    wiring.connect(top, eng.o, seq.d)
-    wiring.connect(top, seq.cfg, eng.cfg)
+    top.submodules.seq = seq
+    if not model:
+        top.submodules.eng = eng = MatmulEngine(config)
+        wiring.connect(top, seq.beat, eng.i)
+        wiring.connect(top, seq.c, eng.c)
+        wiring.connect(top, eng.o, seq.d)
+        wiring.connect(top, seq.cfg, eng.cfg)
     sim = Simulator(top)
     sim.add_clock(1e-6)
+    if model:
+        sim.add_testbench(EngineStreams(config).process(seq.beat, seq.c, seq.d),
+                          background=True)
     for name in ("a", "b", "d"):
         sim.add_testbench(mem.port(getattr(seq, f"{name}_req"), getattr(seq, f"{name}_resp"),
                                    name=name), background=True)
@@ -151,12 +159,16 @@ def run(config, program, mem, *, p_stall=0.2, p_idle=0.0, seed=1, limit=200_000,
             if held is not None:
                 assert bv and bp == held, "a beat changed or vanished while not taken"
             held = bp if bv and not br else None
+            if bv and br:
+                state.setdefault("first_beat", cycle)
+                state["last_beat"] = cycle
             if ev:
                 errors.append(dict(error=ep, cycle=cycle, done=len(dones)))
             if dv:
                 dones.append(dp)
             assert cycle < limit, f"hang: {len(dones)} of {len(program)} done"
         state["cycles"] = cycle
+        run.timeline = dict(state)
 
     sim.add_testbench(drive)
     sim.add_testbench(watch)
@@ -204,3 +216,97 @@ def test_shapes_bf16_cfp8(config):
     words = [unpack(MatrixCommand, [w]) for w in prog]
     assert [(d["signal"], d["thread"], d["last"]) for d in dones] == [
         (int(w["signal"][0]), int(w["thread"][0]), 1) for w in words]
+
+
+def test_engine_model_matches():
+    """The engine's stream model (used for the D1 cycle counts) takes exactly the cycles the
+    real engine takes on the same GEMMs."""
+    cycles = []
+    for model in (False, True):
+        rng = np.random.default_rng(5)
+        gemms = [Gemm(TILE2, rng, 5, 7, 6), Gemm(TILE2, rng, 4, 4, 2, with_c=False)]
+        mem = ScratchpadModel(size=MEM, p_stall=0.0, rng=rng)
+        prog = _program(gemms, mem)
+        cycles.append(run(TILE2, prog, mem, model=model)[2])
+    assert cycles[0] == cycles[1]
+
+
+#: Descriptor changes that refuse a GEMM, and the code (``g`` is the GEMM as placed).
+REFUSALS = [
+    ("m zero", lambda g: {"m": 0}, Error.FIELD),
+    ("n zero", lambda g: {"n": 0}, Error.FIELD),
+    ("k zero", lambda g: {"k": 0}, Error.FIELD),
+    ("reserved bit", lambda g: {"reserved": 1 << 100}, Error.FIELD),
+    ("field before align", lambda g: {"k": 0, "a": g.fields["a"] + 2}, Error.FIELD),
+    ("a", lambda g: {"a": g.fields["a"] + 32}, Error.ALIGN),
+    ("b", lambda g: {"b": g.fields["b"] + 2}, Error.ALIGN),
+    ("c unused", lambda g: {"c": 1, "load_c": 0}, Error.ALIGN),
+    ("d", lambda g: {"d": g.fields["d"] + 16}, Error.ALIGN),
+    ("lda", lambda g: {"lda": g.fields["lda"] + 8}, Error.ALIGN),
+    ("ldb", lambda g: {"ldb": 96}, Error.ALIGN),
+    ("ldc", lambda g: {"ldc": 65}, Error.ALIGN),
+    ("ldd", lambda g: {"ldd": 1 << 31 | 4}, Error.ALIGN),
+    ("align before range", lambda g: {"ldd": 4, "d": MEM + 64}, Error.ALIGN),
+    ("a last row", lambda g: {"a": MEM - g.fields["lda"] * (g.k - 1)}, Error.RANGE),
+    ("b below base", lambda g: {"b": BASE - 64}, Error.RANGE),
+    ("c past end", lambda g: {"c": BASE + MEM - 64 * (g.m - 1)}, Error.RANGE),
+    ("d stride", lambda g: {"ldd": MEM}, Error.RANGE),
+    ("lda wraps 32 bits", lambda g: {"lda": 1 << 31}, Error.RANGE),
+    ("ldc huge", lambda g: {"ldc": (1 << 32) - 64}, Error.RANGE),
+    ("row bytes", lambda g: {"a": BASE + MEM - 64, "lda": 0, "m": 33 * g.config.tile_rows},
+     Error.RANGE),
+]
+BASE = 1 << 16
+
+
+def test_refusals():
+    """Every refusal: the error record (code, descriptor address) comes with the command's
+    done, in order with the others; a refused GEMM writes nothing; the GEMMs around it run.
+    Also a C out of range with load_c = 0 is fine (C is not read), and a stride of 0 works."""
+    config = TILE2
+    rng = np.random.default_rng(7)
+    cases = REFUSALS + [("c unused, out of range", lambda g: {"c": 0, "load_c": 0}, Error.NONE),
+                        ("stride 0", lambda g: {"ldb": 0}, Error.NONE)]
+    gemms = [Gemm(config, rng, 3, 5, 2) for _ in cases] + [Gemm(config, rng, 4, 4, 3)]
+    mem = ScratchpadModel(base=BASE, size=MEM, rng=rng, p_stall=0.1)
+    prog = _program(gemms, mem, at=BASE)
+    for g, (name, change, _code) in zip(gemms, cases, strict=False):
+        g.write_desc(mem, **change(g))
+        if name == "c unused, out of range":
+            g.c = None
+        if name == "stride 0":
+            g.b = np.repeat(g.b[:1], g.k, axis=0)
+    # The descriptor's own address: misaligned, and outside the range.
+    prog += [command(MatrixFn.MGEMM, gemms[0].desc + 8), command(MatrixFn.MGEMM, BASE - 64),
+             command(MatrixFn.MGEMM, BASE + MEM)]
+    dones, errors, _ = run(config, prog, mem)
+    assert len(dones) == len(prog)
+    expect = [(c[2], g.desc) for g, c in zip(gemms, cases, strict=False) if c[2] != Error.NONE]
+    expect += [(Error.ALIGN, gemms[0].desc + 8), (Error.RANGE, BASE - 64),
+               (Error.RANGE, BASE + MEM)]
+    got = [(Error(e["code"]), e["addr"]) for e in errors]
+    names = [c[0] for c in cases if c[2] != Error.NONE] + ["desc align", "desc low", "desc hi"]
+    for name, g_, e_ in zip(names, got, expect, strict=True):
+        assert g_ == e_, f"{name}: got {g_}, expected {e_}"
+    # Each error comes in the cycle of its command's done (prog[0] is the MCFG).
+    refused = [n + 1 for n, c in enumerate(cases) if c[2] != Error.NONE]
+    assert [e["done"] for e in errors] == refused + [len(prog) - 3, len(prog) - 2, len(prog) - 1]
+    for g, (name, _change, code) in zip(gemms, cases, strict=False):
+        if code == Error.NONE:
+            g.check(mem)
+        else:
+            g.untouched(mem)
+    gemms[-1].check(mem)
+
+
+def test_descriptor_read_refused():
+    """A descriptor read the scratchpad answers OUT_OF_RANGE (the sequencer told of a larger
+    range than the memory has) refuses the GEMM with Error.RANGE; the next GEMM runs."""
+    rng = np.random.default_rng(8)
+    g = Gemm(TILE2, rng, 3, 3, 2)
+    mem = ScratchpadModel(size=MEM, rng=rng)
+    prog = [command(MatrixFn.MGEMM, MEM + 128)] + _program([g], mem, cfg_first=False)
+    dones, errors, _ = run(TILE2, prog, mem, size=2 * MEM)
+    assert [(Error(e["code"]), e["addr"]) for e in errors] == [(Error.RANGE, MEM + 128)]
+    assert len(dones) == 2
+    g.check(mem)
