@@ -14,9 +14,9 @@ from amaranth.sim import Simulator
 
 from hw.core.gemm import GemmSequencer
 from hw.core.isa import Error, GemmDescriptor, MatrixCommand, MatrixFn
-from hw.matmul.config import SMALL, MatmulConfig
+from hw.matmul.config import D1, SMALL, MatmulConfig
 from hw.matmul.engine import MatmulEngine
-from tests.amaranth_sim import raises_unelaborated, send
+from tests.amaranth_sim import send
 from verif.core.engine_streams import EngineStreams
 from verif.core.scratchpad_model import LINE, ScratchpadModel
 from verif.matmul.engine_tb import format_bias, operands
@@ -291,7 +291,7 @@ def test_refusals():
     # Each error comes in the cycle of its command's done (prog[0] is the MCFG).
     refused = [n + 1 for n, c in enumerate(cases) if c[2] != Error.NONE]
     assert [e["done"] for e in errors] == refused + [len(prog) - 3, len(prog) - 2, len(prog) - 1]
-    for g, (name, _change, code) in zip(gemms, cases, strict=False):
+    for g, (_name, _change, code) in zip(gemms, cases, strict=False):
         if code == Error.NONE:
             g.check(mem)
         else:
@@ -310,3 +310,52 @@ def test_descriptor_read_refused():
     assert [(Error(e["code"]), e["addr"]) for e in errors] == [(Error.RANGE, MEM + 128)]
     assert len(dones) == 2
     g.check(mem)
+
+
+def test_small_engine():
+    """The SMALL preset (one 8×8 array, the size the core's tests use): a GEMM that is not a
+    multiple of the tile with C in BF16, then after an MCFG a CFP8 one without C, queued back to
+    back, under port stalls."""
+    rng = np.random.default_rng(12)
+    gemms = [Gemm(SMALL, rng, 17, 10, 3),
+             Gemm(SMALL, rng, 9, 17, 2, a_fmt="cfp8_143", b_fmt="cfp8_143", with_c=False)]
+    mem = ScratchpadModel(size=MEM, p_stall=0.2, rng=rng)
+    dones, errors, _ = run(SMALL, _program(gemms, mem), mem)
+    assert errors == [] and len(dones) == 4      # MCFG, GEMM, MCFG, GEMM
+    for g in gemms:
+        g.check(mem)
+
+
+def _cycles(config, shapes, *, queue=True):
+    """Cycles of GEMMs of ``shapes`` (m, n, k, with_c) queued back to back on ``config``'s
+    engine (the stream model), no port stalls: from the first command offered to the last
+    done."""
+    rng = np.random.default_rng(0)
+    gemms = [Gemm(config, rng, *shape[:3], with_c=shape[3]) for shape in shapes]
+    mem = ScratchpadModel(size=1 << 21, rng=rng)
+    dones, errors, cycles = run(config, _program(gemms, mem, cfg_first=False), mem, model=True,
+                                limit=10**6)
+    assert errors == [] and len(dones) == len(shapes)
+    return cycles
+
+
+#: The fixed cycles of a GEMM with C on D1's 16×16 tiles and 4 slots (K ≥ 16), measured:
+#: about 38 to read and check the descriptor and read the first operands, 64 for the first
+#: group's C rows to arrive (the engine's own cost, docs/matmul.md), the FMA latency, 64 to
+#: drain the last group's rows and 6 for the last write's answer and the done.
+FIXED_D1 = 194
+
+
+def test_throughput_d1():
+    """On D1's engine (its stream timing) one beat is taken every cycle once running: a GEMM
+    takes exactly its G·L·K beats plus fixed cycles that do not depend on K, and a second
+    GEMM queued behind the first adds exactly its beats (its descriptor is read and checked,
+    its C rows loaded and its first operands read while the first runs, and the first's rows
+    drain while it computes). 64×64×K: 16 tiles, G·L = 16."""
+    cfg = D1
+    assert _cycles(cfg, [(64, 64, 32, True)]) == 16 * 32 + FIXED_D1
+    assert _cycles(cfg, [(64, 64, 48, True)]) == 16 * 48 + FIXED_D1
+    assert _cycles(cfg, [(64, 64, 32, True), (32, 64, 32, True)]) == 24 * 32 + FIXED_D1
+    # A last group of one tile (48×40: 9 tiles) has its last beat in slot 0, 3 cycles before the
+    # round ends, and drains 16 rows, not 64: at least 51 cycles fewer.
+    assert _cycles(cfg, [(64, 64, 32, True), (48, 40, 32, False)]) <= 32 * 32 + FIXED_D1 - 51
