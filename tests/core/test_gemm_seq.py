@@ -16,7 +16,7 @@ from hw.core.gemm import GemmSequencer
 from hw.core.isa import Error, GemmDescriptor, MatrixCommand, MatrixFn
 from hw.matmul.config import D1, SMALL, MatmulConfig
 from hw.matmul.engine import MatmulEngine
-from tests.amaranth_sim import send
+from tests.amaranth_sim import raises_unelaborated, send
 from verif.core.engine_streams import EngineStreams
 from verif.core.scratchpad_model import LINE, ScratchpadModel
 from verif.matmul.engine_tb import format_bias, operands
@@ -151,11 +151,15 @@ def run(config, program, mem, *, p_idle=0.0, seed=1, limit=200_000, model=False,
         cycle = 0
         held = None
         while len(dones) < len(program):
-            _, _, dv, dp, ev, ep, bv, bp, br = await ctx.tick().sample(
+            _, _, dv, dp, ev, ep, bv, bp, br, cause = await ctx.tick().sample(
                 seq.done.valid, seq.done.payload.as_value(), seq.error.valid,
                 seq.error.payload.as_value(), seq.beat.valid, seq.beat.payload.as_value(),
-                seq.beat.ready)
+                seq.beat.ready, seq.cause.as_value())
             cycle += 1
+            assert cause in (1, 2, 4, 8, 16), f"cause {cause:#b} is not one-hot"
+            assert bool(cause & 1) == bool(bv and br), "busy is not 'a beat taken'"
+            assert bool(cause & 8) == bool(bv and not br), "backpressure"
+            state["causes"] = state.get("causes", 0) | cause
             if held is not None:
                 assert bv and bp == held, "a beat changed or vanished while not taken"
             held = bp if bv and not br else None
@@ -169,6 +173,9 @@ def run(config, program, mem, *, p_idle=0.0, seed=1, limit=200_000, model=False,
             assert cycle < limit, f"hang: {len(dones)} of {len(program)} done"
         state["cycles"] = cycle
         run.timeline = dict(state)
+        for _ in range(3):      # the last done's cycle is the last busy one: then idle
+            *_, cause = await ctx.tick().sample(seq.cause.as_value())
+        assert cause == 16, f"not idle after the last done: {cause:#b}"
 
     sim.add_testbench(drive)
     sim.add_testbench(watch)
@@ -211,6 +218,7 @@ def test_shapes_bf16_cfp8(config):
     prog = _program(gemms, mem)
     dones, errors, _ = run(config, prog, mem, p_idle=0.2)
     assert errors == []
+    assert run.timeline["causes"] & 0b111 == 0b111      # busy, port and operand cycles seen
     for g in gemms:
         g.check(mem)
     words = [unpack(MatrixCommand, [w]) for w in prog]
@@ -359,3 +367,46 @@ def test_throughput_d1():
     # A last group of one tile (48×40: 9 tiles) has its last beat in slot 0, 3 cycles before the
     # round ends, and drains 16 rows, not 64: at least 51 cycles fewer.
     assert _cycles(cfg, [(64, 64, 32, True), (48, 40, 32, False)]) <= 32 * 32 + FIXED_D1 - 51
+
+
+@pytest.mark.parametrize(("args", "kwargs", "error", "message"), [
+    (("D1",), {}, TypeError, r"^config must be an instance of MatmulConfig, not 'D1'$"),
+    ((MatmulConfig("X", unit_rows=3),), {}, ValueError,
+     r"^config.tile_rows must be a power of two up to 16, not 3$"),
+    ((MatmulConfig("X", block_cols=4),), {}, ValueError,
+     r"^config.tile_cols must be a power of two up to 16, not 32$"),
+    ((SMALL,), {"addr_bits": 33}, ValueError, r"^addr_bits must be in 8..32, not 33$"),
+    ((SMALL,), {"tag_width": 1}, ValueError, r"^tag_width must be in 2..16, not 1$"),
+    ((SMALL,), {"tag_width": "4"}, TypeError, r"^tag_width must be an integer, not '4'$"),
+    ((SMALL,), {"base": 32}, ValueError, r"^base must be a multiple of 64, not 32$"),
+    ((SMALL,), {"size": 100}, ValueError, r"^size must be a multiple of 64, not 100$"),
+    ((SMALL,), {"addr_bits": 16, "size": 1 << 16, "base": 64}, ValueError,
+     r"^size must be in 64..65472, not 65536$"),
+    ((SMALL,), {"read_depth": 1}, ValueError, r"^read_depth must be in 2..16, not 1$"),
+    ((SMALL,), {"c_depth": 65}, ValueError, r"^c_depth must be in 2..64, not 65$"),
+])
+def test_parameter_errors(args, kwargs, error, message):
+    raises_unelaborated(error, message, GemmSequencer, *args, **kwargs)
+
+
+def test_ports_meet_the_scratchpad():
+    """The three ports connect to the scratchpad's vr0, vr1 and vw (of the same tag width) and
+    the engine side to MatmulEngine, with wiring.connect alone."""
+    import dataclasses
+
+    from hw.sram.config import SMALL as SRAM_SMALL
+    from hw.sram.scratchpad import Scratchpad
+
+    for config in (SMALL, D1):
+        seq = GemmSequencer(config, tag_width=5)
+        mem = Scratchpad(config=dataclasses.replace(SRAM_SMALL, tag_width=5))
+        eng = MatmulEngine(config)
+        m = Module()
+        m.submodules += [seq, mem, eng]
+        for ours, theirs in (("a", "vr0"), ("b", "vr1"), ("d", "vw")):
+            wiring.connect(m, getattr(seq, f"{ours}_req"), getattr(mem, f"{theirs}_req"))
+            wiring.connect(m, getattr(mem, f"{theirs}_resp"), getattr(seq, f"{ours}_resp"))
+        wiring.connect(m, seq.beat, eng.i)
+        wiring.connect(m, seq.c, eng.c)
+        wiring.connect(m, eng.o, seq.d)
+        wiring.connect(m, seq.cfg, eng.cfg)

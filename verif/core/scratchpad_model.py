@@ -5,7 +5,8 @@ memory of 64-byte lines behind any number of ports of the memory-port contract
 Each port takes a request in a cycle unless a random stall says otherwise (``p_stall``; its
 ``ready`` never depends on ``valid``), does it at once (a write is visible to every later
 request), and answers ``latency`` cycles later, in request order per port, holding the answer
-while the response stream is not ready. An address outside ``base .. base + size`` is answered
+while the response stream is not ready. It asserts the stream rule on every request stream (a
+request offered and not taken is offered again, unchanged). An address outside ``base .. base + size`` is answered
 ``OUT_OF_RANGE``, one not a multiple of the port's width ``MISALIGNED`` (data 0, nothing
 written). Requests and responses are packed with the port's own layouts (``verif.pack``).
 """
@@ -102,6 +103,7 @@ class ScratchpadModel:
         async def process(ctx):
             pending = deque()
             cycle = 0
+            held = None
             while True:
                 ready = self.rng.random() >= self.p_stall
                 ctx.set(req.ready, ready)
@@ -112,6 +114,10 @@ class ScratchpadModel:
                     ctx.set(resp.valid, 0)
                 _, _, r_valid, r_word, s_valid, s_ready = await ctx.tick().sample(
                     req.valid, req.payload.as_value(), resp.valid, resp.ready)
+                if held is not None:
+                    assert r_valid and r_word == held, \
+                        f"{name}: a request changed or vanished while not taken"
+                held = r_word if r_valid and not ready else None
                 if r_valid and ready:
                     fields = _fields(req_layout, r_word)
                     status, value = self._access(fields, width)
