@@ -23,6 +23,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from hw.common import memport
+from hw.common.arith import prefix_add, prefix_sub
 from hw.common.memport import Status
 from hw.common.params import check_instance, check_int
 from hw.fp.formats import FormatCode
@@ -79,9 +80,34 @@ def _low(value, n):
     return value[:_log2(n)] if n > 1 else Const(0, 1)
 
 
+def _gt(value, c):
+    """``value > c`` for a non-negative ``value`` and a small constant ``c``: the high bits
+    any, or a compare of the few low bits (not a carry chain as wide as ``value``)."""
+    b = max(1, c.bit_length())
+    return value[b:].any() | (value[:b] > c)
+
+
 def _thermo(count, width):
-    """``width`` bits, bit e set when e < count (count unsigned, any width)."""
-    return Cat(count > e for e in range(width))
+    """``width`` bits, bit e set when e < ``count`` (non-negative)."""
+    return Cat(_gt(count, e) for e in range(width))
+
+
+class _Arith:
+    """Adders with a Kogge-Stone carry tree (``hw.common.arith``), each with its own name."""
+
+    def __init__(self, m, prefix):
+        self.m, self.prefix, self.n = m, prefix, 0
+
+    def _name(self):
+        self.n += 1
+        return f"{self.prefix}{self.n}"
+
+    def add(self, x, y, width):
+        return prefix_add(self.m, x, y, width=width, name=self._name())[0]
+
+    def sub(self, x, y, width):
+        """``(x - y mod 2**width, x >= y)``."""
+        return prefix_sub(self.m, x, y, width=width, name=self._name())
 
 
 class GemmCheck(wiring.Component):
@@ -93,13 +119,14 @@ class GemmCheck(wiring.Component):
     desc_req : ``Out(stream.Signature(addr_bits))``, the descriptor read (one in flight).
     desc_resp : ``In(stream.Signature({data 512, status}))``, always ready.
     o : ``Out(stream.Signature(Entry))``: each command with its code, in order.
+    busy : a command is being checked.
 
     Contract: an MGEMM whose address is not a multiple of 64 is ALIGN and outside
     ``base .. base + size - 64`` RANGE without a read; a read answered OUT_OF_RANGE is RANGE,
     MISALIGNED is ALIGN, UNCORRECTABLE is FIELD. Then, in this order: m, n or k zero or reserved
     bits set is FIELD; a, b, c, d or a stride not a multiple of 64 is ALIGN; a line of A, B, D
     (and C with ``load_c``) outside ``base .. base + size`` is RANGE. The element sizes follow
-    the MCFGs taken before the GEMM. The check takes about 20 cycles after the descriptor.
+    the MCFGs taken before the GEMM. A GEMM's check takes 21 cycles after its descriptor.
     """
 
     def __init__(self, *, addr_bits, base, size):
@@ -115,23 +142,27 @@ class GemmCheck(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        ar = _Arith(m, "chk")
         out = self.o.payload
         cmd = out.cmd
         d = out.desc
         a8, b8 = Signal(), Signal()           # the formats of the commands taken so far
         end = self.base + self.size
+        aw = self.addr_bits
         step = Signal(range(_MUL_BITS + 4))
         # The range check: for each operand, first + (rows - 1)·stride + its row's bytes rounded
         # up to lines, against the end. The products by a shift-and-add, one bit per cycle.
-        ops = [("a", "lda", "k", lambda: Mux(a8, d.m, d.m << 1)),
-               ("b", "ldb", "k", lambda: Mux(b8, d.n, d.n << 1)),
-               ("c", "ldc", "m", lambda: d.n << 2),
-               ("d", "ldd", "m", lambda: d.n << 2)]
-        wide = self.addr_bits + _MUL_BITS + 2
-        prods = [Signal(wide, name=f"prod_{x}") for x, *_ in ops]
-        mults = [Signal(_MUL_BITS, name=f"mult_{x}") for x, *_ in ops]
-        firsts = [Signal(wide, name=f"first_{x}") for x, *_ in ops]   # address + row bytes
-        ok = [Signal(name=f"ok_{x}") for x, *_ in ops]
+        ops = [("a", "lda", "k", Mux(a8, d.m, d.m << 1)), ("b", "ldb", "k", Mux(b8, d.n, d.n << 1)),
+               ("c", "ldc", "m", d.n << 2), ("d", "ldd", "m", d.n << 2)]
+        wide = aw + _MUL_BITS + 2
+        names = [x for x, *_ in ops]
+        prods = [Signal(wide, name=f"prod_{x}") for x in names]
+        mults = [Signal(_MUL_BITS, name=f"mult_{x}") for x in names]
+        lines = [Signal(19, name=f"bytes_{x}") for x in names]     # row bytes, whole lines
+        firsts = [Signal(wide, name=f"first_{x}") for x in names]  # + the address
+        ends = [Signal(wide, name=f"end_{x}") for x in names]      # + (rows - 1)·stride
+        ok = [Signal(name=f"ok_{x}") for x in names]
+        value = Signal(32)
 
         m.d.comb += self.desc_resp.ready.eq(1)
         with m.If(self.desc_req.ready):
@@ -139,25 +170,34 @@ class GemmCheck(wiring.Component):
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
 
+        def finish(code):
+            m.d.sync += [out.code.eq(code), self.o.valid.eq(1)]
+            m.next = "IDLE"
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(~self.o.valid)
                 with m.If(self.cmd.valid & ~self.o.valid):
                     p = self.cmd.payload
                     m.d.sync += [cmd.eq(p), out.code.eq(Error.NONE), out.a8.eq(a8),
-                                 out.b8.eq(b8), d.eq(0)]
+                                 out.b8.eq(b8), d.eq(0), value.eq(p.value)]
                     with m.If(p.op == MatrixFn.MCFG):
                         c = OperandConfig(p.value[:OperandConfig.as_shape().size])
                         m.d.sync += [a8.eq(_is_cfp8(c.a_fmt)), b8.eq(_is_cfp8(c.b_fmt)),
                                      self.o.valid.eq(1)]
-                    with m.Elif(p.value[:6] != 0):
-                        m.d.sync += [out.code.eq(Error.ALIGN), self.o.valid.eq(1)]
-                    with m.Elif((p.value < self.base) | (p.value > end - DESCRIPTOR_BYTES)):
-                        m.d.sync += [out.code.eq(Error.RANGE), self.o.valid.eq(1)]
                     with m.Else():
-                        m.d.sync += [self.desc_req.valid.eq(1),
-                                     self.desc_req.payload.eq(p.value)]
-                        m.next = "READ"
+                        m.next = "TAKE"
+            with m.State("TAKE"):
+                m.d.comb += self.busy.eq(1)
+                _, low_ok = ar.sub(value, self.base, aw + 1)
+                _, high_ok = ar.sub(end - DESCRIPTOR_BYTES, value, aw + 1)
+                with m.If(value[:6] != 0):
+                    finish(Error.ALIGN)
+                with m.Elif(~low_ok | ~high_ok):
+                    finish(Error.RANGE)
+                with m.Else():
+                    m.d.sync += [self.desc_req.valid.eq(1), self.desc_req.payload.eq(value)]
+                    m.next = "READ"
             with m.State("READ"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.desc_resp.valid):
@@ -167,43 +207,47 @@ class GemmCheck(wiring.Component):
                         with m.Case(Status.OK, Status.CORRECTED):
                             m.next = "CHECK"
                         with m.Case(Status.OUT_OF_RANGE):
-                            m.d.sync += [out.code.eq(Error.RANGE), self.o.valid.eq(1)]
-                            m.next = "IDLE"
+                            finish(Error.RANGE)
                         with m.Case(Status.MISALIGNED):
-                            m.d.sync += [out.code.eq(Error.ALIGN), self.o.valid.eq(1)]
-                            m.next = "IDLE"
+                            finish(Error.ALIGN)
                         with m.Default():
-                            m.d.sync += [out.code.eq(Error.FIELD), self.o.valid.eq(1)]
-                            m.next = "IDLE"
+                            finish(Error.FIELD)
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += step.eq(step + 1)
+                # step 0: the row bytes in lines and the multipliers; steps 1..16: the products
+                # (and at step 1 the address plus the row's lines); 17: the last line's end;
+                # 18: the compares; 19: the code.
                 with m.If(step == 0):
-                    for (x, _ld, rows, width), prod, mult, first in zip(
-                            ops, prods, mults, firsts, strict=True):
-                        w = width()
-                        m.d.sync += [prod.eq(0), mult.eq(getattr(d, rows) - 1),
-                                     first.eq(getattr(d, x) + (((w + LINE - 1) >> 6) << 6))]
+                    for (_x, _ld, rows, width), prod, mult, line in zip(
+                            ops, prods, mults, lines, strict=True):
+                        up = ar.add(width, LINE - 1, 19)
+                        m.d.sync += [prod.eq(0), mult.eq(ar.add(getattr(d, rows), -1 % (1 << 16),
+                                                                 16)),
+                                     line.eq(Cat(Const(0, 6), up[6:]))]
                 with m.Elif(step <= _MUL_BITS):
-                    for (_x, ld, *_), prod, mult in zip(ops, prods, mults, strict=True):
-                        m.d.sync += [prod.eq((prod << 1) + Mux(mult[-1], getattr(d, ld), 0)),
+                    for (x, ld, *_), prod, mult, line, first in zip(
+                            ops, prods, mults, lines, firsts, strict=True):
+                        m.d.sync += [prod.eq(ar.add(prod << 1, Mux(mult[-1], getattr(d, ld), 0),
+                                                    wide)),
                                      mult.eq(mult << 1)]
+                        with m.If(step == 1):
+                            m.d.sync += first.eq(ar.add(getattr(d, x), line, wide))
                 with m.Elif(step == _MUL_BITS + 1):
-                    for (x, *_), prod, first, good in zip(ops, prods, firsts, ok, strict=True):
-                        m.d.sync += good.eq((getattr(d, x) >= self.base) &
-                                            (first + prod <= end))
+                    for prod, first, e in zip(prods, firsts, ends, strict=True):
+                        m.d.sync += e.eq(ar.add(first, prod, wide))
+                with m.Elif(step == _MUL_BITS + 2):
+                    for (x, *_), e, good in zip(ops, ends, ok, strict=True):
+                        _, low_ok = ar.sub(getattr(d, x), self.base, wide)
+                        _, high_ok = ar.sub(end, e, wide)
+                        m.d.sync += good.eq(low_ok & high_ok)
                 with m.Else():
                     aligned = Cat(getattr(d, f)[:6] == 0 for f in (
                         "a", "b", "c", "d", "lda", "ldb", "ldc", "ldd")).all()
                     field = (d.m == 0) | (d.n == 0) | (d.k == 0) | (d.reserved != 0)
                     in_range = ok[0] & ok[1] & ok[3] & (ok[2] | ~d.load_c)
-                    m.d.sync += [
-                        out.code.eq(Mux(field, Error.FIELD, Mux(~aligned, Error.ALIGN,
-                                                                Mux(in_range, Error.NONE,
-                                                                    Error.RANGE)))),
-                        self.o.valid.eq(1),
-                    ]
-                    m.next = "IDLE"
+                    finish(Mux(field, Error.FIELD, Mux(~aligned, Error.ALIGN,
+                                                       Mux(in_range, Error.NONE, Error.RANGE))))
         return m
 
 
@@ -227,35 +271,35 @@ def _ctrl_layout(config):
 
 class _GroupWalk:
     """The group loop shared by the walkers: pairs of tile rows (outer) and of tile columns,
-    with the rows and columns left from each pair's first (``rem_m``, ``rem_n``, signed)."""
+    with the rows and columns left from each pair's first (``rem_m``, ``rem_n``: positive
+    while the walk runs)."""
 
-    def __init__(self, m, t, u):
-        self.t, self.u = t, u
-        self.rem_m = Signal(18)
-        self.rem_n = Signal(18)
+    def __init__(self, m, ar, t, u):
+        self.m, self.ar, self.t, self.u = m, ar, t, u
+        self.rem_m = Signal(17)
+        self.rem_n = Signal(17)
         self.pj = Signal(16)        # the tile-column pair
         self.pi = Signal(16)
-        self.m = m
 
     def start(self, desc):
         return [self.rem_m.eq(desc.m), self.rem_n.eq(desc.n), self.pi.eq(0), self.pj.eq(0)]
 
     def exists(self, di, dj):
         """Whether tile (2·pi + di, 2·pj + dj) is within m × n."""
-        return ((di == 0) | (self.rem_m.as_signed() > self.t)) & \
-            ((dj == 0) | (self.rem_n.as_signed() > self.u))
+        return (~di | _gt(self.rem_m, self.t)) & (~dj | _gt(self.rem_n, self.u))
 
     def advance(self, desc, new_row):
-        """Statements moving to the next group; ``new_row`` the extra ones on a new pair row.
-        Returns ``(stmts, done)``: ``done`` when this was the last group."""
-        m = self.m
-        more_cols = self.rem_n.as_signed() > PAIR * self.u
-        more_rows = self.rem_m.as_signed() > PAIR * self.t
+        """Move to the next group (``new_row``: more statements on a new pair row); returns
+        whether this was the last group."""
+        m, ar = self.m, self.ar
+        more_cols = _gt(self.rem_n, PAIR * self.u)
+        more_rows = _gt(self.rem_m, PAIR * self.t)
         with m.If(more_cols):
-            m.d.sync += [self.pj.eq(self.pj + 1), self.rem_n.eq(self.rem_n - PAIR * self.u)]
+            m.d.sync += [self.pj.eq(ar.add(self.pj, 1, 16)),
+                         self.rem_n.eq(ar.sub(self.rem_n, PAIR * self.u, 17)[0])]
         with m.Else():
-            m.d.sync += [self.pj.eq(0), self.rem_n.eq(desc.n), self.pi.eq(self.pi + 1),
-                         self.rem_m.eq(self.rem_m - PAIR * self.t)]
+            m.d.sync += [self.pj.eq(0), self.rem_n.eq(desc.n), self.pi.eq(ar.add(self.pi, 1, 16)),
+                         self.rem_m.eq(ar.sub(self.rem_m, PAIR * self.t, 17)[0])]
             m.d.sync += new_row
         return ~more_cols & ~more_rows
 
@@ -271,6 +315,7 @@ class OperandWalker(wiring.Component):
 
     def __init__(self, config, *, addr_bits):
         self.config = config
+        self.addr_bits = addr_bits
         super().__init__({
             "job": In(stream.Signature(Job)),
             "o": Out(stream.Signature(data.StructLayout({
@@ -280,13 +325,15 @@ class OperandWalker(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        ar = _Arith(m, "ow")
+        aw = self.addr_bits
         t, u = self.config.tile_rows, self.config.tile_cols
         job = Signal(Job)
         desc = job.desc
-        walk = _GroupWalk(m, t, u)
-        kk = Signal(16)
-        a_off = Signal(32)
-        b_off = Signal(32)
+        walk = _GroupWalk(m, ar, t, u)
+        left = Signal(16)           # ks after this one
+        a_off = Signal(aw)
+        b_off = Signal(aw)
         o = self.o.payload
         ctrl = o.ctrl
         # The byte offset of the group's chunk in a row: pair · 2T elements.
@@ -309,30 +356,31 @@ class OperandWalker(wiring.Component):
                     ctrl.b_pos.eq(Mux(job.b8, _low(walk.pj, b_span), _low(walk.pj, b_span // 2))),
                     ctrl.a_mask.eq(_thermo(walk.rem_m, PAIR * t)),
                     ctrl.b_mask.eq(_thermo(walk.rem_n, PAIR * u)),
-                    ctrl.skip.eq(Cat(~walk.exists(s >> 1, s & 1) for s in range(PAIR * PAIR))),
+                    ctrl.skip.eq(Cat(~walk.exists(Const(s >> 1), Const(s & 1))
+                                     for s in range(PAIR * PAIR))),
                     ctrl.load.eq(desc.load_c),
                     ctrl.a8.eq(job.a8),
                     ctrl.b8.eq(job.b8),
-                    kk.eq(0),
+                    left.eq(ar.add(desc.k, 0xFFFF, 16)),
                 ]
                 m.next = "ADDR"
             with m.State("ADDR"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [o.a_addr.eq(desc.a + a_off), o.b_addr.eq(desc.b + b_off),
-                             ctrl.first.eq(1), ctrl.last.eq(desc.k == 1),
+                m.d.sync += [o.a_addr.eq(ar.add(desc.a, a_off, aw)),
+                             o.b_addr.eq(ar.add(desc.b, b_off, aw)),
+                             ctrl.first.eq(1), ctrl.last.eq(left == 0),
                              self.o.valid.eq(1)]
                 m.next = "ISSUE"
             with m.State("ISSUE"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.o.ready):
-                    m.d.sync += [o.a_addr.eq(o.a_addr + desc.lda),
-                                 o.b_addr.eq(o.b_addr + desc.ldb),
-                                 kk.eq(kk + 1), ctrl.first.eq(0),
-                                 ctrl.last.eq(kk + 2 == desc.k)]
+                    m.d.sync += [o.a_addr.eq(ar.add(o.a_addr, desc.lda, aw)),
+                                 o.b_addr.eq(ar.add(o.b_addr, desc.ldb, aw)),
+                                 left.eq(ar.add(left, 0xFFFF, 16)), ctrl.first.eq(0),
+                                 ctrl.last.eq(left == 1)]
                     with m.If(ctrl.last):
                         m.d.sync += self.o.valid.eq(0)
-                        done = walk.advance(desc, [])
-                        with m.If(done):
+                        with m.If(walk.advance(desc, [])):
                             m.next = "IDLE"
                         with m.Else():
                             m.next = "SETUP"
@@ -354,6 +402,7 @@ class TileRowWalker(wiring.Component):
 
     def __init__(self, config, *, addr_bits):
         self.config = config
+        self.addr_bits = addr_bits
         u = config.tile_cols
         super().__init__({
             "job": In(stream.Signature(Job)),
@@ -365,32 +414,31 @@ class TileRowWalker(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        ar = _Arith(m, "rw")
+        aw = self.addr_bits
         t, u = self.config.tile_rows, self.config.tile_cols
         row_bytes = 4 * u
         job = Signal(Job)
         desc = job.desc
-        walk = _GroupWalk(m, t, u)
-        pair_base = Signal(32)      # the address of the group's first row
-        tile_base = Signal(32)
+        walk = _GroupWalk(m, ar, t, u)
+        pair_base = Signal(aw)      # the address of the group's first row
+        tile_base = Signal(aw)
+        col_off = Signal(aw)
         slot = Signal(range(PAIR * PAIR))
         row = Signal(range(t))
-        left = Signal(18)           # rows of the tile's matrix from this row on
-        last_tile = Signal()
-        col_off = Signal(32)
+        rem_m = Signal(17)          # rows (columns) of the matrix from the tile's first on
+        rem_n = Signal(17)
+        left = Signal(17)           # rows of the matrix from this row on (<= 0 beyond m)
         o = self.o.payload
         di, dj = slot[1], slot[0]
-        rem_m = Signal(18)
-        rem_n = Signal(18)
-        m.d.comb += [rem_m.eq(walk.rem_m - Mux(di, t, 0)), rem_n.eq(walk.rem_n - Mux(dj, u, 0))]
-        j = Signal(17)
-        m.d.comb += j.eq(Cat(dj, walk.pj))
-        cols = Mux(rem_n.as_signed() >= u, u, rem_n[:_log2(u) + 1])
+        j = Cat(dj, walk.pj)        # the tile column
+        le1 = left[-1] | (left[1:] == 0)
 
         def next_slot():
             with m.If(slot == PAIR * PAIR - 1):
-                done = walk.advance(desc, [pair_base.eq(pair_base + (desc.ldc << _log2(PAIR * t)))])
+                step = ar.add(pair_base, desc.ldc << _log2(PAIR * t), aw)
                 m.d.sync += slot.eq(0)
-                with m.If(done):
+                with m.If(walk.advance(desc, [pair_base.eq(step)])):
                     m.next = "IDLE"
                 with m.Else():
                     m.next = "SETUP"
@@ -409,13 +457,11 @@ class TileRowWalker(wiring.Component):
             with m.State("SETUP"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    tile_base.eq(pair_base + Mux(di, desc.ldc << _log2(t), 0)),
+                    tile_base.eq(ar.add(pair_base, Mux(di, desc.ldc << _log2(t), 0), aw)),
                     col_off.eq((j << _log2(row_bytes)) & ~(LINE - 1)),
                     o.pos.eq(_low(j, LINE // row_bytes)),
-                    o.mask.eq(Cat((c < cols).replicate(4) for c in range(u))
-                              << (_low(j, LINE // row_bytes) << _log2(row_bytes))),
-                    left.eq(rem_m),
-                    last_tile.eq((rem_m.as_signed() <= t) & (rem_n.as_signed() <= u)),
+                    rem_m.eq(ar.sub(walk.rem_m, Mux(di, t, 0), 17)[0]),
+                    rem_n.eq(ar.sub(walk.rem_n, Mux(dj, u, 0), 17)[0]),
                     row.eq(0),
                 ]
                 with m.If(walk.exists(di, dj)):
@@ -424,17 +470,21 @@ class TileRowWalker(wiring.Component):
                     next_slot()
             with m.State("ADDR"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [o.addr.eq(tile_base + col_off), o.zero.eq(0),
-                             o.last.eq(last_tile & (left == 1)), self.o.valid.eq(1)]
+                last_tile = ~_gt(rem_m, t) & ~_gt(rem_n, u)
+                cols = Cat(_gt(rem_n, c).replicate(4) for c in range(u))
+                m.d.sync += [o.addr.eq(ar.add(tile_base, col_off, aw)), o.zero.eq(0),
+                             o.mask.eq(cols << (o.pos << _log2(row_bytes))),
+                             o.last.eq(last_tile & (rem_m == 1)), left.eq(rem_m),
+                             self.o.valid.eq(1)]
                 m.next = "ROWS"
             with m.State("ROWS"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.o.ready):
-                    m.d.sync += [row.eq(row + 1), left.eq(left - 1),
-                                 o.zero.eq(left.as_signed() <= 1),
-                                 o.last.eq(last_tile & (left == 2))]
-                    with m.If(left.as_signed() > 1):
-                        m.d.sync += o.addr.eq(o.addr + desc.ldc)
+                    last_tile = ~_gt(rem_m, t) & ~_gt(rem_n, u)
+                    m.d.sync += [row.eq(row + 1), left.eq(ar.add(left, 0x1FFFF, 17)),
+                                 o.zero.eq(le1), o.last.eq(last_tile & (left == 2))]
+                    with m.If(~le1):
+                        m.d.sync += o.addr.eq(ar.add(o.addr, desc.ldc, aw))
                     with m.If(row == t - 1):
                         m.d.sync += self.o.valid.eq(0)
                         next_slot()
