@@ -6,9 +6,10 @@ Each port takes a request in a cycle unless a random stall says otherwise (``p_s
 ``ready`` never depends on ``valid``), does it at once (a write is visible to every later
 request), and answers ``latency`` cycles later, in request order per port, holding the answer
 while the response stream is not ready. It asserts the stream rule on every request stream (a
-request offered and not taken is offered again, unchanged). An address outside ``base .. base + size`` is answered
-``OUT_OF_RANGE``, one not a multiple of the port's width ``MISALIGNED`` (data 0, nothing
-written). Requests and responses are packed with the port's own layouts (``verif.pack``).
+request offered and not taken is offered again, unchanged). An address outside ``base .. base +
+size`` is answered ``OUT_OF_RANGE``, one not a multiple of the port's width ``MISALIGNED`` (data
+0, nothing written). Requests and responses are packed with the port's own layouts
+(``verif.pack``).
 """
 
 from collections import deque
