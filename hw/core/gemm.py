@@ -732,49 +732,61 @@ class GemmSequencer(wiring.Component):
         return m
 
     def _dispatch(self, m, check, walk, c_rows, d_rows, retire, ctrl_fifo, beats):
-        """The checked command to its walkers, its completion record and (MCFG) the engine's
-        configuration: an eager fork, each target taking the entry once. Returns the signal
-        that is 1 while an MCFG waits for the pipeline to empty."""
+        """The checked command to its walkers and its completion record: an eager fork, each
+        target taking the entry once. A GEMM's A/B job and an MCFG go through ``beat_job`` (one
+        register) in order: an MCFG there waits until the previous GEMM's last beat is taken,
+        then writes the engine's configuration, while the C and D walkers go on with the next
+        GEMM (FP32 rows do not depend on the formats). Returns 1 while work waits there."""
         e = check.o.payload
         run = (e.code == Error.NONE) & (e.cmd.op == MatrixFn.MGEMM)
         is_cfg = (e.code == Error.NONE) & (e.cmd.op == MatrixFn.MCFG)
-        # An MCFG waits until the previous GEMM's last beat is taken.
-        drained = (~walk.busy & ~walk.o.valid & ~ctrl_fifo.r_rdy & (ctrl_fifo.level == 0) &
-                   ~beats.busy)
+        job = Signal(Job)
         d_job = Signal(Job)
-        m.d.comb += [d_job.eq(Cat(e.desc, e.a8, e.b8)), d_job.desc.c.eq(e.desc.d),
-                     d_job.desc.ldc.eq(e.desc.ldd)]
+        m.d.comb += [job.eq(Cat(e.desc, e.a8, e.b8)), d_job.eq(job),
+                     d_job.desc.c.eq(e.desc.d), d_job.desc.ldc.eq(e.desc.ldd)]
+        # The register in front of the operand walker and the configuration write.
+        beat_job = stream.Signature(data.StructLayout({"cfg": 1, "job": Job})).flip().create()
+        held = Signal(data.StructLayout({"valid": 1, "cfg": 1, "job": Job}))
+        m.d.comb += beat_job.ready.eq(~held.valid)
+        with m.If(beat_job.valid & beat_job.ready):
+            m.d.sync += [held.valid.eq(1), held.cfg.eq(beat_job.payload.cfg),
+                         held.job.eq(beat_job.payload.job)]
+        m.d.comb += [beat_job.payload.cfg.eq(is_cfg), beat_job.payload.job.eq(job)]
         targets = [
-            (walk.job, run),
-            (c_rows.job, run & e.desc.load_c),
-            (d_rows.job, run),
-            (retire.rec, Const(1)),
+            (beat_job, run | is_cfg, job),
+            (c_rows.job, run & e.desc.load_c, job),
+            (d_rows.job, run, d_job),
+            (retire.rec, Const(1), None),
         ]
-        taken = Signal(len(targets) + 1)
-        cfg_ready = Signal()
+        taken = Signal(len(targets))
         dones = []
-        for n, (job, need) in enumerate(targets):
-            m.d.comb += job.valid.eq(check.o.valid & need & ~taken[n])
-            dones.append(~need | taken[n] | job.ready)
-            if job is not retire.rec:
-                m.d.comb += job.payload.eq(d_job if job is d_rows.job else
-                                           Cat(e.desc, e.a8, e.b8))
+        for n, (target, need, payload) in enumerate(targets):
+            m.d.comb += target.valid.eq(check.o.valid & need & ~taken[n])
+            dones.append(~need | taken[n] | target.ready)
+            if payload is not None and target is not beat_job:
+                m.d.comb += target.payload.eq(payload)
         rec = retire.rec.payload
         m.d.comb += [rec.op.eq(e.cmd.op), rec.code.eq(e.code), rec.addr.eq(e.cmd.value),
                      rec.signal.eq(e.cmd.signal), rec.thread.eq(e.cmd.thread)]
-        k = len(targets)
-        m.d.comb += cfg_ready.eq(drained & ~taken[k])
-        dones.append(~is_cfg | taken[k] | cfg_ready)
-        fired = Cat([t.valid & t.ready for t, _ in targets] + [check.o.valid & is_cfg & cfg_ready])
+        fired = Cat(t.valid & t.ready for t, *_ in targets)
         m.d.comb += check.o.ready.eq(Cat(dones).all())
         with m.If(check.o.valid & check.o.ready):
             m.d.sync += taken.eq(0)
         with m.Else():
             m.d.sync += taken.eq(taken | fired)
-        # The configuration register write (the engine takes it in the cycle it is offered).
-        m.d.sync += [self.cfg.valid.eq(fired[k]), retire.applied.eq(fired[k]),
-                     self.cfg.payload.eq(e.cmd.value[:OperandConfig.as_shape().size])]
-        return check.o.valid & is_cfg & ~taken[k]
+
+        # The held job: to the operand walker, or (MCFG) to the engine once the beats of the
+        # GEMMs before it have all been taken.
+        drained = (~walk.busy & ~walk.o.valid & ~ctrl_fifo.r_rdy & (ctrl_fifo.level == 0) &
+                   ~beats.busy)
+        write = held.valid & held.cfg & drained
+        m.d.comb += [walk.job.valid.eq(held.valid & ~held.cfg), walk.job.payload.eq(held.job)]
+        with m.If(write | (walk.job.valid & walk.job.ready)):
+            m.d.sync += held.valid.eq(0)
+        m.d.sync += [self.cfg.valid.eq(write), retire.applied.eq(write),
+                     self.cfg.payload.eq(held.job.desc.as_value()[:OperandConfig.as_shape().size])]
+        m.d.comb += beat_job.payload.job.desc.eq(Mux(is_cfg, e.cmd.value, e.desc))
+        return held.valid
 
     def _reads(self, m, check, walk, c_rows, ctrl_fifo, a_fifo, b_fifo, c_info, c_info_fifo,
                c_fifo):

@@ -335,15 +335,16 @@ def test_small_engine():
 
 
 def _cycles(config, shapes, *, queue=True):
-    """Cycles of GEMMs of ``shapes`` (m, n, k, with_c) queued back to back on ``config``'s
+    """Cycles of GEMMs of ``shapes`` (m, n, k, with_c[, a_fmt]) queued back to back on ``config``'s
     engine (the stream model), no port stalls: from the first command offered to the last
     done."""
     rng = np.random.default_rng(0)
-    gemms = [Gemm(config, rng, *shape[:3], with_c=shape[3]) for shape in shapes]
+    gemms = [Gemm(config, rng, *shape[:3], with_c=shape[3], a_fmt=(shape[4:] or ["bf16"])[0])
+             for shape in shapes]
     mem = ScratchpadModel(size=1 << 21, rng=rng)
-    dones, errors, cycles = run(config, _program(gemms, mem, cfg_first=False), mem, model=True,
-                                limit=10**6)
-    assert errors == [] and len(dones) == len(shapes)
+    prog = _program(gemms, mem, cfg_first=False)
+    dones, errors, cycles = run(config, prog, mem, model=True, limit=10**6)
+    assert errors == [] and len(dones) == len(prog)
     return cycles
 
 
@@ -352,6 +353,10 @@ def _cycles(config, shapes, *, queue=True):
 #: group's C rows to arrive (the engine's own cost, docs/matmul.md), the FMA latency, 64 to
 #: drain the last group's rows and 6 for the last write's answer and the done.
 FIXED_D1 = 196
+#: The cycles an MCFG between two GEMMs costs: the write after the last beat of the first, the
+#: walker's set-up (2), the request register (1), the read latency (5), the operand FIFO and
+#: the beat register, and the first beat's wait for its C tile in the engine.
+MCFG_GAP = 15
 
 
 def test_throughput_d1():
@@ -364,6 +369,10 @@ def test_throughput_d1():
     assert _cycles(cfg, [(64, 64, 32, True)]) == 16 * 32 + FIXED_D1
     assert _cycles(cfg, [(64, 64, 48, True)]) == 16 * 48 + FIXED_D1
     assert _cycles(cfg, [(64, 64, 32, True), (32, 64, 32, True)]) == 24 * 32 + FIXED_D1
+    # An MCFG between them waits for the first's last beat to be taken; the second's C rows
+    # load meanwhile, its reads start after the write: MCFG_GAP cycles.
+    assert _cycles(cfg, [(64, 64, 32, True), (64, 64, 32, True, "cfp8_143")]) == \
+        32 * 32 + FIXED_D1 + MCFG_GAP
     # A last group of one tile (48×40: 9 tiles) has its last beat in slot 0, 3 cycles before the
     # round ends, and drains 16 rows, not 64: at least 51 cycles fewer.
     assert _cycles(cfg, [(64, 64, 32, True), (48, 40, 32, False)]) <= 32 * 32 + FIXED_D1 - 51
