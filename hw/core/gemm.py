@@ -683,12 +683,11 @@ class GemmSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        ab = "addr_bits"
         m.submodules.check = check = GemmCheck(addr_bits=self.addr_bits, base=self.base,
                                                size=self.size)
-        m.submodules.walk = walk = OperandWalker(cfg, **{ab: self.addr_bits})
-        m.submodules.c_rows = c_rows = TileRowWalker(cfg, **{ab: self.addr_bits})
-        m.submodules.d_rows = d_rows = TileRowWalker(cfg, **{ab: self.addr_bits})
+        m.submodules.walk = walk = OperandWalker(cfg, addr_bits=self.addr_bits)
+        m.submodules.c_rows = c_rows = TileRowWalker(cfg, addr_bits=self.addr_bits)
+        m.submodules.d_rows = d_rows = TileRowWalker(cfg, addr_bits=self.addr_bits)
         m.submodules.beats = beats = BeatMaker(cfg)
         m.submodules.retire = retire = GemmRetire()
         ctrl = _ctrl_layout(cfg)
@@ -711,7 +710,7 @@ class GemmSequencer(wiring.Component):
         wiring.connect(m, retire.done, wiring.flipped(self.done))
         wiring.connect(m, retire.error, wiring.flipped(self.error))
 
-        cfg_write = self._dispatch(m, check, walk, c_rows, d_rows, retire, ctrl_fifo, beats)
+        held = self._dispatch(m, check, walk, c_rows, d_rows, retire, ctrl_fifo, beats)
         self._reads(m, check, walk, c_rows, ctrl_fifo, a_fifo, b_fifo, c_info, c_info_fifo,
                     c_fifo)
         self._writes(m, d_rows, retire)
@@ -720,7 +719,7 @@ class GemmSequencer(wiring.Component):
         beat, busy_beat = self.beat, Signal()
         waiting = Cat(p.valid & ~p.ready for p in (self.a_req, self.b_req, self.d_req)).any()
         idle = (~check.o.valid & ~check.busy & retire.empty & ~walk.busy & ~c_rows.busy &
-                ~d_rows.busy & ~beats.busy & ~cfg_write)
+                ~d_rows.busy & ~beats.busy & ~held)
         m.d.comb += [
             busy_beat.eq(beat.valid & beat.ready),
             self.cause.busy.eq(busy_beat),

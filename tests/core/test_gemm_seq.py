@@ -6,9 +6,12 @@ written, ``error`` and ``done`` sent), the stream rules, and the cycle count of 
 the beats it needs.
 """
 
+import gc
+import warnings
+
 import numpy as np
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, UnusedElaboratable
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
@@ -419,3 +422,23 @@ def test_ports_meet_the_scratchpad():
         wiring.connect(m, seq.c, eng.c)
         wiring.connect(m, eng.o, seq.d)
         wiring.connect(m, seq.cfg, eng.cfg)
+        del m, seq, mem, eng
+    with warnings.catch_warnings():     # connected only, never elaborated
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        gc.collect()
+
+
+@pytest.mark.parametrize("latency", [1, 12])
+def test_random(latency):
+    """Random shapes, formats and C on the 2×2-tile engine, a read latency of 1 and of 12
+    (beyond what ``read_depth`` ks cover at full rate), heavy port stalls: D bit for bit."""
+    rng = np.random.default_rng(latency)
+    fmts = ("bf16", "cfp8_143", "cfp8_152")
+    gemms = [Gemm(TILE2, rng, *rng.integers(1, 10, 3), a_fmt=rng.choice(fmts),
+                  b_fmt=rng.choice(fmts), with_c=bool(rng.integers(2)), pad=int(rng.integers(2)))
+             for _ in range(6)]
+    mem = ScratchpadModel(size=MEM, p_stall=0.4, latency=latency, rng=rng)
+    dones, errors, _ = run(TILE2, _program(gemms, mem), mem, p_idle=0.1)
+    assert errors == []
+    for g in gemms:
+        g.check(mem)
