@@ -603,7 +603,7 @@ class GemmSequencer(wiring.Component):
     ----------
     config : :class:`hw.matmul.config.MatmulConfig`
         The engine's (``D1``: 16×16 tiles, ``SMALL``: 8×8); ``tile_rows`` and ``tile_cols``
-        powers of two up to 16.
+        powers of two up to 16, L = 4 slots, 16-bit operand lanes (BF16 among the formats).
     addr_bits : int, 8..32
     tag_width : int, 2..16
         Of the three scratchpad ports (the core puts a tag-routed arbiter in front of them).
@@ -647,6 +647,12 @@ class GemmSequencer(wiring.Component):
         for name, n in (("tile_rows", config.tile_rows), ("tile_cols", config.tile_cols)):
             if n & (n - 1) or n > 16:
                 raise ValueError(f"config.{name} must be a power of two up to 16, not {n}")
+        if config.interleave != PAIR * PAIR:
+            raise ValueError(f"config.interleave must be {PAIR * PAIR} (groups of {PAIR}×{PAIR} "
+                             f"tiles), not {config.interleave}")
+        if config.operand_width != 16:
+            raise ValueError(f"config.operand_width must be 16 (BF16 lanes), not "
+                             f"{config.operand_width}")
         self.addr_bits = check_int("addr_bits", addr_bits, 8, 32)
         self.tag_width = check_int("tag_width", tag_width, 2, 16)
         size = SRAM_D1.size if size is None else size
