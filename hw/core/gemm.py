@@ -639,8 +639,8 @@ class GemmSequencer(wiring.Component):
     not checked again (the descriptor check proves them in range).
     """
 
-    def __init__(self, config, *, addr_bits=32, tag_width=4, base=0, size=None, read_depth=4,
-                 c_depth=8):
+    def __init__(self, config, *, addr_bits=32, tag_width=4, base=0, size=None, read_depth=8,
+                 c_depth=16):
         from hw.sram.config import D1 as SRAM_D1
 
         self.config = check_instance("config", config, MatmulConfig)
@@ -799,41 +799,44 @@ class GemmSequencer(wiring.Component):
         register each); the responses into their FIFOs, which always have room (a read is only
         issued with room for its answer), so the response streams are always ready."""
         a_req, b_req = self.a_req, self.b_req
-        # A and B of a k go out together; the B read waits in ``b_op`` for port b.
+        # A and B of a k go out together; the B read waits in ``b_op`` for port b. It goes
+        # before C reads while fewer than half the ks in flight are buffered (the beats need
+        # it soon), after them otherwise (a group's C rows then go in one burst, and at the
+        # start of a GEMM its first C tiles, which the first beats wait for, go first).
         b_op = Signal(self.addr_bits)
         b_op_valid = Signal()
+        urgent = ctrl_fifo.level < self.read_depth // 2
         a_free = ~a_req.valid | a_req.ready
         b_free = ~b_req.valid | b_req.ready
+        # C rows: credits for the rows requested and not yet taken by the engine.
+        credit = Signal(range(self.c_depth + 1))
+        c_room = (credit < self.c_depth) & c_info_fifo.w_rdy
+        c_go = c_rows.o.valid & c_rows.o.ready
+        b_go = b_free & b_op_valid & (urgent | ~(c_rows.o.valid & c_room))
         m.d.comb += [
-            walk.o.ready.eq(a_free & (~b_op_valid | b_free) & ctrl_fifo.w_rdy),
+            walk.o.ready.eq(a_free & (~b_op_valid | b_go) & ctrl_fifo.w_rdy),
             ctrl_fifo.w_data.eq(walk.o.payload.ctrl),
             ctrl_fifo.w_en.eq(walk.o.valid & walk.o.ready),
+            c_rows.o.ready.eq(b_free & ~(b_op_valid & urgent) & c_room),
+            check.desc_req.ready.eq(b_free & ~b_op_valid & ~(c_rows.o.valid & c_room)),
+            c_info_fifo.w_data.eq(Cat(c_rows.o.payload.pos, c_rows.o.payload.zero)),
+            c_info_fifo.w_en.eq(c_go),
         ]
         with m.If(a_req.ready):
             m.d.sync += a_req.valid.eq(0)
         with m.If(walk.o.valid & walk.o.ready):
             m.d.sync += [a_req.valid.eq(1), a_req.payload.addr.eq(walk.o.payload.a_addr),
                          a_req.payload.tag.eq(0)]
-        # C rows: credits for the rows requested and not yet taken by the engine.
-        credit = Signal(range(self.c_depth + 1))
-        c_room = (credit < self.c_depth) & c_info_fifo.w_rdy
-        c_go = c_rows.o.valid & c_rows.o.ready
-        m.d.comb += [
-            c_rows.o.ready.eq(b_free & ~b_op_valid & c_room),
-            check.desc_req.ready.eq(b_free & ~b_op_valid & ~(c_rows.o.valid & c_room)),
-            c_info_fifo.w_data.eq(Cat(c_rows.o.payload.pos, c_rows.o.payload.zero)),
-            c_info_fifo.w_en.eq(c_go),
-        ]
         m.d.sync += credit.eq(credit + c_go - (self.c.valid & self.c.ready))
         with m.If(b_free):
             m.d.sync += b_req.valid.eq(0)
-            with m.If(b_op_valid):
+            with m.If(b_go):
                 m.d.sync += [b_req.valid.eq(1), b_req.payload.addr.eq(b_op),
                              b_req.payload.tag.eq(Kind.B), b_op_valid.eq(0)]
             with m.Elif(c_go):
                 m.d.sync += [b_req.valid.eq(1), b_req.payload.addr.eq(c_rows.o.payload.addr),
                              b_req.payload.tag.eq(Kind.C)]
-            with m.Elif(check.desc_req.valid):
+            with m.Elif(check.desc_req.valid & check.desc_req.ready):
                 m.d.sync += [b_req.valid.eq(1), b_req.payload.addr.eq(check.desc_req.payload),
                              b_req.payload.tag.eq(Kind.DESC)]
         with m.If(walk.o.valid & walk.o.ready):

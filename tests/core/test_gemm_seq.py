@@ -338,14 +338,14 @@ def test_small_engine():
         g.check(mem)
 
 
-def _cycles(config, shapes, *, queue=True):
+def _cycles(config, shapes, *, latency=5):
     """Cycles of GEMMs of ``shapes`` (m, n, k, with_c[, a_fmt]) queued back to back on ``config``'s
     engine (the stream model), no port stalls: from the first command offered to the last
     done."""
     rng = np.random.default_rng(0)
     gemms = [Gemm(config, rng, *shape[:3], with_c=shape[3], a_fmt=(shape[4:] or ["bf16"])[0])
              for shape in shapes]
-    mem = ScratchpadModel(size=1 << 21, rng=rng)
+    mem = ScratchpadModel(size=1 << 21, rng=rng, latency=latency)
     prog = _program(gemms, mem, cfg_first=False)
     dones, errors, cycles = run(config, prog, mem, model=True, limit=10**6)
     assert errors == [] and len(dones) == len(prog)
@@ -353,10 +353,11 @@ def _cycles(config, shapes, *, queue=True):
 
 
 #: The fixed cycles of a GEMM with C on D1's 16×16 tiles and 4 slots (K ≥ 16), measured:
-#: about 40 to read and check the descriptor and read the first operands, 64 for the first
-#: group's C rows to arrive (the engine's own cost, docs/matmul.md), the FMA latency, 64 to
-#: drain the last group's rows and 6 for the last write's answer and the done.
-FIXED_D1 = 196
+#: 44 until the first beat is taken (the command, the descriptor's read and check, the walker's
+#: set-up, the first reads), 64 while the first beats wait for the first group's C rows (the
+#: engine's own cost, docs/matmul.md), and 83 after the last beat (the FMA latency, 64 rows to
+#: drain, the last write's answer and the done).
+FIXED_D1 = 191
 #: The cycles an MCFG between two GEMMs costs: the write after the last beat of the first, the
 #: walker's set-up (2), the request register (1), the read latency (5), the operand FIFO and
 #: the beat register, and the first beat's wait for its C tile in the engine.
@@ -377,6 +378,11 @@ def test_throughput_d1():
     # load meanwhile, its reads start after the write: MCFG_GAP cycles.
     assert _cycles(cfg, [(64, 64, 32, True), (64, 64, 32, True, "cfp8_143")]) == \
         32 * 32 + FIXED_D1 + MCFG_GAP
+    # With the core's arbiter in front of the ports the reads take longer: up to 17 cycles
+    # the sequencer still takes a beat every cycle (more fixed cycles, the same slope).
+    for latency in (9, 17):
+        assert _cycles(cfg, [(64, 64, 48, True)], latency=latency) == \
+            16 * 16 + _cycles(cfg, [(64, 64, 32, True)], latency=latency)
     # A last group of one tile (48×40: 9 tiles) has its last beat in slot 0, 3 cycles before the
     # round ends, and drains 16 rows, not 64: at least 51 cycles fewer.
     assert _cycles(cfg, [(64, 64, 32, True), (48, 40, 32, False)]) <= 32 * 32 + FIXED_D1 - 51
