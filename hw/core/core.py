@@ -154,8 +154,8 @@ class Core(wiring.Component):
 
         # Counters, trace and monitors.
         m.d.comb += [
-            counters.cause[0].eq(gemm.cause), counters.cause[1].eq(vseq.stall),
-            counters.cause[2].eq(dma.cause),
+            counters.cause[0].eq(gemm.stall), counters.cause[1].eq(vseq.stall),
+            counters.cause[2].eq(dma.stall),
             counters.running.eq(scalar.running), counters.waiting.eq(dispatch.waiting),
             counters.index.eq(dispatch.counter), dispatch.counter_value.eq(counters.value),
         ]

@@ -26,16 +26,25 @@ from hw.common import memport
 from hw.common.arith import prefix_add, prefix_sub
 from hw.common.memport import Status
 from hw.common.params import check_instance, check_int
-from hw.fp.formats import FormatCode
+from hw.fp.formats import FormatCode, get_format
 from hw.matmul.array import OperandConfig
 from hw.matmul.config import MatmulConfig
 from hw.matmul.engine import engine_layouts
 
 from . import isa
-from .isa import DESCRIPTOR_BYTES, Done, Error, ErrorRecord, GemmDescriptor, MatrixCommand, MatrixFn
+from .isa import (
+    DESCRIPTOR_BYTES,
+    Done,
+    Error,
+    ErrorRecord,
+    GemmDescriptor,
+    MatrixCommand,
+    MatrixFn,
+    StallCause,
+)
 
 __all__ = ["GemmSequencer", "GemmCheck", "OperandWalker", "TileRowWalker", "BeatMaker",
-           "GemmRetire", "Cause", "LINE", "PAIR", "Kind"]
+           "GemmRetire", "LINE", "PAIR", "Kind"]
 
 #: Bytes of a scratchpad line: the width of the vr0, vr1 and vw ports.
 LINE = 64
@@ -52,8 +61,6 @@ class Kind:
     DESC = 2
 
 
-#: The cause of a sequencer cycle, one-hot (isa.Counter.UNIT_*).
-Cause = data.StructLayout({"busy": 1, "port": 1, "operand": 1, "backpressure": 1, "idle": 1})
 
 #: A command the check has finished with: its code (NONE: to run), the command and, for a GEMM,
 #: the descriptor and the element size of each operand (CFP8: 1 byte) under the formats of the
@@ -123,14 +130,17 @@ class GemmCheck(wiring.Component):
 
     Contract: an MGEMM whose address is not a multiple of 64 is ALIGN and outside
     ``base .. base + size - 64`` RANGE without a read; a read answered OUT_OF_RANGE is RANGE,
-    MISALIGNED is ALIGN, UNCORRECTABLE is FIELD. Then, in this order: m, n or k zero or reserved
-    bits set is FIELD; a, b, c, d or a stride not a multiple of 64 is ALIGN; a line of A, B, D
-    (and C with ``load_c``) outside ``base .. base + size`` is RANGE. The element sizes follow
-    the MCFGs taken before the GEMM. A GEMM's check takes 21 cycles after its descriptor.
+    MISALIGNED is ALIGN, UNCORRECTABLE is FIELD. Then, in this order: m, n or k zero, reserved
+    bits set, or an operand format (of the MCFGs before) outside ``formats`` is FIELD; a, b, c,
+    d or a stride not a multiple of 64 is ALIGN; a line of A, B, D (and C with ``load_c``)
+    outside ``base .. base + size`` is RANGE. The element sizes follow the MCFGs taken before
+    the GEMM. A GEMM's check takes 21 cycles after its descriptor.
     """
 
-    def __init__(self, *, addr_bits, base, size):
+    def __init__(self, *, addr_bits, base, size, formats):
         self.addr_bits, self.base, self.size = addr_bits, base, size
+        #: The format codes the engine multiplies.
+        self.formats = tuple(get_format(f).code.value for f in formats)
         super().__init__({
             "cmd": In(stream.Signature(MatrixCommand)),
             "desc_req": Out(stream.Signature(addr_bits)),
@@ -147,6 +157,7 @@ class GemmCheck(wiring.Component):
         cmd = out.cmd
         d = out.desc
         a8, b8 = Signal(), Signal()           # the formats of the commands taken so far
+        fmt_ok = Signal(init=1)                # both formats are the engine's
         end = self.base + self.size
         aw = self.addr_bits
         step = Signal(range(_MUL_BITS + 4))
@@ -184,6 +195,8 @@ class GemmCheck(wiring.Component):
                     with m.If(p.op == MatrixFn.MCFG):
                         c = OperandConfig(p.value[:OperandConfig.as_shape().size])
                         m.d.sync += [a8.eq(_is_cfp8(c.a_fmt)), b8.eq(_is_cfp8(c.b_fmt)),
+                                     fmt_ok.eq(c.a_fmt.as_value().matches(*self.formats)
+                                               & c.b_fmt.as_value().matches(*self.formats)),
                                      self.o.valid.eq(1)]
                     with m.Else():
                         m.next = "TAKE"
@@ -244,7 +257,8 @@ class GemmCheck(wiring.Component):
                 with m.Else():
                     aligned = Cat(getattr(d, f)[:6] == 0 for f in (
                         "a", "b", "c", "d", "lda", "ldb", "ldc", "ldd")).all()
-                    field = (d.m == 0) | (d.n == 0) | (d.k == 0) | (d.reserved != 0)
+                    field = ((d.m == 0) | (d.n == 0) | (d.k == 0) | (d.reserved != 0)
+                             | ~fmt_ok)
                     in_range = ok[0] & ok[1] & ok[3] & (ok[2] | ~d.load_c)
                     finish(Mux(field, Error.FIELD, Mux(~aligned, Error.ALIGN,
                                                        Mux(in_range, Error.NONE, Error.RANGE))))
@@ -629,7 +643,7 @@ class GemmSequencer(wiring.Component):
         GEMM's at once.
     error : ``Out(stream.Signature(ErrorRecord, always_ready=True))``: a refused GEMM (with its
         ``done``): the code and the descriptor's address (:class:`GemmCheck` lists the rules).
-    cause : ``Out(Cause)``: what this cycle is, one-hot: busy (a beat taken), backpressure (a
+    stall : ``Out(StallCause)``: what this cycle is, one-hot: busy (a beat taken), backpressure (a
         beat offered, not taken), port (a request offered, not taken), operand (work in
         progress, waiting), idle (no command).
 
@@ -682,7 +696,7 @@ class GemmSequencer(wiring.Component):
             "cfg": Out(stream.Signature(OperandConfig)),
             "done": Out(stream.Signature(Done, always_ready=True)),
             "error": Out(stream.Signature(ErrorRecord, always_ready=True)),
-            "cause": Out(Cause),
+            "stall": Out(StallCause),
         })
         super().__init__(members)
 
@@ -690,7 +704,7 @@ class GemmSequencer(wiring.Component):
         m = Module()
         cfg = self.config
         m.submodules.check = check = GemmCheck(addr_bits=self.addr_bits, base=self.base,
-                                               size=self.size)
+                                               size=self.size, formats=cfg.formats)
         m.submodules.walk = walk = OperandWalker(cfg, addr_bits=self.addr_bits)
         m.submodules.c_rows = c_rows = TileRowWalker(cfg, addr_bits=self.addr_bits)
         m.submodules.d_rows = d_rows = TileRowWalker(cfg, addr_bits=self.addr_bits)
@@ -728,11 +742,11 @@ class GemmSequencer(wiring.Component):
                 ~d_rows.busy & ~beats.busy & ~held)
         m.d.comb += [
             busy_beat.eq(beat.valid & beat.ready),
-            self.cause.busy.eq(busy_beat),
-            self.cause.backpressure.eq(beat.valid & ~beat.ready),
-            self.cause.port.eq(~beat.valid & waiting),
-            self.cause.idle.eq(~beat.valid & ~waiting & idle),
-            self.cause.operand.eq(~beat.valid & ~waiting & ~idle),
+            self.stall.busy.eq(busy_beat),
+            self.stall.backpressure.eq(beat.valid & ~beat.ready),
+            self.stall.port.eq(~beat.valid & waiting),
+            self.stall.idle.eq(~beat.valid & ~waiting & idle),
+            self.stall.operand.eq(~beat.valid & ~waiting & ~idle),
         ]
         return m
 

@@ -18,6 +18,7 @@ from amaranth.sim import Simulator
 
 from hw.core.gemm import GemmSequencer
 from hw.core.isa import Error, GemmDescriptor, MatrixCommand, MatrixFn
+from hw.matmul.array import OperandConfig
 from hw.matmul.config import D1, SMALL, MatmulConfig
 from hw.matmul.engine import MatmulEngine
 from tests.amaranth_sim import raises_unelaborated, send
@@ -158,7 +159,7 @@ def run(config, program, mem, *, p_idle=0.0, seed=1, limit=200_000, model=False,
             _, _, dv, dp, ev, ep, bv, bp, br, cause = await ctx.tick().sample(
                 seq.done.valid, seq.done.payload.as_value(), seq.error.valid,
                 seq.error.payload.as_value(), seq.beat.valid, seq.beat.payload.as_value(),
-                seq.beat.ready, seq.cause.as_value())
+                seq.beat.ready, seq.stall.as_value())
             cycle += 1
             assert cause in (1, 2, 4, 8, 16), f"cause {cause:#b} is not one-hot"
             assert bool(cause & 1) == bool(bv and br), "busy is not 'a beat taken'"
@@ -178,7 +179,7 @@ def run(config, program, mem, *, p_idle=0.0, seed=1, limit=200_000, model=False,
         state["cycles"] = cycle
         run.timeline = dict(state)
         for _ in range(3):      # the last done's cycle is the last busy one: then idle
-            *_, cause = await ctx.tick().sample(seq.cause.as_value())
+            *_, cause = await ctx.tick().sample(seq.stall.as_value())
         assert cause == 16, f"not idle after the last done: {cause:#b}"
 
     sim.add_testbench(drive)
@@ -309,6 +310,27 @@ def test_refusals():
         else:
             g.untouched(mem)
     gemms[-1].check(mem)
+
+
+def test_format_the_engine_lacks_is_refused():
+    """A GEMM under an MCFG naming a format the engine does not multiply (FP32 for A, then an
+    unknown code 7 for B) is refused with FIELD and writes nothing; after an MCFG back to BF16
+    the next GEMM runs."""
+    rng = np.random.default_rng(9)
+    gemms = [Gemm(TILE2, rng, 3, 3, 2) for _ in range(3)]
+    mem = ScratchpadModel(size=MEM, rng=rng)
+    prog = _program(gemms, mem)       # an MCFG (BF16) first, then the three GEMMs
+    bad_a = int(pack(OperandConfig, n=1, a_fmt=0, b_fmt=1)[0])
+    bad_b = int(pack(OperandConfig, n=1, a_fmt=1, b_fmt=7)[0])
+    prog = [prog[0], command(MatrixFn.MCFG, bad_a), prog[1], command(MatrixFn.MCFG, bad_b),
+            prog[2], prog[0], prog[3]]
+    dones, errors, _ = run(TILE2, prog, mem)
+    assert len(dones) == len(prog)
+    assert [(Error(e["code"]), e["addr"]) for e in errors] == [
+        (Error.FIELD, gemms[0].desc), (Error.FIELD, gemms[1].desc)]
+    gemms[0].untouched(mem)
+    gemms[1].untouched(mem)
+    gemms[2].check(mem)
 
 
 def test_descriptor_read_refused():
