@@ -71,7 +71,7 @@ class Core(wiring.Component):
 
         rr_req, rr_resp = port("rr")
         rw_req, rw_resp = port("rw")
-        self._scratchpad = Scratchpad(sc)
+        self._scratchpad = Scratchpad(config=sc)
         super().__init__({
             "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
             "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp),

@@ -229,6 +229,7 @@ class Dispatcher(wiring.Component):
         # granted thread fills when it is empty or being taken; the thread then waits for its
         # answer (0) or, for a to_reg VOP, for its result.
         issued = Signal(n)          # a thread's command entered a unit's register this cycle
+        taken = []
         for name, port, kinds, payload_of in (
                 ("matrix", self.matrix, (Kind.MATRIX,), self._matrix_payload),
                 ("vector", self.vector, (Kind.VECTOR, Kind.VREG), self._vector_payload),
@@ -240,12 +241,13 @@ class Dispatcher(wiring.Component):
                          arb.advance.eq(free)]
             with m.If(port.valid & port.ready):
                 m.d.sync += port.valid.eq(0)
+            taken.append(Mux(free, arb.grant, 0))
             with m.If(free & arb.grant.any()):
                 m.d.sync += port.valid.eq(1)
-                m.d.comb += issued.eq(issued | arb.grant)
                 for t in range(n):
                     with m.If(arb.grant[t]):
                         m.d.sync += port.payload.eq(payload_of(st[t], vs[t], t))
+        m.d.comb += issued.eq(taken[0] | taken[1] | taken[2])
         for t in range(n):
             with m.If(issued[t]):
                 m.d.sync += [st[t].kind.eq(Mux(st[t].kind == Kind.VREG, Kind.RESULT,
