@@ -91,8 +91,11 @@ class Core(wiring.Component):
         sc = cfg.sram
         window = {"base": sc.base, "size": sc.size}
         m.submodules.sram = sram = self._scratchpad
+        # Held in reset while ``go`` is low, with no thread running (so no request leaves it);
+        # thread 0 starts when ``go`` rises.
         scalar = ScalarCore(threads=cfg.threads, addr_bits=sc.addr_bits,
-                            tag_width=sc.tag_width)
+                            tag_width=sc.tag_width, boot=False)
+        m.d.comb += scalar.go.eq(self.go)
         m.submodules.scalar = scalar = ResetInserter(~self.go)(scalar)
         m.submodules.dispatch = dispatch = Dispatcher(threads=cfg.threads,
                                                       counters=counter_numbers(cfg.threads))

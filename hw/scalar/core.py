@@ -50,7 +50,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from hw.common.params import TAG_WIDTH_MAX, check_int
+from hw.common.params import TAG_WIDTH_MAX, check_bool, check_int
 from hw.common.shared import shared
 
 from .completion import Completion
@@ -93,6 +93,10 @@ class ScalarCore(wiring.Component):
         ``2**addr_bits`` and programs must not use addresses above it (they would alias).
     tag_width : int, 2..16
         Width of the fetch and data ports' tags (default 2), which carry the thread.
+    boot : bool
+        Thread 0 runs from reset (default True). With False it waits for ``go``, and until then
+        no thread runs and the core sends no request (the D1 core holds it so while its
+        scratchpad is loaded).
 
     Members
     -------
@@ -109,6 +113,8 @@ class ScalarCore(wiring.Component):
         The retire trace.
     running : ``Out(MAX_THREADS)``
         The running threads.
+    go : ``In(1)``, only with ``boot=False``
+        Thread 0 starts in the first cycle it is high after reset.
 
     Contract
     --------
@@ -116,7 +122,7 @@ class ScalarCore(wiring.Component):
     """
 
     def __init__(self, *, threads=MAX_THREADS, reset_pc=RAM_BASE, addr_bits=XLEN,
-                 tag_width=THREAD_BITS):
+                 tag_width=THREAD_BITS, boot=True):
         self.threads = check_int("threads", threads, 1, MAX_THREADS)
         reset_pc = check_int("reset_pc", reset_pc, 0, (1 << XLEN) - 1)
         if reset_pc & 3:
@@ -124,8 +130,10 @@ class ScalarCore(wiring.Component):
         self.reset_pc = reset_pc
         self.addr_bits = check_int("addr_bits", addr_bits, 8, XLEN)
         self.tag_width = check_int("tag_width", tag_width, THREAD_BITS, TAG_WIDTH_MAX)
+        self.boot = check_bool("boot", boot)
         memory = {"addr_bits": addr_bits, "tag_width": tag_width}
         super().__init__({
+            **({} if self.boot else {"go": In(1)}),
             "fetch_req": Out(stream.Signature(fetch_request_layout(**memory))),
             "fetch_resp": In(stream.Signature(fetch_response_layout(tag_width=tag_width))),
             "data_req": Out(stream.Signature(data_request_layout(**memory))),
@@ -147,7 +155,10 @@ class ScalarCore(wiring.Component):
         m.submodules.execute = execute = Execute(threads=n, **memory)
         m.submodules.csr = csr = CsrFile(threads=n)
         m.submodules.completion = completion = Completion(threads=n, tag_width=self.tag_width)
-        m.submodules.writeback = wb = WriteBack(threads=n, reset_pc=self.reset_pc)
+        m.submodules.writeback = wb = WriteBack(threads=n, reset_pc=self.reset_pc,
+                                                boot=self.boot)
+        if not self.boot:
+            m.d.comb += wb.go.eq(self.go)
         m.submodules.mul = mul = MulUnit()
         # One divider per thread, so the threads divide at the same time. A thread sends a
         # division only when it has nothing else in flight, so its divider has delivered the

@@ -67,10 +67,12 @@ class WriteBack(wiring.Component):
     completing thread is never the thread in write-back.
     """
 
-    def __init__(self, *, threads, reset_pc):
+    def __init__(self, *, threads, reset_pc, boot=True):
         self._threads = threads
         self._reset_pc = reset_pc
+        self._boot = boot
         super().__init__({
+            **({} if boot else {"go": In(1)}),
             "wb": In(WbStage), "done": In(Done), "id": In(IdStage), "ex": In(ExStage),
             "busy": In(threads), "fetching": In(threads), "wanted": In(threads),
             "release_id": In(1), "next_id": In(XLEN), "redirect": In(1), "next_ex": In(XLEN),
@@ -92,7 +94,12 @@ class WriteBack(wiring.Component):
             return thread_index(thread, n)
 
         pc = per_thread("pc", XLEN, n, self._reset_pc)
-        running = Signal(n, init=1)
+        running = Signal(n, init=int(self._boot))
+        if not self._boot:
+            # Thread 0 starts (at its reset pc) in the first cycle ``go`` is high.
+            booted = Signal()
+            with m.If(self.go & ~booted):
+                m.d.sync += [booted.eq(1), running[0].eq(1)]
         hold = Signal(n)
         pend_pc = per_thread("pend_pc", XLEN, n)
         pend_addr = per_thread("pend_addr", XLEN, n)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw.core.config import UNIT_TAG_WIDTH, CoreConfig
+from hw.core.core import StoreTap
 from hw.core.isa import SEM_BITS, SEMAPHORES
 from hw.scalar.isa import MAX_THREADS, RAM_BASE, RetireRecord
 from hw.sram.config import LINE_BYTES, PORTS, request_layout, response_layout
@@ -57,6 +58,7 @@ def bench_verilog(core_name, config, *, name):
     layouts = _host_layouts(config)
     (rq, rr), (wq, wr) = layouts["rr"], layouts["rw"]
     hq = _fields(rq, "host_rd_req__payload")
+    st = _fields(StoreTap, "store")
     rt = _fields(RetireRecord, "retire__payload")
     rl = _fields(RetireRecord, "retire_late__payload")
     lines = config.sram.lines
@@ -99,10 +101,10 @@ module {name} (
     wire retire__valid, retire_late__valid;
     wire [{RetireRecord.size - 1}:0] retire__payload, retire_late__payload;
     wire [3:0] running, waiting;
-    wire store__valid;
-    wire [31:0] store__addr;
-    wire [63:0] store__data;
-    wire [7:0] store__mask;
+    wire [{StoreTap.size - 1}:0] store;
+    wire store__valid = {st["valid"]};
+    wire [31:0] store__addr = {st["addr"]};
+    wire [63:0] store__data = {st["data"]};
     wire [{sem_w - 1}:0] semaphores;
     wire [{8 * MAX_THREADS - 1}:0] outstanding;
     wire go = phase == RUN;
@@ -121,8 +123,7 @@ module {name} (
         .retire_late__valid(retire_late__valid), .retire_late__payload(retire_late__payload),
         .running(running), .waiting(waiting), .outstanding(outstanding),
         .semaphores(semaphores),
-        .store__valid(store__valid), .store__addr(store__addr), .store__data(store__data),
-        .store__mask(store__mask)
+        .store(store)
     );
 
     // Load: the image's lines through the host write port, their answers recorded.
