@@ -59,7 +59,15 @@ class CoreRun:
     sim: str
     seconds: float
     run_dir: Path
+    base: int = 0
+    scratchpad: bytes = b""
     extra: dict = field(default_factory=dict)
+
+    def read(self, addr, n):
+        """``n`` bytes of the scratchpad at ``addr`` as the run left it (the dump)."""
+        if not (self.base <= addr and addr + n <= self.base + len(self.scratchpad)):
+            raise ValueError(f"{n} bytes at {addr:#x} are outside the scratchpad")
+        return self.scratchpad[addr - self.base:addr - self.base + n]
 
     @property
     def test(self):
@@ -158,8 +166,8 @@ def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, to
         divergence=divergence, checked=checked, memory=memory,
         proto_errors=summary["proto_errors"] + len(bad_reads), load_errors=load_errors,
         watchdog=None if end == "tohost" else _watchdog(run_dir, records, config.threads),
-        sim=sim, seconds=info["test_seconds"], run_dir=run_dir,
-        extra={"build_seconds": info["build_seconds"]})
+        sim=sim, seconds=info["test_seconds"], run_dir=run_dir, base=config.sram.base,
+        scratchpad=dump, extra={"build_seconds": info["build_seconds"]})
     if check:
         result.check()
     if not os.environ.get("D1CORE_KEEP_RUNS") and divergence is None:
