@@ -1,7 +1,7 @@
 """Configuration of one D1 core: its scratchpad, its matrix engine, its threads; the presets.
 
 ``D1``: the 1.25 MB scratchpad (``hw.sram.config.D1``), the 2×2 block of 8×8 arrays (256 MACs a
-cycle), four threads. ``SMALL``: 256 KB in 8 banks and one 8×8 array, for fast tests. Both put
+cycle), four threads. ``SMALL``: 64 KB in 8 banks and one 8×8 array, for fast tests. Both put
 the scratchpad at ``RAM_BASE`` (0x8000_0000), where programs are linked, so that every unit and
 the scalar core use the same byte addresses.
 """
@@ -61,7 +61,7 @@ class CoreConfig:
 
 D1 = CoreConfig("D1", sram=dataclasses.replace(sram_config.D1, base=RAM_BASE),
                 matmul=matmul_config.D1)
-SMALL = CoreConfig("SMALL", sram=SRAMConfig("CORE_SMALL", lines=4096, banks=8, base=RAM_BASE),
+SMALL = CoreConfig("SMALL", sram=SRAMConfig("CORE_SMALL", lines=1024, banks=8, base=RAM_BASE),
                    matmul=matmul_config.SMALL)
 PRESETS = {c.name: c for c in (D1, SMALL)}
 

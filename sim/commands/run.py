@@ -11,7 +11,11 @@ The program is an ELF64 RISC-V executable (:mod:`verif.scalar.elf`) that reports
   reported with every thread's pc and wait and the semaphores;
 * ``--sim verilator`` / ``--sim icarus``: the RTL core through
   ``verif.scalar.core_tb.run_program``, every retired instruction checked in lockstep against the
-  ISS.
+  ISS; with ``--core D1|SMALL``, the integrated D1 core (``hw/core``) through
+  ``verif.core.run.run_core_program``: every retired instruction in lockstep with the core model
+  and every byte of the scratchpad compared at the end; a run that stops making progress is
+  ended by the bench's watchdog, which prints every thread's last pc, the queued commands and
+  the semaphores.
 
 It prints the result, the cycles, and the instructions retired and IPC of each thread and in
 total. A program still running after ``--max-cycles`` is stopped and reported as a timeout.
@@ -21,11 +25,17 @@ a result; 2 bad usage or a file that is not a program for the core, or whose ``t
 8-byte aligned inside memory (exact message on stderr).
 """
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 
+from hw.core.config import PRESETS as CORE_PRESETS
+from hw.core.config import get_preset as get_core_preset
+from verif.core import run as core_run
 from verif.core.model import CoreModel
+from verif.core.run import run_core_program
 from verif.scalar import core_tb, elf
+from verif.scalar.core_tb import parse_trace
 from verif.scalar.iss import ISS, MAX_THREADS, Memory, TrapInfo
 from verif.scalar.programs import (
     CAUSES,
@@ -137,8 +147,36 @@ def _run_rtl(program, *, sim, threads, max_cycles, trace):
                    tuple(r.trace) if trace else None, detail, r.trap)
 
 
-def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False):
-    """Load the ELF file at ``path`` and run it; raise :class:`RunError` for bad input."""
+def _run_core_rtl(program, *, sim, config, max_cycles, trace):
+    """``program`` on the integrated D1 core's RTL (``verif.core.run``): lockstep with the core
+    model, the whole scratchpad compared at the end."""
+    try:
+        r = run_core_program(list(program.segments), config=config, sim=sim,
+                             max_cycles=max_cycles, tohost=program.tohost, check=False)
+    except ValueError as e:
+        raise RunError(str(e)) from None
+    detail = None
+    if r.divergence is not None:
+        status, detail = "diverged", f"the RTL diverges from the core model: {r.divergence}"
+    elif r.memory:
+        addr, got, want = r.memory[0]
+        status, detail = "diverged", (f"{len(r.memory)} scratchpad lines differ from the core "
+                                      f"model, the first at {addr:#x}")
+    elif r.proto_errors or r.load_errors:
+        status, detail = "diverged", f"{r.proto_errors} stream-rule violations in the bench"
+    else:
+        status = {"hang": "stopped"}.get(r.status, r.status)
+        if r.watchdog and status != "pass":
+            detail = r.watchdog
+    records = tuple(parse_trace(r.run_dir / "trace.txt")) if trace else None
+    return Outcome(status, r.tohost, r.cycles, tuple(r.retired), f"{sim}, core {config.name}",
+                   records, detail)
+
+
+def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False,
+        core=None):
+    """Load the ELF file at ``path`` and run it; raise :class:`RunError` for bad input.
+    ``core`` (a preset name, with an RTL ``sim``) runs it on the integrated D1 core."""
     if sim not in SIMS:
         raise RunError(f"unknown simulator {sim!r}; expected one of {', '.join(SIMS)}")
     if not 1 <= threads <= MAX_THREADS:
@@ -153,6 +191,16 @@ def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, 
         raise RunError(f"{path}: no tohost symbol: the program cannot report a result "
                        "(link it with verif/scalar/programs/crt0.S, or define tohost)")
     check_tohost(path, program.tohost)
+    if core is not None:
+        if sim not in core_run.SIMULATORS:
+            raise RunError(f"--core runs on an RTL simulator ({', '.join(core_run.SIMULATORS)})"
+                           f", not {sim!r}")
+        try:
+            config = dataclasses.replace(get_core_preset(core), threads=threads)
+        except ValueError as e:
+            raise RunError(str(e)) from None
+        return _run_core_rtl(program, sim=sim, config=config, max_cycles=max_cycles,
+                             trace=trace)
     if sim == "iss":
         return run_iss(program, threads=threads, max_cycles=max_cycles, trace=trace)
     if sim == "core":
@@ -204,6 +252,8 @@ def report(outcome, *, max_cycles):
     else:
         result = describe(outcome.tohost).replace("pass", "PASS", 1).replace("fail", "FAIL", 1)
     steps = outcome.sim in ("iss", "core")
+    if outcome.detail and outcome.status in ("stopped", "timeout"):
+        result += "\nwatchdog:\n  " + outcome.detail.replace("\n", "\n  ")
     lines += [result, f"cycles: {outcome.cycles}" + (" (ISS steps)" if steps else ""),
               f"{'thread':>6} {'instructions':>13} {'IPC':>7}"]
     lines += [f"{i:>6} {n:>13} {outcome.ipc(i):>7.3f}" for i, n in enumerate(outcome.instret)]
@@ -215,7 +265,7 @@ def main(args):
     """``d1core run`` with parsed ``args``; returns the exit status."""
     try:
         outcome = run(args.program, sim=args.sim, threads=args.threads,
-                      max_cycles=args.max_cycles, trace=args.trace)
+                      max_cycles=args.max_cycles, trace=args.trace, core=args.core)
     except RunError as e:
         print(f"d1core run: error: {e}", file=sys.stderr)
         return 2
@@ -244,6 +294,10 @@ def add_parser(sub):
     q.add_argument("--sim", choices=SIMS, default="verilator",
                    help="simulator (default verilator); iss: the instruction-set simulator; "
                    "core: the ISS with the core's units (verif/core/model.py)")
+    q.add_argument("--core", choices=tuple(CORE_PRESETS), default=None,
+                   help="run on the integrated D1 core (docs/core.md) of this preset instead of "
+                   "the scalar core alone: every retired instruction in lockstep with the core "
+                   "model (verif/core/model.py) and every scratchpad byte compared at the end")
     q.add_argument("--trace", action="store_true", help="print the retire trace")
     q.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES, metavar="C",
                    help=f"stop and report a timeout after C cycles (default "

@@ -6,12 +6,12 @@ core, in three phases, and Python only writes the files, starts the run and chec
 1. **Load**: the image's 64-byte lines (``load.hex``, one ``host_wr_req`` payload a line) go in
    through the host write port (``tb_stream_source``); their answers are recorded
    (``tb_stream_sink`` into ``load_resp.hex``).
-2. **Run**: ``go`` rises and thread 0 starts at ``RAM_BASE``. The bench writes the retire trace
-   (``trace.txt``), watches the scalar stores for ``tohost`` and ends the run ``TAIL_CYCLES``
-   after it once no command of any thread is outstanding, at ``max_cycles``, or after
-   ``HANG_CYCLES`` without progress (progress: an instruction retires that is not a trap, or a
-   unit has work). At the end it writes the watchdog's state (``state.txt``: every thread's
-   queued commands and wait, every semaphore).
+2. **Run** (the cycles reported): ``go`` rises and thread 0 starts at ``RAM_BASE``. The bench
+   writes the retire trace (``trace.txt``), watches the scalar stores for ``tohost`` and ends
+   the run ``TAIL_CYCLES`` after it once no command of any thread is outstanding, at
+   ``max_cycles``, or after ``HANG_CYCLES`` without progress (progress: an instruction retires
+   that is not a trap, or a unit has work). At the end it writes the watchdog's state
+   (``state.txt``: every thread's queued commands and wait, every semaphore).
 3. **Dump**: every line of the scratchpad is read through the host read port into ``dump.hex``.
 
 :func:`run_core_program` then compares the trace with the core model in lockstep and the whole
@@ -131,7 +131,7 @@ module {name} (
     tb_stream_source #(.W({wq.size}), .TIMING(0)) load_source (
         .clk(clk), .start(launch), .run(phase == LOAD), .stop(rst || done),
         .stimulus({verilog_string("load.hex")}), .accepts({verilog_string("")}),
-        .seed(seed), .idle(8'd0), .limit(n_load), .now(cycles[31:0]),
+        .seed(seed), .idle(8'd0), .limit(n_load), .now(clock),
         .payload(host_wr_req__payload), .valid(host_wr_req__valid),
         .ready(host_wr_req__ready), .sent(loaded)
     );
@@ -139,7 +139,7 @@ module {name} (
         .clk(clk), .start(launch), .run(1'b1), .stop(rst || done),
         .responses({verilog_string("load_resp.hex")}),
         .name({verilog_string("host_wr_resp", kind="name")}),
-        .seed(seed ^ 32'h9E3779B9), .stall(8'd0), .now(cycles[31:0]),
+        .seed(seed ^ 32'h9E3779B9), .stall(8'd0), .now(clock),
         .payload(host_wr_resp__payload), .valid(host_wr_resp__valid),
         .ready(host_wr_resp__ready), .got(load_answers), .errors(load_errors)
     );
@@ -151,11 +151,12 @@ module {name} (
         .clk(clk), .start(launch), .run(1'b1), .stop(rst || done),
         .responses({verilog_string("dump.hex")}),
         .name({verilog_string("host_rd_resp", kind="name")}),
-        .seed(seed ^ 32'h7F4A7C15), .stall(stall), .now(cycles[31:0]),
+        .seed(seed ^ 32'h7F4A7C15), .stall(stall), .now(clock),
         .payload(host_rd_resp__payload), .valid(host_rd_resp__valid),
         .ready(host_rd_resp__ready), .got(dumped), .errors(dump_errors)
     );
 
+    reg [31:0] clock;        // every cycle of the bench (the library's time stamps)
     integer ftrace, fstate, t;
     initial ftrace = $fopen("trace.txt", "w");
     reg [31:0] quiet;
@@ -169,14 +170,15 @@ module {name} (
             phase <= LOAD; started <= 0; done <= 0; status <= 0; cycles <= 0;
             tohost_value <= 0; proto_errors <= 0; retired <= 0; quiet <= 0;
             tohost_seen <= 0; tail <= 0; host_rd_req__valid <= 0; dump_next <= 0;
-            end_status <= 0;
+            end_status <= 0; clock <= 0;
         end else if (!done) begin
             started <= 1;
-            cycles <= cycles + 1;
+            clock <= clock + 1;
             proto_errors <= load_errors + dump_errors;
             case (phase)
             LOAD: if (started && loaded == n_load && load_answers == n_load) phase <= RUN;
             RUN: begin
+                cycles <= cycles + 1;
                 if (retire_late__valid)
                     $fwrite(ftrace, "%0h %0h %0h %0h %0h %0h %0h %0h\\n", {rl["thread"]},
                             {rl["pc"]}, {rl["insn"]}, {rl["rd_en"]}, {rl["rd"]}, {rl["value"]},

@@ -1,0 +1,115 @@
+"""The D1 core's RTL (``hw.core.core.Core``) running programs, checked by ``verif.core.run``:
+every retired instruction in lockstep with the core model, every byte of the scratchpad equal to
+the model's at the end, every load accepted, no stream rule broken.
+
+* The scalar core's programs run unchanged on the integrated core: the ISA tests (all on
+  Verilator, a selection on Icarus) and the C programs on four threads (Verilator: their tens of
+  thousands of cycles take minutes on Icarus).
+* The core's C programs (``verif/core/programs``): every kind of custom instruction, its errors
+  and an illegal one, ending as they end on the model (the same ``tohost``), on both simulators.
+* The GEMM kernel at shapes that are not multiples of the tile, BF16 and CFP8: D equal to the
+  SoftFloat-based reference, the counters adding up.
+* A program that waits forever is stopped by the bench's watchdog, which reports every thread and
+  every semaphore.
+
+All on the SMALL core; the D1 core runs in ``test_core_d1.py``.
+"""
+
+import pytest
+
+from hw.core.config import SMALL
+from hw.core.counters import UNIT_CAUSES
+from verif.core import programs
+from verif.core.kernels import gemm_kernel
+from verif.core.model import CoreModel
+from verif.core.run import run_core_program
+from verif.scalar import elf, riscv
+from verif.scalar import programs as scalar_programs
+
+SIMS = ("verilator", "icarus")
+ICARUS_ISA = ("add", "lw", "sd", "mulh", "divu", "jalr", "csr", "fence_i")
+
+
+def _elf(path_fn, *args, **kw):
+    try:
+        return elf.load(path_fn(*args, **kw))
+    except riscv.CompilerMissing as e:
+        pytest.skip(str(e))
+
+
+def _run(program, sim, image=None, **kw):
+    return run_core_program(program.segments if image is None else image, config=SMALL,
+                            sim=sim, tohost=program.tohost, **kw)
+
+
+def _model_result(program, image=None):
+    model = CoreModel(threads=SMALL.threads, sram=SMALL.sram, reset_pc=program.entry,
+                      tohost=program.tohost)
+    for addr, blob in (program.segments if image is None else image):
+        model.memory.write(addr, bytes(blob))
+    return model.run(1_000_000)
+
+
+@pytest.mark.parametrize("sim,name", [("verilator", n) for n in scalar_programs.ISA_TESTS]
+                         + [("icarus", n) for n in ICARUS_ISA])
+def test_isa_tests(sim, name):
+    run = _run(_elf(riscv.isa_test, name), sim, max_cycles=200_000)
+    assert run.status == "pass", (run.status, run.test)
+
+
+@pytest.mark.parametrize("name", scalar_programs.C_PROGRAMS)
+def test_c_programs_on_four_threads(name):
+    run = _run(_elf(riscv.c_program, name, workers=4), "verilator", max_cycles=2_000_000)
+    assert run.status == "pass", (run.status, run.test)
+    assert all(run.retired), run.retired
+
+
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("name", [p for p in programs.PROGRAMS if p != "deadlock"])
+def test_core_programs(sim, name):
+    """Each core program ends on the RTL as on the model (pass, or the trap its handler reports
+    for the illegal instruction), in lockstep, with the same scratchpad."""
+    program = _elf(programs.build, name)
+    want = _model_result(program)
+    run = _run(program, sim, max_cycles=400_000)
+    assert run.tohost == want.tohost, (run.status, run.tohost, want.status, want.tohost)
+    assert run.status == ("pass" if want.status == "pass" else "fail")
+
+
+def test_watchdog_reports_a_thread_waiting_forever():
+    """deadlock.c sleeps on a semaphore nobody signals: nothing retires, the bench's watchdog
+    ends the run as a hang and reports every thread's last pc, that thread asleep at the
+    dispatcher, and every semaphore."""
+    program = _elf(programs.build, "deadlock")
+    run = _run(program, "verilator", max_cycles=400_000, check=False)
+    assert run.status == "hang"
+    assert run.divergence is None and not run.memory
+    assert "thread 0: last pc 0x8" in run.watchdog
+    assert "waiting 1" in run.watchdog
+    assert "semaphore 15 " in run.watchdog
+
+
+@pytest.mark.parametrize("sim,fmt,shape", [
+    ("verilator", "bf16", (20, 24, 9)),
+    ("verilator", "cfp8", (13, 8, 21)),
+    ("verilator", "bf16", (64, 64, 64)),
+    ("icarus", "bf16", (9, 17, 5)),
+])
+def test_gemm_kernel(sim, fmt, shape):
+    """The GEMM kernel: D bit for bit equal to the SoftFloat-based reference (and to the model,
+    with the rest of the scratchpad), no error; the matrix unit's busy counter is exactly the
+    engine's beats (groups of 2×2 tiles, 4 slots, K beats each) and its five counters cover at
+    least the kernel's cycles (they count from reset; each cycle is exactly one cause, which
+    ``test_counters.py`` and each unit's tests check cycle by cycle)."""
+    kern = gemm_kernel(*shape, fmt=fmt, seed=3)
+    run = _run(kern.program, sim, image=kern.image, max_cycles=400_000)
+    assert run.status == "pass", (run.status, run.test)
+    ref, _ = kern.reference()
+    assert (kern.d_from(run.read) == ref).all()
+    res = kern.results(run.read)
+    assert res["status"] == 0
+    m, n, k = shape
+    t = SMALL.matmul.tile_rows
+    groups = -(-m // (2 * t)) * -(-n // (2 * t))
+    assert res["busy"] == groups * 4 * k
+    assert sum(res[c] for c in UNIT_CAUSES) >= res["cycles"]
