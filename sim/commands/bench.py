@@ -1,16 +1,17 @@
 """``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
 
-Six parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
+Seven parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
 throughput, :mod:`sim.bench.convert`, section ``bench``), ``matmul`` (the matrix engine's
 utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section ``bench-matmul``),
 ``sram`` (the scratchpad's bytes per cycle, :mod:`sim.bench.sram`, section ``bench-sram``),
 ``vector`` (the vector unit's operations per cycle per class and its simulation speed,
 :mod:`sim.bench.vector`, section ``bench-vector``), ``scalar`` (the scalar core's IPC with one
 and four threads on the C programs and its simulation speed, :mod:`sim.bench.scalar`, section
-``bench-scalar``) and ``noc`` (the mesh's latency/throughput curves, :mod:`sim.bench.noc`).
+``bench-scalar``), ``noc`` (the mesh's latency/throughput curves, :mod:`sim.bench.noc`) and
+``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``).
 """
 
-from sim.bench import convert, gemm, noc, scalar, sram, vector
+from sim.bench import convert, core, gemm, noc, scalar, sram, vector
 from sim.flow.toolchain import SIMULATORS
 
 from ._common import check_estimate, command_line, count
@@ -19,7 +20,7 @@ from .sim import BYTES_PER_CONVERSION, CONVERSIONS_PER_SECOND
 __all__ = ["PARTS", "add_parser", "main", "run"]
 
 #: The parts of the bench, in the order they run.
-PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc")
+PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core")
 
 
 def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
@@ -38,6 +39,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["scalar"] = scalar.run(sims=sims, write=write, command=command)
     if "noc" in parts:  # the mesh's latency/throughput curves and plots, :mod:`sim.bench.noc`
         figures["noc"] = noc.curves(write=write, command=command)
+    if "core" in parts:  # GEMM from C on the D1 core, :mod:`sim.bench.core`, bench-core
+        figures["core"] = core.run(write=write, command=command)
     return figures
 
 
@@ -59,7 +62,7 @@ def main(args):
 def add_parser(sub):
     """Add the ``bench`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
     q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
-                       description="Six parts, each rewriting its section(s) of docs/results.md: "
+                       description="Seven parts, each rewriting its section(s) of docs/results.md: "
                        "convert (the conversion unit's simulation speed and throughput), "
                        "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
                        "its simulation speed), sram (the scratchpad's bytes per cycle, on "
@@ -67,7 +70,8 @@ def add_parser(sub):
                        "class, latency, simulation speed) and scalar (the scalar core's IPC "
                        "with one and four threads on the C programs, simulation speed), noc "
                        "(the mesh's latency/throughput curves, 4x4 and 8x8, uniform and "
-                       "transpose, 1 and 2 VCs, and their plots docs/noc-*.png). Every "
+                       "transpose, 1 and 2 VCs, and their plots docs/noc-*.png), core (GEMM "
+                       "from C on one D1 core: utilisation of the 256-MAC peak). Every "
                        "result is checked against the model.")
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
     q.add_argument("--n", type=count(1), default=50_000,

@@ -26,6 +26,12 @@ def blocks():
     synthesized with them as black boxes and its figures composed from theirs: each of them
     must be a block here too (``shared_design`` gives the same design)."""
     from hw.common.arbiter import RoundRobinArbiter
+    from hw.core.config import D1 as CORE_D1
+    from hw.core.counters import counter_numbers
+    from hw.core.dispatch import Dispatcher
+    from hw.core.dma import DmaEngine
+    from hw.core.gemm import GemmSequencer
+    from hw.core.vector import VectorSequencer
     from hw.fp.convert import ConvertPipe, ConvertUnit
     from hw.fp.fma import FMAUnit
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
@@ -126,6 +132,21 @@ def blocks():
         Block("scalar.core", Design.of("scalar_core", ScalarCore, threads=4),
               "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, a divider per thread",
               fpga=False),
+        Block("core.dispatch", Design.of("core_dispatch", Dispatcher, threads=4,
+                                         counters=counter_numbers(4)),
+              "D1 core: custom-instruction decode, command registers, 16 semaphores, fences",
+              fpga=False),
+        Block("core.gemm", Design.of("core_gemm", GemmSequencer, config=D1, tag_width=7,
+                                     base=CORE_D1.sram.base, size=CORE_D1.sram.size),
+              "D1 core: GEMM sequencer (descriptors, Aᵀ/B/C reads, beats, D writes)",
+              fpga=False),
+        Block("core.vector_seq", Design.of("core_vector_seq", VectorSequencer, tag_width=7,
+                                           base=CORE_D1.sram.base, size=CORE_D1.sram.size),
+              "D1 core: vector sequencer (operand reads, unit requests, result writes)",
+              fpga=False),
+        Block("core.dma", Design.of("core_dma", DmaEngine, tag_width=7,
+                                    base=CORE_D1.sram.base, size=CORE_D1.sram.size),
+              "D1 core: DMA engine, 2D gather with descriptor lists", fpga=False),
     )}
 
 

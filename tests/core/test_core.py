@@ -3,8 +3,9 @@ every retired instruction in lockstep with the core model, every byte of the scr
 the model's at the end, every load accepted, no stream rule broken.
 
 * The scalar core's programs run unchanged on the integrated core: the ISA tests (all on
-  Verilator, a selection on Icarus) and the C programs on four threads (Verilator: their tens of
-  thousands of cycles take minutes on Icarus).
+  Verilator, a selection on Icarus; built for the scratchpad's size, which ``traps`` probes)
+  and the C programs on four threads (Verilator: their tens of thousands of cycles take
+  minutes on Icarus).
 * The core's C programs (``verif/core/programs``): every kind of custom instruction, its errors
   and an illegal one, ending as they end on the model (the same ``tohost``), on both simulators.
 * The GEMM kernel at shapes that are not multiples of the tile, BF16 and CFP8: D equal to the
@@ -53,7 +54,8 @@ def _model_result(program, image=None):
 @pytest.mark.parametrize("sim,name", [("verilator", n) for n in scalar_programs.ISA_TESTS]
                          + [("icarus", n) for n in ICARUS_ISA])
 def test_isa_tests(sim, name):
-    run = _run(_elf(riscv.isa_test, name), sim, max_cycles=200_000)
+    # built for the scratchpad's size: traps.S checks the first address past memory
+    run = _run(_elf(riscv.isa_test, name, ram_size=SMALL.sram.size), sim, max_cycles=200_000)
     assert run.status == "pass", (run.status, run.test)
 
 

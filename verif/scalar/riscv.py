@@ -106,11 +106,16 @@ def build(name, sources, *, asm=False, defines=None, depends=()):
     return out
 
 
-def isa_test(name):
-    """The ELF of the assembly test ``isa/<name>.S``."""
+def isa_test(name, *, ram_size=None):
+    """The ELF of the assembly test ``isa/<name>.S``; ``ram_size``: the bytes of memory the
+    tests that probe the end of memory (``traps``) assume, when not ``RAM_SIZE`` (the D1 core's
+    scratchpad)."""
     if name not in p.ISA_TESTS:
         raise ValueError(f"no assembly test {name!r}; expected one of {', '.join(p.ISA_TESTS)}")
-    return build(f"isa/{name}", [p.DIR / "isa" / f"{name}.S"], asm=True)
+    if ram_size is None or ram_size == p.RAM_SIZE:
+        return build(f"isa/{name}", [p.DIR / "isa" / f"{name}.S"], asm=True)
+    return build(f"isa/{name}-{ram_size:x}", [p.DIR / "isa" / f"{name}.S"], asm=True,
+                 defines={"D1_RAM_SIZE": hex(ram_size)})
 
 
 def c_program(name, *, workers=1):
