@@ -1,0 +1,24 @@
+"""The D1 core (2×2 block of 8×8 arrays, 1.25 MB scratchpad) on Verilator: the GEMM kernel at a
+shape that is not a multiple of the 16×16 tile, checked in lockstep with the core model, the whole
+scratchpad equal to the model's and D bit for bit equal to the SoftFloat-based reference; the
+matrix unit busy exactly for the engine's beats. (Icarus: the SMALL core, ``test_core.py``; the
+D1 core on Icarus takes too long for the regression. The 256³ figures come from ``d1core bench
+--only core``.)"""
+
+from hw.core.config import D1
+from verif.core.kernels import gemm_kernel
+from verif.core.run import run_core_program
+
+
+def test_gemm_kernel_on_the_d1_core():
+    m, n, k = 40, 72, 24
+    kern = gemm_kernel(m, n, k, fmt="bf16", seed=4)
+    run = run_core_program(kern.image, config=D1, sim="verilator", tohost=kern.program.tohost,
+                           max_cycles=200_000)
+    assert run.status == "pass", (run.status, run.test)
+    ref, _ = kern.reference()
+    assert (kern.d_from(run.read) == ref).all()
+    res = kern.results(run.read)
+    t = D1.matmul.tile_rows
+    groups = -(-m // (2 * t)) * -(-n // (2 * t))
+    assert res["status"] == 0 and res["busy"] == groups * 4 * k
