@@ -110,7 +110,9 @@ class VectorSequencer(wiring.Component):
         for the scratchpad and unit latency: 40 keep one-line commands at one per cycle).
     base, size : int
         The scratchpad's byte addresses in the command's address space: ``base ..
-        base + size - 1`` (multiples of 64); port addresses are relative to ``base``.
+        base + size - 1``: ``base`` a multiple of the smallest power of two that holds
+        ``size`` (the scratchpad's window, ``hw.sram.config.SRAMConfig.base``), ``size`` of 64.
+        Port addresses are the command's (absolute), as the scratchpad takes them.
 
     Members
     -------
@@ -161,6 +163,10 @@ class VectorSequencer(wiring.Component):
         if base % LINE_BYTES:
             raise ValueError(f"base must be a multiple of {LINE_BYTES}, not {base!r}")
         self.size = check_int("size", size, LINE_BYTES, min(1 << addr_bits, (1 << 32) - base))
+        window = 1 << (size - 1).bit_length()
+        if base % window:
+            raise ValueError(f"base must be a multiple of {window:#x} (the window that holds "
+                             f"size), not {base:#x}")
         if size % LINE_BYTES:
             raise ValueError(f"size must be a multiple of {LINE_BYTES}, not {size!r}")
         rd = memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE_BYTES,
@@ -432,7 +438,8 @@ class VectorSequencer(wiring.Component):
         free = {k: credits[k] != self.depth for k in slots}
         m.d.comb += [
             req.valid.eq(fifo.r_rdy & Mux(sel_y, free["y"], free["x"])),
-            req.payload.addr.eq(Mux(sel_y, at["y"], at["x"])),
+            # offsets within the window, so base | offset is the address
+            req.payload.addr.eq(Mux(sel_y, at["y"], at["x"]) | self.base),
             req.payload.tag.eq(Mux(sel_y, _SLOT_TAG["y"], _SLOT_TAG["x"])),
         ]
         issued = req.valid & req.ready
@@ -543,7 +550,7 @@ class VectorSequencer(wiring.Component):
         ]
         with m.If(~refused):
             m.d.comb += ev_w.info.code.eq(code)
-        m.d.comb += [self.w_req.valid.eq(wq.r_rdy), self.w_req.payload.addr.eq(wq_r.addr),
+        m.d.comb += [self.w_req.valid.eq(wq.r_rdy), self.w_req.payload.addr.eq(wq_r.addr | self.base),
                      self.w_req.payload.data.eq(wq_r.data),
                      self.w_req.payload.mask.eq(Const(-1, LINE_BYTES)),
                      self.w_req.payload.tag.eq(0), wq.r_en.eq(self.w_req.ready)]

@@ -45,6 +45,8 @@ _STATEFUL = {"rdflags", "clrflags", "seed"}
     ({"depth": "4"}, TypeError, r"^depth must be an integer, not '4'$"),
     ({"cmd_depth": 200}, ValueError, r"^cmd_depth must be in 2\.\.128, not 200$"),
     ({"base": 32}, ValueError, r"^base must be a multiple of 64, not 32$"),
+    ({"base": 0x10000, "size": 0x18000}, ValueError,
+     r"^base must be a multiple of 0x20000 \(the window that holds size\), not 0x10000$"),
     ({"size": 100}, ValueError, r"^size must be a multiple of 64, not 100$"),
     ({"addr_bits": 12, "size": 8192}, ValueError, r"^size must be in 64\.\.4096, not 8192$"),
 ])
@@ -272,7 +274,7 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
     loaded with ``lines`` through its ``rw`` port first and read back through ``rr``."""
     rnd = random.Random(seed)
     dut = VectorSequencer(base=base, size=SIZE, **kwargs)
-    memory = Memory(mem_size)
+    memory = Memory(mem_size, base=base)
     memory.lines.update(lines)
     ports = {n: MemPort(memory, latency=latency, p_stall=(port_stall or {}).get(n, p_stall),
                         rnd=rnd) for n in ("r0", "r1", "w")}
@@ -540,8 +542,8 @@ def test_refused_read_is_range():
 
 
 def test_base_offset():
-    """With ``base``, the command's addresses are base-relative on the ports; below base is
-    RANGE."""
+    """With ``base`` (0x8000_0000, as in the D1 core), the ports carry the command's addresses
+    as they are (the scratchpad decodes its window); below base is RANGE."""
     rnd = random.Random(8)
     lines = random_lines(rnd, kind="int")
     base = 0x8000_0000

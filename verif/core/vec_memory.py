@@ -18,15 +18,16 @@ __all__ = ["Memory", "MemPort"]
 
 
 class Memory:
-    """``size`` bytes (all zero) in lines of ``line`` bytes, stored sparsely by line index."""
+    """``size`` bytes (all zero) from address ``base`` in lines of ``line`` bytes, stored
+    sparsely by line index (line ``i`` holds bytes ``base + i·line ..``)."""
 
-    def __init__(self, size, *, line=64):
-        self.size, self.line = size, line
+    def __init__(self, size, *, line=64, base=0):
+        self.size, self.line, self.base = size, line, base
         self.lines = {}
 
     def status(self, addr, width):
         """The status of an access of ``width`` bytes at ``addr`` (refused or OK)."""
-        if addr >= self.size:
+        if not 0 <= addr - self.base < self.size:
             return Status.OUT_OF_RANGE
         if addr % width:
             return Status.MISALIGNED
@@ -37,8 +38,9 @@ class Memory:
         status = self.status(addr, width)
         if status is not Status.OK:
             return 0, status
-        word = self.lines.get(addr // self.line, 0)
-        shift = 8 * (addr % self.line)
+        off = addr - self.base
+        word = self.lines.get(off // self.line, 0)
+        shift = 8 * (off % self.line)
         return (word >> shift) & ((1 << (8 * width)) - 1), status
 
     def write(self, addr, data, mask, width):
@@ -46,7 +48,8 @@ class Memory:
         status = self.status(addr, width)
         if status is not Status.OK:
             return status
-        index, shift = addr // self.line, 8 * (addr % self.line)
+        off = addr - self.base
+        index, shift = off // self.line, 8 * (off % self.line)
         word = self.lines.get(index, 0)
         for i in range(width):
             if mask >> i & 1:
