@@ -550,7 +550,8 @@ class VectorSequencer(wiring.Component):
         ]
         with m.If(~refused):
             m.d.comb += ev_w.info.code.eq(code)
-        m.d.comb += [self.w_req.valid.eq(wq.r_rdy), self.w_req.payload.addr.eq(wq_r.addr | self.base),
+        m.d.comb += [self.w_req.valid.eq(wq.r_rdy),
+                     self.w_req.payload.addr.eq(wq_r.addr | self.base),
                      self.w_req.payload.data.eq(wq_r.data),
                      self.w_req.payload.mask.eq(Const(-1, LINE_BYTES)),
                      self.w_req.payload.tag.eq(0), wq.r_en.eq(self.w_req.ready)]
