@@ -30,7 +30,6 @@ from verif.core.model import (
     LINE,
     CoreModel,
     ModelError,
-    counter_numbers,
     pack_struct,
     reads_counter,
     unpack_struct,
@@ -472,13 +471,16 @@ def test_illegal_encodings_and_operands(unit, funct3, funct7, rs1):
 
 def test_rdctr():
     m = model()
-    assert counter_numbers() >= {0, 4, 16, 36, 64, 91, 0x7F}
-    assert 5 not in counter_numbers() and 92 not in counter_numbers()
+    numbers = CoreModel(threads=4).counters
+    assert numbers >= {0, 4, 16, 36, 64, 91, 0x7F}
+    assert 5 not in numbers and 92 not in numbers
+    assert 64 + 8 * 3 not in CoreModel(threads=3).counters     # the RTL's set, per thread count
     m.iss.cycle = 1234
     m.iss.threads[1].instret = 77
     assert call(m, Unit.SYNC, SyncFn.RDCTR, Counter.CYCLES, rd=1) == 1234
     assert call(m, Unit.SYNC, SyncFn.RDCTR, 64 + 8 + Counter.THREAD_ISSUED, rd=1) == 77
-    assert call(m, Unit.SYNC, SyncFn.RDCTR, 64 + 8 * 3, rd=1) == 0   # a missing thread
+    with pytest.raises(CoprocessorIllegal):      # a thread this core lacks: as the RTL does
+        call(m, Unit.SYNC, SyncFn.RDCTR, 64 + 8 * 3, rd=1)
     assert call(m, Unit.SYNC, SyncFn.RDCTR, 16 + Counter.UNIT_IDLE, rd=1) == 0
     m.counter = lambda thread, n: 1000 * thread + n
     assert call(m, Unit.SYNC, SyncFn.RDCTR, 33, rd=1, thread=1) == 1033

@@ -96,6 +96,7 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
+from hw.core.counters import counter_numbers
 from hw.core.isa import (
     DESCRIPTOR_BYTES,
     SEM_BITS,
@@ -124,7 +125,7 @@ from verif.scalar.iss import ISS, CoprocessorIllegal, CoprocessorWait, Memory
 from verif.vector.model import OPS, VectorUnitModel
 
 __all__ = ["CoreModel", "VectorState", "ModelError", "pack_struct", "unpack_struct",
-           "reads_counter", "counter_numbers", "STATUS_UNITS", "LINE"]
+           "reads_counter", "STATUS_UNITS", "LINE"]
 
 #: Bytes of a scratchpad line (the alignment of unit operands and descriptors).
 LINE = 64
@@ -183,18 +184,6 @@ def _signal(value):
     return unpack_struct(Signal, value & ((1 << data.Layout.cast(Signal).size) - 1))
 
 
-def counter_numbers():
-    """Every counter number RDCTR accepts (hw.core.isa.Counter)."""
-    units = {16 * u + c for u in range(len(STATUS_UNITS))
-             for c in (Counter.UNIT_BUSY, Counter.UNIT_PORT, Counter.UNIT_OPERAND,
-                       Counter.UNIT_BACKPRESSURE, Counter.UNIT_IDLE)}
-    threads = {64 + 8 * t + r for t in range(MAX_THREADS)
-               for r in (Counter.THREAD_ISSUED, Counter.THREAD_NOT_RUNNING,
-                         Counter.THREAD_WAITING, Counter.THREAD_BLOCKED)}
-    return frozenset(units | threads | {Counter.CYCLES})
-
-
-_COUNTERS = counter_numbers()
 
 
 def reads_counter(insn):
@@ -245,6 +234,8 @@ class CoreModel:
         self.errors = {u: (Error.NONE, 0) for u in STATUS_UNITS}
         self.operands = {k: getattr(v, "value", v) for k, v in DEFAULT_OPERANDS.items()}
         self.vector = [VectorState() for _ in range(threads)]
+        #: The RDCTR numbers that name a counter: the RTL's (``hw.core.counters``).
+        self.counters = frozenset(counter_numbers(threads))
         self.vector_unit = VectorUnitModel()
 
     # --- running --------------------------------------------------------------------------
@@ -498,13 +489,12 @@ class CoreModel:
             code, addr = self.errors[unit]
             self.errors[unit] = (Error.NONE, 0)
             return int(code) | addr << 32
-        if rs1 not in _COUNTERS:
+        if rs1 not in self.counters:
             raise CoprocessorIllegal
         if self.counter is not None:
             return self.counter(thread, rs1)
         if rs1 == Counter.CYCLES:
             return self.iss.cycle
         if rs1 >= 64 and (rs1 - 64) % 8 == Counter.THREAD_ISSUED:
-            t = (rs1 - 64) // 8
-            return self.iss.threads[t].instret if t < len(self.iss.threads) else 0
+            return self.iss.threads[(rs1 - 64) // 8].instret    # a thread the core has
         return 0
