@@ -14,7 +14,7 @@ from hw.matmul import config as matmul_config
 from hw.matmul.config import MatmulConfig
 from hw.scalar.isa import MAX_THREADS, RAM_BASE
 from hw.sram import config as sram_config
-from hw.sram.config import SRAMConfig
+from hw.sram.config import PORTS, SRAMConfig, request_layout, response_layout
 
 __all__ = ["CoreConfig", "D1", "SMALL", "PRESETS", "get_preset", "UNIT_TAG_WIDTH"]
 
@@ -53,6 +53,13 @@ class CoreConfig:
         if self.sram.tag_width != UNIT_TAG_WIDTH + 1:
             raise ValueError(f"sram.tag_width must be {UNIT_TAG_WIDTH + 1}, "
                              f"not {self.sram.tag_width}")
+
+    def unit_port_layouts(self, port):
+        """``(request, response)`` layouts of a requester's side of the shared scratchpad port
+        ``port`` (``"vr0"``, ``"rr"``, ...): the port's, with a ``UNIT_TAG_WIDTH``-bit tag."""
+        spec = lookup("scratchpad port", {s.name: s for s in PORTS}, port)
+        sram = dataclasses.replace(self.sram, tag_width=UNIT_TAG_WIDTH)
+        return request_layout(spec, sram), response_layout(spec, sram)
 
     def __str__(self):
         return (f"{self.name} ({self.threads} threads, {self.sram.size // 1024} KB scratchpad, "

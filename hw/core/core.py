@@ -4,7 +4,6 @@ with the matrix engine and the vector unit, the DMA engine and the counters, wir
 docs/core.md has the picture, the ports each unit uses and the counters.
 """
 
-import dataclasses
 
 from amaranth.hdl import Module, ResetInserter
 from amaranth.lib import data, stream, wiring
@@ -17,7 +16,6 @@ from hw.matmul.engine import MatmulEngine
 from hw.scalar.core import ScalarCore
 from hw.scalar.isa import MAX_THREADS
 from hw.scalar.writeback import RetirePort
-from hw.sram.config import PORTS, request_layout, response_layout
 from hw.sram.scratchpad import Scratchpad
 from hw.vector.unit import VectorUnit
 
@@ -31,7 +29,6 @@ from .vector import VectorSequencer
 
 __all__ = ["Core", "StoreTap"]
 
-_SPECS = {spec.name: spec for spec in PORTS}
 #: A scalar store the scratchpad took (for the testbench's ``tohost`` watch).
 StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
 
@@ -62,15 +59,8 @@ class Core(wiring.Component):
     def __init__(self, config):
         self.config = check_instance("config", config, CoreConfig)
         sc = config.sram
-
-        def port(name, tag_width=UNIT_TAG_WIDTH):
-            spec = _SPECS[name]
-            cfg = _with_tag(sc, tag_width)
-            return (stream.Signature(request_layout(spec, cfg)),
-                    stream.Signature(response_layout(spec, cfg)))
-
-        rr_req, rr_resp = port("rr")
-        rw_req, rw_resp = port("rw")
+        rr_req, rr_resp = (stream.Signature(x) for x in config.unit_port_layouts("rr"))
+        rw_req, rw_resp = (stream.Signature(x) for x in config.unit_port_layouts("rw"))
         self._scratchpad = Scratchpad(config=sc)
         super().__init__({
             "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
@@ -180,8 +170,3 @@ class Core(wiring.Component):
         ]
         return m
 
-
-def _with_tag(sram, tag_width):
-    """The scratchpad's configuration with requests tagged ``tag_width`` bits (a requester's
-    side of a shared port)."""
-    return dataclasses.replace(sram, tag_width=tag_width)

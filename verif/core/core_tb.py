@@ -18,17 +18,16 @@ core, in three phases, and Python only writes the files, starts the run and chec
 scratchpad with the model's memory.
 """
 
-import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.core.config import UNIT_TAG_WIDTH, CoreConfig
+from hw.core.config import CoreConfig
 from hw.core.core import StoreTap
 from hw.core.isa import SEM_BITS, SEMAPHORES
 from hw.scalar.isa import MAX_THREADS, RAM_BASE, RetireRecord
-from hw.sram.config import LINE_BYTES, PORTS, request_layout, response_layout
+from hw.sram.config import LINE_BYTES
 from sim.flow.build import Design
 from sim.flow.toolchain import BUILD
 from verif.harness import harness_sources, verilog_string
@@ -41,13 +40,10 @@ __all__ = ["CoreBench", "bench_verilog", "load_words", "parse_dump", "HANG_CYCLE
 HANG_CYCLES = 4096
 TAIL_CYCLES = 64
 STATUS = {1: "tohost", 2: "timeout", 3: "hang"}
-_SPECS = {spec.name: spec for spec in PORTS}
 
 
 def _host_layouts(config):
-    sram = dataclasses.replace(config.sram, tag_width=UNIT_TAG_WIDTH)
-    return {name: (request_layout(_SPECS[name], sram), response_layout(_SPECS[name], sram))
-            for name in ("rr", "rw")}
+    return {name: config.unit_port_layouts(name) for name in ("rr", "rw")}
 
 
 def bench_verilog(core_name, config, *, name):
