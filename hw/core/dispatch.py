@@ -10,6 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arbiter import RoundRobinArbiter
+from hw.common.arith import add_many
 from hw.common.params import check_int
 from hw.scalar.isa import MAX_THREADS, XLEN, CoprocRequest, CoprocResponse
 
@@ -86,13 +87,14 @@ class Dispatcher(wiring.Component):
 
     Contract
     --------
-    A thread has at most one instruction at the dispatcher (the scalar core sends a thread's next
-    one after the answer): the request is taken into the thread's registers at once
-    (``i.ready`` = 1), decoded there, and answered when its condition holds (``Kind``); one
-    answer leaves per cycle, threads in round-robin order. Commands of several threads for one
-    unit go in round-robin order; a unit that is not ready holds its threads (their answers wait,
-    so a full queue stalls the issuing thread, not the others). The semaphores take, in one
-    cycle, one SSET or SADD and one signal from each unit (added together; SSET first).
+    A thread has at most one instruction at the dispatcher (the scalar core sends a thread's
+    next one after the answer): the request is taken at once (``i.ready`` = 1), registered,
+    decoded into the thread's registers the next cycle, and answered when its condition holds
+    (``Kind``); one answer leaves per cycle, threads in round-robin order. Commands of several
+    threads for one unit go in round-robin order; a unit that is not ready holds its threads
+    (their answers wait, so a full queue stalls the issuing thread, not the others). The
+    semaphores take, in one cycle, one SSET or SADD and one signal from each unit (added
+    together; SSET first).
     """
 
     def __init__(self, *, threads=MAX_THREADS, counters=()):
@@ -137,14 +139,27 @@ class Dispatcher(wiring.Component):
                              Kind.WAIT, Kind.FENCE, Kind.RESULT))]
 
         # --- Decode: the request goes into its thread's registers ------------------------------
-        req = self.i.payload
+        # The request is registered first (one cycle), with the semaphore an SSET or SADD names
+        # decoded on the way in (one-hot): the decode and the semaphores' adders would otherwise
+        # be one path from the scalar core to the semaphores (94 gate levels). Every request
+        # waits the same cycle, so the order of effects is unchanged.
+        req = Signal(CoprocRequest)
+        taking = Signal()
+        set_sem = Signal(SEMAPHORES)    # SSET / SADD of the registered request, one-hot
+        add_sem = Signal(SEMAPHORES)
         m.d.comb += self.i.ready.eq(1)
+        m.d.sync += [req.eq(self.i.payload), taking.eq(self.i.valid)]
+        nxt = self.i.payload
+        sync_ok = (self.i.valid & (nxt.insn[0:7] == Unit.SYNC) & (nxt.insn[25:32] == 0)
+                   & (nxt.rs1 < SEMAPHORES))
+        for sem in range(SEMAPHORES):
+            hit = sync_ok & (nxt.rs1[:4] == sem)
+            m.d.sync += [set_sem[sem].eq(hit & (nxt.insn[12:15] == SyncFn.SSET)),
+                         add_sem[sem].eq(hit & (nxt.insn[12:15] == SyncFn.SADD))]
         opcode, rd, funct3 = req.insn[0:7], req.insn[7:12], req.insn[12:15]
         funct7 = req.insn[25:32]
         decoded = Signal(thread_state)
         sem_ok = req.rs1 < SEMAPHORES
-        set_sem = Signal()          # SSET / SADD of this request, on req.rs1
-        add_sem = Signal()
         vset = Signal(3)            # VSETCFG, VSETSTRIDE, VSETDC
         m.d.comb += [decoded.rd.eq(rd), decoded.insn.eq(req.insn), decoded.rs1.eq(req.rs1),
                      decoded.rs2.eq(req.rs2), decoded.sem.eq(req.rs1[:4]),
@@ -180,9 +195,9 @@ class Dispatcher(wiring.Component):
                     m.d.comb += illegal.eq(1)
                 with m.Switch(funct3):
                     with m.Case(SyncFn.SSET):
-                        m.d.comb += [illegal.eq(~sem_ok), set_sem.eq(1)]
+                        m.d.comb += illegal.eq(~sem_ok)
                     with m.Case(SyncFn.SADD):
-                        m.d.comb += [illegal.eq(~sem_ok), add_sem.eq(1)]
+                        m.d.comb += illegal.eq(~sem_ok)
                     with m.Case(SyncFn.SWAIT):
                         m.d.comb += [illegal.eq(~sem_ok), decoded.kind.eq(Kind.WAIT)]
                     with m.Case(SyncFn.SREAD):
@@ -208,9 +223,7 @@ class Dispatcher(wiring.Component):
             with m.Default():
                 m.d.comb += illegal.eq(1)
         with m.If(illegal):
-            m.d.comb += [decoded.kind.eq(Kind.ANSWER), decoded.error.eq(1),
-                         set_sem.eq(0), add_sem.eq(0), vset.eq(0)]
-        taking = self.i.valid
+            m.d.comb += [decoded.kind.eq(Kind.ANSWER), decoded.error.eq(1), vset.eq(0)]
         status_read = Signal(len(QUEUED))
         with m.If(taking & ~illegal & (opcode == Unit.SYNC) & (funct3 == SyncFn.STATUS)):
             m.d.comb += status_read.eq(1 << req.rs1[:2])
@@ -261,13 +274,13 @@ class Dispatcher(wiring.Component):
                            for d in dones)
             m.d.sync += outstanding[t].eq(outstanding[t] + issued[t] - finished)
         for s in range(SEMAPHORES):
-            mine = req.rs1 == s
-            start = Mux(taking & set_sem & mine, req.rs2[:SEM_BITS], sems[s])
-            adds = [Mux(taking & add_sem & mine, req.rs2[:SEM_BITS], 0)]
+            start = Mux(set_sem[s], req.rs2[:SEM_BITS], sems[s])
+            adds = [Mux(add_sem[s], req.rs2[:SEM_BITS], 0)]
             for d in dones:
                 sig = d.payload.signal
                 adds.append(Mux(d.valid & sig.enable & (sig.sem == s), sig.amount, 0))
-            m.d.sync += sems[s].eq(start + sum(adds))
+            m.d.sync += sems[s].eq(add_many(m, [start, *adds], width=SEM_BITS,
+                                            name=f"sem{s}"))
         for u, (reg, err) in enumerate(zip(errors, (self.matrix_error, self.vector_error,
                                                     self.dma_error), strict=True)):
             record, new = err.valid, err.payload
