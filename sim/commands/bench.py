@@ -8,7 +8,8 @@ utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section `
 :mod:`sim.bench.vector`, section ``bench-vector``), ``scalar`` (the scalar core's IPC with one
 and four threads on the C programs and its simulation speed, :mod:`sim.bench.scalar`, section
 ``bench-scalar``), ``noc`` (the mesh's latency/throughput curves, :mod:`sim.bench.noc`) and
-``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``).
+``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``; layer
+normalisation on its vector unit, section ``bench-core-layernorm``).
 """
 
 from sim.bench import convert, core, gemm, noc, scalar, sram, vector
@@ -41,6 +42,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["noc"] = noc.curves(write=write, command=command)
     if "core" in parts:  # GEMM from C on the D1 core, :mod:`sim.bench.core`, bench-core
         figures["core"] = core.run(write=write, command=command)
+        # layer normalisation on the vector unit, bench-core-layernorm
+        figures["core-layernorm"] = core.run_layernorm(write=write, command=command)
     return figures
 
 

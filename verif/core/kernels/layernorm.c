@@ -23,9 +23,10 @@
    t + (j·R + r)·64: the sum of lines j and j + n − h of every row (h = n/2) is then one VOP of
    h·R contiguous lines, whatever the row count, and log2(L) of them reduce a row to a line.
 
-   -D flags (layernorm.py): R, C, NEWTON; WS_BYTES and the byte offsets in ws of the buffers
-   OFF_K (K_LINES constant lines), OFF_GAMMA, OFF_BETA, OFF_X (R×L lines), OFF_ST (ST_LINES
-   arrays of R lines), OFF_T (H×R lines), OFF_D (R×L lines), OFF_Y (R×H lines of BF16); the
+   -D flags (layernorm.py): R, C, NEWTON, P; WS_BYTES and the byte offsets in ws of the buffers
+   OFF_K (K_LINES constant lines), OFF_GAMMA, OFF_BETA, OFF_X (R rows of P lines, L used),
+   OFF_ST (ST_LINES arrays of R lines), OFF_T (H×R lines), OFF_D (R rows of P lines), OFF_Y
+   (R×H lines of BF16); the
    constants' FP32/INT32 codes K_INV_C, K_EPS, K_HALF, K_THREE_HALVES, K_MAGIC; VECTOR_CTR the
    RDCTR number of the vector unit's first counter (busy; port, operand, backpressure, idle
    follow).
@@ -39,11 +40,15 @@
 #define LINE 64
 #define L (C / 16)          /* lines of a row */
 #define H ((L + 1) / 2)     /* lines of the tree's first level; BF16 lines of an output row */
+/* P (-D): the row stride of x and d in lines, L or L + 1, odd: a VOP down a column of rows
+   then visits every bank of the scratchpad (a stride of a multiple of the bank count would read
+   one bank line after line, each read colliding with the other port's) */
 #define FP32 D1_VT_FP32
 #define INT32 D1_VT_INT32
 
 _Static_assert(C % 16 == 0 && C >= 16, "C is a multiple of 16 lanes");
-_Static_assert(R * LINE <= 32767 && L * LINE <= 32767, "strides fit VectorStrides' 16 bits");
+_Static_assert(R * LINE <= 32767 && P * LINE <= 32767, "strides fit VectorStrides' 16 bits");
+_Static_assert(P >= L && P % 2 == 1, "rows of x and d are an odd number of lines apart");
 
 /* The constant lines (every lane the same code), in this order at OFF_K. */
 enum { KI_INV_C, KI_EPS, KI_HALF, KI_THREE_HALVES, KI_MAGIC, KI_ONE, KI_NEG_ZERO, KI_ZERO, KI_N };
@@ -130,10 +135,10 @@ int main(void)
     const long h = L / 2;
 
     /* mean: the first tree level from x (line h copied when L is odd: x + (−0) is x) */
-    GRID(D1_VOP_ADD, FP32, 0, 0, by_rows, R, h, G(X, L * LINE, LINE),
-         G(X + (L - h) * LINE, L * LINE, LINE), NONE, G(T, LINE, R * LINE));
+    GRID(D1_VOP_ADD, FP32, 0, 0, by_rows, R, h, G(X, P * LINE, LINE),
+         G(X + (L - h) * LINE, P * LINE, LINE), NONE, G(T, LINE, R * LINE));
     if (L % 2)
-        STAT(D1_VOP_ADD, FP32, 0, G(X + h * LINE, L * LINE, 0), ONE(KL(KI_NEG_ZERO)), NONE,
+        STAT(D1_VOP_ADD, FP32, 0, G(X + h * LINE, P * LINE, 0), ONE(KL(KI_NEG_ZERO)), NONE,
              ROWS(T + h * R * LINE));
     tree(H);
     STAT(D1_VOP_REDSUM, FP32, 0, ROWS(T), NONE, NONE, ROWS(ST(S_SUM)));
@@ -141,17 +146,17 @@ int main(void)
     STAT(D1_VOP_BCAST, FP32, 0, ROWS(ST(S_MEAN0)), NONE, NONE, ROWS(ST(S_MEAN)));
 
     /* d = x − mean */
-    GRID(D1_VOP_SUB, FP32, 0, 0, 1, R, L, G(X, L * LINE, LINE), ROWS(ST(S_MEAN)), NONE,
-         G(D, L * LINE, LINE));
+    GRID(D1_VOP_SUB, FP32, 0, 0, 1, R, L, G(X, P * LINE, LINE), ROWS(ST(S_MEAN)), NONE,
+         G(D, P * LINE, LINE));
 
     /* sum of squares: the first level as MUL (the upper lines) then FMA, then the tree */
-    GRID(D1_VOP_MUL, FP32, 0, 0, by_rows, R, h, G(D + (L - h) * LINE, L * LINE, LINE),
-         G(D + (L - h) * LINE, L * LINE, LINE), NONE, G(T, LINE, R * LINE));
+    GRID(D1_VOP_MUL, FP32, 0, 0, by_rows, R, h, G(D + (L - h) * LINE, P * LINE, LINE),
+         G(D + (L - h) * LINE, P * LINE, LINE), NONE, G(T, LINE, R * LINE));
     if (L % 2)
-        STAT(D1_VOP_MUL, FP32, 0, G(D + h * LINE, L * LINE, 0), G(D + h * LINE, L * LINE, 0),
+        STAT(D1_VOP_MUL, FP32, 0, G(D + h * LINE, P * LINE, 0), G(D + h * LINE, P * LINE, 0),
              NONE, ROWS(T + h * R * LINE));
     /* in place on t: by lines, so that each VOP's t lines lie above the earlier ones' */
-    GRID(D1_VOP_FMA, FP32, 0, 0, 0, R, h, G(D, L * LINE, LINE), G(D, L * LINE, LINE),
+    GRID(D1_VOP_FMA, FP32, 0, 0, 0, R, h, G(D, P * LINE, LINE), G(D, P * LINE, LINE),
          G(T, LINE, R * LINE), G(T, LINE, R * LINE));
     tree(H);
     STAT(D1_VOP_REDSUM, FP32, 0, ROWS(T), NONE, NONE, ROWS(ST(S_SSQ)));
@@ -173,13 +178,13 @@ int main(void)
     /* y = d·r·gamma + beta, in place on d by rows (upwards), then narrowed to BF16: even lines
        into the low halves of y's lines (the high halves from a zero line), odd lines into the
        high halves (c = the line itself) */
-    GRID(D1_VOP_MUL, FP32, 0, 0, 1, R, L, G(D, L * LINE, LINE), ROWS(ST(S_R)), NONE,
-         G(D, L * LINE, LINE));
-    GRID(D1_VOP_FMA, FP32, 0, 0, 1, R, L, G(D, L * LINE, LINE), G(GAMMA, 0, LINE),
-         G(BETA, 0, LINE), G(D, L * LINE, LINE));
-    GRID(D1_VOP_NARROW, FP32, D1_FMT_BF16, 0, 1, R, H, G(D, L * LINE, 2 * LINE),
+    GRID(D1_VOP_MUL, FP32, 0, 0, 1, R, L, G(D, P * LINE, LINE), ROWS(ST(S_R)), NONE,
+         G(D, P * LINE, LINE));
+    GRID(D1_VOP_FMA, FP32, 0, 0, 1, R, L, G(D, P * LINE, LINE), G(GAMMA, 0, LINE),
+         G(BETA, 0, LINE), G(D, P * LINE, LINE));
+    GRID(D1_VOP_NARROW, FP32, D1_FMT_BF16, 0, 1, R, H, G(D, P * LINE, 2 * LINE),
          NONE, ONE(KL(KI_ZERO)), G(Y, H * LINE, LINE));
-    GRID(D1_VOP_NARROW, FP32, D1_FMT_BF16, 1, 1, R, h, G(D + LINE, L * LINE, 2 * LINE),
+    GRID(D1_VOP_NARROW, FP32, D1_FMT_BF16, 1, 1, R, h, G(D + LINE, P * LINE, 2 * LINE),
          NONE, G(Y, H * LINE, LINE), G(Y, H * LINE, LINE));
     d1_fence();
 

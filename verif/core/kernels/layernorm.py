@@ -17,9 +17,12 @@ FP32 values on the vector unit, BF16 out.
 Layout (byte offsets in the kernel's ``ws``, each a whole number of 64-byte lines, in this
 order, which the kernel's schedule relies on: a phase's reads lie outside the span of its own
 destinations, see ``layernorm.c``): ``k`` the constant lines, ``gamma``, ``beta``, ``x`` (row r
-at ``x + r·L·64``), ``st`` (the per-row statistics), ``t`` (the reduction tree, line j of row r
-at ``t + (j·R + r)·64``), ``d`` (x − mean, then the FP32 result), ``y`` (BF16, row r at
-``y + r·H·64``), with ``L = cols/16`` lines a row and ``H = ceil(L/2)``.
+at ``x + r·P·64``), ``st`` (the per-row statistics), ``t`` (the reduction tree, line j of row r
+at ``t + (j·R + r)·64``), ``d`` (x − mean, then the FP32 result; row r at ``d + r·P·64``),
+``y`` (BF16, row r at ``y + r·H·64``), with ``L = cols/16`` lines a row, ``H = ceil(L/2)`` and
+the row stride ``P`` = L rounded up to an odd number (:func:`row_lines`: a column of rows then
+visits every bank; at an even stride a multiple of the bank count every read of a column
+would collide with the other port's in one bank).
 """
 
 from dataclasses import dataclass
@@ -32,7 +35,8 @@ from hw.core.counters import UNIT_CAUSES, counter_index
 from verif.scalar import elf, riscv
 
 __all__ = ["EPS", "MAGIC", "NEWTON", "LayerNormKernel", "constants", "error_bound", "fma32",
-           "layernorm_float64", "layernorm_kernel", "layernorm_numpy", "layout", "vop_lines"]
+           "layernorm_float64", "layernorm_kernel", "layernorm_numpy", "layout", "row_lines",
+           "vop_lines"]
 
 DIR = Path(__file__).resolve().parent
 LINE = 64
@@ -48,7 +52,7 @@ EPS = np.float32(1e-5)
 K_LINES = 8
 ST_LINES = 11
 MAX_ROWS = 511      # a row stride of 64 bytes per row must fit the VOP's 16-bit signed stride
-MAX_COLS = 8176     # likewise L·64 bytes per row
+MAX_COLS = 8176     # likewise P·64 bytes per row (P = cols/16 rounded up to odd: 511)
 #: d1_result's words (layernorm.c).
 RESULT_WORDS = ("cycles", *UNIT_CAUSES, "status", "flags")
 
@@ -63,14 +67,19 @@ def _check_shape(rows, cols):
         raise ValueError(f"cols must be a multiple of {LANES} in {LANES}..{MAX_COLS}, not {cols}")
 
 
+def row_lines(cols):
+    """The row stride of x and d in lines: cols/16 rounded up to an odd number."""
+    return cols // LANES | 1
+
+
 def layout(rows, cols):
     """The byte offsets of the kernel's buffers in ``ws`` (``OFF_*``) and its size
     (``WS_BYTES``)."""
     _check_shape(rows, cols)
-    lines = cols // LANES
+    lines, stride = cols // LANES, row_lines(cols)
     half = (lines + 1) // 2
-    sizes = {"K": K_LINES, "GAMMA": lines, "BETA": lines, "X": rows * lines,
-             "ST": ST_LINES * rows, "T": half * rows, "D": rows * lines, "Y": rows * half}
+    sizes = {"K": K_LINES, "GAMMA": lines, "BETA": lines, "X": rows * stride,
+             "ST": ST_LINES * rows, "T": half * rows, "D": rows * stride, "Y": rows * half}
     out, at = {}, 0
     for name, n in sizes.items():
         out[f"OFF_{name}"] = at
@@ -250,7 +259,7 @@ def layernorm_kernel(rows, cols, *, seed=0):
     random mean (±4) and spread (e^-3 .. e^2) of normal values, row 0 constant when there are
     two or more rows (variance 0: r = 1/sqrt(eps)); gamma around 1, beta around 0."""
     offsets = layout(rows, cols)
-    defines = {"R": rows, "C": cols, "NEWTON": NEWTON, "K_LINES": K_LINES,
+    defines = {"R": rows, "C": cols, "P": row_lines(cols), "NEWTON": NEWTON, "K_LINES": K_LINES,
                "ST_LINES": ST_LINES, "VECTOR_CTR": counter_index(unit=1, cause="busy"),
                **offsets, **{k: hex(v) for k, v in constants(cols).items()}}
     path = riscv.build(f"kernels/layernorm-{rows}x{cols}", [DIR / "layernorm.c"],
@@ -266,6 +275,9 @@ def layernorm_kernel(rows, cols, *, seed=0):
     beta = (0.5 * rng.standard_normal(cols)).astype(np.float32)
     ws = program.symbols["ws"]
     image = list(program.segments)
-    image += [(ws + offsets["OFF_X"], x.tobytes()), (ws + offsets["OFF_GAMMA"], gamma.tobytes()),
+    rows_image = np.zeros((rows, row_lines(cols) * LANES), np.float32)
+    rows_image[:, :cols] = x
+    image += [(ws + offsets["OFF_X"], rows_image.tobytes()),
+              (ws + offsets["OFF_GAMMA"], gamma.tobytes()),
               (ws + offsets["OFF_BETA"], beta.tobytes())]
     return LayerNormKernel(rows, cols, program, image, x, gamma, beta, offsets)
