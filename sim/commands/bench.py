@@ -74,7 +74,9 @@ def add_parser(sub):
                        "with one and four threads on the C programs, simulation speed), noc "
                        "(the mesh's latency/throughput curves, 4x4 and 8x8, uniform and "
                        "transpose, 1 and 2 VCs, and their plots docs/noc-*.png), core (GEMM "
-                       "from C on one D1 core: utilisation of the 256-MAC peak). Every "
+                       "from C on one D1 core: utilisation of the 256-MAC peak; layer "
+                       "normalisation on its vector unit: lines per cycle against the vector "
+                       "sequencer's bound). Every "
                        "result is checked against the model.")
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
     q.add_argument("--n", type=count(1), default=50_000,
