@@ -9,6 +9,12 @@ the cycle counter before its first instruction and after the block's signal (the
 written): utilisation = M·N·K / (256 · those cycles), held against the issue's targets
 (:data:`TARGETS`). The matrix unit's counters say where the other cycles went.
 
+Layer normalisation on the vector unit (section ``bench-core-layernorm``,
+:func:`run_layernorm`): the kernel ``verif/core/kernels/layernorm.c`` at :data:`LAYERNORM_CASES`
+on the D1 core, checked as the GEMM (its output against the same operations in numpy); its
+lines per cycle against the vector sequencer's bound (:func:`measure_layernorm`) and the vector
+unit's counters.
+
 Simulation speed: the run phase's cycles (from ``go`` to the end of the run) per second of the
 simulator's own time for the whole test (loading and the dump included, so a lower bound).
 """
@@ -18,11 +24,14 @@ import sys
 import time
 
 from hw.core.config import D1
+from hw.core.counters import UNIT_CAUSES
 from sim.flow import report
 from verif.core.kernels import gemm_kernel
+from verif.core.kernels.layernorm import layernorm_kernel
 from verif.core.run import run_core_program
 
-__all__ = ["CASES", "TARGETS", "measure", "run"]
+__all__ = ["CASES", "LAYERNORM_CASES", "TARGETS", "measure", "measure_layernorm", "run",
+           "run_layernorm"]
 
 #: (M, N, K, format) of the GEMM runs.
 CASES = ((256, 256, 256, "bf16"), (256, 256, 256, "cfp8"), (256, 256, 512, "bf16"))
@@ -100,3 +109,88 @@ def run(*, write=True, command="d1core bench --only core", progress=True, cases=
                               command=command, figures={"gemm": rows})
         print(f"written: {report.RESULTS}")
     return {"gemm": rows}
+
+
+# --- kernel 3: layer normalisation on the vector unit (section bench-core-layernorm) ----------
+
+#: (rows, cols) of the layer-normalisation runs.
+LAYERNORM_CASES = ((64, 1024),)
+
+
+def measure_layernorm(rows, cols, *, config=D1, sim="verilator", seed=0):
+    """Run the layer-normalisation kernel; return its figures (dict), or raise
+    :class:`BenchError`. The peak: the vector sequencer enters one line a cycle into the unit,
+    two lines every three cycles for ops reading three operands (docs/core.md), so the
+    kernel's lines need at least ``two + 1.5·three`` cycles (``vop_lines``)."""
+    kern = layernorm_kernel(rows, cols, seed=seed)
+    two, three = kern.vop_lines()
+    t0 = time.monotonic()
+    run = run_core_program(kern.image, config=config, sim=sim, tohost=kern.program.tohost,
+                           max_cycles=20 * (two + three) + 100_000, check=False)
+    wall = time.monotonic() - t0
+    name = f"layernorm {rows}x{cols}"
+    try:
+        run.check()
+    except AssertionError as e:
+        raise BenchError(f"{name}: {e}") from None
+    if run.status != "pass":
+        raise BenchError(f"{name}: the kernel ended with {run.status}")
+    if not (kern.y_from(run.read) == kern.reference()).all():
+        raise BenchError(f"{name}: the output differs from the numpy reference")
+    res = kern.results(run.read)
+    if res["status"]:
+        raise BenchError(f"{name}: error register {res['status']:#x}")
+    if res["busy"] != two + three:
+        raise BenchError(f"{name}: {res['busy']} busy cycles for {two + three} lines")
+    bound = two + 1.5 * three
+    return {"rows": rows, "cols": cols, "core": config.name, "sim": sim,
+            "cycles": res["cycles"], "lines": two + three, "three_operand_lines": three,
+            "bound_cycles": bound, "lines_per_cycle": (two + three) / res["cycles"],
+            "of_peak": bound / res["cycles"],
+            **{c: res[c] for c in UNIT_CAUSES}, "flags": res["flags"],
+            "run_cycles": run.cycles, "sim_seconds": run.seconds, "wall_seconds": wall,
+            "load": os.getloadavg()[0]}
+
+
+def layernorm_body(rows):
+    table = report.markdown_table(
+        ["rows × cols", "kernel cycles", "lines (3-operand)", "lines/cycle",
+         "sequencer bound", "of the bound", *UNIT_CAUSES, "run cycles", "sim cycles/s"],
+        [[f"{r['rows']}×{r['cols']}", f"{r['cycles']:,}",
+          f"{r['lines']:,} ({r['three_operand_lines']:,})", f"{r['lines_per_cycle']:.3f}",
+          f"{r['bound_cycles']:,.0f}", f"{100 * r['of_peak']:.1f} %",
+          *(f"{r[c]:,}" for c in UNIT_CAUSES), f"{r['run_cycles']:,}",
+          f"{r['run_cycles'] / r['sim_seconds']:,.0f}"] for r in rows])
+    return ("Layer normalisation of FP32 rows on the vector unit, BF16 out, from C on one D1 "
+            "core (Verilator; `verif/core/kernels/layernorm.c`): kernel cycles from its first "
+            "VOP to the fence after its last. A line is one 64-byte vector operation (16 FP32 "
+            "lanes); the vector unit takes one a cycle, and the vector sequencer feeds it one "
+            "line a cycle for ops reading one or two operands and two lines every three cycles "
+            "for FMAs (three operands, docs/core.md): the sequencer bound is lines + 0.5 · "
+            "three-operand lines cycles, the kernel's peak. The vector unit's counters over the "
+            "kernel: busy (a line entering the unit: exactly the kernel's lines), waiting on a "
+            "port, for operands (reads, and each phase's wait for the previous one), held by "
+            "backpressure, idle. Every run in lockstep with the core model, the whole "
+            "scratchpad equal to the model's, the output bit for bit equal to the same "
+            "operations in numpy (the machine's load average during the runs: "
+            f"{max(r['load'] for r in rows):.1f}).\n\n" + table)
+
+
+def run_layernorm(*, write=True, command="d1core bench --only core", progress=True,
+                  cases=LAYERNORM_CASES):
+    """Measure every layer-normalisation case; print the table; write the
+    ``bench-core-layernorm`` section."""
+    rows = []
+    for r, c in cases:
+        if progress:
+            print(f"bench: core, layernorm {r}x{c} on D1, verilator", file=sys.stderr,
+                  flush=True)
+        rows.append(measure_layernorm(r, c))
+    text = layernorm_body(rows)
+    print(text)
+    if write:
+        report.update_section(report.RESULTS, "bench-core-layernorm",
+                              "D1 core: layer normalisation on the vector unit", text,
+                              command=command, figures={"layernorm": rows})
+        print(f"written: {report.RESULTS}")
+    return {"layernorm": rows}

@@ -8,7 +8,8 @@ utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section `
 :mod:`sim.bench.vector`, section ``bench-vector``), ``scalar`` (the scalar core's IPC with one
 and four threads on the C programs and its simulation speed, :mod:`sim.bench.scalar`, section
 ``bench-scalar``), ``noc`` (the mesh's latency/throughput curves, :mod:`sim.bench.noc`) and
-``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``).
+``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``; layer
+normalisation on its vector unit, section ``bench-core-layernorm``).
 """
 
 from sim.bench import convert, core, gemm, noc, scalar, sram, vector
@@ -41,6 +42,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["noc"] = noc.curves(write=write, command=command)
     if "core" in parts:  # GEMM from C on the D1 core, :mod:`sim.bench.core`, bench-core
         figures["core"] = core.run(write=write, command=command)
+        # layer normalisation on the vector unit, bench-core-layernorm
+        figures["core-layernorm"] = core.run_layernorm(write=write, command=command)
     return figures
 
 
@@ -71,7 +74,9 @@ def add_parser(sub):
                        "with one and four threads on the C programs, simulation speed), noc "
                        "(the mesh's latency/throughput curves, 4x4 and 8x8, uniform and "
                        "transpose, 1 and 2 VCs, and their plots docs/noc-*.png), core (GEMM "
-                       "from C on one D1 core: utilisation of the 256-MAC peak). Every "
+                       "from C on one D1 core: utilisation of the 256-MAC peak; layer "
+                       "normalisation on its vector unit: lines per cycle against the vector "
+                       "sequencer's bound). Every "
                        "result is checked against the model.")
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
     q.add_argument("--n", type=count(1), default=50_000,

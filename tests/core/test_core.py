@@ -10,6 +10,8 @@ the model's at the end, every load accepted, no stream rule broken.
   and an illegal one, ending as they end on the model (the same ``tohost``), on both simulators.
 * The GEMM kernel at shapes that are not multiples of the tile, BF16 and CFP8: D equal to the
   SoftFloat-based reference, the counters adding up.
+* The layer-normalisation kernel at three shapes (one on Icarus): its BF16 rows equal to the
+  same operations in numpy, the vector unit busy for exactly its lines.
 * A program that waits forever is stopped by the bench's watchdog, which reports every thread and
   every semaphore.
 
@@ -22,6 +24,7 @@ from hw.core.config import SMALL
 from hw.core.counters import UNIT_CAUSES
 from verif.core import programs
 from verif.core.kernels import gemm_kernel
+from verif.core.kernels.layernorm import layernorm_kernel
 from verif.core.model import CoreModel
 from verif.core.run import run_core_program
 from verif.scalar import elf, riscv
@@ -117,3 +120,27 @@ def test_gemm_kernel(sim, fmt, shape):
     groups = -(-m // (2 * t)) * -(-n // (2 * t))
     assert res["busy"] == groups * 4 * k
     assert sum(res[c] for c in UNIT_CAUSES) >= res["cycles"]
+
+
+@pytest.mark.parametrize("sim,rows,cols", [
+    ("verilator", 3, 48),
+    ("verilator", 8, 256),
+    ("verilator", 5, 96),
+    ("icarus", 2, 32),
+])
+def test_layernorm_kernel(sim, rows, cols):
+    """The layer-normalisation kernel (``layernorm.c``): its BF16 rows bit for bit equal to the
+    same operations in numpy (and, as every run, to the model with the rest of the scratchpad),
+    no error; the vector unit busy for exactly the kernel's lines (``vop_lines``: a busy cycle
+    is a line entering the unit), and the kernel no faster than the vector sequencer's bound
+    (one line a cycle, two every three for three-operand ops). Shapes: three rows of three
+    lines (a VOP per line of all rows, the first level's leftover line), rows fewer than lines
+    (a VOP per row), an odd count down the tree (6 → 3)."""
+    kern = layernorm_kernel(rows, cols, seed=rows + 10)
+    run = _run(kern.program, sim, image=kern.image, max_cycles=400_000)
+    assert run.status == "pass", (run.status, run.test)
+    assert (kern.y_from(run.read) == kern.reference()).all()
+    res = kern.results(run.read)
+    two, three = kern.vop_lines()
+    assert res["status"] == 0 and res["busy"] == two + three
+    assert res["cycles"] >= two + 1.5 * three

@@ -1,12 +1,14 @@
 """The D1 core (2×2 block of 8×8 arrays, 1.25 MB scratchpad) on Verilator: the GEMM kernel at a
 shape that is not a multiple of the 16×16 tile, checked in lockstep with the core model, the whole
 scratchpad equal to the model's and D bit for bit equal to the SoftFloat-based reference; the
-matrix unit busy exactly for the engine's beats. (Icarus: the SMALL core, ``test_core.py``; the
+matrix unit busy exactly for the engine's beats. The layer-normalisation kernel likewise, its
+output equal to the same operations in numpy. (Icarus: the SMALL core, ``test_core.py``; the
 D1 core on Icarus takes too long for the regression. The 256³ figures come from ``d1core bench
 --only core``.)"""
 
 from hw.core.config import D1
 from verif.core.kernels import gemm_kernel
+from verif.core.kernels.layernorm import layernorm_kernel
 from verif.core.run import run_core_program
 
 
@@ -22,3 +24,16 @@ def test_gemm_kernel_on_the_d1_core():
     t = D1.matmul.tile_rows
     groups = -(-m // (2 * t)) * -(-n // (2 * t))
     assert res["status"] == 0 and res["busy"] == groups * 4 * k
+
+
+def test_layernorm_kernel_on_the_d1_core():
+    """The layer-normalisation kernel on the D1 core at an odd line count (7 lines a row):
+    its BF16 rows bit for bit equal to the same operations in numpy, the vector unit busy for
+    exactly its lines. (The 64×1024 figure comes from ``d1core bench --only core``.)"""
+    kern = layernorm_kernel(6, 112, seed=6)
+    run = run_core_program(kern.image, config=D1, sim="verilator", tohost=kern.program.tohost,
+                           max_cycles=200_000)
+    assert run.status == "pass", (run.status, run.test)
+    assert (kern.y_from(run.read) == kern.reference()).all()
+    res = kern.results(run.read)
+    assert res["status"] == 0 and res["busy"] == sum(kern.vop_lines())

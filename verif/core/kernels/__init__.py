@@ -2,6 +2,8 @@
 the operands placed in the image, and the check of the result against the references.
 
 ``gemm``: one GEMM block in the engine's layout (``gemm.c``).
+``layernorm``: layer normalisation of FP32 rows on the vector unit (``layernorm.c``; its host
+side is the module ``verif.core.kernels.layernorm``).
 """
 
 from dataclasses import dataclass
