@@ -1,6 +1,7 @@
 """``hw.core.counters.Counters``: each unit's cause counters and each thread's counters count
-what they say for random inputs, a unit's five causes add up to CYCLES, a number with no counter
-reads 0, and ``counter_numbers`` lists exactly the counters there are."""
+what they say for random inputs, read the same on both reads (the dispatcher's and the host's), a
+unit's five causes add up to CYCLES, a number with no counter reads 0, and ``counter_numbers``
+lists exactly the counters there are."""
 
 import random
 
@@ -43,12 +44,14 @@ def test_counts():
             await ctx.tick()
         for n, value in want.items():
             ctx.set(dut.index, n)
-            assert ctx.get(dut.value) == value, n
+            ctx.set(dut.host_index, n)
+            assert ctx.get(dut.value) == ctx.get(dut.host_value) == value, n
         for u in range(3):
             assert sum(want[counter_index(unit=u, cause=c)] for c in UNIT_CAUSES) == \
                 want[Counter.CYCLES]
         ctx.set(dut.index, 42)
-        assert ctx.get(dut.value) == 0
+        ctx.set(dut.host_index, 43)
+        assert ctx.get(dut.value) == ctx.get(dut.host_value) == 0
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
