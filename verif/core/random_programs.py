@@ -488,7 +488,7 @@ class _Gen:
             self.status(th, unit)
 
 
-def random_program(seed, *, threads=4, commands=10):
+def random_program(seed, *, threads=4, commands=20):
     """A random program (see the module docstring) for ``threads`` threads of ``commands``
     random actions each; the same ``seed`` gives the same program."""
     g = _Gen(seed, threads, commands)
