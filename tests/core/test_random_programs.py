@@ -59,6 +59,26 @@ def test_every_kind_is_generated():
     assert codes == set(map(int, Error)), codes
 
 
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    (dict(threads=0), ValueError, "threads must be in 1..4, not 0"),
+    (dict(threads="4"), TypeError, "threads must be an integer, not '4'"),
+    (dict(commands=41), ValueError, "commands must be in 1..40, not 41"),
+])
+def test_parameters(kwargs, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        random_program(1, **kwargs)
+
+
+def test_fewer_threads_and_most_commands():
+    """One and two threads, and 40 actions a thread, pass on the model too."""
+    for kw in (dict(threads=1), dict(threads=2), dict(commands=40)):
+        prog = random_program(11, **kw)
+        model = CoreModel(threads=kw.get("threads", 4), sram=SMALL.sram, tohost=prog.tohost)
+        for addr, blob in prog.image:
+            model.memory.write(addr, bytes(blob))
+        assert model.run(2_000_000).status == "pass", kw
+
+
 def test_same_seed_same_program():
     assert random_program(7).image == random_program(7).image
     assert random_program(7).image != random_program(8).image

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.common.params import check_int
 from hw.core.counters import counter_numbers
 from hw.core.isa import (
     DmaDescriptor,
@@ -57,7 +58,7 @@ from hw.core.isa import (
 )
 from hw.fp.formats import FormatCode
 from hw.matmul.array import OperandConfig
-from hw.scalar.isa import RAM_BASE, Csr
+from hw.scalar.isa import MAX_THREADS, RAM_BASE, Csr
 from hw.vector.isa import VecOp, VecType
 from verif.scalar import asm as A
 from verif.vector.model import OPS
@@ -490,7 +491,10 @@ class _Gen:
 
 def random_program(seed, *, threads=4, commands=20):
     """A random program (see the module docstring) for ``threads`` threads of ``commands``
-    random actions each; the same ``seed`` gives the same program."""
+    random actions each (``threads`` 1..4, ``commands`` 1..40: a body must fit its 4 KB); the
+    same ``seed`` gives the same program."""
+    check_int("threads", threads, 1, MAX_THREADS)
+    check_int("commands", commands, 1, 40)
     g = _Gen(seed, threads, commands)
     rng = g.rng
     mcfg = pack_struct(OperandConfig, **g.cfg)
