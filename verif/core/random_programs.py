@@ -12,7 +12,8 @@ its own straight-line body of random actions:
   (8, 16 and 64-byte elements, gathers and copies);
 * semaphores: each command signals its thread's own semaphore (0..3) or a semaphore shared with
   a later thread; SADD on both; SWAIT (and SREAD) on its own semaphore for every signal it has
-  asked for; SSET after such a wait; SWAIT on a shared one for everything its producer will add;
+  asked for; SSET after such a wait; SWAIT on a shared one for everything its producer will add,
+  then loads of the results of the producer's commands that signal it;
 * fences, then scalar loads of the thread's finished results; RDCTR; STATUS;
 * refused commands: GEMMs, VOPs and DMA lists that break one rule each (alignment, range, a zero
   size, reserved bits, an illegal op pair, a remote core, a misaligned first descriptor).
@@ -24,7 +25,9 @@ Contract (why the model, which completes every command at issue, is exact)
 --------------------------------------------------------------------------
 * Sources (vector and DMA data, GEMM operands, descriptors) are in the image and never written;
   every command writes its own fresh lines of its thread's output area, which nothing else
-  reads or writes except that thread's loads after a fence or a wait for all its signals.
+  writes, read only by loads of its thread after a fence or a wait for all its signals, and by
+  loads of the thread that waits for the shared semaphore it signals (docs/isa.md: after the
+  SWAIT on the command's signal, in any thread).
 * A SWAIT waits for everything that will ever be added to its semaphore up to that point in
   program order (its own semaphore: every signal the thread asked for; a shared one: every
   contribution of its producer), so the value it answers does not depend on timing. SSET only
@@ -134,7 +137,8 @@ class _Gen:
         self.commands = commands
         self.image = []
         self.counts = {k: 0 for k in ("gemm", "vop", "vop_reg", "dma", "refused", "sadd",
-                                      "swait", "fence", "rdctr", "status")}
+                                      "swait", "fence", "rdctr", "status",
+                                      "shared_reads")}
         self.statuses = []
         self.threads = [_Thread(t) for t in range(threads)]
         rng = self.rng
@@ -151,7 +155,7 @@ class _Gen:
         for j in range(1, threads):
             if rng.random() < 0.8 and sem < 16:
                 self.shared.append({"producer": rng.randrange(j), "consumer": j, "sem": sem,
-                                    "total": rng.randrange(1, 4), "placed": 0})
+                                    "total": rng.randrange(1, 4), "placed": 0, "outs": []})
                 sem += 1
 
     # --- emission helpers -------------------------------------------------------------------
@@ -361,8 +365,13 @@ class _Gen:
     # --- synchronisation --------------------------------------------------------------------
     def pend(self, th, sig, out):
         """``out`` is being written by a command of ``th`` with signal ``sig``: complete after
-        a wait for the thread's own signals (when ``sig`` is one) or a fence."""
-        (th.unsynced if sig["sem"] == th.t else th.unfenced).append(out)
+        a wait for the thread's own signals (when ``sig`` is one) or a fence, and for the
+        consumer of the shared semaphore ``sig`` names, after its wait."""
+        if sig["sem"] == th.t:
+            th.unsynced.append(out)
+        else:
+            th.unfenced.append(out)
+            next(s for s in self.shared if s["sem"] == sig["sem"])["outs"].append(out)
 
     def wait_own(self, th):
         """SWAIT for every signal asked for, SREAD; then the outputs are complete."""
@@ -428,6 +437,13 @@ class _Gen:
         th.code += [A.addi(_T[0], 0, s["sem"]), A.addi(_T[1], 0, s["total"]),
                     A.d1_swait(rd, _T[0], _T[1])]
         self.store(th, rd)
+        # Every command of the producer that signals it is complete: read their results.
+        self.counts["shared_reads"] += len(s["outs"][:2])
+        for addr, n in s["outs"][:2]:
+            self.li(th, _T[0], addr + 8 * self.rng.randrange(n // 8))
+            rd = self.rng.choice(_RD)
+            th.code.append(A.ld(rd, 0, _T[0]))
+            self.store(th, rd)
 
     def rdctr(self, th):
         self.counts["rdctr"] += 1
