@@ -5,7 +5,7 @@ docs/core.md has the picture, the ports each unit uses and the counters.
 """
 
 
-from amaranth.hdl import Module, ResetInserter
+from amaranth.hdl import EnableInserter, Module, ResetInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
@@ -21,7 +21,7 @@ from hw.vector.unit import VectorUnit
 
 from .config import UNIT_TAG_WIDTH, CoreConfig
 from .counters import Counters, counter_numbers
-from .dispatch import Dispatcher
+from .dispatch import COUNTER_BITS, Dispatcher
 from .dma import DmaEngine
 from .gemm import GemmSequencer
 from .isa import SEM_BITS, SEMAPHORES
@@ -48,7 +48,12 @@ class Core(wiring.Component):
         with the DMA).
     go : ``In(1)``
         The scalar core runs while 1 and is held in reset while 0 (thread 0 starts at
-        ``RAM_BASE`` when it rises). The units and the scratchpad keep their state.
+        ``RAM_BASE`` when it rises). The units and the scratchpad keep their state. The
+        counters count the cycles while 1 only, so that ``CYCLES`` is the run's cycles, without
+        the host's loading and reading around it.
+    counter_index : ``In(COUNTER_BITS)``, ``counter_value`` : ``Out(64)``
+        The host's read of a counter (RDCTR's numbers, ``hw.core.counters``), combinational:
+        the bench reads every counter after a run (``d1core run --counters``).
     retire, retire_late, running : the scalar core's retire trace and running threads.
     store : ``Out(StoreTap)``
         The scalar store the scratchpad takes this cycle.
@@ -66,6 +71,7 @@ class Core(wiring.Component):
             "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
             "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp),
             "go": In(1),
+            "counter_index": In(COUNTER_BITS), "counter_value": Out(64),
             "retire": Out(RetirePort), "retire_late": Out(RetirePort),
             "running": Out(MAX_THREADS),
             "store": Out(StoreTap),
@@ -89,7 +95,9 @@ class Core(wiring.Component):
         m.submodules.scalar = scalar = ResetInserter(~self.go)(scalar)
         m.submodules.dispatch = dispatch = Dispatcher(threads=cfg.threads,
                                                       counters=counter_numbers(cfg.threads))
-        m.submodules.counters = counters = Counters(threads=cfg.threads)
+        # Counting only while the program runs: CYCLES and each unit's idle are the run's.
+        counters = Counters(threads=cfg.threads)
+        m.submodules.counters = EnableInserter(self.go)(counters)
         m.submodules.engine = engine = MatmulEngine(cfg.matmul)
         m.submodules.vector_unit = vector_unit = VectorUnit()
         m.submodules.gemm = gemm = GemmSequencer(cfg.matmul, addr_bits=sc.addr_bits,
@@ -151,6 +159,7 @@ class Core(wiring.Component):
             counters.cause[2].eq(dma.stall),
             counters.running.eq(scalar.running), counters.waiting.eq(dispatch.waiting),
             counters.index.eq(dispatch.counter), dispatch.counter_value.eq(counters.value),
+            counters.host_index.eq(self.counter_index), self.counter_value.eq(counters.host_value),
         ]
         for t in range(cfg.threads):
             m.d.comb += counters.retired[t].eq(

@@ -1,10 +1,11 @@
 """The core's performance counters (``hw.core.isa.Counter`` numbers them; RDCTR reads them).
 
-Every counter is 64 bits and counts from reset. Per queued unit (matrix, vector, DMA) one
-counter per cycle cause; every cycle is exactly one cause of each unit, so a unit's five counters
-add up to ``CYCLES``. Per thread: instructions retired, and its cycles split into not running,
-asleep at the dispatcher (a wait, a fence, a full queue, a result) and the rest (issuing or
-waiting for its previous instruction in the pipeline).
+Every counter is 64 bits and counts from reset (in the core, only the cycles it runs: ``go``).
+Per queued unit (matrix, vector, DMA) one counter per cycle cause; every cycle is exactly one
+cause of each unit, so a unit's five counters add up to ``CYCLES``. Per thread: instructions
+retired, and its cycles split into not running, asleep at the dispatcher (a wait, a fence, a
+full queue, a result) and the rest (issuing or waiting for its previous instruction in the
+pipeline).
 """
 
 from amaranth.hdl import Module, Signal
@@ -54,7 +55,11 @@ class Counters(wiring.Component):
     running, waiting : ``In(MAX_THREADS)``
         The scalar core's running threads; the dispatcher's asleep threads.
     index : ``In(COUNTER_BITS)``, ``value`` : ``Out(64)``
-        The counter ``index`` names, combinationally (0 for a number with no counter).
+        The counter ``index`` names, combinationally (0 for a number with no counter): the
+        dispatcher's RDCTR.
+    host_index : ``In(COUNTER_BITS)``, ``host_value`` : ``Out(64)``
+        A second read, the same way: the host's (the core bench reads every counter after a
+        run), so that it never competes with a thread's RDCTR.
     """
 
     def __init__(self, *, threads=MAX_THREADS):
@@ -64,6 +69,7 @@ class Counters(wiring.Component):
             "retired": In(2).array(self.threads),
             "running": In(MAX_THREADS), "waiting": In(MAX_THREADS),
             "index": In(COUNTER_BITS), "value": Out(64),
+            "host_index": In(COUNTER_BITS), "host_value": Out(64),
         })
 
     def elaborate(self, platform):
@@ -83,8 +89,9 @@ class Counters(wiring.Component):
                     Signal(64, name=f"thread{t}_{reason}"), inc)
         for reg, inc in counters.values():
             m.d.sync += reg.eq(reg + inc)
-        with m.Switch(self.index):
-            for number, (reg, _) in counters.items():
-                with m.Case(number):
-                    m.d.comb += self.value.eq(reg)
+        for index, value in ((self.index, self.value), (self.host_index, self.host_value)):
+            with m.Switch(index):
+                for number, (reg, _) in counters.items():
+                    with m.Case(number):
+                        m.d.comb += value.eq(reg)
         return m

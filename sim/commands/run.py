@@ -15,7 +15,10 @@ The program is an ELF64 RISC-V executable (:mod:`verif.scalar.elf`) that reports
   ``verif.core.run.run_core_program``: every retired instruction in lockstep with the core model
   and every byte of the scratchpad compared at the end; a run that stops making progress is
   ended by the bench's watchdog, which prints every thread's last pc, the queued commands and
-  the semaphores.
+  the semaphores. ``--counters`` adds the core's performance counters, read from the RTL after
+  the run (:mod:`verif.core.counters`): per unit busy, each stall cause, idle and utilisation,
+  per thread instructions and where its cycles went, and whether they account for every cycle
+  (they must: a counter that does not is a failure, with or without ``--counters``).
 
 It prints the result, the cycles, and the instructions retired and IPC of each thread and in
 total. A program still running after ``--max-cycles`` is stopped and reported as a timeout.
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from hw.core.config import PRESETS as CORE_PRESETS
 from hw.core.config import get_preset as get_core_preset
 from verif.core import run as core_run
+from verif.core.counters import CounterReport
 from verif.core.model import CoreModel
 from verif.core.run import run_core_program
 from verif.scalar import core_tb, elf
@@ -64,7 +68,8 @@ class Outcome:
     time), "trap" (a trap no handler takes: ``trap`` holds its cause, pc, mtval and thread),
     "diverged" (the RTL's retire trace left the ISS's, ``detail`` says where) or "deadlock"
     (``--sim core``: every running thread asleep, ``detail`` is the report); ``instret`` per
-    thread; ``trace`` the retire records when asked for."""
+    thread; ``trace`` the retire records when asked for; ``counters`` the integrated core's
+    :class:`verif.core.counters.CounterReport` (``--core`` only)."""
 
     status: str
     tohost: int
@@ -74,6 +79,7 @@ class Outcome:
     trace: tuple | None = None
     detail: str | None = None
     trap: TrapInfo | None = None
+    counters: CounterReport | None = None
 
     @property
     def test(self):
@@ -164,13 +170,16 @@ def _run_core_rtl(program, *, sim, config, max_cycles, trace):
                                       f"model, the first at {addr:#x}")
     elif r.proto_errors or r.load_errors:
         status, detail = "diverged", f"{r.proto_errors} stream-rule violations in the bench"
+    elif r.counters.errors():
+        status, detail = "diverged", ("the counters do not account for every cycle: "
+                                      + "; ".join(r.counters.errors()))
     else:
         status = {"hang": "stopped"}.get(r.status, r.status)
         if r.watchdog and status != "pass":
             detail = r.watchdog
     records = tuple(parse_trace(r.run_dir / "trace.txt")) if trace else None
     return Outcome(status, r.tohost, r.cycles, tuple(r.retired), f"{sim}, core {config.name}",
-                   records, detail)
+                   records, detail, counters=r.counters)
 
 
 def run(path, *, sim="iss", threads=MAX_THREADS, max_cycles=DEFAULT_MAX_CYCLES, trace=False,
@@ -238,8 +247,9 @@ def format_retire(r):
     return f"t{r.thread} {r.pc:#010x} {insn} {effect}".rstrip()
 
 
-def report(outcome, *, max_cycles):
-    """The lines ``d1core run`` prints for ``outcome``."""
+def report(outcome, *, max_cycles, counters=False):
+    """The lines ``d1core run`` prints for ``outcome`` (with ``counters``, the core's counter
+    table after them)."""
     lines = [format_retire(r) for r in outcome.trace or ()]
     if outcome.status == "timeout":
         result = f"TIMEOUT: still running after {max_cycles} cycles (--max-cycles)"
@@ -258,18 +268,22 @@ def report(outcome, *, max_cycles):
               f"{'thread':>6} {'instructions':>13} {'IPC':>7}"]
     lines += [f"{i:>6} {n:>13} {outcome.ipc(i):>7.3f}" for i, n in enumerate(outcome.instret)]
     lines.append(f"{'total':>6} {sum(outcome.instret):>13} {outcome.ipc():>7.3f}")
+    if counters and outcome.counters is not None:
+        lines += outcome.counters.lines()
     return lines
 
 
 def main(args):
     """``d1core run`` with parsed ``args``; returns the exit status."""
     try:
+        if args.counters and args.core is None:
+            raise RunError("--counters reads the integrated core's counters: it needs --core")
         outcome = run(args.program, sim=args.sim, threads=args.threads,
                       max_cycles=args.max_cycles, trace=args.trace, core=args.core)
     except RunError as e:
         print(f"d1core run: error: {e}", file=sys.stderr)
         return 2
-    print("\n".join(report(outcome, max_cycles=args.max_cycles)))
+    print("\n".join(report(outcome, max_cycles=args.max_cycles, counters=args.counters)))
     return 0 if outcome.status == "pass" else 1
 
 
@@ -298,6 +312,10 @@ def add_parser(sub):
                    help="run on the integrated D1 core (docs/core.md) of this preset instead of "
                    "the scalar core alone: every retired instruction in lockstep with the core "
                    "model (verif/core/model.py) and every scratchpad byte compared at the end")
+    q.add_argument("--counters", action="store_true",
+                   help="with --core: print the core's performance counters after the run (per "
+                   "unit busy, stall causes, idle and utilisation; per thread instructions and "
+                   "cycles by reason) and check that they account for every cycle")
     q.add_argument("--trace", action="store_true", help="print the retire trace")
     q.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES, metavar="C",
                    help=f"stop and report a timeout after C cycles (default "

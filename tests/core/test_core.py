@@ -14,6 +14,8 @@ the model's at the end, every load accepted, no stream rule broken.
   same operations in numpy, the vector unit busy for exactly its lines.
 * A program that waits forever is stopped by the bench's watchdog, which reports every thread and
   every semaphore.
+* The counters the bench reads after every run (``verif.core.counters``) account for every
+  cycle (``run.check()``); a program's unit is busy, the units it does not use idle throughout.
 
 All on the SMALL core; the D1 core runs in ``test_core_d1.py``.
 """
@@ -29,6 +31,7 @@ from verif.core.model import CoreModel
 from verif.core.run import run_core_program
 from verif.scalar import elf, riscv
 from verif.scalar import programs as scalar_programs
+from verif.scalar.core_tb import parse_trace
 
 SIMS = ("verilator", "icarus")
 #: The ISA tests also run on Icarus (each is a whole core on Icarus, about half a minute; the
@@ -81,6 +84,32 @@ def test_core_programs(sim, name):
     run = _run(program, sim, max_cycles=400_000)
     assert run.tohost == want.tohost, (run.status, run.tohost, want.status, want.tohost)
     assert run.status == ("pass" if want.status == "pass" else "fail")
+    _check_counters(run, USES.get(name))
+
+
+#: The unit each core program uses (the others use none).
+USES = {"gemm": "matrix", "vector": "vector", "dma": "DMA"}
+
+
+def _check_counters(run, used):
+    """The counters of a run: every cycle accounted for (``CounterReport.errors``: each unit's
+    causes and each thread's reasons add up to CYCLES, which is the run's cycles); the unit the
+    program uses busy for some cycles, every other unit idle for every cycle; each thread's
+    instructions the retire records of the lockstep trace (a trapping instruction's record
+    included: it leaves through the retire port too); thread 0 runs from the
+    second cycle (the first is the one in which ``go`` rises and the scalar core leaves reset)."""
+    ctr = run.counters
+    assert ctr.errors() == []
+    assert ctr.cycles == run.cycles > 0
+    for unit, causes in ctr.units.items():
+        if unit == used:
+            assert causes["busy"] > 0 and causes["idle"] < ctr.cycles, (unit, causes)
+        else:
+            assert causes["idle"] == ctr.cycles, (unit, causes)
+    records = parse_trace(run.run_dir / "trace.txt")
+    assert [t["instructions"] for t in ctr.threads] == [
+        sum(r.thread == t for r in records) for t in range(SMALL.threads)]
+    assert ctr.threads[0]["not_running"] == 1
 
 
 def test_watchdog_reports_a_thread_waiting_forever():
@@ -106,7 +135,7 @@ def test_gemm_kernel(sim, fmt, shape):
     """The GEMM kernel: D bit for bit equal to the SoftFloat-based reference (and to the model,
     with the rest of the scratchpad), no error; the matrix unit's busy counter is exactly the
     engine's beats (groups of 2×2 tiles, 4 slots, K beats each) and its five counters cover at
-    least the kernel's cycles (they count from reset; each cycle is exactly one cause, which
+    least the kernel's cycles (they count from ``go``; each cycle is exactly one cause, which
     ``test_counters.py`` and each unit's tests check cycle by cycle)."""
     kern = gemm_kernel(*shape, fmt=fmt, seed=3)
     run = _run(kern.program, sim, image=kern.image, max_cycles=400_000)
@@ -120,6 +149,8 @@ def test_gemm_kernel(sim, fmt, shape):
     groups = -(-m // (2 * t)) * -(-n // (2 * t))
     assert res["busy"] == groups * 4 * k
     assert sum(res[c] for c in UNIT_CAUSES) >= res["cycles"]
+    _check_counters(run, "matrix")
+    assert run.counters.units["matrix"]["busy"] == res["busy"]
 
 
 @pytest.mark.parametrize("sim,rows,cols", [
@@ -144,3 +175,4 @@ def test_layernorm_kernel(sim, rows, cols):
     two, three = kern.vop_lines()
     assert res["status"] == 0 and res["busy"] == two + three
     assert res["cycles"] >= two + 1.5 * three
+    _check_counters(run, "vector")

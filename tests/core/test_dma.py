@@ -1,105 +1,39 @@
 """The DMA engine (``hw/core/dma.py``) in Amaranth's simulator against the descriptor model
-(``verif/core/dma_model.py``), on a behavioural scratchpad.
-
-The scratchpad here (:class:`Memory`) is a stand-in until ``verif/core/scratchpad_model.py``
-exists: a ``bytearray``, reads taken at acceptance, writes applied at acceptance (byte mask),
-answers in request order after ``latency`` cycles plus random delays, random request stalls, at
-most ``depth`` answers outstanding (the real port's credits), and the memory-port statuses
-(OUT_OF_RANGE, MISALIGNED; UNCORRECTABLE for lines marked bad). Checked: every byte of memory
-after each run against the model; Done and ErrorRecord in order; one write per destination line
-where the contract says so; every error code with nothing written; exact cycle counts of a
-contiguous copy and of a gather; the construction errors.
-"""
+(``verif/core/dma_model.py``), on a behavioural scratchpad. The scratchpad is the core's
+behavioural one (``verif/core/scratchpad_model.py``): reads taken at acceptance, writes applied
+at acceptance (byte mask), answers in request order after ``latency`` cycles plus random delays,
+random request stalls, at most ``depth`` answers outstanding (the real port's credits), the
+memory-port statuses (OUT_OF_RANGE, MISALIGNED; UNCORRECTABLE for lines marked bad) and the
+stream rule checked on the requests. Checked: every byte of memory after each run against the
+model; Done and ErrorRecord in order; one write per destination line where the contract says so;
+every error code with nothing written; exact cycle counts of a contiguous copy and of a gather;
+the construction errors."""
 
 import random
-from collections import deque
 
 import pytest
 from amaranth.hdl import Elaboratable, Fragment
 from amaranth.sim import Simulator
 
-from hw.common.memport import Status, response_layout
 from hw.core.dma import DmaEngine
 from hw.core.isa import Counter, DmaCommand, Done, Error, ErrorRecord
 from tests.amaranth_sim import raises_unelaborated
 from verif.core.dma_model import descriptor, run_list, signal_value
+from verif.core.scratchpad_model import ScratchpadModel
 from verif.pack import pack, unpack
 
 BASE, SIZE = 0x4000, 0x4000
 END = BASE + SIZE
 
 
-class Memory:
-    """The behavioural scratchpad: two ports (``rr`` reads, ``rw`` writes) of 64 B."""
-
-    def __init__(self, data, *, latency=5, p_stall=0.0, p_delay=0.0, depth=8, bad=(), seed=1,
-                 tag_width=4):
-        self.data = data
-        self.latency, self.p_stall, self.p_delay, self.depth = latency, p_stall, p_delay, depth
-        self.bad = set(bad)
-        self.tag_width = tag_width
-        self.rnd = random.Random(seed)
-        self.writes = []            # (cycle, addr, mask) of every write taken
-        self.reads = []             # (cycle, addr, tag) of every read taken
-
-    def status(self, addr):
-        if not BASE <= addr < END:
-            return Status.OUT_OF_RANGE
-        if addr % 64:
-            return Status.MISALIGNED
-        if addr // 64 in self.bad:
-            return Status.UNCORRECTABLE
-        return Status.OK
-
-    def serve(self, req, resp, *, write):
-        async def process(ctx):
-            queue, cycle, due, held = deque(), 0, 0, None
-            while True:
-                ready = len(queue) < self.depth and self.rnd.random() >= self.p_stall
-                ctx.set(req.ready, ready)
-                offer = bool(queue) and queue[0][0] <= cycle
-                ctx.set(resp.valid, offer)
-                if offer:
-                    ctx.set(resp.payload.as_value(), queue[0][1])
-                _, _, rv, rp, raw, ok = await ctx.tick().sample(
-                    req.valid, req.payload, req.payload.as_value(), resp.ready)
-                # The stream rule: a request offered and not taken stays, unchanged.
-                if held is not None:
-                    assert rv and raw == held, "a request changed or vanished while not taken"
-                held = raw if rv and not ready else None
-                if offer and ok:
-                    queue.popleft()
-                if rv and ready:
-                    due = max(due, cycle + self.latency)
-                    while self.rnd.random() < self.p_delay:
-                        due += 1
-                    queue.append((due, self._answer(rp, cycle, write=write)))
-                cycle += 1
-        return process
-
-    def _answer(self, rp, cycle, *, write):
-        addr, tag = int(rp.addr), int(rp.tag)
-        status = self.status(addr)
-        refused = status in (Status.OUT_OF_RANGE, Status.MISALIGNED)
-        if write:
-            mask = int(rp.mask)
-            self.writes.append((cycle, addr, mask))
-            if not refused:
-                value = int(rp.data).to_bytes(64, "little")
-                for i in range(64):
-                    if mask >> i & 1:
-                        self.data[addr - BASE + i] = value[i]
-            return int(pack(self.resp_layout(write=True), 1, status=status.value, tag=tag)[0])
-        self.reads.append((cycle, addr, tag))
-        line = 0 if refused else int.from_bytes(self.data[addr - BASE:addr - BASE + 64],
-                                                "little")
-        return int(pack(self.resp_layout(write=False), 1, data=line, status=status.value,
-                        tag=tag)[0])
-
-
-    def resp_layout(self, *, write):
-        return response_layout(tag_width=self.tag_width, width=64, reads=not write)
-
+def scratchpad(data, *, latency=5, p_stall=0.0, p_delay=0.0, depth=8, bad=(), seed=1):
+    """The behavioural scratchpad (``verif.core.scratchpad_model``) holding ``data`` from
+    ``BASE``: ``depth`` answers outstanding per port (the real port's credits), lines ``bad``
+    (indices from ``BASE``) answered UNCORRECTABLE."""
+    memory = ScratchpadModel(size=SIZE, base=BASE, latency=latency, p_stall=p_stall,
+                             p_delay=p_delay, credits=depth, bad=bad, rng=random.Random(seed))
+    memory.load(BASE, data)
+    return memory
 
 
 def _cause(stall):
@@ -109,11 +43,11 @@ def _cause(stall):
     return value.bit_length() - 1
 
 def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=2,
-             addr_bits=32):
+             addr_bits=32, tag_width=4):
     """Run the lists (first descriptor addresses) as commands; return ``(done, errors, causes,
     cmd_cycles)``: Done and ErrorRecord as dicts with the cycle they appeared, the cause of every
     cycle, the cycle each command was taken."""
-    dut = DmaEngine(addr_bits=addr_bits, tag_width=memory.tag_width, base=BASE, size=SIZE,
+    dut = DmaEngine(addr_bits=addr_bits, tag_width=tag_width, base=BASE, size=SIZE,
                     x=x, y=y)
     rnd = random.Random(seed)
     done, errors, causes, cmd_cycles = [], [], [], []
@@ -163,8 +97,8 @@ def simulate(memory, lists, *, thread=1, limit=5000, x=0, y=0, p_idle=0.0, seed=
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
-    sim.add_process(memory.serve(dut.rd_req, dut.rd_resp, write=False))
-    sim.add_process(memory.serve(dut.wr_req, dut.wr_resp, write=True))
+    sim.add_process(memory.port(dut.rd_req, dut.rd_resp, name="rr"))
+    sim.add_process(memory.port(dut.wr_req, dut.wr_resp, name="rw"))
     sim.add_testbench(bench)
     sim.add_testbench(monitor)
     sim.run()
@@ -190,14 +124,12 @@ def check_against_model(mem, lists, **kwargs):
                            x=kwargs.get("x", 0), y=kwargs.get("y", 0))
         exp_done += d
         exp_err += e
-    memory = Memory(bytearray(mem), **{k: kwargs.pop(k) for k in
-                                       ("latency", "p_stall", "p_delay", "bad", "seed",
-                                        "tag_width")
-                                       if k in kwargs})
+    memory = scratchpad(mem, **{k: kwargs.pop(k) for k in
+                                ("latency", "p_stall", "p_delay", "bad", "seed") if k in kwargs})
     done, errors, causes, cmd_cycles = simulate(memory, lists, **kwargs)
     assert [{k: d[k] for k in ("signal", "thread", "last")} for d in done] == exp_done
     assert [{k: e[k] for k in ("code", "addr")} for e in errors] == exp_err
-    diff = [hex(BASE + i) for i in range(SIZE) if memory.data[i] != expect[i]]
+    diff = [hex(BASE + i) for i in range(SIZE) if memory.mem[i] != expect[i]]
     assert not diff, f"bytes differ at {diff[:8]}"
     for _, _, mask in memory.writes:
         words = [(mask >> (8 * w)) & 0xFF for w in range(8)]
@@ -420,7 +352,7 @@ def test_descriptor_read_uncorrectable_is_field():
     trusted. Its signal, as read, is still delivered."""
     mem = random_memory(22)
     put(mem, 0x4000, descriptor(**GOOD, signal=sig(7)))
-    memory = Memory(bytearray(mem), bad={0x4000 // 64})
+    memory = scratchpad(mem, bad={(0x4000 - BASE) // 64})
     done, errors, _, _ = simulate(memory, [0x4000])
     assert [e["code"] for e in errors] == [Error.FIELD]
     assert done[0]["signal"] == sig(7)
@@ -432,7 +364,7 @@ def test_uncorrectable_data_is_copied():
     counts it)."""
     mem = random_memory(25)
     put(mem, 0x4000, descriptor(**GOOD, signal=sig(9)))
-    done, errors, _, _, _ = check_against_model(mem, [0x4000], bad={0x4400 // 64})
+    done, errors, _, _, _ = check_against_model(mem, [0x4000], bad={(0x4400 - BASE) // 64})
     assert not errors and done[0]["signal"] == sig(9)
 
 

@@ -1,7 +1,8 @@
 """The vector sequencer (``hw/core/vector.py``) in Amaranth's simulator.
 
-The sequencer runs against a behavioural scratchpad (``verif/core/vec_memory.py``: three ports,
-in-order responses 5 cycles after a request, random stalls) and, in most tests, a Python model
+The sequencer runs against the behavioural scratchpad (``verif/core/scratchpad_model.py``: three
+ports driven by the bench, in-order responses 5 cycles after a request, random stalls, 8
+answers outstanding per port) and, in most tests, a Python model
 of the vector unit's streams (the model ``verif.vector.model.VectorUnitModel`` behind a 30-cycle
 in-order pipe with random stalls); a few tests use the real ``VectorUnit``. Every written line,
 every ``result``, ``done`` and ``error`` is checked against a reference that runs the commands
@@ -28,7 +29,7 @@ from hw.sram.scratchpad import Scratchpad
 from hw.vector.isa import VecOp, VecType
 from hw.vector.unit import UNIT_OPS, VectorUnit
 from tests.amaranth_sim import raises_unelaborated
-from verif.core.vec_memory import Memory, MemPort
+from verif.core.scratchpad_model import ScratchpadModel
 from verif.vector import model
 
 SIZE = 16384            # the scratchpad of these tests: 256 lines
@@ -274,10 +275,10 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
     loaded with ``lines`` through its ``rw`` port first and read back through ``rr``."""
     rnd = random.Random(seed)
     dut = VectorSequencer(base=base, size=SIZE, **kwargs)
-    memory = Memory(mem_size, base=base)
-    memory.lines.update(lines)
-    ports = {n: MemPort(memory, latency=latency, p_stall=(port_stall or {}).get(n, p_stall),
-                        rnd=rnd) for n in ("r0", "r1", "w")}
+    memory = ScratchpadModel(size=mem_size, base=base, latency=latency, credits=8, rng=rnd)
+    memory.load_lines(lines)
+    ports = {n: memory.timed_port(name=n, p_stall=(port_stall or {}).get(n, p_stall))
+             for n in ("r0", "r1", "w")}
     unit = UnitModel(rnd, p_stall)
     top = _Top(dut, unit=real_unit, sram=sram) if real_unit or sram is not None else dut
     counts = {n: 0 for n in ports}
@@ -371,7 +372,7 @@ def simulate(commands, lines, *, seed=0, p_stall=0.0, p_idle=0.0, real_unit=Fals
 
     sim.add_testbench(bench)
     sim.run()
-    out.setdefault("memory", memory.lines)
+    out.setdefault("memory", memory.lines())
     out["port_requests"] = counts
     return out
 

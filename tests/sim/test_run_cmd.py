@@ -102,7 +102,42 @@ def test_trace_matches_objdump(capsys):
     assert re.match(r"t0 0x80000000 [0-9a-f]{8} x3 = 0x[0-9a-f]+$", trace[0])
 
 
+def test_core_counters(capsys):
+    """``--core SMALL --counters`` on the DMA program (Verilator): PASS, then the counter table
+    read from the RTL: a row per unit whose causes add up to the total, CYCLES = the run's
+    cycles, only the DMA busy, a row per thread, and the verdict that every cycle is
+    accounted for."""
+    from verif.core import programs
+
+    try:
+        path = programs.build("dma")
+    except riscv.CompilerMissing as e:
+        pytest.skip(str(e))
+    status, out, _ = _run(capsys, path, "--core", "SMALL", "--counters")
+    assert status == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "PASS"
+    cycles = int(re.match(r"cycles: (\d+)$", lines[1]).group(1))
+    start = lines.index(f"counters ({cycles} cycles)")
+    assert lines[start + 1].split() == ["unit", "busy", "port", "operand", "backpressure",
+                                        "idle", "total", "utilisation"]
+    units = {}
+    for line in lines[start + 2:start + 5]:
+        name, *cells, pct, _ = line.split()
+        units[name] = [int(c) for c in cells]
+        assert sum(units[name][:5]) == units[name][5] == cycles
+        assert float(pct) == pytest.approx(100 * units[name][0] / cycles, abs=0.005)
+    assert list(units) == ["matrix", "vector", "DMA"]
+    assert units["DMA"][0] > 0 and units["matrix"][4] == units["vector"][4] == cycles
+    assert lines[start + 5].split()[0] == "thread"
+    threads = [line.split() for line in lines[start + 6:start + 6 + MAX_THREADS]]
+    assert [t[0] for t in threads] == [*map(str, range(MAX_THREADS))]
+    assert all(sum(map(int, t[2:5])) == int(t[5]) == cycles for t in threads)
+    assert lines[-1].startswith("every cycle accounted for")
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--counters"], "--counters reads the integrated core's counters: it needs --core"),
     (["--threads", "0"], "--threads must be in 1..4, not 0"),
     (["--threads", "5"], "--threads must be in 1..4, not 5"),
     (["--max-cycles", "0"], "--max-cycles must be at least 1, not 0"),

@@ -12,7 +12,10 @@ core, in three phases, and Python only writes the files, starts the run and chec
    ``max_cycles``, or after ``HANG_CYCLES`` without progress (progress: an instruction retires
    that is not a trap, or a unit has work). At the end it writes the watchdog's state
    (``state.txt``: every thread's queued commands and wait, every semaphore).
-3. **Dump**: every line of the scratchpad is read through the host read port into ``dump.hex``.
+3. **Dump**: every line of the scratchpad is read through the host read port into ``dump.hex``;
+   meanwhile every counter number 0..127 through the core's ``counter_index``/``counter_value``
+   into ``counters.txt`` (one hex value a line, 0 for a number with no counter; the counters
+   count only while ``go`` is high, so they hold the run's figures: ``CYCLES`` = the cycles).
 
 :func:`run_core_program` then compares the trace with the core model in lockstep and the whole
 scratchpad with the model's memory.
@@ -83,6 +86,8 @@ def bench_verilog(core_name, config, *, name):
     wire [{sem_w - 1}:0] semaphores;
     wire [{8 * MAX_THREADS - 1}:0] outstanding;
     wire go = phase == RUN;
+    reg [7:0] ctr_next;      // the counter read this cycle (128: all read)
+    wire [63:0] counter_value;
 
     {core_name} dut (
         .clk(clk), .rst(rst), .go(go),
@@ -98,6 +103,7 @@ def bench_verilog(core_name, config, *, name):
         .retire_late__valid(retire_late__valid), .retire_late__payload(retire_late__payload),
         .running(running), .waiting(waiting), .outstanding(outstanding),
         .semaphores(semaphores),
+        .counter_index(ctr_next[6:0]), .counter_value(counter_value),
         .store(store)
     );
 
@@ -132,8 +138,9 @@ def bench_verilog(core_name, config, *, name):
     );
 
     reg [31:0] clock;        // every cycle of the bench (the library's time stamps)
-    integer ftrace, fstate, t;
+    integer ftrace, fstate, fctr, t;
     initial ftrace = $fopen("trace.txt", "w");
+    initial fctr = $fopen("counters.txt", "w");
     reg [31:0] quiet;
     reg tohost_seen;
     reg [7:0] tail;
@@ -145,7 +152,7 @@ def bench_verilog(core_name, config, *, name):
             phase <= LOAD; started <= 0; done <= 0; status <= 0; cycles <= 0;
             tohost_value <= 0; proto_errors <= 0; retired <= 0; quiet <= 0;
             tohost_seen <= 0; tail <= 0; host_rd_req__valid <= 0; dump_next <= 0;
-            end_status <= 0; clock <= 0;
+            end_status <= 0; clock <= 0; ctr_next <= 0;
         end else if (!done) begin
             started <= 1;
             clock <= clock + 1;
@@ -177,7 +184,11 @@ def bench_verilog(core_name, config, *, name):
                     {hq["tag"]} <= 0;
                     dump_next <= dump_next + 1;
                 end
-                if (dumped == LINES) begin
+                if (ctr_next < 128) begin
+                    $fwrite(fctr, "%h\\n", counter_value);
+                    ctr_next <= ctr_next + 1;
+                end
+                if (dumped == LINES && ctr_next == 128) begin
                     fstate = $fopen("state.txt", "w");
                     $fwrite(fstate, "running %0h\\nwaiting %0h\\n", running, waiting);
                     for (t = 0; t < {MAX_THREADS}; t = t + 1)
@@ -187,6 +198,7 @@ def bench_verilog(core_name, config, *, name):
                                 semaphores[{SEM_BITS} * t +: {SEM_BITS}]);
                     $fclose(fstate);
                     $fflush(ftrace);
+                    $fclose(fctr);
                     phase <= END; done <= 1; status <= end_status;
                 end
             end

@@ -7,7 +7,9 @@ has the bench), then checks three things against :class:`verif.core.model.CoreMo
   same thread (the scalar core's rule, ``verif.scalar.core_tb``); a read of a clock counter
   (``mcycle``, ``cycle``, RDCTR) takes the RTL's value into the model's register;
 * **memory**: every byte of the scratchpad after the run equals the model's memory;
-* **the bench**: every load was accepted, every dump read answered, no stream rule broken.
+* **the bench**: every load was accepted, every dump read answered, no stream rule broken;
+* **the counters** (read by the bench after the run, :mod:`verif.core.counters`): each unit's
+  causes and each thread's reasons add up to ``CYCLES``, which is the run's cycles.
 
 A run that does not finish is reported with the watchdog's state (``state.txt``): every thread's
 last pc, its queued commands and whether it sleeps at the dispatcher, and every semaphore.
@@ -32,6 +34,7 @@ from .core_tb import (
     parse_dump,
     read_summary,
 )
+from .counters import CounterReport, read_counters
 from .model import CoreModel, reads_counter
 
 __all__ = ["CoreRun", "run_core_program", "SIMULATORS"]
@@ -44,7 +47,8 @@ class CoreRun:
     """The result of :func:`run_core_program`. ``status``: "pass", "fail", "timeout", "hang";
     ``divergence`` the first lockstep mismatch or None; ``memory`` the first scratchpad lines
     that differ from the model's (``(address, rtl bytes, model bytes)``); ``watchdog`` the
-    state report of a run that did not finish."""
+    state report of a run that did not finish; ``counters`` the :class:`CounterReport` of
+    every counter after the run."""
 
     status: str
     tohost: int
@@ -61,6 +65,7 @@ class CoreRun:
     run_dir: Path
     base: int = 0
     scratchpad: bytes = b""
+    counters: CounterReport | None = None
     extra: dict = field(default_factory=dict)
 
     def read(self, addr, n):
@@ -86,6 +91,8 @@ class CoreRun:
         if self.proto_errors or self.load_errors:
             raise LockstepError(f"bench: {self.proto_errors} stream-rule violations, load "
                                 f"errors {self.load_errors[:4]} {where}")
+        if self.counters is not None and self.counters.errors():
+            raise LockstepError(f"counters: {'; '.join(self.counters.errors())} {where}")
         return self
 
 
@@ -167,7 +174,10 @@ def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, to
         proto_errors=summary["proto_errors"] + len(bad_reads), load_errors=load_errors,
         watchdog=None if end == "tohost" else _watchdog(run_dir, records, config.threads),
         sim=sim, seconds=info["test_seconds"], run_dir=run_dir, base=config.sram.base,
-        scratchpad=dump, extra={"build_seconds": info["build_seconds"]})
+        scratchpad=dump, extra={"build_seconds": info["build_seconds"]},
+        counters=CounterReport.from_values(read_counters(run_dir / "counters.txt"),
+                                           threads=config.threads,
+                                           run_cycles=summary["cycles"]))
     if check:
         result.check()
     if not os.environ.get("D1CORE_KEEP_RUNS") and divergence is None:
