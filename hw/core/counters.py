@@ -12,6 +12,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.common.arith import prefix_add
 from hw.common.params import check_int
 from hw.scalar.isa import MAX_THREADS
 
@@ -87,8 +88,10 @@ class Counters(wiring.Component):
                                 ("other", running & ~waiting)):
                 counters[counter_index(thread=t, reason=reason)] = (
                     Signal(64, name=f"thread{t}_{reason}"), inc)
-        for reg, inc in counters.values():
-            m.d.sync += reg.eq(reg + inc)
+        # A prefix adder each: ``reg + inc`` maps to a 64-bit ripple (69 gate levels).
+        for number, (reg, inc) in counters.items():
+            total, _ = prefix_add(m, reg, inc, width=64, name=f"ctr{int(number)}")
+            m.d.sync += reg.eq(total)
         for index, value in ((self.index, self.value), (self.host_index, self.host_value)):
             with m.Switch(index):
                 for number, (reg, _) in counters.items():
