@@ -59,6 +59,7 @@ def blocks():
         factory, params = parts(config)[name]
         return shared_design(factory, **params)
 
+    SRAM_SMALL = CORE_SMALL.sram
     small = (f"SMALL core: {CORE_SMALL.sram.size // 1024} KB, "
              f"{CORE_SMALL.matmul.macs_per_cycle} MACs/cycle")
     return {b.name: b for b in (
@@ -118,6 +119,14 @@ def blocks():
         Block("sram.scratchpad", Design.of("sram_d1", Scratchpad, config=SRAM_D1),
               f"D1 scratchpad: {SRAM_D1.lines:,} lines (1.25 MB) in {SRAM_D1.banks} banks, "
               "7 ports + scrubber, SECDED", fpga=False),
+        # The SMALL core's scratchpad's own (its banks are shorter and fewer).
+        Block("sram.bank_small", shared_design(Bank, rows=SRAM_SMALL.rows),
+              f"{small}: a bank, {SRAM_SMALL.rows} lines", fpga=False),
+        Block("sram.slice_small", shared_design(BankSlice, **slice_params(SRAM_SMALL)),
+              f"{small}: a bank with its arbiter, lock and multiplexer", fpga=False),
+        Block("sram.linemux_small", shared_design(LineMux, **linemux_params(SRAM_SMALL)),
+              f"{small}: a port's read-data multiplexer over {SRAM_SMALL.banks} banks",
+              fpga=False),
         Block("noc.router", Design.of("noc_router", Router, width=8, height=8, vcs=1, depth=4),
               "5-port mesh router for 8x8, 64 B flits, 1 VC per class, 4-flit buffers",
               fpga=False),

@@ -307,7 +307,7 @@ def _jsonable(value):
         return str(value)
 
 
-def synthesize(block, *, workdir=None):
+def synthesize(block, *, workdir=None, fpga=True):
     """Synthesize one :class:`sim.flow.blocks.Block` and return its figures as a dict.
 
     ``workdir`` (default ``build/synth/<stem>``) is cleared of earlier logs and receives the
@@ -328,9 +328,12 @@ def synthesize(block, *, workdir=None):
     ``seconds`` (``convert``, ``yosys``); ``workdir``; ``date`` (UTC) and ``yosys`` (version);
     ``flow`` (:func:`flow_digest`); ``die`` (the block's published die as a dict, or None).
 
+    ``fpga=False`` skips the FPGA mappings even if the block has them.
+
     Raises :class:`SynthError` if Yosys fails (with the tail of its log) or a figure is missing.
     """
     design = block.design
+    fpga = fpga and block.fpga
     start = time.perf_counter()
     verilog = design.verilog()
     blackboxes = part_modules(verilog.read_text())
@@ -341,7 +344,7 @@ def synthesize(block, *, workdir=None):
         for old in [*workdir.glob("*.log"), *workdir.glob("*.json"), *workdir.glob("*.rtlil")]:
             old.unlink()
         shutil.copyfile(verilog, workdir / "design.v")
-        (workdir / "steps.ys").write_text(_script(design.name, blackboxes, block.fpga))
+        (workdir / "steps.ys").write_text(_script(design.name, blackboxes, fpga))
         try:
             toolchain.run_yosys("tee -q -o yosys.log script steps.ys\n", cwd=workdir)
         except RuntimeError:
@@ -367,8 +370,8 @@ def synthesize(block, *, workdir=None):
         result["transistors_sram"] = result["mem_bits"] * SRAM_BIT_TRANSISTORS
         result["levels_target"] = LEVELS_TARGET
         for family in ("ice40", "ecp5"):
-            result[family] = _fpga(workdir, design.name, family) if block.fpga else None
-            result[f"{family}_luts"] = result[family]["luts"] if block.fpga else None
+            result[family] = _fpga(workdir, design.name, family) if fpga else None
+            result[f"{family}_luts"] = result[family]["luts"] if fpga else None
     result["seconds"] = {"convert": round(converted - start, 2),
                          "yosys": round(finished - converted, 2)}
     try:
@@ -586,13 +589,16 @@ def _merge(path, results, order):
     return [merged[name] for name in order if name in merged]
 
 
-def _synthesize_composed(block, known, table, say, cached=None):
+def _synthesize_composed(block, known, table, say, cached=None, fpga=True):
     """:func:`synthesize` and :func:`_compose` ``block``, synthesizing first the registry blocks
     of its sub-blocks that ``known`` (module name → result) lacks; the results go into it.
     A sub-block whose result is in ``cached`` (stem → result, from ``build/synth.json``) with
-    the current :func:`flow_digest` is taken from there: the same design, sources and flow."""
+    the current :func:`flow_digest` is taken from there: the same design, sources and flow.
+    Sub-blocks synthesized on the way to a block without FPGA mappings skip them too (its
+    figures would have none anyway; ``fpga``)."""
     cached = cached or {}
-    result = synthesize(block)
+    fpga = fpga and block.fpga
+    result = synthesize(block, fpga=fpga)
     for module in result.get("blackbox_instances", {}):
         part = next((b for b in table.values() if b.design.name == module), None)
         if module in known or part is None:
@@ -604,7 +610,7 @@ def _synthesize_composed(block, known, table, say, cached=None):
             known[module] = {**old, "block": part.name, "summary": part.summary}
         else:
             say(f"  first its sub-block {part.name} ({part.design.stem}) ...")
-            _synthesize_composed(part, known, table, say, cached)
+            _synthesize_composed(part, known, table, say, cached, fpga)
     result = _compose(result, known)
     known[result["top"]] = result
     return result

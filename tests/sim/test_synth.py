@@ -162,7 +162,7 @@ def test_partial_run_merges_json_and_writes_page_once_complete(result, registry,
     dated."""
     other = Block("t.other", TINY.design, "second entry")
     monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {TINY.name: TINY, other.name: other})
-    monkeypatch.setattr(synth, "synthesize", lambda block: {**result, "block": block.name})
+    monkeypatch.setattr(synth, "synthesize", lambda block, **_: {**result, "block": block.name})
     json_path, page = tmp_path / "synth.json", tmp_path / "results.md"
     old = {**result, "ffs": -1, "date": "2000-01-02 03:04 UTC"}
     for earlier, written in (([{"block": "t.gone"}], False),
@@ -375,3 +375,16 @@ def test_die_comparison_is_computed_from_the_core_row():
     assert "| D1, published (AID21, H) | 141,242,938 (÷ 354) | 50.00 billion | 100 % |" in text
     assert "1.13× the die's 141 million per enabled core" in text
     assert all(f"- {m}" in text for m in D1_DIE.missing)
+
+
+def test_sub_blocks_on_the_way_to_a_block_without_fpga_mappings_skip_them(monkeypatch,
+                                                                           tmp_path):
+    """A composed block registered with ``fpga=False`` shows no FPGA figures, so its sub-blocks
+    synthesized on its way skip the (slow) FPGA mappings too."""
+    plain = dataclasses.replace(PARTED, fpga=False)
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {SUB.name: SUB, plain.name: plain})
+    [parted] = synth.run(["t.parted"], progress=None, json_path=tmp_path / "s.json",
+                         results_path=tmp_path / "r.md")
+    [sub] = [r for r in json.loads((tmp_path / "s.json").read_text()) if r["block"] == "t.sub"]
+    assert SUB.fpga and sub["ice40"] is None and sub["ecp5_luts"] is None
+    assert parted["ice40"] is None and parted["ffs"] == 16
