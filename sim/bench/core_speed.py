@@ -109,7 +109,7 @@ def body(figures):
             f"engine is most of the core's logic; the "
             f"target is the core at least {100 * TARGET:.0f} % as fast. Load average (one "
             f"minute) at the start: {figures['load']:.1f}.\n\n{table}\n"
-            f"Core / engine speed, same run: **{ratio:.2f}** (target ≥ {TARGET}: {verdict}).\n")
+            f"Core / engine speed, same run: **{ratio:.3f}** (target ≥ {TARGET}: {verdict}).\n")
 
 
 def run(*, write=True, command="d1core bench --only core-speed", shape=SHAPE, repeats=REPEATS,

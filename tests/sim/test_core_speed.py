@@ -17,9 +17,9 @@ def _figures(core_rates, engine_rates):
 def test_table_shows_medians_and_the_ratio_against_the_target():
     text = core_speed.body(_figures([300, 500, 400], [700, 900, 800]))
     assert "| 300 / 500 / 400 | **400** |" in text and "| 700 / 900 / 800 | **800** |" in text
-    assert "Core / engine speed, same run: **0.50** (target ≥ 0.5: met)." in text
+    assert "Core / engine speed, same run: **0.500** (target ≥ 0.5: met)." in text
     slow = core_speed.body(_figures([100, 200, 300], [700, 900, 800]))
-    assert "**0.25** (target ≥ 0.5: **missed**)" in slow
+    assert "**0.250** (target ≥ 0.5: **missed**)" in slow
 
 
 def test_is_a_part_of_the_bench():
