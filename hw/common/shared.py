@@ -11,16 +11,32 @@ While a converter is registered (:func:`converting`, as ``sim.flow.build`` does 
 Verilog), it returns a :class:`SharedInstance` instead: a component with the same signature
 whose elaboration is an ``Instance`` of the module the converter produced, once, for
 ``(factory, params)``. The logic is the same; only the Verilog hierarchy changes.
+
+:func:`part` does the same for a unit its parent has once (the core's scalar core, scratchpad,
+engine...): a module of its own, which synthesis measures apart (a black box in its parent,
+composed from its own figures), but which Verilator builds inline with its parent as before
+(:func:`shared`'s modules are marked for its hierarchical build, which pays off for blocks
+instantiated many times). :func:`reset_by` is ``ResetInserter`` for both kinds.
 """
 
 import contextlib
 import contextvars
 
-from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, ResetSignal, Value
+from amaranth.hdl import (
+    ClockSignal,
+    Const,
+    Elaboratable,
+    Instance,
+    Module,
+    ResetInserter,
+    ResetSignal,
+    Value,
+)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["shared", "converting", "is_converting", "SharedInstance", "port_members"]
+__all__ = ["shared", "part", "reset_by", "converting", "is_converting", "SharedInstance",
+           "port_members"]
 
 _converter = contextvars.ContextVar("d1core_shared_converter", default=None)
 
@@ -29,8 +45,10 @@ _converter = contextvars.ContextVar("d1core_shared_converter", default=None)
 def converting(convert):
     """Within this block, :func:`shared` instantiates modules made by ``convert``.
 
-    ``convert(factory, params)`` returns ``(module_name, ports)`` for the component
-    ``factory(**params)``: the name of the Verilog module it wrote (once per distinct pair) and
+    ``convert(factory, params, hier)`` returns ``(module_name, ports)`` for the component
+    ``factory(**params)`` (``hier``: made by :func:`shared`, not :func:`part`, so to be marked
+    for Verilator's hierarchical build): the name of the Verilog module it wrote (once per
+    distinct pair) and
     its ports as ``(name, direction)`` pairs, direction ``"in"`` or ``"out"``, named as Amaranth
     names a converted top (signature paths joined by ``__``, plus ``clk`` and ``rst``).
     """
@@ -60,12 +78,34 @@ def is_converting():
 
 
 def shared(factory, **params):
-    """``factory(**params)``, or, while converting, an instance of its module converted once."""
+    """``factory(**params)``, or, while converting, an instance of its module converted once
+    (and built once by Verilator, every instance calling it)."""
+    return _instance(factory, params, hier=True)
+
+
+def part(factory, **params):
+    """``factory(**params)``, or, while converting, an instance of its module converted once,
+    which Verilator builds inline with its parent (see the module docstring)."""
+    return _instance(factory, params, hier=False)
+
+
+def _instance(factory, params, *, hier):
     convert = _converter.get()
     if convert is None:
         return factory(**params)
-    module, ports = convert(factory, params)
+    module, ports = convert(factory, params, hier)
     return SharedInstance(_signature(factory, params), module, ports)
+
+
+def reset_by(component, reset):
+    """``component``, also held in reset while ``reset`` is 1: ``ResetInserter(reset)`` of it,
+    or for a :class:`SharedInstance` (whose logic is another module, out of ``ResetInserter``'s
+    reach) its module's ``rst`` port driven by ``rst | reset``. The same either way: every
+    register of the ``sync`` domain, in sub-blocks too, returns to its initial value."""
+    if isinstance(component, SharedInstance):
+        component._reset = reset
+        return component
+    return ResetInserter(reset)(component)
 
 
 _signatures = {}
@@ -98,6 +138,7 @@ class SharedInstance(wiring.Component):
     def __init__(self, signature, module, ports):
         self._module = module
         self._ports = tuple(ports)
+        self._reset = None  # a further reset (:func:`reset_by`)
         super().__init__(signature)
 
     def elaborate(self, platform):
@@ -107,7 +148,8 @@ class SharedInstance(wiring.Component):
             if name == "clk":
                 args["i_clk"] = ClockSignal()
             elif name == "rst":
-                args["i_rst"] = ResetSignal()
+                args["i_rst"] = (ResetSignal() if self._reset is None
+                                 else ResetSignal() | self._reset)
             else:
                 if name not in members:
                     raise ValueError(f"module {self._module} has a port {name!r} that its "

@@ -16,7 +16,8 @@ from hw.scalar.isa import MAX_THREADS, RAM_BASE
 from hw.sram import config as sram_config
 from hw.sram.config import PORTS, SRAMConfig, request_layout, response_layout
 
-__all__ = ["CoreConfig", "D1", "SMALL", "PRESETS", "get_preset", "UNIT_TAG_WIDTH"]
+__all__ = ["CoreConfig", "D1", "SMALL", "PRESETS", "get_preset", "UNIT_TAG_WIDTH", "Die",
+           "D1_DIE"]
 
 #: Tag width of each unit's scratchpad requests: the scratchpad's 8 bits less the one bit of
 #: the requester number on the ports two requesters share (``hw.common.portshare``).
@@ -71,6 +72,41 @@ D1 = CoreConfig("D1", sram=dataclasses.replace(sram_config.D1, base=RAM_BASE),
 SMALL = CoreConfig("SMALL", sram=SRAMConfig("CORE_SMALL", lines=1024, banks=8, base=RAM_BASE),
                    matmul=matmul_config.SMALL)
 PRESETS = {c.name: c for c in (D1, SMALL)}
+
+
+@dataclass(frozen=True)
+class Die:
+    """What was published about a die the core is one of, for the synthesis report to multiply
+    one core's figures out against (``../shared/reference/d1.md``; ``*_source``: the figure's
+    source tags as there). ``missing``: what the die has that the core's synthesis does not
+    count."""
+    name: str
+    cores: int
+    cores_source: str
+    transistors: int
+    transistors_source: str
+    process: str
+    area_mm2: float
+    missing: tuple
+
+
+#: Tesla's D1 die (d1.md, "The die"; AID21 = Tesla AI Day 2021, MICRO = the IEEE Micro paper).
+D1_DIE = Die(
+    "D1", cores=354, cores_source="AID21, MICRO, H", transistors=50 * 10**9,
+    transistors_source="AID21, H", process="TSMC 7 nm", area_mm2=645,
+    missing=(
+        "the mesh network: a router per core (the `noc.router*` rows; no NoC in the core row)",
+        "the die's edge I/O: 576 SerDes lanes at 112 Gb/s (AID21, M), their PHYs and "
+        "controllers",
+        "the cores beyond the 354 enabled ones (the physical array is larger: spares, "
+        "disabled and routed around), and clocking, power and test logic",
+        "SRAM periphery (decoders, sense amplifiers, redundancy): memory bits count 6 "
+        "transistors each and nothing else",
+        "everything physical: buffers, clock tree, wiring, cell sizing (the CMOS figure "
+        "counts 2-input gates)",
+        "D1's wider scalar front end (8-wide decode, 4-wide scalar and 2-wide vector issue, "
+        "HC34, H) against this project's single-issue barrel core",
+    ))
 
 
 def get_preset(name):

@@ -1,21 +1,26 @@
 """One D1 core: the scalar core, the scratchpad, the dispatcher, the GEMM and vector sequencers
 with the matrix engine and the vector unit, the DMA engine and the counters, wired.
 
-docs/core.md has the picture, the ports each unit uses and the counters.
+docs/core.md has the picture, the ports each unit uses and the counters. Every unit is a
+:func:`~hw.common.shared.part`: a module of its own in the Verilog, which synthesis measures as
+its own block (:func:`parts` gives each unit's parameters, for the core and for the block
+registry alike); the top itself only wires them (and counts retires for the counters).
 """
 
 
-from amaranth.hdl import EnableInserter, Module, ResetInserter
+from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from hw.common.memport import Op
 from hw.common.params import check_instance
 from hw.common.portshare import PortShare
+from hw.common.shared import part, reset_by
 from hw.matmul.engine import MatmulEngine
 from hw.scalar.core import ScalarCore
 from hw.scalar.isa import MAX_THREADS
 from hw.scalar.writeback import RetirePort
+from hw.sram.config import PORTS, request_layout, response_layout, status_layout
 from hw.sram.scratchpad import Scratchpad
 from hw.vector.unit import VectorUnit
 
@@ -27,10 +32,49 @@ from .gemm import GemmSequencer
 from .isa import SEM_BITS, SEMAPHORES
 from .vector import VectorSequencer
 
-__all__ = ["Core", "StoreTap"]
+__all__ = ["Core", "StoreTap", "SHARED_PORTS", "parts"]
 
 #: A scalar store the scratchpad took (for the testbench's ``tohost`` watch).
 StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
+
+#: The scratchpad ports two requesters share, and their users (unit member prefixes; ``host``
+#: is the core's own ``host_rd``/``host_wr`` members).
+SHARED_PORTS = {"vr0": (("gemm", "a"), ("vseq", "r0")), "vr1": (("gemm", "b"), ("vseq", "r1")),
+                "vw": (("gemm", "d"), ("vseq", "w")), "rr": (("dma", "rd"), ("host", "host_rd")),
+                "rw": (("dma", "wr"), ("host", "host_wr"))}
+
+
+def parts(config):
+    """The units of a core of ``config`` (a :class:`CoreConfig`): ``{name: (factory, params)}``,
+    each made by the core as ``part(factory, **params)``, and measured by the block registry
+    (``sim/flow/blocks.py``) as ``shared_design(factory, **params)``: one place for both, so
+    that each unit of the core is the very module of its block. ``share_<port>`` is the
+    :class:`PortShare` of a shared scratchpad port (ports of the same layouts get the same
+    module)."""
+    check_instance("config", config, CoreConfig)
+    sc = config.sram
+    window = {"addr_bits": sc.addr_bits, "base": sc.base, "size": sc.size}
+    units = {
+        "sram": (Scratchpad, {"config": sc}),
+        # ``go`` holds it in reset (``reset_by``) and starts thread 0 when it rises.
+        "scalar": (ScalarCore, {"threads": config.threads, "addr_bits": sc.addr_bits,
+                                "tag_width": sc.tag_width, "boot": False}),
+        "dispatch": (Dispatcher, {"threads": config.threads,
+                                  "counters": counter_numbers(config.threads)}),
+        "counters": (Counters, {"threads": config.threads}),
+        "engine": (MatmulEngine, {"config": config.matmul}),
+        "vector_unit": (VectorUnit, {"tag_width": sc.tag_width}),
+        "gemm": (GemmSequencer, {"config": config.matmul, "tag_width": UNIT_TAG_WIDTH,
+                                 **window}),
+        "vseq": (VectorSequencer, {"tag_width": UNIT_TAG_WIDTH, **window}),
+        "dma": (DmaEngine, {"tag_width": UNIT_TAG_WIDTH, **window}),
+    }
+    specs = {s.name: s for s in PORTS}
+    for port, users in SHARED_PORTS.items():
+        units[f"share_{port}"] = (PortShare, {"request": request_layout(specs[port], sc),
+                                              "response": response_layout(specs[port], sc),
+                                              "n": len(users)})
+    return units
 
 
 class Core(wiring.Component):
@@ -66,7 +110,6 @@ class Core(wiring.Component):
         sc = config.sram
         rr_req, rr_resp = (stream.Signature(x) for x in config.unit_port_layouts("rr"))
         rw_req, rw_resp = (stream.Signature(x) for x in config.unit_port_layouts("rw"))
-        self._scratchpad = Scratchpad(config=sc)
         super().__init__({
             "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
             "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp),
@@ -78,34 +121,24 @@ class Core(wiring.Component):
             "semaphores": Out(data.ArrayLayout(SEM_BITS, SEMAPHORES)),
             "waiting": Out(MAX_THREADS),
             "outstanding": Out(data.ArrayLayout(8, MAX_THREADS)),
-            "sram_status": Out(self._scratchpad.status.shape()),
+            "sram_status": Out(status_layout(sc)),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        sc = cfg.sram
-        window = {"base": sc.base, "size": sc.size}
-        m.submodules.sram = sram = self._scratchpad
+        units = {name: part(factory, **params) for name, (factory, params) in parts(cfg).items()}
         # Held in reset while ``go`` is low, with no thread running (so no request leaves it);
         # thread 0 starts when ``go`` rises.
-        scalar = ScalarCore(threads=cfg.threads, addr_bits=sc.addr_bits,
-                            tag_width=sc.tag_width, boot=False)
+        units["scalar"] = reset_by(units["scalar"], ~self.go)
+        for name, unit in units.items():
+            m.submodules[name] = unit
+        sram, scalar, dispatch, counters, engine, vector_unit, gemm, vseq, dma = (
+            units[name] for name in ("sram", "scalar", "dispatch", "counters", "engine",
+                                     "vector_unit", "gemm", "vseq", "dma"))
         m.d.comb += scalar.go.eq(self.go)
-        m.submodules.scalar = scalar = ResetInserter(~self.go)(scalar)
-        m.submodules.dispatch = dispatch = Dispatcher(threads=cfg.threads,
-                                                      counters=counter_numbers(cfg.threads))
         # Counting only while the program runs: CYCLES and each unit's idle are the run's.
-        counters = Counters(threads=cfg.threads)
-        m.submodules.counters = EnableInserter(self.go)(counters)
-        m.submodules.engine = engine = MatmulEngine(cfg.matmul)
-        m.submodules.vector_unit = vector_unit = VectorUnit()
-        m.submodules.gemm = gemm = GemmSequencer(cfg.matmul, addr_bits=sc.addr_bits,
-                                                 tag_width=UNIT_TAG_WIDTH, **window)
-        m.submodules.vseq = vseq = VectorSequencer(addr_bits=sc.addr_bits,
-                                                   tag_width=UNIT_TAG_WIDTH, **window)
-        m.submodules.dma = dma = DmaEngine(addr_bits=sc.addr_bits, tag_width=UNIT_TAG_WIDTH,
-                                           **window)
+        m.d.comb += counters.enable.eq(self.go)
 
         # The scalar core on its two ports, the dispatcher on its coprocessor stream.
         connect(m, scalar.fetch_req, sram.fetch_req)
@@ -133,18 +166,12 @@ class Core(wiring.Component):
         connect(m, vector_unit.o, vseq.resp)
 
         # Shared scratchpad ports: two requesters each.
-        for port, users in (("vr0", ((gemm, "a"), (vseq, "r0"))),
-                            ("vr1", ((gemm, "b"), (vseq, "r1"))),
-                            ("vw", ((gemm, "d"), (vseq, "w"))),
-                            ("rr", ((dma, "rd"), (self, "host_rd"))),
-                            ("rw", ((dma, "wr"), (self, "host_wr")))):
-            req_sig, resp_sig = getattr(sram, f"{port}_req"), getattr(sram, f"{port}_resp")
-            share = PortShare(request=req_sig.payload.shape(),
-                              response=resp_sig.payload.shape(), n=len(users))
-            m.submodules[f"share_{port}"] = share
-            connect(m, share.port_req, req_sig)
-            connect(m, resp_sig, share.port_resp)
+        for port, users in SHARED_PORTS.items():
+            share = units[f"share_{port}"]
+            connect(m, share.port_req, getattr(sram, f"{port}_req"))
+            connect(m, getattr(sram, f"{port}_resp"), share.port_resp)
             for k, (owner, prefix) in enumerate(users):
+                owner = self if owner == "host" else units[owner]
                 req, resp = getattr(owner, f"{prefix}_req"), getattr(owner, f"{prefix}_resp")
                 if owner is self:
                     connect(m, flipped(req), share.req[k])

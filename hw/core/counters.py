@@ -55,6 +55,8 @@ class Counters(wiring.Component):
         Instructions of each thread retiring this cycle (0..2: the retire ports).
     running, waiting : ``In(MAX_THREADS)``
         The scalar core's running threads; the dispatcher's asleep threads.
+    enable : ``In(1, init=1)``
+        Every counter counts while 1 only (the core counts the cycles it runs: ``go``).
     index : ``In(COUNTER_BITS)``, ``value`` : ``Out(64)``
         The counter ``index`` names, combinationally (0 for a number with no counter): the
         dispatcher's RDCTR.
@@ -68,7 +70,7 @@ class Counters(wiring.Component):
         super().__init__({
             "cause": In(len(UNIT_CAUSES)).array(QUEUED_UNITS),
             "retired": In(2).array(self.threads),
-            "running": In(MAX_THREADS), "waiting": In(MAX_THREADS),
+            "running": In(MAX_THREADS), "waiting": In(MAX_THREADS), "enable": In(1, init=1),
             "index": In(COUNTER_BITS), "value": Out(64),
             "host_index": In(COUNTER_BITS), "host_value": Out(64),
         })
@@ -91,7 +93,8 @@ class Counters(wiring.Component):
         # A prefix adder each: ``reg + inc`` maps to a 64-bit ripple (69 gate levels).
         for number, (reg, inc) in counters.items():
             total, _ = prefix_add(m, reg, inc, width=64, name=f"ctr{int(number)}")
-            m.d.sync += reg.eq(total)
+            with m.If(self.enable):
+                m.d.sync += reg.eq(total)
         for index, value in ((self.index, self.value), (self.host_index, self.host_value)):
             with m.Switch(index):
                 for number, (reg, _) in counters.items():

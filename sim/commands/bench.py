@@ -1,6 +1,6 @@
 """``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
 
-Seven parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
+Eight parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
 throughput, :mod:`sim.bench.convert`, section ``bench``), ``matmul`` (the matrix engine's
 utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section ``bench-matmul``),
 ``sram`` (the scratchpad's bytes per cycle, :mod:`sim.bench.sram`, section ``bench-sram``),
@@ -9,10 +9,12 @@ utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section `
 and four threads on the C programs and its simulation speed, :mod:`sim.bench.scalar`, section
 ``bench-scalar``), ``noc`` (the mesh's latency/throughput curves, :mod:`sim.bench.noc`) and
 ``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``; layer
-normalisation on its vector unit, section ``bench-core-layernorm``).
+normalisation on its vector unit, section ``bench-core-layernorm``) and ``core-speed`` (the D1
+core's simulation speed against the engine alone on the same GEMM, :mod:`sim.bench.core_speed`,
+section ``bench-core-speed``).
 """
 
-from sim.bench import convert, core, gemm, noc, scalar, sram, vector
+from sim.bench import convert, core, core_speed, gemm, noc, scalar, sram, vector
 from sim.flow.toolchain import SIMULATORS
 
 from ._common import check_estimate, command_line, count
@@ -21,7 +23,7 @@ from .sim import BYTES_PER_CONVERSION, CONVERSIONS_PER_SECOND
 __all__ = ["PARTS", "add_parser", "main", "run"]
 
 #: The parts of the bench, in the order they run.
-PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core")
+PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core", "core-speed")
 
 
 def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
@@ -44,6 +46,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["core"] = core.run(write=write, command=command)
         # layer normalisation on the vector unit, bench-core-layernorm
         figures["core-layernorm"] = core.run_layernorm(write=write, command=command)
+    if "core-speed" in parts:  # the core's simulation speed against the engine's
+        figures["core-speed"] = core_speed.run(write=write, command=command)
     return figures
 
 
@@ -65,7 +69,7 @@ def main(args):
 def add_parser(sub):
     """Add the ``bench`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
     q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
-                       description="Seven parts, each rewriting its section(s) of docs/results.md: "
+                       description="Eight parts, each rewriting its section(s) of docs/results.md: "
                        "convert (the conversion unit's simulation speed and throughput), "
                        "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
                        "its simulation speed), sram (the scratchpad's bytes per cycle, on "
@@ -76,7 +80,8 @@ def add_parser(sub):
                        "transpose, 1 and 2 VCs, and their plots docs/noc-*.png), core (GEMM "
                        "from C on one D1 core: utilisation of the 256-MAC peak; layer "
                        "normalisation on its vector unit: lines per cycle against the vector "
-                       "sequencer's bound). Every "
+                       "sequencer's bound), core-speed (the D1 core's simulation speed against "
+                       "its matrix engine alone, same GEMM, same run). Every "
                        "result is checked against the model.")
     q.add_argument("--only", choices=PARTS, help="run one part (default all)")
     q.add_argument("--n", type=count(1), default=50_000,

@@ -13,12 +13,15 @@ __all__ = ["Block", "blocks", "get_block"]
 class Block:
     """A block of the report: its design, a one-line summary, and its peak multiply-accumulates
     per cycle where it has any (for the transistors-per-MAC figure). ``fpga=False`` skips the
-    iCE40 and ECP5 mappings, which take Yosys over half an hour on a block of 50k+ cells."""
+    iCE40 and ECP5 mappings, which take Yosys over half an hour on a block of 50k+ cells.
+    ``die``: for a whole core, the published die it is a core of (``hw.core.config.Die``), which
+    the report multiplies it out against."""
     name: str
     design: Design
     summary: str
     macs_per_cycle: int = 0
     fpga: bool = True
+    die: object = None
 
 
 def blocks():
@@ -27,16 +30,13 @@ def blocks():
     must be a block here too (``shared_design`` gives the same design)."""
     from hw.common.arbiter import RoundRobinArbiter
     from hw.core.config import D1 as CORE_D1
-    from hw.core.counters import counter_numbers
-    from hw.core.dispatch import Dispatcher
-    from hw.core.dma import DmaEngine
-    from hw.core.gemm import GemmSequencer
-    from hw.core.vector import VectorSequencer
+    from hw.core.config import D1_DIE
+    from hw.core.config import SMALL as CORE_SMALL
+    from hw.core.core import Core, parts
     from hw.fp.convert import ConvertPipe, ConvertUnit
     from hw.fp.fma import FMAUnit
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
     from hw.matmul.config import D1
-    from hw.matmul.engine import MatmulEngine
     from hw.noc.router import Router
     from hw.scalar.core import ScalarCore
     from hw.scalar.muldiv import DivUnit
@@ -51,9 +51,17 @@ def blocks():
     from hw.vector.lane import FPLane
     from hw.vector.movepipe import MovePipe
     from hw.vector.reduce import ReduceAdder
-    from hw.vector.unit import VectorUnit
 
     unit = D1.unit_rows * D1.unit_cols
+
+    def part(name, config=CORE_D1):
+        """The design of the core's unit ``name`` (``hw.core.core.parts``): the core's module."""
+        factory, params = parts(config)[name]
+        return shared_design(factory, **params)
+
+    SRAM_SMALL = CORE_SMALL.sram
+    small = (f"SMALL core: {CORE_SMALL.sram.size // 1024} KB, "
+             f"{CORE_SMALL.matmul.macs_per_cycle} MACs/cycle")
     return {b.name: b for b in (
         Block("fp.convert", Design.of("fp_convert", ConvertUnit, tag_width=8),
               "FP32 <-> BF16/CFP8/SHP/UHP conversion, RNE and SR, 1 per cycle"),
@@ -67,7 +75,7 @@ def blocks():
                                             formats=D1.formats, tag_width=D1.tag_width),
               f"{D1.unit_rows}x{D1.unit_cols} array: {unit} PEs, {D1.interleave} interleaved "
               "tiles, C loader, drain", macs_per_cycle=unit),
-        Block("matmul.engine", Design.of("matmul_engine", MatmulEngine, config=D1),
+        Block("matmul.engine", part("engine"),
               f"D1 engine: {D1.block_rows}x{D1.block_cols} arrays sharing operands, "
               f"{D1.macs_per_cycle} MACs/cycle", macs_per_cycle=D1.macs_per_cycle),
         Block("vector.lane", shared_design(FPLane),
@@ -87,7 +95,7 @@ def blocks():
         Block("vector.convpipe", shared_design(ConvPipe),
               "vector WIDEN/NARROW: 32 conversion lanes, parts, RNE/SR, 32 SR generators",
               fpga=False),
-        Block("vector.unit", Design.of("vector_unit", VectorUnit, tag_width=8),
+        Block("vector.unit", part("vector_unit"),
               "64-byte SIMD unit: 16 FP32 FMAs, 32 BF16, INT, reductions, moves, conversions, "
               "1 op per cycle", macs_per_cycle=16, fpga=False),
         Block("sram.ecc_encoder", Design.of("sram_ecc_encoder", ECCEncoder),
@@ -111,6 +119,14 @@ def blocks():
         Block("sram.scratchpad", Design.of("sram_d1", Scratchpad, config=SRAM_D1),
               f"D1 scratchpad: {SRAM_D1.lines:,} lines (1.25 MB) in {SRAM_D1.banks} banks, "
               "7 ports + scrubber, SECDED", fpga=False),
+        # The SMALL core's scratchpad's own (its banks are shorter and fewer).
+        Block("sram.bank_small", shared_design(Bank, rows=SRAM_SMALL.rows),
+              f"{small}: a bank, {SRAM_SMALL.rows} lines", fpga=False),
+        Block("sram.slice_small", shared_design(BankSlice, **slice_params(SRAM_SMALL)),
+              f"{small}: a bank with its arbiter, lock and multiplexer", fpga=False),
+        Block("sram.linemux_small", shared_design(LineMux, **linemux_params(SRAM_SMALL)),
+              f"{small}: a port's read-data multiplexer over {SRAM_SMALL.banks} banks",
+              fpga=False),
         Block("noc.router", Design.of("noc_router", Router, width=8, height=8, vcs=1, depth=4),
               "5-port mesh router for 8x8, 64 B flits, 1 VC per class, 4-flit buffers",
               fpga=False),
@@ -132,21 +148,49 @@ def blocks():
         Block("scalar.core", Design.of("scalar_core", ScalarCore, threads=4),
               "RV64IM + Zicsr core, 4 barrel threads, 4-stage pipeline, a divider per thread",
               fpga=False),
-        Block("core.dispatch", Design.of("core_dispatch", Dispatcher, threads=4,
-                                         counters=counter_numbers(4)),
-              "D1 core: custom-instruction decode, command registers, 16 semaphores, fences",
+        # The units of the D1 and SMALL cores (hw.core.core.parts), then the cores.
+        Block("core.scalar", part("scalar"),
+              "the cores' scalar core (4 threads, started by go), a divider per thread",
               fpga=False),
-        Block("core.gemm", Design.of("core_gemm", GemmSequencer, config=D1, tag_width=7,
-                                     base=CORE_D1.sram.base, size=CORE_D1.sram.size),
+        Block("core.sram", part("sram"),
+              "D1 core: its scratchpad (sram.scratchpad at the core's base address)",
+              fpga=False),
+        Block("core.dispatch", part("dispatch"),
+              "the cores' custom-instruction decode, command registers, 16 semaphores, fences",
+              fpga=False),
+        Block("core.counters", part("counters"),
+              "the cores' performance counters (cycles, per-unit causes, per-thread reasons)",
+              fpga=False),
+        Block("core.gemm", part("gemm"),
               "D1 core: GEMM sequencer (descriptors, Aᵀ/B/C reads, beats, D writes)",
               fpga=False),
-        Block("core.vector_seq", Design.of("core_vector_seq", VectorSequencer, tag_width=7,
-                                           base=CORE_D1.sram.base, size=CORE_D1.sram.size),
+        Block("core.vector_seq", part("vseq"),
               "D1 core: vector sequencer (operand reads, unit requests, result writes)",
               fpga=False),
-        Block("core.dma", Design.of("core_dma", DmaEngine, tag_width=7,
-                                    base=CORE_D1.sram.base, size=CORE_D1.sram.size),
+        Block("core.dma", part("dma"),
               "D1 core: DMA engine, 2D gather with descriptor lists", fpga=False),
+        Block("core.share_read", part("share_vr0"),
+              "the cores' two requesters on a 64-byte read port (vr0, vr1, rr)", fpga=False),
+        Block("core.share_write", part("share_vw"),
+              "the cores' two requesters on a 64-byte write port (vw, rw)", fpga=False),
+        Block("core.sram_small", part("sram", CORE_SMALL),
+              f"{small}: its scratchpad, {CORE_SMALL.sram.banks} banks", fpga=False),
+        Block("core.engine_small", part("engine", CORE_SMALL),
+              f"{small}: its matrix engine, one {D1.unit_rows}x{D1.unit_cols} array",
+              macs_per_cycle=CORE_SMALL.matmul.macs_per_cycle, fpga=False),
+        Block("core.gemm_small", part("gemm", CORE_SMALL), f"{small}: its GEMM sequencer",
+              fpga=False),
+        Block("core.vector_seq_small", part("vseq", CORE_SMALL),
+              f"{small}: its vector sequencer", fpga=False),
+        Block("core.dma_small", part("dma", CORE_SMALL), f"{small}: its DMA engine",
+              fpga=False),
+        Block("core.small", Design.of("core_small", Core, config=CORE_SMALL),
+              f"{small}: every unit above wired", fpga=False,
+              macs_per_cycle=CORE_SMALL.matmul.macs_per_cycle),
+        Block("core.d1", Design.of("core_d1", Core, config=CORE_D1),
+              "one D1 core: scalar core, 1.25 MB scratchpad, matrix engine, vector unit, "
+              "sequencers, DMA, dispatcher, counters", fpga=False,
+              macs_per_cycle=CORE_D1.matmul.macs_per_cycle, die=D1_DIE),
     )}
 
 

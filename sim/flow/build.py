@@ -26,7 +26,7 @@ from hw.common import shared
 from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
-           "shared_design", "hier_blocks"]
+           "shared_design", "hier_blocks", "part_modules"]
 
 
 @functools.cache
@@ -113,7 +113,7 @@ class Design:
 
     def verilog(self):
         """Path of this design's Verilog as Yosys wrote it (for synthesis and lint); converted on
-        first use, then reused. Sub-blocks made with ``shared`` are converted once
+        first use, then reused. Sub-blocks made with ``shared`` or ``part`` are converted once
         each (as designs of their own) and their modules follow the top's in the file."""
         path = toolchain.BUILD / "rtl" / f"{self.stem}.v"
         if path.exists():
@@ -153,19 +153,31 @@ def shared_design(factory, **params):
     return Design.of(f"{factory.__name__.lower()}_{h}", factory, **params)
 
 
-def _convert_shared(used, factory, params):
+def _convert_shared(used, factory, params, hier):
     """The converter :func:`hw.common.shared.converting` takes: :func:`shared_design`, recorded in
-    ``used``."""
+    ``used`` (name → ``[design, hier]``; a module made by both ``shared`` and ``part`` is
+    marked for Verilator's hierarchical build)."""
     design = shared_design(factory, **params)
-    used.setdefault(design.name, design)
+    used.setdefault(design.name, [design, False])[1] |= hier
     return design.name, [(p.name, p.direction) for p in design.ports()]
+
+
+def _marked(text, mark):
+    return [m.group(1).strip() for m in re.finditer(
+        r"^module (\\\S+ |\w+)\([^;]*\);\n" + re.escape(mark), text, re.MULTILINE)]
 
 
 def hier_blocks(text):
     """Names of the modules in Verilog ``text`` that carry the ``hier_block`` mark: the shared
     sub-blocks (:func:`~hw.common.shared.shared`) that the top instantiates, directly or not."""
-    return [m.group(1).strip() for m in re.finditer(
-        r"^module (\\\S+ |\w+)\([^;]*\);\n" + re.escape(_HIER_BLOCK), text, re.MULTILINE)]
+    return _marked(text, _HIER_BLOCK)
+
+
+def part_modules(text):
+    """Names of the modules in Verilog ``text`` that synthesis keeps as black boxes: those of
+    :func:`hier_blocks` and the parts (:func:`~hw.common.shared.part`), in file order."""
+    names = set(hier_blocks(text)) | set(_marked(text, _PART))
+    return [m.strip() for m in _MODULE_NAME.findall(text) if m.strip() in names]
 
 
 _MODULE_NAME = re.compile(r"^module (\\\S+ |\w+)\(", re.MULTILINE)
@@ -176,14 +188,18 @@ _MODULE_NAME = re.compile(r"^module (\\\S+ |\w+)\(", re.MULTILINE)
 #: every instance calls it. Other tools read it as a comment.
 _HIER_BLOCK = "  /*verilator hier_block*/\n"
 
+#: The mark of a part (:func:`hw.common.shared.part`): a comment, for :func:`part_modules`.
+_PART = "  /* d1core part */\n"
+
 
 def _with_modules(text, designs):
-    """``text`` followed by the modules of ``designs`` (from each design's file, without their
-    attributes: the ``top`` one belongs to ``text``'s top), every module once; each design's top
-    module carries Verilator's ``hier_block`` mark."""
+    """``text`` followed by the modules of ``designs`` (``(design, hier)`` pairs; from each
+    design's file, without their attributes: the ``top`` one belongs to ``text``'s top), every
+    module once; each design's top module carries Verilator's ``hier_block`` mark if ``hier``,
+    else the part's mark."""
     names = set(m.strip() for m in _MODULE_NAME.findall(text))
     parts = [text]
-    for design in designs:
+    for design, hier in designs:
         for chunk in design.verilog().read_text().split("endmodule\n"):
             found = _MODULE_NAME.search(chunk)
             name = found and found.group(1).strip()
@@ -193,7 +209,8 @@ def _with_modules(text, designs):
             module = chunk[found.start():]
             if name == design.name:
                 header = module.index(");\n") + 3
-                module = module[:header] + _HIER_BLOCK + module[header:]
+                mark = _HIER_BLOCK if hier else _PART
+                module = module[:header] + mark + module[header:]
             parts.append(module + "endmodule\n")
     return "\n".join(parts)
 

@@ -27,6 +27,9 @@ standard output: the whole run is logged through ``tee`` into ``yosys.log`` and 
 own numbered file.
 """
 
+import dataclasses
+import functools
+import hashlib
 import json
 import re
 import shutil
@@ -35,7 +38,7 @@ from pathlib import Path
 
 from . import blocks as registry
 from . import report, toolchain
-from .build import atomic_write, hier_blocks, locked
+from .build import atomic_write, locked, part_modules
 
 __all__ = ["synthesize", "run", "SynthError", "LEVELS_TARGET", "FF_TRANSISTORS",
            "SRAM_BIT_TRANSISTORS", "CMOS_TRANSISTORS", "SYNTH_JSON", "markdown"]
@@ -304,7 +307,7 @@ def _jsonable(value):
         return str(value)
 
 
-def synthesize(block, *, workdir=None):
+def synthesize(block, *, workdir=None, fpga=True):
     """Synthesize one :class:`sim.flow.blocks.Block` and return its figures as a dict.
 
     ``workdir`` (default ``build/synth/<stem>``) is cleared of earlier logs and receives the
@@ -322,14 +325,18 @@ def synthesize(block, *, workdir=None):
     ``ecp5`` dicts (``luts``, ``ffs``, ``carry``, ``ram``, ``mem_as_logic``, ``cells_by_type``...)
     with ``ice40_luts``/``ecp5_luts`` copied to the top (all ``None`` for a block with
     ``fpga=False``); ``check_problems``, ``loops``;
-    ``seconds`` (``convert``, ``yosys``); ``workdir``; ``date`` (UTC) and ``yosys`` (version).
+    ``seconds`` (``convert``, ``yosys``); ``workdir``; ``date`` (UTC) and ``yosys`` (version);
+    ``flow`` (:func:`flow_digest`); ``die`` (the block's published die as a dict, or None).
+
+    ``fpga=False`` skips the FPGA mappings even if the block has them.
 
     Raises :class:`SynthError` if Yosys fails (with the tail of its log) or a figure is missing.
     """
     design = block.design
+    fpga = fpga and block.fpga
     start = time.perf_counter()
     verilog = design.verilog()
-    blackboxes = hier_blocks(verilog.read_text())
+    blackboxes = part_modules(verilog.read_text())
     converted = time.perf_counter()
     workdir = Path(workdir) if workdir is not None else toolchain.BUILD / "synth" / design.stem
     workdir = workdir.resolve()
@@ -337,7 +344,7 @@ def synthesize(block, *, workdir=None):
         for old in [*workdir.glob("*.log"), *workdir.glob("*.json"), *workdir.glob("*.rtlil")]:
             old.unlink()
         shutil.copyfile(verilog, workdir / "design.v")
-        (workdir / "steps.ys").write_text(_script(design.name, blackboxes, block.fpga))
+        (workdir / "steps.ys").write_text(_script(design.name, blackboxes, fpga))
         try:
             toolchain.run_yosys("tee -q -o yosys.log script steps.ys\n", cwd=workdir)
         except RuntimeError:
@@ -363,8 +370,8 @@ def synthesize(block, *, workdir=None):
         result["transistors_sram"] = result["mem_bits"] * SRAM_BIT_TRANSISTORS
         result["levels_target"] = LEVELS_TARGET
         for family in ("ice40", "ecp5"):
-            result[family] = _fpga(workdir, design.name, family) if block.fpga else None
-            result[f"{family}_luts"] = result[family]["luts"] if block.fpga else None
+            result[family] = _fpga(workdir, design.name, family) if fpga else None
+            result[f"{family}_luts"] = result[family]["luts"] if fpga else None
     result["seconds"] = {"convert": round(converted - start, 2),
                          "yosys": round(finished - converted, 2)}
     try:
@@ -373,7 +380,18 @@ def synthesize(block, *, workdir=None):
         result["workdir"] = str(workdir)
     result["date"] = report.utc_now()
     result["yosys"] = report.machine()["tools"]["yosys"]
+    result["flow"] = flow_digest()
+    die = getattr(block, "die", None)
+    result["die"] = dataclasses.asdict(die) if die is not None else None
     return result
+
+
+@functools.cache
+def flow_digest():
+    """Digest of this file (the Yosys script and how its output is read): a result in
+    ``build/synth.json`` with this digest and a design's stem (whose key covers the design's
+    sources) is what a new run of that design would give."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 #: Figures that add up over a block's parts.
@@ -394,6 +412,7 @@ def _compose(result, known):
     result["glue"] = {k: result[k] for k in (*_ADDITIVE, "levels", "levels_path", "ice40_luts",
                                              "ecp5_luts")}
     result["instances"] = {}
+    result["levels_block"] = None  # where the longest path is: None for the glue
     for module, n in instances.items():
         part = known.get(module)
         if part is None:
@@ -414,6 +433,7 @@ def _compose(result, known):
             result[f"{family}_luts"] = result[family]["luts"]
         if part["levels"] > result["levels"]:
             result["levels"], result["levels_path"] = part["levels"], part["levels_path"]
+            result["levels_block"] = part.get("levels_block") or part["block"]
     return result
 
 
@@ -452,10 +472,12 @@ def _fpga_ram_text(figures):
 def markdown(results):
     """The synthesis table and its notes, in markdown, for ``results`` from :func:`synthesize`."""
     headers = ["block", "parameters", "cells", "FFs", "memory bits", "transistors",
+               f"with SRAM ({SRAM_BIT_TRANSISTORS}T/bit)",
                f"gate levels (target ≤ {LEVELS_TARGET})", "iCE40 LUT4", "iCE40 RAM",
                "ECP5 LUT4", "ECP5 RAM", "time (s)", "measured (UTC)"]
     rows = [[f"`{r['block']}`", _params_text(r), f"{r['cells']:,}", f"{r['ffs']:,}",
-             f"{r['mem_bits']:,}", f"{r['transistors']:,}", _levels_text(r),
+             f"{r['mem_bits']:,}", f"{r['transistors']:,}",
+             f"{r['transistors'] + r['transistors_sram']:,}", _levels_text(r),
              _luts_text(r["ice40_luts"]), _fpga_ram_text(r["ice40"]),
              _luts_text(r["ecp5_luts"]), _fpga_ram_text(r["ecp5"]),
              f"{r['seconds']['convert'] + r['seconds']['yosys']:.1f}",
@@ -466,8 +488,8 @@ def markdown(results):
         "- cells: generic Yosys cells after `synth -flatten` (RAMs kept as one `$mem_v2` cell "
         "each); FFs: flip-flop bits; memory bits: RAM width × depth (ROMs are mapped to logic).",
         f"- transistors: CMOS estimate after `dffunmap; abc -g cmos2`, logic plus "
-        f"{FF_TRANSISTORS} per flip-flop; SRAM is not included "
-        f"({SRAM_BIT_TRANSISTORS}T per memory bit would add it).",
+        f"{FF_TRANSISTORS} per flip-flop; SRAM is not included. With SRAM: plus "
+        f"{SRAM_BIT_TRANSISTORS} per memory bit (6T cells, no periphery).",
         "- gate levels: longest combinational path (`ltp -noff`) in 2-input CMOS cells, between "
         "flip-flops, memories and ports; **bold** is over the per-stage target.",
         "- ECP5 LUT4 includes the two LUT4s of each `CCU2C` carry cell. Logs and the exact "
@@ -497,11 +519,49 @@ def markdown(results):
                 notes.append(f"- `{r['block']}`: {family} maps memories "
                              f"{', '.join(r[family]['mem_as_logic'])} to logic and FFs.")
         if r["levels"] > r["levels_target"]:
-            notes.append(f"- `{r['block']}`: longest path {' → '.join(r['levels_path'])}.")
+            where = f" (in `{r['levels_block']}`)" if r.get("levels_block") else ""
+            notes.append(f"- `{r['block']}`: longest path{where} "
+                         f"{' → '.join(r['levels_path'])}.")
         if r["check_problems"] or r["loops"] or r["latches"]:
             notes.append(f"- `{r['block']}`: Yosys `check` reports {r['check_problems']} "
                          f"problems, {r['loops']} combinational loops, {r['latches']} latches.")
-    return report.markdown_table(headers, rows) + "\n".join(notes) + "\n"
+    dies = "".join(die_comparison(r) for r in results if r.get("die"))
+    return report.markdown_table(headers, rows) + "\n".join(notes) + "\n" + dies
+
+
+def _billions(n):
+    return f"{n / 1e9:,.2f} billion"
+
+
+def die_comparison(result):
+    """Markdown: a core's result (with its ``die``) multiplied by the die's published number of
+    cores, against the die's published transistors."""
+    die = result["die"]
+    n, total = die["cores"], die["transistors"]
+    logic, sram = result["transistors"], result["transistors_sram"]
+    core = logic + sram
+    per_core = total / n
+    rows = [
+        ["logic and flip-flops (CMOS estimate)", f"{logic:,}", _billions(n * logic),
+         f"{100 * n * logic / total:.1f} %"],
+        [f"SRAM: {result['mem_bits']:,} memory bits × {SRAM_BIT_TRANSISTORS}", f"{sram:,}",
+         _billions(n * sram), f"{100 * n * sram / total:.1f} %"],
+        ["**one core, all**", f"**{core:,}**", f"**{_billions(n * core)}**",
+         f"**{100 * n * core / total:.1f} %**"],
+        [f"{die['name']}, published ({die['transistors_source']})",
+         f"{per_core:,.0f} (÷ {n})", _billions(total), "100 %"],
+    ]
+    table = report.markdown_table(["", "one core", f"× {n} cores", f"of {die['name']}'s"], rows)
+    missing = "\n".join(f"- {m}" for m in die["missing"])
+    return (f"\n### {n} cores against the {die['name']} die\n\n"
+            f"`{result['block']}` (measured {result['date'].removesuffix(' UTC')} UTC) "
+            f"multiplied by the {n} enabled cores of a {die['name']} die ({die['cores_source']}), "
+            f"against its published {_billions(total)} transistors ({die['process']}, "
+            f"{die['area_mm2']:g} mm²; {die['transistors_source']}): {n} of these cores come to "
+            f"{100 * n * core / total:.1f} % of the die's transistors; one core is "
+            f"{core / per_core:.2f}× the die's {per_core / 1e6:,.0f} million per enabled core, "
+            f"a share that also pays for everything listed under the table.\n\n"
+            f"{table}\nWhat the die has that these figures do not count:\n\n{missing}\n")
 
 
 def _same_design(result, block):
@@ -529,18 +589,40 @@ def _merge(path, results, order):
     return [merged[name] for name in order if name in merged]
 
 
-def _synthesize_composed(block, known, table, say):
+def _synthesize_composed(block, known, table, say, cached=None, fpga=True):
     """:func:`synthesize` and :func:`_compose` ``block``, synthesizing first the registry blocks
-    of its sub-blocks that ``known`` (module name → result) lacks; the results go into it."""
-    result = synthesize(block)
+    of its sub-blocks that ``known`` (module name → result) lacks; the results go into it.
+    A sub-block whose result is in ``cached`` (stem → result, from ``build/synth.json``) with
+    the current :func:`flow_digest` is taken from there: the same design, sources and flow.
+    Sub-blocks synthesized on the way to a block without FPGA mappings skip them too (its
+    figures would have none anyway; ``fpga``)."""
+    cached = cached or {}
+    fpga = fpga and block.fpga
+    result = synthesize(block, fpga=fpga)
     for module in result.get("blackbox_instances", {}):
         part = next((b for b in table.values() if b.design.name == module), None)
-        if module not in known and part is not None:
+        if module in known or part is None:
+            continue
+        old = cached.get(part.design.stem)
+        if old is not None and old.get("flow") == flow_digest():
+            say(f"  its sub-block {part.name}: the result of {old['date']} "
+                f"({part.design.stem}, unchanged)")
+            known[module] = {**old, "block": part.name, "summary": part.summary}
+        else:
             say(f"  first its sub-block {part.name} ({part.design.stem}) ...")
-            _synthesize_composed(part, known, table, say)
+            _synthesize_composed(part, known, table, say, cached, fpga)
     result = _compose(result, known)
     known[result["top"]] = result
     return result
+
+
+def _cached(path):
+    """The results in ``path`` (``build/synth.json``) by design stem."""
+    try:
+        return {r["stem"]: r for r in json.loads(Path(path).read_text())
+                if isinstance(r, dict) and "stem" in r}
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def run(names=None, *, write=True, progress=print, json_path=None, results_path=None,
@@ -554,9 +636,13 @@ def run(names=None, *, write=True, progress=print, json_path=None, results_path=
     current design (top module and parameters) of every block, the ``synth`` section of
     ``results_path`` (default ``docs/results.md``) is rewritten from it, each row with its own
     date; otherwise the page is left as it is, and the progress says which blocks lack a result.
-    ``command`` is the command line the section names.
+    ``command`` is the command line the section names. A sub-block reached through a composed
+    block is taken from ``json_path`` if its result there is of its current design stem and of
+    this flow (:func:`flow_digest`); the blocks named are always synthesized.
     """
     say = progress or (lambda line: None)
+    json_path = Path(json_path) if json_path is not None else SYNTH_JSON
+    cached = _cached(json_path)
     table = registry.blocks()
     chosen = list(table.values()) if not names else [registry.get_block(n) for n in names]
     chosen = list({b.name: b for b in chosen}.values())
@@ -565,7 +651,7 @@ def run(names=None, *, write=True, progress=print, json_path=None, results_path=
     for i, block in enumerate(chosen, 1):
         say(f"synth [{i}/{len(chosen)}] {block.name} ({block.design.stem}) ...")
         r = known.get(block.design.name)  # already synthesized as a sub-block
-        r = (_synthesize_composed(block, known, table, say) if r is None else
+        r = (_synthesize_composed(block, known, table, say, cached) if r is None else
              {**r, "block": block.name, "summary": block.summary})
         warn = " (over target)" if r["levels"] > r["levels_target"] else ""
         say(f"  {r['cells']:,} cells, {r['ffs']:,} FFs, {r['mem_bits']:,} memory bits, "
@@ -578,7 +664,6 @@ def run(names=None, *, write=True, progress=print, json_path=None, results_path=
                 say(f"  note: {family} maps memories {r[family]['mem_as_logic']} to logic")
         results.append(r)
     if write:
-        json_path = Path(json_path) if json_path is not None else SYNTH_JSON
         # The sub-blocks synthesized on the way are measurements of their blocks too.
         parts = [r for r in known.values() if r["block"] not in {b.name for b in chosen}]
         merged = _merge(json_path, [*results, *parts], list(table))

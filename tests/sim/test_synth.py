@@ -8,6 +8,7 @@ table: mapped to logic, no flip-flops). So the flip-flop and memory figures are 
 a memory turned into flip-flops would show up as a wrong count.
 """
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -19,10 +20,11 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 import sim.flow.blocks
-from hw.common.shared import shared
+from hw.common.shared import part, shared
+from hw.core.config import D1_DIE
 from sim.flow import lint, synth
 from sim.flow.blocks import Block
-from sim.flow.build import Design, hier_blocks, shared_design
+from sim.flow.build import Design, hier_blocks, part_modules, shared_design
 
 # One worker runs this module (`make test` uses --dist loadgroup), so Yosys runs once.
 pytestmark = pytest.mark.xdist_group("synth")
@@ -160,7 +162,7 @@ def test_partial_run_merges_json_and_writes_page_once_complete(result, registry,
     dated."""
     other = Block("t.other", TINY.design, "second entry")
     monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {TINY.name: TINY, other.name: other})
-    monkeypatch.setattr(synth, "synthesize", lambda block: {**result, "block": block.name})
+    monkeypatch.setattr(synth, "synthesize", lambda block, **_: {**result, "block": block.name})
     json_path, page = tmp_path / "synth.json", tmp_path / "results.md"
     old = {**result, "ffs": -1, "date": "2000-01-02 03:04 UTC"}
     for earlier, written in (([{"block": "t.gone"}], False),
@@ -305,3 +307,84 @@ def test_a_fresh_result_with_sequence_parameters_is_the_current_design():
     assert synth._same_design(fresh, block)
     assert synth._same_design(json.loads(json.dumps(fresh)), block)
     assert not synth._same_design({**fresh, "params": {"writers": [2, 4]}}, block)
+
+
+class Parted(wiring.Component):
+    """One ``Sub`` as a part (a unit its parent has once) and a register: 16 FFs."""
+    d: In(8)
+    q: Out(8)
+
+    def __init__(self, *, source):
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = part(Sub, source=SOURCE)
+        m.d.comb += unit.d.eq(self.d)
+        m.d.sync += self.q.eq(unit.q)
+        return m
+
+
+PARTED = Block("t.parted", Design.of("t_synth_parted", Parted, source=SOURCE), "a part")
+
+
+def test_a_part_is_a_black_box_that_verilator_builds_inline(monkeypatch, tmp_path):
+    """A part's module is in the Verilog once, with the part's mark and not Verilator's
+    ``hier_block`` (its simulation build stays as it was), and synthesis composes it as it
+    does a shared sub-block."""
+    text = PARTED.design.verilog().read_text()
+    name = SUB.design.name
+    assert hier_blocks(text) == [] and part_modules(text) == [name]
+    assert text.count(f"module {name}(") == 1
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {SUB.name: SUB, PARTED.name: PARTED})
+    [parted] = synth.run(["t.parted"], progress=None, json_path=tmp_path / "s.json",
+                         results_path=tmp_path / "r.md")
+    assert parted["instances"] == {"t.sub": 1} and parted["ffs"] == 16
+
+
+def test_a_part_in_the_json_is_reused(monkeypatch, tmp_path):
+    """A sub-block whose result in build/synth.json is of its current design stem and of this
+    flow is taken from there, not synthesized again; one of another flow is not."""
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {SUB.name: SUB, PARTED.name: PARTED})
+    path = tmp_path / "s.json"
+    synth.run(["t.parted"], progress=None, json_path=path, results_path=tmp_path / "r.md")
+    saved = json.loads(path.read_text())
+    [stored] = [r for r in saved if r["block"] == "t.sub"]
+    stored["cells"] += 1000  # marks the stored result
+    path.write_text(json.dumps(saved))
+    lines = []
+    [parted] = synth.run(["t.parted"], progress=lines.append, json_path=path, write=False)
+    assert any("its sub-block t.sub: the result of" in line for line in lines)
+    assert parted["cells"] == parted["glue"]["cells"] + stored["cells"]
+    for r in saved:
+        r["flow"] = "another"
+    path.write_text(json.dumps(saved))
+    lines = []
+    synth.run(["t.parted"], progress=lines.append, json_path=path, write=False)
+    assert any("first its sub-block t.sub" in line for line in lines)
+
+
+def test_die_comparison_is_computed_from_the_core_row():
+    """354 times one core's logic and 6T SRAM, against the die's published 50 billion."""
+    result = {"block": "t.core", "date": "2026-12-07 04:00 UTC", "transistors": 100_000_000,
+              "transistors_sram": 60_000_000, "mem_bits": 10_000_000,
+              "die": dataclasses.asdict(D1_DIE)}
+    text = synth.die_comparison(result)
+    assert "### 354 cores against the D1 die" in text
+    assert "| **one core, all** | **160,000,000** | **56.64 billion** | **113.3 %** |" in text
+    assert "| D1, published (AID21, H) | 141,242,938 (÷ 354) | 50.00 billion | 100 % |" in text
+    assert "1.13× the die's 141 million per enabled core" in text
+    assert all(f"- {m}" in text for m in D1_DIE.missing)
+
+
+def test_sub_blocks_on_the_way_to_a_block_without_fpga_mappings_skip_them(monkeypatch,
+                                                                           tmp_path):
+    """A composed block registered with ``fpga=False`` shows no FPGA figures, so its sub-blocks
+    synthesized on its way skip the (slow) FPGA mappings too."""
+    plain = dataclasses.replace(PARTED, fpga=False)
+    monkeypatch.setattr(sim.flow.blocks, "blocks", lambda: {SUB.name: SUB, plain.name: plain})
+    [parted] = synth.run(["t.parted"], progress=None, json_path=tmp_path / "s.json",
+                         results_path=tmp_path / "r.md")
+    [sub] = [r for r in json.loads((tmp_path / "s.json").read_text()) if r["block"] == "t.sub"]
+    assert SUB.fpga and sub["ice40"] is None and sub["ecp5_luts"] is None
+    assert parted["ice40"] is None and parted["ffs"] == 16

@@ -174,7 +174,8 @@ def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, to
         proto_errors=summary["proto_errors"] + len(bad_reads), load_errors=load_errors,
         watchdog=None if end == "tohost" else _watchdog(run_dir, records, config.threads),
         sim=sim, seconds=info["test_seconds"], run_dir=run_dir, base=config.sram.base,
-        scratchpad=dump, extra={"build_seconds": info["build_seconds"]},
+        scratchpad=dump, extra={"build_seconds": info["build_seconds"],
+                                **{k: summary[k] for k in ("clock_cycles", "clock_seconds")}},
         counters=CounterReport.from_values(read_counters(run_dir / "counters.txt"),
                                            threads=config.threads,
                                            run_cycles=summary["cycles"]))
