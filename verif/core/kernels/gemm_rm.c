@@ -185,9 +185,9 @@ static void queue_gemms(unsigned j)
                      LINE, LDB, load_c ? LDD : 0, LDD, slab_rows(jb.slab), piece_cols(p),
                      jb.kn, load_c);
     }
-    d1_swait(SEM_AT, j + 1);
+    d1_wait(SEM_AT, j + 1);
     if (jb.k0)                          /* GEMM 0b reads 0a's D as C */
-        d1_swait(SEM_MM, PIECES);
+        d1_wait(SEM_MM, PIECES);
     for (unsigned p = 0; p < PIECES; p++)
         d1_mgemm(&desc[j * PIECES + p], d1_signal(SEM_MM, 1));
 }
@@ -218,7 +218,7 @@ static void layout(unsigned j)
     unsigned nb = NB;
 #if SPLIT
     if (jb.slab == 0) {
-        d1_swait(SEM_DMA, jb.k0 ? 2 : 1);
+        d1_wait(SEM_DMA, jb.k0 ? 2 : 1);
         src = jb.k0 ? stage1[0] : stage0[0];
         nb = jb.k0 ? NB - NB0 : NB0;
     }
@@ -273,7 +273,7 @@ static void epilogue_through(unsigned *next, unsigned n)
         if (jb.k0 + jb.kn != K)
             continue;
         for (unsigned p = 0; p < PIECES; p++) {
-            d1_swait(SEM_MM, *next * PIECES + p + 1);
+            d1_wait(SEM_MM, *next * PIECES + p + 1);
             epilogue_piece(jb.slab, p);
         }
     }
@@ -292,7 +292,7 @@ static long vector_thread(long arg)
 #if EPILOGUE
             epilogue_through(&next, need);
 #endif
-            d1_swait(SEM_MM, need * PIECES);
+            d1_wait(SEM_MM, need * PIECES);
         }
         layout(j);
     }
@@ -327,9 +327,9 @@ int main(void)
         if (j == 0)
             t_head = d1_rdctr(D1_CTR_CYCLES);
     }
-    d1_swait(SEM_MM, JOBS * PIECES);
+    d1_wait(SEM_MM, JOBS * PIECES);
 #if EPILOGUE
-    d1_swait(SEM_EP, SLABS * PIECES);
+    d1_wait(SEM_EP, SLABS * PIECES);
 #endif
     unsigned long t1 = d1_rdctr(D1_CTR_CYCLES);
     d1_result[0] = t1 - t0;
