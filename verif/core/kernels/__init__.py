@@ -211,13 +211,15 @@ class GemmRmKernel(GemmKernel):
         return res["data"][1:].view(np.uint16)[:, :16]
 
 
-def gemm_rm_kernel(m, n, k, *, fmt="bf16", head_k=None, epilogue=None, np_cols=None, seed=0):
+def gemm_rm_kernel(m, n, k, *, fmt="bf16", head_k=None, epilogue=None, np_cols=None, seed=0,
+                   timeline=False):
     """The row-major GEMM kernel (``gemm_rm.c``) for an M×N×K block with random operands (as
     :func:`gemm_kernel`'s), A and B placed row-major. ``head_k``: the columns of A of the first
     slab's first GEMM (a multiple of the slab's rows below K; 0: no split; None:
     :func:`auto_head_k`). ``epilogue``: None (kernel 1, D FP32), "rne" or "sr" (kernel 2, OUT
     BF16 from a random bias). ``np_cols``: columns per GEMM command (None: all of N without the
-    epilogue, 64 with it; else a multiple of 64 below N, or N)."""
+    epilogue, 64 with it; else a multiple of 64 below N, or N). ``timeline``: build with
+    gemm_rm.c's cycle stamps (``d1_timeline``, for tuning)."""
     _check_fmt(fmt)
     for name, v in (("m", m), ("n", n), ("k", k)):
         check_int(name, v, 1, 0xFFFF)
@@ -237,9 +239,10 @@ def gemm_rm_kernel(m, n, k, *, fmt="bf16", head_k=None, epilogue=None, np_cols=N
         raise ValueError(f"np_cols must be a multiple of 64 or n = {n}, not {np_cols}")
     defines = {"M": m, "N": n, "K": k, "HEAD_K": head_k, "NP": np_cols,
                **({"CFP8": 1} if fmt == "cfp8" else {}),
-               **({"EPILOGUE": 1, "SR": int(epilogue == "sr")} if epilogue else {})}
+               **({"EPILOGUE": 1, "SR": int(epilogue == "sr")} if epilogue else {}),
+               **({"TIMELINE": 1} if timeline else {})}
     name = (f"kernels/gemm_rm-{fmt}-{m}x{n}x{k}-h{head_k}-p{np_cols}"
-            f"{'-' + epilogue if epilogue else ''}")
+            f"{'-' + epilogue if epilogue else ''}{'-t' if timeline else ''}")
     path = riscv.build(name, [DIR / "gemm_rm.c"], defines=defines, depends=[DIR / "gemm.h"])
     program = elf.load(path)
     rng = np.random.default_rng(seed)

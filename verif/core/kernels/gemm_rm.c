@@ -27,7 +27,8 @@
    Threads and blocks. Thread 0 (matrix) queues one GEMM per slab of E rows of D (split into
    column pieces of NP columns, so that the epilogue can start on a piece while the engine
    works on the next); thread 1 (vector) lays out the next slab's Aᵀ into the one of two Aᵀ
-   buffers that the engine is not reading, and runs the epilogue. Semaphores hand the buffers
+   buffers that the engine is not reading (with the split below, slab 0 has a third), and runs
+   the epilogue. Semaphores hand the buffers
    over: SEM_AT counts the slabs laid out (the last VOP of a layout signals it), SEM_MM the
    GEMM commands done (each signals it). The first slab is the kernel's head, which nothing
    overlaps: with -DHEAD_K=h (a multiple of E below K) its first h columns of A are laid out
@@ -74,6 +75,9 @@
 #endif
 #ifndef NP
 #define NP N
+#endif
+#ifndef TIMELINE
+#define TIMELINE 0
 #endif
 
 #define ESIZE sizeof(elem_t)
@@ -124,7 +128,7 @@ uint32_t seeds[SLABS * PIECES * 2 * QMAX][16] __attribute__((aligned(64)));
 /* Everything the vector unit writes (see above). */
 struct vbuf {
     uint8_t scratch[SLAB_LINES][LINE];
-    uint8_t at[2][SLAB_LINES][LINE];    /* slab s uses at[s % 2]: line k = row k of Aᵀ */
+    uint8_t at[2 + SPLIT][SLAB_LINES][LINE];    /* line k = row k of Aᵀ (buf(s): slab s's) */
 #if EPILOGUE
     uint8_t t[E * 2 * QMAX][LINE];      /* a piece's ReLU(D + bias), rows of 2·QMAX lines */
     uint8_t sink[LINE];                 /* where SEED writes its zero line */
@@ -133,6 +137,15 @@ struct vbuf {
 };
 struct vbuf vbuf __attribute__((aligned(64)));
 volatile uint64_t d1_result[12] __attribute__((aligned(64)));
+
+/* -DTIMELINE=1 (tuning only): the cycle counter at events, d1_timeline[i]: [0] thread 1
+   started, [1 + j] layout job j issued, [32 + j] GEMM job j queued. */
+#if TIMELINE
+volatile uint64_t d1_timeline[64] __attribute__((aligned(64)));
+#define STAMP(i) (d1_timeline[i] = d1_rdctr(D1_CTR_CYCLES))
+#else
+#define STAMP(i) ((void)0)
+#endif
 
 typedef struct {
     unsigned slab, k0, kn;
@@ -153,14 +166,17 @@ static job_t job(unsigned j)
     return (job_t){j - 1, 0, K};
 }
 
-/* The last GEMM job that reads slab s's Aᵀ buffer. */
-static unsigned last_job(unsigned s)
+/* The Aᵀ buffer of slab s: two in turn; with the split, slab 0 has a third of its own, as its
+   GEMM 0b runs after slab 1's and would hold a shared buffer until slab 2 is due. */
+static unsigned buf(unsigned s)
 {
-    if (!SPLIT)
-        return s;
-    if (s == 0)
-        return SLABS > 1 ? 2 : 1;
-    return s == 1 ? 1 : s + 1;
+    return SPLIT ? (s == 0 ? 2 : (s - 1) % 2) : s % 2;
+}
+
+/* The GEMM job of slab s (the last one that reads its Aᵀ buffer). */
+static unsigned slab_job(unsigned s)
+{
+    return SPLIT && s >= 1 ? (s == 1 ? 1 : s + 1) : s;
 }
 
 static unsigned slab_rows(unsigned s)
@@ -181,7 +197,7 @@ static void queue_gemms(unsigned j)
         d1_gemm_desc *g = &desc[j * PIECES + p];
         uint32_t *dd = &d[jb.slab * E][p * NP];
         int load_c = jb.k0 != 0;
-        d1_gemm_fill(g, vbuf.at[jb.slab % 2][jb.k0], &b[jb.k0][p * NP], load_c ? dd : 0, dd,
+        d1_gemm_fill(g, vbuf.at[buf(jb.slab)][jb.k0], &b[jb.k0][p * NP], load_c ? dd : 0, dd,
                      LINE, LDB, load_c ? LDD : 0, LDD, slab_rows(jb.slab), piece_cols(p),
                      jb.kn, load_c);
     }
@@ -223,7 +239,7 @@ static void layout(unsigned j)
         nb = jb.k0 ? NB - NB0 : NB0;
     }
 #endif
-    transpose(src, nb, vbuf.at[jb.slab % 2][jb.k0], d1_signal(SEM_AT, 1));
+    transpose(src, nb, vbuf.at[buf(jb.slab)][jb.k0], d1_signal(SEM_AT, 1));
 }
 
 #if EPILOGUE
@@ -285,16 +301,19 @@ static long vector_thread(long arg)
     unsigned next = 0;
     (void)arg;
     (void)next;
+    STAMP(0);
     for (unsigned j = 0; j < JOBS; j++) {
         unsigned s = job(j).slab;
-        if (s >= 2) {               /* at[s % 2] is free when slab s - 2's GEMMs are done */
-            unsigned need = last_job(s - 2) + 1;
+        /* the buffer is free when the GEMM of the slab before in it (s - 2) is done */
+        if (s >= 2 && buf(s - 2) == buf(s)) {
+            unsigned need = slab_job(s - 2) + 1;
 #if EPILOGUE
             epilogue_through(&next, need);
 #endif
             d1_wait(SEM_MM, need * PIECES);
         }
         layout(j);
+        STAMP(1 + j);
     }
 #if EPILOGUE
     epilogue_through(&next, JOBS);
@@ -302,23 +321,41 @@ static long vector_thread(long arg)
     return 0;
 }
 
+#if SPLIT
+/* A staging copy (rows of E lines of A, packed) in the descriptor's first four words, one
+   store each: the rest of the line is zero from the load (.bss) and never written.
+   d1_dma_fill clears the line and sets the bit fields by read-modify-write, some 30 accesses
+   on the head's path. */
+static void stage_fill(d1_dma_desc *t, const void *src, void *dst, unsigned nb)
+{
+    volatile uint64_t *w = (volatile uint64_t *)t;
+    w[0] = D1_ADDR(src) | (uint64_t)D1_ADDR(dst) << 32;
+    w[1] = LDA | (uint64_t)(nb * LINE) << 32;
+    w[2] = LINE;                        /* src_elem_stride; next = 0 */
+    w[3] = E | (uint64_t)nb << (D1_DMA_ELEMS_SHIFT - 192)
+           | 2ul << (D1_DMA_ELEM_BYTES_SHIFT - 192) | 1ul << (D1_DMA_LOCAL_SHIFT - 192)
+           | d1_signal(SEM_DMA, 1) << (D1_DMA_SIGNAL_SHIFT - 192);
+}
+#endif
+
 int main(void)
 {
     unsigned long t0 = d1_rdctr(D1_CTR_CYCLES), t_head = 0;
+#if SPLIT
+    /* the head's path first: the first part's staging, then thread 1 */
+    d1_sset(SEM_DMA, 0);
+    stage_fill(&stage_dma[0], a[0], stage0, NB0);
+    d1_dma(&stage_dma[0]);
+#endif
     d1_sset(SEM_AT, 0);
+    if (!d1_thread_start(1, vector_thread, 0))
+        return 1;
     d1_sset(SEM_MM, 0);
     d1_sset(SEM_EP, 0);
 #if SPLIT
-    d1_sset(SEM_DMA, 0);
-    d1_dma_fill(&stage_dma[0], a[0], stage0, LDA, NB0 * LINE, LINE, E, NB0, 2,
-                d1_signal(SEM_DMA, 1));
-    d1_dma_fill(&stage_dma[1], &a[0][HEAD_K], stage1, LDA, (NB - NB0) * LINE, LINE, E,
-                NB - NB0, 2, d1_signal(SEM_DMA, 1));
-    d1_dma_link(&stage_dma[0], &stage_dma[1]);
-    d1_dma(&stage_dma[0]);
+    stage_fill(&stage_dma[1], &a[0][HEAD_K], stage1, NB - NB0);
+    d1_dma(&stage_dma[1]);
 #endif
-    if (!d1_thread_start(1, vector_thread, 0))
-        return 1;
 #ifdef CFP8
     d1_mcfg(GEMM_OPERANDS, 0);
 #endif
@@ -326,6 +363,7 @@ int main(void)
         queue_gemms(j);
         if (j == 0)
             t_head = d1_rdctr(D1_CTR_CYCLES);
+        STAMP(32 + j);
     }
     d1_wait(SEM_MM, JOBS * PIECES);
 #if EPILOGUE
