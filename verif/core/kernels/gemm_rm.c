@@ -196,10 +196,19 @@ static void queue_gemms(unsigned j)
     for (unsigned p = 0; p < PIECES; p++) {
         d1_gemm_desc *g = &desc[j * PIECES + p];
         uint32_t *dd = &d[jb.slab * E][p * NP];
-        int load_c = jb.k0 != 0;
-        d1_gemm_fill(g, vbuf.at[buf(jb.slab)][jb.k0], &b[jb.k0][p * NP], load_c ? dd : 0, dd,
-                     LINE, LDB, load_c ? LDD : 0, LDD, slab_rows(jb.slab), piece_cols(p),
-                     jb.kn, load_c);
+        unsigned long load_c = jb.k0 != 0;
+        /* the descriptor in five word stores (the rest of the line is zero from the load and
+           never written): d1_gemm_fill clears the line and sets load_c by read-modify-write,
+           some 20 accesses, and the head waits for the first job's */
+        volatile uint64_t *w = (volatile uint64_t *)g;
+        w[0] = D1_ADDR(vbuf.at[buf(jb.slab)][jb.k0])
+               | (uint64_t)D1_ADDR(&b[jb.k0][p * NP]) << 32;
+        w[1] = (load_c ? D1_ADDR(dd) : 0) | (uint64_t)D1_ADDR(dd) << 32;
+        w[2] = LINE | (uint64_t)LDB << 32;
+        w[3] = (load_c ? LDD : 0) | (uint64_t)LDD << 32;
+        w[4] = slab_rows(jb.slab) | (uint64_t)piece_cols(p) << (D1_GEMM_N_SHIFT - 256)
+               | (uint64_t)jb.kn << (D1_GEMM_K_SHIFT - 256)
+               | load_c << (D1_GEMM_LOAD_C_SHIFT - 256);
     }
     d1_wait(SEM_AT, j + 1);
     if (jb.k0)                          /* GEMM 0b reads 0a's D as C */
