@@ -134,12 +134,13 @@ def slab_rows(fmt):
 def auto_head_k(m, n, k, fmt, *, macs=256):
     """The head split of :func:`gemm_rm_kernel` when none is given: the fewest columns of A
     (a multiple of the slab) whose GEMM on the first slab (``rows · n · h / macs`` cycles) lasts
-    as long as laying out a whole slab (log2(rows) rounds of rows · lines-per-row lines, one
-    a cycle, plus about 50 cycles of latency each), so that slab 1 is ready when it is due;
-    0 (no split) when that is all of K or there is one slab."""
+    as long as laying out a whole slab while it runs: log2(rows) rounds of rows · lines-per-row
+    lines at about 1.5 cycles a line (the GEMM shares the read ports) plus about 150 cycles of
+    latency each (measured on the D1 core), so that slab 1 is ready when it is due; 0 (no
+    split) when that is all of K or there is one slab."""
     rows = slab_rows(fmt)
     lines = -(-k * (64 // rows) // 64)
-    layout = (rows.bit_length() - 1) * (rows * lines + 50)
+    layout = (rows.bit_length() - 1) * (3 * rows * lines // 2 + 150)
     h = rows * max(1, -(-layout * macs // (rows * n * rows)))
     return 0 if h >= k or m <= rows else h
 
