@@ -21,7 +21,7 @@
    is not a power of two (mixed radix); log2(E) rounds (5 for BF16, 6 for CFP8) turn
    (m, b, kk) into (b, kk, m): line b·E + kk = k, lane m, which is Aᵀ with one line per k. The
    rounds ping-pong between the slab's Aᵀ buffer and one scratch buffer, the first reading A in
-   place, the last writing Aᵀ. (verif/core/kernels/__init__.py checks the scheme on the vector
+   place, the last writing Aᵀ. (tests/core/test_kernels.py checks the scheme on the vector
    model.)
 
    Threads and blocks. Thread 0 (matrix) queues one GEMM per slab of E rows of D (split into
@@ -222,8 +222,8 @@ static void queue_gemms(unsigned j)
     }
 }
 
-/* Vector thread: transpose rows of E lines·nb (E·nb lines from src, each row nb lines) into
-   Aᵀ lines at dst, by ROUNDS rounds of ZIPs; the last VOP signals sig. */
+/* Vector thread: transpose the E rows of nb lines each at src (E·nb lines, one array) into
+   E·nb lines of Aᵀ at dst (one per k), by ROUNDS rounds of ZIPs; the last VOP signals sig. */
 static void transpose(const uint8_t *src, unsigned nb, uint8_t *dst, unsigned long sig)
 {
     unsigned long half = (unsigned long)E * nb / 2;
