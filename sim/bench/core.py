@@ -2,7 +2,10 @@
 
 GEMM from C on one D1 core. The GEMM kernel (``verif/core/kernels/gemm.c``: one block in the
 engine's layout, Aᵀ and B row-major in the scratchpad) runs on the RTL D1 core (Verilator) for
-each shape and format of :data:`CASES`. Every run is checked before it gives a figure: every
+each shape and format of :data:`CASES`; the row-major kernels (``gemm_rm.c``: kernel 1 from
+row-major A and B, kernel 2 with the fused epilogue) for each of :data:`RM_CASES`, held against
+:data:`RM_TARGET` and, for kernel 2, its cycles against kernel 1's (:data:`EPILOGUE_TARGET`).
+Every run is checked before it gives a figure: every
 retired instruction in lockstep with the core model, the whole scratchpad equal to the model's,
 D equal bit for bit to the SoftFloat-based reference, the error register clear. The kernel reads
 the cycle counter before its first instruction and after the block's signal (the last byte of D
@@ -26,12 +29,12 @@ import time
 from hw.core.config import D1
 from hw.core.counters import UNIT_CAUSES
 from sim.flow import report
-from verif.core.kernels import gemm_kernel
+from verif.core.kernels import gemm_kernel, gemm_rm_kernel
 from verif.core.kernels.layernorm import layernorm_kernel
 from verif.core.run import run_core_program
 
-__all__ = ["CASES", "LAYERNORM_CASES", "TARGETS", "measure", "measure_layernorm", "run",
-           "run_layernorm"]
+__all__ = ["CASES", "EPILOGUE_TARGET", "LAYERNORM_CASES", "RM_CASES", "RM_TARGET", "TARGETS",
+           "measure", "measure_layernorm", "measure_rm", "run", "run_layernorm", "run_rm"]
 
 #: (M, N, K, format) of the GEMM runs.
 CASES = ((256, 256, 256, "bf16"), (256, 256, 256, "cfp8"), (256, 256, 512, "bf16"))
@@ -94,21 +97,120 @@ def body(rows):
             f"{max(r['load'] for r in rows):.1f}).\n\n" + table)
 
 
-def run(*, write=True, command="d1core bench --only core", progress=True, cases=CASES):
-    """Measure every case; print the table; write the ``bench-core`` section."""
+# --- kernels 1 and 2: row-major operands, the fused epilogue (gemm_rm.c) ----------------------
+
+#: (M, N, K, format, epilogue) of the row-major GEMM runs: kernel 1 (no epilogue) at the
+#: issue's shapes, and kernel 2 (the fused epilogue, RNE) at 256³ BF16 beside its kernel 1 row.
+RM_CASES = ((256, 256, 256, "bf16", None), (256, 256, 256, "cfp8", None),
+            (256, 256, 512, "bf16", None), (256, 256, 256, "bf16", "rne"))
+#: The utilisation kernel 1 must reach from row-major operands (its own layout included).
+RM_TARGET = 0.95
+#: Kernel 2's cycles may exceed kernel 1's at the same shape by this fraction at most.
+EPILOGUE_TARGET = 0.03
+
+
+def measure_rm(m, n, k, fmt, epilogue=None, *, config=D1, sim="verilator", seed=0):
+    """Run the row-major GEMM kernel; return its figures (dict), or raise :class:`BenchError`:
+    every run checked as :func:`measure`'s, and the epilogue's BF16 output bit for bit equal to
+    the vector model's."""
+    kern = gemm_rm_kernel(m, n, k, fmt=fmt, epilogue=epilogue, seed=seed)
+    what = f"row-major {m}x{n}x{k} {fmt}{' + epilogue ' + epilogue if epilogue else ''}"
+    t0 = time.monotonic()
+    run = run_core_program(kern.image, config=config, sim=sim, tohost=kern.program.tohost,
+                           max_cycles=4 * m * n * k // config.matmul.macs_per_cycle + 100_000,
+                           check=False)
+    wall = time.monotonic() - t0
+    try:
+        run.check()
+    except AssertionError as e:
+        raise BenchError(f"{what}: {e}") from None
+    if run.status != "pass":
+        raise BenchError(f"{what}: the kernel ended with {run.status}")
+    ref, _ = kern.reference()
+    if not (kern.d_from(run.read) == ref).all():
+        raise BenchError(f"{what}: D differs from the reference")
+    if epilogue and not (kern.out_from(run.read) == kern.epilogue_reference(ref)).all():
+        raise BenchError(f"{what}: the epilogue's output differs from the reference")
+    res = kern.results(run.read)
+    bad = {w: res[w] for w in ("status", "vector_status", "dma_status") if res[w]}
+    if bad:
+        raise BenchError(f"{what}: error registers {bad}")
+    peak = config.matmul.macs_per_cycle
+    return {"m": m, "n": n, "k": k, "fmt": fmt, "epilogue": epilogue, "core": config.name,
+            "sim": sim, "head_k": kern.head_k, "np_cols": kern.np_cols,
+            "cycles": res["cycles"], "head": res["head"], "beats": res["busy"],
+            "utilisation": m * n * k / (peak * res["cycles"]),
+            "vector_busy": res["vector_busy"], "operand": res["operand"], "port": res["port"],
+            "run_cycles": run.cycles, "sim_seconds": run.seconds, "wall_seconds": wall,
+            "load": os.getloadavg()[0]}
+
+
+def run_rm(cases=RM_CASES, *, progress=True):
+    """Measure the row-major cases; their rows."""
+    rows = []
+    for m, n, k, fmt, epilogue in cases:
+        if progress:
+            print(f"bench: core, row-major GEMM {m}x{n}x{k} {fmt}"
+                  f"{' + epilogue ' + epilogue if epilogue else ''} on D1, verilator",
+                  file=sys.stderr, flush=True)
+        rows.append(measure_rm(m, n, k, fmt, epilogue))
+    return rows
+
+
+def rm_body(rows):
+    """The row-major table, with each epilogue row held against the kernel 1 row of its shape."""
+    plain = {(r["m"], r["n"], r["k"], r["fmt"]): r for r in rows if not r["epilogue"]}
+
+    def target(r):
+        if not r["epilogue"]:
+            met = "met" if r["utilisation"] >= RM_TARGET else "MISSED"
+            return f"≥ {100 * RM_TARGET:.0f} % {met}"
+        base = plain.get((r["m"], r["n"], r["k"], r["fmt"]))
+        if base is None:
+            return "-"
+        extra = r["cycles"] / base["cycles"] - 1
+        ok = extra <= EPILOGUE_TARGET
+        return (f"+{100 * extra:.2f} % over kernel 1 (≤ {100 * EPILOGUE_TARGET:.0f} % "
+                f"{'met' if ok else 'MISSED'})")
+
+    table = report.markdown_table(
+        ["M×N×K", "format", "kernel", "head split", "kernel cycles", "head", "beats (busy)",
+         "utilisation", "target", "vector busy", "waiting for operands", "waiting on a port",
+         "sim cycles/s"],
+        [[f"{r['m']}×{r['n']}×{r['k']}", r["fmt"].upper(),
+          f"2 (epilogue, {r['epilogue'].upper()})" if r["epilogue"] else "1",
+          f"{r['head_k']}" if r["head_k"] else "none", f"{r['cycles']:,}", f"{r['head']:,}",
+          f"{r['beats']:,}", f"{100 * r['utilisation']:.2f} %", target(r),
+          f"{r['vector_busy']:,}", f"{r['operand']:,}", f"{r['port']:,}",
+          f"{r['run_cycles'] / r['sim_seconds']:,.0f}"] for r in rows])
+    return ("GEMM from C on one D1 core (Verilator) from **row-major** A and B "
+            "(`verif/core/kernels/gemm_rm.c`): the vector unit lays out Aᵀ by ZIP rounds, "
+            "slab by slab, double-buffered with the GEMMs (the first slab split at the head "
+            "split, its parts packed by the DMA); kernel 2 adds the fused epilogue (bias, ReLU, "
+            "BF16) on every finished piece of D. Kernel cycles from the first instruction to "
+            "the last byte written (D, or the BF16 output); head: cycles to the first GEMM "
+            "queued; utilisation = M·N·K / (256 · kernel cycles). Checked as above, and the "
+            "epilogue's output bit for bit equal to the vector model's.\n\n" + table)
+
+
+def run(*, write=True, command="d1core bench --only core", progress=True, cases=CASES,
+        rm_cases=RM_CASES):
+    """Measure every case (engine layout, then row-major); print the tables; write the
+    ``bench-core`` section."""
     rows = []
     for m, n, k, fmt in cases:
         if progress:
             print(f"bench: core, GEMM {m}x{n}x{k} {fmt} on D1, verilator", file=sys.stderr,
                   flush=True)
         rows.append(measure(m, n, k, fmt))
-    text = body(rows)
+    rm_rows = run_rm(rm_cases, progress=progress)
+    text = "\n\n".join(([body(rows)] if rows else []) + ([rm_body(rm_rows)] if rm_rows else []))
     print(text)
     if write:
         report.update_section(report.RESULTS, "bench-core", "D1 core: GEMM from C", text,
-                              command=command, figures={"gemm": rows})
+                              command=command, figures={"gemm": rows, "gemm_rm": rm_rows})
         print(f"written: {report.RESULTS}")
-    return {"gemm": rows}
+    return {"gemm": rows, "gemm_rm": rm_rows}
 
 
 # --- kernel 3: layer normalisation on the vector unit (section bench-core-layernorm) ----------

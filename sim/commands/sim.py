@@ -1,7 +1,13 @@
 """``d1core sim``: the default demonstration, a design doing real work, checked against the model.
 
-``--demo gemm`` (the default) runs :data:`DEFAULT_GEMM` on the D1 matrix engine through
-``d1core gemm``'s :func:`sim.commands.gemm.run`. ``--demo convert`` is the conversion unit
+``--demo kernel`` (the default, what ``make sim`` runs) is kernel 1 with kernel 2 on one D1 core
+(:func:`run_kernel_demo`): the C program ``verif/core/kernels/gemm_rm.c`` computes D = A·B from
+row-major BF16 A and B (:data:`DEFAULT_KERNEL`, or ``--shape``), the vector unit laying out Aᵀ
+while the matrix engine multiplies, and the fused epilogue turns every finished piece of D into
+BF16(ReLU(D + bias)); the RTL runs in lockstep with the core model, the whole scratchpad is
+compared with the model's, D with the SoftFloat-based GEMM reference and the BF16 output with
+the vector model's. ``--demo gemm`` runs :data:`DEFAULT_GEMM` on the D1 matrix engine alone
+through ``d1core gemm``'s :func:`sim.commands.gemm.run`. ``--demo convert`` is the conversion unit
 quantizing a random FP32 tensor (:func:`run_convert_demo`): the tensor goes to every format
 (BF16, CFP8 1-4-3 at bias 7, CFP8 1-5-2 at bias 15, SHP at bias 15, UHP), with
 round-to-nearest-even and with stochastic rounding, and every result comes back to FP32 through
@@ -9,25 +15,37 @@ the unit's widening path. Every response is checked bit for bit (value and flags
 the reference model; the report gives cycles, conversions per cycle and the round-trip error.
 """
 
+import argparse
 import sys
 import time
 
 import numpy as np
 
+from hw.core.config import D1
 from hw.fp.formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, Round, get_format
 from sim.flow.report import markdown_table
+from verif.core.kernels import gemm_rm_kernel
+from verif.core.run import run_core_program
 from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
 from verif.fp.convert_run import run_convert
 from verif.fp.convert_tb import describe_request
+from verif.scalar import riscv
 
 from . import gemm
-from ._common import check_estimate, count, seed_arg, sim_option, waves_of
+from ._common import UsageError, check_estimate, count, seed_arg, sim_option, waves_of
 
-__all__ = ["DEFAULT_GEMM", "DEMO_FORMATS", "add_parser", "main", "run_convert_demo"]
+__all__ = ["DEFAULT_GEMM", "DEFAULT_KERNEL", "DEMO_FORMATS", "add_parser", "main",
+           "run_convert_demo", "run_kernel_demo"]
 
-#: The GEMM ``d1core sim`` runs by default: M, N, K, BF16 x BF16 with C, on the D1 engine.
+#: The GEMM of ``--demo gemm``: M, N, K, BF16 x BF16 with C, on the D1 engine.
 DEFAULT_GEMM = (64, 64, 64)
+#: The default demo's problem: M, N, K of kernel 1 with 2 (BF16) on one D1 core.
+DEFAULT_KERNEL = (256, 256, 256)
+#: Each of M, N, K of ``--shape`` is at most this (the operands must fit the scratchpad).
+KERNEL_DIM_MAX = 1024
+#: Simulated D1-core cycles per second, for the estimate that refuses a run too long.
+CORE_CYCLES_PER_SECOND = {"verilator": 800, "icarus": 4}
 
 #: Conversions per simulated second (with Python's part) and bytes of memory per conversion of
 #: the conversion demo, for the estimate that refuses a run too large (rounded pessimistically).
@@ -123,8 +141,98 @@ def check_convert_size(n, *, sim, force=False):
                    memory=conversions * BYTES_PER_CONVERSION, force=force)
 
 
+def shape_arg(text):
+    """argparse type of ``--shape``: ``MxNxK``, each in 1..KERNEL_DIM_MAX."""
+    parts = str(text).lower().split("x")
+    try:
+        dims = tuple(int(p, 10) for p in parts)
+    except ValueError:
+        dims = ()
+    if len(dims) != 3:
+        raise argparse.ArgumentTypeError(f"the shape must be MxNxK (three integers), not {text!r}")
+    if not all(1 <= d <= KERNEL_DIM_MAX for d in dims):
+        raise argparse.ArgumentTypeError(
+            f"M, N and K must be in 1..{KERNEL_DIM_MAX}, not {text!r}")
+    return dims
+
+
+def run_kernel_demo(*, shape=DEFAULT_KERNEL, sim="verilator", seed=1, waves=None,
+                    rounding="rne", force=False):
+    """Kernel 1 with 2 on one D1 core (the module docstring); print the report; return the
+    number of failed checks. Raises :class:`UsageError` for a run too long (without ``force``)
+    or a problem that does not fit the scratchpad."""
+    m, n, k = shape
+    cycles = m * n * k // D1.matmul.macs_per_cycle + 5_000
+    check_estimate(f"kernel 1 with 2 at {m}x{n}x{k} on the D1 core in {sim}",
+                   seconds=cycles / CORE_CYCLES_PER_SECOND[sim], force=force)
+    t_start = time.perf_counter()
+    try:
+        kern = gemm_rm_kernel(m, n, k, epilogue=rounding, seed=seed)
+    except riscv.BuildError as e:
+        if "overflow" in str(e):
+            raise UsageError(f"{m}x{n}x{k}: the kernel's operands and buffers do not fit the "
+                             f"scratchpad") from None
+        raise
+    print(f"d1core sim: kernel 1 with 2 on one D1 core ({sim}): D = A·B from row-major BF16 "
+          f"A ({m}x{k}) and B ({k}x{n}), the vector unit laying out Aᵀ while the engine "
+          f"multiplies, then OUT = BF16(ReLU(D + bias)) ({rounding.upper()}) on every finished "
+          f"piece; checked in lockstep with the core model and against the references",
+          file=sys.stderr)
+    run = run_core_program(kern.image, config=D1, sim=sim, tohost=kern.program.tohost,
+                           max_cycles=4 * cycles + 100_000, check=False, waves=waves)
+    t_check = time.perf_counter()
+    failures = []
+    try:
+        run.check()
+    except AssertionError as e:
+        failures.append(f"the RTL differs from the core model: {e}")
+    if run.status != "pass":
+        failures.append(f"the program ended with {run.status}"
+                        + (f"\n{run.watchdog}" if run.watchdog else ""))
+    res = kern.results(run.read)
+    ref, _ = kern.reference()
+    bad_d = int((kern.d_from(run.read) != ref).sum())
+    if bad_d:
+        failures.append(f"{bad_d} elements of D differ from the SoftFloat-based reference")
+    if not bad_d and run.status == "pass":
+        bad_out = int((kern.out_from(run.read) != kern.epilogue_reference(ref)).sum())
+        if bad_out:
+            failures.append(f"{bad_out} elements of the BF16 output differ from the vector "
+                            f"model's epilogue")
+    errors = {w: res[w] for w in ("status", "vector_status", "dma_status") if res[w]}
+    if errors:
+        failures.append(f"error registers {errors}")
+    peak = D1.matmul.macs_per_cycle
+    macs = m * n * k
+    if res["cycles"]:
+        print(f"{m}x{n}x{k}: {macs} MACs in {res['cycles']:,} kernel cycles (first instruction to "
+              f"the last byte of the output; {res['head']:,} to the first GEMM queued): "
+              f"{macs / res['cycles']:.1f} MACs/cycle, {100 * macs / (peak * res['cycles']):.2f} "
+              f"% of the {peak}-MAC peak; the vector unit busy {res['vector_busy']:,} cycles")
+    print(gemm.timing_line(time.perf_counter() - t_start, convert=0.0,
+                           build=run.extra.get("build_seconds", 0.0), simulation=run.seconds,
+                           checking=time.perf_counter() - t_check, cycles=run.cycles))
+    print("PASS: D and the BF16 output match the references, the RTL matches the core model"
+          if not failures else "FAIL: " + "; ".join(failures))
+    return len(failures)
+
+
 def main(args):
     """``d1core sim`` with parsed ``args``; returns the exit status."""
+    if args.shape is not None and args.demo != "kernel":
+        print("d1core sim: error: --shape is an option of --demo kernel", file=sys.stderr)
+        return 2
+    if args.demo == "kernel":
+        if args.n is not None:
+            print("d1core sim: error: --n is an option of --demo convert", file=sys.stderr)
+            return 2
+        try:
+            bad = run_kernel_demo(shape=args.shape or DEFAULT_KERNEL, sim=args.sim,
+                                  seed=args.seed, waves=waves_of(args), force=args.force)
+        except UsageError as e:
+            print(f"d1core sim: error: {e}", file=sys.stderr)
+            return 2
+        return 1 if bad else 0
     if args.demo == "convert":
         n = 65536 if args.n is None else args.n
         check_convert_size(n, sim=args.sim, force=args.force)
@@ -146,16 +254,21 @@ def main(args):
 def add_parser(sub):
     """Add the ``sim`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
     q = sub.add_parser("sim", help="run the default demo simulation, checked against the model",
-                       description="The default demo (--demo gemm): a {}x{}x{} BF16 GEMM "
-                       "D = A·B + C on the D1 matrix engine (256 MACs per cycle), every element "
-                       "checked bit for bit against the reference model; prints cycles, MACs per "
-                       "cycle and utilisation (as `d1core gemm`, which takes any shape and "
-                       "format). --demo convert: a random FP32 tensor through the conversion "
-                       "unit in every format and back, with RNE and SR, checked the same way."
-                       .format(*DEFAULT_GEMM))
+                       description="The default demo (--demo kernel): kernel 1 with 2 on one "
+                       "D1 core, a {}x{}x{} BF16 GEMM from row-major A and B (the vector unit "
+                       "laying out Aᵀ while the matrix engine multiplies) with the fused "
+                       "epilogue BF16(ReLU(D + bias)), a C program checked in lockstep with the "
+                       "core model, D and the output bit for bit against the references; prints "
+                       "cycles and the utilisation of the 256-MAC peak. --demo gemm: a {}x{}x{} "
+                       "BF16 GEMM D = A·B + C on the D1 matrix engine alone (as `d1core gemm`, "
+                       "which takes any shape and format). --demo convert: a random FP32 tensor "
+                       "through the conversion unit in every format and back, with RNE and SR, "
+                       "checked the same way.".format(*DEFAULT_KERNEL, *DEFAULT_GEMM))
     sim_option(q)
-    q.add_argument("--demo", choices=["gemm", "convert"], default="gemm",
-                   help="what to simulate (default gemm)")
+    q.add_argument("--demo", choices=["kernel", "gemm", "convert"], default="kernel",
+                   help="what to simulate (default kernel)")
+    q.add_argument("--shape", type=shape_arg,
+                   help="MxNxK of --demo kernel (default {}x{}x{})".format(*DEFAULT_KERNEL))
     q.add_argument("--n", type=count(1),
                    help="tensor elements of --demo convert (default 65536)")
     q.add_argument("--seed", type=seed_arg, default=1,

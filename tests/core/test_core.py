@@ -10,6 +10,9 @@ the model's at the end, every load accepted, no stream rule broken.
   and an illegal one, ending as they end on the model (the same ``tohost``), on both simulators.
 * The GEMM kernel at shapes that are not multiples of the tile, BF16 and CFP8: D equal to the
   SoftFloat-based reference, the counters adding up.
+* The row-major GEMM kernel (the layout by the vector unit, double-buffered; the head split with
+  the DMA's staging) and with the fused epilogue (RNE, SR): D and the BF16 output bit for bit
+  equal to the references, on both simulators.
 * The layer-normalisation kernel at three shapes (one on Icarus): its BF16 rows equal to the
   same operations in numpy, the vector unit busy for exactly its lines.
 * A program that waits forever is stopped by the bench's watchdog, which reports every thread and
@@ -25,7 +28,7 @@ import pytest
 from hw.core.config import SMALL
 from hw.core.counters import UNIT_CAUSES
 from verif.core import programs
-from verif.core.kernels import gemm_kernel
+from verif.core.kernels import gemm_kernel, gemm_rm_kernel
 from verif.core.kernels.layernorm import layernorm_kernel
 from verif.core.model import CoreModel
 from verif.core.run import run_core_program
@@ -151,6 +154,37 @@ def test_gemm_kernel(sim, fmt, shape):
     assert sum(res[c] for c in UNIT_CAUSES) >= res["cycles"]
     _check_counters(run, "matrix")
     assert run.counters.units["matrix"]["busy"] == res["busy"]
+
+
+@pytest.mark.parametrize("sim,shape,fmt,head_k,epilogue", [
+    ("verilator", (40, 72, 24), "bf16", 0, None),
+    ("verilator", (66, 24, 64), "bf16", 32, None),
+    ("verilator", (40, 40, 64), "cfp8", 0, None),
+    ("verilator", (40, 72, 24), "bf16", 0, "sr"),
+    ("icarus", (8, 16, 8), "bf16", 0, None),
+    ("icarus", (8, 16, 8), "bf16", 0, "rne"),
+])
+def test_gemm_rm_kernel(sim, shape, fmt, head_k, epilogue):
+    """The row-major GEMM kernel (kernel 1) and with the fused epilogue (kernel 2): D bit for bit
+    equal to the SoftFloat-based reference and the BF16 output to the vector model's epilogue
+    (and both, with the rest of the scratchpad, to the core model); no unit refused anything;
+    the matrix unit busy exactly for the engine's beats of every slab (and of both parts of the
+    split first slab)."""
+    kern = gemm_rm_kernel(*shape, fmt=fmt, head_k=head_k, epilogue=epilogue, seed=5)
+    run = _run(kern.program, sim, image=kern.image, max_cycles=400_000)
+    assert run.status == "pass", (run.status, run.test)
+    ref, _ = kern.reference()
+    assert (kern.d_from(run.read) == ref).all()
+    if epilogue:
+        assert (kern.out_from(run.read) == kern.epilogue_reference(ref)).all()
+    res = kern.results(run.read)
+    assert res["status"] == res["vector_status"] == res["dma_status"] == 0
+    m, n, k = shape
+    t = SMALL.matmul.tile_rows
+    rows = 64 if fmt == "cfp8" else 32
+    slabs = [min(rows, m - i) for i in range(0, m, rows)]
+    col_groups = sum(-(-min(kern.np_cols, n - c) // (2 * t)) for c in range(0, n, kern.np_cols))
+    assert res["busy"] == sum(-(-r // (2 * t)) for r in slabs) * col_groups * 4 * k
 
 
 @pytest.mark.parametrize("sim,rows,cols", [

@@ -109,6 +109,7 @@ def test_seed_limits_accepted(capsys, tmp_path):
     (["gemm", "--m", "512", "--n", "512", "--k", "512", "--sim", "icarus"], "give --force"),
     (["sim", "--demo", "convert", "--n", "1000000000"], "GiB of memory"),
     (["sim", "--demo", "convert", "--n", "1000000", "--sim", "icarus"], "give --force"),
+    (["sim", "--sim", "icarus"], "give --force"),
     (["bench", "--n", "100000000000"], "GiB of memory"),
     (["noc-bench", "--cycles", "100000000000"], "GiB of memory"),
     (["noc-bench", "--cycles", "1000000", "--rate", "0.1"], "give --force"),

@@ -149,11 +149,32 @@ def test_bad_usage_exit_2(capsys):
     assert "d1core sim: error: --n is an option of --demo convert" in capsys.readouterr().err
 
 
-def test_sim_default_is_the_d1_gemm(capsys):
-    """`d1core sim` (what `make sim` runs): the 64x64x64 BF16 GEMM on the D1 engine, every
-    element checked, figures reported. Verilator only: Icarus simulates the 256-FMA engine at a
-    few cycles per second (tests/matmul/test_engine.py runs the engine on Icarus)."""
-    assert main(["sim"]) == 0
+def test_sim_default_is_the_kernel_demo(capsys):
+    """`d1core sim` (what `make sim` runs) is kernel 1 with 2 on the D1 core: here at a small
+    --shape (the default 256x256x256 takes minutes; `d1core bench --only core` measures it), D
+    and the BF16 output checked, the RTL in lockstep with the core model, figures reported.
+    Verilator only (the D1 core on Icarus: a few cycles per second)."""
+    assert main(["sim", "--shape", "64x64x64"]) == 0
+    out = capsys.readouterr().out
+    assert "64x64x64: 262144 MACs in " in out and "% of the 256-MAC peak" in out
+    assert "PASS: D and the BF16 output match the references" in out
+
+
+def test_sim_kernel_demo_bad_usage(capsys):
+    """--shape is checked (MxNxK, each in 1..1024) and belongs to --demo kernel; exit 2."""
+    assert main(["sim", "--shape", "64x64"]) == 2
+    assert "the shape must be MxNxK (three integers), not '64x64'" in capsys.readouterr().err
+    assert main(["sim", "--shape", "64x0x64"]) == 2
+    assert "M, N and K must be in 1..1024, not '64x0x64'" in capsys.readouterr().err
+    assert main(["sim", "--demo", "gemm", "--shape", "64x64x64"]) == 2
+    assert "--shape is an option of --demo kernel" in capsys.readouterr().err
+
+
+def test_sim_gemm_demo_is_the_d1_engine(capsys):
+    """`d1core sim --demo gemm`: the 64x64x64 BF16 GEMM on the D1 engine, every element
+    checked, figures reported. Verilator only: Icarus simulates the 256-FMA engine at a few
+    cycles per second (tests/matmul/test_engine.py runs the engine on Icarus)."""
+    assert main(["sim", "--demo", "gemm"]) == 0
     out = capsys.readouterr().out
     assert "64x64x64: 262144 MACs in " in out and "% of the 256-MAC peak" in out
     assert "PASS: every element (value and flags) matches the reference model" in out

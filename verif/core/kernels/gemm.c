@@ -9,15 +9,8 @@
      [3] waiting for operands, [4] held by backpressure, [5] idle, [6] the error register.
    M, N, K come from -D flags; strides are the rows rounded up to whole 64-byte lines. */
 
-#include "d1.h"
+#include "gemm.h"
 
-#ifdef CFP8
-typedef uint8_t elem_t;
-#else
-typedef uint16_t elem_t;
-#endif
-
-#define LINE_UP(bytes) ((((bytes) + 63) / 64) * 64)
 #define LDA LINE_UP(M * sizeof(elem_t))
 #define LDB LINE_UP(N * sizeof(elem_t))
 #define LDD LINE_UP(N * 4)
@@ -32,7 +25,7 @@ int main(void)
 {
     unsigned long t0 = d1_rdctr(D1_CTR_CYCLES);
 #ifdef CFP8
-    d1_mcfg(d1_operands(D1_FMT_CFP8_143, 7, D1_FMT_CFP8_152, 15), 0);
+    d1_mcfg(GEMM_OPERANDS, 0);
 #endif
     d1_gemm_fill(&desc, at, b, 0, d, LDA, LDB, 0, LDD, M, N, K, 0);
     d1_sset(0, 0);
