@@ -47,20 +47,29 @@ class BenchError(RuntimeError):
     """A run that failed its checks: it gives no figure."""
 
 
-def measure(m, n, k, fmt, *, config=D1, sim="verilator", seed=0):
-    """Run the GEMM kernel; return its figures (dict), or raise :class:`BenchError`."""
-    kern = gemm_kernel(m, n, k, fmt=fmt, seed=seed)
+def _checked_run(kern, what, *, max_cycles, config, sim):
+    """Run ``kern`` on the RTL core; return ``(run, wall seconds)`` once the run passed its
+    checks (lockstep, scratchpad, counters) and ended at ``tohost``, or raise
+    :class:`BenchError` naming ``what``."""
     t0 = time.monotonic()
     run = run_core_program(kern.image, config=config, sim=sim, tohost=kern.program.tohost,
-                           max_cycles=4 * m * n * k // config.matmul.macs_per_cycle + 100_000,
-                           check=False)
+                           max_cycles=max_cycles, check=False)
     wall = time.monotonic() - t0
     try:
         run.check()
     except AssertionError as e:
-        raise BenchError(f"{m}x{n}x{k} {fmt}: {e}") from None
+        raise BenchError(f"{what}: {e}") from None
     if run.status != "pass":
-        raise BenchError(f"{m}x{n}x{k} {fmt}: the kernel ended with {run.status}")
+        raise BenchError(f"{what}: the kernel ended with {run.status}")
+    return run, wall
+
+
+def measure(m, n, k, fmt, *, config=D1, sim="verilator", seed=0):
+    """Run the GEMM kernel; return its figures (dict), or raise :class:`BenchError`."""
+    kern = gemm_kernel(m, n, k, fmt=fmt, seed=seed)
+    run, wall = _checked_run(
+        kern, f"{m}x{n}x{k} {fmt}", config=config, sim=sim,
+        max_cycles=4 * m * n * k // config.matmul.macs_per_cycle + 100_000)
     ref, _ = kern.reference()
     if not (kern.d_from(run.read) == ref).all():
         raise BenchError(f"{m}x{n}x{k} {fmt}: D differs from the reference")
@@ -115,17 +124,9 @@ def measure_rm(m, n, k, fmt, epilogue=None, *, config=D1, sim="verilator", seed=
     the vector model's."""
     kern = gemm_rm_kernel(m, n, k, fmt=fmt, epilogue=epilogue, seed=seed)
     what = f"row-major {m}x{n}x{k} {fmt}{' + epilogue ' + epilogue if epilogue else ''}"
-    t0 = time.monotonic()
-    run = run_core_program(kern.image, config=config, sim=sim, tohost=kern.program.tohost,
-                           max_cycles=4 * m * n * k // config.matmul.macs_per_cycle + 100_000,
-                           check=False)
-    wall = time.monotonic() - t0
-    try:
-        run.check()
-    except AssertionError as e:
-        raise BenchError(f"{what}: {e}") from None
-    if run.status != "pass":
-        raise BenchError(f"{what}: the kernel ended with {run.status}")
+    run, wall = _checked_run(
+        kern, what, config=config, sim=sim,
+        max_cycles=4 * m * n * k // config.matmul.macs_per_cycle + 100_000)
     ref, _ = kern.reference()
     if not (kern.d_from(run.read) == ref).all():
         raise BenchError(f"{what}: D differs from the reference")
@@ -226,17 +227,9 @@ def measure_layernorm(rows, cols, *, config=D1, sim="verilator", seed=0):
     kernel's lines need at least ``two + 1.5·three`` cycles (``vop_lines``)."""
     kern = layernorm_kernel(rows, cols, seed=seed)
     two, three = kern.vop_lines()
-    t0 = time.monotonic()
-    run = run_core_program(kern.image, config=config, sim=sim, tohost=kern.program.tohost,
-                           max_cycles=20 * (two + three) + 100_000, check=False)
-    wall = time.monotonic() - t0
     name = f"layernorm {rows}x{cols}"
-    try:
-        run.check()
-    except AssertionError as e:
-        raise BenchError(f"{name}: {e}") from None
-    if run.status != "pass":
-        raise BenchError(f"{name}: the kernel ended with {run.status}")
+    run, wall = _checked_run(kern, name, config=config, sim=sim,
+                             max_cycles=20 * (two + three) + 100_000)
     if not (kern.y_from(run.read) == kern.reference()).all():
         raise BenchError(f"{name}: the output differs from the numpy reference")
     res = kern.results(run.read)
