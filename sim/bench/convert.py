@@ -77,9 +77,6 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench"):
             f"{speed_table}\n\nReference model (numpy): "
             f"{figures['model_per_s']:,.0f} conversions/s.\n\n"
             f"### Throughput (conversions per cycle; peak 1)\n\n{tp}\n")
-    print(body)
-    if write:
-        report.update_section(report.RESULTS, "bench", "Simulation speed and throughput", body,
-                              command=command, figures=figures)
-        print(f"written: {report.RESULTS}")
+    report.publish("bench", "Simulation speed and throughput", body, command=command,
+                   figures=figures, write=write)
     return figures

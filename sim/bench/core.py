@@ -206,11 +206,8 @@ def run(*, write=True, command="d1core bench --only core", progress=True, cases=
         rows.append(measure(m, n, k, fmt))
     rm_rows = run_rm(rm_cases, progress=progress)
     text = "\n\n".join(([body(rows)] if rows else []) + ([rm_body(rm_rows)] if rm_rows else []))
-    print(text)
-    if write:
-        report.update_section(report.RESULTS, "bench-core", "D1 core: GEMM from C", text,
-                              command=command, figures={"gemm": rows, "gemm_rm": rm_rows})
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-core", "D1 core: GEMM from C", text, command=command,
+                   figures={"gemm": rows, "gemm_rm": rm_rows}, write=write)
     return {"gemm": rows, "gemm_rm": rm_rows}
 
 
@@ -282,10 +279,6 @@ def run_layernorm(*, write=True, command="d1core bench --only core", progress=Tr
                   flush=True)
         rows.append(measure_layernorm(r, c))
     text = layernorm_body(rows)
-    print(text)
-    if write:
-        report.update_section(report.RESULTS, "bench-core-layernorm",
-                              "D1 core: layer normalisation on the vector unit", text,
-                              command=command, figures={"layernorm": rows})
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-core-layernorm", "D1 core: layer normalisation on the vector unit", text,
+                   command=command, figures={"layernorm": rows}, write=write)
     return {"layernorm": rows}

@@ -125,10 +125,6 @@ def run(*, write=True, command="d1core bench --only core-speed", shape=SHAPE, re
             figures[what].append(measure(kern))
     figures["ratio"] = _median(figures["core"], "rate") / _median(figures["engine"], "rate")
     text = body(figures)
-    print(text)
-    if write:
-        report.update_section(report.RESULTS, "bench-core-speed",
-                              "D1 core: simulation speed against the engine alone", text,
-                              command=command, figures=figures)
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-core-speed", "D1 core: simulation speed against the engine alone", text,
+                   command=command, figures=figures, write=write)
     return figures

@@ -274,10 +274,6 @@ def run(*, sims=("verilator", "icarus"), write=True, command="d1core bench", pro
                 speed("verilator", gemm_name(runs[n]), runs[n:])
             speed("verilator", "the K sweep", runs[:n])
     body = _body(figures)
-    print(body)
-    if write:
-        report.update_section(report.RESULTS, "bench-matmul",
-                              "Matrix engine: utilisation and simulation speed", body,
-                              command=command, figures=figures)
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-matmul", "Matrix engine: utilisation and simulation speed", body,
+                   command=command, figures=figures, write=write)
     return figures

@@ -272,10 +272,6 @@ def run(*, sims=SIMULATORS, write=True, command="d1core bench --only scalar", pr
         figures["speed"].append(speed_figure(sim, workload, runs))
     figures["speed"].append(speed_figure("verilator", "the IPC runs above", figures["ipc"]))
     text = body(figures)
-    print(text)
-    if write:
-        report.update_section(report.RESULTS, "bench-scalar",
-                              "Scalar core: IPC and simulation speed", text, command=command,
-                              figures=figures)
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-scalar", "Scalar core: IPC and simulation speed", text, command=command,
+                   figures=figures, write=write)
     return figures

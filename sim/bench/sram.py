@@ -149,11 +149,8 @@ def run(*, write=True, command="d1core bench --only sram", n=N):
         figures["random"][config.banks] = {"measured": n / span, "preset": config.name,
                                            "estimate": random_throughput(config.banks)}
     body = _body(figures)
-    print(body)
-    if write:
-        report.update_section(report.RESULTS, "bench-sram", "SRAM scratchpad: bandwidth", body,
-                              command=command, figures=figures)
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-sram", "SRAM scratchpad: bandwidth", body, command=command,
+                   figures=figures, write=write)
     return figures
 
 

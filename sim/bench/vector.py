@@ -98,10 +98,6 @@ def run(*, n=2000, speed_n=120, sims=SIMULATORS, write=True, command="d1core ben
             f"{tp}\n\n### Simulation speed\n\nWorkload: {speed_n} random requests of every "
             f"legal pair, 16/256 idle input and output backpressure; simulated cycles per "
             f"wall-clock second with the bulk stream harness.\n\n{speed_table}\n")
-    print(body)
-    if write:
-        report.update_section(report.RESULTS, "bench-vector", "Vector unit: throughput and "
-                              "simulation speed", body, command=command,
-                              figures=figures)
-        print(f"written: {report.RESULTS}")
+    report.publish("bench-vector", "Vector unit: throughput and simulation speed", body,
+                   command=command, figures=figures, write=write)
     return figures

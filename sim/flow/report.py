@@ -29,9 +29,8 @@ from . import blocks as registry
 from . import toolchain
 from .build import atomic_write, locked
 
-__all__ = ["RESULTS", "machine", "describe_machine", "update_section", "markdown_table",
-           "section_block",
-           "utc_now"]
+__all__ = ["RESULTS", "machine", "describe_machine", "publish", "update_section", "markdown_table",
+           "section_block", "utc_now"]
 
 #: The results page every generator writes a section of.
 RESULTS = toolchain.ROOT / "docs" / "results.md"
@@ -312,6 +311,15 @@ def _jsonable(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def publish(key, title, body, *, command, figures=None, write=True):
+    """A bench's end: print ``body`` and, with ``write``, make it section ``key`` (``title``)
+    of docs/results.md (:func:`update_section`, with ``command`` and ``figures``)."""
+    print(body)
+    if write:
+        update_section(RESULTS, key, title, body, command=command, figures=figures)
+        print(f"written: {RESULTS}")
 
 
 def update_section(path, key, title, markdown_body, *, command, date=None, machine_info=None,
