@@ -5,7 +5,7 @@ import pytest
 
 from sim.flow.toolchain import SIMULATORS
 
-__all__ = ["same_build", "sims_of"]
+__all__ = ["core_build", "core_cases", "same_build", "sims_of"]
 
 
 def same_build(design, sim):
@@ -21,3 +21,15 @@ def sims_of(design, sims=SIMULATORS, *, slow=()):
     return [pytest.param(sim, marks=[same_build(design, sim),
                                      *([pytest.mark.slow] if sim in slow else [])])
             for sim in sims]
+
+
+def core_build(preset, sim):
+    """The mark of tests that run programs on the core preset ``preset`` (``"SMALL"``, ``"D1"``)
+    on ``sim``: one worker builds that core and runs them all, one after the other; ``slow``, so
+    that the group (minutes: the build and every run) starts first."""
+    return [pytest.mark.xdist_group(f"build-core-{preset.lower()}-{sim}"), pytest.mark.slow]
+
+
+def core_cases(preset, cases):
+    """Parameter sets whose first value is the simulator, each marked :func:`core_build`."""
+    return [pytest.param(*case, marks=core_build(preset, case[0])) for case in cases]

@@ -27,6 +27,7 @@ import pytest
 
 from hw.core.config import SMALL
 from hw.core.counters import UNIT_CAUSES
+from tests.groups import core_cases
 from verif.core import programs
 from verif.core.kernels import gemm_kernel, gemm_rm_kernel
 from verif.core.kernels.layernorm import layernorm_kernel
@@ -62,8 +63,9 @@ def _model_result(program, image=None):
     return model.run(1_000_000)
 
 
-@pytest.mark.parametrize("sim,name", [("verilator", n) for n in scalar_programs.ISA_TESTS]
-                         + [("icarus", n) for n in ICARUS_ISA])
+@pytest.mark.parametrize("sim,name", core_cases(
+    "SMALL", [("verilator", n) for n in scalar_programs.ISA_TESTS]
+    + [("icarus", n) for n in ICARUS_ISA]))
 def test_isa_tests(sim, name):
     # built for the scratchpad's size: traps.S checks the first address past memory
     run = _run(_elf(riscv.isa_test, name, ram_size=SMALL.sram.size), sim, max_cycles=200_000)
@@ -71,13 +73,14 @@ def test_isa_tests(sim, name):
 
 
 @pytest.mark.parametrize("name", scalar_programs.C_PROGRAMS)
-def test_c_programs_on_four_threads(name):
-    run = _run(_elf(riscv.c_program, name, workers=4), "verilator", max_cycles=2_000_000)
+@pytest.mark.parametrize("sim", core_cases("SMALL", [("verilator",)]))
+def test_c_programs_on_four_threads(sim, name):
+    run = _run(_elf(riscv.c_program, name, workers=4), sim, max_cycles=2_000_000)
     assert run.status == "pass", (run.status, run.test)
     assert all(run.retired), run.retired
 
 
-@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("sim", core_cases("SMALL", [(s,) for s in SIMS]))
 @pytest.mark.parametrize("name", [p for p in programs.PROGRAMS if p != "deadlock"])
 def test_core_programs(sim, name):
     """Each core program ends on the RTL as on the model (pass, or the trap its handler reports
@@ -115,12 +118,13 @@ def _check_counters(run, used):
     assert ctr.threads[0]["not_running"] == 1
 
 
-def test_watchdog_reports_a_thread_waiting_forever():
+@pytest.mark.parametrize("sim", core_cases("SMALL", [("verilator",)]))
+def test_watchdog_reports_a_thread_waiting_forever(sim):
     """deadlock.c sleeps on a semaphore nobody signals: nothing retires, the bench's watchdog
     ends the run as a hang and reports every thread's last pc, that thread asleep at the
     dispatcher, and every semaphore."""
     program = _elf(programs.build, "deadlock")
-    run = _run(program, "verilator", max_cycles=400_000, check=False)
+    run = _run(program, sim, max_cycles=400_000, check=False)
     assert run.status == "hang"
     assert run.divergence is None and not run.memory
     assert "thread 0: last pc 0x8" in run.watchdog
@@ -128,12 +132,12 @@ def test_watchdog_reports_a_thread_waiting_forever():
     assert "semaphore 15 " in run.watchdog
 
 
-@pytest.mark.parametrize("sim,fmt,shape", [
+@pytest.mark.parametrize("sim,fmt,shape", core_cases("SMALL", [
     ("verilator", "bf16", (20, 24, 9)),
     ("verilator", "cfp8", (13, 8, 21)),
     ("verilator", "bf16", (64, 64, 64)),
     ("icarus", "bf16", (9, 17, 5)),
-])
+]))
 def test_gemm_kernel(sim, fmt, shape):
     """The GEMM kernel: D bit for bit equal to the SoftFloat-based reference (and to the model,
     with the rest of the scratchpad), no error; the matrix unit's busy counter is exactly the
@@ -156,14 +160,14 @@ def test_gemm_kernel(sim, fmt, shape):
     assert run.counters.units["matrix"]["busy"] == res["busy"]
 
 
-@pytest.mark.parametrize("sim,shape,fmt,head_k,epilogue", [
+@pytest.mark.parametrize("sim,shape,fmt,head_k,epilogue", core_cases("SMALL", [
     ("verilator", (40, 72, 24), "bf16", 0, None),
     ("verilator", (66, 24, 64), "bf16", 32, None),
     ("verilator", (40, 40, 64), "cfp8", 0, None),
     ("verilator", (40, 72, 24), "bf16", 0, "sr"),
     ("icarus", (8, 16, 8), "bf16", 0, None),
     ("icarus", (8, 16, 8), "bf16", 0, "rne"),
-])
+]))
 def test_gemm_rm_kernel(sim, shape, fmt, head_k, epilogue):
     """The row-major GEMM kernel (kernel 1) and with the fused epilogue (kernel 2): D bit for bit
     equal to the SoftFloat-based reference and the BF16 output to the vector model's epilogue
@@ -187,12 +191,12 @@ def test_gemm_rm_kernel(sim, shape, fmt, head_k, epilogue):
     assert res["busy"] == sum(-(-r // (2 * t)) for r in slabs) * col_groups * 4 * k
 
 
-@pytest.mark.parametrize("sim,rows,cols", [
+@pytest.mark.parametrize("sim,rows,cols", core_cases("SMALL", [
     ("verilator", 3, 48),
     ("verilator", 8, 256),
     ("verilator", 5, 96),
     ("icarus", 2, 32),
-])
+]))
 def test_layernorm_kernel(sim, rows, cols):
     """The layer-normalisation kernel (``layernorm.c``): its BF16 rows bit for bit equal to the
     same operations in numpy (and, as every run, to the model with the rest of the scratchpad),

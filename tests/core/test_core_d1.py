@@ -7,10 +7,15 @@ output equal to the same operations in numpy. (Icarus: the SMALL core, ``test_co
 D1 core on Icarus takes too long for the regression. The 256³ figures come from ``d1core bench
 --only core``.)"""
 
+
 from hw.core.config import D1
+from tests.groups import core_build
 from verif.core.kernels import gemm_kernel, gemm_rm_kernel
 from verif.core.kernels.layernorm import layernorm_kernel
 from verif.core.run import run_core_program
+
+#: One worker builds the D1 core and runs every test here, after the build.
+pytestmark = core_build("D1", "verilator")
 
 
 def test_gemm_kernel_on_the_d1_core():

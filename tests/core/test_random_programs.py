@@ -16,6 +16,7 @@ import pytest
 
 from hw.core.config import SMALL
 from hw.core.isa import Error
+from tests.groups import core_cases
 from verif.core.model import CoreModel
 from verif.core.random_programs import random_program
 from verif.core.run import run_core_program
@@ -84,8 +85,8 @@ def test_same_seed_same_program():
     assert random_program(7).image != random_program(8).image
 
 
-@pytest.mark.parametrize("sim,seed,commands", [("verilator", *s) for s in VERILATOR_SEEDS]
-                         + [("icarus", *s) for s in ICARUS_SEEDS])
+@pytest.mark.parametrize("sim,seed,commands", core_cases(
+    "SMALL", [("verilator", *s) for s in VERILATOR_SEEDS] + [("icarus", *s) for s in ICARUS_SEEDS]))
 def test_on_the_rtl(sim, seed, commands):
     """Lockstep, the whole scratchpad and the counters against the model (``run.check()``)."""
     prog = random_program(seed, commands=commands)

@@ -14,6 +14,7 @@ import pytest
 
 from sim.cli import main
 from sim.flow.toolchain import SIMULATORS
+from tests.groups import core_build
 from verif.fp.convert import convert_requests
 from verif.fp.stimulus import requests
 
@@ -149,12 +150,13 @@ def test_bad_usage_exit_2(capsys):
     assert "d1core sim: error: --n is an option of --demo convert" in capsys.readouterr().err
 
 
-def test_sim_default_is_the_kernel_demo(capsys):
+@pytest.mark.parametrize("sim", [pytest.param("verilator", marks=core_build("D1", "verilator"))])
+def test_sim_default_is_the_kernel_demo(sim, capsys):
     """`d1core sim` (what `make sim` runs) is kernel 1 with 2 on the D1 core: here at a small
     --shape (the default 256x256x256 takes minutes; `d1core bench --only core` measures it), D
     and the BF16 output checked, the RTL in lockstep with the core model, figures reported.
     Verilator only (the D1 core on Icarus: a few cycles per second)."""
-    assert main(["sim", "--shape", "64x64x64"]) == 0
+    assert main(["sim", "--sim", sim, "--shape", "64x64x64"]) == 0
     out = capsys.readouterr().out
     assert "64x64x64: 262144 MACs in " in out and "% of the 256-MAC peak" in out
     assert "PASS: D and the BF16 output match the references" in out

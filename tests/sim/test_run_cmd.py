@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from sim.cli import main
+from tests.groups import core_build
 from verif.scalar import riscv
 from verif.scalar.iss import MAX_THREADS
 
@@ -102,7 +103,8 @@ def test_trace_matches_objdump(capsys):
     assert re.match(r"t0 0x80000000 [0-9a-f]{8} x3 = 0x[0-9a-f]+$", trace[0])
 
 
-def test_core_counters(capsys):
+@pytest.mark.parametrize("sim", [pytest.param("verilator", marks=core_build("SMALL", "verilator"))])
+def test_core_counters(sim, capsys):
     """``--core SMALL --counters`` on the DMA program (Verilator): PASS, then the counter table
     read from the RTL: a row per unit whose causes add up to the total, CYCLES = the run's
     cycles, only the DMA busy, a row per thread, and the verdict that every cycle is
@@ -113,7 +115,7 @@ def test_core_counters(capsys):
         path = programs.build("dma")
     except riscv.CompilerMissing as e:
         pytest.skip(str(e))
-    status, out, _ = _run(capsys, path, "--core", "SMALL", "--counters")
+    status, out, _ = _run(capsys, path, "--core", "SMALL", "--sim", sim, "--counters")
     assert status == 0, out
     lines = out.splitlines()
     assert lines[0] == "PASS"
