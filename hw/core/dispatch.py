@@ -193,33 +193,35 @@ class Dispatcher(wiring.Component):
             with m.Case(Unit.SYNC):
                 with m.If(funct7 != 0):
                     m.d.comb += illegal.eq(1)
-                with m.Switch(funct3):
-                    with m.Case(SyncFn.SSET):
-                        m.d.comb += illegal.eq(~sem_ok)
-                    with m.Case(SyncFn.SADD):
-                        m.d.comb += illegal.eq(~sem_ok)
-                    with m.Case(SyncFn.SWAIT):
-                        m.d.comb += [illegal.eq(~sem_ok), decoded.kind.eq(Kind.WAIT)]
-                    with m.Case(SyncFn.SREAD):
-                        m.d.comb += [illegal.eq(~sem_ok),
-                                     decoded.value.eq(sems[req.rs1[:4]])]
-                    with m.Case(SyncFn.FENCE):
-                        m.d.comb += decoded.kind.eq(Kind.FENCE)
-                    with m.Case(SyncFn.STATUS):
-                        m.d.comb += illegal.eq(req.rs1 >= len(QUEUED))
-                        with m.Switch(req.rs1[:2]):
-                            for u, reg in enumerate(errors):
-                                with m.Case(u):
-                                    m.d.comb += decoded.value.eq(
-                                        Cat(reg.code, Const(0, 28), reg.addr))
-                    with m.Case(SyncFn.RDCTR):
-                        known = (req.rs1[:COUNTER_BITS].matches(*self.counter_numbers)
-                                 & (req.rs1 < 1 << COUNTER_BITS))
-                        m.d.comb += [self.counter.eq(req.rs1[:COUNTER_BITS]),
-                                     illegal.eq(~known),
-                                     decoded.value.eq(self.counter_value)]
-                    with m.Default():
-                        m.d.comb += illegal.eq(1)
+                # (an Else: the cases below set illegal themselves, which would win)
+                with m.Else():
+                    with m.Switch(funct3):
+                        with m.Case(SyncFn.SSET):
+                            m.d.comb += illegal.eq(~sem_ok)
+                        with m.Case(SyncFn.SADD):
+                            m.d.comb += illegal.eq(~sem_ok)
+                        with m.Case(SyncFn.SWAIT):
+                            m.d.comb += [illegal.eq(~sem_ok), decoded.kind.eq(Kind.WAIT)]
+                        with m.Case(SyncFn.SREAD):
+                            m.d.comb += [illegal.eq(~sem_ok),
+                                         decoded.value.eq(sems[req.rs1[:4]])]
+                        with m.Case(SyncFn.FENCE):
+                            m.d.comb += decoded.kind.eq(Kind.FENCE)
+                        with m.Case(SyncFn.STATUS):
+                            m.d.comb += illegal.eq(req.rs1 >= len(QUEUED))
+                            with m.Switch(req.rs1[:2]):
+                                for u, reg in enumerate(errors):
+                                    with m.Case(u):
+                                        m.d.comb += decoded.value.eq(
+                                            Cat(reg.code, Const(0, 28), reg.addr))
+                        with m.Case(SyncFn.RDCTR):
+                            known = (req.rs1[:COUNTER_BITS].matches(*self.counter_numbers)
+                                     & (req.rs1 < 1 << COUNTER_BITS))
+                            m.d.comb += [self.counter.eq(req.rs1[:COUNTER_BITS]),
+                                         illegal.eq(~known),
+                                         decoded.value.eq(self.counter_value)]
+                        with m.Default():
+                            m.d.comb += illegal.eq(1)
             with m.Default():
                 m.d.comb += illegal.eq(1)
         with m.If(illegal):

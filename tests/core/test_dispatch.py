@@ -146,17 +146,21 @@ ILLEGAL = [
     _insn(Unit.DMA, 0, funct7=4),
     _insn(Unit.SYNC, 7),
     _insn(Unit.SYNC, SyncFn.FENCE, funct7=1),
+    _insn(Unit.SYNC, SyncFn.SSET, funct7=1),
+    _insn(Unit.SYNC, SyncFn.SADD, funct7=8),
 ]
 
 
 @pytest.mark.parametrize("insn", ILLEGAL, ids=[f"{i:08x}" for i in ILLEGAL])
 def test_illegal_encodings_are_answered_with_error(insn):
     """Every encoding outside isa.py is refused (the scalar core traps with cause 2 and the
-    instruction bits in mtval), and nothing reaches a unit."""
+    instruction bits in mtval), nothing reaches a unit and no semaphore changes (an illegal SSET
+    or SADD: the semaphores' own decode, on the way in, must agree with the answer's)."""
     async def tb(b):
-        ans = await b.ask(2, insn | 9 << 7)
+        ans = await b.ask(2, insn | 9 << 7, rs1=1, rs2=5)
         assert ans == {"value": 0, "thread": 2, "rd": 9, "error": 1}
         assert b.commands == {"matrix": [], "vector": [], "dma": []}
+        assert b.ctx.get(b.dut.semaphores.as_value()) == 0
     run(tb)
 
 
@@ -166,10 +170,12 @@ def test_illegal_encodings_are_answered_with_error(insn):
                                     (SyncFn.RDCTR, 42), (SyncFn.RDCTR, 64 + 8 * 4)])
 def test_operands_out_of_range_are_illegal(fn, rs1):
     """A semaphore number of 16 or more, a unit number of 3 or more, a number that names no
-    counter (42; thread 4's of a 4-thread core; 128)."""
+    counter (42; thread 4's of a 4-thread core; 128); no semaphore changes (an SSET of 16 or a
+    SADD of 2**40 names semaphore 0 in its low bits)."""
     async def tb(b):
         ans = await b.ask(0, _insn(Unit.SYNC, fn, rd=3), rs1=rs1, rs2=1)
         assert ans["error"] == 1
+        assert b.ctx.get(b.dut.semaphores.as_value()) == 0
     run(tb)
 
 
