@@ -221,3 +221,22 @@ def test_layernorm_vop_lines():
     assert two == 64 * (63 + 3 + 64 + 63 + 2 + 3 + 6 + 64 + 64)
     # 32 FMA, the variance FMA, 3 FNMA, 64 FMA
     assert three == 64 * (32 + 1 + 3 + 64)
+
+
+def test_output_errors_name_what_is_wrong():
+    """``output_errors``, the check the bench and ``d1core sim`` use: none on a good run; a
+    changed element of D, of the epilogue's BF16 output, and a set error register each named."""
+    kern = gemm_rm_kernel(40, 72, 24, epilogue="rne", seed=2)
+    model = _run_on_model(kern)
+    mem = model.memory
+    assert kern.output_errors(mem.read) == []
+    d = kern.program.symbols["d"]
+    mem.write(d, bytes(b ^ 0xFF for b in mem.read(d, 4)))
+    out = kern.results(mem.read)["out"]
+    mem.write(out, bytes(b ^ 0x01 for b in mem.read(out, 2)))
+    status = kern.program.symbols["d1_result"] + 8 * kern.RESULT_WORDS.index("dma_status")
+    mem.write(status, (3).to_bytes(8, "little"))
+    assert kern.output_errors(mem.read) == [
+        "1 elements of D differ from the SoftFloat-based reference",
+        "1 elements of the BF16 output differ from the vector model's epilogue",
+        "error registers {'dma_status': 3}"]

@@ -72,6 +72,27 @@ class GemmKernel:
         raw = read(self.program.symbols["d1_result"], 8 * len(self.RESULT_WORDS))
         return dict(zip(self.RESULT_WORDS, np.frombuffer(raw, np.uint64).tolist(), strict=True))
 
+    def output_errors(self, read):
+        """What is wrong with the kernel's results in memory (``read(address, n)`` giving
+        bytes), as sentences (none: all right): D against the SoftFloat-based reference, what
+        the kernel writes besides (``_output_errors``: the row-major kernel's epilogue output
+        against the vector model's), the units' error registers among the result words."""
+        ref, _ = self.reference()
+        errors = []
+        bad = int((self.d_from(read) != ref).sum())
+        if bad:
+            errors.append(f"{bad} elements of D differ from the SoftFloat-based reference")
+        errors += self._output_errors(read, ref)
+        res = self.results(read)
+        registers = {w: res[w] for w in ("status", "vector_status", "dma_status")
+                     if w in res and res[w]}
+        if registers:
+            errors.append(f"error registers {registers}")
+        return errors
+
+    def _output_errors(self, read, ref):
+        return []
+
 
 def gemm_kernel(m, n, k, *, fmt="bf16", seed=0):
     """The GEMM kernel for an M×N×K block with random operands (finite, normal and subnormal
@@ -158,6 +179,13 @@ class GemmRmKernel(GemmKernel):
     bias: np.ndarray | None = None
 
     RESULT_WORDS = RM_RESULT_WORDS
+
+    def _output_errors(self, read, ref):
+        if not self.epilogue:
+            return []
+        bad = int((self.out_from(read) != self.epilogue_reference(ref)).sum())
+        return [f"{bad} elements of the BF16 output differ from the vector model's epilogue"
+                ] if bad else []
 
     def out_from(self, read):
         """OUT (M×N uint16 BF16 codes) out of memory (its address is a result word)."""
