@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw.core.counters import QUEUED_UNITS, THREAD_REASONS, UNIT_CAUSES, counter_index
+from hw.core.dispatch import COUNTER_BITS
 from hw.core.isa import Counter
 
 __all__ = ["UNITS", "THREAD_CYCLES", "CounterReport", "read_counters"]
@@ -36,8 +37,8 @@ def read_counters(path):
     """Every counter number's value from the bench's ``counters.txt`` (``{number: value}``,
     numbers 0..127; 0 for a number with no counter)."""
     values = [int(line, 16) for line in Path(path).read_text().split()]
-    if len(values) != 1 << 7:
-        raise ValueError(f"{path}: {len(values)} counter values, not 128")
+    if len(values) != 1 << COUNTER_BITS:
+        raise ValueError(f"{path}: {len(values)} counter values, not {1 << COUNTER_BITS}")
     return dict(enumerate(values))
 
 
