@@ -95,6 +95,11 @@ class Core(wiring.Component):
         ``RAM_BASE`` when it rises). The units and the scratchpad keep their state. The
         counters count the cycles while 1 only, so that ``CYCLES`` is the run's cycles, without
         the host's loading and reading around it.
+    halt : ``In(MAX_THREADS)``
+        The host stops the threads whose bit is 1: they issue nothing until it falls (their
+        instructions in flight complete, their state is kept); they go on where they were.
+        The other threads, the units and the scratchpad run on. The counters count the
+        cycles as the thread's "held".
     counter_index : ``In(COUNTER_BITS)``, ``counter_value`` : ``Out(64)``
         The host's read of a counter (RDCTR's numbers, ``hw.core.counters``), combinational:
         the bench reads every counter after a run (``d1core run --counters``).
@@ -113,7 +118,7 @@ class Core(wiring.Component):
         super().__init__({
             "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
             "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp),
-            "go": In(1),
+            "go": In(1), "halt": In(MAX_THREADS),
             "counter_index": In(COUNTER_BITS), "counter_value": Out(64),
             "retire": Out(RetirePort), "retire_late": Out(RetirePort),
             "running": Out(MAX_THREADS),
@@ -136,7 +141,7 @@ class Core(wiring.Component):
         sram, scalar, dispatch, counters, engine, vector_unit, gemm, vseq, dma = (
             units[name] for name in ("sram", "scalar", "dispatch", "counters", "engine",
                                      "vector_unit", "gemm", "vseq", "dma"))
-        m.d.comb += scalar.go.eq(self.go)
+        m.d.comb += [scalar.go.eq(self.go), scalar.halt.eq(self.halt)]
         # Counting only while the program runs: CYCLES and each unit's idle are the run's.
         m.d.comb += counters.enable.eq(self.go)
 
@@ -185,6 +190,7 @@ class Core(wiring.Component):
             counters.cause[0].eq(gemm.stall), counters.cause[1].eq(vseq.stall),
             counters.cause[2].eq(dma.stall),
             counters.running.eq(scalar.running), counters.waiting.eq(dispatch.waiting),
+            counters.activity.eq(scalar.activity),
             counters.index.eq(dispatch.counter), dispatch.counter_value.eq(counters.value),
             counters.host_index.eq(self.counter_index), self.counter_value.eq(counters.host_value),
         ]

@@ -3,17 +3,22 @@
 Every counter is 64 bits and counts from reset (in the core, only the cycles it runs: ``go``).
 Per queued unit (matrix, vector, DMA) one counter per cycle cause; every cycle is exactly one
 cause of each unit, so a unit's five counters add up to ``CYCLES``. Per thread: instructions
-retired, and its cycles split into not running, asleep at the dispatcher (a wait, a fence, a
-full queue, a result) and the rest (issuing or waiting for its previous instruction in the
-pipeline).
+retired, and every cycle by one reason (the first that holds, in ``THREAD_REASONS``' order):
+not running; held (by the host's ``halt`` or a thread-control write that waits for it); asleep
+at the dispatcher (a wait, a fence, a full queue, a result); an instruction in flight (its
+previous instruction has not released it: a load, a store, a multiplication, a division, a
+coprocessor instruction, or one still in decode or execute); waiting for its instruction line;
+issued; and eligible but not issued (another thread had the issue slot, or its pick missed its
+line or was killed). So a thread's seven cycle counters add up to ``CYCLES``.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arith import prefix_add
 from hw.common.params import check_int
+from hw.scalar.core import ThreadActivity
 from hw.scalar.isa import MAX_THREADS
 
 from .dispatch import COUNTER_BITS
@@ -23,8 +28,9 @@ __all__ = ["Counters", "UNIT_CAUSES", "THREAD_REASONS", "counter_index", "counte
 
 #: Cycle causes of a unit, in the order of their counters (isa.Counter.UNIT_*).
 UNIT_CAUSES = ("busy", "port", "operand", "backpressure", "idle")
-#: What a thread's counters count (instructions, then cycles by reason).
-THREAD_REASONS = ("instructions", "not_running", "waiting", "other")
+#: What a thread's counters count (instructions, then cycles by reason, in priority order).
+THREAD_REASONS = ("instructions", "not_running", "held", "waiting", "in_flight", "fetch",
+                  "issued", "eligible")
 QUEUED_UNITS = 3
 
 
@@ -55,6 +61,8 @@ class Counters(wiring.Component):
         Instructions of each thread retiring this cycle (0..2: the retire ports).
     running, waiting : ``In(MAX_THREADS)``
         The scalar core's running threads; the dispatcher's asleep threads.
+    activity : ``In(ThreadActivity)``
+        What each thread did this cycle (the scalar core's).
     enable : ``In(1, init=1)``
         Every counter counts while 1 only (the core counts the cycles it runs: ``go``).
     index : ``In(COUNTER_BITS)``, ``value`` : ``Out(64)``
@@ -70,7 +78,8 @@ class Counters(wiring.Component):
         super().__init__({
             "cause": In(len(UNIT_CAUSES)).array(QUEUED_UNITS),
             "retired": In(2).array(self.threads),
-            "running": In(MAX_THREADS), "waiting": In(MAX_THREADS), "enable": In(1, init=1),
+            "running": In(MAX_THREADS), "waiting": In(MAX_THREADS),
+            "activity": In(ThreadActivity), "enable": In(1, init=1),
             "index": In(COUNTER_BITS), "value": Out(64),
             "host_index": In(COUNTER_BITS), "host_value": Out(64),
         })
@@ -83,11 +92,19 @@ class Counters(wiring.Component):
                 counters[counter_index(unit=u, cause=cause)] = (
                     Signal(64, name=f"unit{u}_{cause}"), self.cause[u][k])
         for t in range(self.threads):
-            running, waiting = self.running[t], self.waiting[t]
-            for reason, inc in (("instructions", self.retired[t]),
-                                ("not_running", ~running),
-                                ("waiting", running & waiting),
-                                ("other", running & ~waiting)):
+            act = self.activity
+            # The cycle's reason: the first that holds (a priority chain, so one a cycle).
+            holds = {"not_running": ~self.running[t], "held": act.held[t],
+                     "waiting": self.waiting[t], "in_flight": act.busy[t],
+                     "fetch": act.fetch[t], "issued": act.issued[t], "eligible": Const(1)}
+            earlier = Const(0)
+            for reason in THREAD_REASONS:
+                if reason == "instructions":
+                    inc = self.retired[t]
+                else:
+                    inc = Signal(name=f"thread{t}_is_{reason}")
+                    m.d.comb += inc.eq(holds[reason] & ~earlier)
+                    earlier = earlier | holds[reason]
                 counters[counter_index(thread=t, reason=reason)] = (
                     Signal(64, name=f"thread{t}_{reason}"), inc)
         # A prefix adder each: ``reg + inc`` maps to a 64-bit ripple (69 gate levels).

@@ -43,11 +43,13 @@ line asks for that line from decode or execute.
 ``retire`` and ``retire_late`` (valid + :data:`~hw.scalar.isa.RetireRecord`, not streams: they
 cannot be held up) report every instruction that retires or traps, one cycle after write-back
 or completion; in a cycle with both, ``retire_late``'s instruction is the older.
-``running`` is the mask of running threads.
+``running`` is the mask of running threads; ``activity`` says, per thread, what it did this
+cycle (for the D1 core's performance counters). Without ``boot``, ``go`` starts thread 0 and
+``halt`` holds threads from issuing (the D1 core's host port).
 """
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from hw.common.params import TAG_WIDTH_MAX, check_bool, check_int
@@ -75,7 +77,15 @@ from .muldiv import DivUnit, MulUnit
 from .queue import RequestQueue
 from .writeback import RetirePort, WriteBack
 
-__all__ = ["ScalarCore"]
+__all__ = ["ScalarCore", "ThreadActivity"]
+
+#: What each thread did this cycle (a bit per thread in each field): it ``issued``; it has an
+#: instruction in flight (``busy``: a load, a store, a multiplication, a division, a coprocessor
+#: instruction, or an instruction not yet past the stage that releases it); it waits for its
+#: line (``fetch``: a line request outstanding or asked for); it is ``held`` (by a
+#: thread-control write that waits for it, or by ``halt``).
+ThreadActivity = data.StructLayout({name: MAX_THREADS
+                                    for name in ("issued", "busy", "fetch", "held")})
 
 
 class ScalarCore(wiring.Component):
@@ -113,8 +123,13 @@ class ScalarCore(wiring.Component):
         The retire trace.
     running : ``Out(MAX_THREADS)``
         The running threads.
+    activity : ``Out(ThreadActivity)``
+        What each thread did this cycle.
     go : ``In(1)``, only with ``boot=False``
         Thread 0 starts in the first cycle it is high after reset.
+    halt : ``In(MAX_THREADS)``, only with ``boot=False``
+        The threads whose bit is 1 issue nothing (their instructions in flight complete); they
+        go on where they were when it falls. Registers, pcs and every other state are kept.
 
     Contract
     --------
@@ -133,7 +148,7 @@ class ScalarCore(wiring.Component):
         self.boot = check_bool("boot", boot)
         memory = {"addr_bits": addr_bits, "tag_width": tag_width}
         super().__init__({
-            **({} if self.boot else {"go": In(1)}),
+            **({} if self.boot else {"go": In(1), "halt": In(MAX_THREADS)}),
             "fetch_req": Out(stream.Signature(fetch_request_layout(**memory))),
             "fetch_resp": In(stream.Signature(fetch_response_layout(tag_width=tag_width))),
             "data_req": Out(stream.Signature(data_request_layout(**memory))),
@@ -143,6 +158,7 @@ class ScalarCore(wiring.Component):
             "retire": Out(RetirePort),
             "retire_late": Out(RetirePort),
             "running": Out(MAX_THREADS),
+            "activity": Out(ThreadActivity),
         })
 
     def elaborate(self, platform):
@@ -190,8 +206,11 @@ class ScalarCore(wiring.Component):
         connect(m, wb.retire, flipped(self.retire))
         connect(m, wb.retire_late, flipped(self.retire_late))
 
+        held = wb.hold | (0 if self.boot else self.halt[:n])
         m.d.comb += [
             self.running.eq(wb.running),
+            self.activity.issued.eq(issue.issued), self.activity.busy.eq(issue.busy),
+            self.activity.fetch.eq(fetch.fetching | fetch.wanted), self.activity.held.eq(held),
             # Fetch.
             fetch.pc.eq(wb.pc), fetch.pick.eq(issue.pick), fetch.any_pick.eq(issue.any_pick),
             fetch.ask_id.eq(decode.ask), fetch.ask_id_thread.eq(issue.id.thread),
@@ -200,7 +219,7 @@ class ScalarCore(wiring.Component):
             fetch.ask_ex_line.eq(execute.ask_line),
             fetch.fence_i.eq(wb.fence_i),
             # Issue.
-            issue.running.eq(wb.running), issue.hold.eq(wb.hold),
+            issue.running.eq(wb.running), issue.hold.eq(held),
             issue.fetching.eq(fetch.fetching), issue.wanted.eq(fetch.wanted),
             issue.hit.eq(fetch.hit), issue.request.eq(fetch.request),
             issue.insn.eq(fetch.insn), issue.pc.eq(fetch.pick_pc), issue.fault.eq(fetch.fault),

@@ -37,6 +37,8 @@ class Issue(wiring.Component):
         Threads released by write-back and by completions.
     busy : ``Out(threads)``
         Threads with an instruction in flight.
+    issued : ``Out(threads)``
+        The thread that issues this cycle (one-hot, or 0): for the performance counters.
     id : ``Out(IdStage)``
         The pipeline register into decode.
 
@@ -57,7 +59,7 @@ class Issue(wiring.Component):
             "kill": In(1),
             "release_id": In(1), "release_ex": In(1), "ex_thread": In(THREAD_BITS),
             "release_wb": In(threads), "release_done": In(threads),
-            "busy": Out(threads), "id": Out(IdStage),
+            "busy": Out(threads), "issued": Out(threads), "id": Out(IdStage),
         })
 
     def elaborate(self, platform):
@@ -84,6 +86,7 @@ class Issue(wiring.Component):
             m.d.sync += last.eq(t_is)
         with m.If(issue):
             m.d.comb += set_busy.eq(1 << t_is)
+        m.d.comb += self.issued.eq(set_busy)
         # A completion without error releases its thread as it is taken: the thread may issue
         # while it retires (the register file's read ports are transparent).
         clear = (self.release_wb | self.release_done

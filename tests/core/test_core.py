@@ -15,6 +15,7 @@ the model's at the end, every load accepted, no stream rule broken.
   equal to the references, on both simulators.
 * The layer-normalisation kernel at three shapes (one on Icarus): its BF16 rows equal to the
   same operations in numpy, the vector unit busy for exactly its lines.
+* The host stops a thread for a while (``Core.halt``) and it goes on where it was.
 * A program that waits forever is stopped by the bench's watchdog, which reports every thread and
   every semaphore.
 * The counters the bench reads after every run (``verif.core.counters``) account for every
@@ -116,6 +117,28 @@ def _check_counters(run, used):
     assert [t["instructions"] for t in ctr.threads] == [
         sum(r.thread == t for r in records) for t in range(SMALL.threads)]
     assert ctr.threads[0]["not_running"] == 1
+    # Every instruction that retires issued once (a thread-control write that waits issues
+    # again), and nobody held a thread.
+    for reasons in ctr.threads:
+        assert reasons["issued"] >= reasons["instructions"], reasons
+        assert reasons["held"] == 0, reasons
+
+
+@pytest.mark.parametrize("sim", core_cases("SMALL", [(s,) for s in SIMS]))
+def test_host_halts_a_thread(sim):
+    """The host port stops a thread (``Core.halt``) and lets it go on: the ISA test ``add`` (one
+    thread) with thread 0 halted for 1,000 cycles from cycle 100 still passes in lockstep with
+    the model and the same scratchpad (its state kept), the counters count exactly those 1,000
+    cycles as held, and the run is at least 900 cycles longer than without the halt (a halt
+    that did not stop the thread would leave it as long)."""
+    program = _elf(riscv.isa_test, "add", ram_size=SMALL.sram.size)
+    plain = _run(program, sim, max_cycles=200_000)
+    halted = _run(program, sim, max_cycles=200_000, halt=(0b0001, 100, 1000))
+    assert plain.status == halted.status == "pass"
+    assert plain.counters.threads[0]["held"] == 0
+    assert halted.counters.threads[0]["held"] == 1000
+    assert halted.cycles > plain.cycles + 900, (plain.cycles, halted.cycles)
+    assert halted.retired == plain.retired
 
 
 @pytest.mark.parametrize("sim", core_cases("SMALL", [("verilator",)]))

@@ -19,6 +19,21 @@ from hw.core.counters import (
 from hw.core.isa import Counter
 from verif.core.counters import CounterReport, read_counters
 
+#: The inputs that give a thread's cycle reason, in priority order.
+SIGNALS = {"not_running": lambda dut: dut.running, "held": lambda dut: dut.activity.held,
+           "waiting": lambda dut: dut.waiting, "in_flight": lambda dut: dut.activity.busy,
+           "fetch": lambda dut: dut.activity.fetch, "issued": lambda dut: dut.activity.issued}
+
+
+def _reason(bits, t):
+    """Thread ``t``'s reason for the cycle: the first of THREAD_REASONS that holds (not
+    running is the running bit's absence; eligible when none holds)."""
+    for reason in THREAD_REASONS[1:-1]:
+        bit = bits[reason] >> t & 1
+        if bit ^ (reason == "not_running"):
+            return reason
+    return "eligible"
+
 
 def test_counts():
     threads = 2
@@ -32,17 +47,14 @@ def test_counts():
                 k = rnd.randrange(len(UNIT_CAUSES))
                 ctx.set(dut.cause[u], 1 << k)
                 want[counter_index(unit=u, cause=UNIT_CAUSES[k])] += 1
-            running, waiting = rnd.randrange(16), rnd.randrange(16)
-            ctx.set(dut.running, running)
-            ctx.set(dut.waiting, waiting)
+            bits = {name: rnd.randrange(16) for name in SIGNALS}
+            for name, value in bits.items():
+                ctx.set(SIGNALS[name](dut), value)
             for t in range(threads):
                 n = rnd.randrange(3)
                 ctx.set(dut.retired[t], n)
-                on, asleep = running >> t & 1, waiting >> t & 1
                 want[counter_index(thread=t, reason="instructions")] += n
-                want[counter_index(thread=t, reason="not_running")] += not on
-                want[counter_index(thread=t, reason="waiting")] += on and asleep
-                want[counter_index(thread=t, reason="other")] += on and not asleep
+                want[counter_index(thread=t, reason=_reason(bits, t))] += 1
             want[Counter.CYCLES] += 1
             await ctx.tick()
         for n, value in want.items():
@@ -52,6 +64,10 @@ def test_counts():
         for u in range(3):
             assert sum(want[counter_index(unit=u, cause=c)] for c in UNIT_CAUSES) == \
                 want[Counter.CYCLES]
+        for t in range(threads):
+            assert sum(want[counter_index(thread=t, reason=r)] for r in THREAD_REASONS[1:]) \
+                == want[Counter.CYCLES]
+            assert all(want[counter_index(thread=t, reason=r)] for r in THREAD_REASONS), t
         ctx.set(dut.index, 42)
         ctx.set(dut.host_index, 43)
         assert ctx.get(dut.value) == ctx.get(dut.host_value) == 0
@@ -66,7 +82,7 @@ def test_numbers():
     numbers = counter_numbers(4)
     assert len(numbers) == len(set(numbers)) == 3 * len(UNIT_CAUSES) + 4 * len(THREAD_REASONS) + 1
     assert counter_index(unit=2, cause="idle") == 36
-    assert counter_index(thread=3, reason="other") == 64 + 24 + 3
+    assert counter_index(thread=3, reason="eligible") == 64 + 24 + 7
     assert max(numbers) == Counter.CYCLES == 127
 
 
@@ -78,7 +94,7 @@ def _values(cycles, threads, **changes):
     for u in range(3):
         values[counter_index(unit=u, cause="idle")] = cycles
     for t in range(threads):
-        values[counter_index(thread=t, reason="other")] = cycles
+        values[counter_index(thread=t, reason="issued")] = cycles
     values.update({int(k[1:]): v for k, v in changes.items()})
     return values
 
@@ -97,9 +113,9 @@ def test_report_accounts_for_every_cycle():
     lines = report.lines()
     assert lines[0] == "counters (1000 cycles)"
     assert lines[3].split() == ["vector", "250", "0", "0", "0", "750", "1000", "25.00", "%"]
-    assert lines[5].split() == ["thread", "instructions", "not", "running", "asleep", "other",
-                                "total"]
-    assert lines[6].split() == ["0", "0", "0", "0", "1000", "1000"]
+    assert lines[5].split() == ["thread", "instructions", "not", "running", "held", "asleep",
+                                "in", "flight", "fetch", "issued", "eligible", "total"]
+    assert lines[6].split() == ["0", "0", "0", "0", "0", "0", "0", "1000", "0", "1000"]
     assert lines[-1].startswith("every cycle accounted for")
 
     port = counter_index(unit=2, cause="port")
@@ -108,7 +124,8 @@ def test_report_accounts_for_every_cycle():
     assert bad.errors() == [
         "CYCLES is 1000 but the run took 999 cycles",
         "DMA: busy + causes + idle = 1001, not CYCLES = 1000",
-        "thread 1: not running + asleep + other = 1003, not CYCLES = 1000",
+        "thread 1: not running + held + asleep + in flight + fetch + issued + eligible = 1003, "
+        "not CYCLES = 1000",
     ]
     assert [line for line in bad.lines() if line.startswith("COUNTER ERROR")] == [
         f"COUNTER ERROR: {e}" for e in bad.errors()]

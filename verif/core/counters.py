@@ -10,7 +10,8 @@ Contract
 --------
 * Each unit's causes (busy, port, operand, backpressure, idle) add up to ``CYCLES``: each unit
   names exactly one cause a cycle.
-* Each thread's cycles (not running, asleep, other) add up to ``CYCLES``.
+* Each thread's cycles (not running, held, asleep, in flight, fetch, issued, eligible) add up
+  to ``CYCLES``.
 * ``CYCLES`` equals the bench's count of the run's cycles.
 
 A failure of any of them is a hardware error (:meth:`CounterReport.errors` lists them).
@@ -27,8 +28,12 @@ __all__ = ["UNITS", "THREAD_CYCLES", "CounterReport", "read_counters"]
 
 #: The queued units, in the order of their counters (``isa.Counter``: unit u at 16·u).
 UNITS = ("matrix", "vector", "DMA")
-#: A thread's reasons that count cycles (the others, "instructions", count instructions).
-THREAD_CYCLES = ("not_running", "waiting", "other")
+#: A thread's reasons that count cycles (the other, "instructions", counts instructions).
+THREAD_CYCLES = THREAD_REASONS[1:]
+#: The table's heads of THREAD_REASONS.
+THREAD_HEADS = {"instructions": "instructions", "not_running": "not running", "held": "held",
+                "waiting": "asleep", "in_flight": "in flight", "fetch": "fetch",
+                "issued": "issued", "eligible": "eligible"}
 
 assert len(UNITS) == QUEUED_UNITS
 
@@ -84,8 +89,8 @@ class CounterReport:
         for t, reasons in enumerate(self.threads):
             total = sum(reasons[r] for r in THREAD_CYCLES)
             if total != self.cycles:
-                out.append(f"thread {t}: not running + asleep + other = {total}, not CYCLES = "
-                           f"{self.cycles}")
+                out.append(f"thread {t}: {' + '.join(THREAD_HEADS[r] for r in THREAD_CYCLES)} "
+                           f"= {total}, not CYCLES = {self.cycles}")
         return out
 
     def utilisation(self, unit):
@@ -102,7 +107,7 @@ class CounterReport:
         for name, causes in self.units.items():
             out.append(f"{name:<7}" + "".join(f"{causes[c]:>13}" for c in UNIT_CAUSES)
                        + f"{sum(causes.values()):>13} {pct(causes['busy']):>11}")
-        heads = ("instructions", "not running", "asleep", "other", "total")
+        heads = [THREAD_HEADS[r] for r in THREAD_REASONS] + ["total"]
         out.append(f"{'thread':<7}" + "".join(f"{h:>13}" for h in heads))
         for t, reasons in enumerate(self.threads):
             cells = [reasons[r] for r in THREAD_REASONS] + [sum(reasons[r] for r in THREAD_CYCLES)]
@@ -112,6 +117,6 @@ class CounterReport:
             out += [f"COUNTER ERROR: {e}" for e in errors]
         else:
             out.append("every cycle accounted for: busy + causes + idle = CYCLES for each unit, "
-                       "not running + asleep + other = CYCLES for each thread"
+                       "the cycle reasons add up to CYCLES for each thread"
                        + ("" if self.run_cycles is None else ", CYCLES = the run's cycles"))
         return out

@@ -128,20 +128,27 @@ def lockstep_core(records, model):
 
 
 def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, tohost=None,
-                     seed=1, stall=0, check=True, waves=None, run_dir=None):
+                     seed=1, stall=0, check=True, waves=None, run_dir=None, halt=None):
     """Run ``image`` (``(address, bytes)`` segments) on the core ``config``; a :class:`CoreRun`.
     ``tohost``: the address of the program's tohost word (or None: the run ends at
-    ``max_cycles`` or when nothing progresses); ``stall`` (0..255) pauses the dump's reads."""
+    ``max_cycles`` or when nothing progresses); ``stall`` (0..255) pauses the dump's reads;
+    ``halt``: ``(mask, at, cycles)``, the host stops the threads of ``mask`` for ``cycles``
+    cycles from run cycle ``at`` (``Core.halt``)."""
     if not isinstance(config, CoreConfig):
         raise TypeError(f"config must be a CoreConfig, not {config!r}")
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    mask, halt_at, halt_cycles = (0, 0, 0) if halt is None else halt
+    if not (0 <= mask < 1 << config.threads and halt_at >= 0 and halt_cycles >= 0):
+        raise ValueError(f"halt must be (mask of the {config.threads} threads, cycle >= 0, "
+                         f"cycles >= 0), not {halt!r}")
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(f"core-{config.name}-{sim}")
     run_dir.mkdir(parents=True, exist_ok=True)
     words = load_words(image, config)
     (run_dir / "load.hex").write_text("\n".join(words) + "\n")
     args = {"seed": seed, "stall": stall, "max_cycles": max_cycles, "tohost": tohost or 0,
-            "tohost_en": tohost is not None, "n_load": len(words)}
+            "tohost_en": tohost is not None, "n_load": len(words), "halt_mask": mask,
+            "halt_at": halt_at, "halt_cycles": halt_cycles}
     info = run_cocotb(CoreBench(config), "verif.program_cocotb", sim, args=args,
                       harness=CoreBench.harness, test_dir=run_dir, quiet=True, waves=waves,
                       echo="  [")
