@@ -8,7 +8,7 @@
   in order and each kind in turn, and its summary adds up (a fake clock and runner: no
   simulation).
 * Its parameters are refused with exact messages.
-* On the SMALL core's RTL (Verilator): a program of each kind passes, every instruction compared.
+* On the SMALL core's RTL (Verilator): a scalar program passes, every instruction compared.
 """
 
 import pytest
@@ -133,12 +133,12 @@ def test_generate_unknown_kind():
 
 
 @pytest.mark.parametrize("sim", core_cases("SMALL", [("verilator",)]))
-def test_on_the_rtl(sim):
-    """One program of each kind (short: 4 commands) on the SMALL core: both pass, every retired
-    instruction compared (each thread's share at least its register set-up or its boot), the
-    cycles and the simulation's time reported."""
-    s = fz.fuzz(config=SMALL, sim=sim, seed=2, programs=2, kinds=fz.KINDS, commands=4)
-    assert [(r.kind, r.seed, r.verdict) for r in s.results] == [
-        ("core", 2, "PASS"), ("scalar", 2, "PASS")], [r.detail for r in s.results]
-    assert all(r.instructions > 100 and r.cycles > r.instructions // SMALL.threads
-               and r.sim_seconds > 0 for r in s.results)
+def test_scalar_kind_on_the_rtl(sim):
+    """A scalar program (short: 4 commands' worth) on the SMALL core passes, every retired
+    instruction compared (more than the register set-up of every thread), the cycles and the
+    simulation's time reported. (The core kind runs in ``tests/sim/test_fuzz_cmd.py``.)"""
+    s = fz.fuzz(config=SMALL, sim=sim, seed=2, programs=1, kinds=("scalar",), commands=4)
+    (r,) = s.results
+    assert (r.kind, r.seed, r.verdict) == ("scalar", 2, "PASS"), r.detail
+    assert r.instructions > 4 * 60 and r.cycles > r.instructions // SMALL.threads
+    assert r.sim_seconds > 0 and s.seconds >= r.sim_seconds
