@@ -108,6 +108,18 @@ def test_at_least_one_program_and_mismatches_kept(monkeypatch):
     assert [r.seed for r in s.mismatches] == [4]
 
 
+def test_a_crash_names_the_program(monkeypatch):
+    """An exception while running or checking a program (here from the model) ends the run with
+    FuzzError naming the seed and kind, the exception as its cause."""
+    def crash(kind, seed, **kw):
+        raise KeyError("thread 9")
+
+    monkeypatch.setattr(fz, "fuzz_program", crash)
+    with pytest.raises(fz.FuzzError, match=r"^seed 6 scalar: KeyError: 'thread 9'$") as e:
+        fz.fuzz(config=SMALL, seed=6, programs=3, kinds=("scalar",))
+    assert isinstance(e.value.__cause__, KeyError)
+
+
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     (dict(), ValueError, r"give seconds or programs \(or both\)"),
     (dict(seconds=-1), ValueError, "seconds must be a number >= 0, not -1"),

@@ -22,7 +22,9 @@ Contract
 --------
 :func:`fuzz` runs seeds ``seed, seed + 1, ...`` (each kind in turn for a seed) until
 ``programs`` programs have run or ``seconds`` have passed, and at least one program; it never
-raises for a mismatch: it is in the :class:`FuzzSummary`.
+raises for a mismatch: it is in the :class:`FuzzSummary`. A program whose run or check raises
+(a crash of the model or the bench, a failed build) ends it with :class:`FuzzError` naming the
+seed and kind.
 """
 
 import time
@@ -37,7 +39,7 @@ from verif.scalar.core_tb import LockstepError
 from . import random_programs as core_random
 from .run import SIMULATORS, run_core_program
 
-__all__ = ["KINDS", "SCALAR_LENGTH", "MAX_CYCLES", "FuzzResult", "FuzzSummary", "fuzz",
+__all__ = ["KINDS", "SCALAR_LENGTH", "MAX_CYCLES", "FuzzError", "FuzzResult", "FuzzSummary", "fuzz",
            "fuzz_program", "generate"]
 
 #: The kinds of random program.
@@ -49,6 +51,11 @@ SCALAR_LENGTH = 15
 #: Longer than any generated program needs (tens of thousands of cycles at most); a run that
 #: stops making progress is ended earlier by the bench's watchdog.
 MAX_CYCLES = 1_000_000
+
+
+class FuzzError(RuntimeError):
+    """A program could not be run or checked (the model or the bench raised); the message
+    starts with its seed and kind, the exception is its cause."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,10 @@ def fuzz(*, config, seed=0, seconds=None, programs=None, kinds=("core",), sim="v
     s = seed
     while True:
         for kind in kinds:
-            result = fuzz_program(kind, s, config=config, sim=sim, commands=commands)
+            try:
+                result = fuzz_program(kind, s, config=config, sim=sim, commands=commands)
+            except Exception as e:  # a crash of the model or the bench: name the program
+                raise FuzzError(f"seed {s} {kind}: {type(e).__name__}: {e}") from e
             summary.results.append(result)
             summary.seconds = clock() - start
             if on_result is not None:
