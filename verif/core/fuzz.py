@@ -113,7 +113,8 @@ class FuzzSummary:
 def generate(kind, seed, *, config, commands=20):
     """The program of ``kind`` for ``seed`` on ``config``: ``(image, tohost)``."""
     if kind == "core":
-        prog = core_random.random_program(seed, threads=config.threads, commands=commands)
+        prog = core_random.random_program(seed, threads=config.threads, commands=commands,
+                                          scratchpad=config.sram.size)
         return prog.image, prog.tohost
     if kind == "scalar":
         return scalar_random.random_program(seed, threads=config.threads,
