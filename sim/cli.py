@@ -11,6 +11,7 @@
     d1core lint       Verilator --lint-only on every generated top
     d1core run        run a RISC-V program on the scalar core (or its ISS)
     d1core model      performance model of the core, die, training tile and ExaPOD
+    d1core fuzz       random programs on the core's RTL, compared with the model
 
 ``d1core COMMAND --help`` describes each.
 
@@ -33,6 +34,7 @@ import traceback
 
 from sim.commands import (
     bench,
+    fuzz,
     gemm,
     lint,
     model,
@@ -51,7 +53,7 @@ __all__ = ["main"]
 
 #: The commands, in the order ``d1core --help`` lists them.
 COMMANDS = (sim_command, vectors, gemm, synth, bench, noc_bench, noc_plot, noc_prove, lint, run,
-            model)
+            model, fuzz)
 
 
 #: Exit statuses (the module docstring; ``d1core --help`` prints them).

@@ -41,7 +41,7 @@ WORK_FUNCTIONS = (
     "sim.commands.run.run_iss", "sim.commands.run._run_rtl", "sim.flow.synth.run",
     "sim.flow.lint.run", "sim.commands.bench.run", "sim.bench.noc.run_cocotb",
     "sim.bench.noc._design", "sim.bench.noc.draw", "sim.commands.noc_prove.prove",
-    "sim.commands.noc_prove.Router",
+    "sim.commands.noc_prove.Router", "sim.commands.fuzz.fuzz",
 )
 
 
@@ -90,6 +90,7 @@ COMMANDS = {
     "noc-prove": ["--mesh", "--vcs", "--depth", "--groups", "--k", "--bmc-depth", "--write"],
     "lint": [],
     "run": ["--threads", "--sim", "--trace", "--max-cycles"],
+    "fuzz": ["--seconds", "--seed", "--core", "--sim", "--kind", "--commands"],
 }
 
 _values = st.one_of(
@@ -130,6 +131,7 @@ BASES = {
     "gemm": ["gemm", "--m", "4", "--n", "4", "--k", "4"],
     "noc-bench": ["noc-bench", "--mesh", "2x2", "--rate", "0.1", "--cycles", "200"],
     "bench": ["bench", "--only", "convert", "--n", "100"],
+    "fuzz": ["fuzz", "--seconds", "1", "--commands", "4"],
 }
 
 _bad_seed = st.one_of(st.integers(max_value=-1), st.integers(min_value=2**32)).map(str)
@@ -150,6 +152,10 @@ def _bad_argv(draw):
         which = draw(st.sampled_from(["--m", "--n", "--k"]))
         argv[argv.index(which) + 1] = str(draw(st.one_of(st.integers(max_value=0),
                                                          st.integers(min_value=10**9))))
+    elif kind == "size" and base == "fuzz":
+        which = draw(st.sampled_from(["--seconds", "--commands"]))
+        argv[argv.index(which) + 1] = str(draw(st.one_of(st.integers(max_value=-1),
+                                                         st.integers(min_value=41))))
     elif kind == "size" and base == "noc-bench":
         argv[argv.index("--cycles") + 1] = str(draw(st.one_of(st.integers(max_value=99),
                                                               st.integers(min_value=10**9))))

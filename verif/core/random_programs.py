@@ -130,8 +130,10 @@ class _Thread:
 
 
 class _Gen:
-    def __init__(self, seed, threads, commands):
+    def __init__(self, seed, threads, commands, scratchpad=MIN_SCRATCHPAD):
         self.rng = random.Random(seed)
+        # The first address past the scratchpad: where the "range" refusals point.
+        self.end = RAM_BASE + scratchpad
         self.seed = seed
         self.nthreads = threads
         self.commands = commands
@@ -220,7 +222,7 @@ class _Gen:
         elif bad == "align":
             f["ldb"], code = LINE + 16, Error.ALIGN
         elif bad == "range":
-            f["d"], code = END - LINE, Error.RANGE
+            f["d"], code = self.end - LINE, Error.RANGE
             f["m"] = max(2, m)
         addr = self.desc(th, GemmDescriptor, **f)
         if addr is None:
@@ -267,7 +269,7 @@ class _Gen:
         elif bad == "align":
             src[0], code = src[0] + 32, Error.ALIGN
         elif bad == "range":
-            src[0], code = END, Error.RANGE
+            src[0], code = self.end, Error.RANGE
         elif bad == "illegal":
             # an op the type lacks: a floating-point op on INT8, or a conversion on INT16
             opcode, vt = rng.choice([(VecOp.MUL.value, VecType.INT8.value),
@@ -336,7 +338,7 @@ class _Gen:
         elif bad == "align":
             last["src"], code = last["src"] + 4, Error.ALIGN
         elif bad == "range":
-            last["dst"], code = END, Error.RANGE
+            last["dst"], code = self.end, Error.RANGE
         first_bad = bad == "address"
         # descriptors back to front, each pointing at the next
         addrs = [th.desc_next + i * LINE for i in range(n)]
@@ -505,13 +507,17 @@ class _Gen:
             self.status(th, unit)
 
 
-def random_program(seed, *, threads=4, commands=20):
+def random_program(seed, *, threads=4, commands=20, scratchpad=MIN_SCRATCHPAD):
     """A random program (see the module docstring) for ``threads`` threads of ``commands``
-    random actions each (``threads`` 1..4, ``commands`` 1..40: a body must fit its 4 KB); the
-    same ``seed`` gives the same program."""
+    random actions each (``threads`` 1..4, ``commands`` 1..40: a body must fit its 4 KB) on a
+    core whose scratchpad has ``scratchpad`` bytes (the refusals for range point past its
+    end: on a larger scratchpad than the program was made for they would be legal commands
+    writing lines that several threads share, in no fixed order); the same ``seed`` gives the
+    same program."""
     check_int("threads", threads, 1, MAX_THREADS)
     check_int("commands", commands, 1, 40)
-    g = _Gen(seed, threads, commands)
+    check_int("scratchpad", scratchpad, MIN_SCRATCHPAD, 1 << 40)
+    g = _Gen(seed, threads, commands, scratchpad)
     rng = g.rng
     mcfg = pack_struct(OperandConfig, **g.cfg)
     boot = [*A.li(1, mcfg), A.d1_mcfg(1, 0), *A.li(1, ENTRY),

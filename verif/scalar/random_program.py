@@ -10,17 +10,24 @@ and instructions that trap (illegal encodings, an unimplemented CSR, a write to 
 misaligned loads and stores, accesses outside memory, a misaligned jump, ``ecall``, ``ebreak``).
 At the end threads 1.. stop themselves; thread 0 waits until they have, then writes 1 to tohost.
 
+The layout fits ``memory`` bytes from ``RAM_BASE``: :data:`LAYOUT` (the module's constants) for
+the scalar core's 1 MB and anything larger, :data:`SMALL_LAYOUT` (bodies of 8 KB) for 64 KB up to
+1 MB, such as the SMALL D1 core's scratchpad (``d1core fuzz --kind scalar``).
+
 Register use: x1..x27 random; x28 scratch for jumps; x29 the trap handler's; x30 the shared
 region; x31 the private region.
 """
 
 import random
+from typing import NamedTuple
 
+from hw.common.params import check_int
 from hw.scalar.isa import RAM_BASE, Csr
 
 from . import asm as A
 
-__all__ = ["random_program", "HANDLER", "DATA", "SHARED", "TOHOST"]
+__all__ = ["random_program", "Layout", "LAYOUT", "SMALL_LAYOUT", "HANDLER", "DATA", "SHARED",
+           "TOHOST"]
 
 HANDLER = RAM_BASE + 0x100
 ENTRY = RAM_BASE + 0x200
@@ -30,6 +37,22 @@ DATA = RAM_BASE + 0x80000
 SHARED = RAM_BASE + 0x90000
 TOHOST = RAM_BASE + 0xF0000
 REGS = range(1, 28)
+
+
+class Layout(NamedTuple):
+    """Where a program's parts go: thread t's body at ``BODY + t·body_span`` (a power of two),
+    its private region at ``data + t·0x1000``, the shared region and the tohost word."""
+    body_span: int
+    data: int
+    shared: int
+    tohost: int
+    memory: int  # the least memory (bytes from RAM_BASE) it fits
+
+
+#: The scalar core's layout (its 1 MB memory).
+LAYOUT = Layout(BODY_SPAN, DATA, SHARED, TOHOST, 1 << 20)
+#: For 64 KB (four bodies of 8 KB from BODY, the private regions above them).
+SMALL_LAYOUT = Layout(0x2000, RAM_BASE + 0xA000, RAM_BASE + 0xE000, RAM_BASE + 0xF000, 1 << 16)
 
 _ALU_RR = [A.add, A.sub, A.sll, A.slt, A.sltu, A.xor, A.srl, A.sra, A.or_, A.and_, A.addw,
            A.subw, A.sllw, A.srlw, A.sraw, A.mul, A.mulh, A.mulhsu, A.mulhu, A.mulw, A.div,
@@ -110,9 +133,13 @@ def _body(rng, n, *, allow_custom):
     return [w for group in out for w in group]
 
 
-def random_program(seed, *, threads=4, length=300, allow_custom=True):
-    """A random program for ``threads`` threads of ``length`` body instructions each; returns
-    ``(image, tohost)``."""
+def random_program(seed, *, threads=4, length=300, allow_custom=True, memory=LAYOUT.memory):
+    """A random program for ``threads`` threads of ``length`` body instructions each, for a
+    memory of ``memory`` bytes from ``RAM_BASE`` (at least 64 KB; the layout is the module
+    docstring's); returns ``(image, tohost)``. The same seed and length give the same
+    instructions in either layout."""
+    check_int("memory", memory, SMALL_LAYOUT.memory, 1 << 40)
+    lay = LAYOUT if memory >= LAYOUT.memory else SMALL_LAYOUT
     rng = random.Random(seed)
     boot = [*A.li(1, HANDLER), A.csrrw(0, Csr.MTVEC, 1), *A.li(1, ENTRY),
             A.csrrw(0, Csr.MTHREADPC, 1), A.addi(1, 0, (1 << threads) - 2),
@@ -122,8 +149,9 @@ def random_program(seed, *, threads=4, length=300, allow_custom=True):
     # Entry, every thread: mtvec (per thread), x31 = private region, x30 = shared region,
     # then a jump to the thread's body.
     entry = [*A.li(1, HANDLER), A.csrrw(0, Csr.MTVEC, 1), A.csrrs(5, Csr.MHARTID, 0),
-             *A.li(31, DATA), A.slli(6, 5, 12), A.add(31, 31, 6), *A.li(30, SHARED),
-             *A.li(7, BODY), A.slli(6, 5, 16), A.add(7, 7, 6), A.jalr(0, 7, 0)]
+             *A.li(31, lay.data), A.slli(6, 5, 12), A.add(31, 31, 6), *A.li(30, lay.shared),
+             *A.li(7, BODY), A.slli(6, 5, lay.body_span.bit_length() - 1), A.add(7, 7, 6),
+             A.jalr(0, 7, 0)]
     image = [(RAM_BASE, A.program(*boot)), (HANDLER, A.program(*handler)),
              (ENTRY, A.program(*entry))]
     for t in range(threads):
@@ -132,14 +160,15 @@ def random_program(seed, *, threads=4, length=300, allow_custom=True):
         if t == 0:
             # Wait until the other threads have stopped, then pass.
             end = [A.csrrs(1, Csr.MTHREADCTL, 0), A.addi(2, 0, 1), A.bne(1, 2, -8),
-                   *A.li(3, TOHOST), A.addi(4, 0, 1), A.sd(4, 0, 3), A.jal(0, 0)]
+                   *A.li(3, lay.tohost), A.addi(4, 0, 1), A.sd(4, 0, 3), A.jal(0, 0)]
         else:
             end = [A.addi(1, 0, 1 << t), A.csrrc(0, Csr.MTHREADCTL, 1), A.jal(0, 0)]
         code = A.program(init + body + end)
-        if len(code) > BODY_SPAN:
-            raise ValueError(f"length {length} makes a body longer than {BODY_SPAN:#x} bytes")
-        image.append((BODY + t * BODY_SPAN, code))
+        if len(code) > lay.body_span:
+            raise ValueError(f"length {length} makes a body longer than {lay.body_span:#x} "
+                             "bytes")
+        image.append((BODY + t * lay.body_span, code))
         # Some data in the regions so loads see non-zero bytes.
-        image.append((DATA + t * 0x1000, rng.randbytes(2048)))
-    image.append((SHARED, rng.randbytes(256)))
-    return image, TOHOST
+        image.append((lay.data + t * 0x1000, rng.randbytes(2048)))
+    image.append((lay.shared, rng.randbytes(256)))
+    return image, lay.tohost
