@@ -16,7 +16,7 @@ def main(args):
     """``d1core mutate`` with parsed ``args``; returns the exit status: 0 when every mutant was
     killed, 1 when some survived or the run could not go on."""
     try:
-        mutate.target(args.block)
+        mutate.target(args.block).tests_on(args.sim)
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:

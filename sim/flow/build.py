@@ -27,7 +27,7 @@ from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
            "shared_design", "hier_blocks", "part_modules", "MUTANT_ENV", "Mutant", "mutant",
-           "module_names", "substitute_module"]
+           "module_digest", "module_names", "substitute_module"]
 
 
 @functools.cache
@@ -159,7 +159,8 @@ class Design:
 
     def _mutant(self):
         found = mutant()
-        if found is None or found.module not in module_names(self.verilog().read_text()):
+        if found is None or module_digest(self.verilog().read_text(),
+                                          found.module) != found.original:
             return None
         return found
 
@@ -171,20 +172,26 @@ class Design:
 
 
 #: Mutation testing's hook (``d1core mutate``, :mod:`sim.flow.mutate`): the path of a Verilog
-#: file that holds one module, a mutant. While it is set, every design whose Verilog has a module
-#: of that name is simulated with the mutant in its place (:meth:`Design.simulation_verilog`,
-#: :attr:`Design.sim_stem`); synthesis and lint read the design unchanged. Unset or empty: no
-#: effect.
+#: file that holds one module, a mutant, after a first line ``// d1core mutant of DIGEST`` where
+#: DIGEST is the :func:`module_digest` of the module it was made from. While it is set, every
+#: design whose Verilog has that module (that name and that digest: a design of the same name
+#: with other parameters is not it) is simulated with the mutant in its place
+#: (:meth:`Design.simulation_verilog`, :attr:`Design.sim_stem`); synthesis and lint read the
+#: design unchanged. Unset or empty: no effect.
 MUTANT_ENV = "D1CORE_MUTANT"
+
+_MUTANT_HEAD = re.compile(r"\A// d1core mutant of ([0-9a-f]{64})\n")
 
 
 @dataclass(frozen=True)
 class Mutant:
-    """A mutant module: its file, module name, text (one module) and a digest of the text."""
+    """A mutant module: its file, module name, text (one module), a digest of the text and the
+    :func:`module_digest` of the original module."""
     path: Path
     module: str
     text: str
     digest: str
+    original: str
 
     def mark_used(self):
         """Record, beside the mutant's file (``NAME.v.used``), that a simulation took it."""
@@ -212,7 +219,37 @@ def _read_mutant(path, mtime, size):
     if len(names) != 1:
         raise RuntimeError(f"{MUTANT_ENV}={path}: the file must hold one module, not "
                            f"{len(names)}")
-    return Mutant(path, names[0], text, hashlib.sha256(text.encode()).hexdigest()[:12])
+    head = _MUTANT_HEAD.match(text)
+    if head is None:
+        raise RuntimeError(f"{MUTANT_ENV}={path}: the file must start with "
+                           "'// d1core mutant of DIGEST' (the original module's digest)")
+    return Mutant(path, names[0], text, hashlib.sha256(text.encode()).hexdigest()[:12],
+                  head.group(1))
+
+
+def _modules(text):
+    """``{name: text}`` of the modules of Verilog ``text``, from ``module`` to before
+    ``endmodule``, without the marks :func:`_with_modules` adds."""
+    found = {}
+    for chunk in text.split("endmodule\n"):
+        m = _MODULE_NAME.search(chunk)
+        if m is not None:
+            body = chunk[m.start():]
+            found[m.group(1).strip()] = body.replace(_HIER_BLOCK, "").replace(_PART, "")
+    return found
+
+
+def module_digest(text, name):
+    """Digest of module ``name`` of Verilog ``text`` and of its own submodules (those Amaranth
+    names ``name.*``), as a design's file or a parent's (marks aside) holds them; None if
+    ``text`` has no module ``name``. Two designs of one name but other parameters differ."""
+    modules = _modules(text)
+    if name not in modules:
+        return None
+    h = hashlib.sha256()
+    for key in sorted(k for k in modules if k == name or k.startswith(f"\\{name}.")):
+        h.update(modules[key].encode())
+    return h.hexdigest()
 
 
 def module_names(text):

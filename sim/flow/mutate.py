@@ -13,16 +13,18 @@ How a mutant is made
   XORed with another bit of the same port (``cnot0``, ``cnot1``). The list depends only on the
   netlist and the seed. Each mutation is applied (``mutate -mode ...``) to a fresh copy of the
   netlist and the top module written out alone (``write_verilog``), with the block's module name
-  and ports: mutant ``K`` is ``build/mutate/BLOCK/SEED/mutants/K.v``. So is the netlist without
-  any mutation (``base.v``), to check that the flattening and the round trip through Yosys keep
-  the tests passing.
+  and ports, after a line with the digest of the module it replaces: mutant ``K`` is
+  ``build/mutate/BLOCK/STEM-seedS/mutants/K.v`` (STEM: the mutated design's). So is the netlist
+  without any mutation (``base.v``), to check that the flattening and the round trip through
+  Yosys keep the tests passing.
 
 How a mutant replaces the block
   The block's tests are run by pytest in a subprocess with ``D1CORE_MUTANT`` (the flow's hook,
   :data:`sim.flow.build.MUTANT_ENV`) set to the mutant's file: every design whose Verilog
   contains the block's module (the block alone, or a larger design that instantiates it, for
-  example the mesh around a router) is simulated with the mutant in its place, in a build
-  directory of its own (``Design.sim_stem``). The hook records that a simulation took the
+  example the mesh around a router; the same name and the same text, not a design of that name
+  with other parameters) is simulated with the mutant in its place, in a build directory of its
+  own (``Design.sim_stem``). The hook records that a simulation took the
   mutant (``K.v.used``): a mutant that survives without being simulated is an error of the test
   selection, never a survivor.
 
@@ -54,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import toolchain
-from .build import MUTANT_ENV, atomic_write, part_modules
+from .build import MUTANT_ENV, Design, atomic_write, module_digest, part_modules, shared_design
 
 __all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
            "write_mutants", "run_mutant", "run", "timeout_for", "summary", "MutationError"]
@@ -67,24 +69,108 @@ class MutationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Target:
-    """A block of :mod:`sim.flow.blocks` that ``d1core mutate`` takes: its tests, as pytest
-    node ids with ``{sim}`` standing for the simulator, fastest first."""
+    """A block ``d1core mutate`` takes: the pytest node ids of its tests per simulator
+    (``tests``: simulator -> ids, fastest first), and the design whose top module is mutated
+    (``design``: a function of the simulator; None: the block's own in :mod:`sim.flow.blocks`).
+    The tests must simulate that module, alone or inside a larger design: where a block's own
+    preset is tested only at full size, the target takes a smaller preset's module that the
+    tests simulate (its name ends in the preset, and :attr:`note` says so)."""
     block: str
-    tests: tuple
+    tests: dict
+    design: object = None
+    note: str = ""
 
     def tests_on(self, sim):
-        return [t.format(sim=sim) for t in self.tests]
+        """The node ids on ``sim``; ``ValueError`` if the block has none there."""
+        if sim not in self.tests:
+            raise ValueError(f"no mutation tests for block {self.block!r} on {sim}; it has "
+                             f"them on {', '.join(self.tests)}")
+        return list(self.tests[sim])
+
+    def design_on(self, sim):
+        """The :class:`~sim.flow.build.Design` whose top module is mutated on ``sim``."""
+        if self.design is not None:
+            return self.design(sim)
+        from .blocks import get_block
+
+        return get_block(self.block).design
 
 
-def _cases(path, function, cases):
-    return tuple(f"{path}::{function}[{case}-{{sim}}]" for case in cases)
+def _ids(path, function, params, sims=toolchain.SIMULATORS):
+    """``{sim: node ids}`` of ``path::function[PARAM-sim]`` for each of ``params``."""
+    return {sim: tuple(f"{path}::{function}[{p}-{sim}]" for p in params) for sim in sims}
 
+
+def _router_2x2(sim):
+    """The router of tests/noc/test_mesh.py's 2x2 mesh (two VCs a class, 512-bit payloads)."""
+    from hw.noc.flit import PAYLOAD_BITS
+    from hw.noc.router import Router
+
+    return shared_design(Router, width=2, height=2, vcs=2, depth=4, payload_bits=PAYLOAD_BITS)
+
+
+def _slice_tiny(sim):
+    """A bank slice of the TINY scratchpad (tests/sram/test_scratchpad.py)."""
+    from hw.sram.config import TINY
+    from hw.sram.scratchpad import slice_params
+    from hw.sram.slice import BankSlice
+
+    return shared_design(BankSlice, **slice_params(TINY))
+
+
+def _scalar_core(sim):
+    """The scalar core as the tests build it: 4 threads on Verilator, 1 on Icarus (where most
+    tests run one thread: tests/scalar/test_core.py)."""
+    from hw.scalar.core import ScalarCore
+
+    return Design.of("scalar_core", ScalarCore, threads=4 if sim == "verilator" else 1)
+
+
+_SCALAR = "tests/scalar/test_core.py"
+_ENGINE = "tests/matmul/test_engine.py"
 
 #: The blocks and their mutation test selections.
 TARGETS = {t.block: t for t in (
-    Target("fp.convert", _cases("tests/fp/test_convert.py", "test_convert", (
+    Target("fp.convert", _ids("tests/fp/test_convert.py", "test_convert", (
         "corners", "backpressure", "stochastic_seeds", "exhaustive_widening", "random_mix",
         "exhaustive_bf16"))),
+    Target("fp.fma", _ids("tests/fp/test_fma.py", "test_fma", (
+        "full-specials", "full-backpressure", "full-hard_cases", "full-random_mix"))),
+    # The PE of every preset with the default formats: the small test arrays' too.
+    Target("matmul.pe", _ids(_ENGINE, "test_engine", (
+        "array-specials", "array-formats", "array-shapes", "array-backpressure",
+        "array-bad_format", "block-shapes"))),
+    Target("matmul.array", _ids(_ENGINE, "test_engine", (
+        "small-specials", "small-formats", "small-shapes", "small-backpressure",
+        "small-bad_format", "small-throughput"), sims=["verilator"])),
+    Target("vector.lane", {"verilator": ("tests/vector/test_vector.py::test_vector_unit"
+                                         "[verilator]",),
+                           "icarus": ("tests/vector/test_vector.py::test_vector_unit"
+                                      "[icarus-every_pair]",
+                                      "tests/vector/test_vector.py::test_vector_unit"
+                                      "[icarus-others]")}),
+    Target("sram.ecc_encoder", _ids("tests/sram/test_ecc.py", "test_verilog_matches_model",
+                                    ("encoder",))),
+    Target("sram.ecc_decoder", _ids("tests/sram/test_ecc.py", "test_verilog_matches_model",
+                                    ("decoder",))),
+    Target("sram.slice", _ids("tests/sram/test_scratchpad.py", "test_verilog_tiny", (
+        "bad_requests", "same_cycle_order", "random_traffic", "ecc_every_bit")),
+        design=_slice_tiny, note="the TINY scratchpad's slice (4 banks of 8 lines)"),
+    Target("noc.router", {sim: (f"tests/noc/test_mesh.py::test_mesh2x2[{sim}]",)
+                          for sim in toolchain.SIMULATORS},
+           design=_router_2x2, note="the router of a 2x2 mesh, 2 VCs a class"),
+    Target("scalar.core", {
+        "verilator": tuple(f"{_SCALAR}::{t}[verilator]" for t in (
+            "test_instructions", "test_traps", "test_thread_start_stop",
+            "test_coprocessor_round_trips", "test_fence_i_self_modifying_code",
+            "test_timeout_and_hang", "test_thread_loop_cycles")) + tuple(
+            f"{_SCALAR}::test_random_lockstep[verilator-4-{p}]" for p in (
+                "11-1500-0-0", "12-1500-90-4", "13-1500-200-15")),
+        "icarus": tuple(f"{_SCALAR}::{t}[icarus]" for t in (
+            "test_instructions", "test_traps", "test_fence_i_self_modifying_code",
+            "test_timeout_and_hang", "test_thread_loop_cycles")) + (
+            f"{_SCALAR}::test_random_lockstep[icarus-1-21-120-60-3]",)},
+        design=_scalar_core, note="4 threads on Verilator, 1 on Icarus"),
 )}
 
 
@@ -187,6 +273,10 @@ def write_mutants(design, mutations, *, workdir):
     toolchain.run_yosys("\n".join(lines) + "\n", cwd=workdir, log=workdir / "write.log")
     paths = {0: out / "base.v"}
     paths.update({m.index: out / f"{m.index}.v" for m in mutations})
+    # The hook's mark: the module these replace (that name, and these parameters).
+    head = f"// d1core mutant of {module_digest(design.verilog().read_text(), design.name)}\n"
+    for path in paths.values():
+        path.write_text(head + path.read_text())
     return paths
 
 
@@ -258,15 +348,14 @@ def run(block, *, count, seed, sim, jobs=1, say=print):
     """Mutation testing of ``block``: list ``count`` mutants with ``seed``, check the unmutated
     netlist passes the block's tests on ``sim``, run every mutant (``jobs`` at a time), print a
     line per mutant with ``say`` and write the JSON report. Returns ``(report dict, path)``."""
-    from .blocks import get_block
-
     tgt = target(block)
     toolchain.require_simulator(sim)
-    design = get_block(block).design
     tests = tgt.tests_on(sim)
-    workdir = toolchain.BUILD / "mutate" / block / f"seed{seed}"
-    say(f"mutate {block}: module {design.name} ({design.stem}), {count} mutants, seed {seed}, "
-        f"{sim}, {jobs} job(s)")
+    design = tgt.design_on(sim)
+    workdir = toolchain.BUILD / "mutate" / block / f"{design.stem}-seed{seed}"
+    say(f"mutate {block}: module {design.name} ({design.stem}"
+        f"{'; ' + tgt.note if tgt.note else ''}), {count} mutants, seed {seed}, {sim}, "
+        f"{jobs} job(s)")
     mutations = list_mutations(design, count=count, seed=seed, workdir=workdir)
     paths = write_mutants(design, mutations, workdir=workdir)
     logs = workdir / f"logs-{sim}"

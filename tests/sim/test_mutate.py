@@ -98,10 +98,12 @@ def test_hook_replaces_the_module(workdir, monkeypatch):
         run_cocotb(DESIGN, "tests.sim.tb_harness", "icarus", harness=stream_harness, quiet=True,
                    testcase="harness_roundtrip", args=ARGS)
 
-    # A design without the module is simulated as it is.
-    other = Design.of("plus_one_other", PlusOne, width=32, defect=None)
-    assert other.sim_stem == other.stem
-    assert other.simulation_verilog() == other.verilog().with_suffix(".sim.v")
+    # Designs without the module are simulated as they are: another name, or the same name
+    # with other parameters.
+    for other in (Design.of("plus_one_other", PlusOne, width=32, defect=None),
+                  Design.of("plus_one", PlusOne, width=16, defect=None)):
+        assert other.sim_stem == other.stem
+        assert other.simulation_verilog() == other.verilog().with_suffix(".sim.v")
 
 
 def test_run_mutant_kills_and_refuses_an_unused_mutant(workdir):
@@ -124,7 +126,7 @@ def test_selections_name_existing_blocks_and_tests():
     nodes = []
     for name, tgt in mutate.TARGETS.items():
         assert name in table
-        for sim in toolchain.SIMULATORS:
+        for sim in tgt.tests:
             nodes += tgt.tests_on(sim)
     proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
                            "-p", "no:cacheprovider", *nodes], cwd=toolchain.ROOT,
@@ -140,6 +142,8 @@ def test_selections_name_existing_blocks_and_tests():
     (["fp.convert", "--seed", "-1"], "argument --seed: the seed must be in 0..4294967295, "
                                      "not -1"),
     (["fp.convert", "--sim", "xsim"], "argument --sim: invalid choice: 'xsim'"),
+    (["matmul.array", "--sim", "icarus"], "no mutation tests for block 'matmul.array' on "
+                                          "icarus; it has them on verilator"),
     (["fp.convert", "--jobs", "0"], "argument --jobs: must be in 1..16, not 0"),
     (["fp.convert", "--jobs", "17"], "argument --jobs: must be in 1..16, not 17"),
 ])
