@@ -1,5 +1,6 @@
 """``d1core mutate``: mutation testing of a block's tests (:mod:`sim.flow.mutate`)."""
 
+import signal
 import sys
 
 from sim.flow import mutate, toolchain
@@ -12,6 +13,10 @@ __all__ = ["add_parser", "main", "MAX_JOBS"]
 MAX_JOBS = 16
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(args):
     """``d1core mutate`` with parsed ``args``; returns the exit status: 0 when every mutant was
     killed, 1 when some survived or the run could not go on."""
@@ -19,12 +24,16 @@ def main(args):
         mutate.target(args.block).tests_on(args.sim)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    # A terminated run stops its simulations too (they run in sessions of their own).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=args.sim,
                                   jobs=args.jobs, say=lambda line: print(line, flush=True))
     except mutate.MutationError as e:
         print(f"d1core mutate: {e}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     rate = report["kill_rate"]
     print(f"{report['block']}: {report['mutants']} mutants, {report['killed']} killed, "
           f"{report['survived']} survived, kill rate "

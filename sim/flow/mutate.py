@@ -5,7 +5,10 @@ on every single-point mutant of a block checks less than it seems to.
 
 How a mutant is made
   The block's Verilog (``Design.verilog()`` of its entry in :mod:`sim.flow.blocks`) is read into
-  Yosys and flattened into its top module, ``proc`` and ``opt_clean`` run; the modules of other
+  Yosys and flattened into its top module, then ``proc``, ``opt``, ``wreduce`` and ``opt_clean``
+  run (without the optimizations, a third of the sampled mutants would sit on ``proc``'s
+  don't-care branches or on result bits that nothing reads: equivalent mutants, sure to
+  survive); the modules of other
   designs it contains (its ``shared`` and ``part`` sub-blocks, :func:`~sim.flow.build.
   part_modules`) are kept as they are, being blocks of their own. Yosys's ``mutate -list N
   -seed S`` samples N single-point mutations of that netlist, evenly over its cells and wires:
@@ -45,6 +48,7 @@ Where the time goes
   (:func:`timeout_for`).
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -233,7 +237,9 @@ def _head(design):
     lines = ["read_verilog design.v", f"hierarchy -top {design.name}"]
     if keep:
         lines.append(f"setattr -mod -set keep_hierarchy 1 {' '.join(keep)}")
-    lines += ["proc", "flatten", "opt_clean"]
+    # opt and wreduce first: proc's don't-care branches and the bits of arithmetic results that
+    # nothing reads would give mutants that no test can kill (equivalent by construction).
+    lines += ["proc", "flatten", "opt", "wreduce", "opt_clean"]
     return "\n".join(lines) + "\n"
 
 
@@ -290,10 +296,11 @@ def _failed_test(output, tests):
     return next((t for t in tests if t in failed), None)
 
 
-def run_mutant(path, tests, *, timeout, log):
+def run_mutant(path, tests, *, timeout, log, running=None):
     """Run pytest on ``tests`` with the mutant ``path`` in place (``None``: the design as it is);
     returns ``(failed test or "timeout" or None, seconds)``. Raises :class:`MutationError` if
-    pytest could not run the tests at all, or if they passed without simulating the mutant."""
+    pytest could not run the tests at all, or if they passed without simulating the mutant.
+    ``running``: a set that holds the pytest process while it runs (for :func:`_stop`)."""
     env = dict(os.environ)
     env.pop(MUTANT_ENV, None)
     if path is not None:
@@ -308,12 +315,19 @@ def run_mutant(path, tests, *, timeout, log):
         # A session of its own: a timeout kills pytest and the simulators it started.
         proc = subprocess.Popen(cmd, cwd=toolchain.ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+        if running is not None:
+            running.add(proc)
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _stop([proc])
             return "timeout", time.monotonic() - start
+        except BaseException:  # interrupted: leave no simulator running
+            _stop([proc])
+            raise
+        finally:
+            if running is not None:
+                running.discard(proc)
     seconds = time.monotonic() - start
     output = Path(log).read_text(errors="replace")
     if code == 0:
@@ -326,6 +340,14 @@ def run_mutant(path, tests, *, timeout, log):
         raise MutationError(f"pytest could not run the tests (exit {code}); log: {log}\n"
                             + "\n".join(output.splitlines()[-15:]))
     return failed, seconds
+
+
+def _stop(procs):
+    """Kill the pytest processes ``procs`` and everything they started (their sessions)."""
+    for proc in list(procs):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def timeout_for(base_seconds):
@@ -369,17 +391,25 @@ def run(block, *, count, seed, sim, jobs=1, say=print):
     say(f"base (no mutation) passes {len(tests)} tests in {base_seconds:.1f} s; timeout per "
         f"mutant {timeout:.0f} s")
 
+    running = set()
+
     def one(m):
         killed_by, seconds = run_mutant(paths[m.index], tests, timeout=timeout,
-                                        log=logs / f"{m.index}.log")
+                                        log=logs / f"{m.index}.log", running=running)
         result = MutantResult(m, "survived" if killed_by is None else "killed", killed_by,
                               seconds)
         say(f"  {m.index:>4}/{len(mutations)}  {result.status:<8} {seconds:6.1f} s  "
             f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else ""))
         return result
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         results = list(pool.map(one, mutations))
+    except BaseException:  # an interrupt or an error: stop every run still going
+        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(running)
+        raise
+    pool.shutdown()
     s = summary(results)
     report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
               "count": count, "sim": sim, "tests": tests, "base_seconds": round(base_seconds, 2),
