@@ -4,11 +4,14 @@ Checks: Yosys's mutation list is the same for the same netlist and seed (and dif
 seed); the build flow's hook (``D1CORE_MUTANT``) really puts the mutant in the design's place
 (a mutant that inverts a data bit fails the harness test that the unmutated netlist passes, in a
 build directory of its own), and only in designs that have its module; a run whose tests never
-simulated the mutant is an error, not a survivor; every block's test selection names tests that
-exist; the command refuses bad options with exit status 2."""
+simulated the mutant is an error, not a survivor; a run past its timeout is killed with the
+simulations it started; every block's test selection names tests that exist; the command
+refuses bad options with exit status 2."""
 
+import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -119,6 +122,31 @@ def test_run_mutant_kills_and_refuses_an_unused_mutant(workdir):
     with pytest.raises(mutate.MutationError, match="without simulating the mutant"):
         mutate.run_mutant(paths[bad.index], ["tests/sim/test_harness.py::test_verilog_string"],
                           timeout=300, log=workdir / "unused.log")
+
+
+def test_timeout_kills_the_run_and_what_it_started(workdir, monkeypatch):
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(mutate.subprocess, "Popen", Recorded)
+    workdir.mkdir(parents=True)
+    running = set()
+    assert mutate.run_mutant(None, [HARNESS_TEST], timeout=0.5, log=workdir / "slow.log",
+                             running=running)[0] == "timeout"
+    assert not running and len(started) == 1
+    # pytest's session (with any simulator it started) is gone, once init reaps the orphans.
+    for _ in range(50):
+        try:
+            os.killpg(started[0].pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the timed-out run's processes are still there")
 
 
 def test_selections_name_existing_blocks_and_tests():
