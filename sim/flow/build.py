@@ -27,7 +27,7 @@ from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
            "shared_design", "hier_blocks", "part_modules", "MUTANT_ENV", "Mutant", "mutant",
-           "module_digest", "module_names", "substitute_module"]
+           "read_mutant", "module_digest", "module_names", "substitute_module"]
 
 
 @functools.cache
@@ -204,11 +204,16 @@ def mutant():
     value = os.environ.get(MUTANT_ENV, "")
     if not value:
         return None
-    path = Path(value).resolve()
+    return read_mutant(value)
+
+
+def read_mutant(path):
+    """The :class:`Mutant` in the file ``path`` (as :func:`mutant` reads it)."""
+    path = Path(path).resolve()
     try:
         stat = path.stat()
     except OSError:
-        raise RuntimeError(f"{MUTANT_ENV}={value}: no such file") from None
+        raise RuntimeError(f"{MUTANT_ENV}={path}: no such file") from None
     return _read_mutant(path, stat.st_mtime_ns, stat.st_size)
 
 

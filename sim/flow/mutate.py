@@ -45,12 +45,15 @@ Where the time goes
   Each mutant is one pytest run: its simulator build (seconds on Icarus, tens of seconds on
   Verilator) and the tests until the first failure; survivors run the whole selection. Several
   mutants run at once with ``jobs``; the base run comes first and sets the timeout
-  (:func:`timeout_for`).
+  (:func:`timeout_for`). What a mutant's simulation leaves under ``build/`` (its Verilog, its
+  simulator build, its run directories) is removed after its verdict; the pytest log of each
+  stays in ``logs-SIM/K.log`` beside the mutants.
 """
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,7 +63,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import toolchain
-from .build import MUTANT_ENV, Design, atomic_write, module_digest, part_modules, shared_design
+from .build import (
+    MUTANT_ENV,
+    Design,
+    atomic_write,
+    module_digest,
+    part_modules,
+    read_mutant,
+    shared_design,
+)
 
 __all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
            "write_mutants", "run_mutant", "run", "timeout_for", "summary", "MutationError"]
@@ -342,6 +353,18 @@ def run_mutant(path, tests, *, timeout, log, running=None):
     return failed, seconds
 
 
+def _clean(path):
+    """Remove what simulating the mutant ``path`` left under build/ (its Verilog, simulator
+    builds and run directories: a Verilator build per mutant would fill the disk)."""
+    digest = read_mutant(path).digest
+    for sub in ("rtl", "sim", "runs"):
+        for left in (toolchain.BUILD / sub).glob(f"*-mutant-{digest}*"):
+            if left.is_dir():
+                shutil.rmtree(left, ignore_errors=True)
+            else:
+                left.unlink(missing_ok=True)
+
+
 def _stop(procs):
     """Kill the pytest processes ``procs`` and everything they started (their sessions)."""
     for proc in list(procs):
@@ -396,6 +419,7 @@ def run(block, *, count, seed, sim, jobs=1, say=print):
     def one(m):
         killed_by, seconds = run_mutant(paths[m.index], tests, timeout=timeout,
                                         log=logs / f"{m.index}.log", running=running)
+        _clean(paths[m.index])
         result = MutantResult(m, "survived" if killed_by is None else "killed", killed_by,
                               seconds)
         say(f"  {m.index:>4}/{len(mutations)}  {result.status:<8} {seconds:6.1f} s  "

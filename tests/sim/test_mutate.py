@@ -24,6 +24,7 @@ from sim.flow.build import (
     MUTANT_ENV,
     Design,
     module_names,
+    read_mutant,
     substitute_module,
 )
 from sim.flow.runner import SimulationFailed, run_cocotb
@@ -100,6 +101,11 @@ def test_hook_replaces_the_module(workdir, monkeypatch):
     with pytest.raises(SimulationFailed, match="harness_roundtrip"):
         run_cocotb(DESIGN, "tests.sim.tb_harness", "icarus", harness=stream_harness, quiet=True,
                    testcase="harness_roundtrip", args=ARGS)
+    # After its verdict, nothing of the mutant's simulation is left under build/.
+    digest = read_mutant(paths[bad.index]).digest
+    assert list(toolchain.BUILD.glob(f"*/*-mutant-{digest}*"))
+    mutate._clean(paths[bad.index])
+    assert not list(toolchain.BUILD.glob(f"*/*-mutant-{digest}*"))
 
     # Designs without the module are simulated as they are: another name, or the same name
     # with other parameters.
