@@ -21,13 +21,15 @@ def main(args):
     """``d1core mutate`` with parsed ``args``; returns the exit status: 0 when every mutant was
     killed, 1 when some survived or the run could not go on."""
     try:
-        mutate.target(args.block).tests_on(args.sim)
+        tgt = mutate.target(args.block)
+        sim = args.sim or tgt.default_sim
+        tgt.tests_on(sim)
     except ValueError as e:
         raise UsageError(str(e)) from None
     # A terminated run stops its simulations too (they run in sessions of their own).
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=args.sim,
+        report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=sim,
                                   jobs=args.jobs, say=lambda line: print(line, flush=True))
     except mutate.MutationError as e:
         print(f"d1core mutate: {e}", file=sys.stderr)
@@ -58,8 +60,9 @@ def add_parser(sub):
     q.add_argument("--count", type=count(1), default=200,
                    help="mutants to sample (default 200)")
     q.add_argument("--seed", type=seed_arg, default=1, help="Yosys's sampling seed (default 1)")
-    q.add_argument("--sim", choices=toolchain.SIMULATORS, default="icarus",
-                   help="simulator (default icarus: no C++ build per mutant)")
+    q.add_argument("--sim", choices=toolchain.SIMULATORS, default=None,
+                   help="simulator (default icarus, no C++ build per mutant, where the block "
+                   "has tests on it; else verilator)")
     q.add_argument("--jobs", type=count(1, MAX_JOBS), default=1,
                    help=f"mutants run at once, 1..{MAX_JOBS} (default 1)")
     q.set_defaults(func=main)

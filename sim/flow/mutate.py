@@ -102,6 +102,11 @@ class Target:
                              f"them on {', '.join(self.tests)}")
         return list(self.tests[sim])
 
+    @property
+    def default_sim(self):
+        """Icarus where the block has tests there (no C++ build per mutant), else the other."""
+        return "icarus" if "icarus" in self.tests else next(iter(self.tests))
+
     def design_on(self, sim):
         """The :class:`~sim.flow.build.Design` whose top module is mutated on ``sim``."""
         if self.design is not None:
