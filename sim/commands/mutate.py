@@ -1,5 +1,6 @@
 """``d1core mutate``: mutation testing of a block's tests (:mod:`sim.flow.mutate`)."""
 
+import argparse
 import signal
 import sys
 
@@ -11,6 +12,15 @@ __all__ = ["add_parser", "main", "MAX_JOBS"]
 
 #: The most mutants run at once (each is a simulator build and run).
 MAX_JOBS = 16
+
+
+def _ids(text):
+    """argparse type of ``--only``: mutant ids, comma-separated, each at least 1."""
+    parse = count(1)
+    try:
+        return sorted({parse(t.strip()) for t in text.split(",")})
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"mutant ids: {e}") from None
 
 
 def _interrupt(signum, frame):
@@ -30,7 +40,10 @@ def main(args):
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=sim,
-                                  jobs=args.jobs, say=lambda line: print(line, flush=True))
+                                  jobs=args.jobs, only=args.only,
+                                  say=lambda line: print(line, flush=True))
+    except ValueError as e:  # an id of --only outside the list
+        raise UsageError(str(e)) from None
     except mutate.MutationError as e:
         print(f"d1core mutate: {e}", file=sys.stderr)
         return 1
@@ -65,5 +78,8 @@ def add_parser(sub):
                    "has tests on it; else verilator)")
     q.add_argument("--jobs", type=count(1, MAX_JOBS), default=1,
                    help=f"mutants run at once, 1..{MAX_JOBS} (default 1)")
+    q.add_argument("--only", type=_ids, default=None, metavar="ID,...",
+                   help="run only these mutants of the list (a sample's survivors again, on "
+                   "the other simulator: the same --count and --seed)")
     q.set_defaults(func=main)
     return q

@@ -51,6 +51,7 @@ Where the time goes
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -394,10 +395,12 @@ def summary(results):
             "survivors": [r.mutation.index for r in results if r.status == "survived"]}
 
 
-def run(block, *, count, seed, sim, jobs=1, say=print):
+def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
     """Mutation testing of ``block``: list ``count`` mutants with ``seed``, check the unmutated
-    netlist passes the block's tests on ``sim``, run every mutant (``jobs`` at a time), print a
-    line per mutant with ``say`` and write the JSON report. Returns ``(report dict, path)``."""
+    netlist passes the block's tests on ``sim``, run every mutant (``jobs`` at a time; with
+    ``only``, a collection of ids, just those: a sample's survivors again, on the other
+    simulator), print a line per mutant with ``say`` and write the JSON report. Returns
+    ``(report dict, path)``; ``ValueError`` for an id of ``only`` outside 1..count."""
     tgt = target(block)
     toolchain.require_simulator(sim)
     tests = tgt.tests_on(sim)
@@ -407,6 +410,12 @@ def run(block, *, count, seed, sim, jobs=1, say=print):
         f"{'; ' + tgt.note if tgt.note else ''}), {count} mutants, seed {seed}, {sim}, "
         f"{jobs} job(s)")
     mutations = list_mutations(design, count=count, seed=seed, workdir=workdir)
+    if only is not None:
+        bad = sorted(set(only) - {m.index for m in mutations})
+        if bad:
+            raise ValueError(f"mutant {bad[0]} is not in the list of {len(mutations)} "
+                             f"(--count {count})")
+        mutations = [m for m in mutations if m.index in set(only)]
     paths = write_mutants(design, mutations, workdir=workdir)
     logs = workdir / f"logs-{sim}"
     logs.mkdir(exist_ok=True)
@@ -427,7 +436,7 @@ def run(block, *, count, seed, sim, jobs=1, say=print):
         _clean(paths[m.index])
         result = MutantResult(m, "survived" if killed_by is None else "killed", killed_by,
                               seconds)
-        say(f"  {m.index:>4}/{len(mutations)}  {result.status:<8} {seconds:6.1f} s  "
+        say(f"  {m.index:>4}/{count}  {result.status:<8} {seconds:6.1f} s  "
             f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else ""))
         return result
 
@@ -441,8 +450,13 @@ def run(block, *, count, seed, sim, jobs=1, say=print):
     pool.shutdown()
     s = summary(results)
     report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
-              "count": count, "sim": sim, "tests": tests, "base_seconds": round(base_seconds, 2),
+              "count": count, "only": None if only is None else sorted(set(only)), "sim": sim,
+              "tests": tests, "base_seconds": round(base_seconds, 2),
               "timeout": round(timeout, 1), **s, "results": [r.as_dict() for r in results]}
-    path = toolchain.BUILD / "mutate" / block / f"report-seed{seed}-n{count}-{sim}.json"
+    ids = "_".join(str(m.index) for m in mutations)
+    if len(ids) > 60:  # a file name of bounded length
+        ids = f"{len(mutations)}-{hashlib.sha256(ids.encode()).hexdigest()[:8]}"
+    subset = "" if only is None else f"-only{ids}"
+    path = toolchain.BUILD / "mutate" / block / f"report-seed{seed}-n{count}{subset}-{sim}.json"
     atomic_write(path, json.dumps(report, indent=1) + "\n")
     return report, path

@@ -180,6 +180,9 @@ def test_selections_name_existing_blocks_and_tests():
                                           "icarus; it has them on verilator"),
     (["fp.convert", "--jobs", "0"], "argument --jobs: must be in 1..16, not 0"),
     (["fp.convert", "--jobs", "17"], "argument --jobs: must be in 1..16, not 17"),
+    (["fp.convert", "--only", "3,0"], "argument --only: mutant ids: must be at least 1, not 0"),
+    (["fp.convert", "--only", "2,x"], "argument --only: mutant ids: the value must be an "
+                                      "integer, not 'x'"),
 ])
 def test_bad_options(argv, message, capsys):
     assert main(["mutate", *argv]) == 2
