@@ -5,12 +5,12 @@ on every single-point mutant of a block checks less than it seems to.
 
 How a mutant is made
   The block's Verilog (``Design.verilog()`` of its entry in :mod:`sim.flow.blocks`) is read into
-  Yosys and flattened into its top module, then ``proc``, ``opt``, ``wreduce`` and ``opt_clean``
-  run (without the optimizations, a third of the sampled mutants would sit on ``proc``'s
-  don't-care branches or on result bits that nothing reads: equivalent mutants, sure to
-  survive); the modules of other
-  designs it contains (its ``shared`` and ``part`` sub-blocks, :func:`~sim.flow.build.
-  part_modules`) are kept as they are, being blocks of their own. Yosys's ``mutate -list N
+  Yosys and flattened into its top module, then ``proc``, ``opt``, ``wreduce``,
+  ``memory_collect`` and ``opt_clean`` run (without the optimizations, a third of the sampled
+  mutants would sit on ``proc``'s don't-care branches or on result bits that nothing reads:
+  equivalent mutants, sure to survive); the modules of other designs it contains (its
+  ``shared`` and ``part`` sub-blocks, :func:`~sim.flow.build.part_modules`) are kept as they
+  are, being blocks of their own. Yosys's ``mutate -list N
   -seed S`` samples N single-point mutations of that netlist, evenly over its cells and wires:
   a cell's input or output bit inverted (``inv``), tied to 0 or 1 (``const0``, ``const1``), or
   XORed with another bit of the same port (``cnot0``, ``cnot1``). The list depends only on the
@@ -256,7 +256,9 @@ def _head(design):
         lines.append(f"setattr -mod -set keep_hierarchy 1 {' '.join(keep)}")
     # opt and wreduce first: proc's don't-care branches and the bits of arithmetic results that
     # nothing reads would give mutants that no test can kill (equivalent by construction).
-    lines += ["proc", "flatten", "opt", "wreduce", "opt_clean"]
+    # memory_collect: a memory as one cell, with no initialization cells (a mutated one's
+    # enable is no longer constant, and write_verilog refuses it).
+    lines += ["proc", "flatten", "opt", "wreduce", "memory_collect", "opt_clean"]
     return "\n".join(lines) + "\n"
 
 
