@@ -450,6 +450,7 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
         _stop(running)
         raise
     pool.shutdown()
+    _clean(paths[0])
     s = summary(results)
     report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
               "count": count, "only": None if only is None else sorted(set(only)), "sim": sim,
