@@ -42,7 +42,7 @@ def main(args):
         report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=sim,
                                   jobs=args.jobs, only=args.only,
                                   say=lambda line: print(line, flush=True))
-    except ValueError as e:  # an id of --only outside the list
+    except mutate.UnknownMutant as e:  # an id of --only outside the list
         raise UsageError(str(e)) from None
     except mutate.MutationError as e:
         print(f"d1core mutate: {e}", file=sys.stderr)

@@ -75,7 +75,12 @@ from .build import (
 )
 
 __all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
-           "write_mutants", "run_mutant", "run", "timeout_for", "summary", "MutationError"]
+           "write_mutants", "run_mutant", "run", "timeout_for", "summary", "MutationError",
+           "UnknownMutant"]
+
+
+class UnknownMutant(ValueError):
+    """An id of ``only`` that the mutation list does not have."""
 
 
 class MutationError(RuntimeError):
@@ -402,7 +407,7 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
     netlist passes the block's tests on ``sim``, run every mutant (``jobs`` at a time; with
     ``only``, a collection of ids, just those: a sample's survivors again, on the other
     simulator), print a line per mutant with ``say`` and write the JSON report. Returns
-    ``(report dict, path)``; ``ValueError`` for an id of ``only`` outside 1..count."""
+    ``(report dict, path)``; :class:`UnknownMutant` for an id of ``only`` outside the list."""
     tgt = target(block)
     toolchain.require_simulator(sim)
     tests = tgt.tests_on(sim)
@@ -415,8 +420,8 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
     if only is not None:
         bad = sorted(set(only) - {m.index for m in mutations})
         if bad:
-            raise ValueError(f"mutant {bad[0]} is not in the list of {len(mutations)} "
-                             f"(--count {count})")
+            raise UnknownMutant(f"mutant {bad[0]} is not in the list of {len(mutations)} "
+                                f"(--count {count})")
         mutations = [m for m in mutations if m.index in set(only)]
     paths = write_mutants(design, mutations, workdir=workdir)
     logs = workdir / f"logs-{sim}"
