@@ -29,7 +29,7 @@ def _interrupt(signum, frame):
 
 def main(args):
     """``d1core mutate`` with parsed ``args``; returns the exit status: 0 when every mutant was
-    killed, 1 when some survived or the run could not go on."""
+    killed or proved equivalent, 1 when another survived or the run could not go on."""
     try:
         tgt = mutate.target(args.block)
         sim = args.sim or tgt.default_sim
@@ -49,15 +49,19 @@ def main(args):
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
-    rate = report["kill_rate"]
+    def percent(rate):
+        return "-" if rate is None else f"{100 * rate:.1f} %"
+
     print(f"{report['block']}: {report['mutants']} mutants, {report['killed']} killed, "
-          f"{report['survived']} survived, kill rate "
-          f"{'-' if rate is None else f'{100 * rate:.1f} %'}")
+          f"{report['survived']} survived ({len(report['equivalent'])} proved equivalent), "
+          f"kill rate {percent(report['kill_rate'])}, without the equivalent ones "
+          f"{percent(report['kill_rate_nonequivalent'])}")
     by_id = {r["id"]: r for r in report["results"]}
     for i in report["survivors"]:
-        print(f"  survivor {i}: {by_id[i]['description']}")
+        note = " (proved equivalent)" if by_id[i]["equivalent"] else ""
+        print(f"  survivor {i}{note}: {by_id[i]['description']}")
     print(f"report: {path}")
-    return 0 if report["survived"] == 0 else 1
+    return 0 if report["survived"] == len(report["equivalent"]) else 1
 
 
 def add_parser(sub):
@@ -68,7 +72,9 @@ def add_parser(sub):
                        "Yosys's mutate pass, runs the block's RTL tests on each mutant in place "
                        "of the block and reports which were killed (a test failed or timed out) "
                        "and which survived; writes a JSON report under build/mutate/BLOCK/. "
-                       f"Blocks: {', '.join(mutate.TARGETS)}. Exit 1 if a mutant survived.")
+                       f"Blocks: {', '.join(mutate.TARGETS)}. Survivors are put to a SAT solver: "
+                       "those proved equivalent to the block need no test. Exit 1 if another "
+                       "survived.")
     q.add_argument("block", metavar="BLOCK", help="the block (as in d1core synth)")
     q.add_argument("--count", type=count(1), default=200,
                    help="mutants to sample (default 200)")

@@ -31,15 +31,18 @@ How a mutant replaces the block
   mutant (``K.v.used``): a mutant that survives without being simulated is an error of the test
   selection, never a survivor.
 
-Killed, survived
+Killed, survived, equivalent
   Each block has a fixed selection of its RTL tests (:data:`TARGETS`: pytest node ids, fastest
   first, on the chosen simulator), run with ``-x``: the first failing test kills the mutant and
   is reported. A run that lasts longer than the timeout (a mutant that hangs the design past the
   harness's own watchdog, or makes it crawl) is killed too. A mutant that every test passes
   survived: either it is equivalent (no input can tell it from the block: a bit that is never
-  read, a redundant term) or the tests miss a bug, and a new test is due. The report lists the
-  survivors with Yosys's description (cell, port bit, wire bit, source line of the converted
-  Verilog) for that judgement.
+  read, a redundant term) or the tests miss a bug, and a new test is due. Each survivor is put
+  to Yosys's SAT solver against the unmutated netlist (:func:`prove_equivalent`): one proved
+  equivalent needs no test (most are a bit forced to the constant it already has, or flipped
+  under a condition the logic never sees); the report gives the kill rate with and without
+  them, and lists the survivors with Yosys's description (cell, port bit, wire bit, source line
+  of the converted Verilog) for the judgement of the rest.
 
 Where the time goes
   Each mutant is one pytest run: its simulator build (seconds on Icarus, tens of seconds on
@@ -75,8 +78,8 @@ from .build import (
 )
 
 __all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
-           "write_mutants", "run_mutant", "run", "timeout_for", "summary", "MutationError",
-           "UnknownMutant"]
+           "write_mutants", "run_mutant", "prove_equivalent", "run", "timeout_for", "summary",
+           "MutationError", "UnknownMutant", "PROOF_SECONDS"]
 
 
 class UnknownMutant(ValueError):
@@ -239,16 +242,18 @@ class Mutation:
 @dataclass
 class MutantResult:
     """The verdict on one mutant: ``status`` "killed" or "survived", the test that killed it
-    (or "timeout"), the run's seconds."""
+    (or "timeout"), the run's seconds, and for a survivor whether it was proved equivalent."""
     mutation: Mutation
     status: str
     killed_by: str | None
     seconds: float
+    equivalent: bool = False
 
     def as_dict(self):
         return {"id": self.mutation.index, "mutation": self.mutation.command,
                 "description": self.mutation.describe(), "status": self.status,
-                "killed_by": self.killed_by, "seconds": round(self.seconds, 2)}
+                "killed_by": self.killed_by, "seconds": round(self.seconds, 2),
+                "equivalent": self.equivalent}
 
 
 def _head(design):
@@ -308,6 +313,43 @@ def write_mutants(design, mutations, *, workdir):
     for path in paths.values():
         path.write_text(head + path.read_text())
     return paths
+
+
+#: The longest a proof of equivalence may take (seconds); a proof not done in time is "not
+#: proved".
+PROOF_SECONDS = 120
+
+
+def prove_equivalent(design, base, mutant, *, workdir):
+    """True if Yosys proves the mutant ``mutant`` equivalent to the unmutated netlist ``base``
+    (files of :func:`write_mutants`): a miter of the two, its ``trigger`` (any output differs)
+    proved never to rise by temporal induction (at most 20 steps), for every input sequence
+    from the state with every register 0 (both copies alike; the reset input is free, so the
+    sequences that start with a reset, as every test does, are among them). False when the
+    proof fails, a counterexample is found (a bug the tests miss) or the
+    proof takes over :data:`PROOF_SECONDS`; a sub-block kept as a black box, whose outputs the
+    solver cannot know, makes it fail. Never true for a mutant that some input tells apart."""
+    workdir = _workdir(design, workdir)
+    name = Path(mutant).stem
+    script = "\n".join([
+        f"read_verilog {Path(base).relative_to(workdir)}", f"rename {design.name} gold",
+        f"read_verilog {Path(mutant).relative_to(workdir)}", f"rename {design.name} gate",
+        "read_verilog -lib design.v",  # the kept sub-blocks, as black boxes
+        "proc",
+        "miter -equiv -flatten -make_outputs -ignore_gold_x gold gate miter",
+        "hierarchy -top miter",
+        "sat -tempinduct -prove trigger 0 -set-init-zero -seq 1 -maxsteps 20 miter"]) + "\n"
+    (workdir / f"prove-{name}.ys").write_text(script)
+    try:
+        proc = subprocess.run([toolchain.yosys_path(), "-q", "-l", f"prove-{name}.log", "-s",
+                               f"prove-{name}.ys"], cwd=workdir, capture_output=True,
+                              text=True, timeout=PROOF_SECONDS)
+    except subprocess.TimeoutExpired:
+        return False
+    log = workdir / f"prove-{name}.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return proc.returncode == 0 and "Induction step proven: SUCCESS!" in text \
+        and "FAIL" not in text
 
 
 def _failed_test(output, tests):
@@ -393,13 +435,19 @@ def timeout_for(base_seconds):
 
 
 def summary(results):
-    """``{"mutants", "killed", "survived", "kill_rate", "survivors"}`` of a list of
-    :class:`MutantResult`."""
+    """``{"mutants", "killed", "survived", "kill_rate", "survivors", "equivalent",
+    "kill_rate_nonequivalent"}`` of a list of :class:`MutantResult`: ``equivalent``, the
+    survivors proved equivalent (:func:`prove_equivalent`), which no test can kill, and the kill
+    rate without them."""
     killed = sum(r.status == "killed" for r in results)
     n = len(results)
+    equivalent = [r.mutation.index for r in results if r.equivalent]
+    rest = n - len(equivalent)
     return {"mutants": n, "killed": killed, "survived": n - killed,
             "kill_rate": killed / n if n else None,
-            "survivors": [r.mutation.index for r in results if r.status == "survived"]}
+            "survivors": [r.mutation.index for r in results if r.status == "survived"],
+            "equivalent": equivalent,
+            "kill_rate_nonequivalent": killed / rest if rest else None}
 
 
 def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
@@ -441,10 +489,13 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
         killed_by, seconds = run_mutant(paths[m.index], tests, timeout=timeout,
                                         log=logs / f"{m.index}.log", running=running)
         _clean(paths[m.index])
+        equivalent = killed_by is None and prove_equivalent(design, paths[0], paths[m.index],
+                                                            workdir=workdir)
         result = MutantResult(m, "survived" if killed_by is None else "killed", killed_by,
-                              seconds)
+                              seconds, equivalent)
         say(f"  {m.index:>4}/{count}  {result.status:<8} {seconds:6.1f} s  "
-            f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else ""))
+            f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else "")
+            + ("  (proved equivalent)" if equivalent else ""))
         return result
 
     pool = ThreadPoolExecutor(max_workers=jobs)

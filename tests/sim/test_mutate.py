@@ -1,7 +1,8 @@
 """Mutation testing (``d1core mutate``, sim/flow/mutate.py) on a tiny design, never a real sample.
 
 Checks: Yosys's mutation list is the same for the same netlist and seed (and differs for another
-seed); the build flow's hook (``D1CORE_MUTANT``) really puts the mutant in the design's place
+seed); a mutant is proved equivalent to the unmutated netlist only when it is; the build
+flow's hook (``D1CORE_MUTANT``) really puts the mutant in the design's place
 (a mutant that inverts a data bit fails the harness test that the unmutated netlist passes, in a
 build directory of its own), and only in designs that have its module; a run whose tests never
 simulated the mutant is an error, not a survivor; a run past its timeout is killed with the
@@ -113,6 +114,16 @@ def test_hook_replaces_the_module(workdir, monkeypatch):
                   Design.of("plus_one", PlusOne, width=16, defect=None)):
         assert other.sim_stem == other.stem
         assert other.simulation_verilog() == other.verilog().with_suffix(".sim.v")
+
+
+def test_equivalence_proof(workdir):
+    mutations = mutate.list_mutations(DESIGN, count=12, seed=3, workdir=workdir)
+    bad = _inverted_data_bit(mutations)
+    paths = mutate.write_mutants(DESIGN, [bad], workdir=workdir)
+    same = workdir / "mutants" / "same.v"
+    same.write_text(paths[0].read_text())
+    assert mutate.prove_equivalent(DESIGN, paths[0], same, workdir=workdir)
+    assert not mutate.prove_equivalent(DESIGN, paths[0], paths[bad.index], workdir=workdir)
 
 
 def test_run_mutant_kills_and_refuses_an_unused_mutant(workdir):
