@@ -12,6 +12,7 @@
     d1core run        run a RISC-V program on the scalar core (or its ISS)
     d1core model      performance model of the core, die, training tile and ExaPOD
     d1core fuzz       random programs on the core's RTL, compared with the model
+    d1core mutate     mutation testing: how many injected bugs a block's tests catch
 
 ``d1core COMMAND --help`` describes each.
 
@@ -38,6 +39,7 @@ from sim.commands import (
     gemm,
     lint,
     model,
+    mutate,
     noc_bench,
     noc_plot,
     noc_prove,
@@ -53,7 +55,7 @@ __all__ = ["main"]
 
 #: The commands, in the order ``d1core --help`` lists them.
 COMMANDS = (sim_command, vectors, gemm, synth, bench, noc_bench, noc_plot, noc_prove, lint, run,
-            model, fuzz)
+            model, fuzz, mutate)
 
 
 #: Exit statuses (the module docstring; ``d1core --help`` prints them).

@@ -26,7 +26,8 @@ from hw.common import shared
 from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
-           "shared_design", "hier_blocks", "part_modules"]
+           "shared_design", "hier_blocks", "part_modules", "MUTANT_ENV", "Mutant", "mutant",
+           "read_mutant", "module_digest", "module_names", "substitute_module"]
 
 
 @functools.cache
@@ -135,14 +136,155 @@ class Design:
 
     def simulation_verilog(self):
         """Path of the copy of :meth:`verilog` that simulators read (see
-        :func:`simulation_verilog`)."""
-        return self.verilog().with_suffix(".sim.v")
+        :func:`simulation_verilog`); with a :func:`mutant` of one of its modules, the copy with
+        that module replaced by the mutant (written once per mutant, beside the design's)."""
+        path = self.verilog().with_suffix(".sim.v")
+        found = self._mutant()
+        if found is None:
+            return path
+        mutated = path.with_name(f"{self.sim_stem}.sim.v")
+        if not mutated.exists():
+            text = substitute_module(self.verilog().read_text(), found.module, found.text)
+            atomic_write(mutated, simulation_verilog(text))
+        found.mark_used()
+        return mutated
+
+    @property
+    def sim_stem(self):
+        """:attr:`stem` for simulation: with a :func:`mutant` of one of this design's modules,
+        ``stem-mutant-DIGEST``, so that a mutant's Verilog and simulator builds never mix with
+        the design's own or another mutant's."""
+        found = self._mutant()
+        return self.stem if found is None else f"{self.stem}-mutant-{found.digest}"
+
+    def _mutant(self):
+        found = mutant()
+        if found is None or module_digest(self.verilog().read_text(),
+                                          found.module) != found.original:
+            return None
+        return found
 
     def ports(self):
         """The top's ports, in the order of the component's signature (plus clk and rst)."""
         self.verilog()
         path = toolchain.BUILD / "rtl" / f"{self.stem}.ports.json"
         return [Port(**p) for p in json.loads(path.read_text())]
+
+
+#: Mutation testing's hook (``d1core mutate``, :mod:`sim.flow.mutate`): the path of a Verilog
+#: file that holds one module, a mutant, after a first line ``// d1core mutant of DIGEST`` where
+#: DIGEST is the :func:`module_digest` of the module it was made from. While it is set, every
+#: design whose Verilog has that module (that name and that digest: a design of the same name
+#: with other parameters is not it) is simulated with the mutant in its place
+#: (:meth:`Design.simulation_verilog`, :attr:`Design.sim_stem`); synthesis and lint read the
+#: design unchanged. Unset or empty: no effect.
+MUTANT_ENV = "D1CORE_MUTANT"
+
+_MUTANT_HEAD = re.compile(r"\A// d1core mutant of ([0-9a-f]{64})\n")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A mutant module: its file, module name, text (one module), a digest of the text and the
+    :func:`module_digest` of the original module."""
+    path: Path
+    module: str
+    text: str
+    digest: str
+    original: str
+
+    def mark_used(self):
+        """Record, beside the mutant's file (``NAME.v.used``), that a simulation took it."""
+        self.path.with_name(self.path.name + ".used").touch()
+
+
+def mutant():
+    """The :class:`Mutant` named by :data:`MUTANT_ENV`, or None when it is unset or empty.
+    Raises ``RuntimeError`` if the file is missing or does not hold exactly one module."""
+    value = os.environ.get(MUTANT_ENV, "")
+    if not value:
+        return None
+    return read_mutant(value)
+
+
+def read_mutant(path):
+    """The :class:`Mutant` in the file ``path`` (as :func:`mutant` reads it)."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        raise RuntimeError(f"{MUTANT_ENV}={path}: no such file") from None
+    return _read_mutant(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_mutant(path, mtime, size):
+    text = path.read_text()
+    names = module_names(text)
+    if len(names) != 1:
+        raise RuntimeError(f"{MUTANT_ENV}={path}: the file must hold one module, not "
+                           f"{len(names)}")
+    head = _MUTANT_HEAD.match(text)
+    if head is None:
+        raise RuntimeError(f"{MUTANT_ENV}={path}: the file must start with "
+                           "'// d1core mutant of DIGEST' (the original module's digest)")
+    return Mutant(path, names[0], text, hashlib.sha256(text.encode()).hexdigest()[:12],
+                  head.group(1))
+
+
+def _modules(text):
+    """``{name: text}`` of the modules of Verilog ``text``, from ``module`` to before
+    ``endmodule``, without the marks :func:`_with_modules` adds."""
+    found = {}
+    for chunk in text.split("endmodule\n"):
+        m = _MODULE_NAME.search(chunk)
+        if m is not None:
+            body = chunk[m.start():]
+            found[m.group(1).strip()] = body.replace(_HIER_BLOCK, "").replace(_PART, "")
+    return found
+
+
+def module_digest(text, name):
+    """Digest of module ``name`` of Verilog ``text`` and of its own submodules (those Amaranth
+    names ``name.*``), as a design's file or a parent's (marks aside) holds them; None if
+    ``text`` has no module ``name``. Two designs of one name but other parameters differ."""
+    modules = _modules(text)
+    if name not in modules:
+        return None
+    h = hashlib.sha256()
+    for key in sorted(k for k in modules if k == name or k.startswith(f"\\{name}.")):
+        h.update(modules[key].encode())
+    return h.hexdigest()
+
+
+def module_names(text):
+    """Names of the modules in Verilog ``text``, in file order (escaped names without their
+    backslash's trailing space)."""
+    return [m.strip() for m in _MODULE_NAME.findall(text)]
+
+
+def substitute_module(text, name, module):
+    """Verilog ``text`` with its module ``name`` replaced by ``module`` (the text of one module
+    of that name; the attributes before it are dropped). The original's attributes, and the
+    :data:`_HIER_BLOCK` or :data:`_PART` mark after its header, are kept. Raises
+    ``ValueError`` if ``text`` has no module ``name`` or ``module`` is not one of that name."""
+    if module_names(module) != [name]:
+        raise ValueError(f"the substitute must be one module {name}, not "
+                         f"{', '.join(module_names(module)) or 'none'}")
+    body = module[_MODULE_NAME.search(module).start():]
+    body = body[:body.rindex("endmodule")]
+    chunks = text.split("endmodule\n")
+    for i, chunk in enumerate(chunks):
+        found = _MODULE_NAME.search(chunk)
+        if found is None or found.group(1).strip() != name:
+            continue
+        original = chunk[found.start():]
+        header = original.index(");\n") + 3
+        mark = next((m for m in (_HIER_BLOCK, _PART) if original.startswith(m, header)), "")
+        new_header = body.index(");\n") + 3
+        chunks[i] = chunk[:found.start()] + body[:new_header] + mark + body[new_header:]
+        return "endmodule\n".join(chunks)
+    raise ValueError(f"no module {name} in the Verilog")
 
 
 def shared_design(factory, **params):

@@ -182,9 +182,11 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     tc = time.monotonic()
     with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"):
         sources, top = _harness_sources(design, harness)
-    build_dir = toolchain.BUILD / "sim" / f"{design.stem}-{sim}{'-waves' if waves else ''}"
+    # sim_stem: the stem, or the stem and the mutant's digest (sim.flow.build.MUTANT_ENV).
+    stem = getattr(design, "sim_stem", design.stem)
+    build_dir = toolchain.BUILD / "sim" / f"{stem}-{sim}{'-waves' if waves else ''}"
     if test_dir is None:
-        test_dir = toolchain.BUILD / "runs" / f"{design.stem}-{sim}-{uuid.uuid4().hex[:8]}"
+        test_dir = toolchain.BUILD / "runs" / f"{stem}-{sim}-{uuid.uuid4().hex[:8]}"
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
 

@@ -41,7 +41,7 @@ WORK_FUNCTIONS = (
     "sim.commands.run.run_iss", "sim.commands.run._run_rtl", "sim.flow.synth.run",
     "sim.flow.lint.run", "sim.commands.bench.run", "sim.bench.noc.run_cocotb",
     "sim.bench.noc._design", "sim.bench.noc.draw", "sim.commands.noc_prove.prove",
-    "sim.commands.noc_prove.Router", "sim.commands.fuzz.fuzz",
+    "sim.commands.noc_prove.Router", "sim.commands.fuzz.fuzz", "sim.flow.mutate.run",
 )
 
 
@@ -91,6 +91,7 @@ COMMANDS = {
     "lint": [],
     "run": ["--threads", "--sim", "--trace", "--max-cycles"],
     "fuzz": ["--seconds", "--seed", "--core", "--sim", "--kind", "--commands"],
+    "mutate": ["--count", "--seed", "--sim", "--jobs"],
 }
 
 _values = st.one_of(
@@ -98,7 +99,7 @@ _values = st.one_of(
     st.sampled_from(["0", "-1", "4294967296", "1e9", "0x10", "nan", "inf", "", " ", "-",
                      "bf16", "cfp8-143", "cfp8_152", "fp32", "D1", "SMALL", "iss", "verilator",
                      "icarus", "model", "convert", "fma", "vector", "f32_to_bf16", "8x8",
-                     "0x0", "1x1", "17x1", "0.1,0.2", "0,1", "1.5", "uniform", "/",
+                     "0x0", "1x1", "17x1", "0.1,0.2", "0,1", "1.5", "uniform", "/", "fp.convert",
                      "/nonexistent/x", "x.npz", "x.json", "x.png", "a\x00b", "é", "--", "-h"]),
     st.text(max_size=12),
 )

@@ -1,0 +1,91 @@
+"""``d1core mutate``: mutation testing of a block's tests (:mod:`sim.flow.mutate`)."""
+
+import argparse
+import signal
+import sys
+
+from sim.flow import mutate, toolchain
+
+from ._common import UsageError, count, seed_arg
+
+__all__ = ["add_parser", "main", "MAX_JOBS"]
+
+#: The most mutants run at once (each is a simulator build and run).
+MAX_JOBS = 16
+
+
+def _ids(text):
+    """argparse type of ``--only``: mutant ids, comma-separated, each at least 1."""
+    parse = count(1)
+    try:
+        return sorted({parse(t.strip()) for t in text.split(",")})
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"mutant ids: {e}") from None
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(args):
+    """``d1core mutate`` with parsed ``args``; returns the exit status: 0 when every mutant was
+    killed or proved equivalent, 1 when another survived or the run could not go on."""
+    try:
+        tgt = mutate.target(args.block)
+        sim = args.sim or tgt.default_sim
+        tgt.tests_on(sim)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    # A terminated run stops its simulations too (they run in sessions of their own).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report, path = mutate.run(args.block, count=args.count, seed=args.seed, sim=sim,
+                                  jobs=args.jobs, only=args.only,
+                                  say=lambda line: print(line, flush=True))
+    except mutate.UnknownMutant as e:  # an id of --only outside the list
+        raise UsageError(str(e)) from None
+    except mutate.MutationError as e:
+        print(f"d1core mutate: {e}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    def percent(rate):
+        return "-" if rate is None else f"{100 * rate:.1f} %"
+
+    print(f"{report['block']}: {report['mutants']} mutants, {report['killed']} killed, "
+          f"{report['survived']} survived ({len(report['equivalent'])} proved equivalent), "
+          f"kill rate {percent(report['kill_rate'])}, without the equivalent ones "
+          f"{percent(report['kill_rate_nonequivalent'])}")
+    by_id = {r["id"]: r for r in report["results"]}
+    for i in report["survivors"]:
+        note = " (proved equivalent)" if by_id[i]["equivalent"] else ""
+        print(f"  survivor {i}{note}: {by_id[i]['description']}")
+    print(f"report: {path}")
+    return 0 if report["survived"] == len(report["equivalent"]) else 1
+
+
+def add_parser(sub):
+    """Add the ``mutate`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
+    q = sub.add_parser("mutate", help="mutation testing: how many injected bugs a block's tests "
+                       "catch",
+                       description="Samples single-point mutations of a block's netlist with "
+                       "Yosys's mutate pass, runs the block's RTL tests on each mutant in place "
+                       "of the block and reports which were killed (a test failed or timed out) "
+                       "and which survived; writes a JSON report under build/mutate/BLOCK/. "
+                       f"Blocks: {', '.join(mutate.TARGETS)}. Survivors are put to a SAT solver: "
+                       "those proved equivalent to the block need no test. Exit 1 if another "
+                       "survived.")
+    q.add_argument("block", metavar="BLOCK", help="the block (as in d1core synth)")
+    q.add_argument("--count", type=count(1), default=200,
+                   help="mutants to sample (default 200)")
+    q.add_argument("--seed", type=seed_arg, default=1, help="Yosys's sampling seed (default 1)")
+    q.add_argument("--sim", choices=toolchain.SIMULATORS, default=None,
+                   help="simulator (default icarus, no C++ build per mutant, where the block "
+                   "has tests on it; else verilator)")
+    q.add_argument("--jobs", type=count(1, MAX_JOBS), default=1,
+                   help=f"mutants run at once, 1..{MAX_JOBS} (default 1)")
+    q.add_argument("--only", type=_ids, default=None, metavar="ID,...",
+                   help="run only these mutants of the list (a sample's survivors again, on "
+                   "the other simulator: the same --count and --seed)")
+    q.set_defaults(func=main)
+    return q
