@@ -245,17 +245,23 @@ class Counter(enum.IntEnum):
     matrix, 1 vector, 2 DMA) counter ``16·u + cause`` counts the cycles of that cause; for
     thread t counter ``64 + 8·t + reason`` counts its cycles by reason. Causes per unit cycle:
     busy, stalled on a scratchpad port, waiting for an operand, held by output backpressure,
-    idle (nothing queued). Every cycle of a unit is exactly one of them."""
+    idle (nothing queued). Every cycle of a unit is exactly one of them. Per thread: its
+    instructions retired, then each cycle's reason, the first that holds in this order
+    (``hw.core.counters.THREAD_REASONS``)."""
     CYCLES = 0x7F
     UNIT_BUSY = 0
     UNIT_PORT = 1
     UNIT_OPERAND = 2
     UNIT_BACKPRESSURE = 3
     UNIT_IDLE = 4
-    THREAD_ISSUED = 0
+    THREAD_INSTRUCTIONS = 0
     THREAD_NOT_RUNNING = 1
-    THREAD_WAITING = 2      # asleep on a semaphore, a fence or a unit's answer
-    THREAD_BLOCKED = 3      # ready but not picked, or waiting for its previous instruction
+    THREAD_HELD = 2         # by the host's halt or a thread-control write waiting for it
+    THREAD_WAITING = 3      # asleep on a semaphore, a fence or a unit's answer
+    THREAD_IN_FLIGHT = 4    # its previous instruction has not released it
+    THREAD_FETCH = 5        # waiting for its instruction line
+    THREAD_ISSUED = 6
+    THREAD_ELIGIBLE = 7     # could issue, did not (another thread's slot, a miss, a kill)
 
 
 def encode(unit, funct3, *, funct7=0, rd=0, rs1=0, rs2=0):

@@ -84,6 +84,8 @@ def test_numbers():
     assert counter_index(unit=2, cause="idle") == 36
     assert counter_index(thread=3, reason="eligible") == 64 + 24 + 7
     assert max(numbers) == Counter.CYCLES == 127
+    # the ISA's names of the reasons (docs/isa.md, d1.h's D1_CTR_THREAD_*) in the same order
+    assert [Counter[f"THREAD_{r.upper()}"] for r in THREAD_REASONS] == list(range(8))
 
 
 def _values(cycles, threads, **changes):

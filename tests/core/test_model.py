@@ -473,12 +473,12 @@ def test_rdctr():
     m = model()
     numbers = CoreModel(threads=4).counters
     assert numbers >= {0, 4, 16, 36, 64, 91, 0x7F}
-    assert 5 not in numbers and 92 not in numbers
+    assert 5 not in numbers and 96 not in numbers and 92 in numbers
     assert 64 + 8 * 3 not in CoreModel(threads=3).counters     # the RTL's set, per thread count
     m.iss.cycle = 1234
     m.iss.threads[1].instret = 77
     assert call(m, Unit.SYNC, SyncFn.RDCTR, Counter.CYCLES, rd=1) == 1234
-    assert call(m, Unit.SYNC, SyncFn.RDCTR, 64 + 8 + Counter.THREAD_ISSUED, rd=1) == 77
+    assert call(m, Unit.SYNC, SyncFn.RDCTR, 64 + 8 + Counter.THREAD_INSTRUCTIONS, rd=1) == 77
     with pytest.raises(CoprocessorIllegal):      # a thread this core lacks: as the RTL does
         call(m, Unit.SYNC, SyncFn.RDCTR, 64 + 8 * 3, rd=1)
     assert call(m, Unit.SYNC, SyncFn.RDCTR, 16 + Counter.UNIT_IDLE, rd=1) == 0

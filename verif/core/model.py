@@ -65,7 +65,7 @@ answers nothing)
     * FENCE: ``rd`` = 0 at once. STATUS ``rs1`` in 0..2 (else illegal): ``code | addr << 32``,
       then cleared.
     * RDCTR: the model has no cycles. It answers ``CYCLES`` with the ISS's cycle count (one per
-      retired-or-trapping step, as ``mcycle``), thread t's ``THREAD_ISSUED`` with its retired
+      retired-or-trapping step, as ``mcycle``), thread t's ``THREAD_INSTRUCTIONS`` with its retired
       count (``instret``) and every other defined counter with 0; a number that names no
       counter is illegal. A lockstep comparison must not compare RDCTR results: it takes the
       RTL's value (:func:`reads_counter` finds the instruction) and writes it into the model's
@@ -495,6 +495,6 @@ class CoreModel:
             return self.counter(thread, rs1)
         if rs1 == Counter.CYCLES:
             return self.iss.cycle
-        if rs1 >= 64 and (rs1 - 64) % 8 == Counter.THREAD_ISSUED:
+        if rs1 >= 64 and (rs1 - 64) % 8 == Counter.THREAD_INSTRUCTIONS:
             return self.iss.threads[(rs1 - 64) // 8].instret    # a thread the core has
         return 0

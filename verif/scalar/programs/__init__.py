@@ -86,7 +86,8 @@ def isa_defines():
     out.update({f"D1_VT_{t.name}": str(t.value) for t in VecType})
     out.update({f"D1_FMT_{f.name}": str(f.value) for f in FormatCode})
     out.update({f"D1_ERR_{e.name}": str(e.value) for e in isa.Error})
-    out.update({f"D1_CTR_{c.name}": str(c.value) for c in isa.Counter})
+    # every name, the aliases included (a thread's reason numbers repeat a unit's causes)
+    out.update({f"D1_CTR_{name}": str(c.value) for name, c in isa.Counter.__members__.items()})
     out["D1_SEMAPHORES"] = str(isa.SEMAPHORES)
     out["D1_DESCRIPTOR_BYTES"] = str(isa.DESCRIPTOR_BYTES)
     for prefix, layout in ISA_LAYOUTS.items():
