@@ -189,7 +189,7 @@ def test_gemm_kernel(sim, fmt, shape):
     ("verilator", (66, 24, 64), "bf16", 32, None),
     ("verilator", (40, 40, 64), "cfp8", 0, None),
     ("verilator", (40, 72, 24), "bf16", 0, "sr"),
-    ("icarus", (8, 16, 8), "bf16", 0, None),
+    # Icarus: kernel 2 only (its GEMM is kernel 1's; kernel 1 alone is 70 s more there)
     ("icarus", (8, 16, 8), "bf16", 0, "rne"),
 ]))
 def test_gemm_rm_kernel(sim, shape, fmt, head_k, epilogue):
