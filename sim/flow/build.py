@@ -150,12 +150,18 @@ class Design:
         return mutated
 
     @property
-    def sim_stem(self):
-        """:attr:`stem` for simulation: with a :func:`mutant` of one of this design's modules,
-        ``stem-mutant-DIGEST``, so that a mutant's Verilog and simulator builds never mix with
-        the design's own or another mutant's."""
+    def mutant_suffix(self):
+        """``-mutant-DIGEST`` while a :func:`mutant` of one of this design's modules is set, else
+        empty: the end of the name of anything simulated from :meth:`simulation_verilog` (this
+        design's :attr:`sim_stem`, and the stem of a bench around it), so that a mutant's
+        Verilog and simulator builds never mix with the design's own or another mutant's."""
         found = self._mutant()
-        return self.stem if found is None else f"{self.stem}-mutant-{found.digest}"
+        return "" if found is None else f"-mutant-{found.digest}"
+
+    @property
+    def sim_stem(self):
+        """:attr:`stem` for simulation: with :attr:`mutant_suffix`."""
+        return f"{self.stem}{self.mutant_suffix}"
 
     def _mutant(self):
         found = mutant()

@@ -182,7 +182,8 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     tc = time.monotonic()
     with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"):
         sources, top = _harness_sources(design, harness)
-    # sim_stem: the stem, or the stem and the mutant's digest (sim.flow.build.MUTANT_ENV).
+    # sim_stem: the stem, or the stem and the mutant's digest (sim.flow.build.MUTANT_ENV); a
+    # bench that is not a Design puts its design's mutant suffix in its own stem.
     stem = getattr(design, "sim_stem", design.stem)
     build_dir = toolchain.BUILD / "sim" / f"{stem}-{sim}{'-waves' if waves else ''}"
     if test_dir is None:

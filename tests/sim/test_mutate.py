@@ -24,6 +24,8 @@ from sim.flow.build import (
     _HIER_BLOCK,
     MUTANT_ENV,
     Design,
+    _modules,
+    module_digest,
     module_names,
     read_mutant,
     substitute_module,
@@ -31,6 +33,7 @@ from sim.flow.build import (
 from sim.flow.runner import SimulationFailed, run_cocotb
 from tests.sim.designs import PlusOne
 from verif.harness import stream_harness
+from verif.scalar.core_tb import CoreBench as ScalarBench
 
 #: The design of tests/sim/test_harness.py's plain cases (its node ids below simulate it).
 DESIGN = Design.of("plus_one", PlusOne, width=32, defect=None)
@@ -114,6 +117,23 @@ def test_hook_replaces_the_module(workdir, monkeypatch):
                   Design.of("plus_one", PlusOne, width=16, defect=None)):
         assert other.sim_stem == other.stem
         assert other.simulation_verilog() == other.verilog().with_suffix(".sim.v")
+
+
+def test_a_bench_builds_a_mutant_of_its_core_apart(workdir, monkeypatch):
+    """A bench that is not a Design (the scalar core's, whose build directory is named after the
+    bench) takes its core's mutant suffix: the mutant's build never lands in, or reuses, the
+    unmutated core's directory (a cached build would leave the mutant unsimulated)."""
+    bench = ScalarBench(threads=1)
+    core = bench.core
+    text = core.verilog().read_text()
+    plain = bench.stem
+    path = workdir / "scalar_core.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"// d1core mutant of {module_digest(text, core.name)}\n"
+                    + _modules(text)[core.name] + "endmodule\n")
+    monkeypatch.setenv(MUTANT_ENV, str(path))
+    assert bench.stem == f"{plain}-mutant-{read_mutant(path).digest}"
+    assert "-mutant-" not in plain
 
 
 def test_equivalence_proof(workdir):

@@ -234,7 +234,8 @@ class CoreBench:
 
     @property
     def stem(self):
-        return f"core_bench-{self.core.key}"
+        # with the core's mutant suffix: a mutant of one of its modules is built apart
+        return f"core_bench-{self.core.key}{self.core.mutant_suffix}"
 
     def harness(self):
         text = bench_verilog(self.core.name, self.config, name=self.name)

@@ -425,7 +425,9 @@ class CoreBench:
 
     @property
     def stem(self):
-        return f"scalar_bench{self.threads}-{self.mem_size:x}-{self.core.key}"
+        # with the core's mutant suffix: a mutant of the core is built apart (d1core mutate)
+        return (f"scalar_bench{self.threads}-{self.mem_size:x}-{self.core.key}"
+                f"{self.core.mutant_suffix}")
 
     def harness(self):
         """``run_cocotb``'s ``harness``: the core, the harness library (``verif/hdl``) and the
