@@ -325,7 +325,7 @@ def part_modules(text):
     """Names of the modules in Verilog ``text`` that synthesis keeps as black boxes: those of
     :func:`hier_blocks` and the parts (:func:`~hw.common.shared.part`), in file order."""
     names = set(hier_blocks(text)) | set(_marked(text, _PART))
-    return [m.strip() for m in _MODULE_NAME.findall(text) if m.strip() in names]
+    return [m for m in module_names(text) if m in names]
 
 
 _MODULE_NAME = re.compile(r"^module (\\\S+ |\w+)\(", re.MULTILINE)
@@ -345,7 +345,7 @@ def _with_modules(text, designs):
     design's file, without their attributes: the ``top`` one belongs to ``text``'s top), every
     module once; each design's top module carries Verilator's ``hier_block`` mark if ``hier``,
     else the part's mark."""
-    names = set(m.strip() for m in _MODULE_NAME.findall(text))
+    names = set(module_names(text))
     parts = [text]
     for design, hier in designs:
         for chunk in design.verilog().read_text().split("endmodule\n"):
