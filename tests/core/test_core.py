@@ -142,6 +142,15 @@ def test_host_halts_a_thread(sim):
     assert halted.retired == plain.retired
 
 
+@pytest.mark.parametrize("halt", [(0b10000, 0, 1), (1, -1, 1), (1, 0, 1 << 64), (1, 0),
+                                  [1, 0, 1], (1, 0, 1.5)])
+def test_bad_halt_is_refused(halt):
+    """A halt the bench cannot drive (a thread the core lacks, a negative or too wide cycle, not
+    three integers) is refused before anything is built or run."""
+    with pytest.raises(ValueError, match=r"halt must be \(mask of the 4 threads, cycle, cycles\)"):
+        run_core_program([], config=SMALL, halt=halt)
+
+
 @pytest.mark.parametrize("sim", core_cases("SMALL", [("verilator",)]))
 def test_watchdog_reports_a_thread_waiting_forever(sim):
     """deadlock.c sleeps on a semaphore nobody signals: nothing retires, the bench's watchdog

@@ -138,10 +138,14 @@ def run_core_program(image, *, config, sim="verilator", max_cycles=2_000_000, to
         raise TypeError(f"config must be a CoreConfig, not {config!r}")
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
-    mask, halt_at, halt_cycles = (0, 0, 0) if halt is None else halt
-    if not (0 <= mask < 1 << config.threads and halt_at >= 0 and halt_cycles >= 0):
-        raise ValueError(f"halt must be (mask of the {config.threads} threads, cycle >= 0, "
-                         f"cycles >= 0), not {halt!r}")
+    halt = (0, 0, 0) if halt is None else halt
+    if not (isinstance(halt, tuple) and len(halt) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in halt)
+            and 0 <= halt[0] < 1 << config.threads and 0 <= halt[1] < 1 << 64
+            and 0 <= halt[2] < 1 << 64):
+        raise ValueError(f"halt must be (mask of the {config.threads} threads, cycle, cycles), "
+                         f"cycle and cycles in 0..2**64-1, not {halt!r}")
+    mask, halt_at, halt_cycles = halt
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(f"core-{config.name}-{sim}")
     run_dir.mkdir(parents=True, exist_ok=True)
     words = load_words(image, config)
