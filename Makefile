@@ -4,6 +4,7 @@ STAMP   := $(VENV)/.d1core-setup
 D1CORE  := $(VENV)/bin/d1core
 PYTEST  := $(VENV)/bin/pytest
 JOBS    ?= auto
+TX      ?=
 BLOCKS  ?=
 
 .DEFAULT_GOAL := help
@@ -21,8 +22,11 @@ setup: $(STAMP) ## create .venv and install what is missing (pip packages, Debia
 sim: $(STAMP) ## run the default demo simulation, checked against the reference model
 	$(D1CORE) sim
 
+# TX="SPEC ...": one pytest-xdist worker per --tx spec (other machines, docs/verification.md)
+# instead of JOBS local ones; the tests are pyproject.toml's testpaths, collected by each worker.
 test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist, JOBS=auto)
-	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=30 tests
+	$(PYTEST) $(if $(strip $(TX)),$(addprefix --tx ,$(TX)),-n $(JOBS)) --dist loadgroup \
+		--no-loadscope-reorder --durations=30
 
 lint: $(STAMP) ## Verilator --lint-only on every generated top, ruff on the Python
 	$(VENV)/bin/ruff check hw verif sim tests
