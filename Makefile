@@ -8,7 +8,7 @@ TX      ?=
 BLOCKS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sim test lint synth bench clean
+.PHONY: help setup sim test check lint synth bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ sim: $(STAMP) ## run the default demo simulation, checked against the reference 
 test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist, JOBS=auto)
 	$(PYTEST) $(if $(strip $(TX)),$(addprefix --tx ,$(TX)),-n $(JOBS)) --dist loadgroup \
 		--no-loadscope-reorder --durations=30
+
+check: $(STAMP) ## the fast tier (tests/check.py): every block on both simulators, in 5 minutes
+	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=15 -m check
 
 lint: $(STAMP) ## Verilator --lint-only on every generated top, ruff on the Python
 	$(VENV)/bin/ruff check hw verif sim tests
