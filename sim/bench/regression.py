@@ -42,7 +42,8 @@ class BenchError(RuntimeError):
 
 
 _DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)", re.M)
-_SUMMARY = re.compile(r"^=+ (.*) in ([\d.]+)s", re.M)
+#: pytest's last line, with ``-q`` or without (then between rules of ``=``).
+_SUMMARY = re.compile(r"^=*\s*(no tests ran|\d+ \w+(?:, \d+ \w+)*) in ([\d.]+)s", re.M)
 
 
 def parse(output):
@@ -83,7 +84,8 @@ def run_tier(tier, *, jobs=JOBS):
         root = Path(tmp)
         _copy(root)
         cmd = [sys.executable, "-m", "pytest", "-n", str(jobs), "--dist", "loadgroup",
-               "--no-loadscope-reorder", "--durations=0", "-q", "-p", "no:cacheprovider",
+               "--no-loadscope-reorder", "--durations=0", "--durations-min=0", "-q",
+               "-p", "no:cacheprovider",
                *TIERS[tier]]
         print(f"regression, {tier} tier: {' '.join(cmd[1:])} in a fresh copy ({root})",
               flush=True)

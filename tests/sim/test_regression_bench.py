@@ -29,23 +29,28 @@ def test_parse_counts_wall_and_busy_per_test():
                     "tests/fp/test_model_formats.py::test_one": 0.75}
 
 
+def test_quiet_summary_and_no_tests():
+    assert regression.parse("....\n3 passed, 1 failed in 9.50s\n")[:2] == (
+        {"passed": 3, "failed": 1}, 9.5)
+    assert regression.parse("\n===== no tests ran in 0.50s =====\n")[:2] == ({}, 0.5)
+
+
 def test_output_without_a_summary_is_an_error():
     with pytest.raises(regression.BenchError, match="no summary line"):
         regression.parse("INTERNALERROR> something broke\n")
 
 
 def test_a_tier_runs_in_a_fresh_copy(monkeypatch):
-    """A one-test tier: run by pytest-xdist in a copy of the project (not here: the test's own
-    ``tmp_path`` would be in the copy's build directory otherwise), passed, timed; a tier that
-    runs no test or fails gives no figure."""
-    monkeypatch.setitem(regression.TIERS, "one",
-                        ["-k", "test_parse_counts_wall_and_busy_per_test"])
+    """A one-test tier: run by pytest-xdist in a copy of the project, passed, timed (the
+    test's setup, call and teardown, under the wall time of both workers); a tier that runs no
+    test gives no figure."""
+    monkeypatch.setitem(regression.TIERS, "one", ["-k", "test_random_arguments"])  # 0.3 s
     monkeypatch.setitem(regression.BUDGET, "one", 60)
     r = regression.run_tier("one")
     assert r["passed"] == 1 and r["jobs"] == regression.JOBS == 2
     assert 0 < r["busy_s"] <= r["wall_s"] * r["jobs"] and r["wall_s"] <= r["elapsed_s"]
     assert [t for t, _ in r["longest"]] == [
-        "tests/sim/test_regression_bench.py::test_parse_counts_wall_and_busy_per_test"]
+        "tests/sim/test_bad_input_properties.py::test_random_arguments"]
     monkeypatch.setitem(regression.TIERS, "none", ["-k", "no_test_has_this_name"])
     monkeypatch.setitem(regression.BUDGET, "none", 60)
     with pytest.raises(regression.BenchError, match="the none tier did not pass"):
