@@ -23,7 +23,8 @@ from pathlib import Path
 from sim.flow import report, toolchain
 from sim.flow.build import MUTANT_ENV
 
-__all__ = ["BUDGET", "COPIED", "JOBS", "TIERS", "BenchError", "parse", "run", "run_tier"]
+__all__ = ["BUDGET", "COPIED", "JOBS", "TIERS", "BenchError", "copy_project", "parse", "run",
+           "run_tier"]
 
 #: Workers, as CI has (2 cores).
 JOBS = 2
@@ -61,7 +62,9 @@ def parse(output):
     return summary, float(wall), dict(busy)
 
 
-def _copy(dest):
+def copy_project(dest):
+    """Copy what a clone of the project holds that the tests read (:data:`COPIED`) to ``dest``:
+    no build, no cache."""
     for name in COPIED:
         src = toolchain.ROOT / name
         if src.is_dir():
@@ -82,7 +85,7 @@ def run_tier(tier, *, jobs=JOBS):
     """Run ``tier`` in a fresh copy of the project; its figures as a dict."""
     with tempfile.TemporaryDirectory(prefix=f"d1core-{tier}-") as tmp:
         root = Path(tmp)
-        _copy(root)
+        copy_project(root)
         cmd = [sys.executable, "-m", "pytest", "-n", str(jobs), "--dist", "loadgroup",
                "--no-loadscope-reorder", "--durations=0", "--durations-min=0", "-q",
                "-p", "no:cacheprovider",

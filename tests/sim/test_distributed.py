@@ -12,11 +12,11 @@ test of a build's group that xdist did not group fails, tests/conftest.py.)
 """
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from sim.bench.regression import copy_project
 from sim.flow import toolchain
 
 #: Model tests (fast, many: both workers get some) and a cocotb run of the ECC encoder on
@@ -24,17 +24,8 @@ from sim.flow import toolchain
 SELECT = "test_model_unit or test_verilog_matches_model and encoder-icarus"
 
 
-#: What a checkout holds that the tests read.
-CHECKOUT = ["hw", "verif", "sim", "tests", "docs", "pyproject.toml", "Makefile"]
-
-
 def test_two_workers_from_tx_specs(tmp_path):
-    for name in CHECKOUT:
-        src = toolchain.ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, tmp_path / name)
+    copy_project(tmp_path)
     spec = f"popen//python={sys.executable}//chdir={tmp_path}"
     venv = Path(sys.executable).parent.parent
     proc = subprocess.run(
