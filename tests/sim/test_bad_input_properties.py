@@ -94,8 +94,8 @@ COMMANDS = {
     "noc-prove": ["--mesh", "--vcs", "--depth", "--groups", "--k", "--bmc-depth", "--write"],
     "lint": [],
     "run": ["--threads", "--sim", "--trace", "--max-cycles"],
-    "fuzz": ["--seconds", "--seed", "--core", "--sim", "--kind", "--commands"],
-    "mutate": ["--count", "--seed", "--sim", "--jobs"],
+    "fuzz": ["--seconds", "--seed", "--core", "--sim", "--kind", "--commands", "--write"],
+    "mutate": ["--count", "--seed", "--sim", "--jobs", "--write"],
 }
 
 _values = st.one_of(

@@ -94,3 +94,24 @@ def test_help():
     for word in ("usage: d1core fuzz", "--seconds", "--seed", "--core", "--sim", "--kind",
                  "--commands", "mismatch", "reproduces"):
         assert word in out, word
+
+
+def test_written_section_of_a_run():
+    """``--write``'s section: the run's counts and rates, and each mismatch with the command that
+    reproduces it."""
+    from types import SimpleNamespace
+
+    from verif.core.fuzz import FuzzSummary
+
+    ok = SimpleNamespace(seed=5, kind="core", instructions=1000, sim_seconds=2.0, passed=True)
+    bad = SimpleNamespace(seed=6, kind="core", instructions=500, sim_seconds=1.0, passed=False,
+                          detail="x3 differs")
+    summary = FuzzSummary(results=[ok, bad], seconds=5.0)
+    args = SimpleNamespace(core="SMALL", sim="verilator", seed=5, seconds=60.0, commands=20)
+    text = fuzz_cmd.section(summary, args, what="core programs of 20 commands a thread")
+    assert "Core programs of 20 commands a thread on the SMALL core in verilator" in text
+    for row in ("| programs | 2 |", "| instructions compared | 1,500 |",
+                "| compared per second of simulation | 500 |", "| mismatches | 1 |"):
+        assert row in text
+    assert ("- seed 6 core: x3 differs (`d1core fuzz --seconds 0 --seed 6 --kind core --core "
+            "SMALL --sim verilator --commands 20`)") in text
