@@ -7,7 +7,8 @@ Makefile does (:data:`TIERS`: ``make test``, the whole regression, and ``make ch
 marked ``check``) with pytest-xdist on :data:`JOBS` workers. It reports per tier the tests
 passed, the wall time, the workers' busy time (setup, call and teardown of every test, from
 ``--durations=0``) and the longest tests; a tier with a failure or an error gives no figure.
-Section ``bench-regression``; the budgets (:data:`BUDGET`) are issue 20's.
+Each tier is its own section, ``bench-regression-test`` and ``bench-regression-check``; the
+budgets (:data:`BUDGET`) are issue 20's.
 """
 
 import os
@@ -24,7 +25,7 @@ from sim.flow import report, toolchain
 from sim.flow.build import MUTANT_ENV
 
 __all__ = ["BUDGET", "COPIED", "JOBS", "TIERS", "BenchError", "copy_project", "parse", "run",
-           "run_tier"]
+           "run_tier", "section"]
 
 #: Workers, as CI has (2 cores).
 JOBS = 2
@@ -109,30 +110,31 @@ def _minutes(seconds):
     return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
 
 
-def _body(results):
-    rows = [[f"`make {r['tier']}`", f"{r['passed']:,}", _minutes(r["wall_s"]),
-             f"{r['busy_s']:,.0f} s", f"{r['busy_s'] / (r['jobs'] * r['wall_s']):.0%}",
-             _minutes(r["budget_s"]), "yes" if r["wall_s"] <= r["budget_s"] else "**no**"]
-            for r in results]
-    text = (f"Each tier in a fresh copy of the project (no simulator build or Verilog cached, as "
-            f"CI's clean clone), pytest-xdist on {results[0]['jobs']} workers as the Makefile "
-            f"runs it. Busy: the workers' setup, call and teardown time of every test; "
-            f"use: busy over workers × wall.\n\n"
+def section(r):
+    """The markdown of one tier's figures (a :func:`run_tier` result)."""
+    row = [f"`make {r['tier']}`", f"{r['passed']:,}", _minutes(r["wall_s"]),
+           f"{r['busy_s']:,.0f} s", f"{r['busy_s'] / (r['jobs'] * r['wall_s']):.0%}",
+           _minutes(r["budget_s"]), "yes" if r["wall_s"] <= r["budget_s"] else "**no**"]
+    return (f"In a fresh copy of the project (no simulator build or Verilog cached, as CI's "
+            f"clean clone), pytest-xdist on {r['jobs']} workers as the Makefile runs it. Busy: "
+            f"the workers' setup, call and teardown time of every test; use: busy over "
+            f"workers × wall.\n\n"
             + report.markdown_table(["tier", "tests passed", "wall time", "busy", "use",
-                                     "budget", "within"], rows))
-    for r in results:
-        text += (f"\n\nLongest tests of `make {r['tier']}` (busy seconds, a build's group "
-                 f"pays its build in its first test):\n\n"
-                 + report.markdown_table(["test", "s"],
-                                         [[f"`{t}`", f"{s:.1f}"] for t, s in r["longest"]]))
-    return text
+                                     "budget", "within"], [row])
+            + "\n\nLongest tests (busy seconds; a build's group pays its build in its first "
+              "test):\n\n"
+            + report.markdown_table(["test", "s"],
+                                    [[f"`{t}`", f"{s:.1f}"] for t, s in r["longest"]]))
 
 
 def run(*, tiers=tuple(TIERS), write=True, command="d1core bench --only regression"):
-    """Run the ``tiers``; print and (with ``write``) publish section ``bench-regression``."""
-    results = [run_tier(t) for t in tiers]
-    report.publish("bench-regression", "Regression: wall time on 2 cores", _body(results),
-                   command=command, figures={r["tier"]: {k: v for k, v in r.items()
-                                                         if k != "longest"}
-                                             for r in results}, write=write)
+    """Run the ``tiers``; print and (with ``write``) publish each as its section
+    ``bench-regression-TIER``."""
+    results = []
+    for tier in tiers:
+        r = run_tier(tier)
+        report.publish(f"bench-regression-{tier}", f"Regression: `make {tier}` on 2 cores",
+                       section(r), command=command,
+                       figures={k: v for k, v in r.items() if k != "longest"}, write=write)
+        results.append(r)
     return results

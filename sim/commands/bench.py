@@ -12,14 +12,14 @@ and four threads on the C programs and its simulation speed, :mod:`sim.bench.sca
 normalisation on its vector unit, section ``bench-core-layernorm``) and ``core-speed`` (the D1
 core's simulation speed against the engine alone on the same GEMM, :mod:`sim.bench.core_speed`,
 section ``bench-core-speed``). On request only (``--only regression``): the wall time of ``make
-test`` and ``make check`` in a fresh copy of the project (:mod:`sim.bench.regression`, section
-``bench-regression``).
+test`` and ``make check`` in a fresh copy of the project (:mod:`sim.bench.regression`, sections
+``bench-regression-test`` and ``bench-regression-check``).
 """
 
 from sim.bench import convert, core, core_speed, gemm, noc, regression, scalar, sram, vector
 from sim.flow.toolchain import SIMULATORS
 
-from ._common import check_estimate, command_line, count
+from ._common import UsageError, check_estimate, command_line, count
 from .sim import BYTES_PER_CONVERSION, CONVERSIONS_PER_SECOND
 
 __all__ = ["PARTS", "add_parser", "main", "run"]
@@ -31,9 +31,11 @@ PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core", "core-s
 ON_REQUEST = ("regression",)
 
 
-def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
+def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS,
+        tiers=tuple(regression.TIERS)):
     """Run the ``parts`` of the bench (each prints its tables and, with ``write``, rewrites its
-    section); ``n`` is the conversion part's number of requests. Returns each part's figures."""
+    section); ``n`` is the conversion part's number of requests, ``tiers`` the regression part's
+    tiers. Returns each part's figures."""
     figures = {}
     if "convert" in parts:
         figures["convert"] = convert.run(n=n, sims=sims, write=write, command=command)
@@ -53,8 +55,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["core-layernorm"] = core.run_layernorm(write=write, command=command)
     if "core-speed" in parts:  # the core's simulation speed against the engine's
         figures["core-speed"] = core_speed.run(write=write, command=command)
-    if "regression" in parts:  # make test and make check in a fresh copy, bench-regression
-        figures["regression"] = regression.run(write=write, command=command)
+    if "regression" in parts:  # make test and make check in a fresh copy, bench-regression-*
+        figures["regression"] = regression.run(tiers=tiers, write=write, command=command)
     return figures
 
 
@@ -68,8 +70,11 @@ def main(args):
             check_estimate(f"the convert part with --n {args.n:,} in {sim}",
                            seconds=4 * args.n / CONVERSIONS_PER_SECOND[sim],
                            memory=3 * args.n * BYTES_PER_CONVERSION, force=args.force)
-    run(n=args.n, sims=sims, write=not args.no_write,
-        command=command_line(), parts=[args.only] if args.only else PARTS)
+    if args.tier and args.only != "regression":
+        raise UsageError("--tier is an option of --only regression")
+    run(n=args.n, sims=sims, write=not args.no_write, command=command_line(),
+        parts=[args.only] if args.only else PARTS,
+        tiers=tuple(dict.fromkeys(args.tier)) if args.tier else tuple(regression.TIERS))
     return 0
 
 
@@ -98,6 +103,9 @@ def add_parser(sub):
                    help="conversion requests per run (default 50000)")
     q.add_argument("--sim", action="append", choices=SIMULATORS,
                    help="simulator of the speed measurements (repeatable; default both)")
+    q.add_argument("--tier", action="append", choices=tuple(regression.TIERS),
+                   help="with --only regression: the tier to measure (repeatable; default "
+                   "both; each tier has its own section)")
     q.add_argument("--no-write", action="store_true", help="print only")
     q.add_argument("--force", action="store_true",
                    help="run even if the convert part's estimated time exceeds an hour")

@@ -57,12 +57,19 @@ def test_a_tier_runs_in_a_fresh_copy(monkeypatch):
         regression.run_tier("none")
 
 
-def test_report_says_whether_each_tier_is_within_budget():
-    results = [{"tier": "test", "passed": 2500, "wall_s": 1700.0, "busy_s": 3300.0, "jobs": 2,
-                "budget_s": 1800, "longest": [("tests/a.py::t", 400.0)]},
-               {"tier": "check", "passed": 300, "wall_s": 320.0, "busy_s": 600.0, "jobs": 2,
-                "budget_s": 300, "longest": [("tests/b.py::u", 100.0)]}]
-    body = regression._body(results)
-    assert "| `make test` | 2,500 | 28 min 20 s | 3,300 s | 97% | 30 min 00 s | yes |" in body
-    assert "| `make check` | 300 | 5 min 20 s | 600 s | 94% | 5 min 00 s | **no** |" in body
-    assert "| `tests/a.py::t` | 400.0 |" in body
+def test_section_says_whether_the_tier_is_within_budget():
+    r = {"tier": "test", "passed": 2500, "wall_s": 1700.0, "busy_s": 3300.0, "jobs": 2,
+         "budget_s": 1800, "longest": [("tests/a.py::t", 400.0)]}
+    assert "| `make test` | 2,500 | 28 min 20 s | 3,300 s | 97% | 30 min 00 s | yes |" \
+        in regression.section(r)
+    assert "| `tests/a.py::t` | 400.0 |" in regression.section(r)
+    r.update(tier="check", passed=300, wall_s=320.0, busy_s=600.0, budget_s=300)
+    assert "| `make check` | 300 | 5 min 20 s | 600 s | 94% | 5 min 00 s | **no** |" \
+        in regression.section(r)
+
+
+def test_tier_is_an_option_of_the_regression_part_only(capsys):
+    from sim.cli import main
+
+    assert main(["bench", "--only", "core", "--tier", "check"]) == 2
+    assert "--tier is an option of --only regression" in capsys.readouterr().err
