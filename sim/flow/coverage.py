@@ -166,7 +166,7 @@ _MODULE = re.compile(r"^module (\\\S+ |\w+)\(")
 _DECL = re.compile(rf"^  (?:input|output|inout|wire|reg)\b[^;=]*?({_IDENT})\s*(?:\[[^;=]*)?"
                    r"(?:=[^;]*)?;")
 _ASSIGN = re.compile(rf"^  assign ({_IDENT})\s*(?:\[[^=]*\])?\s*=\s*(.*);\s*$")
-_PLAIN = re.compile(rf"^({_IDENT})\s*(?:\[\d+(?::\d+)?\])?$")
+_PLAIN = re.compile(rf"^\s*({_IDENT})\s*(?:\[\d+(?::\d+)?\])?\s*$")
 _TARGET = re.compile(rf"^\s+({_IDENT})\s*(?:\[[^=]*\])?\s*<?=(?!=)")
 _IF = re.compile(rf"\bif \(({_IDENT})\s*\)")
 #: The flow's and Yosys's own lines: no design's (see the module's docstring).
@@ -180,18 +180,19 @@ def _name(ident):
 
 def _location(src):
     """``(file, line)`` of the first location of a ``src`` attribute (Yosys joins several with
-    ``|``), the file relative to the repository where it lies in it; None if it names no line."""
-    first = src.split("|")[0]
-    m = re.match(r"^(.*):(\d+)(?:\.\d+(?:-\d+(?:\.\d+)?)?)?$", first)
+    ``|``), the file relative to the repository where it lies in it (else as it is: Amaranth's
+    own library, for the signals its ``lib`` makes); None if it names no line."""
+    m = re.match(r"^(.*):(\d+)(?:\.\d+(?:-\d+(?:\.\d+)?)?)?$", src.split("|")[0])
     if m is None:
         return None
-    path = m.group(1)
-    for root in (str(toolchain.ROOT) + os.sep, ):
-        if path.startswith(root):
-            path = path[len(root):]
-    if "site-packages" + os.sep in path:
-        path = path.split("site-packages" + os.sep, 1)[1]
-    return path, int(m.group(2))
+    path, root = m.group(1), f"{toolchain.ROOT}{os.sep}"
+    return (path[len(root):] if path.startswith(root) else path), int(m.group(2))
+
+
+def _shown(path):
+    """A file's name for the tables: a library's from its package on."""
+    marker = f"site-packages{os.sep}"
+    return path.split(marker, 1)[1] if marker in path else path
 
 
 @dataclass
@@ -252,7 +253,7 @@ class VerilogSource:
                     module.decl.setdefault(_name(decl.group(1)), pending)
                 assign = _ASSIGN.match(line)
                 if assign is not None:
-                    target, plain = _name(assign.group(1)), _PLAIN.match(assign.group(2).strip())
+                    target, plain = _name(assign.group(1)), _PLAIN.match(assign.group(2) + " ")
                     if own is not None:
                         module.driver.setdefault(target, ("src", own))
                     elif plain is not None:
@@ -439,7 +440,7 @@ def markdown(figures, *, module, tests):
     rows = ["| file | lines | line % | toggle points | toggle % | uncovered lines | "
             "lines with an untoggled bit |", "|---|---:|---:|---:|---:|---|---|"]
     for path, f in figures["files"].items():
-        rows.append(f"| `{path}` | {f['lines']} | {pct(f['lines_hit'], f['lines'])} | "
+        rows.append(f"| `{_shown(path)}` | {f['lines']} | {pct(f['lines_hit'], f['lines'])} | "
                     f"{f['toggles']} | {pct(f['toggles_hit'], f['toggles'])} | "
                     f"{_ranges(f['uncovered']) or '-'} | {_ranges(f['untoggled']) or '-'} |")
     return head + "\n".join(rows) + "\n"
