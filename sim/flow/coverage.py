@@ -4,7 +4,8 @@ How the counts are taken
   With ``D1CORE_COVERAGE=DIR`` in the environment, every Verilator run of
   :func:`sim.flow.runner.run_cocotb` simulates the design's Verilog *with* Amaranth's source
   attributes (``Design.verilog(src=True)``: ``(* src = "hw/....py:123" *)``), built with
-  :data:`VERILATOR_ARGS` in a build directory of its own (name ending ``-cov``: never mixed with
+  :data:`VERILATOR_ARGS` and without ``--hierarchical`` (:func:`verilator_args`) in a build
+  directory of its own (name ending ``-cov``: never mixed with
   the normal cached builds), and writes its counts to a file of its own in ``DIR``
   (:func:`run_file`; Verilator's ``coverage.dat`` format). Icarus runs, and every run without the
   variable, are unchanged.
@@ -52,9 +53,9 @@ from pathlib import Path
 
 from . import toolchain
 
-__all__ = ["COVERAGE_ENV", "VERILATOR_ARGS", "requested", "run_file", "read_dat", "merge",
-           "write_dat", "VerilogSource", "Point", "LineCoverage", "block_coverage", "write_info",
-           "summary", "markdown"]
+__all__ = ["COVERAGE_ENV", "VERILATOR_ARGS", "verilator_args", "requested", "run_file",
+           "read_dat", "merge", "write_dat", "VerilogSource", "Point", "LineCoverage",
+           "block_coverage", "write_info", "summary", "markdown"]
 
 #: The environment variable that turns coverage on: the directory the runs' counts go to.
 COVERAGE_ENV = "D1CORE_COVERAGE"
@@ -62,6 +63,15 @@ COVERAGE_ENV = "D1CORE_COVERAGE"
 #: What Verilator adds in a coverage build. No expression or user coverage: line and toggle
 #: coverage are what issue 20 asks for, and each kind makes the build and the run slower.
 VERILATOR_ARGS = ["--coverage-line", "--coverage-toggle"]
+
+
+def verilator_args(args):
+    """The Verilator options of a coverage build from the normal ones ``args``: with
+    :data:`VERILATOR_ARGS`, and without ``--hierarchical``, whose separately Verilated blocks
+    report every point of theirs on one line of the parent's file with meaningless counts
+    (seen with Verilator 5.48 on the vector unit's lanes). The whole design is Verilated as one:
+    slower to build where the normal build has hierarchical blocks."""
+    return [a for a in args if a != "--hierarchical"] + VERILATOR_ARGS
 
 
 def requested():

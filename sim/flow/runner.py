@@ -12,7 +12,7 @@
   Icarus) and prints its path;
 * ``D1CORE_COVERAGE=DIR`` in the environment (:mod:`sim.flow.coverage`) makes Verilator runs
   measure line and toggle coverage: the design's Verilog with Amaranth's source attributes,
-  built with :data:`sim.flow.coverage.VERILATOR_ARGS` in a build directory of its own (``-cov``),
+  built with :func:`sim.flow.coverage.verilator_args` in a build directory of its own (``-cov``),
   each run's counts written to a file of its own in ``DIR``. Icarus runs are unaffected;
 * a failing cocotb test raises :class:`SimulationFailed` with the failing test names.
 
@@ -206,7 +206,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     build_args = []
     if sim == "verilator":
         toolchain.verilator_pch_workaround()
-        build_args = [*VERILATOR_ARGS, *coverage.VERILATOR_ARGS] if cov_dir else VERILATOR_ARGS
+        build_args = coverage.verilator_args(VERILATOR_ARGS) if cov_dir else VERILATOR_ARGS
         sources = [_public_ports(build_dir, top), *sources]  # cocotb: the last is the top
     r = cocotb_runner.get_runner(sim)
     t0 = time.monotonic()
