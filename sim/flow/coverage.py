@@ -27,8 +27,9 @@ How a point finds its Amaranth line (:class:`VerilogSource`)
     line), followed through plain copies (``assign a = b;``);
   * a line point on an ``if (x)`` of an ``always`` block: the driver of ``x`` as above (the
     condition: the line of Amaranth's ``m.If``/``m.Elif``);
-  * another point inside an ``always`` block: the declaration of the first signal the block
-    assigns (the signal whose ``m.d.comb``/``m.d.sync`` statements the block holds);
+  * another point inside an ``always`` block: the block's own attribute where it has one (a
+    flip-flop's: the line of its ``m.d.sync`` statement), else the declaration of the first
+    signal the block assigns (the signal whose ``m.d.comb`` statements the block holds);
   * otherwise: an attribute on the point's own line, else the nearest one above it in its module.
 
   Points on the flow's own lines (:func:`sim.flow.build.simulation_verilog`'s time-0 register,
@@ -225,6 +226,7 @@ class VerilogSource:
         self._own = [None] * (n + 2)      # line -> the first src on the line
         self._block = [None] * (n + 2)    # line -> first line of its always block
         self._targets = {}                # first line of an always block -> its first target
+        self._block_src = {}              # first line of an always block -> its own attribute
         self.modules = {}
         pending, nearest, module, block = None, None, None, None
         for i, line in enumerate(self.lines, 1):
@@ -245,6 +247,8 @@ class VerilogSource:
             # closing "  end".
             if line.startswith(("  always", "  initial")):
                 block = i
+                if pending is not None:  # a flip-flop's block: the cell's own attribute
+                    self._block_src[i] = pending
             elif block is not None and not (line.startswith("    ") or line == "  end"):
                 block = None
             self._block[i] = block
@@ -307,6 +311,8 @@ class VerilogSource:
                 if cond is not None:
                     driver = module.driver.get(_name(cond.group(1)))
                     src = self._signal_src(module, _name(cond.group(1))) if driver else None
+                if src is None:
+                    src = self._block_src.get(block)
                 if src is None and block in self._targets:
                     src = self._signal_src(module, self._targets[block])
         if src is None:

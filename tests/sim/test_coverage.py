@@ -188,6 +188,24 @@ def test_a_line_without_a_rule_takes_the_nearest_attribute_above():
     assert source.locate(coverage.Point(FILE, 35, "line", "block", 1)) is None
 
 
+def test_a_flip_flops_block_takes_its_own_attribute():
+    text = "\n".join([
+        'module m(clk, d);',                                 # 1
+        '  input clk;',                                      # 2
+        f'  (* src = "{SRC}:7" *)',                          # 3
+        '  reg q;',                                          # 4
+        f'  (* src = "{SRC}:9" *)',                          # 5
+        '  always @(posedge clk)',                           # 6
+        '    q <= d;',                                       # 7
+        '  always @(posedge clk)',                           # 8
+        '    q <= d;',                                       # 9
+        'endmodule'])
+    source = coverage.VerilogSource(text)
+    assert source.locate(coverage.Point(FILE, 6, "line", "block", 1)) == ("hw/x.py", 9)
+    # Without an attribute of its own: the declaration of what it assigns.
+    assert source.locate(coverage.Point(FILE, 8, "line", "block", 1)) == ("hw/x.py", 7)
+
+
 def test_summary_markdown_and_lcov_of_a_block(tmp_path):
     cov = _block()
     figures = coverage.summary(cov)
