@@ -411,10 +411,12 @@ def _ranges(lines):
     return ", ".join(out)
 
 
-def write_info(coverage, path, *, test):
+def write_info(coverage, path, *, test, number=0):
     """Write a block's ``coverage`` (:func:`block_coverage`) as an lcov tracefile at ``path``
     (test name ``test``): per Amaranth file (absolute path), a ``DA`` record per line with line
-    points and a ``BRDA`` record per toggle point (block 0, branch numbered in order)."""
+    points and a ``BRDA`` record per toggle point (lcov's block ``number``, branches numbered in
+    order). Tracefiles of several blocks merge (genhtml adds up the records of one file): each
+    block's own ``number`` keeps their toggle points apart."""
     by_file = defaultdict(list)
     for (file, line), c in coverage.items():
         by_file[file].append((line, c))
@@ -425,7 +427,7 @@ def write_info(coverage, path, *, test):
         branches = hit_branches = lines = hit_lines = 0
         for line, c in entries:
             for k, (_, _, count) in enumerate(c.toggles):
-                out.append(f"BRDA:{line},0,{k},{count}")
+                out.append(f"BRDA:{line},{number},{k},{count}")
                 branches += 1
                 hit_branches += count > 0
         out += [f"BRF:{branches}", f"BRH:{hit_branches}"]
@@ -616,7 +618,7 @@ def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
         module, selection = known[name]
         cov = block_coverage(points, module)
         figures[name] = summary(cov)
-        write_info(cov, OUT / f"{name}.info", test=name)
+        write_info(cov, OUT / f"{name}.info", test=name, number=list(known).index(name))
         body = markdown(figures[name], module=module, tests=selection.text())
         f = figures[name]
         say(f"{name}: line {_fmt(f['lines_hit'], f['lines'])}, toggle "

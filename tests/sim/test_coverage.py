@@ -229,6 +229,8 @@ def test_summary_markdown_and_lcov_of_a_block(tmp_path):
                           "BRDA:11,0,0,2\nBRDA:11,0,1,0\nBRDA:20,0,0,1\nBRDA:20,0,1,0\n"
                           "BRDA:41,0,0,1\nBRF:5\nBRH:3\nDA:12,5\nDA:20,3\nLF:2\nLH:2\n")
     assert records[2] == ""
+    coverage.write_info(cov, info, test="blk.top", number=3)
+    assert "BRDA:11,3,0,2\nBRDA:11,3,1,0\n" in info.read_text()
 
 
 def test_ranges_of_uncovered_lines():
