@@ -8,10 +8,10 @@ TX      ?=
 BLOCKS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sim test check lint synth bench clean
+.PHONY: help setup sim test check lint synth bench coverage clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml sim/setup_env.sh
 	sh sim/setup_env.sh $(VENV)
@@ -40,6 +40,9 @@ synth: $(STAMP) ## synthesize every block with Yosys; writes docs/results.md and
 
 bench: $(STAMP) ## measure simulation speed and block throughput; writes docs/results.md
 	$(D1CORE) bench
+
+coverage: $(STAMP) ## line and toggle coverage of the blocks' tests; writes docs/coverage.md
+	$(D1CORE) coverage $(BLOCKS)
 
 clean: ## remove build products (keeps .venv; `rm -rf .venv` for a full reset)
 	rm -rf build .pytest_cache

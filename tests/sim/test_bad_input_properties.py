@@ -43,6 +43,7 @@ WORK_FUNCTIONS = (
     "sim.flow.lint.run", "sim.commands.bench.run", "sim.bench.noc.run_cocotb",
     "sim.bench.noc._design", "sim.bench.noc.draw", "sim.commands.noc_prove.prove",
     "sim.commands.noc_prove.Router", "sim.commands.fuzz.fuzz", "sim.flow.mutate.run",
+    "sim.flow.coverage.run",
 )
 
 
@@ -96,6 +97,7 @@ COMMANDS = {
     "run": ["--threads", "--sim", "--trace", "--max-cycles"],
     "fuzz": ["--seconds", "--seed", "--core", "--sim", "--kind", "--commands", "--write"],
     "mutate": ["--count", "--seed", "--sim", "--jobs", "--write"],
+    "coverage": ["--jobs", "--report-only", "--no-write"],
 }
 
 _values = st.one_of(
