@@ -28,7 +28,7 @@ test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist
 	$(PYTEST) $(if $(strip $(TX)),$(addprefix --tx ,$(TX)),-n $(JOBS)) --dist loadgroup \
 		--no-loadscope-reorder --durations=30
 
-check: $(STAMP) ## the fast tier (tests/check.py): every block on both simulators, in 5 minutes
+check: $(STAMP) ## the fast tier (tests/check.py): every block on both simulators (budget 5 min)
 	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=15 -m check
 
 lint: $(STAMP) ## Verilator --lint-only on every generated top, ruff on the Python

@@ -41,8 +41,10 @@ def test_passing_run(sim, capsys):
     n = int(m.group(1))
     programs, instructions, sim_rate, sim_s, rate, total_s, mismatches = _figures(out)
     assert (programs, instructions, mismatches) == (1, n, 0) and n > 100
-    assert sim_rate == pytest.approx(n / sim_s, rel=0.1) and total_s >= sim_s
-    assert rate == pytest.approx(n / total_s, rel=0.1)
+    # The rates are printed as whole numbers and the seconds to a tenth: when the run pays the
+    # core's build, the overall rate is about 1 and its rounding alone is up to half of it.
+    assert abs(sim_rate - n / sim_s) <= 0.5 + 0.1 * n / sim_s and total_s >= sim_s
+    assert abs(rate - n / total_s) <= 0.5 + 0.1 * n / total_s
 
 
 @pytest.mark.parametrize("sim", core_cases("SMALL", [("verilator",)]))
