@@ -109,8 +109,8 @@ def add_parser(sub):
                    help="mutants to sample (default 200)")
     q.add_argument("--seed", type=seed_arg, default=1, help="Yosys's sampling seed (default 1)")
     q.add_argument("--sim", choices=toolchain.SIMULATORS, default=None,
-                   help="simulator (default icarus, no C++ build per mutant, where the block "
-                   "has tests on it; else verilator)")
+                   help="simulator (default verilator, where the block has tests on it: one "
+                   "build serves every mutant, and its tests run the full sizes; else icarus)")
     q.add_argument("--jobs", type=count(1, MAX_JOBS), default=1,
                    help=f"mutants run at once, 1..{MAX_JOBS} (default 1)")
     q.add_argument("--only", type=_ids, default=None, metavar="ID,...",

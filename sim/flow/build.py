@@ -27,7 +27,8 @@ from hw.common import shared
 from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
-           "shared_design", "hier_blocks", "part_modules", "MUTANT_ENV", "Mutant", "mutant",
+           "shared_design", "hier_blocks", "part_modules", "MUTANT_ENV", "MUTSEL_ENV", "SELECT",
+           "used_mark", "mutant_plusargs", "Mutant", "mutant",
            "read_mutant", "module_digest", "module_names", "substitute_module",
            "source_attributes"]
 
@@ -231,8 +232,38 @@ class Mutant:
     original: str
 
     def mark_used(self):
-        """Record, beside the mutant's file (``NAME.v.used``), that a simulation took it."""
-        self.path.with_name(self.path.name + ".used").touch()
+        """Record, beside the mutant's file, that a simulation took it (:func:`used_mark`, with
+        the selection :data:`MUTSEL_ENV` names)."""
+        used_mark(self.path, os.environ.get(MUTSEL_ENV) or None).touch()
+
+
+#: With a selectable mutant (``d1core mutate``'s: every mutation of a sample in one module,
+#: mutation K active while the module's :data:`SELECT` input equals K, 0 none), the number of
+#: the mutation to simulate; the simulator reads it from the plusarg ``+d1core_mutsel=K``
+#: (:func:`mutant_plusargs`), so that one build serves the whole sample.
+MUTSEL_ENV = "D1CORE_MUTSEL"
+
+#: The selectable mutant's control: a variable of the module, set from the plusarg of its name.
+SELECT = "d1core_mutsel"
+
+
+def used_mark(path, select=None):
+    """The file that records that a simulation took the mutant ``path`` (``NAME.v.used``), with
+    the mutation ``select`` of a selectable mutant (``NAME.v.used-K``)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.used" + ("" if select is None else f"-{select}"))
+
+
+def mutant_plusargs():
+    """The simulator's plusargs for the mutant the environment names: ``+d1core_mutsel=K`` when
+    :data:`MUTSEL_ENV` is set beside :data:`MUTANT_ENV`, else none. ``RuntimeError`` for a
+    selection that is not a number."""
+    value = os.environ.get(MUTSEL_ENV, "")
+    if not value or mutant() is None:
+        return []
+    if not value.isdigit():
+        raise RuntimeError(f"{MUTSEL_ENV}={value}: the selection must be a number")
+    return [f"+{SELECT}={int(value)}"]
 
 
 def mutant():

@@ -14,22 +14,26 @@ How a mutant is made
   -seed S`` samples N single-point mutations of that netlist, evenly over its cells and wires:
   a cell's input or output bit inverted (``inv``), tied to 0 or 1 (``const0``, ``const1``), or
   XORed with another bit of the same port (``cnot0``, ``cnot1``). The list depends only on the
-  netlist and the seed. Each mutation is applied (``mutate -mode ...``) to a fresh copy of the
-  netlist and the top module written out alone (``write_verilog``), with the block's module name
-  and ports, after a line with the digest of the module it replaces: mutant ``K`` is
-  ``build/mutate/BLOCK/STEM-seedS/mutants/K.v`` (STEM: the mutated design's). So is the netlist
-  without any mutation (``base.v``), to check that the flattening and the round trip through
-  Yosys keep the tests passing.
+  netlist and the seed. All the mutations of the list are applied to one copy of the netlist,
+  each behind a control (``mutate ... -ctrl``): mutation ``K`` is active while the module's
+  variable ``d1core_mutsel`` equals ``K``, none while it is 0, and the variable is set at time
+  0 from the simulator's plusarg ``+d1core_mutsel=K`` (:func:`write_selectable`). The top module
+  is written out alone (``write_verilog``), with the block's module name and ports, after a line
+  with the digest of the module it replaces: ``build/mutate/BLOCK/STEM-seedS/mutants/
+  select-nN.v`` (STEM: the mutated design's). One simulator build serves the whole sample.
 
 How a mutant replaces the block
   The block's tests are run by pytest in a subprocess with ``D1CORE_MUTANT`` (the flow's hook,
-  :data:`sim.flow.build.MUTANT_ENV`) set to the mutant's file: every design whose Verilog
-  contains the block's module (the block alone, or a larger design that instantiates it, for
-  example the mesh around a router; the same name and the same text, not a design of that name
-  with other parameters) is simulated with the mutant in its place, in a build directory of its
-  own (``Design.sim_stem``). The hook records that a simulation took the
-  mutant (``K.v.used``): a mutant that survives without being simulated is an error of the test
-  selection, never a survivor.
+  :data:`sim.flow.build.MUTANT_ENV`) set to the selectable module's file and ``D1CORE_MUTSEL``
+  (:data:`sim.flow.build.MUTSEL_ENV`) to the mutation's number, which the flow passes to the
+  simulator as the plusarg: every design whose Verilog contains the block's module (the block
+  alone, or a larger design that instantiates it, for example the mesh around a router; the
+  same name and the same text, not a design of that name with other parameters) is simulated
+  with the mutant in its place, in a build directory of its own (``Design.sim_stem``). The
+  hook records that a simulation took the mutation (``select-nN.v.used-K``): a mutant that
+  survives without being simulated is an error of the test selection, never a survivor. The
+  *base* run (selection 0, every mutation off) must pass first: it checks that the flattening,
+  the round trip through Yosys and the controls keep the tests passing, and it pays the build.
 
 Killed, survived, equivalent
   Each block has a fixed selection of its RTL tests (:data:`TARGETS`: pytest node ids, fastest
@@ -45,18 +49,21 @@ Killed, survived, equivalent
   of the converted Verilog) for the judgement of the rest.
 
 Where the time goes
-  Each mutant is one pytest run: its simulator build (seconds on Icarus, tens of seconds on
-  Verilator) and the tests until the first failure; survivors run the whole selection. Several
-  mutants run at once with ``jobs``; the base run comes first and sets the timeout
-  (:func:`timeout_for`). What a mutant's simulation leaves under ``build/`` (its Verilog, its
-  simulator build, its run directories) is removed after its verdict; the pytest log of each
-  stays in ``logs-SIM/K.log`` beside the mutants.
+  The base run builds the simulator once (tens of seconds to minutes on Verilator, seconds on
+  Icarus); after it, each mutant is one pytest run of the built model: the tests until the first
+  failure (a few seconds for most), the whole selection for a survivor. Several mutants run at
+  once with ``jobs``; the base run sets the timeout (:func:`timeout_for`). The survivors' proofs
+  come after the runs, from one file per survivor written without controls
+  (:func:`write_mutants`). The run directories are removed at the end; the build stays, so a
+  later ``only`` run of the same list reuses it; the pytest log of each mutant stays in
+  ``logs-SIM/K.log`` beside the mutants.
 """
 
 import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -69,16 +76,20 @@ from pathlib import Path
 from . import toolchain
 from .build import (
     MUTANT_ENV,
+    MUTSEL_ENV,
+    SELECT,
     Design,
     atomic_write,
     module_digest,
     part_modules,
     read_mutant,
     shared_design,
+    used_mark,
 )
 
 __all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
-           "write_mutants", "run_mutant", "prove_equivalent", "run", "timeout_for", "summary",
+           "write_mutants", "write_selectable", "run_mutant", "prove_equivalent", "run",
+           "timeout_for", "summary",
            "MutationError", "UnknownMutant", "PROOF_SECONDS"]
 
 
@@ -113,8 +124,9 @@ class Target:
 
     @property
     def default_sim(self):
-        """Icarus where the block has tests there (no C++ build per mutant), else the other."""
-        return "icarus" if "icarus" in self.tests else next(iter(self.tests))
+        """Verilator where the block has tests there (one build serves every mutant of a sample,
+        and a run is faster than Icarus's), else the other."""
+        return "verilator" if "verilator" in self.tests else next(iter(self.tests))
 
     def design_on(self, sim):
         """The :class:`~sim.flow.build.Design` whose top module is mutated on ``sim``."""
@@ -293,10 +305,17 @@ def list_mutations(design, *, count, seed, workdir):
     return [Mutation(i, line) for i, line in enumerate((x for x in lines if x), start=1)]
 
 
+def _mark(design, path):
+    """Put the hook's first line on the mutant file ``path``: the digest of the module it
+    replaces (that name, and these parameters)."""
+    head = f"// d1core mutant of {module_digest(design.verilog().read_text(), design.name)}\n"
+    path.write_text(head + path.read_text())
+
+
 def write_mutants(design, mutations, *, workdir):
     """Write, in one Yosys run, ``workdir/mutants/base.v`` (the flattened module unmutated) and
-    ``workdir/mutants/K.v`` for each mutation ``K``: the module ``design.name`` alone. Returns
-    ``{0: base path, K: path}``."""
+    ``workdir/mutants/K.v`` for each mutation ``K``: the module ``design.name`` alone (the
+    equivalence proofs' inputs). Returns ``{0: base path, K: path}``."""
     workdir = _workdir(design, workdir)
     out = workdir / "mutants"
     out.mkdir(exist_ok=True)
@@ -308,11 +327,46 @@ def write_mutants(design, mutations, *, workdir):
     toolchain.run_yosys("\n".join(lines) + "\n", cwd=workdir, log=workdir / "write.log")
     paths = {0: out / "base.v"}
     paths.update({m.index: out / f"{m.index}.v" for m in mutations})
-    # The hook's mark: the module these replace (that name, and these parameters).
-    head = f"// d1core mutant of {module_digest(design.verilog().read_text(), design.name)}\n"
     for path in paths.values():
-        path.write_text(head + path.read_text())
+        _mark(design, path)
     return paths
+
+
+def write_selectable(design, mutations, *, workdir):
+    """Write ``workdir/mutants/select-nN.v`` (N mutations): the module ``design.name`` with every
+    mutation of ``mutations`` in it, each behind Yosys's control (``mutate ... -ctrl``): mutation
+    ``K`` is active while the variable :data:`~sim.flow.build.SELECT` equals ``K``, none while it
+    is 0. The variable is no port (the module keeps its ports, so it takes the block's place
+    unchanged) but is set at time 0 from the simulator's plusarg ``+d1core_mutsel=K``
+    (:data:`~sim.flow.build.MUTSEL_ENV`): a sample of hundreds of mutants is one simulator
+    build, each mutant a run of it. Returns the path."""
+    workdir = _workdir(design, workdir)
+    (workdir / "mutants").mkdir(exist_ok=True)
+    width = max(len(mutations), max((m.index for m in mutations), default=0)).bit_length() or 1
+    name = f"mutants/select-n{len(mutations)}.v"
+    lines = [_head(design)]
+    lines += [f"{m.command} -ctrl {SELECT} {width} {m.index}" for m in mutations]
+    lines += [f"select {design.name}", f"write_verilog -noattr -selected {name}"]
+    toolchain.run_yosys("\n".join(lines) + "\n", cwd=workdir, log=workdir / "select.log")
+    path = workdir / name
+    path.write_text(_select_by_plusarg(path.read_text(), width))
+    _mark(design, path)
+    return path
+
+
+def _select_by_plusarg(text, width):
+    """The Verilog ``text`` of a module with the input port :data:`~sim.flow.build.SELECT` made a
+    variable of the module, set from the plusarg of its name (0 without it)."""
+    vector = f"[{width - 1}:0] " if width > 1 else ""
+    header = re.compile(rf"^(module [^\n]*), {SELECT}\);$", re.M)
+    decls = [f"input {vector}{SELECT};", f"wire {vector}{SELECT};"]
+    if len(header.findall(text)) != 1 or any(text.count(f"  {d}\n") != 1 for d in decls):
+        raise MutationError(f"Yosys's Verilog has no port {SELECT} of the expected form")
+    text = header.sub(r"\1);", text)
+    text = text.replace(f"  {decls[1]}\n", "")
+    return text.replace(f"  {decls[0]}\n", (
+        f"  reg {vector}{SELECT};\n"
+        f"  initial if (!$value$plusargs(\"{SELECT}=%d\", {SELECT})) {SELECT} = 0;\n"))
 
 
 #: The longest a proof of equivalence may take (seconds); a proof not done in time is "not
@@ -362,16 +416,22 @@ def _failed_test(output, tests):
     return next((t for t in tests if t in failed), None)
 
 
-def run_mutant(path, tests, *, timeout, log, running=None):
-    """Run pytest on ``tests`` with the mutant ``path`` in place (``None``: the design as it is);
+def run_mutant(path, tests, *, select=None, timeout, log, running=None):
+    """Run pytest on ``tests`` with the mutant ``path`` in place (``None``: the design as it is),
+    mutation ``select`` of a selectable one (:func:`write_selectable`; 0: none of them);
     returns ``(failed test or "timeout" or None, seconds)``. Raises :class:`MutationError` if
     pytest could not run the tests at all, or if they passed without simulating the mutant.
     ``running``: a set that holds the pytest process while it runs (for :func:`_stop`)."""
     env = dict(os.environ)
     env.pop(MUTANT_ENV, None)
+    env.pop(MUTSEL_ENV, None)
+    used = None
     if path is not None:
         env[MUTANT_ENV] = str(path)
-        Path(f"{path}.used").unlink(missing_ok=True)
+        if select is not None:
+            env[MUTSEL_ENV] = str(select)
+        used = used_mark(path, select)
+        used.unlink(missing_ok=True)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(toolchain.ROOT),
                                                       env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider",
@@ -397,7 +457,7 @@ def run_mutant(path, tests, *, timeout, log, running=None):
     seconds = time.monotonic() - start
     output = Path(log).read_text(errors="replace")
     if code == 0:
-        if path is not None and not Path(f"{path}.used").exists():
+        if used is not None and not used.exists():
             raise MutationError(f"the tests passed without simulating the mutant {path}: none "
                                 f"of their designs has its module (log: {log})")
         return None, seconds
@@ -408,11 +468,11 @@ def run_mutant(path, tests, *, timeout, log, running=None):
     return failed, seconds
 
 
-def _clean(path):
-    """Remove what simulating the mutant ``path`` left under build/ (its Verilog, simulator
-    builds and run directories: a Verilator build per mutant would fill the disk)."""
+def _clean(path, subs=("rtl", "sim", "runs")):
+    """Remove what simulating the mutant ``path`` left under build/ (``subs``: its Verilog,
+    simulator builds and run directories)."""
     digest = read_mutant(path).digest
-    for sub in ("rtl", "sim", "runs"):
+    for sub in subs:
         for left in (toolchain.BUILD / sub).glob(f"*-mutant-{digest}*"):
             if left.is_dir():
                 shutil.rmtree(left, ignore_errors=True)
@@ -470,51 +530,59 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
         if bad:
             raise UnknownMutant(f"mutant {bad[0]} is not in the list of {len(mutations)} "
                                 f"(--count {count})")
-        mutations = [m for m in mutations if m.index in set(only)]
-    paths = write_mutants(design, mutations, workdir=workdir)
+    chosen = mutations if only is None else [m for m in mutations if m.index in set(only)]
+    # Every mutation of the list, even with only: a later run of other ids reuses the build.
+    path = write_selectable(design, mutations, workdir=workdir)
     logs = workdir / f"logs-{sim}"
     logs.mkdir(exist_ok=True)
 
-    failed, base_seconds = run_mutant(paths[0], tests, timeout=None, log=logs / "base.log")
+    failed, base_seconds = run_mutant(path, tests, select=0, timeout=None,
+                                      log=logs / "base.log")
     if failed is not None:
         raise MutationError(f"the unmutated netlist of {block} fails its tests ({failed}); "
                             f"see {logs / 'base.log'}")
     timeout = timeout_for(base_seconds)
-    say(f"base (no mutation) passes {len(tests)} tests in {base_seconds:.1f} s; timeout per "
-        f"mutant {timeout:.0f} s")
+    say(f"base (no mutation; the simulator build included) passes {len(tests)} tests in "
+        f"{base_seconds:.1f} s; timeout per mutant {timeout:.0f} s")
 
     running = set()
 
     def one(m):
-        killed_by, seconds = run_mutant(paths[m.index], tests, timeout=timeout,
+        killed_by, seconds = run_mutant(path, tests, select=m.index, timeout=timeout,
                                         log=logs / f"{m.index}.log", running=running)
-        _clean(paths[m.index])
-        equivalent = killed_by is None and prove_equivalent(design, paths[0], paths[m.index],
-                                                            workdir=workdir)
         result = MutantResult(m, "survived" if killed_by is None else "killed", killed_by,
-                              seconds, equivalent)
+                              seconds)
         say(f"  {m.index:>4}/{count}  {result.status:<8} {seconds:6.1f} s  "
-            f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else "")
-            + ("  (proved equivalent)" if equivalent else ""))
+            f"{m.describe()}" + (f"  <- {killed_by}" if killed_by else ""))
         return result
 
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        results = list(pool.map(one, mutations))
+        results = list(pool.map(one, chosen))
     except BaseException:  # an interrupt or an error: stop every run still going
         pool.shutdown(wait=False, cancel_futures=True)
         _stop(running)
         raise
     pool.shutdown()
-    _clean(paths[0])
+    _clean(path, ("runs",))
+    survivors = [r for r in results if r.status == "survived"]
+    if survivors:
+        say(f"proving the {len(survivors)} survivor(s) equivalent to the block, or not (Yosys's "
+            f"SAT solver, at most {PROOF_SECONDS} s each)")
+        paths = write_mutants(design, [r.mutation for r in survivors], workdir=workdir)
+        for r in survivors:
+            r.equivalent = prove_equivalent(design, paths[0], paths[r.mutation.index],
+                                            workdir=workdir)
+            say(f"  {r.mutation.index:>4}/{count}  "
+                f"{'proved equivalent' if r.equivalent else 'not proved equivalent'}")
     s = summary(results)
     report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
               "count": count, "only": None if only is None else sorted(set(only)), "sim": sim,
               "tests": tests, "base_seconds": round(base_seconds, 2),
               "timeout": round(timeout, 1), **s, "results": [r.as_dict() for r in results]}
-    ids = "_".join(str(m.index) for m in mutations)
+    ids = "_".join(str(m.index) for m in chosen)
     if len(ids) > 60:  # a file name of bounded length
-        ids = f"{len(mutations)}-{hashlib.sha256(ids.encode()).hexdigest()[:8]}"
+        ids = f"{len(chosen)}-{hashlib.sha256(ids.encode()).hexdigest()[:8]}"
     subset = "" if only is None else f"-only{ids}"
     path = toolchain.BUILD / "mutate" / block / f"report-seed{seed}-n{count}{subset}-{sim}.json"
     atomic_write(path, json.dumps(report, indent=1) + "\n")

@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 
 from sim.flow import coverage, toolchain
-from sim.flow.build import atomic_write, locked, source_attributes
+from sim.flow.build import atomic_write, locked, mutant_plusargs, source_attributes
 
 __all__ = ["run_cocotb", "tb_args", "report_progress", "PROGRESS_PREFIX", "SimulationFailed",
            "waves_requested"]
@@ -225,6 +225,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
             plusargs.append(f"+dumpfile_path={waves_file}")
         else:
             waves_file = test_dir / "dump.vcd"
+    plusargs += mutant_plusargs()  # a selectable mutant's mutation (sim.flow.mutate)
     if cov_dir:
         plusargs.append(f"+verilator+coverage+file+{coverage.run_file(cov_dir, stem)}")
     extra_env = {TB_ARGS_ENV: json.dumps(args or {})}

@@ -9,6 +9,7 @@ simulated the mutant is an error, not a survivor; a run past its timeout is kill
 simulations it started; every block's test selection names tests that exist; the command
 refuses bad options with exit status 2."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,12 +24,14 @@ from sim.flow.blocks import blocks
 from sim.flow.build import (
     _HIER_BLOCK,
     MUTANT_ENV,
+    MUTSEL_ENV,
     Design,
     _modules,
     module_digest,
     module_names,
     read_mutant,
     substitute_module,
+    used_mark,
 )
 from sim.flow.runner import SimulationFailed, run_cocotb
 from tests.sim.designs import PlusOne
@@ -117,6 +120,45 @@ def test_hook_replaces_the_module(workdir, monkeypatch):
                   Design.of("plus_one", PlusOne, width=16, defect=None)):
         assert other.sim_stem == other.stem
         assert other.simulation_verilog() == other.verilog().with_suffix(".sim.v")
+
+
+def test_selectable_mutant_is_one_build(workdir, monkeypatch):
+    """A selectable mutant (every mutation of the list in one module, chosen at run time by the
+    plusarg the flow passes for ``D1CORE_MUTSEL``): selection 0 is the block (it passes), the
+    inverted sum bit's number fails, another harmless-or-not number runs too, and all of them
+    use one simulator build; each run marks the selection it simulated."""
+    mutations = mutate.list_mutations(DESIGN, count=12, seed=3, workdir=workdir)
+    bad = _inverted_data_bit(mutations)
+    path = mutate.write_selectable(DESIGN, mutations, workdir=workdir)
+    text = path.read_text()
+    assert module_names(text) == ["plus_one"] and "d1core_mutsel" not in text.split(";")[0]
+    assert "$value$plusargs(\"d1core_mutsel=%d\", d1core_mutsel)" in text
+    monkeypatch.setenv(MUTANT_ENV, str(path))
+    for select, passes in ((0, True), (bad.index, False)):
+        monkeypatch.setenv(MUTSEL_ENV, str(select))
+        with contextlib.nullcontext() if passes else pytest.raises(SimulationFailed,
+                                                                     match="harness_roundtrip"):
+            run_cocotb(DESIGN, "tests.sim.tb_harness", "icarus", harness=stream_harness,
+                       quiet=True, testcase="harness_roundtrip", args=ARGS)
+        assert used_mark(path, str(select)).exists()
+    digest = read_mutant(path).digest
+    assert len(list((toolchain.BUILD / "sim").glob(f"*-mutant-{digest}*"))) == 1
+    assert not used_mark(path).exists()
+    mutate._clean(path)
+    assert not list(toolchain.BUILD.glob(f"*/*-mutant-{digest}*"))
+    # run_mutant's selection: the base passes, the inverted bit is killed by the test.
+    monkeypatch.delenv(MUTANT_ENV)
+    monkeypatch.delenv(MUTSEL_ENV)
+    assert mutate.run_mutant(path, [HARNESS_TEST], select=0, timeout=300,
+                             log=workdir / "s0.log")[0] is None
+    assert mutate.run_mutant(path, [HARNESS_TEST], select=bad.index, timeout=300,
+                             log=workdir / "sbad.log")[0] == HARNESS_TEST
+    mutate._clean(path)
+
+
+def test_selectable_port_rewrite_refuses_another_form():
+    with pytest.raises(mutate.MutationError, match="no port d1core_mutsel of the expected form"):
+        mutate._select_by_plusarg("module m(a);\n  input a;\nendmodule\n", 3)
 
 
 def test_a_bench_builds_a_mutant_of_its_core_apart(workdir, monkeypatch):
