@@ -16,6 +16,10 @@ What the harness guarantees and checks
   * The input side obeys the stream rules. The output side is checked: once the design asserts
     ``valid`` without ``ready``, it must keep ``valid`` and the payload until the transfer;
     every violation increments ``proto_errors``.
+  * The source records each word's offer and accept cycles (``acc.hex``), the sink each
+    response's cycle beside it (``resp.hex``): with ``pipeline``, :meth:`StreamHarness.run`
+    checks them against :func:`harness_model`, the cycle model of the source and sink, with the
+    design's contract (:class:`StallingPipeline`) between them.
   * A design that stops producing output ends the run in the ``timeout``-th cycle in a row
     without an output transfer, with ``timed_out`` set: a hang becomes a failure, never a stuck
     simulation.
@@ -24,6 +28,7 @@ Every other port of the design (configuration, status) is brought out of the har
 under its own name, for the testbench to drive or read.
 """
 
+import itertools
 import os
 from pathlib import Path
 
@@ -39,10 +44,12 @@ __all__ = ["LIBRARY", "check_pauses", "verilog_string", "harness_sources", "port
            "RUN_PORTS", "top_head", "RUN_CONTROL", "RUN", "source_instance", "sink_instance",
            "harness_verilog", "stream_harness", "reset_top", "run_top",
            "StreamHarness", "HarnessError",
-           "read_records", "write_words", "read_words", "STIM_FILE", "RESP_FILE"]
+           "read_records", "write_words", "read_words", "STIM_FILE", "RESP_FILE", "ACC_FILE",
+           "StallingPipeline", "harness_model", "check_cycles"]
 
 STIM_FILE = "stim.hex"
 RESP_FILE = "resp.hex"
+ACC_FILE = "acc.hex"
 
 #: The checked-in Verilog harness library (``verif/hdl``), in dependency order: every generated
 #: harness top instantiates these, and every simulation of one compiles them.
@@ -180,9 +187,11 @@ def harness_verilog(top, ports, *, stream_in="i", stream_out="o", name=None):
         *(p for p in ports if p.name in stream_ports), *other))
     si, so = stream_in, stream_out
     # Two pause generators from one seed: the source's idles, the sink's backpressure.
-    source = source_instance("source", si, iw, params=f".W({iw}), .TIMING(0)",
-                             stimulus=STIM_FILE, seed="rand_seed", limit="count")
-    sink = sink_instance("sink", so, ow, params=f".W({ow}), .STAMP(0)", responses=RESP_FILE,
+    # Every accept and every response is recorded with its cycle, for the cycle contract.
+    source = source_instance("source", si, iw, params=f".W({iw}), .TIMING(0), .RECORD(1)",
+                             stimulus=STIM_FILE, accepts=ACC_FILE, seed="rand_seed",
+                             limit="count")
+    sink = sink_instance("sink", so, ow, params=f".W({ow}), .STAMP(1)", responses=RESP_FILE,
                          seed="rand_seed ^ 32'h9E3779B9")
     return f"""{top_head("verif/harness.py", top, name, head)}{source}{sink}
     assign n_in = source_sent;
@@ -249,19 +258,23 @@ class StreamHarness:
         await reset_top(self.dut, start=0, count=0, idle=0, stall=0, rand_seed=0,
                         timeout=10_000, **config)
 
-    async def run(self, words, *, idle=0, stall=0, seed=1, timeout=10_000, out_width=None):
+    async def run(self, words, *, idle=0, stall=0, seed=1, timeout=10_000, out_width=None,
+                  pipeline=None):
         """Send ``words`` (ints) through the design; return the output words as a list of ints.
 
         ``idle`` and ``stall`` are probabilities in 256ths of an idle input cycle and of a cycle
         without output ready. Raises :class:`HarnessError` on a hang, a stream-rule violation or
-        a count mismatch.
+        a count mismatch, and, with ``pipeline`` (a :class:`StallingPipeline`'s ``latency``),
+        when a word was accepted or came out in another cycle than the contract says
+        (:func:`check_cycles`).
         """
         check_pauses(idle, stall)
         d = self.dut
         words = np.asarray(words)
         write_words(STIM_FILE, words)
-        if os.path.exists(RESP_FILE):
-            os.remove(RESP_FILE)
+        for path in (RESP_FILE, ACC_FILE):
+            if os.path.exists(path):
+                os.remove(path)
         await run_top(d, count=len(words), idle=idle, stall=stall, rand_seed=seed & 0xFFFFFFFF,
                       timeout=timeout)
         cycles = int(d.cycles.value)
@@ -272,10 +285,123 @@ class StreamHarness:
         if int(d.timed_out.value):
             raise HarnessError(f"design hung: {int(d.n_out.value)} of {len(words)} outputs, "
                                f"then {timeout} cycles without an output transfer")
-        out = read_words(RESP_FILE)
-        if len(out) != len(words):
-            raise HarnessError(f"{len(out)} outputs for {len(words)} inputs")
-        return out
+        records = read_records(RESP_FILE)
+        if len(records) != len(words):
+            raise HarnessError(f"{len(records)} outputs for {len(words)} inputs")
+        if pipeline is not None:
+            check_cycles(read_records(ACC_FILE), records, count=len(words), idle=idle,
+                         stall=stall, seed=seed & 0xFFFFFFFF, device=StallingPipeline(pipeline))
+        return [w for _, w in records]
+
+
+class StallingPipeline:
+    """The cycle contract of the FP units (``ConvertUnit``, ``FMAUnit``): ``latency`` registers
+    that advance together whenever the output is empty or taken, so ``i.ready`` is
+    ``~o.valid | o.ready`` and a word accepted in cycle t is valid at the output in cycle
+    t + ``latency`` when nothing stalls. A device of :func:`harness_model`."""
+
+    def __init__(self, latency):
+        self.latency = check_int("latency", latency, 1, 1 << 16)
+        self.slots = [None] * latency
+
+    def out_valid(self):
+        return self.slots[-1] is not None
+
+    def out_payload(self):
+        return self.slots[-1]
+
+    def in_ready(self, out_ready):
+        return not self.out_valid() or out_ready
+
+    def clock(self, took, payload, out_ready):
+        """The clock edge: ``took`` whether a word (``payload``) was accepted in the cycle."""
+        if self.in_ready(out_ready):
+            self.slots = [payload if took else None] + self.slots[:-1]
+
+
+def _pauses(seed, rate, advance):
+    """The pause bits of ``verif/hdl/tb_pause.v``, one per run cycle."""
+    from .fp.rng import initial_state, next_state
+
+    state = initial_state(seed)
+    if advance:
+        state = next_state(state)
+    while True:
+        yield (state >> 24) < rate
+        state = next_state(state)
+
+
+def harness_model(stimulus, *, count, idle, stall, seed, timing=0, advance=False, drop=False,
+                  device=None, limit=100_000):
+    """The cycles of the harness library's source and sink (``verif/hdl``, as their contract
+    states), joined directly or through ``device`` (for example a :class:`StallingPipeline`;
+    ``None``: the source's stream is the sink's): ``(accepts, responses, errors, cycles)`` with
+    the source's ``(offer, accept)`` records, the sink's ``(cycle, payload)`` records, the
+    hold-rule violations the sink counts (``drop``: the stream's ``valid`` hidden from the sink
+    every other cycle, a broken hold rule) and the cycles of the run, which ends when ``count``
+    words were accepted (no device) or delivered (a device), or at cycle ``limit``. ``stimulus``:
+    ``(when, payload)`` pairs (``timing`` 0: every one due at once; 1: ``when`` idle cycles
+    before it; 2: not before cycle ``when``)."""
+    idles, stalls = _pauses(seed, idle, advance), _pauses(seed ^ 0x9E3779B9, stall, advance)
+    words = iter(stimulus)
+    pending = next(words, None)
+    valid, ready, payload, offered, sent, held, last = False, False, 0, 0, 0, False, 0
+    accepts, responses, errors = [], [], 0
+    for now in itertools.count():
+        if device is None:
+            in_ready, out_valid, out_payload = ready, valid, payload
+        else:
+            in_ready, out_valid, out_payload = (device.in_ready(ready), device.out_valid(),
+                                                device.out_payload())
+        seen = out_valid and not (drop and now % 2)
+        fire = valid and in_ready
+        if held and (not seen or out_payload != last):
+            errors += 1
+        held, last = seen and not ready, out_payload
+        if fire:
+            accepts.append((offered, now))
+            sent += 1
+        if seen and ready:
+            responses.append((now, out_payload))
+        idle_now, stall_now = next(idles), next(stalls)
+        if device is not None:
+            device.clock(fire, payload, ready)
+        if not valid or in_ready:
+            if pending is not None and timing == 1 and pending[0]:
+                pending = (pending[0] - 1, pending[1])
+                valid = False
+            elif (pending is not None and (timing != 2 or pending[0] <= now) and sent < count
+                  and not idle_now):
+                valid, payload, offered = True, pending[1], now + 1
+                pending = next(words, None)
+            else:
+                valid = False
+        ready = not stall_now
+        done = sent >= count if device is None else len(responses) >= count
+        if done or now >= limit:
+            return accepts, responses, errors, now + 1
+
+
+def check_cycles(accepts, responses, *, count, idle, stall, seed, device):
+    """Raise :class:`HarnessError` unless the run's records (``accepts``: the source's
+    ``(offer, accept)`` cycles, ``responses``: the sink's ``(cycle, payload)``) are the cycles
+    :func:`harness_model` gives for ``device`` between the generated harness's source and sink:
+    every word offered, accepted and delivered in the cycle the device's contract says. The
+    payloads are the testbench's to check."""
+    exp_acc, exp_resp, _, _ = harness_model([(0, k) for k in range(count)], count=count,
+                                            idle=idle, stall=stall, seed=seed, device=device,
+                                            limit=1 << 40)
+    got_resp = [c for c, _ in responses]
+    for what, exp, got in (("accept", exp_acc, accepts),
+                           ("response", [c for c, _ in exp_resp], got_resp)):
+        if exp != got:
+            k = next((i for i, (a, b) in enumerate(zip(exp, got, strict=False)) if a != b),
+                     min(len(exp), len(got)))
+            raise HarnessError(
+                f"cycle contract ({type(device).__name__}, latency {device.latency}): "
+                f"{what} of word {k}: expected {exp[k] if k < len(exp) else 'none'}, "
+                f"the design's {got[k] if k < len(got) else 'none'} ({len(exp)} expected "
+                f"{what}s, {len(got)} recorded)")
 
 
 def write_words(path, words):

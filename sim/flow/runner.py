@@ -200,8 +200,13 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     test_dir.mkdir(parents=True, exist_ok=True)
 
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Each xdist worker is already one process per core: one C++ compile job each.
-        cocotb_runner.MAX_PARALLEL_BUILD_JOBS = 1
+        # Each xdist worker is already one process per core: a C++ compile takes a second job
+        # only while the machine's load is under its cores (make's -l), so that a long build
+        # late in a run (the core's) gets the cores the other workers have left idle.
+        cores = os.cpu_count() or 1
+        cocotb_runner.MAX_PARALLEL_BUILD_JOBS = min(4, cores)
+        if "-l" not in os.environ.get("MAKEFLAGS", ""):
+            os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} -l{cores}".strip()
 
     build_args = []
     if sim == "verilator":

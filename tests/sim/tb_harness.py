@@ -9,8 +9,14 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from sim.flow.runner import tb_args
-from verif.fp.rng import initial_state, next_state
-from verif.harness import HarnessError, StreamHarness, read_records, read_words, write_words
+from verif.harness import (
+    HarnessError,
+    StreamHarness,
+    harness_model,
+    read_records,
+    read_words,
+    write_words,
+)
 
 
 @cocotb.test()
@@ -36,49 +42,10 @@ async def harness_roundtrip(dut):
 
 
 def library_model(stimulus, *, count, timing, advance, drop, idle, stall, seed):
-    """The cycles of :class:`tests.sim.test_harness.LibraryBench`, as ``verif/hdl`` states its
-    contract: ``(accepts, responses, errors, cycles)`` with the ``(offer, accept)`` and
-    ``(cycle, payload)`` records of the source and the sink."""
-
-    def pauses(seed, rate):
-        state = initial_state(seed)
-        if advance:
-            state = next_state(state)
-        while True:
-            yield (state >> 24) < rate
-            state = next_state(state)
-
-    idles, stalls = pauses(seed, idle), pauses(seed ^ 0x9E3779B9, stall)
-    words = iter(stimulus)
-    pending = next(words, None)
-    valid, ready, payload, offered, sent, held, last = False, False, 0, 0, 0, False, 0
-    accepts, responses, errors = [], [], 0
-    for now in range(100_001):
-        seen = valid and not (drop and now % 2)
-        fire = valid and ready
-        if held and (not seen or payload != last):
-            errors += 1
-        held, last = seen and not ready, payload
-        if fire:
-            accepts.append((offered, now))
-            sent += 1
-        if seen and ready:
-            responses.append((now, payload))
-        idle_now, stall_now = next(idles), next(stalls)
-        if not valid or ready:
-            if pending is not None and timing == 1 and pending[0]:
-                pending = (pending[0] - 1, pending[1])
-                valid = False
-            elif (pending is not None and (timing != 2 or pending[0] <= now) and sent < count
-                  and not idle_now):
-                valid, payload, offered = True, pending[1], now + 1
-                pending = next(words, None)
-            else:
-                valid = False
-        ready = not stall_now
-        if sent >= count or now >= 100_000:
-            return accepts, responses, errors, now + 1
-    raise AssertionError("unreachable")
+    """The cycles of :class:`tests.sim.test_harness.LibraryBench`: the library's source straight
+    into its sink, as ``verif.harness.harness_model`` states their contract."""
+    return harness_model(stimulus, count=count, timing=timing, advance=advance, drop=drop,
+                         idle=idle, stall=stall, seed=seed)
 
 
 @cocotb.test()

@@ -18,7 +18,11 @@ from sim.flow.toolchain import BUILD, SIMULATORS
 from tests.sim.designs import PlusOne
 from verif.harness import (
     LIBRARY,
+    HarnessError,
+    StallingPipeline,
+    check_cycles,
     check_pauses,
+    harness_model,
     harness_verilog,
     stream_harness,
     verilog_string,
@@ -192,3 +196,40 @@ def test_generated_tops_are_built_over_the_library():
         assert "always" not in text and "reg " not in text and "$f" not in text
     assert "tb_run_control" not in traffic
     assert traffic.count("tb_stream_source #(") == traffic.count("tb_stream_sink #(") == 1
+
+
+class _ReadyOnlyWhenTaken(StallingPipeline):
+    """A pipeline with a bug that loses no data: it takes input only when its output is taken
+    (``i.ready = o.ready``, fp.convert's mutation-testing survivor), so a bubble at the output
+    under backpressure also stops the input."""
+
+    def in_ready(self, out_ready):
+        return out_ready
+
+
+def test_cycle_model_of_a_stalling_pipeline():
+    """``harness_model`` with a :class:`StallingPipeline`: without pauses the words are taken one
+    a cycle and each comes out ``latency`` cycles after it was taken; under backpressure the
+    buggy pipeline above is told apart, with the word and both cycles in the message; words and
+    their order are the testbench's to check, so payloads are tokens."""
+    words = [(0, k) for k in range(40)]
+    acc, resp, errors, _ = harness_model(words, count=40, idle=0, stall=0, seed=3,
+                                         device=StallingPipeline(5))
+    assert errors == 0 and [a for _, a in acc] == list(range(acc[0][1], acc[0][1] + 40))
+    assert [c for c, _ in resp] == [a + 5 for _, a in acc] and [p for _, p in resp] == list(
+        range(40))
+    acc, resp, _, _ = harness_model(words, count=40, idle=60, stall=120, seed=3,
+                                    device=StallingPipeline(5))
+    check_cycles(acc, resp, count=40, idle=60, stall=120, seed=3, device=StallingPipeline(5))
+    bad_acc, bad_resp, _, _ = harness_model(words, count=40, idle=60, stall=120, seed=3,
+                                            device=_ReadyOnlyWhenTaken(5))
+    assert [p for _, p in bad_resp] == list(range(40))  # the data is right
+    with pytest.raises(HarnessError, match=r"cycle contract \(StallingPipeline, latency 5\): "
+                       r"accept of word \d+: expected \(\d+, \d+\), the design's \(\d+, \d+\)"):
+        check_cycles(bad_acc, bad_resp, count=40, idle=60, stall=120, seed=3,
+                     device=StallingPipeline(5))
+    with pytest.raises(HarnessError, match="response of word 0: expected"):
+        check_cycles(acc, [(c + 1, p) for c, p in resp], count=40, idle=60, stall=120, seed=3,
+                     device=StallingPipeline(5))
+    with pytest.raises(ValueError, match="latency must be in 1..65536, not 0"):
+        StallingPipeline(0)

@@ -9,7 +9,7 @@ compares data, flags and tags bit for bit, in order. A mismatch raises
 import numpy as np
 from cocotb.triggers import RisingEdge
 
-from hw.fp.convert import request_layout, response_layout
+from hw.fp.convert import ConvertUnit, request_layout, response_layout
 from hw.fp.formats import FP32, SR_BITS, format_for_code
 
 from ..harness import StreamHarness
@@ -75,14 +75,17 @@ class ConvertTB:
         await RisingEdge(d.clk)
         d.seed__valid.value = 0
 
-    async def check(self, req, *, seed=1, idle=0, stall=0, what="conversions"):
-        """Run the requests after writing ``seed``; compare every response with the model."""
+    async def check(self, req, *, seed=1, idle=0, stall=0, what="conversions", cycles=False):
+        """Run the requests after writing ``seed``; compare every response with the model, and
+        with ``cycles`` every accept and response cycle with the unit's cycle contract
+        (``verif.harness.StallingPipeline`` of ``ConvertUnit.latency``)."""
         n = len(req["data"])
         tags = np.arange(n, dtype=np.uint64) % np.uint64(1 << self.tag_width)
         words = pack(request_layout(self.tag_width), data=req["data"], op=req["op"],
                      fmt=req["fmt"], bias=req["bias"], rnd=req["rnd"], tag=tags)
         await self.write_seed(seed)
-        out = await self.harness.run(words, idle=idle, stall=stall, seed=seed)
+        out = await self.harness.run(words, idle=idle, stall=stall, seed=seed,
+                                     pipeline=ConvertUnit.latency if cycles else None)
         got = unpack(response_layout(self.tag_width), out)
         exp_data, exp_flags = convert_requests(req["data"], req["op"], req["fmt"], req["bias"],
                                                req["rnd"], seed=seed, sr_bits=self.sr_bits)

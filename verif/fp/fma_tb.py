@@ -343,16 +343,19 @@ class FMATB:
     async def reset(self):
         await self.harness.reset()
 
-    async def check(self, req, *, idle=0, stall=0, seed=1, what="FMAs"):
-        """Run ``req``; compare z, flags and tag of every response, in order, with the model."""
-        from hw.fp.fma import fma_request_layout, fma_response_layout
+    async def check(self, req, *, idle=0, stall=0, seed=1, what="FMAs", cycles=False):
+        """Run ``req``; compare z, flags and tag of every response, in order, with the model, and
+        with ``cycles`` every accept and response cycle with the unit's cycle contract
+        (``verif.harness.StallingPipeline`` of the unit's latency)."""
+        from hw.fp.fma import FMAGeometry, fma_request_layout, fma_response_layout
 
         from ..pack import pack, unpack
 
         n = len(req["a"])
         tags = np.arange(n, dtype=np.uint64) % np.uint64(1 << self.tag_width)
         words = pack(fma_request_layout(self.tag_width), tag=tags, **req)
-        out = await self.harness.run(words, idle=idle, stall=stall, seed=seed)
+        latency = FMAGeometry.of(self.formats).latency if cycles else None
+        out = await self.harness.run(words, idle=idle, stall=stall, seed=seed, pipeline=latency)
         got = unpack(fma_response_layout(self.tag_width), out)
         exp_z, exp_flags = expected(req, self.formats)
         compare({"z": exp_z, "flags": exp_flags, "tag": tags}, got, what=what,
