@@ -1,0 +1,82 @@
+"""The packets of the network interface of a core (docs/mesh.md, "Packets"): what the NI's
+receive and send sides, the models and the testbenches put in the router's flits
+(``hw.noc.flit.Flit``; nothing here changes the router's format).
+
+A transfer is a train of LINEs (``POST``: a line write, the word mask in the header's ``tag``)
+and one NOTIFY (``WRITE``: its :data:`Notify` payload carries the semaphore signal to add at
+the destination, its ``tag`` the source's transfer number). The NOTIFY is answered with
+``WRITE_ACK`` or ``ERROR`` (payload :data:`Notify` with the error ``code``: 0 in the router's
+own answer to a dead or missing core, the destination's verdict otherwise).
+"""
+
+from amaranth.lib import data
+
+from hw.noc.flit import PAYLOAD_BITS, MsgClass, Opcode
+
+from .isa import Error, Signal
+
+__all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "byte_mask", "status_code",
+           "line_packet", "notify_packet", "answer_packet"]
+
+#: The opcode of a line write (no answer: the router drops it silently at a bad destination).
+LINE = Opcode.POST
+#: The opcode of a transfer's end (answered: the router answers ERROR at a bad destination).
+NOTIFY = Opcode.WRITE
+#: The opcode of a pull (a remote read), a later milestone: answered ERROR, ``code`` FIELD.
+PULL = Opcode.READ
+
+#: 8-byte words in a line: the bits of a LINE's word mask (its ``tag``).
+WORDS = 8
+
+#: The payload of a NOTIFY and of its answer: the signal to add at the destination, and the
+#: answer's error code (0 in a NOTIFY and in an ACK).
+Notify = data.StructLayout({
+    "signal": Signal,
+    "code": Error,
+    "reserved": PAYLOAD_BITS - Signal.size - 4,
+})
+
+
+def byte_mask(words):
+    """The 64-bit byte mask of an 8-bit word mask (plain Python): bit ``i`` of ``words``
+    enables bytes ``8i .. 8i+7``."""
+    return sum(0xFF << (8 * i) for i in range(WORDS) if words >> i & 1)
+
+
+def status_code(status):
+    """The error code a line write answered with memory-port ``status`` (``hw.common.memport
+    .Status``, or its int) records: ``NONE`` when it was done, else ``RANGE``, ``ALIGN`` or
+    ``FIELD`` (an uncorrectable word), as a refused local descriptor's codes (plain Python)."""
+    return {0: Error.NONE, 1: Error.NONE, 2: Error.FIELD, 3: Error.ALIGN,
+            4: Error.RANGE}[getattr(status, "value", status)]
+
+
+def _header(src, dst, cls, op, addr, tag):
+    return {"dst_x": dst[0], "dst_y": dst[1], "src_x": src[0], "src_y": src[1],
+            "cls": MsgClass(cls).value, "op": Opcode(op).value, "addr": addr, "tag": tag}
+
+
+def line_packet(src, dst, addr, words, line):
+    """``(header dict, data int)`` of a LINE from core ``src`` to core ``dst`` (``(x, y)``
+    pairs): the 64-byte ``line`` (an int, byte ``i`` in bits ``8i..``) at ``addr`` there, the
+    8-B words of ``words`` written."""
+    return _header(src, dst, MsgClass.REQUEST, LINE, addr, words), line
+
+
+def notify_packet(src, dst, seq, signal):
+    """``(header dict, data int)`` of a NOTIFY: transfer number ``seq`` (the answer's tag),
+    ``signal`` a packed :data:`hw.core.isa.Signal` int."""
+    return _header(src, dst, MsgClass.REQUEST, NOTIFY, 0, seq), signal
+
+
+def answer_packet(request, data, code):
+    """``(header dict, data int)`` of the destination's answer to a NOTIFY or a PULL
+    (``request`` its header dict, ``data`` its payload): back to the source, ``WRITE_ACK`` when
+    ``code`` is ``NONE``, else ``ERROR``; ``addr`` and ``tag`` kept; the payload's signal kept
+    and its ``code`` set."""
+    code = Error(code)
+    op = Opcode.WRITE_ACK if code is Error.NONE else Opcode.ERROR
+    header = _header((request["dst_x"], request["dst_y"]), (request["src_x"], request["src_y"]),
+                     MsgClass.RESPONSE, op, request["addr"], request["tag"])
+    keep = (1 << Signal.size) - 1
+    return header, (data & keep) | int(code) << Signal.size
