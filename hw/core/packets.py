@@ -15,8 +15,8 @@ from hw.noc.flit import PAYLOAD_BITS, MsgClass, Opcode
 
 from .isa import Error, Signal
 
-__all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "byte_mask", "status_code",
-           "line_packet", "notify_packet", "answer_packet"]
+__all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "SEQ_BITS", "NetLine", "NetAnswer",
+           "byte_mask", "status_code", "line_packet", "notify_packet", "answer_packet"]
 
 #: The opcode of a line write (no answer: the router drops it silently at a bad destination).
 LINE = Opcode.POST
@@ -35,6 +35,25 @@ Notify = data.StructLayout({
     "code": Error,
     "reserved": PAYLOAD_BITS - Signal.size - 4,
 })
+
+#: Bits of a remote descriptor's transfer number (the NOTIFY's tag, its answer's): the DMA
+#: engine keeps fewer descriptors started and not done than ``2 ** SEQ_BITS``, so the numbers of
+#: those waiting for an answer differ.
+SEQ_BITS = 3
+
+#: A line of a remote descriptor, from the DMA engine to the NI's send side: the destination
+#: core ``(x, y)``, the line's byte address there, its 64 bytes and word mask; ``end`` on the
+#: descriptor's last line, which the NOTIFY follows, with the descriptor's ``signal`` and
+#: transfer number ``seq``.
+NetLine = data.StructLayout({
+    "x": 4, "y": 4, "addr": 32, "data": PAYLOAD_BITS, "words": WORDS, "end": 1,
+    "signal": Signal, "seq": SEQ_BITS,
+})
+
+#: The answer to a remote descriptor's NOTIFY, from the NI's send side to the DMA engine: its
+#: transfer number and the error code (``NONE`` for an ACK; ``REMOTE`` for the router's ERROR
+#: of a dead or missing core; the destination's code otherwise).
+NetAnswer = data.StructLayout({"seq": SEQ_BITS, "code": Error})
 
 
 def byte_mask(words):

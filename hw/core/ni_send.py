@@ -1,0 +1,112 @@
+"""The send side of a core's network interface: the DMA engine's remote lines into request
+packets, the answers back to the DMA engine (docs/mesh.md, "The send side")."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common.params import check_int
+from hw.noc.flit import Flit, MsgClass, Opcode
+from hw.noc.routing import MAX_SIDE
+
+from .isa import Error
+from .packets import LINE, NOTIFY, NetAnswer, NetLine, Notify
+
+__all__ = ["NiSend", "STRAY_BITS"]
+
+#: Width of the saturating count of responses that answer nothing of ours.
+STRAY_BITS = 16
+
+
+class NiSend(wiring.Component):
+    """The send side of the network interface of core ``(x, y)``.
+
+    Parameters (keyword-only)
+    -------------------------
+    x, y : int, 0..15
+        This core's coordinates (the packets' source).
+
+    Members
+    -------
+    net : ``In(stream.Signature(hw.core.packets.NetLine))``
+        The DMA engine's remote lines.
+    req : ``Out(stream.Signature(Flit))``
+        To the router's ``inject[REQUEST]``.
+    resp : ``In(stream.Signature(Flit))``
+        The router's ``eject[RESPONSE]``; always ready.
+    answer : ``Out(stream.Signature(hw.core.packets.NetAnswer, always_ready=True))``
+        Each NOTIFY's answer, to the DMA engine.
+    stray : ``Out(STRAY_BITS)``
+        Saturating count of responses that are neither ``WRITE_ACK`` nor ``ERROR``.
+
+    Contract
+    --------
+    Each ``net`` line becomes a LINE (`hw.core.packets.line_packet`: ``POST`` to ``(x, y)`` of
+    the line, its address, word mask as the tag, its data); after a line with ``end``, a NOTIFY
+    (`hw.core.packets.notify_packet`: ``WRITE``, tag ``seq``, payload the line's ``signal``), so
+    a line takes one cycle and a descriptor's last two. Packets leave from one register, in the
+    order of the lines (one inject stream: the router keeps them in order per destination). A
+    ``WRITE_ACK`` response becomes ``{seq: tag, code: NONE}`` on ``answer`` the cycle after;
+    an ``ERROR``, ``{seq: tag, code}`` with the payload's code, or ``REMOTE`` when that is 0 (the
+    router's answer: no such core). ``valid`` of ``req`` and ``answer`` comes from registers.
+    """
+
+    def __init__(self, *, x, y):
+        self.x = check_int("x", x, 0, MAX_SIDE - 1)
+        self.y = check_int("y", y, 0, MAX_SIDE - 1)
+        super().__init__({
+            "net": In(stream.Signature(NetLine)),
+            "req": Out(stream.Signature(Flit)),
+            "resp": In(stream.Signature(Flit)),
+            "answer": Out(stream.Signature(NetAnswer, always_ready=True)),
+            "stray": Out(STRAY_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        line = self.net.payload
+        out = self.req.payload
+        hdr = out.header
+
+        # The NOTIFY owed after a descriptor's last line: where, its number and its signal.
+        owed = Signal()
+        owed_x, owed_y, owed_seq = Signal(4), Signal(4), Signal.like(line.seq)
+        owed_signal = Signal.like(line.signal)
+
+        free = ~self.req.valid | self.req.ready
+        take = self.net.valid & free & ~owed
+        m.d.comb += self.net.ready.eq(free & ~owed)
+        with m.If(free):
+            m.d.sync += self.req.valid.eq(take | owed)
+        m.d.sync += [hdr.src_x.eq(self.x), hdr.src_y.eq(self.y), hdr.cls.eq(MsgClass.REQUEST)]
+        with m.If(free & owed):
+            notify = data.View(Notify, out.data)
+            m.d.sync += [
+                owed.eq(0),
+                hdr.dst_x.eq(owed_x), hdr.dst_y.eq(owed_y), hdr.op.eq(NOTIFY), hdr.addr.eq(0),
+                hdr.tag.eq(owed_seq), notify.eq(0), notify.signal.eq(owed_signal),
+            ]
+        with m.Elif(take):
+            m.d.sync += [
+                hdr.dst_x.eq(line.x), hdr.dst_y.eq(line.y), hdr.op.eq(LINE),
+                hdr.addr.eq(line.addr), hdr.tag.eq(line.words), out.data.eq(line.data),
+                owed.eq(line.end), owed_x.eq(line.x), owed_y.eq(line.y),
+                owed_seq.eq(line.seq), owed_signal.eq(line.signal),
+            ]
+
+        # --- Answers -------------------------------------------------------------------------
+        r = self.resp.payload.header
+        got = data.View(Notify, self.resp.payload.data)
+        ack, error = r.op == Opcode.WRITE_ACK, r.op == Opcode.ERROR
+        m.d.comb += self.resp.ready.eq(1)
+        m.d.sync += [
+            self.answer.valid.eq(self.resp.valid & (ack | error)),
+            self.answer.payload.seq.eq(r.tag),
+            self.answer.payload.code.eq(Mux(ack, Error.NONE,
+                                            Mux(got.code == Error.NONE, Error.REMOTE, got.code))),
+        ]
+        stray = self.resp.valid & ~(ack | error)
+        top = (1 << STRAY_BITS) - 1
+        with m.If(stray & (self.stray != top)):
+            m.d.sync += self.stray.eq(self.stray + 1)
+        return m
