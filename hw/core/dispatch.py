@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common.arbiter import RoundRobinArbiter
 from hw.common.arith import add_many
-from hw.common.params import check_int
+from hw.common.params import check_bool, check_int
 from hw.scalar.isa import MAX_THREADS, XLEN, CoprocRequest, CoprocResponse
 
 from .isa import (
@@ -31,6 +31,7 @@ from .isa import (
     VectorFn,
     VectorStrides,
 )
+from .isa import Signal as SignalLayout
 
 __all__ = ["Dispatcher", "Kind", "COUNTER_BITS"]
 
@@ -63,6 +64,9 @@ class Dispatcher(wiring.Component):
         The scalar core's threads.
     counters : sequence of int
         The RDCTR numbers that name a counter; any other is an illegal instruction.
+    network : bool
+        Whether the core has a network interface, whose receive side adds signals too
+        (``net_signal``).
 
     Members
     -------
@@ -75,6 +79,8 @@ class Dispatcher(wiring.Component):
         Finished commands: their signals are added, their threads' fences released.
     matrix_error, vector_error, dma_error : ``In(stream.Signature(ErrorRecord, always_ready=True))``
         Refused commands, recorded in the unit's error register (the first since the last read).
+    net_signal : ``In(stream.Signature(hw.core.isa.Signal, always_ready=True))``, with ``network``
+        The signals of the NOTIFYs the core received (docs/mesh.md), added like a unit's.
     result : ``In(stream.Signature(RegResult))``
         The answers of ``to_reg`` VOPs.
     counter, counter_value : ``Out(COUNTER_BITS)``, ``In(64)``
@@ -97,13 +103,17 @@ class Dispatcher(wiring.Component):
     together; SSET first).
     """
 
-    def __init__(self, *, threads=MAX_THREADS, counters=()):
+    def __init__(self, *, threads=MAX_THREADS, counters=(), network=False):
         self.threads = check_int("threads", threads, 1, MAX_THREADS)
+        self.network = check_bool("network", network)
         #: The RDCTR numbers that name a counter (``hw.core.counters.counter_numbers``).
         self.counter_numbers = tuple(counters)
         done = stream.Signature(Done, always_ready=True)
         error = stream.Signature(ErrorRecord, always_ready=True)
+        net = ({"net_signal": In(stream.Signature(SignalLayout, always_ready=True))}
+               if network else {})
         super().__init__({
+            **net,
             "i": In(stream.Signature(CoprocRequest)),
             "o": Out(stream.Signature(CoprocResponse)),
             "matrix": Out(stream.Signature(MatrixCommand)),
@@ -281,6 +291,10 @@ class Dispatcher(wiring.Component):
             for d in dones:
                 sig = d.payload.signal
                 adds.append(Mux(d.valid & sig.enable & (sig.sem == s), sig.amount, 0))
+            if self.network:
+                sig = self.net_signal.payload
+                adds.append(Mux(self.net_signal.valid & sig.enable & (sig.sem == s),
+                                sig.amount, 0))
             m.d.sync += sems[s].eq(add_many(m, [start, *adds], width=SEM_BITS,
                                             name=f"sem{s}"))
         for u, (reg, err) in enumerate(zip(errors, (self.matrix_error, self.vector_error,

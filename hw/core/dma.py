@@ -25,7 +25,7 @@ from hw.core.isa import (
 )
 from hw.sram.config import D1 as SRAM_D1
 
-from .packets import SEQ_BITS, NetAnswer, NetLine
+from .packets import SEQ_BITS, NetAnswer, NetLine, Place
 
 __all__ = ["DmaEngine", "INFLIGHT", "LINE"]
 
@@ -76,8 +76,8 @@ class DmaEngine(wiring.Component):
         The scratchpad's byte range ``[base, base + size)``: multiples of 64, ``size`` >= 64, the
         range within ``addr_bits``. Default: the D1 scratchpad, ``[0, 1.25 MB)``.
     x, y : int
-        This core's mesh coordinates, 0..15 (a descriptor with ``local`` = 0 and other
-        ``dst_x``/``dst_y`` is remote).
+        This core's mesh coordinates, 0..15, without a network (a descriptor with ``local`` = 0
+        and other ``dst_x``/``dst_y`` is remote); with one, they come from ``here``.
     network : bool
         Whether the core has a network interface: remote descriptors are refused
         (``Error.REMOTE``) without one, and sent on ``net`` with one (docs/mesh.md).
@@ -98,6 +98,8 @@ class DmaEngine(wiring.Component):
     error : Out(stream(ErrorRecord, always_ready))
         One per refused descriptor, in the cycle of its ``done``: the code and the address of the
         descriptor (:class:`hw.core.isa.Error`).
+    here : In(hw.core.packets.Place), only with ``network``
+        This core's coordinates (wired by the mesh: every core is the same module).
     net : Out(stream(hw.core.packets.NetLine)), only with ``network``
         A remote descriptor's destination lines, each once, in order, ``end`` on its last.
     net_ans : In(stream(hw.core.packets.NetAnswer, always_ready)), only with ``network``
@@ -140,7 +142,7 @@ class DmaEngine(wiring.Component):
         wr_req = memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE,
                                         reads=False, writes=True)
         wr_resp = memport.response_layout(tag_width=tag_width, width=LINE, reads=False)
-        net = {"net": Out(stream.Signature(NetLine)),
+        net = {"here": In(Place), "net": Out(stream.Signature(NetLine)),
                "net_ans": In(stream.Signature(NetAnswer, always_ready=True))} if network else {}
         super().__init__({
             **net,
@@ -220,7 +222,8 @@ class DmaEngine(wiring.Component):
                       & align_mask) != 0
         next_bad_align = d.next[:6] != 0
         field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | s.reserved_set
-        remote = ~d.local & ((d.dst_x != self.x) | (d.dst_y != self.y))
+        x, y = (self.here.x, self.here.y) if self.network else (self.x, self.y)
+        remote = ~d.local & ((d.dst_x != x) | (d.dst_y != y))
         m.d.comb += s.is_remote.eq(remote)
         refuse_remote = Const(0) if self.network else remote
         w = len(s.src_end)

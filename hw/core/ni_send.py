@@ -5,12 +5,10 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common.params import check_int
 from hw.noc.flit import Flit, MsgClass, Opcode
-from hw.noc.routing import MAX_SIDE
 
 from .isa import Error
-from .packets import LINE, NOTIFY, NetAnswer, NetLine, Notify
+from .packets import LINE, NOTIFY, NetAnswer, NetLine, Notify, Place
 
 __all__ = ["NiSend", "STRAY_BITS"]
 
@@ -19,15 +17,12 @@ STRAY_BITS = 16
 
 
 class NiSend(wiring.Component):
-    """The send side of the network interface of core ``(x, y)``.
-
-    Parameters (keyword-only)
-    -------------------------
-    x, y : int, 0..15
-        This core's coordinates (the packets' source).
+    """The send side of the network interface of a core.
 
     Members
     -------
+    here : ``In(hw.core.packets.Place)``
+        This core's coordinates (the packets' source).
     net : ``In(stream.Signature(hw.core.packets.NetLine))``
         The DMA engine's remote lines.
     req : ``Out(stream.Signature(Flit))``
@@ -41,20 +36,20 @@ class NiSend(wiring.Component):
 
     Contract
     --------
-    Each ``net`` line becomes a LINE (`hw.core.packets.line_packet`: ``POST`` to ``(x, y)`` of
-    the line, its address, word mask as the tag, its data); after a line with ``end``, a NOTIFY
-    (`hw.core.packets.notify_packet`: ``WRITE``, tag ``seq``, payload the line's ``signal``), so
-    a line takes one cycle and a descriptor's last two. Packets leave from one register, in the
-    order of the lines (one inject stream: the router keeps them in order per destination). A
-    ``WRITE_ACK`` response becomes ``{seq: tag, code: NONE}`` on ``answer`` the cycle after;
-    an ``ERROR``, ``{seq: tag, code}`` with the payload's code, or ``REMOTE`` when that is 0 (the
-    router's answer: no such core). ``valid`` of ``req`` and ``answer`` comes from registers.
+    Each ``net`` line becomes a LINE (`hw.core.packets.line_packet`: ``POST`` from ``here``
+    to ``(x, y)`` of the line, its address, word mask as the tag, its data); after a line with
+    ``end``, a NOTIFY (`hw.core.packets.notify_packet`: ``WRITE``, tag ``seq``, payload the
+    line's ``signal``), so a line takes one cycle and a descriptor's last two. Packets leave
+    from one register, in the order of the lines (one inject stream: the router keeps them in
+    order per destination). A ``WRITE_ACK`` response becomes ``{seq: tag, code: NONE}`` on
+    ``answer`` the cycle after; an ``ERROR``, ``{seq: tag, code}`` with the payload's code, or
+    ``REMOTE`` when that is 0 (the router's answer: no such core). ``valid`` of ``req`` and
+    ``answer`` comes from registers.
     """
 
-    def __init__(self, *, x, y):
-        self.x = check_int("x", x, 0, MAX_SIDE - 1)
-        self.y = check_int("y", y, 0, MAX_SIDE - 1)
+    def __init__(self):
         super().__init__({
+            "here": In(Place),
             "net": In(stream.Signature(NetLine)),
             "req": Out(stream.Signature(Flit)),
             "resp": In(stream.Signature(Flit)),
@@ -78,7 +73,8 @@ class NiSend(wiring.Component):
         m.d.comb += self.net.ready.eq(free & ~owed)
         with m.If(free):
             m.d.sync += self.req.valid.eq(take | owed)
-        m.d.sync += [hdr.src_x.eq(self.x), hdr.src_y.eq(self.y), hdr.cls.eq(MsgClass.REQUEST)]
+        m.d.sync += [hdr.src_x.eq(self.here.x), hdr.src_y.eq(self.here.y),
+                     hdr.cls.eq(MsgClass.REQUEST)]
         with m.If(free & owed):
             notify = data.View(Notify, out.data)
             m.d.sync += [

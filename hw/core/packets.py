@@ -16,7 +16,7 @@ from hw.noc.flit import PAYLOAD_BITS, MsgClass, Opcode
 from .isa import Error, Signal
 
 __all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "SEQ_BITS", "NetLine", "NetAnswer",
-           "byte_mask", "status_code", "line_packet", "notify_packet", "answer_packet"]
+           "Place", "byte_mask", "status_code", "line_packet", "notify_packet", "answer_packet"]
 
 #: The opcode of a line write (no answer: the router drops it silently at a bad destination).
 LINE = Opcode.POST
@@ -35,6 +35,9 @@ Notify = data.StructLayout({
     "code": Error,
     "reserved": PAYLOAD_BITS - Signal.size - 4,
 })
+
+#: A core's coordinates in the mesh (an input of the core: every core is the same module).
+Place = data.StructLayout({"x": 4, "y": 4})
 
 #: Bits of a remote descriptor's transfer number (the NOTIFY's tag, its answer's): the DMA
 #: engine keeps fewer descriptors started and not done than ``2 ** SEQ_BITS``, so the numbers of

@@ -6,12 +6,11 @@ against the DMA model with a network (``verif/core/dma_model.py``, ``run_list(ne
 and the NI's receive model: every byte of both scratchpads, the Done and ErrorRecord sequence,
 the signals added at B, and the packets A sends, field by field. Error paths: a dead core and a
 core outside the mesh (the router's ERROR: ``REMOTE``), a missing address at the destination
-(B's NI: ``RANGE``); a list goes on after them. Also the send side's construction errors and
-its count of stray responses."""
+(B's NI: ``RANGE``); a list goes on after them. Also the DMA's ``network`` parameter error
+and the send side's count of stray responses."""
 
 import random
 
-import pytest
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
@@ -40,8 +39,8 @@ class Pair(Elaboratable):
 
     def __init__(self):
         self.mesh = NoCMesh(width=3, height=1)
-        self.dma = DmaEngine(tag_width=4, base=BASE, size=SIZE, x=A[0], y=A[1], network=True)
-        self.send = NiSend(x=A[0], y=A[1])
+        self.dma = DmaEngine(tag_width=4, base=BASE, size=SIZE, network=True)
+        self.send = NiSend()
         self.recv = NiReceive(width=3, height=1)
 
     def elaborate(self, platform):
@@ -49,6 +48,8 @@ class Pair(Elaboratable):
         m.submodules.mesh, m.submodules.dma = mesh, dma = self.mesh, self.dma
         m.submodules.send, m.submodules.recv = send, recv = self.send, self.recv
         a, b = node_id(MESH, *A), node_id(MESH, *B)
+        m.d.comb += [dma.here.x.eq(A[0]), dma.here.y.eq(A[1]),
+                     send.here.x.eq(A[0]), send.here.y.eq(A[1])]
         connect(m, dma.net, send.net)
         connect(m, send.answer, dma.net_ans)
         connect(m, send.req, mesh.inject[a][0])
@@ -223,15 +224,6 @@ def test_dead_core_outside_core_and_missing_address():
     assert state["dropped"][node_id(MESH, *A)] == 2 + 1 + 1 + 1    # lines and NOTIFYs
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(x=16, y=0), ValueError, r"x must be in 0\.\.15, not 16"),
-    (dict(x=0, y=-1), ValueError, r"y must be in 0\.\.15, not -1"),
-    (dict(x=0, y="1"), TypeError, "y must be an integer, not '1'"),
-])
-def test_send_parameter_errors(kwargs, error, message):
-    raises_unelaborated(error, message, NiSend, **kwargs)
-
-
 def test_dma_network_parameter_error():
     raises_unelaborated(TypeError, "network must be a bool, not 1", DmaEngine, network=1)
 
@@ -239,7 +231,7 @@ def test_dma_network_parameter_error():
 def test_stray_responses_are_counted():
     """Responses that answer no NOTIFY (READ_DATA, an unknown code) are counted, not passed
     on; ACK and ERROR are, with their codes (ERROR with code 0: REMOTE)."""
-    dut = NiSend(x=1, y=1)
+    dut = NiSend()
     got = []
 
     async def bench(ctx):
