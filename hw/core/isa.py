@@ -138,7 +138,8 @@ class Error(enum.IntEnum, shape=unsigned(4)):
     FIELD = 3
     #: A vector operation that is illegal for its type (the vector unit's ``error``).
     ILLEGAL_OP = 4
-    #: A destination core other than this one (no network interface yet; issue 18).
+    #: A DMA destination core other than this one in a lone core; in a mesh (docs/mesh.md), a
+    #: push to a dead core or to one outside the mesh.
     REMOTE = 5
 
 

@@ -1,0 +1,87 @@
+"""A ``width`` × ``height`` mesh of D1 cores, each with its router, and the host's edge port
+(docs/mesh.md)."""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out, connect, flipped
+
+from hw.common.params import check_instance
+from hw.common.shared import shared
+from hw.core.core import Core, StoreTap
+from hw.noc.flit import Flit
+from hw.noc.mesh import NoCMesh, mesh_table_write_layout
+from hw.noc.router import CLASSES, DROPPED_BITS
+from hw.scalar.isa import MAX_THREADS
+
+from .config import MeshConfig
+from .edge import EdgePort
+
+__all__ = ["CoreMesh"]
+
+
+class CoreMesh(wiring.Component):
+    """The cores of ``config`` in a mesh.
+
+    Parameters
+    ----------
+    config : MeshConfig
+
+    Members
+    -------
+    Core ``n = y * width + x``:
+
+    cfg : ``In(stream.Signature(mesh_table_write_layout(nodes)))``
+        Route-table writes (``hw.noc.mesh.NoCMesh``'s).
+    edge : ``In(stream.Signature(Flit))``
+        The host's request packets (LINEs and NOTIFYs, docs/mesh.md), into the mesh through
+        the west link of the router at (0, 0) (an `EdgePort`). Nothing is answered to the host.
+    go : ``In(nodes)``
+        Core ``n`` runs while bit ``n`` is 1 (``Core.go``: held in reset while 0, thread 0
+        starting when it rises).
+    store : ``Out(StoreTap).array(nodes)``; running : ``Out(MAX_THREADS).array(nodes)``
+        Each core's scalar stores (the bench watches ``tohost``) and running threads.
+    dropped : ``Out(DROPPED_BITS).array(nodes)``
+        Each router's count of the packets it removed.
+
+    Contract
+    --------
+    Every core is the same module (``shared``): its coordinates come in on ``Core.here``. Each
+    core's router streams are its router's local ports; the links are ``NoCMesh``'s. The host's
+    read port of each core is left idle (reads through the network are a later milestone).
+    """
+
+    def __init__(self, config):
+        self.config = check_instance("config", config, MeshConfig)
+        n = config.nodes
+        super().__init__({
+            "cfg": In(stream.Signature(mesh_table_write_layout(n))),
+            "edge": In(stream.Signature(Flit)),
+            "go": In(n),
+            "store": Out(StoreTap).array(n),
+            "running": Out(MAX_THREADS).array(n),
+            "dropped": Out(DROPPED_BITS).array(n),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        w, h = cfg.width, cfg.height
+        m.submodules.noc = noc = NoCMesh(width=w, height=h, vcs=cfg.vcs, depth=cfg.depth)
+        m.submodules.edge = edge = EdgePort(vcs=cfg.vcs, depth=cfg.depth)
+        connect(m, flipped(self.cfg), noc.cfg)
+        connect(m, flipped(self.edge), edge.i)
+        connect(m, edge.link, noc.west_in[0])
+        for y in range(h):
+            for x in range(w):
+                n = y * w + x
+                core = shared(Core, config=cfg.core, mesh=(w, h))
+                m.submodules[f"core_{x}_{y}"] = core
+                m.d.comb += [core.here.x.eq(x), core.here.y.eq(y), core.go.eq(self.go[n]),
+                             core.halt.eq(0), core.counter_index.eq(0),
+                             core.host_rd_req.valid.eq(0), core.host_rd_resp.ready.eq(1),
+                             self.store[n].eq(core.store), self.running[n].eq(core.running),
+                             self.dropped[n].eq(noc.dropped[n])]
+                for c in range(CLASSES):
+                    connect(m, core.inject[c], noc.inject[n][c])
+                    connect(m, noc.eject[n][c], core.eject[c])
+        return m
