@@ -2,12 +2,13 @@
 (docs/mesh.md)."""
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from hw.common.params import check_instance
 from hw.common.shared import shared
 from hw.core.core import Core, StoreTap
+from hw.core.isa import SEM_BITS, SEMAPHORES
 from hw.noc.flit import Flit
 from hw.noc.mesh import NoCMesh, mesh_table_write_layout
 from hw.noc.router import CLASSES, DROPPED_BITS
@@ -40,6 +41,12 @@ class CoreMesh(wiring.Component):
         starting when it rises).
     store : ``Out(StoreTap).array(nodes)``; running : ``Out(MAX_THREADS).array(nodes)``
         Each core's scalar stores (the bench watches ``tohost``) and running threads.
+    retired : ``Out(2).array(nodes)``
+        The instructions each core retires this cycle (its two retire ports): the bench's
+        measure of progress.
+    waiting, semaphores : ``Out(MAX_THREADS).array(nodes)``, ``Out(data.ArrayLayout(SEM_BITS,
+        SEMAPHORES)).array(nodes)``
+        Each core's sleeping threads and semaphores (``Core``'s), for the watchdog's report.
     dropped : ``Out(DROPPED_BITS).array(nodes)``
         Each router's count of the packets it removed.
 
@@ -59,6 +66,9 @@ class CoreMesh(wiring.Component):
             "go": In(n),
             "store": Out(StoreTap).array(n),
             "running": Out(MAX_THREADS).array(n),
+            "retired": Out(2).array(n),
+            "waiting": Out(MAX_THREADS).array(n),
+            "semaphores": Out(data.ArrayLayout(SEM_BITS, SEMAPHORES)).array(n),
             "dropped": Out(DROPPED_BITS).array(n),
         })
 
@@ -80,6 +90,9 @@ class CoreMesh(wiring.Component):
                              core.halt.eq(0), core.counter_index.eq(0),
                              core.host_rd_req.valid.eq(0), core.host_rd_resp.ready.eq(1),
                              self.store[n].eq(core.store), self.running[n].eq(core.running),
+                             self.retired[n].eq(core.retire.valid + core.retire_late.valid),
+                             self.waiting[n].eq(core.waiting),
+                             self.semaphores[n].eq(core.semaphores),
                              self.dropped[n].eq(noc.dropped[n])]
                 for c in range(CLASSES):
                     connect(m, core.inject[c], noc.inject[n][c])

@@ -86,6 +86,8 @@ class Bench:
             for port in (d.matrix_done, d.vector_done, d.dma_done, d.matrix_error,
                          d.vector_error, d.dma_error, d.result):
                 ctx.set(port.valid, 0)
+            if d.network:
+                ctx.set(d.net_signal.valid, 0)
 
     async def send(self, thread, insn, rs1=0, rs2=0):
         d, ctx = self.dut, self.ctx
@@ -120,12 +122,17 @@ class Bench:
     def refuse(self, unit, *, code, addr):
         self._put(getattr(self.dut, f"{unit}_error"), {"code": code, "addr": addr}, ErrorRecord)
 
+    def notify(self, signal):
+        """A NOTIFY's signal from the network interface's receive side (docs/mesh.md)."""
+        self.ctx.set(self.dut.net_signal.payload.as_value(), signal)
+        self.ctx.set(self.dut.net_signal.valid, 1)
+
     def reply(self, *, thread, rd, value):
         self._put(self.dut.result, {"value": value, "thread": thread, "rd": rd}, RegResult)
 
 
-def run(testbench, *, threads=4):
-    dut = Dispatcher(threads=threads, counters=counter_numbers(threads))
+def run(testbench, *, threads=4, network=False):
+    dut = Dispatcher(threads=threads, counters=counter_numbers(threads), network=network)
 
     async def bench(ctx):
         await testbench(Bench(ctx, dut))
@@ -197,6 +204,27 @@ def test_semaphores_set_add_signal_wait():
         assert (await b.ask(1, sync(SyncFn.SREAD), rs1=3))["value"] == 100
         assert (await b.ask(1, sync(SyncFn.SREAD), rs1=4))["value"] == 0
     run(tb)
+
+
+def test_network_signals_add_to_the_semaphores():
+    """With a network, a received NOTIFY's signal adds like a unit's, in the same cycle as a
+    unit's signal and a SADD; a thread asleep on SWAIT wakes; a signal not enabled adds
+    nothing; no fence is touched."""
+    async def tb(b):
+        sync = lambda fn: _insn(Unit.SYNC, fn, rd=5)  # noqa: E731
+        await b.send(2, sync(SyncFn.SWAIT), rs1=9, rs2=12)
+        assert await b.answer_of(2, limit=10) is None                    # asleep
+        b.notify(signal_bits(9, 5))
+        await b.tick()
+        b.notify(signal_bits(9, 100, enable=0))
+        await b.tick()
+        assert await b.answer_of(2, limit=5) is None                     # 5 < 12
+        b.notify(signal_bits(9, 4))
+        b.finish("dma", thread=1, signal=signal_bits(9, 2), last=0)
+        await b.send(0, sync(SyncFn.SADD), rs1=9, rs2=1)                  # same cycle
+        assert await b.answer_of(2, limit=5) == {"value": 12, "thread": 2, "rd": 5, "error": 0}
+        assert b.ctx.get(b.dut.outstanding.as_value()) == 0
+    run(tb, network=True)
 
 
 def test_commands_answer_once_taken_and_carry_the_vector_state():
@@ -316,3 +344,4 @@ def test_threads_in_flight_together():
 def test_parameter_errors():
     raises_unelaborated(ValueError, r"^threads must be in 1\.\.4, not 5$", Dispatcher,
                         threads=5)
+    raises_unelaborated(TypeError, "^network must be a bool, not 1$", Dispatcher, network=1)

@@ -37,7 +37,8 @@ _LINE = 64
 class MeshRun:
     """The result of :func:`run_mesh_program`: ``status`` "pass" (every core's ``tohost`` is 1),
     "fail", "timeout" or "hang"; ``tohost`` each core's value (by core number, 0: none);
-    ``dropped`` each router's drop count; the run's ``cycles``."""
+    ``dropped`` each router's drop count; the run's ``cycles``; ``watchdog`` the state report
+    (per core: running and waiting threads, semaphores) of a run that did not finish."""
     status: str
     tohost: list
     dropped: list
@@ -45,6 +46,7 @@ class MeshRun:
     sim: str
     seconds: float
     run_dir: Path
+    watchdog: str | None = None
 
 
 def load_packets(image, config, place_addr):
@@ -113,4 +115,5 @@ def run_mesh_program(path, *, config, sim="verilator", max_cycles=1_000_000, see
     dropped = [int(v, 16) for v in (run_dir / "dropped.txt").read_text().split()]
     status = ("pass" if all(v == 1 for v in tohost) else "fail") if end == "tohost" else end
     return MeshRun(status=status, tohost=tohost, dropped=dropped, cycles=summary["cycles"],
-                   sim=sim, seconds=info["test_seconds"], run_dir=run_dir)
+                   sim=sim, seconds=info["test_seconds"], run_dir=run_dir,
+                   watchdog=None if end == "tohost" else (run_dir / "state.txt").read_text())
