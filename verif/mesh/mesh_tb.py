@@ -56,11 +56,17 @@ def bench_verilog(top, config, *, name):
                        f".dropped__{i}(dropped__{i}), .retired__{i}(retired__{i}),\n"
                        f"        .waiting__{i}(waiting__{i}), .semaphores__{i}(semaphores__{i})"
                        for i in range(n))
-    watch = "\n".join(f"""                if ({s["valid"]} && {s["addr"]}[31:3] == tohost[31:3]
-                        && {s["data"]} != 0 && !seen[{i}]) begin
-                    seen[{i}] <= 1; value[{i}] <= {s["data"]};
-                    if ({s["data"]} != 1 && tohost_value == 1) tohost_value <= {s["data"]};
-                end""" for i, s in enumerate(stores))
+    # The store fields as wires of their own: Icarus takes no index of a part-select.
+    taps = "\n".join(f"    wire store_valid__{i} = {s['valid']};\n"
+                      f"    wire [31:0] store_addr__{i} = {s['addr']};\n"
+                      f"    wire [63:0] store_data__{i} = {s['data']};"
+                      for i, s in enumerate(stores))
+    watch = "\n".join(f"""                if (store_valid__{i}
+                        && store_addr__{i}[31:3] == tohost[31:3]
+                        && store_data__{i} != 0 && !seen[{i}]) begin
+                    seen[{i}] <= 1; value[{i}] <= store_data__{i};
+                    if (store_data__{i} != 1 && tohost_value == 1) tohost_value <= store_data__{i};
+                end""" for i in range(n))
     # A core that has written tohost spins (crt0): only the others' instructions are progress.
     moved = " || ".join(f"(retired__{i} != 0 && !seen[{i}])" for i in range(n))
     count = " + ".join(f"retired__{i}" for i in range(n))
@@ -88,6 +94,7 @@ def bench_verilog(top, config, *, name):
     wire edge__valid, edge__ready;
     wire [N-1:0] go = phase == RUN ? {{N{{1'b1}}}} : {{N{{1'b0}}}};
 {decls}
+{taps}
 
     {top} dut (
         .clk(clk), .rst(rst), .go(go),
