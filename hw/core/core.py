@@ -152,15 +152,16 @@ class Core(wiring.Component):
         sc = config.sram
         rr_req, rr_resp = (stream.Signature(x) for x in config.unit_port_layouts("rr"))
         rw_req, rw_resp = (stream.Signature(x) for x in config.unit_port_layouts("rw"))
+        # A lone core's members in their order from before the mesh (its Verilog ports).
+        ports = {"host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp)}
         if mesh is None:
-            ports = {"host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp)}
+            ports.update({"host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp)})
         else:
             flits = stream.Signature(Flit)
-            ports = {"here": In(Place), "inject": Out(flits).array(2),
-                     "eject": In(flits).array(2)}
+            ports.update({"here": In(Place), "inject": Out(flits).array(2),
+                          "eject": In(flits).array(2)})
         super().__init__({
             **ports,
-            "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
             "go": In(1), "halt": In(MAX_THREADS),
             "counter_index": In(COUNTER_BITS), "counter_value": Out(64),
             "retire": Out(RetirePort), "retire_late": Out(RetirePort),
