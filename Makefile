@@ -4,13 +4,14 @@ STAMP   := $(VENV)/.d1core-setup
 D1CORE  := $(VENV)/bin/d1core
 PYTEST  := $(VENV)/bin/pytest
 JOBS    ?= auto
+TX      ?=
 BLOCKS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sim test lint synth bench clean
+.PHONY: help setup sim test check lint synth bench coverage clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml sim/setup_env.sh
 	sh sim/setup_env.sh $(VENV)
@@ -21,8 +22,14 @@ setup: $(STAMP) ## create .venv and install what is missing (pip packages, Debia
 sim: $(STAMP) ## run the default demo simulation, checked against the reference model
 	$(D1CORE) sim
 
+# TX="SPEC ...": one pytest-xdist worker per --tx spec (other machines, docs/verification.md)
+# instead of JOBS local ones; the tests are pyproject.toml's testpaths, collected by each worker.
 test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist, JOBS=auto)
-	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=30 tests
+	$(PYTEST) $(if $(strip $(TX)),$(addprefix --tx ,$(TX)),-n $(JOBS)) --dist loadgroup \
+		--no-loadscope-reorder --durations=30
+
+check: $(STAMP) ## the fast tier (tests/check.py): every block on both simulators (budget 5 min)
+	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=15 -m check
 
 lint: $(STAMP) ## Verilator --lint-only on every generated top, ruff on the Python
 	$(VENV)/bin/ruff check hw verif sim tests
@@ -33,6 +40,9 @@ synth: $(STAMP) ## synthesize every block with Yosys; writes docs/results.md and
 
 bench: $(STAMP) ## measure simulation speed and block throughput; writes docs/results.md
 	$(D1CORE) bench
+
+coverage: $(STAMP) ## line and toggle coverage of the blocks' tests; writes docs/coverage.md
+	$(D1CORE) coverage $(BLOCKS)
 
 clean: ## remove build products (keeps .venv; `rm -rf .venv` for a full reset)
 	rm -rf build .pytest_cache

@@ -13,6 +13,7 @@
     d1core model      performance model of the core, die, training tile and ExaPOD
     d1core fuzz       random programs on the core's RTL, compared with the model
     d1core mutate     mutation testing: how many injected bugs a block's tests catch
+    d1core coverage   line and toggle coverage of the blocks' tests (docs/coverage.md)
 
 ``d1core COMMAND --help`` describes each.
 
@@ -35,6 +36,7 @@ import traceback
 
 from sim.commands import (
     bench,
+    coverage,
     fuzz,
     gemm,
     lint,
@@ -55,7 +57,7 @@ __all__ = ["main"]
 
 #: The commands, in the order ``d1core --help`` lists them.
 COMMANDS = (sim_command, vectors, gemm, synth, bench, noc_bench, noc_plot, noc_prove, lint, run,
-            model, fuzz, mutate)
+            model, fuzz, mutate, coverage)
 
 
 #: Exit statuses (the module docstring; ``d1core --help`` prints them).

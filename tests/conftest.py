@@ -9,13 +9,20 @@
   run). pytest 9.2 silently broke this in pytest-xdist 3.8 (the group suffix xdist adds to a
   node id no longer takes effect), so under ``--dist loadgroup`` a marked test that was not
   grouped fails, instead of passing slower, or flaky where two workers share a work directory.
+* The tests that ``tests/check.py`` names are marked ``check``: ``make check``'s tier.
 """
 
 import pytest
 
+from tests import check
+
 
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept
+    tier = check.entries()
+    for item in items:
+        if any(check.selects(e, item.nodeid) for e in tier):
+            item.add_marker(pytest.mark.check)
 
 
 @pytest.fixture(autouse=True)

@@ -11,24 +11,31 @@ and four threads on the C programs and its simulation speed, :mod:`sim.bench.sca
 ``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``; layer
 normalisation on its vector unit, section ``bench-core-layernorm``) and ``core-speed`` (the D1
 core's simulation speed against the engine alone on the same GEMM, :mod:`sim.bench.core_speed`,
-section ``bench-core-speed``).
+section ``bench-core-speed``). On request only (``--only regression``): the wall time of ``make
+test`` and ``make check`` in a fresh copy of the project (:mod:`sim.bench.regression`, sections
+``bench-regression-test`` and ``bench-regression-check``).
 """
 
-from sim.bench import convert, core, core_speed, gemm, noc, scalar, sram, vector
+from sim.bench import convert, core, core_speed, gemm, noc, regression, scalar, sram, vector
 from sim.flow.toolchain import SIMULATORS
 
-from ._common import check_estimate, command_line, count
+from ._common import UsageError, check_estimate, command_line, count
 from .sim import BYTES_PER_CONVERSION, CONVERSIONS_PER_SECOND
 
 __all__ = ["PARTS", "add_parser", "main", "run"]
 
 #: The parts of the bench, in the order they run.
 PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core", "core-speed")
+#: Parts that run only when asked for (``--only``): the regression's own wall time (half an
+#: hour and more, all of the machine).
+ON_REQUEST = ("regression",)
 
 
-def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS):
+def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=PARTS,
+        tiers=tuple(regression.TIERS)):
     """Run the ``parts`` of the bench (each prints its tables and, with ``write``, rewrites its
-    section); ``n`` is the conversion part's number of requests. Returns each part's figures."""
+    section); ``n`` is the conversion part's number of requests, ``tiers`` the regression part's
+    tiers. Returns each part's figures."""
     figures = {}
     if "convert" in parts:
         figures["convert"] = convert.run(n=n, sims=sims, write=write, command=command)
@@ -48,6 +55,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["core-layernorm"] = core.run_layernorm(write=write, command=command)
     if "core-speed" in parts:  # the core's simulation speed against the engine's
         figures["core-speed"] = core_speed.run(write=write, command=command)
+    if "regression" in parts:  # make test and make check in a fresh copy, bench-regression-*
+        figures["regression"] = regression.run(tiers=tiers, write=write, command=command)
     return figures
 
 
@@ -61,8 +70,11 @@ def main(args):
             check_estimate(f"the convert part with --n {args.n:,} in {sim}",
                            seconds=4 * args.n / CONVERSIONS_PER_SECOND[sim],
                            memory=3 * args.n * BYTES_PER_CONVERSION, force=args.force)
-    run(n=args.n, sims=sims, write=not args.no_write,
-        command=command_line(), parts=[args.only] if args.only else PARTS)
+    if args.tier and args.only != "regression":
+        raise UsageError("--tier is an option of --only regression")
+    run(n=args.n, sims=sims, write=not args.no_write, command=command_line(),
+        parts=[args.only] if args.only else PARTS,
+        tiers=tuple(dict.fromkeys(args.tier)) if args.tier else tuple(regression.TIERS))
     return 0
 
 
@@ -82,12 +94,18 @@ def add_parser(sub):
                        "normalisation on its vector unit: lines per cycle against the vector "
                        "sequencer's bound), core-speed (the D1 core's simulation speed against "
                        "its matrix engine alone, same GEMM, same run). Every "
-                       "result is checked against the model.")
-    q.add_argument("--only", choices=PARTS, help="run one part (default all)")
+                       "result is checked against the model. On request only (--only): "
+                       "regression (the wall time of make test and make check on 2 workers "
+                       "in a fresh copy of the project: half an hour or more).")
+    q.add_argument("--only", choices=PARTS + ON_REQUEST,
+                   help="run one part (default all but regression)")
     q.add_argument("--n", type=count(1), default=50_000,
                    help="conversion requests per run (default 50000)")
     q.add_argument("--sim", action="append", choices=SIMULATORS,
                    help="simulator of the speed measurements (repeatable; default both)")
+    q.add_argument("--tier", action="append", choices=tuple(regression.TIERS),
+                   help="with --only regression: the tier to measure (repeatable; default "
+                   "both; each tier has its own section)")
     q.add_argument("--no-write", action="store_true", help="print only")
     q.add_argument("--force", action="store_true",
                    help="run even if the convert part's estimated time exceeds an hour")

@@ -7,20 +7,22 @@ scratchpad compared at the end. It prints a line per program (seed, kind, instru
 cycles, PASS or MISMATCH) and at the end the programs run, the instructions compared, the
 instructions compared per second (of simulation wall time, and of the whole run: generation,
 the model, the build if the core was not built yet) and every mismatch with its seed, its first
-difference and the command that runs that program alone. Exit status: 0 no mismatch, 1 a
-mismatch, 2 bad options.
+difference and the command that runs that program alone; with ``--write``, those figures go
+into docs/results.md (section ``core-fuzz``). Exit status: 0 no mismatch, 1 a mismatch, 2 bad
+options.
 """
 
 import argparse
 
 from hw.core.config import PRESETS as CORE_PRESETS
 from hw.core.config import get_preset
+from sim.flow import report as results
 from sim.flow import toolchain
 from verif.core.fuzz import KINDS, SCALAR_LENGTH, fuzz
 
-from ._common import count, seed_arg
+from ._common import command_line, count, seed_arg
 
-__all__ = ["add_parser", "main", "reproduce", "report"]
+__all__ = ["add_parser", "main", "publish", "reproduce", "report", "section"]
 
 #: ``--kind`` values: each kind, or both in turn.
 KIND_CHOICES = (*KINDS, "both")
@@ -75,7 +77,38 @@ def main(args):
                    sim=args.sim, commands=args.commands,
                    on_result=lambda r: print(_line(r), flush=True))
     print("\n".join(report(summary, core=args.core, sim=args.sim, commands=args.commands)))
+    if args.write:
+        publish(summary, args, what=what, command=command_line())
     return 1 if summary.mismatches else 0
+
+
+def section(summary, args, *, what):
+    """The markdown of a run's figures (section ``core-fuzz``)."""
+    rows = [["programs", f"{summary.programs:,}"],
+            ["instructions compared", f"{summary.instructions:,}"],
+            ["compared per second of simulation", f"{summary.rate(summary.sim_seconds):,.0f}"],
+            ["compared per second of the whole run (generation, model, build)",
+             f"{summary.rate(summary.seconds):,.0f}"],
+            ["mismatches", str(len(summary.mismatches))]]
+    text = (f"{what.capitalize()} on the {args.core} core in {args.sim}, seeds from {args.seed}, "
+            f"{args.seconds:g} s: every retired instruction compared with the core model in "
+            f"lockstep, and the whole scratchpad at the end.\n\n"
+            + results.markdown_table(["figure", "value"], rows))
+    for r in summary.mismatches:
+        text += (f"\n- seed {r.seed} {r.kind}: {r.detail} (`"
+                 f"{reproduce(r, core=args.core, sim=args.sim, commands=args.commands)}`)")
+    return text
+
+
+def publish(summary, args, *, what, command):
+    """Write the run's figures into docs/results.md (section ``core-fuzz``)."""
+    results.publish("core-fuzz", "D1 core: differential fuzzing against the model",
+                    section(summary, args, what=what), command=command,
+                    figures={"programs": summary.programs,
+                             "instructions": summary.instructions,
+                             "per_second_simulation": summary.rate(summary.sim_seconds),
+                             "per_second_overall": summary.rate(summary.seconds),
+                             "mismatches": len(summary.mismatches)})
 
 
 def add_parser(sub):
@@ -104,5 +137,7 @@ def add_parser(sub):
     q.add_argument("--commands", type=count(1, 40), default=20, metavar="N",
                    help=f"random commands a thread in a core program, 1..40 (default 20); a "
                    f"scalar program has {SCALAR_LENGTH}·N instructions a thread")
+    q.add_argument("--write", action="store_true",
+                   help="write the run's figures into docs/results.md (section core-fuzz)")
     q.set_defaults(func=main)
     return q

@@ -5,10 +5,11 @@ import signal
 import sys
 
 from sim.flow import mutate, toolchain
+from sim.flow import report as results
 
-from ._common import UsageError, count, seed_arg
+from ._common import UsageError, command_line, count, seed_arg
 
-__all__ = ["add_parser", "main", "MAX_JOBS"]
+__all__ = ["add_parser", "main", "MAX_JOBS", "section", "section_key"]
 
 #: The most mutants run at once (each is a simulator build and run).
 MAX_JOBS = 16
@@ -49,19 +50,47 @@ def main(args):
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
-    def percent(rate):
-        return "-" if rate is None else f"{100 * rate:.1f} %"
-
     print(f"{report['block']}: {report['mutants']} mutants, {report['killed']} killed, "
           f"{report['survived']} survived ({len(report['equivalent'])} proved equivalent), "
-          f"kill rate {percent(report['kill_rate'])}, without the equivalent ones "
-          f"{percent(report['kill_rate_nonequivalent'])}")
+          f"kill rate {_percent(report['kill_rate'])}, without the equivalent ones "
+          f"{_percent(report['kill_rate_nonequivalent'])}")
     by_id = {r["id"]: r for r in report["results"]}
     for i in report["survivors"]:
         note = " (proved equivalent)" if by_id[i]["equivalent"] else ""
         print(f"  survivor {i}{note}: {by_id[i]['description']}")
     print(f"report: {path}")
+    if args.write:
+        results.publish(section_key(report["block"]), f"Mutation testing: {report['block']}",
+                        section(report), command=command_line(),
+                        figures={k: report[k] for k in ("mutants", "killed", "survived",
+                                                         "kill_rate", "kill_rate_nonequivalent")})
     return 0 if report["survived"] == len(report["equivalent"]) else 1
+
+
+def section_key(block):
+    """The docs/results.md section of ``block``'s mutation figures: ``sram-ecc_encoder-mutate``
+    for ``sram.ecc_encoder`` (it files under its block, ``sim.flow.report.section_block``)."""
+    return f"{block.replace('.', '-')}-mutate"
+
+
+def _percent(rate):
+    return "-" if rate is None else f"{100 * rate:.1f} %"
+
+
+def section(report):
+    """The markdown of a run's report (:func:`sim.flow.mutate.run`'s)."""
+    rows = [[report["mutants"], report["killed"], report["survived"], len(report["equivalent"]),
+             _percent(report["kill_rate"]), _percent(report["kill_rate_nonequivalent"])]]
+    by_id = {r["id"]: r for r in report["results"]}
+    text = (f"Yosys `mutate` sample of `{report['block']}` (module `{report['module']}`), seed "
+            f"{report['seed']}, on {report['sim']}; each mutant runs these tests in place of the "
+            f"block: " + ", ".join(f"`{t}`" for t in report["tests"]) + ".\n\n"
+            + results.markdown_table(["mutants", "killed", "survived", "proved equivalent",
+                                      "kill rate", "without the equivalent"], rows))
+    for i in report["survivors"]:
+        note = "proved equivalent" if by_id[i]["equivalent"] else "**not proved equivalent**"
+        text += f"\n- survivor {i} ({note}): {by_id[i]['description']}"
+    return text
 
 
 def add_parser(sub):
@@ -87,5 +116,7 @@ def add_parser(sub):
     q.add_argument("--only", type=_ids, default=None, metavar="ID,...",
                    help="run only these mutants of the list (a sample's survivors again, on "
                    "the other simulator: the same --count and --seed)")
+    q.add_argument("--write", action="store_true",
+                   help="write the figures into docs/results.md (section BLOCK-mutate)")
     q.set_defaults(func=main)
     return q

@@ -8,6 +8,7 @@ take a per-directory lock, so concurrent workers never race.
 """
 
 import contextlib
+import contextvars
 import fcntl
 import functools
 import hashlib
@@ -27,7 +28,8 @@ from . import toolchain
 
 __all__ = ["Design", "Port", "locked", "atomic_write", "hw_digest", "simulation_verilog",
            "shared_design", "hier_blocks", "part_modules", "MUTANT_ENV", "Mutant", "mutant",
-           "read_mutant", "module_digest", "module_names", "substitute_module"]
+           "read_mutant", "module_digest", "module_names", "substitute_module",
+           "source_attributes"]
 
 
 @functools.cache
@@ -76,6 +78,24 @@ def locked(directory):
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+#: Whether :meth:`Design.simulation_verilog` gives the Verilog with Amaranth's source attributes
+#: (:func:`source_attributes`).
+_SOURCE_ATTRIBUTES = contextvars.ContextVar("d1core_source_attributes", default=False)
+
+
+@contextlib.contextmanager
+def source_attributes():
+    """While this lasts, :meth:`Design.simulation_verilog` (and so every harness built on it)
+    gives the Verilog with Amaranth's ``src`` attributes, ``Design.verilog(src=True)``: the
+    coverage build (:mod:`sim.flow.coverage`) maps its points back to Amaranth lines with
+    them. Mutants (:data:`MUTANT_ENV`) are not applied there."""
+    token = _SOURCE_ATTRIBUTES.set(True)
+    try:
+        yield
+    finally:
+        _SOURCE_ATTRIBUTES.reset(token)
+
+
 @dataclass(frozen=True)
 class Port:
     """One port of a converted top: its Verilog name, width and direction ("in" or "out")."""
@@ -112,24 +132,32 @@ class Design:
         """Unique file stem of this design: ``name-key``."""
         return f"{self.name}-{self.key}"
 
-    def verilog(self):
+    def verilog(self, *, src=False):
         """Path of this design's Verilog as Yosys wrote it (for synthesis and lint); converted on
         first use, then reused. Sub-blocks made with ``shared`` or ``part`` are converted once
-        each (as designs of their own) and their modules follow the top's in the file."""
-        path = toolchain.BUILD / "rtl" / f"{self.stem}.v"
+        each (as designs of their own) and their modules follow the top's in the file.
+
+        With ``src``, the same Verilog with Amaranth's ``(* src = "FILE:LINE" *)`` attributes
+        (``STEM.src.v``, sub-blocks' modules with theirs too): what code coverage maps back to
+        the Amaranth source (:mod:`sim.flow.coverage`). The attributes name absolute paths, so
+        that file differs between checkouts; the plain one, which everything else reads, does
+        not."""
+        name = f"{self.stem}.src.v" if src else f"{self.stem}.v"
+        path = toolchain.BUILD / "rtl" / name
         if path.exists():
             return path
-        with locked(path.parent / ".convert" / self.stem):
+        with locked(path.parent / ".convert" / path.stem):
             if not path.exists():
                 component = self.instantiate()
                 used = {}
                 with shared.converting(functools.partial(_convert_shared, used)):
-                    text = verilog.convert(component, name=self.name, emit_src=False,
+                    text = verilog.convert(component, name=self.name, emit_src=src,
                                            ports=_convert_ports(component))
-                ports = _present(ports_of(component), text, self.name)
-                text = _with_modules(text, used.values())
-                atomic_write(path.with_suffix(".ports.json"),
-                             json.dumps([p.__dict__ for p in ports]))
+                if not src:
+                    ports = _present(ports_of(component), text, self.name)
+                    atomic_write(path.with_suffix(".ports.json"),
+                                 json.dumps([p.__dict__ for p in ports]))
+                text = _with_modules(text, used.values(), src=src)
                 atomic_write(path.with_suffix(".sim.v"), simulation_verilog(text))
                 atomic_write(path, text)
         return path
@@ -137,7 +165,10 @@ class Design:
     def simulation_verilog(self):
         """Path of the copy of :meth:`verilog` that simulators read (see
         :func:`simulation_verilog`); with a :func:`mutant` of one of its modules, the copy with
-        that module replaced by the mutant (written once per mutant, beside the design's)."""
+        that module replaced by the mutant (written once per mutant, beside the design's).
+        Inside :func:`source_attributes`, the copy of ``verilog(src=True)``, without mutants."""
+        if _SOURCE_ATTRIBUTES.get():
+            return self.verilog(src=True).with_suffix(".sim.v")
         path = self.verilog().with_suffix(".sim.v")
         found = self._mutant()
         if found is None:
@@ -340,15 +371,15 @@ _HIER_BLOCK = "  /*verilator hier_block*/\n"
 _PART = "  /* d1core part */\n"
 
 
-def _with_modules(text, designs):
+def _with_modules(text, designs, *, src=False):
     """``text`` followed by the modules of ``designs`` (``(design, hier)`` pairs; from each
-    design's file, without their attributes: the ``top`` one belongs to ``text``'s top), every
-    module once; each design's top module carries Verilator's ``hier_block`` mark if ``hier``,
-    else the part's mark."""
+    design's file, ``verilog(src=src)``, without their attributes: the ``top`` one belongs to
+    ``text``'s top), every module once; each design's top module carries Verilator's
+    ``hier_block`` mark if ``hier``, else the part's mark."""
     names = set(module_names(text))
     parts = [text]
     for design, hier in designs:
-        for chunk in design.verilog().read_text().split("endmodule\n"):
+        for chunk in design.verilog(src=src).read_text().split("endmodule\n"):
             found = _MODULE_NAME.search(chunk)
             name = found and found.group(1).strip()
             if found is None or name in names:

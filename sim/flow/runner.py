@@ -10,6 +10,10 @@
   lock, so pytest-xdist workers never race; each run gets its own test directory;
 * ``WAVES=1`` in the environment (or ``waves=True``) records a waveform (VCD on Verilator, FST on
   Icarus) and prints its path;
+* ``D1CORE_COVERAGE=DIR`` in the environment (:mod:`sim.flow.coverage`) makes Verilator runs
+  measure line and toggle coverage: the design's Verilog with Amaranth's source attributes,
+  built with :func:`sim.flow.coverage.verilator_args` in a build directory of its own (``-cov``),
+  each run's counts written to a file of its own in ``DIR``. Icarus runs are unaffected;
 * a failing cocotb test raises :class:`SimulationFailed` with the failing test names.
 
 Parameters reach the cocotb module through the environment variable ``D1_TB_ARGS`` (JSON); the
@@ -25,8 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
-from sim.flow import toolchain
-from sim.flow.build import atomic_write, locked
+from sim.flow import coverage, toolchain
+from sim.flow.build import atomic_write, locked, source_attributes
 
 __all__ = ["run_cocotb", "tb_args", "report_progress", "PROGRESS_PREFIX", "SimulationFailed",
            "waves_requested"]
@@ -179,13 +183,17 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
 
     toolchain.require_simulator(sim)
     waves = waves_requested(waves)
+    # Coverage (Verilator only): the Verilog with source attributes, its own build directory.
+    cov_dir = coverage.requested() if sim == "verilator" else None
     tc = time.monotonic()
-    with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"):
+    with _Ticker(f"converting {design.name} to Verilog (Amaranth, Yosys{_yosys_note()})"), \
+            (source_attributes() if cov_dir else contextlib.nullcontext()):
         sources, top = _harness_sources(design, harness)
     # sim_stem: the stem, or the stem and the mutant's digest (sim.flow.build.MUTANT_ENV); a
     # bench that is not a Design puts its design's mutant suffix in its own stem.
     stem = getattr(design, "sim_stem", design.stem)
-    build_dir = toolchain.BUILD / "sim" / f"{stem}-{sim}{'-waves' if waves else ''}"
+    build_dir = (toolchain.BUILD / "sim" /
+                 f"{stem}-{sim}{'-waves' if waves else ''}{'-cov' if cov_dir else ''}")
     if test_dir is None:
         test_dir = toolchain.BUILD / "runs" / f"{stem}-{sim}-{uuid.uuid4().hex[:8]}"
     test_dir = Path(test_dir)
@@ -198,7 +206,7 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
     build_args = []
     if sim == "verilator":
         toolchain.verilator_pch_workaround()
-        build_args = VERILATOR_ARGS
+        build_args = coverage.verilator_args(VERILATOR_ARGS) if cov_dir else VERILATOR_ARGS
         sources = [_public_ports(build_dir, top), *sources]  # cocotb: the last is the top
     r = cocotb_runner.get_runner(sim)
     t0 = time.monotonic()
@@ -217,6 +225,8 @@ def run_cocotb(design, module, sim, *, args=None, waves=None, testcase=None, har
             plusargs.append(f"+dumpfile_path={waves_file}")
         else:
             waves_file = test_dir / "dump.vcd"
+    if cov_dir:
+        plusargs.append(f"+verilator+coverage+file+{coverage.run_file(cov_dir, stem)}")
     extra_env = {TB_ARGS_ENV: json.dumps(args or {})}
     pythonpath = os.pathsep.join(filter(None, [str(toolchain.ROOT), str(toolchain.ROOT / "tests"),
                                                os.environ.get("PYTHONPATH")]))

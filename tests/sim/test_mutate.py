@@ -218,3 +218,25 @@ def test_selections_name_existing_blocks_and_tests():
 def test_bad_options(argv, message, capsys):
     assert main(["mutate", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_written_section_of_a_report():
+    """``--write``'s section: the counts and rates of the report, under the block's own section
+    key, and every survivor named, with whether it was proved equivalent."""
+    from sim.commands import mutate as mutate_cmd
+    from sim.flow import report as results
+
+    rows = [{"id": 4, "description": "cnot0 cell $eq port A[4]", "equivalent": True},
+            {"id": 9, "description": "inv wire x", "equivalent": False},
+            {"id": 1, "description": "const0 y", "equivalent": False}]
+    rep = {"block": "sram.ecc_decoder", "module": "sram_ecc_decoder", "seed": 1, "sim": "icarus",
+           "tests": ["tests/sram/test_ecc.py::t[decoder-icarus]"], "mutants": 3, "killed": 1,
+           "survived": 2, "kill_rate": 1 / 3, "survivors": [4, 9], "equivalent": [4],
+           "kill_rate_nonequivalent": 0.5, "results": rows}
+    assert mutate_cmd.section_key("sram.ecc_decoder") == "sram-ecc_decoder-mutate"
+    assert results.section_block(mutate_cmd.section_key("sram.ecc_decoder")) == "sram"
+    text = mutate_cmd.section(rep)
+    assert "| 3 | 1 | 2 | 1 | 33.3 % | 50.0 % |" in text
+    assert "- survivor 4 (proved equivalent): cnot0 cell $eq port A[4]" in text
+    assert "- survivor 9 (**not proved equivalent**): inv wire x" in text
+    assert "survivor 1 " not in text and "`tests/sram/test_ecc.py::t[decoder-icarus]`" in text

@@ -325,3 +325,16 @@ def test_malformed_requests(requests, error, message):
     with pytest.raises(error) as e:
         run(requests)
     assert str(e.value) == message
+
+
+def test_one_pair_per_op_covers_every_op_and_type():
+    """Icarus's ``every_pair`` sample (``unit_tb.one_pair_per_op``): each op exactly once, each
+    pair legal, and every type of the legal pairs in some pair (a sample that dropped an op or a
+    type, or made up a pair, would narrow what Icarus checks without anyone seeing it)."""
+    from verif.vector.unit_tb import LEGAL_PAIRS, one_pair_per_op
+
+    sample = one_pair_per_op()
+    ops = [op for op, _ in sample]
+    assert set(ops) == {op for op, _ in LEGAL_PAIRS} and len(ops) == len(set(ops))
+    assert set(sample) <= set(LEGAL_PAIRS)
+    assert {t for _, t in sample} == {t for _, t in LEGAL_PAIRS}

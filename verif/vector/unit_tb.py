@@ -27,6 +27,17 @@ TAG_WIDTH = 8
 LEGAL_PAIRS = sorted(((VecOp[op.upper()], VecType[t.upper()]) for op, t in model.OPS),
                      key=lambda p: (p[0].value, p[1].value))
 
+
+def one_pair_per_op(pairs=None):
+    """One legal pair of every op of ``pairs`` (default :data:`LEGAL_PAIRS`), the ``i``-th op
+    (in op order) with the ``i % n``-th of its ``n`` types: every op once, the types taken in
+    turn so that each type still appears (Icarus's ``every_pair``, tests/vector/test_vector.py)."""
+    by_op = {}
+    for op, t in LEGAL_PAIRS if pairs is None else pairs:
+        by_op.setdefault(op, []).append(t)
+    return [(op, ts[i % len(ts)]) for i, (op, ts) in enumerate(by_op.items())]
+
+
 _CONV_OPS = (VecOp.WIDEN, VecOp.NARROW)
 _STATE_OPS = (VecOp.RDFLAGS, VecOp.CLRFLAGS, VecOp.SEED)
 #: (wide type, narrow format, parts) of the conversions (docs/vector.md).
