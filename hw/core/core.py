@@ -32,8 +32,8 @@ from .dispatch import COUNTER_BITS, Dispatcher
 from .dma import DmaEngine
 from .gemm import GemmSequencer
 from .isa import SEM_BITS, SEMAPHORES
-from .ni_receive import NiReceive
-from .ni_send import NiSend
+from .ni_receive import ERRORS_BITS, NiReceive
+from .ni_send import STRAY_BITS, NiSend
 from .packets import Place
 from .vector import VectorSequencer
 
@@ -126,6 +126,10 @@ class Core(wiring.Component):
         .array(2)``, a core of a mesh's only
         Its coordinates, and its router's local streams per class (``inject[c]`` goes to the
         router's ``inject[c]``).
+    net_failed, net_refused : ``Out(16)``, a core of a mesh's only
+        The network interface's counts (saturating): ERROR answers to this core's transfers
+        and direct adds (``NiSend.failed``); lines refused here and unknown packets dropped
+        (``NiReceive.errors``).
     go : ``In(1)``
         The scalar core runs while 1 and is held in reset while 0 (thread 0 starts at
         ``RAM_BASE`` when it rises). The units and the scratchpad keep their state. The
@@ -159,7 +163,8 @@ class Core(wiring.Component):
         else:
             flits = stream.Signature(Flit)
             ports.update({"here": In(Place), "inject": Out(flits).array(2),
-                          "eject": In(flits).array(2)})
+                          "eject": In(flits).array(2), "net_failed": Out(STRAY_BITS),
+                          "net_refused": Out(ERRORS_BITS)})
         super().__init__({
             **ports,
             "go": In(1), "halt": In(MAX_THREADS),
@@ -272,4 +277,7 @@ class Core(wiring.Component):
         connect(m, tx.answer, dma.net_ans)
         connect(m, tx.req, flipped(self.inject[0]))
         connect(m, flipped(self.eject[1]), tx.resp)
+        connect(m, units["dispatch"].notify, tx.notify)
+        connect(m, tx.direct, units["dispatch"].net_answer)
+        m.d.comb += [self.net_failed.eq(tx.failed), self.net_refused.eq(rx.errors)]
 

@@ -8,11 +8,21 @@ from amaranth.lib.wiring import In, Out
 from hw.noc.flit import Flit, MsgClass, Opcode
 
 from .isa import Error
-from .packets import LINE, NOTIFY, NetAnswer, NetLine, Notify, Place
+from .packets import (
+    DIRECT,
+    LINE,
+    NOTIFY,
+    DirectAnswer,
+    NetAnswer,
+    NetLine,
+    Notify,
+    Place,
+    RemoteAdd,
+)
 
 __all__ = ["NiSend", "STRAY_BITS"]
 
-#: Width of the saturating count of responses that answer nothing of ours.
+#: Width of the saturating counts of responses that answer nothing of ours, and of ERRORs.
 STRAY_BITS = 16
 
 
@@ -30,9 +40,15 @@ class NiSend(wiring.Component):
     resp : ``In(stream.Signature(Flit))``
         The router's ``eject[RESPONSE]``; always ready.
     answer : ``Out(stream.Signature(hw.core.packets.NetAnswer, always_ready=True))``
-        Each NOTIFY's answer, to the DMA engine.
+        Each transfer's NOTIFY's answer, to the DMA engine.
+    notify : ``In(stream.Signature(hw.core.packets.RemoteAdd))``
+        The dispatcher's direct adds (``d1.snotify``).
+    direct : ``Out(stream.Signature(hw.core.packets.DirectAnswer, always_ready=True))``
+        Each direct add's answer, to the dispatcher.
     stray : ``Out(STRAY_BITS)``
         Saturating count of responses that are neither ``WRITE_ACK`` nor ``ERROR``.
+    failed : ``Out(STRAY_BITS)``
+        Saturating count of ``ERROR`` answers (transfers and direct adds that failed).
 
     Contract
     --------
@@ -41,10 +57,14 @@ class NiSend(wiring.Component):
     ``end``, a NOTIFY (`hw.core.packets.notify_packet`: ``WRITE``, tag ``seq``, payload the
     line's ``signal``), so a line takes one cycle and a descriptor's last two. Packets leave
     from one register, in the order of the lines (one inject stream: the router keeps them in
-    order per destination). A ``WRITE_ACK`` response becomes ``{seq: tag, code: NONE}`` on
-    ``answer`` the cycle after; an ``ERROR``, ``{seq: tag, code}`` with the payload's code, or
-    ``REMOTE`` when that is 0 (the router's answer: no such core). ``valid`` of ``req`` and
-    ``answer`` comes from registers.
+    order per destination). A direct add becomes a NOTIFY alone (tag ``DIRECT | thread``,
+    payload its signal); it goes before the next line (not between a descriptor's last line
+    and its NOTIFY), so it is not ordered against pushes (docs/mesh.md). A ``WRITE_ACK``
+    response becomes ``{seq: tag, code: NONE}`` on ``answer`` the cycle after; an ``ERROR``,
+    ``{seq: tag, code}`` with the payload's code, or ``REMOTE`` when that is 0 (the router's
+    answer: no such core); the answer to a direct add (tag bit ``DIRECT``) goes on ``direct``
+    instead, ``{thread, code, x, y}`` with the answering core's coordinates (the response's
+    source). ``valid`` of ``req``, ``answer`` and ``direct`` comes from registers.
     """
 
     def __init__(self):
@@ -54,7 +74,10 @@ class NiSend(wiring.Component):
             "req": Out(stream.Signature(Flit)),
             "resp": In(stream.Signature(Flit)),
             "answer": Out(stream.Signature(NetAnswer, always_ready=True)),
+            "notify": In(stream.Signature(RemoteAdd)),
+            "direct": Out(stream.Signature(DirectAnswer, always_ready=True)),
             "stray": Out(STRAY_BITS),
+            "failed": Out(STRAY_BITS),
         })
 
     def elaborate(self, platform):
@@ -69,18 +92,27 @@ class NiSend(wiring.Component):
         owed_signal = Signal.like(line.signal)
 
         free = ~self.req.valid | self.req.ready
-        take = self.net.valid & free & ~owed
-        m.d.comb += self.net.ready.eq(free & ~owed)
+        # A descriptor's NOTIFY first, then a direct add, then the next line.
+        add = self.notify.payload
+        take_add = self.notify.valid & free & ~owed
+        take = self.net.valid & free & ~owed & ~self.notify.valid
+        m.d.comb += [self.notify.ready.eq(free & ~owed),
+                     self.net.ready.eq(free & ~owed & ~self.notify.valid)]
         with m.If(free):
-            m.d.sync += self.req.valid.eq(take | owed)
+            m.d.sync += self.req.valid.eq(take | take_add | owed)
         m.d.sync += [hdr.src_x.eq(self.here.x), hdr.src_y.eq(self.here.y),
                      hdr.cls.eq(MsgClass.REQUEST)]
+        notify = data.View(Notify, out.data)
         with m.If(free & owed):
-            notify = data.View(Notify, out.data)
             m.d.sync += [
                 owed.eq(0),
                 hdr.dst_x.eq(owed_x), hdr.dst_y.eq(owed_y), hdr.op.eq(NOTIFY), hdr.addr.eq(0),
                 hdr.tag.eq(owed_seq), notify.eq(0), notify.signal.eq(owed_signal),
+            ]
+        with m.Elif(take_add):
+            m.d.sync += [
+                hdr.dst_x.eq(add.x), hdr.dst_y.eq(add.y), hdr.op.eq(NOTIFY), hdr.addr.eq(0),
+                hdr.tag.eq(DIRECT | add.thread), notify.eq(0), notify.signal.eq(add.signal),
             ]
         with m.Elif(take):
             m.d.sync += [
@@ -94,15 +126,20 @@ class NiSend(wiring.Component):
         r = self.resp.payload.header
         got = data.View(Notify, self.resp.payload.data)
         ack, error = r.op == Opcode.WRITE_ACK, r.op == Opcode.ERROR
+        code = Mux(ack, Error.NONE, Mux(got.code == Error.NONE, Error.REMOTE, got.code))
+        direct = (r.tag & DIRECT) != 0
         m.d.comb += self.resp.ready.eq(1)
         m.d.sync += [
-            self.answer.valid.eq(self.resp.valid & (ack | error)),
+            self.answer.valid.eq(self.resp.valid & (ack | error) & ~direct),
             self.answer.payload.seq.eq(r.tag),
-            self.answer.payload.code.eq(Mux(ack, Error.NONE,
-                                            Mux(got.code == Error.NONE, Error.REMOTE, got.code))),
+            self.answer.payload.code.eq(code),
+            self.direct.valid.eq(self.resp.valid & (ack | error) & direct),
+            self.direct.payload.thread.eq(r.tag), self.direct.payload.code.eq(code),
+            self.direct.payload.x.eq(r.src_x), self.direct.payload.y.eq(r.src_y),
         ]
-        stray = self.resp.valid & ~(ack | error)
         top = (1 << STRAY_BITS) - 1
-        with m.If(stray & (self.stray != top)):
-            m.d.sync += self.stray.eq(self.stray + 1)
+        for count, event in ((self.stray, self.resp.valid & ~(ack | error)),
+                             (self.failed, self.resp.valid & error)):
+            with m.If(event & (count != top)):
+                m.d.sync += count.eq(count + 1)
         return m

@@ -13,10 +13,11 @@ from amaranth.lib import data
 
 from hw.noc.flit import PAYLOAD_BITS, MsgClass, Opcode
 
-from .isa import Error, Signal
+from .isa import THREAD_BITS, Error, Signal
 
 __all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "SEQ_BITS", "NetLine", "NetAnswer",
-           "Place", "byte_mask", "status_code", "line_packet", "notify_packet", "answer_packet"]
+           "Place", "RemoteAdd", "DirectAnswer", "DIRECT", "byte_mask", "status_code",
+           "line_packet", "notify_packet", "answer_packet"]
 
 #: The opcode of a line write (no answer: the router drops it silently at a bad destination).
 LINE = Opcode.POST
@@ -52,6 +53,19 @@ NetLine = data.StructLayout({
     "x": 4, "y": 4, "addr": 32, "data": PAYLOAD_BITS, "words": WORDS, "end": 1,
     "signal": Signal, "seq": SEQ_BITS,
 })
+
+#: A thread's direct add to another core's semaphores (``d1.snotify``), from the dispatcher to
+#: the NI's send side: the destination core, the signal, the issuing thread.
+RemoteAdd = data.StructLayout({"x": 4, "y": 4, "signal": Signal, "thread": THREAD_BITS})
+
+#: The tag bit of a direct add's NOTIFY (the low bits: the issuing thread); a DMA transfer's
+#: NOTIFY has it clear (its tag is the transfer number, below ``2 ** SEQ_BITS``).
+DIRECT = 0x80
+
+#: The answer to a direct add, from the NI's send side to the dispatcher: the issuing thread,
+#: the code (as :data:`NetAnswer`'s) and the core that answered (the destination, or the bad
+#: coordinates the router answered for).
+DirectAnswer = data.StructLayout({"thread": THREAD_BITS, "code": Error, "x": 4, "y": 4})
 
 #: The answer to a remote descriptor's NOTIFY, from the NI's send side to the DMA engine: its
 #: transfer number and the error code (``NONE`` for an ACK; ``REMOTE`` for the router's ERROR

@@ -9,6 +9,8 @@ from hw.common.params import check_instance
 from hw.common.shared import shared
 from hw.core.core import Core, StoreTap
 from hw.core.isa import SEM_BITS, SEMAPHORES
+from hw.core.ni_receive import ERRORS_BITS
+from hw.core.ni_send import STRAY_BITS
 from hw.noc.flit import Flit
 from hw.noc.mesh import NoCMesh, mesh_table_write_layout
 from hw.noc.router import CLASSES, DROPPED_BITS
@@ -49,6 +51,9 @@ class CoreMesh(wiring.Component):
         Each core's sleeping threads and semaphores (``Core``'s), for the watchdog's report.
     dropped : ``Out(DROPPED_BITS).array(nodes)``
         Each router's count of the packets it removed.
+    failed, refused : ``Out(16).array(nodes)``
+        Each core's network interface's counts (``Core.net_failed``, ``Core.net_refused``):
+        ERROR answers to its transfers and direct adds; lines refused at it.
 
     Contract
     --------
@@ -70,6 +75,8 @@ class CoreMesh(wiring.Component):
             "waiting": Out(MAX_THREADS).array(n),
             "semaphores": Out(data.ArrayLayout(SEM_BITS, SEMAPHORES)).array(n),
             "dropped": Out(DROPPED_BITS).array(n),
+            "failed": Out(STRAY_BITS).array(n),
+            "refused": Out(ERRORS_BITS).array(n),
         })
 
     def elaborate(self, platform):
@@ -93,7 +100,9 @@ class CoreMesh(wiring.Component):
                              self.retired[n].eq(core.retire.valid + core.retire_late.valid),
                              self.waiting[n].eq(core.waiting),
                              self.semaphores[n].eq(core.semaphores),
-                             self.dropped[n].eq(noc.dropped[n])]
+                             self.dropped[n].eq(noc.dropped[n]),
+                             self.failed[n].eq(core.net_failed),
+                             self.refused[n].eq(core.net_refused)]
                 for c in range(CLASSES):
                     connect(m, core.inject[c], noc.inject[n][c])
                     connect(m, noc.eject[n][c], core.eject[c])

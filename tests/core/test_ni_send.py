@@ -19,7 +19,7 @@ from hw.core.dma import DmaEngine
 from hw.core.isa import DmaCommand, Done, Error, ErrorRecord
 from hw.core.ni_receive import NiReceive
 from hw.core.ni_send import NiSend
-from hw.core.packets import line_packet, notify_packet
+from hw.core.packets import DIRECT, DirectAnswer, RemoteAdd, line_packet, notify_packet
 from hw.noc.mesh import NoCMesh
 from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
 from tests.amaranth_sim import raises_unelaborated
@@ -228,6 +228,89 @@ def test_dma_network_parameter_error():
     raises_unelaborated(TypeError, "network must be a bool, not 1", DmaEngine, network=1)
 
 
+def test_direct_adds():
+    """d1.snotify's direct adds through the real mesh, while A's DMA pushes a copy to B: each
+    is one NOTIFY (WRITE to its core, tag DIRECT | thread, payload its signal), never between
+    a descriptor's last LINE and its NOTIFY; B adds the signals; the answers come back on
+    ``direct`` with the thread, the code and the answering core (B: NONE; the dead core and
+    the one outside the mesh: REMOTE, from the router), none on the DMA's ``answer``; A's
+    ``failed`` counts the two ERRORs."""
+    dut = Pair()
+    tables = route_tables(MESH, "xy")
+    words, turns = table_words(MESH, tables), turn_words(MESH, tables)
+    mem_a, mem_b = memories(7)
+    head = BASE + 0x3000
+    sig = signal_value(sem=3, enable=1, amount=1)
+    mem_a.load(head, descriptor(**copy(B, BASE + 0x100, BASE + 0x800, 4, sig)))
+    adds = [(B, 0, signal_value(sem=5, enable=1, amount=7)),
+            (DEAD, 1, signal_value(sem=5, enable=1, amount=1)),
+            (OUTSIDE, 2, signal_value(sem=5, enable=1, amount=1)),
+            (B, 3, signal_value(sem=6, enable=1, amount=0x1F))]
+    flits, signals, answers, dma_answers = [], [], [], []
+    state = {}
+
+    async def bench(ctx):
+        cfg = dut.mesh.cfg
+        for router, codes in words.items():
+            for dst, code in enumerate(codes):
+                ctx.set(cfg.payload.node, node_id(MESH, *router))
+                ctx.set(cfg.payload.dst, dst)
+                ctx.set(cfg.payload.port, code)
+                ctx.set(cfg.payload.turn, turns[router][dst])
+                ctx.set(cfg.valid, 1)
+                await ctx.tick()
+        ctx.set(cfg.valid, 0)
+        ctx.set(dut.dma.cmd.payload.as_value(), int(pack(DmaCommand, 1, desc=head,
+                                                         thread=1)[0]))
+        ctx.set(dut.dma.cmd.valid, 1)
+        await ctx.tick().until(dut.dma.cmd.ready)
+        ctx.set(dut.dma.cmd.valid, 0)
+        pending = list(adds)
+        for _ in range(400):
+            if pending:
+                (x, y), thread, signal = pending[0]
+                ctx.set(dut.send.notify.payload.as_value(), int(pack(
+                    RemoteAdd, 1, x=x, y=y, signal=signal, thread=thread)[0]))
+            ctx.set(dut.send.notify.valid, bool(pending))
+            _, _, nv, nr, fv, fr, fp, dv, dp, av, sv, sp = await ctx.tick().sample(
+                dut.send.notify.valid, dut.send.notify.ready, dut.send.req.valid,
+                dut.send.req.ready, dut.send.req.payload.as_value(), dut.send.direct.valid,
+                dut.send.direct.payload.as_value(), dut.send.answer.valid,
+                dut.recv.signal.valid, dut.recv.signal.payload.as_value())
+            if nv and nr:
+                pending.pop(0)
+            if fv and fr:
+                flits.append(unpack_flit(fp))
+            if dv:
+                answers.append({k: int(v[0]) for k, v in unpack(DirectAnswer, [dp]).items()})
+            if av:
+                dma_answers.append(1)
+            if sv:
+                signals.append(sp)
+        state["failed"] = ctx.get(dut.send.failed)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-9)
+    sim.add_process(mem_a.port(dut.dma.rd_req, dut.dma.rd_resp, name="rr"))
+    sim.add_process(mem_a.port(dut.dma.wr_req, dut.dma.wr_resp, name="rw"))
+    sim.add_process(mem_b.port(dut.recv.wr_req, dut.recv.wr_resp, name="b.rw"))
+    sim.add_testbench(bench)
+    sim.run()
+    notifies = [(h, d) for h, d in flits if h["op"] == 1]
+    want = [notify_packet(A, core, DIRECT | t, signal) for core, t, signal in adds]
+    assert [n for n in notifies if n[0]["tag"] & DIRECT] == want
+    lines = [k for k, (h, _) in enumerate(flits) if h["op"] == 2]
+    assert len(lines) == 4 and flits[lines[-1] + 1] == notify_packet(A, B, 0, sig)
+    assert sorted(answers, key=lambda a: a["thread"]) == [
+        {"thread": 0, "code": Error.NONE, "x": 1, "y": 0},
+        {"thread": 1, "code": Error.REMOTE, "x": 2, "y": 0},
+        {"thread": 2, "code": Error.REMOTE, "x": 5, "y": 0},
+        {"thread": 3, "code": Error.NONE, "x": 1, "y": 0}]
+    assert dma_answers == [1]                                    # the copy's only
+    assert sorted(signals) == sorted([sig, adds[0][2], adds[3][2]])
+    assert state["failed"] == 2
+
+
 def test_stray_responses_are_counted():
     """Responses that answer no NOTIFY (READ_DATA, an unknown code) are counted, not passed
     on; ACK and ERROR are, with their codes (ERROR with code 0: REMOTE)."""
@@ -245,7 +328,7 @@ def test_stray_responses_are_counted():
         for _ in range(2):
             _, _, av, seq, c = await ctx.tick().sample(dut.answer.valid, dut.answer.payload.seq,
                                                        dut.answer.payload.code)
-        got.append(ctx.get(dut.stray))
+        got.append((ctx.get(dut.stray), ctx.get(dut.failed)))      # failed: the ERRORs
 
     async def watch(ctx):
         async for _, _, av, seq, c in ctx.tick().sample(dut.answer.valid,
@@ -259,4 +342,4 @@ def test_stray_responses_are_counted():
     sim.add_testbench(bench)
     sim.add_process(watch)
     sim.run()
-    assert got == [(2, Error.NONE), (3, Error.REMOTE), (4, Error.ALIGN), 2]
+    assert got == [(2, Error.NONE), (3, Error.REMOTE), (4, Error.ALIGN), (2, 2)]
