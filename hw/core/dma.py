@@ -37,11 +37,18 @@ INFLIGHT = 16
 #: Descriptors started and not yet acknowledged.
 DONE_DEPTH = 4
 
-# A refused descriptor's bookkeeping entry, in order with the started ones.
-_Entry = data.StructLayout({
-    "signal": SignalLayout, "thread": THREAD_BITS, "last": 1, "refused": 1, "code": Error,
-    "addr": 32, "remote": 1, "seq": SEQ_BITS,
-})
+
+
+def _entry_layout(network):
+    """A descriptor's bookkeeping entry, in order with the started ones; with a network,
+    whether it is remote and its transfer number (a lone engine's layout is unchanged)."""
+    fields = {"signal": SignalLayout, "thread": THREAD_BITS, "last": 1, "refused": 1,
+              "code": Error, "addr": 32}
+    if network:
+        fields.update({"remote": 1, "seq": SEQ_BITS})
+    return data.StructLayout(fields)
+
+
 # A remote descriptor's destination for its lines, from its handoff to its last line.
 _Remote = data.StructLayout({"x": 4, "y": 4, "signal": SignalLayout, "seq": SEQ_BITS})
 
@@ -161,7 +168,9 @@ class DmaEngine(wiring.Component):
         ab = self.addr_bits
         m.submodules.inflight = inflight = SyncFIFOBuffered(
             width=self._group_layout().size, depth=INFLIGHT)
-        m.submodules.pending = pending = SyncFIFOBuffered(width=_Entry.size, depth=DONE_DEPTH)
+        entry_layout = _entry_layout(self.network)
+        m.submodules.pending = pending = SyncFIFOBuffered(width=entry_layout.size,
+                                                          depth=DONE_DEPTH)
         s = _State(ab)
         if self.network:
             # At most DONE_DEPTH entries: one per started descriptor not yet done (`pending`).
@@ -224,8 +233,10 @@ class DmaEngine(wiring.Component):
         field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | s.reserved_set
         x, y = (self.here.x, self.here.y) if self.network else (self.x, self.y)
         remote = ~d.local & ((d.dst_x != x) | (d.dst_y != y))
-        m.d.comb += s.is_remote.eq(remote)
-        refuse_remote = Const(0) if self.network else remote
+        refuse_remote = remote
+        if self.network:
+            m.d.comb += s.is_remote.eq(remote)
+            refuse_remote = Const(0)
         w = len(s.src_end)
         # The range comparisons, registered in CMP (each is a prefix subtractor's carry).
         in_range = (_ge(m, d.src, base, w, "src_lo") & _ge(m, end, s.src_end, w, "src_hi")
@@ -342,7 +353,7 @@ class DmaEngine(wiring.Component):
     def _handoff(self, m, s, pending):
         d = s.dsc
         ab = self.addr_bits
-        entry = data.View(_Entry, pending.w_data)
+        entry = data.View(_entry_layout(self.network), pending.w_data)
         outstanding = pending.level != 0
         m.d.comb += s.hazard.eq(~s.v_refused & outstanding & s.overlap)
         mover_free = ~s.active | s.gen_go & s.g_end
@@ -485,11 +496,10 @@ class DmaEngine(wiring.Component):
             m.d.sync += self.wr_req.valid.eq(0)
             if self.network:
                 m.d.sync += self.net.valid.eq(0)
-        remote = g.remote if self.network else Const(0)
         if self.network:
             dest = data.View(_Remote, s.remotes.r_data)
-            m.d.comb += s.remotes.r_en.eq(take & g.last & g.end & remote)
-            with m.If(take & g.last & remote):
+            m.d.comb += s.remotes.r_en.eq(take & g.last & g.end & g.remote)
+            with m.If(take & g.last & g.remote):
                 net = self.net.payload
                 m.d.sync += [
                     self.net.valid.eq(1),
@@ -499,7 +509,8 @@ class DmaEngine(wiring.Component):
                     fresh.eq(1),
                 ]
         with m.If(take):
-            with m.If(g.last & ~remote):
+            # (A lone engine's conditions as before the network: its Verilog is unchanged.)
+            with m.If(g.last & ~g.remote) if self.network else m.If(g.last):
                 byte_mask = Cat(*(bit.replicate(8) for bit in merged_mask))
                 m.d.sync += [
                     self.wr_req.valid.eq(1),
@@ -509,12 +520,12 @@ class DmaEngine(wiring.Component):
                     self.wr_req.payload.tag.eq(g.end),
                     fresh.eq(1),
                 ]
-            with m.Elif(~g.last):
+            with m.Elif(~g.last) if self.network else m.Else():
                 m.d.sync += [acc.eq(merged), acc_mask.eq(merged_mask), fresh.eq(0)]
 
     # --- Completion: Done (and ErrorRecord) in list order -------------------------------------
     def _completion(self, m, s, pending):
-        head = data.View(_Entry, pending.r_data)
+        head = data.View(_entry_layout(self.network), pending.r_data)
         head_refused = pending.r_rdy & head.refused
         # A refused entry at the head has no write to wait for; acknowledgements then belong to
         # later entries and wait a cycle.
