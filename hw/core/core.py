@@ -47,9 +47,11 @@ StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
 SHARED_PORTS = {"vr0": (("gemm", "a"), ("vseq", "r0")), "vr1": (("gemm", "b"), ("vseq", "r1")),
                 "vw": (("gemm", "d"), ("vseq", "w")), "rr": (("dma", "rd"), ("host", "host_rd")),
                 "rw": (("dma", "wr"), ("host", "host_wr"))}
-#: The same in a core of a mesh: the network interface's receive side writes on ``rw`` (the host
-#: loads the scratchpad through the network, docs/mesh.md).
-MESH_SHARED_PORTS = {**SHARED_PORTS, "rw": (("dma", "wr"), ("ni_rx", "wr"))}
+#: The same in a core of a mesh: the network interface's receive side writes on ``rw`` and
+#: reads (its PULLs) on ``rr`` (the host reaches the scratchpad through the network,
+#: docs/mesh.md).
+MESH_SHARED_PORTS = {**SHARED_PORTS, "rr": (("dma", "rd"), ("ni_rx", "rd")),
+                     "rw": (("dma", "wr"), ("ni_rx", "wr"))}
 
 
 def check_mesh(mesh):
@@ -114,14 +116,14 @@ class Core(wiring.Component):
     config : CoreConfig
     mesh : None or (width, height)
         A core of a ``width`` × ``height`` mesh, with its network interface (docs/mesh.md): the
-        host's writes then come through the network, not ``host_wr``.
+        host's writes and reads then come through the network, not ``host_wr``/``host_rd``.
 
     Members
     -------
     host_rd_req, host_rd_resp : the host's reads, the scratchpad's router-read port contract
-        with a ``UNIT_TAG_WIDTH``-bit tag (shared with the DMA).
+        with a ``UNIT_TAG_WIDTH``-bit tag (shared with the DMA). A lone core's only.
     host_wr_req, host_wr_resp : the host's writes, the router-write port contract (shared
-        with the DMA). A lone core's only.
+        with the DMA). A lone core's only (in a mesh the network interface takes both).
     here : ``In(hw.core.packets.Place)``; inject, eject : ``Out/In(stream.Signature(Flit))
         .array(2)``, a core of a mesh's only
         Its coordinates, and its router's local streams per class (``inject[c]`` goes to the
@@ -157,10 +159,11 @@ class Core(wiring.Component):
         rr_req, rr_resp = (stream.Signature(x) for x in config.unit_port_layouts("rr"))
         rw_req, rw_resp = (stream.Signature(x) for x in config.unit_port_layouts("rw"))
         # A lone core's members in their order from before the mesh (its Verilog ports).
-        ports = {"host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp)}
         if mesh is None:
-            ports.update({"host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp)})
+            ports = {"host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
+                     "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp)}
         else:
+            ports = {}
             flits = stream.Signature(Flit)
             ports.update({"here": In(Place), "inject": Out(flits).array(2),
                           "eject": In(flits).array(2), "net_failed": Out(STRAY_BITS),

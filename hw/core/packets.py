@@ -15,7 +15,8 @@ from hw.noc.flit import PAYLOAD_BITS, MsgClass, Opcode
 
 from .isa import THREAD_BITS, Error, Signal
 
-__all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "SEQ_BITS", "NetLine", "NetAnswer",
+__all__ = ["LINE", "NOTIFY", "PULL", "READ_DATA", "Notify", "Pull", "pull_packet",
+           "read_data_packet", "pull_error_packet", "WORDS", "SEQ_BITS", "NetLine", "NetAnswer",
            "Place", "RemoteAdd", "DirectAnswer", "DIRECT", "byte_mask", "status_code",
            "line_packet", "notify_packet", "answer_packet"]
 
@@ -23,8 +24,10 @@ __all__ = ["LINE", "NOTIFY", "PULL", "Notify", "WORDS", "SEQ_BITS", "NetLine", "
 LINE = Opcode.POST
 #: The opcode of a transfer's end (answered: the router answers ERROR at a bad destination).
 NOTIFY = Opcode.WRITE
-#: The opcode of a pull (a remote read), a later milestone: answered ERROR, ``code`` FIELD.
+#: The opcode of a pull (a line read at the destination, answered with the line).
 PULL = Opcode.READ
+#: The opcode of a pull's answer: the line, to be written at the puller.
+READ_DATA = Opcode.READ_DATA
 
 #: 8-byte words in a line: the bits of a LINE's word mask (its ``tag``).
 WORDS = 8
@@ -35,6 +38,17 @@ Notify = data.StructLayout({
     "signal": Signal,
     "code": Error,
     "reserved": PAYLOAD_BITS - Signal.size - 4,
+})
+
+#: The payload of a PULL, and of the ERROR that answers a refused one: where the line goes at
+#: the puller (``dst``, the READ_DATA's address), and the ``code`` where a :data:`Notify`'s is
+#: (0 in a PULL and in the router's ERROR: the core does not exist or is dead).
+Pull = data.StructLayout({
+    "signal": Signal,           # unused, 0
+    "code": Error,
+    "pad": 32 - Signal.size - 4,
+    "dst": 32,
+    "reserved": PAYLOAD_BITS - 64,
 })
 
 #: A core's coordinates in the mesh (an input of the core: every core is the same module).
@@ -103,6 +117,29 @@ def notify_packet(src, dst, seq, signal):
     """``(header dict, data int)`` of a NOTIFY: transfer number ``seq`` (the answer's tag),
     ``signal`` a packed :data:`hw.core.isa.Signal` int."""
     return _header(src, dst, MsgClass.REQUEST, NOTIFY, 0, seq), signal
+
+
+def pull_packet(src, dst, addr, words, to):
+    """``(header dict, data int)`` of a PULL from core ``src`` of the line at ``addr`` in core
+    ``dst``, to be written at ``to`` in ``src`` (its 8-B words of ``words``, the tag)."""
+    return _header(src, dst, MsgClass.REQUEST, PULL, addr, words), to << 32
+
+
+def read_data_packet(request, data, line):
+    """``(header dict, data int)`` of the READ_DATA that answers the PULL ``request`` (header
+    dict, payload ``data``): back to the puller, at the PULL's ``dst``, its tag kept, the
+    64-byte ``line`` (an int) read at the PULL's address."""
+    header = _header((request["dst_x"], request["dst_y"]), (request["src_x"], request["src_y"]),
+                     MsgClass.RESPONSE, READ_DATA, data >> 32 & 0xFFFF_FFFF, request["tag"])
+    return header, line
+
+
+def pull_error_packet(request, data, code):
+    """``(header dict, data int)`` of the ERROR that answers a refused PULL: back to the puller,
+    the PULL's address and tag, the payload its ``dst`` with ``code`` set."""
+    header = _header((request["dst_x"], request["dst_y"]), (request["src_x"], request["src_y"]),
+                     MsgClass.RESPONSE, Opcode.ERROR, request["addr"], request["tag"])
+    return header, (data >> 32 & 0xFFFF_FFFF) << 32 | int(Error(code)) << Signal.size
 
 
 def answer_packet(request, data, code):

@@ -58,8 +58,10 @@ class CoreMesh(wiring.Component):
     Contract
     --------
     Every core is the same module (``shared``): its coordinates come in on ``Core.here``. Each
-    core's router streams are its router's local ports; the links are ``NoCMesh``'s. The host's
-    read port of each core is left idle (reads through the network are a later milestone).
+    core's router streams are its router's local ports; the links are ``NoCMesh``'s. A core
+    whose ``go`` bit stays 0 is dead: held in reset (its router and network interface still
+    run; the host leaves its router's table unconfigured, all DROP, docs/mesh.md "Dead
+    cores").
     """
 
     def __init__(self, config):
@@ -95,7 +97,6 @@ class CoreMesh(wiring.Component):
                 m.submodules[f"core_{x}_{y}"] = core
                 m.d.comb += [core.here.x.eq(x), core.here.y.eq(y), core.go.eq(self.go[n]),
                              core.halt.eq(0), core.counter_index.eq(0),
-                             core.host_rd_req.valid.eq(0), core.host_rd_resp.ready.eq(1),
                              self.store[n].eq(core.store), self.running[n].eq(core.running),
                              self.retired[n].eq(core.retire.valid + core.retire_late.valid),
                              self.waiting[n].eq(core.waiting),

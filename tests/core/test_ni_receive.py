@@ -3,9 +3,9 @@ simulator, against its model (``verif/core/ni_model.py``) on the behavioural scr
 (``verif/core/scratchpad_model.py``: answers after a latency plus random delays, random
 stalls, OUT_OF_RANGE / MISALIGNED / UNCORRECTABLE statuses, the stream rule checked on the
 writes). Checked bit for bit: every byte of the scratchpad; every answer flit (header fields and
-payload) in order; every signal in order; that a NOTIFY is taken only once every line before it
-has been answered by the port; the error count; a line a cycle with a ready port; the
-construction errors."""
+payload) in order, the PULLs' READ_DATA lines among them; every signal in order; that a NOTIFY
+is taken only once every line before it has been answered by the port; the error count; a line
+and a pull a cycle with a ready port; the construction errors."""
 
 import random
 
@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 
 from hw.core.isa import Error
 from hw.core.ni_receive import NiReceive
-from hw.core.packets import LINE, NOTIFY, line_packet, notify_packet
+from hw.core.packets import LINE, NOTIFY, PULL, line_packet, notify_packet, pull_packet
 from hw.noc.flit import Opcode
 from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.core.dma_model import signal_value
@@ -85,6 +85,7 @@ def run(packets, *, seed=1, p_idle=0.0, p_stall=0.0, latency=5, p_delay=0.0, inf
     sim = Simulator(dut)
     sim.add_clock(1e-9)
     sim.add_process(mem.port(dut.wr_req, dut.wr_resp, name="rw"))
+    sim.add_process(mem.port(dut.rd_req, dut.rd_resp, name="rr"))
     sim.add_testbench(driver)
     sim.add_testbench(answers)
     sim.add_testbench(monitor)
@@ -161,18 +162,63 @@ def test_refused_lines_answer_errors():
     assert errors == 3
 
 
-def test_pull_and_unknown_opcodes():
-    """A PULL (READ, not yet supported) is answered ERROR with code FIELD and writes nothing;
-    a request of an opcode the NI does not know is dropped and counted, never answered."""
-    pull = ({**line_packet((0, 1), HERE, BASE, 0, 0)[0], "op": Opcode.READ.value, "tag": 77},
-            signal_value(sem=1, enable=1, amount=1))
-    odd = ({**line_packet((0, 1), HERE, BASE, 0xFF, 5)[0], "op": 5}, 5)
-    answers, signals, errors, mem, _ = run([pull, odd, notify_packet((0, 1), HERE, 8, 0)])
-    assert [(unpack_flit(x)[0]["op"], unpack_flit(x)[1] >> 21) for x in answers] == \
-        [(Opcode.ERROR.value, Error.FIELD), (Opcode.WRITE_ACK.value, 0)]
-    assert signals == []            # a PULL adds nothing; the NOTIFY's signal is not enabled
-    assert errors == 1
+def test_pulls_and_unknown_opcodes():
+    """A PULL is answered with its line: READ_DATA back to the puller, from here, at the PULL's
+    destination address, its tag kept, the 64 bytes read (field by field); refused reads (out
+    of range, misaligned, the uncorrectable line) are answered ERROR with their code, the
+    PULL's address, tag and destination, and counted; nothing is written. A request of an
+    opcode the NI does not know is dropped and counted, never answered."""
+    puller = (0, 1)
+    pulls = [pull_packet(puller, HERE, BASE + 0x400, 0x3C, 0x8000_2040),
+             pull_packet(puller, HERE, BASE + SIZE, 0xFF, 0x8000_2080),        # out of range
+             pull_packet(puller, HERE, BASE + 0x408, 0xFF, 0x8000_20C0),       # misaligned
+             pull_packet(puller, HERE, BASE + 3 * 64, 0x01, 0x8000_2100)]      # uncorrectable
+    odd = ({**line_packet(puller, HERE, BASE, 0xFF, 5)[0], "op": 5}, 5)
+    answers, signals, errors, mem, _ = run([*pulls, odd, notify_packet(puller, HERE, 8, 0)])
+    header, line = unpack_flit(answers[0])
+    assert header == {"dst_x": 0, "dst_y": 1, "src_x": 1, "src_y": 2, "cls": 1,
+                      "op": Opcode.READ_DATA.value, "addr": 0x8000_2040, "tag": 0x3C}
+    assert line == int.from_bytes(memory(1).mem[0x400:0x440], "little")
+    got = [(h["op"], h["addr"], h["tag"], d) for h, d in map(unpack_flit, answers[1:])]
+    assert got == [(Opcode.ERROR.value, BASE + SIZE, 0xFF, 0x8000_2080 << 32 | Error.RANGE << 21),
+                   (Opcode.ERROR.value, BASE + 0x408, 0xFF, 0x8000_20C0 << 32 | Error.ALIGN << 21),
+                   (Opcode.ERROR.value, BASE + 192, 0x01, 0x8000_2100 << 32 | Error.FIELD << 21),
+                   (Opcode.WRITE_ACK.value, 0, 8, 0)]
+    assert signals == []            # the NOTIFY's signal is not enabled
+    assert errors == 1 + 3
     assert mem.writes == []
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_pulls_after_lines_and_lines_after_pulls(seed):
+    """Pulls of lines just written by LINEs (from the puller and from another core) read the new
+    bytes, and LINEs after a pull do not overtake its read (the two ports are not ordered, so
+    each waits for the other's earlier accesses); a NOTIFY's answer follows the READ_DATAs
+    before it. Random idles, port stalls and delays, answer backpressure; the model decides."""
+    rnd = random.Random(seed)
+    a, b = (0, 1), (3, 2)
+    packets = []
+    for k in range(200):
+        src = rnd.choice((a, b))
+        addr = BASE + 64 * rnd.choice((4, 5))
+        kind = rnd.random()
+        if kind < 0.4:
+            packets.append(line_packet(src, HERE, addr, rnd.getrandbits(8) | 1, _line(rnd)))
+        elif kind < 0.85:
+            packets.append(pull_packet(src, HERE, addr, rnd.getrandbits(8),
+                                       0x8000_0000 + 64 * k))
+        else:
+            packets.append(notify_packet(src, HERE, k, signal_value(sem=1, enable=1, amount=1)))
+    answers, *_ = run(packets, seed=seed, p_idle=0.1, p_stall=0.5, p_delay=0.3)
+    assert len(answers) == sum(h["op"] in (PULL.value, NOTIFY.value) for h, _ in packets)
+
+
+def test_a_pull_a_cycle():
+    """With a port that never stalls, 32 PULLs are taken in 32 consecutive cycles."""
+    packets = [pull_packet((0, 0), HERE, BASE + 64 * (i + 4), 0xFF, BASE + 64 * i)
+               for i in range(32)]
+    *_, cycles = run(packets, inflight=8)
+    assert cycles == 32
 
 
 def test_a_line_a_cycle():

@@ -6,7 +6,16 @@ of ``hw/core/packets.py`` and the behavioural scratchpad (``verif/core/scratchpa
 
 from hw.core.isa import Error
 from hw.core.isa import Signal as SignalLayout
-from hw.core.packets import LINE, NOTIFY, PULL, answer_packet, byte_mask, status_code
+from hw.core.packets import (
+    LINE,
+    NOTIFY,
+    PULL,
+    answer_packet,
+    byte_mask,
+    pull_error_packet,
+    read_data_packet,
+    status_code,
+)
 
 __all__ = ["NiReceiveModel"]
 
@@ -16,7 +25,9 @@ class NiReceiveModel:
 
     :meth:`take` does one request packet in arrival order and returns what it caused: a list of
     ``("answer", (header, data))`` and ``("signal", packed Signal)`` events. ``errors`` counts
-    refused lines and unknown packets, as the RTL's ``errors`` does (unsaturated here)."""
+    refused lines, refused pulls and unknown packets, as the RTL's ``errors`` does (unsaturated
+    here). A PULL reads its line and is answered with it (READ_DATA) or, refused, with an
+    ERROR of the read's code."""
 
     def __init__(self, memory):
         self.memory = memory
@@ -42,6 +53,11 @@ class NiReceiveModel:
                 events.append(("signal", signal))
             return events
         if op == PULL.value:
-            return [("answer", answer_packet(header, data, Error.FIELD))]
+            got = self.memory.access({"addr": header["addr"], "tag": 0}, 64)
+            code = status_code(got["status"])
+            if code is not Error.NONE:
+                self.errors += 1
+                return [("answer", pull_error_packet(header, data, code))]
+            return [("answer", read_data_packet(header, data, got["data"]))]
         self.errors += 1
         return []
