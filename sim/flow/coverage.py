@@ -533,16 +533,18 @@ def check_blocks(names):
     return names
 
 
-def run_tests(selection, dat, *, jobs=1, log):
-    """Run ``selection`` (:class:`Selection`) with pytest in a subprocess, with
-    :data:`COVERAGE_ENV` set to ``dat``, its output into ``log``; returns pytest's exit status."""
+def run_tests(selection, dat, *, jobs=1, log, variable=COVERAGE_ENV):
+    """Run ``selection`` (:class:`Selection`) with pytest in a subprocess, with the environment
+    ``variable`` (default :data:`COVERAGE_ENV`; functional coverage's ``D1CORE_FCOV`` for
+    ``d1core coverage --functional``) set to ``dat``, its output into ``log``; returns pytest's
+    exit status."""
     import subprocess
     import sys
 
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection.args()]
     if jobs > 1:
         cmd[4:4] = ["-n", str(jobs), "--dist", "loadgroup"]
-    env = {**os.environ, COVERAGE_ENV: str(dat)}
+    env = {**os.environ, variable: str(dat)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(toolchain.ROOT),
                                                       os.environ.get("PYTHONPATH")]))
     with open(log, "w") as out:
