@@ -32,10 +32,10 @@ def test_blocks_are_the_groups_with_code_coverage_selections():
 
 def test_command_refuses_an_unknown_block(monkeypatch, tmp_path):
     monkeypatch.setattr(_fcov, "OUT", tmp_path)
-    with pytest.raises(UsageError, match=r"^no functional coverage for block 'sram\.slice'; "
-                                         r"expected one of fp\.convert, fp\.fma, "
+    with pytest.raises(UsageError, match=r"^no functional coverage for block 'noc\.router'; "
+                                         r"expected one of fp\.convert, fp\.fma, sram\.slice, "
                                          r"sram\.ecc_decoder$"):
-        coverage_command.main(_parser().parse_args(["--functional", "sram.slice"]))
+        coverage_command.main(_parser().parse_args(["--functional", "noc.router"]))
 
 
 def test_command_refuses_a_report_without_databases_and_a_bad_database(monkeypatch, tmp_path):

@@ -298,3 +298,27 @@ def test_ecc_samples_land_in_their_bins(monkeypatch, tmp_path):
                                     ("double", "uncorrectable"), ("more", "ok"),
                                     ("more", "corrected"), ("more", "uncorrectable")]
     assert g.size() == (151, 6)
+
+
+# --- the scratchpad's bins --------------------------------------------------------------------
+
+
+def test_scratchpad_samples_and_the_models_conflict_log(monkeypatch, tmp_path):
+    from hw.sram.config import TINY
+    from verif.fcov import sram as S
+    from verif.sram.model import Request, ScratchpadModel
+
+    monkeypatch.setenv(fcov.FCOV_ENV, str(tmp_path))
+    got = []
+    monkeypatch.setattr(S, "record", lambda g, samples: got.extend(samples))
+    # vr0 and vr1 read line 0 in the same cycle: one of them waits for the other.
+    m = ScratchpadModel(TINY)
+    m.run([[Request(0)], [Request(0)], [], [], [], [], []], [[0], [0], [], [], [], [], []],
+          [[5], [6], [], [], [], [], []])
+    patterns = {(k, c) for cycle in m.conflict_log for k, c in enumerate(cycle) if c}
+    assert patterns == {(0, "won"), (1, "lost"), (1, "alone")}
+    S.sample_scratchpad(m.conflict_log, {0: [0], 6: [4]})
+    assert sorted(got, key=repr) == sorted([
+        ("vr0", "won", None, None), ("vr1", "lost", None, None), ("vr1", "alone", None, None),
+        (None, None, "vr0", "ok"), (None, None, "fetch", "out_of_range")], key=repr)
+    assert S.SLICE.size() == (24, 67)

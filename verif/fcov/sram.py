@@ -1,5 +1,19 @@
-"""Functional coverage of the scratchpad's SECDED code (docs/sram.md, "ECC").
+"""Functional coverage of the scratchpad (docs/sram.md): its banks' arbitration and its SECDED
+code.
 
+The scratchpad (block ``sram.slice``: the bank slices' arbiters and locks, seen through the
+whole scratchpad): a sample is one requester's request at a bank in one cycle, with how the
+bank's arbiter treated it (``alone``: granted with no other eligible requester; ``won``: granted
+over others; ``lost``: another was granted; ``locked``: the bank is locked by another's
+read-modify-write), for the seven ports and the scrubber; and one response of a port with its
+status. The conflicts come from the cycle-level model's arbitration after the scoreboard found
+every accept cycle and response of the design equal to the model's (the cycle a request is
+accepted follows from the grants, so the design was seen to arbitrate so);
+:func:`sample_scratchpad`, called by ``verif/sram/scratchpad_tb.py``. Every (requester,
+pattern) and (port, status) pair is a bin: every port can be refused (misaligned, out of range),
+and the writing ports see CORRECTED and UNCORRECTABLE through a read-modify-write's first phase.
+
+The SECDED decoder (block ``sram.ecc_decoder``):
 A sample is one word the decoder checked: the codeword the testbench encoded (the clean data and
 its check bits), the word the decoder received (the same with the testbench's flipped bits), and
 the status and corrected position the decoder gave (:func:`sample_ecc_decoder`, called by
@@ -13,11 +27,14 @@ outside the code's guarantee, and those bins show the decoder was driven there).
 
 import numpy as np
 
+from hw.common.memport import Status
+from hw.sram.config import PORTS, SCRUB
 from hw.sram.ecc import CHECK_BITS, CODE_BITS, DATA_BITS
 
 from . import Cross, Group, Point, record, requested
 
-__all__ = ["ECC_DECODER", "GROUPS", "BIT_LABELS", "sample_ecc_decoder"]
+__all__ = ["SLICE", "ECC_DECODER", "GROUPS", "BIT_LABELS", "sample_scratchpad",
+           "sample_ecc_decoder"]
 
 #: The codeword's bits: data bits 0..63, then check bits 0..7 (codeword bits 64..71).
 BIT_LABELS = tuple(f"d{k}" for k in range(DATA_BITS)) + tuple(f"c{k}" for k in range(CHECK_BITS))
@@ -82,4 +99,41 @@ def sample_ecc_decoder(sent_data, sent_check, data, check, status, position):
     record(ECC_DECODER, sorted(samples, key=repr))
 
 
-GROUPS = (ECC_DECODER,)
+REQUESTERS = tuple(p.name for p in (*PORTS, SCRUB))
+CONFLICTS = ("alone", "won", "lost", "locked")
+PORT_STATUSES = tuple(s.name.lower() for s in sorted(Status, key=lambda s: s.value))
+_STATUS_NAME = {s.value: s.name.lower() for s in Status}
+
+SLICE = Group(
+    "sram.slice",
+    "a requester's request at its bank in one cycle and how the bank's arbiter treated it; a "
+    "port's response and its status (verif/sram/scratchpad_tb.py, the design's accept cycles "
+    "and responses equal to the model's)",
+    points=(
+        Point("requester", REQUESTERS, "the requester (the seven ports and the scrubber)"),
+        Point("conflict", CONFLICTS, "what the bank's arbiter did with its request"),
+        Point("port", tuple(p.name for p in PORTS), "the port of a response"),
+        Point("status", PORT_STATUSES, "the response's status"),
+    ),
+    crosses=(
+        Cross("requester_conflict", ("requester", "conflict"),
+              "every requester in every conflict pattern"),
+        Cross("port_status", ("port", "status"), "every port with every status"),
+    ),
+)
+
+
+def sample_scratchpad(conflict_log, statuses):
+    """Sample the scratchpad: ``conflict_log`` (the model's, per cycle a list per requester
+    of a pattern or None) and ``statuses`` (``{port number: [status, ...]}`` of the design's
+    responses). Does nothing unless functional coverage is on."""
+    if requested() is None:
+        return
+    samples = {(REQUESTERS[k], c, None, None) for cycle in conflict_log
+               for k, c in enumerate(cycle) if c is not None}
+    samples |= {(None, None, PORTS[k].name, _STATUS_NAME.get(int(s))) for k, ss in
+                statuses.items() for s in ss}
+    record(SLICE, sorted(samples, key=repr))
+
+
+GROUPS = (SLICE, ECC_DECODER)
