@@ -21,9 +21,10 @@ OUT = toolchain.BUILD / "fcov"
 
 def blocks():
     """``{block: Selection}``: the blocks with a functional coverage model and code coverage's
-    test selection."""
+    test selection (of the block the model names as its ``selection``, else its own)."""
     known = coverage.blocks()
-    return {name: known[name][1] for name in fcov.GROUPS if name in known}
+    return {name: known[g.selection or name][1] for name, g in fcov.GROUPS.items()
+            if (g.selection or name) in known}
 
 
 def check_blocks(names):

@@ -239,8 +239,10 @@ def captured(monkeypatch, tmp_path):
 def test_models_never_fall_in_an_excluded_convert_combination(captured):
     rng = np.random.default_rng(7)
     parts = [st.corner_requests(n, b) for n in st.CONVERSION_FORMATS for b in (0, 1, 7, 31, 63)]
-    parts += [st.exhaustive_widening(n, b) for n in st.CONVERSION_FORMATS for b in (0, 63)]
-    req = st.concat(st.random_requests(rng, 100_000), *parts, st.unknown_code_requests())
+    # Every CFP8 code, every 16th 16-bit code, widened at both bias edges.
+    parts += [{k: v[::1 if len(v) <= 256 else 16] for k, v in st.exhaustive_widening(n, b).items()}
+              for n in st.CONVERSION_FORMATS for b in (0, 63)]
+    req = st.concat(st.random_requests(rng, 30_000), *parts, st.unknown_code_requests())
     _, flags = convert_requests(req["data"], req["op"], req["fmt"], req["bias"], req["rnd"],
                                 seed=5)
     F.sample_convert(req, flags)
@@ -249,7 +251,7 @@ def test_models_never_fall_in_an_excluded_convert_combination(captured):
 
 def test_models_never_fall_in_an_excluded_fma_combination(captured):
     rng = np.random.default_rng(8)
-    req = fma_tb.concat(fma_tb.random_requests(rng, 100_000), fma_tb.hard_requests(rng, 20_000),
+    req = fma_tb.concat(fma_tb.random_requests(rng, 30_000), fma_tb.hard_requests(rng, 10_000),
                         fma_tb.special_requests())
     z, flags = fma_tb.expected(req)
     F.sample_fma(req, z, flags)
@@ -322,3 +324,37 @@ def test_scratchpad_samples_and_the_models_conflict_log(monkeypatch, tmp_path):
         ("vr0", "won", None, None), ("vr1", "lost", None, None), ("vr1", "alone", None, None),
         (None, None, "vr0", "ok"), (None, None, "fetch", "out_of_range")], key=repr)
     assert S.SLICE.size() == (24, 67)
+
+
+# --- the vector unit's bins -------------------------------------------------------------------
+
+
+def test_vector_bins_and_the_model_against_the_exclusions(monkeypatch, tmp_path):
+    from verif.fcov import vector as V
+    from verif.vector import unit_tb as vt
+    from verif.vector.model import VectorUnitModel
+
+    g = V.VECTOR
+    flags = next(c for c in g.crosses if c.name == "pair_flags").bins(g)
+    assert ("add fp32", "underflow") not in flags and ("mul fp32", "underflow") in flags
+    assert ("redsum fp32", "underflow") not in flags   # a tree of adds
+    assert ("min fp32", "invalid") in flags and ("min fp32", "inexact") not in flags
+    assert ("widen fp32", "invalid") in flags and ("widen bf16", "invalid") not in flags
+    assert ("and int8", "none") in flags and ("and int8", "inexact") not in flags
+    operands = next(c for c in g.crosses if c.name == "pair_operand").bins(g)
+    assert ("fma bf16", "nan") in operands and ("fma bf16", "int min") not in operands
+    assert ("sra int16", "int min") in operands and ("sra int16", "nan") not in operands
+    assert not any(b[0].startswith(("widen", "rdflags", "clrflags", "seed")) for b in operands)
+    assert len(V.PAIRS) == 124
+    monkeypatch.setenv(fcov.FCOV_ENV, str(tmp_path))
+    got = []
+    monkeypatch.setattr(V, "record", lambda grp, samples: got.extend(samples))
+    rng = np.random.default_rng(4)
+    req = vt.concat(*(vt.random_requests(rng, 10, pairs=[p], seed_fraction=1)
+                      for p in vt.LEGAL_PAIRS), vt.illegal_requests(rng, 100),
+                    vt.state_requests(rng, 200))
+    resp = VectorUnitModel().run(req)
+    V.sample_vector(req, resp["flags"], resp["error"])
+    assert _illegal(g, got) == []
+    assert {s[3] for s in got if s[3]} == set(V.ILLEGAL)
+    assert {s[0] for s in got if s[0]} == set(V.PAIRS)

@@ -7,7 +7,7 @@ The pieces
   crosses (:class:`Cross`: points whose bin tuples are crossed, less the combinations the
   contract makes impossible, which are no bins: :meth:`Cross.bins` and :meth:`Cross.excluded`,
   each exclusion with its reason). The groups are in :data:`GROUPS` (``verif/fcov/fp.py``, ...);
-  each block's module (``fp``, ``sram``) also has a sampling function that turns the
+  each block's module (``fp``, ``vector``, ``sram``) also has a sampling function that turns the
   transactions a testbench observed (the requests it drove and the responses and flags the
   design gave) into samples.
 
@@ -116,11 +116,13 @@ class Cross:
 @dataclass
 class Group:
     """One block's coverage model: its ``points`` and ``crosses``; ``doc`` says what a sample
-    is (which transaction, observed where)."""
+    is (which transaction, observed where). ``selection``: the block whose tests (code
+    coverage's selection, ``d1core coverage``) sample it, when not ``block`` itself."""
     block: str
     doc: str
     points: tuple
     crosses: tuple
+    selection: str = None
     _sampler: object = field(default=None, repr=False, compare=False)
     _seen: set = field(default_factory=set, repr=False, compare=False)
 
@@ -277,9 +279,9 @@ def block_report(group, data):
 
 
 def _groups():
-    from . import fp, sram
+    from . import fp, sram, vector
 
-    return {g.block: g for g in (*fp.GROUPS, *sram.GROUPS)}
+    return {g.block: g for g in (*fp.GROUPS, *vector.GROUPS, *sram.GROUPS)}
 
 
 #: Every block's group, by block name (``fp.convert``, ...).

@@ -66,29 +66,39 @@ def _ieee(fmt):
 
 # --- the conversion unit --------------------------------------------------------------------
 
+#: Per class of a narrowing's input, the flags the contract allows (docs/formats.md,
+#: narrowing) and the rule, as the report states it.
+_NARROW_RULES = {
+    "zero": ("±0 raises no flag", lambda fmt, rnd: {"none"}),
+    "subnormal": ("an FP32 subnormal raises Denormal, with Inexact and Underflow when it does "
+                  "not fit", lambda fmt, rnd: {"denormal", "inexact", "underflow"}),
+    "tiny": ("a tiny input raises nothing, or Inexact with or without Underflow (tininess "
+             "after rounding)", lambda fmt, rnd: {"none", "inexact", "underflow"}),
+    "normal": ("an input in range raises nothing or Inexact", lambda fmt, rnd: {"none",
+                                                                              "inexact"}),
+    "edge": ("the saturation edge raises nothing or Inexact, Overflow only when SR rounds it "
+             "up", lambda fmt, rnd: {"none", "inexact"} | ({"overflow"} if rnd == "sr"
+                                                          else set())),
+    "overflow": ("an overflowing input raises Overflow and Inexact",
+                 lambda fmt, rnd: {"inexact", "overflow"}),
+    "infinity": ("an infinity raises nothing into BF16, Overflow and Inexact into the others",
+                 lambda fmt, rnd: {"none"} if fmt == "bf16" else {"inexact", "overflow"}),
+    "nan": ("a NaN raises Invalid only (into BF16: only a signaling one)",
+            lambda fmt, rnd: {"none", "invalid"} if fmt == "bf16" else {"invalid"}),
+}
+
+
 def _narrow_flags(c):
     """Why a narrowing (format, class, rounding, flag) is no bin (docs/formats.md, narrowing)."""
     fmt, cls, rnd, flag = c["narrowing"].split()[1], c["operand"], c["rounding"], c["flags"]
     if fmt == "bf16" and cls == "tiny":
         return "BF16 has FP32's smallest normal: no FP32 normal is tiny for it"
-    uhp_negative = fmt == "uhp" and cls in ("subnormal", "tiny", "normal", "edge", "overflow",
-                                            "infinity")
-    if flag == "invalid" and uhp_negative:
+    if flag == "invalid" and fmt == "uhp" and cls not in ("zero", "nan"):
         return None  # a negative nonzero into UHP: +0 with Invalid
-    allowed = {
-        "zero": {"none"},
-        "subnormal": {"denormal", "inexact", "underflow"},
-        "tiny": {"none", "inexact", "underflow"},
-        "normal": {"none", "inexact"},
-        "edge": {"none", "inexact"} | ({"overflow"} if rnd == "sr" else set()),
-        "overflow": {"inexact", "overflow"},
-        "infinity": {"none"} if fmt == "bf16" else {"inexact", "overflow"},
-        "nan": {"none", "invalid"} if fmt == "bf16" else {"invalid"},
-    }[cls]
-    if flag in allowed:
+    rule, allowed = _NARROW_RULES[cls]
+    if flag in allowed(fmt, rnd):
         return None
-    return f"a narrowing of class {cls} to {fmt} never raises {flag}" if flag != "none" else \
-        f"a narrowing of class {cls} to {fmt} always raises a flag"
+    return rule if cls in ("zero", "nan") else f"{rule} (a negative one into UHP: Invalid)"
 
 
 def _widen_flags(c):
