@@ -223,23 +223,33 @@ def code_class(bits, fmt, bias):
 _CODE_TO_NARROW = np.array([NARROW_CLASSES.index(k) for k in CODE_CLASSES])
 
 
+def _keys(columns):
+    """One int64 key per row of the small integer ``columns`` (mixed radix), and the rows: a
+    1-D ``np.unique`` of the keys is much faster than ``np.unique(axis=0)`` of the rows."""
+    rows = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+    key = np.zeros(len(rows), dtype=np.int64)
+    for j in range(rows.shape[1]):
+        col = rows[:, j] - rows[:, j].min(initial=0)
+        key = key * (int(col.max(initial=0)) + 1) + col
+    return key, rows
+
+
 def _split(*columns):
     """``((value, ...), indices)`` for each distinct row of the integer ``columns``."""
-    rows = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+    key, rows = _keys(columns)
     if not len(rows):
         return
-    keys, inverse = np.unique(rows, axis=0, return_inverse=True)
-    order = np.argsort(inverse.reshape(-1), kind="stable")
-    bounds = np.searchsorted(inverse.reshape(-1)[order], np.arange(len(keys) + 1))
-    for k, key in enumerate(keys):
-        yield tuple(int(v) for v in key), order[bounds[k]:bounds[k + 1]]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(first) + 1))
+    for k, i in enumerate(first):
+        yield tuple(int(v) for v in rows[i]), order[bounds[k]:bounds[k + 1]]
 
 
 def _distinct(columns):
     """The distinct rows of integer ``columns`` (equal-length arrays)."""
-    if not len(columns[0]):
-        return np.zeros((0, len(columns)), dtype=np.int64)
-    return np.unique(np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1), axis=0)
+    key, rows = _keys(columns)
+    return rows[np.unique(key, return_index=True)[1]]
 
 
 def sample_convert(req, flags):
@@ -261,7 +271,9 @@ def sample_convert(req, flags):
         else:
             cls[idx] = _CODE_TO_NARROW[code_class(req["data"][idx], name, b)]
     samples = []
-    for o, c, b, r, k, fl in _distinct([op, code, bias, rnd, cls, flags]):
+    # The bias as its bin (0, 1..62, 63), and rnd's one bit: fewer distinct rows to sample.
+    edge = np.select([bias == 0, bias == 63], [0, 63], 1)
+    for o, c, b, r, k, fl in _distinct([op, code, edge, rnd & 1, cls, flags]):
         f = format_for_code(int(c))
         known = f is not None and f.name in CONVERSION_FORMATS
         narrow = o == 0
