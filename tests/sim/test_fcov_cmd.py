@@ -25,7 +25,7 @@ def _parser():
 def test_blocks_are_the_groups_with_code_coverage_selections():
     known = coverage.blocks()
     assert list(_fcov.blocks()) == ["fp.convert", "fp.fma", "vector.unit", "sram.slice",
-                                    "sram.ecc_decoder"]
+                                    "sram.ecc_decoder", "scalar.core"]
     assert _fcov.blocks()["fp.convert"] == known["fp.convert"][1]
     # The vector unit's model is sampled by the tests of the block vector.lane.
     assert _fcov.blocks()["vector.unit"] == known["vector.lane"][1]
@@ -37,7 +37,7 @@ def test_command_refuses_an_unknown_block(monkeypatch, tmp_path):
     monkeypatch.setattr(_fcov, "OUT", tmp_path)
     with pytest.raises(UsageError, match=r"^no functional coverage for block 'noc\.router'; "
                                          r"expected one of fp\.convert, fp\.fma, vector\.unit, "
-                                         r"sram\.slice, sram\.ecc_decoder$"):
+                                         r"sram\.slice, sram\.ecc_decoder, scalar\.core$"):
         coverage_command.main(_parser().parse_args(["--functional", "noc.router"]))
 
 

@@ -358,3 +358,34 @@ def test_vector_bins_and_the_model_against_the_exclusions(monkeypatch, tmp_path)
     assert _illegal(g, got) == []
     assert {s[3] for s in got if s[3]} == set(V.ILLEGAL)
     assert {s[0] for s in got if s[0]} == set(V.PAIRS)
+
+
+# --- the scalar core's bins -------------------------------------------------------------------
+
+
+def test_scalar_instruction_names_and_samples(monkeypatch, tmp_path):
+    from verif.fcov import scalar as S
+    from verif.scalar import asm
+    from verif.scalar.iss import Retire
+
+    words = {"addi": asm.addi(1, 2, 3), "sub": asm.sub(1, 2, 3), "srai": asm.srai(1, 2, 3),
+             "sraw": asm.sraw(1, 2, 3), "mulw": asm.mulw(1, 2, 3), "divu": asm.divu(1, 2, 3),
+             "lwu": asm.lwu(1, 2, 8), "sd": asm.sd(1, 2, 8), "bgeu": asm.bgeu(1, 2, 8),
+             "ecall": 0x73, "mret": 0x30200073, "fence.i": 0x100F, "custom": 0x0000000B,
+             "illegal": 0xFFFFFFFF}
+    assert {n: S.instruction_name(w) for n, w in words.items()} == {n: n for n in words}
+    monkeypatch.setenv(fcov.FCOV_ENV, str(tmp_path))
+    got = []
+    monkeypatch.setattr(S, "record", lambda g, samples: got.extend(samples))
+    S.sample_retires([Retire(2, 0, words["sub"], 1, 5, None),
+                      Retire(3, 4, words["lwu"], None, None, 5),
+                      Retire(0, 8, None, None, None, 1)])
+    assert sorted(got, key=repr) == sorted([
+        ("sub", "2", None, None), (None, "3", "load_fault", "lwu"),
+        (None, "0", "fetch_fault", "fetch")], key=repr)
+    g = S.SCALAR
+    causes = next(c for c in g.crosses if c.name == "instruction_cause").bins(g)
+    assert ("lwu", "load_fault") in causes and ("lwu", "store_fault") not in causes
+    assert ("fetch", "fetch_fault") in causes and ("add", "illegal") not in causes
+    assert ("jalr", "fetch_misaligned") in causes and ("csrrw", "illegal") in causes
+    assert _illegal(g, got) == []

@@ -7,9 +7,9 @@ The pieces
   crosses (:class:`Cross`: points whose bin tuples are crossed, less the combinations the
   contract makes impossible, which are no bins: :meth:`Cross.bins` and :meth:`Cross.excluded`,
   each exclusion with its reason). The groups are in :data:`GROUPS` (``verif/fcov/fp.py``, ...);
-  each block's module (``fp``, ``vector``, ``sram``) also has a sampling function that turns the
-  transactions a testbench observed (the requests it drove and the responses and flags the
-  design gave) into samples.
+  each block's module (``fp``, ``vector``, ``sram``, ``scalar``) also has a sampling function
+  that turns the transactions a testbench observed (the requests it drove and the responses and
+  flags the design gave) into samples.
 
 How a sample is taken
   A sample is a tuple with one value per point: a bin label, a frozenset of labels for a multi
@@ -279,9 +279,9 @@ def block_report(group, data):
 
 
 def _groups():
-    from . import fp, sram, vector
+    from . import fp, scalar, sram, vector
 
-    return {g.block: g for g in (*fp.GROUPS, *vector.GROUPS, *sram.GROUPS)}
+    return {g.block: g for g in (*fp.GROUPS, *vector.GROUPS, *sram.GROUPS, *scalar.GROUPS)}
 
 
 #: Every block's group, by block name (``fp.convert``, ...).
