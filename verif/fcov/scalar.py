@@ -12,8 +12,9 @@ Exclusions in the ``instruction_cause`` cross (docs/scalar.md, "Traps"): a load 
 the load causes, a store only the store causes, a jump or branch only a misaligned target,
 ``ecall`` and ``ebreak`` their own cause, an illegal or custom word (the coprocessor refusing
 it) and a CSR access (an unimplemented CSR, a write to a read-only one) only Illegal; a fetch
-fault has no instruction word (it is the ``fetch`` bin); every other instruction never traps.
-An illegal word never retires without a trap.
+fault has no instruction word (it is the ``fetch`` bin); a byte access is never misaligned.
+The ``instruction`` point holds what can retire without a trap (not ``ecall``, ``ebreak``, an
+illegal word), the ``trapped`` point what can trap.
 """
 
 from hw.scalar.isa import (
@@ -112,6 +113,8 @@ def _instruction_cause(c):
         return None if cause == "fetch_fault" else "a fetch fault has no instruction word"
     if cause == "fetch_fault":
         return "a fetch fault has no instruction word"
+    if insn in ("lb", "lbu", "sb") and cause.endswith("misaligned"):
+        return "a byte access is never misaligned"
     allowed = ({"load_misaligned", "load_fault"} if insn in _LOADS else
                {"store_misaligned", "store_fault"} if insn in _STORES else
                {"fetch_misaligned"} if insn in _JUMPS else
@@ -123,22 +126,27 @@ def _instruction_cause(c):
         "loads, stores, jumps, ecall, ebreak, CSR and illegal words raise their own causes only"
 
 
+#: What can retire without a trap (ecall, ebreak and an illegal word always trap) and what can
+#: trap (loads, stores, jumps and branches, ecall, ebreak, CSR accesses, custom and illegal
+#: words; ``fetch``: a fetch fault).
+RETIRING = tuple(i for i in INSTRUCTIONS if i not in ("ecall", "ebreak", "illegal"))
+TRAPPING = tuple(i for i in INSTRUCTIONS if i in _LOADS | _STORES | _JUMPS | _CSRS
+                 | {"ecall", "ebreak", "custom", "illegal"}) + ("fetch",)
+
 SCALAR = Group(
     "scalar.core",
     "one retire record of the RTL's trace (thread, instruction word, trap cause), once the "
     "whole trace equalled the ISS's in lockstep (verif/scalar/core_tb.py)",
     points=(
-        Point("instruction", INSTRUCTIONS, "the instruction retired without a trap"),
+        Point("instruction", RETIRING, "the instruction retired without a trap"),
         Point("thread", tuple(str(t) for t in range(THREADS)), "the thread"),
         Point("cause", CAUSES, "the cause of a trap"),
-        Point("trapped", (*INSTRUCTIONS, "fetch"), "the instruction that trapped ('fetch': "
-              "the fetch faulted)"),
+        Point("trapped", TRAPPING, "the instruction that trapped ('fetch': the fetch "
+              "faulted)"),
     ),
     crosses=(
         Cross("instruction_thread", ("instruction", "thread"),
-              "every instruction retired on every thread",
-              lambda c: "an illegal or custom word always traps on the core alone"
-              if c["instruction"] == "illegal" else None),
+              "every instruction retired on every thread"),
         Cross("cause_thread", ("cause", "thread"), "every trap cause on every thread"),
         Cross("instruction_cause", ("trapped", "cause"), "which instruction raised which cause",
               lambda c: _instruction_cause({"instruction": c["trapped"], "cause": c["cause"]})),
