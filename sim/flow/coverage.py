@@ -498,9 +498,10 @@ operator that drives it). Left out, being no design's: the flow's time-0 registe
 ## Functional coverage
 
 What each block was *seen to do*, in bins taken from its contract (docs/formats.md,
-docs/vector.md, docs/sram.md), not from its code: cover points and crosses of `cocotb-coverage`
-2.0, defined in `verif/fcov/` (`fp.py`, `vector.py`, `sram.py`, each module's docstring says what
-a sample is and which combinations are no bins, and why). A combination the contract makes
+docs/vector.md, docs/sram.md, docs/scalar.md), not from its code: cover points and crosses of
+`cocotb-coverage` 2.0, defined in `verif/fcov/` (`fp.py`, `vector.py`, `sram.py`, `scalar.py`;
+each module's docstring says what a sample is and which combinations are no bins, and why).
+A combination the contract makes
 impossible is left out of its cross with its reason (listed in each section), so 100 % is
 reachable; the tests check those exclusions against the reference models over the RTL tests'
 stimulus (`tests/verif/test_fcov.py`). The testbenches' scoreboards sample what they observed
