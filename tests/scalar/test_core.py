@@ -343,9 +343,12 @@ def _threads_image():
     the running mask, then stops thread 3 and checks the mask again."""
     worker = RAM_BASE + 0x4000
     slots = PTEST_DATA + 0x200
-    # The immediate CSR forms on each worker's own mscratch first (functional coverage:
-    # every instruction on every thread, verif/fcov/scalar.py).
+    # First, for functional coverage (every instruction and trap cause on every thread,
+    # verif/fcov/scalar.py): the immediate CSR forms on each worker's own mscratch, and a fetch
+    # fault (a jump outside memory) that the trap handler returns from to the link in x22.
     w = [A.csrrwi(0, Csr.MSCRATCH, 3), A.csrrsi(0, Csr.MSCRATCH, 4), A.csrrci(0, Csr.MSCRATCH, 1),
+         *A.li(1, HANDLER), A.csrrw(0, Csr.MTVEC, 1), *A.li(20, SAVE),
+         A.auipc(22, 0), A.addi(22, 22, 16), *A.li(1, 0x1000), A.jalr(0, 1, 0),
          A.csrrs(1, Csr.MHARTID, 0), *A.li(2, slots), A.slli(3, 1, 3), A.add(2, 2, 3),
          A.addi(4, 1, 1), A.sd(4, 0, 2), A.addi(5, 0, 3), A.beq(1, 5, 16),
          A.addi(6, 0, 1), A.sll(6, 6, 1), A.csrrc(0, Csr.MTHREADCTL, 6),
@@ -362,7 +365,8 @@ def _threads_image():
                    A.csrrs(10, Csr.MTHREADCTL, 0)], 1))
     cases.append(([A.csrrs(10, Csr.MTHREADPC, 0)], worker))
     cases.append(([A.csrrs(10, Csr.MHARTID, 0)], 0))
-    return ptest_image(cases, prologue=prologue, extra=[(worker, A.program(*w))])
+    return ptest_image(cases, prologue=prologue,
+                       extra=[(worker, A.program(*w)), *_trap_handler()])
 
 
 @pytest.mark.parametrize("sim", SIMS)
