@@ -373,7 +373,8 @@ def _threads_image():
 def test_thread_start_stop(sim):
     """mthreadctl starts threads at mthreadpc; a thread stops itself; one thread stops another
     that is running (its instructions in flight all retire before the stop, as the lockstep
-    shows); the running mask reads back."""
+    shows); the running mask reads back. Each worker first runs the immediate CSR forms and
+    takes a fetch fault through its own mtvec."""
     image, tohost = _threads_image()
     run = run_program(image, threads=4, sim=sim, tohost=tohost, max_cycles=60_000,
                       stall=40, latency=2)
