@@ -113,7 +113,7 @@ def _instruction_cause(c):
         return None if cause == "fetch_fault" else "a fetch fault has no instruction word"
     if cause == "fetch_fault":
         return "a fetch fault has no instruction word"
-    if insn in ("lb", "lbu", "sb") and cause.endswith("misaligned"):
+    if insn in ("lb", "lbu", "sb") and cause in ("load_misaligned", "store_misaligned"):
         return "a byte access is never misaligned"
     allowed = ({"load_misaligned", "load_fault"} if insn in _LOADS else
                {"store_misaligned", "store_fault"} if insn in _STORES else
