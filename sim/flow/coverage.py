@@ -474,13 +474,18 @@ OUT = toolchain.BUILD / "coverage"
 PAGE = toolchain.ROOT / "docs" / "coverage.md"
 
 _PAGE_HEADER = """\
-# Code coverage
+# Coverage
+
+Two measures of what each block's tests exercise, a section per block and measure below. Each
+section is rewritten by the command it names (`make coverage`, `d1core coverage BLOCK ...`,
+`d1core coverage --functional BLOCK ...`); text outside the `BEGIN`/`END` markers is kept. The
+figures of every section are also in `docs/coverage.json`.
+
+## Code coverage
 
 Verilator's line and toggle coverage of each block's tests, mapped back to the Amaranth source
-lines. Each section below is rewritten by the command it names (`make coverage`, or
-`d1core coverage BLOCK ...`); text outside the `BEGIN`/`END` markers is kept. How the points are
-taken and how a point finds its Amaranth line: `sim/flow/coverage.py`. The lcov tracefiles
-(`build/coverage/BLOCK.info`, paths: the Amaranth files) and the HTML report
+lines. How the points are taken and how a point finds its Amaranth line: `sim/flow/coverage.py`.
+The lcov tracefiles (`build/coverage/BLOCK.info`, paths: the Amaranth files) and the HTML report
 (`build/coverage/html/`, with Debian's `lcov` installed) are beside the build.
 
 *Line coverage* counts the Amaranth lines that carry Verilator line points (statements of
@@ -489,6 +494,37 @@ every point on it was hit. *Toggle coverage* counts every bit of every signal of
 and 1->0 apart, on the line that declares the signal (or, for Yosys's intermediate signals, the
 operator that drives it). Left out, being no design's: the flow's time-0 register and Yosys's
 `$auto$` initializer (`sim/flow/build.py`'s `simulation_verilog`).
+
+## Functional coverage
+
+What each block was *seen to do*, in bins taken from its contract (docs/formats.md,
+docs/vector.md, docs/sram.md, docs/scalar.md), not from its code: cover points and crosses of
+`cocotb-coverage` 2.0, defined in `verif/fcov/` (`fp.py`, `vector.py`, `sram.py`, `scalar.py`;
+each module's docstring says what a sample is and which combinations are no bins, and why).
+A combination the contract makes
+impossible is left out of its cross with its reason (listed in each section), so 100 % is
+reachable; the tests check those exclusions against the reference models over the RTL tests'
+stimulus (`tests/verif/test_fcov.py`). The testbenches' scoreboards sample what they observed
+(the requests they drove, the results and flags the design gave), after the comparison with the
+model passed.
+
+How to run it:
+
+```sh
+.venv/bin/d1core coverage --functional                 # every block, then the tables below
+.venv/bin/d1core coverage --functional fp.fma --jobs 2 # some blocks, on 2 pytest-xdist workers
+.venv/bin/d1core coverage --functional --report-only   # the last run's databases again
+D1CORE_FCOV=$PWD/build/my-fcov .venv/bin/pytest tests/fp/test_fma.py   # any test, by hand
+```
+
+The command runs the same test selection as code coverage (the Verilator half of each block's
+test files) with `D1CORE_FCOV=build/fcov/dat` set; every process that samples (a pytest worker,
+a simulator) writes its own database there (`fcov-HOST-PID-ID.yml`, the library's YAML export,
+rewritten after each sampled batch), and the command merges them with the library's
+`merge_coverage` into `build/fcov/merged.yml`. A bin's count is the number of distinct samples
+that fell in it per process (each distinct sample is given to the library once), so a bin is
+hit when its count is at least 1. Without `D1CORE_FCOV` nothing is sampled: the sampling
+functions return at once and the regression does not pay for it.
 """
 
 
@@ -533,16 +569,18 @@ def check_blocks(names):
     return names
 
 
-def run_tests(selection, dat, *, jobs=1, log):
-    """Run ``selection`` (:class:`Selection`) with pytest in a subprocess, with
-    :data:`COVERAGE_ENV` set to ``dat``, its output into ``log``; returns pytest's exit status."""
+def run_tests(selection, dat, *, jobs=1, log, variable=COVERAGE_ENV):
+    """Run ``selection`` (:class:`Selection`) with pytest in a subprocess, with the environment
+    ``variable`` (default :data:`COVERAGE_ENV`; functional coverage's ``D1CORE_FCOV`` for
+    ``d1core coverage --functional``) set to ``dat``, its output into ``log``; returns pytest's
+    exit status."""
     import subprocess
     import sys
 
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection.args()]
     if jobs > 1:
         cmd[4:4] = ["-n", str(jobs), "--dist", "loadgroup"]
-    env = {**os.environ, COVERAGE_ENV: str(dat)}
+    env = {**os.environ, variable: str(dat)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(toolchain.ROOT),
                                                       os.environ.get("PYTHONPATH")]))
     with open(log, "w") as out:

@@ -34,6 +34,7 @@ from hw.fp.formats import (
 )
 from hw.fp.rng import XorShift32
 from tests.amaranth_sim import raises_unelaborated, receive, send
+from verif.fcov.fp import sample_convert
 from verif.fp.convert import convert_requests
 from verif.fp.rng import sr_randoms
 
@@ -204,6 +205,9 @@ def check_stream(dut, reqs, **kwargs):
                 f"fmt={fmt.name if fmt else int(reqs.fmt[k])} bias={reqs.bias[k]} "
                 f"rnd={Round(int(reqs.rnd[k])).name}: got (data, flags, tag) = "
                 f"({g[0]:#x}, {g[1]:#04x}, {g[2]}), want ({w[0]:#x}, {w[1]:#04x}, {w[2]})")
+    # Functional coverage (with D1CORE_FCOV only): the requests and the flags the unit gave.
+    sample_convert({"data": reqs.data, "op": reqs.op, "fmt": reqs.fmt, "bias": reqs.bias,
+                    "rnd": reqs.rnd}, np.array([g[1] for g in got]))
 
 
 # --- stimulus ----------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from hw.fp.formats import (
 )
 from hw.fp.mul import Multiplier
 from tests.amaranth_sim import raises_unelaborated, receive, send
+from verif.fcov.fp import sample_fma
 from verif.fp import fma_tb as st
 from verif.fp.fma import fma
 
@@ -301,6 +302,7 @@ def check_pipe(dut, req, **kwargs):
     if len(bad):
         lines = "\n".join(st.describe(req, int(i), exp_z, exp_flags, z, flags) for i in bad[:8])
         pytest.fail(f"{len(bad)} of {len(z)} differ from the model:\n{lines}")
+    sample_fma(req, z, flags, dut.ab_formats)  # functional coverage, with D1CORE_FCOV only
 
 
 def _f32(x):

@@ -283,6 +283,14 @@ def _trap_cases():
         # the coprocessor refuses it (its answer has error): illegal, mtval the bits
         _trap_case([A.custom1(10, 1, 2, 0x7F, 7)], Cause.ILLEGAL, A.custom1(10, 1, 2, 0x7F, 7)),
         _trap_case([A.addi(1, 0, 1), A.bne(1, 0, 6)], Cause.FETCH_MISALIGNED, None),
+        # Functional coverage's holes (verif/fcov/scalar.py): every CSR form on an
+        # unimplemented CSR, jal and every other taken branch to a misaligned target.
+        *(_trap_case([op(1, 0x123, 1)], Cause.ILLEGAL, op(1, 0x123, 1))
+          for op in (A.csrrc, A.csrrwi, A.csrrsi, A.csrrci)),
+        _trap_case([A.jal(0, 6)], Cause.FETCH_MISALIGNED, None),
+        *(_trap_case([A.addi(1, 0, 1), branch(*regs, 6)], Cause.FETCH_MISALIGNED, None)
+          for branch, regs in ((A.beq, (0, 0)), (A.blt, (0, 1)), (A.bge, (1, 0)),
+                               (A.bltu, (0, 1)), (A.bgeu, (1, 0)))),
     ]
     # Fetch fault: jump outside memory; the handler returns to the saved link in x22.
     cases.append(([A.auipc(22, 0), A.addi(22, 22, 16), *A.li(1, 0x1000), A.jalr(0, 1, 0),
@@ -294,6 +302,9 @@ def _trap_cases():
     cases.append(([A.ld(10, 24, 20)], 0x1880))  # mstatus as the handler saw it
     # mie reads 0 and ignores writes; mtvec keeps bits 1:0 zero
     cases.append(([A.csrrwi(0, Csr.MIE, 31), A.csrrs(10, Csr.MIE, 0)], 0))
+    # The immediate CSR forms retire: mscratch = 5, clear bit 0, set bit 3.
+    cases.append(([A.csrrwi(0, Csr.MSCRATCH, 5), A.csrrci(0, Csr.MSCRATCH, 1),
+                   A.csrrsi(0, Csr.MSCRATCH, 8), A.csrrs(10, Csr.MSCRATCH, 0)], 12))
     return cases
 
 
@@ -310,8 +321,9 @@ def _trap_handler():
 
 @pytest.mark.parametrize("sim", SIMS)
 def test_traps(sim):
-    """Illegal instructions (bad encoding, unimplemented CSR, read-only CSR write, wfi), ecall,
-    ebreak, misaligned and out-of-range loads and stores, misaligned jumps and branches, a fetch
+    """Illegal instructions (bad encoding, every CSR form on an unimplemented CSR, read-only CSR
+    write, wfi), ecall, ebreak, misaligned and out-of-range loads and stores, misaligned jumps
+    and every taken branch, a fetch
     outside memory: each traps to mtvec with the right mcause, mepc and mtval, and mret comes
     back; a coprocessor instruction the coprocessor refuses traps as illegal with its bits in
     mtval; mstatus.MIE/MPIE move as specified; mie reads 0."""
@@ -320,7 +332,7 @@ def test_traps(sim):
     run = run_program(image, threads=4 if sim == "verilator" else 1, sim=sim, tohost=tohost,
                       max_cycles=50_000)
     assert run.status == "pass", (run.status, run.test)
-    assert run.traps == 15
+    assert run.traps == 25
 
 
 # --- threads, coprocessor, fence.i, the end of a run ----------------------------------------------
@@ -331,7 +343,13 @@ def _threads_image():
     the running mask, then stops thread 3 and checks the mask again."""
     worker = RAM_BASE + 0x4000
     slots = PTEST_DATA + 0x200
-    w = [A.csrrs(1, Csr.MHARTID, 0), *A.li(2, slots), A.slli(3, 1, 3), A.add(2, 2, 3),
+    # First, for functional coverage (every instruction and trap cause on every thread,
+    # verif/fcov/scalar.py): the immediate CSR forms on each worker's own mscratch, and a fetch
+    # fault (a jump outside memory) that the trap handler returns from to the link in x22.
+    w = [A.csrrwi(0, Csr.MSCRATCH, 3), A.csrrsi(0, Csr.MSCRATCH, 4), A.csrrci(0, Csr.MSCRATCH, 1),
+         *A.li(1, HANDLER), A.csrrw(0, Csr.MTVEC, 1), *A.li(20, SAVE),
+         A.auipc(22, 0), A.addi(22, 22, 16), *A.li(1, 0x1000), A.jalr(0, 1, 0),
+         A.csrrs(1, Csr.MHARTID, 0), *A.li(2, slots), A.slli(3, 1, 3), A.add(2, 2, 3),
          A.addi(4, 1, 1), A.sd(4, 0, 2), A.addi(5, 0, 3), A.beq(1, 5, 16),
          A.addi(6, 0, 1), A.sll(6, 6, 1), A.csrrc(0, Csr.MTHREADCTL, 6),
          A.addi(7, 7, 1), A.jal(0, -4)]
@@ -347,14 +365,16 @@ def _threads_image():
                    A.csrrs(10, Csr.MTHREADCTL, 0)], 1))
     cases.append(([A.csrrs(10, Csr.MTHREADPC, 0)], worker))
     cases.append(([A.csrrs(10, Csr.MHARTID, 0)], 0))
-    return ptest_image(cases, prologue=prologue, extra=[(worker, A.program(*w))])
+    return ptest_image(cases, prologue=prologue,
+                       extra=[(worker, A.program(*w)), *_trap_handler()])
 
 
 @pytest.mark.parametrize("sim", SIMS)
 def test_thread_start_stop(sim):
     """mthreadctl starts threads at mthreadpc; a thread stops itself; one thread stops another
     that is running (its instructions in flight all retire before the stop, as the lockstep
-    shows); the running mask reads back."""
+    shows); the running mask reads back. Each worker first runs the immediate CSR forms and
+    takes a fetch fault through its own mtvec."""
     image, tohost = _threads_image()
     run = run_program(image, threads=4, sim=sim, tohost=tohost, max_cycles=60_000,
                       stall=40, latency=2)

@@ -101,6 +101,45 @@ async def ecc_every_bit(dut):
             assert st["err_valid"] == 1 and st["err_addr"] == int(addrs[-1]), st
     st = tb.status()
     assert st["corrected"] == corrected and st["uncorrectable"] == 2 * len(bits), st
+    await _error_corners(tb)
+
+
+async def _error_corners(tb):
+    """Corners the random traffic rarely reaches (functional coverage's holes,
+    verif/fcov/sram.py): vr1 reading, and rw partially writing (a read-modify-write), a word
+    with a single-bit error, both answered CORRECTED; the scrubber waiting for a bank that
+    another port's read-modify-write has locked."""
+    c, sc, full = tb.config, PORT["scalar"], (1 << 64) - 1
+
+    async def single_error(line):
+        """Line ``line`` rewritten clean, then its word 0 written with bit 3 flipped."""
+        a = line * LINE_BYTES
+        await tb.run({PORT["vw"]: [Request(a, op=Op.WRITE.value, data=0, mask=full)]})
+        await tb.run({sc: [Request(a, op=Op.WRITE.value, data=0x1234, mask=0xFF)]},
+                     delays={sc: [3]}, injects=[(0, sc, flip_mask([3]))])
+        return a
+
+    a = await single_error(9)
+    await tb.run({PORT["vr1"]: [Request(a)]})
+    assert Status(tb.response(PORT["vr1"])["status"]) == Status.CORRECTED
+    a = await single_error(10)
+    await tb.run({PORT["rw"]: [Request(a, op=Op.WRITE.value, data=0x55, mask=1)]})
+    assert Status(tb.response(PORT["rw"])["status"]) == Status.CORRECTED
+    # vr0's read corrects line 11's word and queues the line for the scrubber; rw's partial
+    # write of another line of that bank, offered d cycles later, locks the bank while the
+    # scrubber asks for it (the model says in which run).
+    scrub = len(PORTS)
+    for d in range(10):
+        a = await single_error(11)
+        first = len(tb.model.conflict_log)
+        await tb.run({PORT["vr0"]: [Request(a)],
+                      PORT["rw"]: [Request(a + c.banks * LINE_BYTES, op=Op.WRITE.value,
+                                           data=1, mask=1)]},
+                     delays={PORT["vr0"]: [0], PORT["rw"]: [d]})
+        if any(cycle[scrub] == "locked" for cycle in tb.model.conflict_log[first:]):
+            break
+    else:
+        raise AssertionError("the scrubber never waited for a locked bank")
 
 
 @cocotb.test()

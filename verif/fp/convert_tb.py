@@ -12,6 +12,7 @@ from cocotb.triggers import RisingEdge
 from hw.fp.convert import ConvertUnit, request_layout, response_layout
 from hw.fp.formats import FP32, SR_BITS, format_for_code
 
+from ..fcov.fp import sample_convert
 from ..harness import StreamHarness
 from ..pack import pack, unpack
 from ..scoreboard import compare, flags_str
@@ -95,5 +96,7 @@ class ConvertTB:
             req, i, exp_data, exp_flags, got["data"], got["flags"]) +
             (f" (tag {int(got['tag'][i])}, expected {int(tags[i])})"
              if got["tag"][i] != tags[i] else ""))
+        # Functional coverage (off unless D1CORE_FCOV is set): what the design was seen to do.
+        sample_convert(req, got["flags"])
         self.checked += n
         return n

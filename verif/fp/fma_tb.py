@@ -18,6 +18,7 @@ from hw.fp.formats import BIAS_MAX, FLAG_INVALID, FP32, format_for_code, get_for
 from verif.fp.fma import FMA_FORMATS, fma
 from verif.fp.formats import decode, widen
 
+from ..fcov.fp import sample_fma
 from ..scoreboard import compare, flags_str
 
 __all__ = ["FIELDS", "requests", "concat", "expected", "random_requests", "hard_requests",
@@ -362,5 +363,7 @@ class FMATB:
                 describe=lambda i: describe(req, i, exp_z, exp_flags, got["z"], got["flags"]) +
                 (f" (tag {int(got['tag'][i])}, expected {int(tags[i])})"
                  if got["tag"][i] != tags[i] else ""))
+        # Functional coverage (off unless D1CORE_FCOV is set): what the design was seen to do.
+        sample_fma(req, got["z"], got["flags"], self.formats)
         self.checked += n
         return n

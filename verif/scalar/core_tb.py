@@ -51,6 +51,7 @@ from hw.scalar.isa import (
 from sim.flow.build import Design
 from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import BUILD
+from verif.fcov.scalar import sample_retires
 from verif.harness import harness_sources, verilog_string
 from verif.scalar.iss import ISS, CoprocessorIllegal, Memory, Retire, TrapInfo
 
@@ -509,6 +510,8 @@ def lockstep(records, image, *, threads, entry, tohost, mem_size, coprocessor, t
             return n, f"record {n}: got {_describe(got)}; ISS expected {_describe(want)}"
     if traps is not None and iss.unhandled_trap() is not None:
         traps.append(iss.unhandled_trap())
+    # Functional coverage (with D1CORE_FCOV only): the trace, now known equal to the ISS's.
+    sample_retires(records)
     return len(records), None
 
 

@@ -95,6 +95,10 @@ class ScratchpadModel:
         self.cycle = 0
         #: Per cycle, the number of banks that did an operation for each requester (a list).
         self.grant_log = []
+        #: Per cycle, per requester that wanted a bank: ``alone`` (granted, no other eligible
+        #: requester), ``won`` (granted over others), ``lost`` (another was granted) or
+        #: ``locked`` (the bank is locked by another's read-modify-write); None: no request.
+        self.conflict_log = []
 
     # --- contents --------------------------------------------------------------------------
 
@@ -162,14 +166,19 @@ class ScratchpadModel:
             refuse_pass[k] = a.valid and refused and credit
         grant = [False] * n
         per_bank = [0] * n
+        conflict = [None] * n
         for b in range(c.banks):
-            reqs = {k for k, p in enumerate(ports) if want[k] and bank_of(p.a.line, c) == b
-                    and self.locked[b] in (None, k)}
+            wanting = {k for k, p in enumerate(ports) if want[k] and bank_of(p.a.line, c) == b}
+            reqs = {k for k in wanting if self.locked[b] in (None, k)}
             winner, self.pointer[b] = round_robin(reqs, self.pointer[b], n)
             if winner is not None:
                 grant[winner] = True
                 per_bank[winner] += 1
+            for k in wanting:
+                conflict[k] = (("alone" if len(reqs) == 1 else "won") if k == winner
+                               else "lost" if k in reqs else "locked")
         self.grant_log.append(per_bank)
+        self.conflict_log.append(conflict)
 
         # The bank operations (in effect in grant order) and the new P1 items.
         new_items, stored = [None] * n, [False] * n

@@ -22,6 +22,7 @@ from hw.sram.ecc import CODE_BITS
 from verif.pack import pack, unpack
 from verif.params import check_index
 
+from ..fcov.sram import sample_scratchpad
 from .harness import MultiStreamHarness, multi_harness
 from .model import Request, ScratchpadModel
 
@@ -154,6 +155,7 @@ class ScratchpadTB:
             if len(offers[k]) != len(reqs[k]):
                 raise Mismatch(f"port {PORTS[k].name}: {len(offers[k])} of {len(reqs[k])} "
                                f"requests taken")
+        first = len(self.model.conflict_log)
         acc_m, resp_m = self.model.run(reqs, offers, taken, model_injects)
         for k, spec in enumerate(PORTS):
             got_acc = [a for _, a in accepts[INPUTS[k]]]
@@ -176,6 +178,10 @@ class ScratchpadTB:
                         f"port {spec.name}: response {i} (request addr {r.addr:#x} "
                         f"op {r.op} mask {r.mask:#x}) in cycle {cyc}: "
                         f"{_show(fields)}; model, cycle {mcyc}: {_show(expected)}")
+        # Functional coverage (with D1CORE_FCOV only), once the design matched the model.
+        sample_scratchpad(self.model.conflict_log[first:], {
+            k: [_unpack(response_layout(spec, c), w)["status"] for _, w in
+                responses[OUTPUTS[k]]] for k, spec in enumerate(PORTS)})
 
     def response(self, port, i=-1):
         """Response ``i`` of port number ``port`` in the last run (checked against the model),

@@ -13,6 +13,7 @@ import numpy as np
 
 from hw.fp.formats import BIAS_MAX, FormatCode, Round
 from hw.vector.isa import VecOp, VecType, request_layout, response_layout
+from verif.fcov.vector import sample_vector
 from verif.fp.fma_tb import _random_fp32
 from verif.vector import model
 from verif.vector.model import REQUEST_DTYPE, VectorUnitModel, ints_from_vectors
@@ -232,5 +233,7 @@ class VectorTB:
         exp = {"data": ints_from_vectors(resp["data"]), "flags": resp["flags"],
                "error": resp["error"], "tag": tags}
         compare(exp, got, what=what, describe=lambda i: _describe(req, i, exp, got), limit=4)
+        # Functional coverage (off unless D1CORE_FCOV is set): what the unit was seen to do.
+        sample_vector(req, got["flags"], got["error"])
         self.checked += n
         return n
