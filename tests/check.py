@@ -17,7 +17,7 @@ under about two seconds each: the contracts' reference models against the third-
 libraries, and every construction error.
 """
 
-__all__ = ["RTL", "ALSO_IN", "FAST"]
+__all__ = ["RTL", "ALSO_IN", "NOT_IN_TIER", "FAST"]
 
 #: Per block of ``hw/``, the cocotb tests that simulate it (both simulators each).
 RTL = {
@@ -44,6 +44,14 @@ RTL = {
 #: build holds it}``.
 ALSO_IN = {"vector": "core", "scalar": "core", "sram": "core", "matmul": "core"}
 
+#: Blocks of ``hw/`` this tier does not simulate, and why (``make test`` does).
+NOT_IN_TIER = {
+    "mesh": "its cheapest build, the 2x2 mesh of SMALL cores, takes about 5 minutes on "
+            "Verilator on 2 cores and a run of it 8 minutes on Icarus (docs/mesh.md): over the "
+            "tier's whole budget; its parts are in the tier (the router's mesh, the SMALL core) "
+            "and its Amaranth tests (tests/mesh/test_edge.py) are",
+}
+
 #: Model, Amaranth-simulator and construction tests (modules or node ids).
 FAST = [
     "tests/test_layers.py",
@@ -60,6 +68,8 @@ FAST = [
     "tests/sram/test_scratchpad_amaranth.py",
     "tests/noc/test_routing.py",
     "tests/noc/test_router_amaranth.py",
+    "tests/mesh/test_edge.py",
+    "tests/mesh/test_run.py",
     "tests/scalar/test_iss.py",
     "tests/scalar/test_elf.py",
     "tests/scalar/test_core_amaranth.py",

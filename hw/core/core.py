@@ -13,10 +13,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from hw.common.memport import Op
-from hw.common.params import check_instance
+from hw.common.params import check_instance, check_int
 from hw.common.portshare import PortShare
 from hw.common.shared import part, reset_by
 from hw.matmul.engine import MatmulEngine
+from hw.noc.flit import Flit
+from hw.noc.routing import MAX_SIDE
 from hw.scalar.core import ScalarCore
 from hw.scalar.isa import MAX_THREADS
 from hw.scalar.writeback import RetirePort
@@ -30,9 +32,12 @@ from .dispatch import COUNTER_BITS, Dispatcher
 from .dma import DmaEngine
 from .gemm import GemmSequencer
 from .isa import SEM_BITS, SEMAPHORES
+from .ni_receive import ERRORS_BITS, NiReceive
+from .ni_send import STRAY_BITS, NiSend
+from .packets import Place
 from .vector import VectorSequencer
 
-__all__ = ["Core", "StoreTap", "SHARED_PORTS", "parts"]
+__all__ = ["Core", "StoreTap", "SHARED_PORTS", "MESH_SHARED_PORTS", "parts", "check_mesh"]
 
 #: A scalar store the scratchpad took (for the testbench's ``tohost`` watch).
 StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
@@ -42,16 +47,36 @@ StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
 SHARED_PORTS = {"vr0": (("gemm", "a"), ("vseq", "r0")), "vr1": (("gemm", "b"), ("vseq", "r1")),
                 "vw": (("gemm", "d"), ("vseq", "w")), "rr": (("dma", "rd"), ("host", "host_rd")),
                 "rw": (("dma", "wr"), ("host", "host_wr"))}
+#: The same in a core of a mesh: the network interface's receive side writes on ``rw`` and
+#: reads (its PULLs) on ``rr`` (the host reaches the scratchpad through the network,
+#: docs/mesh.md).
+MESH_SHARED_PORTS = {**SHARED_PORTS, "rr": (("dma", "rd"), ("ni_rx", "rd")),
+                     "rw": (("dma", "wr"), ("ni_rx", "wr"))}
 
 
-def parts(config):
-    """The units of a core of ``config`` (a :class:`CoreConfig`): ``{name: (factory, params)}``,
+def check_mesh(mesh):
+    """``mesh`` if it is None (a lone core) or a ``(width, height)`` pair of ints 1..16."""
+    if mesh is None:
+        return None
+    if not (isinstance(mesh, tuple) and len(mesh) == 2):
+        raise TypeError(f"mesh must be None or a (width, height) pair, not {mesh!r}")
+    for name, v in zip(("width", "height"), mesh, strict=True):
+        check_int(f"mesh {name}", v, 1, MAX_SIDE)
+    return mesh
+
+
+def parts(config, mesh=None):
+    """The units of a core of ``config`` (a :class:`CoreConfig`) alone or, with ``mesh`` a
+    ``(width, height)`` pair, in a mesh (with the network interface): ``{name: (factory,
+    params)}``,
     each made by the core as ``part(factory, **params)``, and measured by the block registry
     (``sim/flow/blocks.py``) as ``shared_design(factory, **params)``: one place for both, so
     that each unit of the core is the very module of its block. ``share_<port>`` is the
     :class:`PortShare` of a shared scratchpad port (ports of the same layouts get the same
     module)."""
     check_instance("config", config, CoreConfig)
+    check_mesh(mesh)
+    network = mesh is not None
     sc = config.sram
     window = {"addr_bits": sc.addr_bits, "base": sc.base, "size": sc.size}
     units = {
@@ -60,17 +85,23 @@ def parts(config):
         "scalar": (ScalarCore, {"threads": config.threads, "addr_bits": sc.addr_bits,
                                 "tag_width": sc.tag_width, "boot": False}),
         "dispatch": (Dispatcher, {"threads": config.threads,
-                                  "counters": counter_numbers(config.threads)}),
+                                  "counters": counter_numbers(config.threads),
+                                  **({"network": True} if network else {})}),
         "counters": (Counters, {"threads": config.threads}),
         "engine": (MatmulEngine, {"config": config.matmul}),
         "vector_unit": (VectorUnit, {"tag_width": sc.tag_width}),
         "gemm": (GemmSequencer, {"config": config.matmul, "tag_width": UNIT_TAG_WIDTH,
                                  **window}),
         "vseq": (VectorSequencer, {"tag_width": UNIT_TAG_WIDTH, **window}),
-        "dma": (DmaEngine, {"tag_width": UNIT_TAG_WIDTH, **window}),
+        "dma": (DmaEngine, {"tag_width": UNIT_TAG_WIDTH, **window,
+                            **({"network": True} if network else {})}),
     }
+    if network:
+        units["ni_rx"] = (NiReceive, {"width": mesh[0], "height": mesh[1],
+                                      "addr_bits": sc.addr_bits, "tag_width": UNIT_TAG_WIDTH})
+        units["ni_tx"] = (NiSend, {})
     specs = {s.name: s for s in PORTS}
-    for port, users in SHARED_PORTS.items():
+    for port, users in (MESH_SHARED_PORTS if network else SHARED_PORTS).items():
         units[f"share_{port}"] = (PortShare, {"request": request_layout(specs[port], sc),
                                               "response": response_layout(specs[port], sc),
                                               "n": len(users)})
@@ -83,13 +114,24 @@ class Core(wiring.Component):
     Parameters
     ----------
     config : CoreConfig
+    mesh : None or (width, height)
+        A core of a ``width`` × ``height`` mesh, with its network interface (docs/mesh.md): the
+        host's writes and reads then come through the network, not ``host_wr``/``host_rd``.
 
     Members
     -------
     host_rd_req, host_rd_resp : the host's reads, the scratchpad's router-read port contract
-        with a ``UNIT_TAG_WIDTH``-bit tag (shared with the DMA).
+        with a ``UNIT_TAG_WIDTH``-bit tag (shared with the DMA). A lone core's only.
     host_wr_req, host_wr_resp : the host's writes, the router-write port contract (shared
-        with the DMA).
+        with the DMA). A lone core's only (in a mesh the network interface takes both).
+    here : ``In(hw.core.packets.Place)``; inject, eject : ``Out/In(stream.Signature(Flit))
+        .array(2)``, a core of a mesh's only
+        Its coordinates, and its router's local streams per class (``inject[c]`` goes to the
+        router's ``inject[c]``).
+    net_failed, net_refused : ``Out(16)``, a core of a mesh's only
+        The network interface's counts (saturating): ERROR answers to this core's transfers
+        and direct adds (``NiSend.failed``); lines refused here and unknown packets dropped
+        (``NiReceive.errors``).
     go : ``In(1)``
         The scalar core runs while 1 and is held in reset while 0 (thread 0 starts at
         ``RAM_BASE`` when it rises). The units and the scratchpad keep their state. The
@@ -110,14 +152,24 @@ class Core(wiring.Component):
     sram_status : the scratchpad's counters and error address.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, mesh=None):
         self.config = check_instance("config", config, CoreConfig)
+        self.mesh = check_mesh(mesh)
         sc = config.sram
         rr_req, rr_resp = (stream.Signature(x) for x in config.unit_port_layouts("rr"))
         rw_req, rw_resp = (stream.Signature(x) for x in config.unit_port_layouts("rw"))
+        # A lone core's members in their order from before the mesh (its Verilog ports).
+        if mesh is None:
+            ports = {"host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
+                     "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp)}
+        else:
+            ports = {}
+            flits = stream.Signature(Flit)
+            ports.update({"here": In(Place), "inject": Out(flits).array(2),
+                          "eject": In(flits).array(2), "net_failed": Out(STRAY_BITS),
+                          "net_refused": Out(ERRORS_BITS)})
         super().__init__({
-            "host_rd_req": In(rr_req), "host_rd_resp": Out(rr_resp),
-            "host_wr_req": In(rw_req), "host_wr_resp": Out(rw_resp),
+            **ports,
             "go": In(1), "halt": In(MAX_THREADS),
             "counter_index": In(COUNTER_BITS), "counter_value": Out(64),
             "retire": Out(RetirePort), "retire_late": Out(RetirePort),
@@ -132,7 +184,8 @@ class Core(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        units = {name: part(factory, **params) for name, (factory, params) in parts(cfg).items()}
+        units = {name: part(factory, **params)
+                 for name, (factory, params) in parts(cfg, self.mesh).items()}
         # Held in reset while ``go`` is low, with no thread running (so no request leaves it);
         # thread 0 starts when ``go`` rises.
         units["scalar"] = reset_by(units["scalar"], ~self.go)
@@ -170,8 +223,11 @@ class Core(wiring.Component):
         connect(m, vseq.req, vector_unit.i)
         connect(m, vector_unit.o, vseq.resp)
 
+        if self.mesh is not None:
+            self._network(m, units)
+
         # Shared scratchpad ports: two requesters each.
-        for port, users in SHARED_PORTS.items():
+        for port, users in (SHARED_PORTS if self.mesh is None else MESH_SHARED_PORTS).items():
             share = units[f"share_{port}"]
             connect(m, share.port_req, getattr(sram, f"{port}_req"))
             connect(m, getattr(sram, f"{port}_resp"), share.port_resp)
@@ -211,4 +267,20 @@ class Core(wiring.Component):
             sram.inject.valid.eq(0),
         ]
         return m
+
+    def _network(self, m, units):
+        """The network interface: its two sides between the router's streams, the DMA engine
+        and the semaphores (docs/mesh.md)."""
+        dma, rx, tx = units["dma"], units["ni_rx"], units["ni_tx"]
+        m.d.comb += [dma.here.eq(self.here), tx.here.eq(self.here)]
+        connect(m, flipped(self.eject[0]), rx.req)
+        connect(m, rx.answer, flipped(self.inject[1]))
+        connect(m, rx.signal, units["dispatch"].net_signal)
+        connect(m, dma.net, tx.net)
+        connect(m, tx.answer, dma.net_ans)
+        connect(m, tx.req, flipped(self.inject[0]))
+        connect(m, flipped(self.eject[1]), tx.resp)
+        connect(m, units["dispatch"].notify, tx.notify)
+        connect(m, tx.direct, units["dispatch"].net_answer)
+        m.d.comb += [self.net_failed.eq(tx.failed), self.net_refused.eq(rx.errors)]
 

@@ -5,18 +5,22 @@ vector and DMA units, keeps the semaphores, the threads' vector state, the units
 and the fences, and answers each instruction on the scalar core's ``cop_resp``.
 """
 
+import functools
+import operator
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.arbiter import RoundRobinArbiter
 from hw.common.arith import add_many
-from hw.common.params import check_int
+from hw.common.params import check_bool, check_int
 from hw.scalar.isa import MAX_THREADS, XLEN, CoprocRequest, CoprocResponse
 
 from .isa import (
     SEM_BITS,
     SEMAPHORES,
+    STATUS_NETWORK,
     DmaCommand,
     Done,
     Error,
@@ -31,6 +35,8 @@ from .isa import (
     VectorFn,
     VectorStrides,
 )
+from .isa import Signal as SignalLayout
+from .packets import DirectAnswer, RemoteAdd
 
 __all__ = ["Dispatcher", "Kind", "COUNTER_BITS"]
 
@@ -51,6 +57,7 @@ class Kind:
     FENCE = 6     #: no command of the thread outstanding, then 0
     RESULT = 7    #: a to_reg VOP sent: its RegResult
     VREG = 8      #: a to_reg VOP for the vector unit, then RESULT
+    NOTIFY = 9    #: a direct add for the network interface, then the answer 0
     BITS = 4
 
 
@@ -63,6 +70,9 @@ class Dispatcher(wiring.Component):
         The scalar core's threads.
     counters : sequence of int
         The RDCTR numbers that name a counter; any other is an illegal instruction.
+    network : bool
+        Whether the core has a network interface, whose receive side adds signals too
+        (``net_signal``).
 
     Members
     -------
@@ -75,6 +85,16 @@ class Dispatcher(wiring.Component):
         Finished commands: their signals are added, their threads' fences released.
     matrix_error, vector_error, dma_error : ``In(stream.Signature(ErrorRecord, always_ready=True))``
         Refused commands, recorded in the unit's error register (the first since the last read).
+    net_signal : ``In(stream.Signature(hw.core.isa.Signal, always_ready=True))``, with ``network``
+        The signals of the NOTIFYs the core received (docs/mesh.md), added like a unit's.
+    notify : ``Out(stream.Signature(hw.core.packets.RemoteAdd))``, with ``network``
+        ``d1.snotify``'s direct adds, to the NI's send side (a queued command).
+    net_answer : ``In(stream.Signature(hw.core.packets.DirectAnswer, always_ready=True))``,
+        with ``network``
+        Their answers: each finishes its thread's command (the fence); a code other than
+        ``NONE`` is recorded in the network's error register (STATUS unit ``STATUS_NETWORK``,
+        address ``x | y << 4``). Without ``network``, ``d1.snotify`` and that STATUS unit are
+        illegal.
     result : ``In(stream.Signature(RegResult))``
         The answers of ``to_reg`` VOPs.
     counter, counter_value : ``Out(COUNTER_BITS)``, ``In(64)``
@@ -97,13 +117,19 @@ class Dispatcher(wiring.Component):
     together; SSET first).
     """
 
-    def __init__(self, *, threads=MAX_THREADS, counters=()):
+    def __init__(self, *, threads=MAX_THREADS, counters=(), network=False):
         self.threads = check_int("threads", threads, 1, MAX_THREADS)
+        self.network = check_bool("network", network)
         #: The RDCTR numbers that name a counter (``hw.core.counters.counter_numbers``).
         self.counter_numbers = tuple(counters)
         done = stream.Signature(Done, always_ready=True)
         error = stream.Signature(ErrorRecord, always_ready=True)
+        net = ({"net_signal": In(stream.Signature(SignalLayout, always_ready=True)),
+                "notify": Out(stream.Signature(RemoteAdd)),
+                "net_answer": In(stream.Signature(DirectAnswer, always_ready=True))}
+               if network else {})
         super().__init__({
+            **net,
             "i": In(stream.Signature(CoprocRequest)),
             "o": Out(stream.Signature(CoprocResponse)),
             "matrix": Out(stream.Signature(MatrixCommand)),
@@ -132,6 +158,9 @@ class Dispatcher(wiring.Component):
         sems = Signal(data.ArrayLayout(SEM_BITS, SEMAPHORES))
         outstanding = [Signal(8, name=f"outstanding{t}") for t in range(n)]
         errors = [Signal(ErrorRecord, name=f"error_{u.name.lower()}") for u in QUEUED]
+        if self.network:
+            assert len(errors) == STATUS_NETWORK
+            errors.append(Signal(ErrorRecord, name="error_network"))
         m.d.comb += self.semaphores.eq(sems)
         for t in range(n):
             m.d.comb += [self.outstanding[t].eq(outstanding[t]),
@@ -208,7 +237,7 @@ class Dispatcher(wiring.Component):
                         with m.Case(SyncFn.FENCE):
                             m.d.comb += decoded.kind.eq(Kind.FENCE)
                         with m.Case(SyncFn.STATUS):
-                            m.d.comb += illegal.eq(req.rs1 >= len(QUEUED))
+                            m.d.comb += illegal.eq(req.rs1 >= len(errors))
                             with m.Switch(req.rs1[:2]):
                                 for u, reg in enumerate(errors):
                                     with m.Case(u):
@@ -220,13 +249,16 @@ class Dispatcher(wiring.Component):
                             m.d.comb += [self.counter.eq(req.rs1[:COUNTER_BITS]),
                                          illegal.eq(~known),
                                          decoded.value.eq(self.counter_value)]
+                        if self.network:
+                            with m.Case(SyncFn.SNOTIFY):
+                                m.d.comb += decoded.kind.eq(Kind.NOTIFY)
                         with m.Default():
                             m.d.comb += illegal.eq(1)
             with m.Default():
                 m.d.comb += illegal.eq(1)
         with m.If(illegal):
             m.d.comb += [decoded.kind.eq(Kind.ANSWER), decoded.error.eq(1), vset.eq(0)]
-        status_read = Signal(len(QUEUED))
+        status_read = Signal(len(errors))
         with m.If(taking & ~illegal & (opcode == Unit.SYNC) & (funct3 == SyncFn.STATUS)):
             m.d.comb += status_read.eq(1 << req.rs1[:2])
         for t in range(n):
@@ -245,10 +277,12 @@ class Dispatcher(wiring.Component):
         # answer (0) or, for a to_reg VOP, for its result.
         issued = Signal(n)          # a thread's command entered a unit's register this cycle
         taken = []
-        for name, port, kinds, payload_of in (
-                ("matrix", self.matrix, (Kind.MATRIX,), self._matrix_payload),
-                ("vector", self.vector, (Kind.VECTOR, Kind.VREG), self._vector_payload),
-                ("dma", self.dma, (Kind.DMA,), self._dma_payload)):
+        queues = [("matrix", self.matrix, (Kind.MATRIX,), self._matrix_payload),
+                  ("vector", self.vector, (Kind.VECTOR, Kind.VREG), self._vector_payload),
+                  ("dma", self.dma, (Kind.DMA,), self._dma_payload)]
+        if self.network:
+            queues.append(("notify", self.notify, (Kind.NOTIFY,), self._notify_payload))
+        for name, port, kinds, payload_of in queues:
             m.submodules[f"{name}_arbiter"] = arb = RoundRobinArbiter(n=n)
             free = ~port.valid | port.ready
             m.d.comb += [arb.requests.eq(Cat(st[t].kind.matches(*kinds)
@@ -262,7 +296,7 @@ class Dispatcher(wiring.Component):
                 for t in range(n):
                     with m.If(arb.grant[t]):
                         m.d.sync += port.payload.eq(payload_of(st[t], vs[t], t))
-        m.d.comb += issued.eq(taken[0] | taken[1] | taken[2])
+        m.d.comb += issued.eq(functools.reduce(operator.or_, taken))
         for t in range(n):
             with m.If(issued[t]):
                 m.d.sync += [st[t].kind.eq(Mux(st[t].kind == Kind.VREG, Kind.RESULT,
@@ -274,6 +308,9 @@ class Dispatcher(wiring.Component):
         for t in range(n):
             finished = sum((d.valid & d.payload.last & (d.payload.thread == t)).as_unsigned()
                            for d in dones)
+            if self.network:
+                ans = self.net_answer
+                finished = finished + (ans.valid & (ans.payload.thread == t))
             m.d.sync += outstanding[t].eq(outstanding[t] + issued[t] - finished)
         for s in range(SEMAPHORES):
             start = Mux(set_sem[s], req.rs2[:SEM_BITS], sems[s])
@@ -281,11 +318,20 @@ class Dispatcher(wiring.Component):
             for d in dones:
                 sig = d.payload.signal
                 adds.append(Mux(d.valid & sig.enable & (sig.sem == s), sig.amount, 0))
+            if self.network:
+                sig = self.net_signal.payload
+                adds.append(Mux(self.net_signal.valid & sig.enable & (sig.sem == s),
+                                sig.amount, 0))
             m.d.sync += sems[s].eq(add_many(m, [start, *adds], width=SEM_BITS,
                                             name=f"sem{s}"))
-        for u, (reg, err) in enumerate(zip(errors, (self.matrix_error, self.vector_error,
-                                                    self.dma_error), strict=True)):
-            record, new = err.valid, err.payload
+        records = [(e.valid, e.payload)
+                   for e in (self.matrix_error, self.vector_error, self.dma_error)]
+        if self.network:
+            ans = self.net_answer.payload
+            failed = Signal(ErrorRecord)
+            m.d.comb += [failed.code.eq(ans.code), failed.addr.eq(Cat(ans.x, ans.y))]
+            records.append((self.net_answer.valid & (ans.code != Error.NONE), failed))
+        for u, (reg, (record, new)) in enumerate(zip(errors, records, strict=True)):
             # The first error since the last read is kept; a read clears the register, and an
             # error in the same cycle as the read is kept for the next.
             with m.If(status_read[u]):
@@ -335,3 +381,7 @@ class Dispatcher(wiring.Component):
     @staticmethod
     def _dma_payload(s, v, t):
         return Cat(s.rs1[:32], Const(t, 2))
+
+    @staticmethod
+    def _notify_payload(s, v, t):
+        return Cat(s.rs1[:8], s.rs2[:SignalLayout.size], Const(t, 2))

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common import memport
 from hw.common.arith import prefix_add, prefix_sub
-from hw.common.params import check_int
+from hw.common.params import check_bool, check_int
 from hw.core.isa import (
     DESCRIPTOR_BYTES,
     THREAD_BITS,
@@ -25,6 +25,8 @@ from hw.core.isa import (
 )
 from hw.sram.config import D1 as SRAM_D1
 
+from .packets import SEQ_BITS, NetAnswer, NetLine, Place
+
 __all__ = ["DmaEngine", "INFLIGHT", "LINE"]
 
 #: Bytes per scratchpad line (the ports' width).
@@ -35,11 +37,20 @@ INFLIGHT = 16
 #: Descriptors started and not yet acknowledged.
 DONE_DEPTH = 4
 
-# A refused descriptor's bookkeeping entry, in order with the started ones.
-_Entry = data.StructLayout({
-    "signal": SignalLayout, "thread": THREAD_BITS, "last": 1, "refused": 1, "code": Error,
-    "addr": 32,
-})
+
+
+def _entry_layout(network):
+    """A descriptor's bookkeeping entry, in order with the started ones; with a network,
+    whether it is remote and its transfer number (a lone engine's layout is unchanged)."""
+    fields = {"signal": SignalLayout, "thread": THREAD_BITS, "last": 1, "refused": 1,
+              "code": Error, "addr": 32}
+    if network:
+        fields.update({"remote": 1, "seq": SEQ_BITS})
+    return data.StructLayout(fields)
+
+
+# A remote descriptor's destination for its lines, from its handoff to its last line.
+_Remote = data.StructLayout({"x": 4, "y": 4, "signal": SignalLayout, "seq": SEQ_BITS})
 
 
 def _add(m, x, y, width, name):
@@ -72,8 +83,11 @@ class DmaEngine(wiring.Component):
         The scratchpad's byte range ``[base, base + size)``: multiples of 64, ``size`` >= 64, the
         range within ``addr_bits``. Default: the D1 scratchpad, ``[0, 1.25 MB)``.
     x, y : int
-        This core's mesh coordinates, 0..15 (a descriptor's ``dst_x``/``dst_y`` must name them
-        unless ``local`` is set).
+        This core's mesh coordinates, 0..15, without a network (a descriptor with ``local`` = 0
+        and other ``dst_x``/``dst_y`` is remote); with one, they come from ``here``.
+    network : bool
+        Whether the core has a network interface: remote descriptors are refused
+        (``Error.REMOTE``) without one, and sent on ``net`` with one (docs/mesh.md).
 
     Members
     -------
@@ -91,6 +105,14 @@ class DmaEngine(wiring.Component):
     error : Out(stream(ErrorRecord, always_ready))
         One per refused descriptor, in the cycle of its ``done``: the code and the address of the
         descriptor (:class:`hw.core.isa.Error`).
+    here : In(hw.core.packets.Place), only with ``network``
+        This core's coordinates (wired by the mesh: every core is the same module).
+    net : Out(stream(hw.core.packets.NetLine)), only with ``network``
+        A remote descriptor's destination lines, each once, in order, ``end`` on its last.
+    net_ans : In(stream(hw.core.packets.NetAnswer, always_ready)), only with ``network``
+        The answer to a remote descriptor's NOTIFY: the descriptor's ``Done`` (without signal:
+        its signal was added at the destination) and, if ``code`` is not ``NONE``, its
+        ``ErrorRecord``, in list order.
     stall : Out(StallCause)
         What this cycle is (``hw.core.isa.StallCause``, exactly one bit per cycle): ``busy`` a
         write was taken; ``PORT`` a request offered and not taken; ``OPERAND`` the read side at
@@ -108,7 +130,8 @@ class DmaEngine(wiring.Component):
     destination of a descriptor with writes still unacknowledged waits for them (read after write
     through two ports is otherwise unordered).
     """
-    def __init__(self, *, addr_bits=32, tag_width=4, base=0, size=SRAM_D1.size, x=0, y=0):
+    def __init__(self, *, addr_bits=32, tag_width=4, base=0, size=SRAM_D1.size, x=0, y=0,
+                 network=False):
         self.addr_bits = check_int("addr_bits", addr_bits, 8, 32)
         self.tag_width = check_int("tag_width", tag_width, 1, 16)
         self.base = check_int("base", base, 0, (1 << addr_bits) - LINE)
@@ -119,13 +142,17 @@ class DmaEngine(wiring.Component):
             raise ValueError(f"size must be a multiple of {LINE}, not {size!r}")
         self.x = check_int("x", x, 0, 15)
         self.y = check_int("y", y, 0, 15)
+        self.network = check_bool("network", network)
         rd_req = memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE,
                                         reads=True, writes=False)
         rd_resp = memport.response_layout(tag_width=tag_width, width=LINE, reads=True)
         wr_req = memport.request_layout(addr_bits=addr_bits, tag_width=tag_width, width=LINE,
                                         reads=False, writes=True)
         wr_resp = memport.response_layout(tag_width=tag_width, width=LINE, reads=False)
+        net = {"here": In(Place), "net": Out(stream.Signature(NetLine)),
+               "net_ans": In(stream.Signature(NetAnswer, always_ready=True))} if network else {}
         super().__init__({
+            **net,
             "cmd": In(stream.Signature(DmaCommand)),
             "rd_req": Out(stream.Signature(rd_req)),
             "rd_resp": In(stream.Signature(rd_resp)),
@@ -141,8 +168,14 @@ class DmaEngine(wiring.Component):
         ab = self.addr_bits
         m.submodules.inflight = inflight = SyncFIFOBuffered(
             width=self._group_layout().size, depth=INFLIGHT)
-        m.submodules.pending = pending = SyncFIFOBuffered(width=_Entry.size, depth=DONE_DEPTH)
+        entry_layout = _entry_layout(self.network)
+        m.submodules.pending = pending = SyncFIFOBuffered(width=entry_layout.size,
+                                                          depth=DONE_DEPTH)
         s = _State(ab)
+        if self.network:
+            # At most DONE_DEPTH entries: one per started descriptor not yet done (`pending`).
+            m.submodules.remotes = s.remotes = SyncFIFOBuffered(width=_Remote.size,
+                                                                depth=DONE_DEPTH)
         self._parser(m, s)
         self._generator(m, s, inflight)
         # After the generator: a handoff in the cycle of the last group wins its register updates.
@@ -153,6 +186,9 @@ class DmaEngine(wiring.Component):
         # The cause of this cycle (docs/core.md, the counters).
         busy = self.wr_req.valid & self.wr_req.ready
         port = (self.rd_req.valid & ~self.rd_req.ready) | (self.wr_req.valid & ~self.wr_req.ready)
+        if self.network:
+            busy |= self.net.valid & self.net.ready
+            port |= self.net.valid & ~self.net.ready
         reading = (s.active | self.rd_req.valid | (inflight.level != 0) | self.cmd.valid
                    | ~s.p_idle & ~s.p_slot | s.handoff)
         anything = reading | self.wr_req.valid | (pending.level != 0) | self.cmd.valid | s.p_slot
@@ -173,8 +209,11 @@ class DmaEngine(wiring.Component):
         """A group in flight: its destination line, first word and word count there, the word
         rotation from source to destination, whether it ends its destination line and its
         descriptor."""
-        return data.StructLayout({"line": self.addr_bits - 6, "word": 3, "words": 4, "rot": 3,
-                                  "last": 1, "end": 1})
+        fields = {"line": self.addr_bits - 6, "word": 3, "words": 4, "rot": 3, "last": 1,
+                  "end": 1}
+        if self.network:
+            fields["remote"] = 1
+        return data.StructLayout(fields)
 
     # --- The list parser: read a descriptor, check it, hold it for the mover ----------------------
     def _parser(self, m, s):
@@ -192,7 +231,12 @@ class DmaEngine(wiring.Component):
                       & align_mask) != 0
         next_bad_align = d.next[:6] != 0
         field = (d.elem_bytes == 3) | (d.rows == 0) | (d.elems == 0) | s.reserved_set
-        remote = ~d.local & ((d.dst_x != self.x) | (d.dst_y != self.y))
+        x, y = (self.here.x, self.here.y) if self.network else (self.x, self.y)
+        remote = ~d.local & ((d.dst_x != x) | (d.dst_y != y))
+        refuse_remote = remote
+        if self.network:
+            m.d.comb += s.is_remote.eq(remote)
+            refuse_remote = Const(0)
         w = len(s.src_end)
         # The range comparisons, registered in CMP (each is a prefix subtractor's carry).
         in_range = (_ge(m, d.src, base, w, "src_lo") & _ge(m, end, s.src_end, w, "src_hi")
@@ -288,7 +332,7 @@ class DmaEngine(wiring.Component):
                        Mux(status == memport.Status.MISALIGNED, Error.ALIGN,
                        Mux(status == memport.Status.UNCORRECTABLE, Error.FIELD,
                        Mux(field, Error.FIELD,
-                       Mux(remote, Error.REMOTE,
+                       Mux(refuse_remote, Error.REMOTE,
                        Mux(misaligned | next_bad_align, Error.ALIGN,
                        Mux(~s.in_range | ~s.next_ok, Error.RANGE, Error.NONE)))))))
                 m.d.sync += [s.v_code.eq(code), s.v_refused.eq(code != Error.NONE),
@@ -309,7 +353,7 @@ class DmaEngine(wiring.Component):
     def _handoff(self, m, s, pending):
         d = s.dsc
         ab = self.addr_bits
-        entry = data.View(_Entry, pending.w_data)
+        entry = data.View(_entry_layout(self.network), pending.w_data)
         outstanding = pending.level != 0
         m.d.comb += s.hazard.eq(~s.v_refused & outstanding & s.overlap)
         mover_free = ~s.active | s.gen_go & s.g_end
@@ -319,6 +363,22 @@ class DmaEngine(wiring.Component):
             entry.signal.eq(s.v_signal), entry.thread.eq(s.thread), entry.last.eq(s.v_last),
             entry.refused.eq(s.v_refused), entry.code.eq(s.v_code), entry.addr.eq(s.addr),
         ]
+        if self.network:
+            # A remote descriptor's signal is the destination's; its Done here carries none.
+            remote = ~s.v_refused & s.is_remote
+            dest = data.View(_Remote, s.remotes.w_data)
+            m.d.comb += [
+                entry.remote.eq(remote), entry.seq.eq(s.seq),
+                s.remotes.w_en.eq(s.handoff & remote),
+                dest.x.eq(d.dst_x), dest.y.eq(d.dst_y), dest.signal.eq(d.signal),
+                dest.seq.eq(s.seq),
+            ]
+            with m.If(remote):
+                m.d.comb += entry.signal.eq(0)
+            with m.If(s.handoff & remote):
+                m.d.sync += s.seq.eq(s.seq + 1)
+            with m.If(s.handoff & ~s.v_refused):
+                m.d.sync += s.remote.eq(remote)
         with m.If(s.handoff & ~s.v_refused):
             dst_end = s.dst_end[:ab + 1]
             m.d.sync += [
@@ -390,6 +450,8 @@ class DmaEngine(wiring.Component):
             group.line.eq(s.d[6:]), group.word.eq(d_w), group.words.eq(nw),
             group.rot.eq(d_w - s_w), group.last.eq(last), group.end.eq(g_end),
         ]
+        if self.network:
+            m.d.comb += group.remote.eq(s.remote)
         with m.If(r_free):
             m.d.sync += self.rd_req.valid.eq(s.p_read_taken | s.gen_go)
         with m.If(s.p_read_taken):
@@ -410,6 +472,8 @@ class DmaEngine(wiring.Component):
     def _assembler(self, m, s, inflight):
         g = data.View(self._group_layout(), inflight.r_data)
         w_free = ~self.wr_req.valid | self.wr_req.ready
+        if self.network:
+            w_free &= ~self.net.valid | self.net.ready
         is_desc = self.rd_resp.payload.tag[0]
         m.d.comb += self.rd_resp.ready.eq(Mux(is_desc, s.p_wait, inflight.r_rdy & w_free))
         take = self.rd_resp.valid & ~is_desc & inflight.r_rdy & w_free
@@ -430,8 +494,23 @@ class DmaEngine(wiring.Component):
                 Mux(gmask[j], src[(j - g.rot)[:3]], old))
         with m.If(w_free):
             m.d.sync += self.wr_req.valid.eq(0)
+            if self.network:
+                m.d.sync += self.net.valid.eq(0)
+        if self.network:
+            dest = data.View(_Remote, s.remotes.r_data)
+            m.d.comb += s.remotes.r_en.eq(take & g.last & g.end & g.remote)
+            with m.If(take & g.last & g.remote):
+                net = self.net.payload
+                m.d.sync += [
+                    self.net.valid.eq(1),
+                    net.x.eq(dest.x), net.y.eq(dest.y), net.signal.eq(dest.signal),
+                    net.seq.eq(dest.seq), net.addr.eq(Cat(Const(0, 6), g.line)),
+                    net.data.eq(merged), net.words.eq(merged_mask), net.end.eq(g.end),
+                    fresh.eq(1),
+                ]
         with m.If(take):
-            with m.If(g.last):
+            # (A lone engine's conditions as before the network: its Verilog is unchanged.)
+            with m.If(g.last & ~g.remote) if self.network else m.If(g.last):
                 byte_mask = Cat(*(bit.replicate(8) for bit in merged_mask))
                 m.d.sync += [
                     self.wr_req.valid.eq(1),
@@ -441,26 +520,59 @@ class DmaEngine(wiring.Component):
                     self.wr_req.payload.tag.eq(g.end),
                     fresh.eq(1),
                 ]
-            with m.Else():
+            with m.Elif(~g.last) if self.network else m.Else():
                 m.d.sync += [acc.eq(merged), acc_mask.eq(merged_mask), fresh.eq(0)]
 
     # --- Completion: Done (and ErrorRecord) in list order -------------------------------------
     def _completion(self, m, s, pending):
-        head = data.View(_Entry, pending.r_data)
+        head = data.View(_entry_layout(self.network), pending.r_data)
         head_refused = pending.r_rdy & head.refused
         # A refused entry at the head has no write to wait for; acknowledgements then belong to
         # later entries and wait a cycle.
         m.d.comb += self.wr_resp.ready.eq(~head_refused)
         acked = self.wr_resp.valid & self.wr_resp.ready & self.wr_resp.payload.tag[0]
-        pop = head_refused | acked & pending.r_rdy
+        code = head.code
+        if self.network:
+            pop, failed, code = self._remote_completion(m, pending, head, acked)
+        else:
+            pop = head_refused | acked & pending.r_rdy
+            failed = head.refused
         m.d.comb += pending.r_en.eq(pop)
-        m.d.sync += [self.done.valid.eq(pop), self.error.valid.eq(pop & head.refused)]
+        m.d.sync += [self.done.valid.eq(pop), self.error.valid.eq(pop & failed)]
         with m.If(pop):
             m.d.sync += [self.done.payload.signal.eq(head.signal),
                          self.done.payload.thread.eq(head.thread),
                          self.done.payload.last.eq(head.last),
-                         self.error.payload.code.eq(head.code),
+                         self.error.payload.code.eq(code),
                          self.error.payload.addr.eq(head.addr)]
+
+    def _remote_completion(self, m, pending, head, acked):
+        """With a network, the head of the started descriptors completes by its kind: refused
+        at once; local on its last write's acknowledgement; remote on its answer. Answers come
+        in any order (from different cores), so each marks its transfer number answered; local
+        acknowledgements come in the order of the local descriptors, so those that arrive while
+        a remote descriptor is at the head are counted and used in order. (Holding them back
+        instead would hold the shared ``rw`` port's answers, the NI's among them: a cycle of
+        cores each waiting for the other's answer.) Returns ``(pop, failed, code)``."""
+        n = 1 << SEQ_BITS
+        answered = Signal(n)
+        codes = Array(Signal(Error, name=f"answer_code{i}") for i in range(n))
+        early = Signal(range(DONE_DEPTH + 1))          # local acks not yet used
+        ans = self.net_ans
+        head_local = pending.r_rdy & ~head.refused & ~head.remote
+        use_early = head_local & (early != 0)
+        use_now = head_local & (early == 0) & acked
+        pop_remote = pending.r_rdy & head.remote & answered.bit_select(head.seq, 1)
+        pop = (pending.r_rdy & head.refused) | use_early | use_now | pop_remote
+        m.d.sync += early.eq(early + (acked & ~use_now) - use_early)
+        clear = Mux(pop_remote, 1 << head.seq, 0)
+        mark = Mux(ans.valid, 1 << ans.payload.seq, 0)
+        m.d.sync += answered.eq(answered & ~clear | mark)
+        with m.If(ans.valid):
+            m.d.sync += codes[ans.payload.seq].eq(ans.payload.code)
+        code = Mux(head.refused, head.code, codes[head.seq])
+        failed = head.refused | head.remote & (codes[head.seq] != Error.NONE)
+        return pop, failed, code
 
 
 class _State:
@@ -496,3 +608,8 @@ class _State:
         self.contig = Signal()
         self.src_stride, self.dst_stride, self.src_es = Signal(32), Signal(32), Signal(32)
         self.gen_go, self.g_end = Signal(), Signal()
+        # remote descriptors (with a network): the checked one is remote; the mover's is; the
+        # next transfer number; the destinations of those handed off and not yet all written
+        self.is_remote, self.remote = Signal(), Signal()
+        self.seq = Signal(SEQ_BITS)
+        self.remotes = None

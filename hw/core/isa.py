@@ -43,7 +43,7 @@ __all__ = [
     "Signal", "GemmDescriptor", "DmaDescriptor", "VectorStrides", "VectorConfig",
     "Counter", "DESCRIPTOR_BYTES", "encode", "decode_fields", "THREAD_BITS",
     "MatrixCommand", "VectorCommand", "DmaCommand", "Done", "ErrorRecord", "RegResult",
-    "StallCause",
+    "StallCause", "STATUS_NETWORK",
 ]
 
 #: Every descriptor is one 64-byte scratchpad line, 64-byte aligned.
@@ -117,6 +117,12 @@ class SyncFn(enum.IntEnum):
     clears it. ``RDCTR``: ``rd`` = counter ``rs1`` (:class:`Counter`). A semaphore number of
     SEMAPHORES or more, a STATUS unit above 2 and an RDCTR number that names no counter are
     illegal instructions.
+
+    In a core of a mesh (docs/mesh.md) only: ``SNOTIFY``: add the :data:`Signal` ``rs2`` to
+    the semaphores of core ``rs1`` (x in bits 0..3, y in bits 4..7), a queued command that
+    completes with the destination's answer (a fence waits for it); STATUS unit 3
+    (:data:`STATUS_NETWORK`) is then the network's error register (a failed SNOTIFY: code
+    ``REMOTE``, address the core ``x | y << 4``). A lone core finds both illegal.
     """
     SSET = 0
     SADD = 1
@@ -125,6 +131,11 @@ class SyncFn(enum.IntEnum):
     FENCE = 4
     STATUS = 5
     RDCTR = 6
+    SNOTIFY = 7
+
+
+#: The STATUS unit number of the network's error register (a core of a mesh only).
+STATUS_NETWORK = 3
 
 
 class Error(enum.IntEnum, shape=unsigned(4)):
@@ -138,7 +149,8 @@ class Error(enum.IntEnum, shape=unsigned(4)):
     FIELD = 3
     #: A vector operation that is illegal for its type (the vector unit's ``error``).
     ILLEGAL_OP = 4
-    #: A destination core other than this one (no network interface yet; issue 18).
+    #: A DMA destination core other than this one in a lone core; in a mesh (docs/mesh.md), a
+    #: push to a dead core or to one outside the mesh.
     REMOTE = 5
 
 

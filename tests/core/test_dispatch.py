@@ -27,6 +27,7 @@ from hw.core.isa import (
     VectorStrides,
     encode,
 )
+from hw.core.packets import DirectAnswer, RemoteAdd
 from hw.matmul.array import OperandConfig
 from hw.scalar.isa import CoprocRequest, CoprocResponse
 from hw.vector.isa import VecOp
@@ -63,6 +64,9 @@ class Bench:
         self.ready = {"matrix": 1, "vector": 1, "dma": 1}
         self.commands = {"matrix": [], "vector": [], "dma": []}
         self.layouts = {"matrix": MatrixCommand, "vector": VectorCommand, "dma": DmaCommand}
+        if dut.network:
+            self.ready["notify"], self.commands["notify"] = 1, []
+            self.layouts["notify"] = RemoteAdd
         self.answers = []
         self.counter_value = 0
         self.cycle = 0
@@ -86,6 +90,9 @@ class Bench:
             for port in (d.matrix_done, d.vector_done, d.dma_done, d.matrix_error,
                          d.vector_error, d.dma_error, d.result):
                 ctx.set(port.valid, 0)
+            if d.network:
+                ctx.set(d.net_signal.valid, 0)
+                ctx.set(d.net_answer.valid, 0)
 
     async def send(self, thread, insn, rs1=0, rs2=0):
         d, ctx = self.dut, self.ctx
@@ -120,12 +127,22 @@ class Bench:
     def refuse(self, unit, *, code, addr):
         self._put(getattr(self.dut, f"{unit}_error"), {"code": code, "addr": addr}, ErrorRecord)
 
+    def notify(self, signal):
+        """A NOTIFY's signal from the network interface's receive side (docs/mesh.md)."""
+        self.ctx.set(self.dut.net_signal.payload.as_value(), signal)
+        self.ctx.set(self.dut.net_signal.valid, 1)
+
+    def net_answer(self, *, thread, code, x, y):
+        """The answer to a direct add (``d1.snotify``) from the send side."""
+        self._put(self.dut.net_answer, {"thread": thread, "code": code, "x": x, "y": y},
+                  DirectAnswer)
+
     def reply(self, *, thread, rd, value):
         self._put(self.dut.result, {"value": value, "thread": thread, "rd": rd}, RegResult)
 
 
-def run(testbench, *, threads=4):
-    dut = Dispatcher(threads=threads, counters=counter_numbers(threads))
+def run(testbench, *, threads=4, network=False):
+    dut = Dispatcher(threads=threads, counters=counter_numbers(threads), network=network)
 
     async def bench(ctx):
         await testbench(Bench(ctx, dut))
@@ -197,6 +214,60 @@ def test_semaphores_set_add_signal_wait():
         assert (await b.ask(1, sync(SyncFn.SREAD), rs1=3))["value"] == 100
         assert (await b.ask(1, sync(SyncFn.SREAD), rs1=4))["value"] == 0
     run(tb)
+
+
+def test_network_signals_add_to_the_semaphores():
+    """With a network, a received NOTIFY's signal adds like a unit's, in the same cycle as a
+    unit's signal and a SADD; a thread asleep on SWAIT wakes; a signal not enabled adds
+    nothing; no fence is touched."""
+    async def tb(b):
+        sync = lambda fn: _insn(Unit.SYNC, fn, rd=5)  # noqa: E731
+        await b.send(2, sync(SyncFn.SWAIT), rs1=9, rs2=12)
+        assert await b.answer_of(2, limit=10) is None                    # asleep
+        b.notify(signal_bits(9, 5))
+        await b.tick()
+        b.notify(signal_bits(9, 100, enable=0))
+        await b.tick()
+        assert await b.answer_of(2, limit=5) is None                     # 5 < 12
+        b.notify(signal_bits(9, 4))
+        b.finish("dma", thread=1, signal=signal_bits(9, 2), last=0)
+        await b.send(0, sync(SyncFn.SADD), rs1=9, rs2=1)                  # same cycle
+        assert await b.answer_of(2, limit=5) == {"value": 12, "thread": 2, "rd": 5, "error": 0}
+        assert b.ctx.get(b.dut.outstanding.as_value()) == 0
+    run(tb, network=True)
+
+
+def test_snotify_is_a_queued_command_with_the_networks_error_register():
+    """With a network, d1.snotify hands {x, y, signal, thread} to the send side and is answered
+    0 at once; the thread's fence waits for the answer; an answer with an error code records
+    it in STATUS unit 3 (code | x | y << 4 in the address), which the read clears; a clean
+    answer records nothing; STATUS 4 is illegal. (A lone core finds d1.snotify illegal: the
+    `ILLEGAL` list's funct3 7; and STATUS 3: `test_operands_out_of_range_are_illegal`.)"""
+    async def tb(b):
+        sync = lambda fn: _insn(Unit.SYNC, fn, rd=5)  # noqa: E731
+        sig = signal_bits(4, 7)
+        assert (await b.ask(1, sync(SyncFn.SNOTIFY), rs1=1 | 2 << 4 | 1 << 9, rs2=sig)
+                ) == {"value": 0, "thread": 1, "rd": 5, "error": 0}
+        assert b.commands["notify"] == [{"x": 1, "y": 2, "signal": sig, "thread": 1}]
+        assert b.ctx.get(b.dut.outstanding[1]) == 1
+        await b.send(1, sync(SyncFn.FENCE))
+        assert await b.answer_of(1, limit=10) is None                    # waits for it
+        b.net_answer(thread=1, code=Error.NONE, x=1, y=2)
+        assert (await b.answer_of(1, limit=5))["value"] == 0
+        assert (await b.ask(0, sync(SyncFn.STATUS), rs1=3))["value"] == 0
+        await b.ask(2, sync(SyncFn.SNOTIFY), rs1=3 | 3 << 4, rs2=sig)
+        b.net_answer(thread=2, code=Error.REMOTE, x=3, y=3)
+        await b.tick()
+        await b.ask(2, sync(SyncFn.SNOTIFY), rs1=1, rs2=sig)
+        b.net_answer(thread=2, code=Error.RANGE, x=1, y=0)               # not the first
+        await b.tick(2)
+        assert b.ctx.get(b.dut.outstanding[2]) == 0
+        status = await b.ask(0, sync(SyncFn.STATUS), rs1=3)
+        assert status["value"] == Error.REMOTE | 0x33 << 32
+        assert (await b.ask(0, sync(SyncFn.STATUS), rs1=3))["value"] == 0   # cleared
+        assert (await b.ask(0, sync(SyncFn.STATUS), rs1=4))["error"] == 1
+        assert b.ctx.get(b.dut.semaphores.as_value()) == 0                # nothing local
+    run(tb, network=True)
 
 
 def test_commands_answer_once_taken_and_carry_the_vector_state():
@@ -316,3 +387,4 @@ def test_threads_in_flight_together():
 def test_parameter_errors():
     raises_unelaborated(ValueError, r"^threads must be in 1\.\.4, not 5$", Dispatcher,
                         threads=5)
+    raises_unelaborated(TypeError, "^network must be a bool, not 1$", Dispatcher, network=1)

@@ -11,7 +11,7 @@ ahead of its writes) and the model does not define it either.
 from hw.core.isa import DESCRIPTOR_BYTES, DmaDescriptor, Error
 from verif.pack import field_widths, pack, unpack
 
-__all__ = ["ELEM_BYTES", "signal_value", "descriptor", "decode", "check", "elements",
+__all__ = ["ELEM_BYTES", "signal_value", "descriptor", "decode", "check", "is_remote", "elements",
            "run_list"]
 
 #: ``elem_bytes`` code -> bytes (code 3 is Error.FIELD).
@@ -37,13 +37,19 @@ def decode(line):
     return {name: int(v[0]) for name, v in unpack(DmaDescriptor, [word]).items()}
 
 
-def check(d, addr, *, base, size, x, y):
+def is_remote(d, x, y):
+    """Whether descriptor ``d`` (decoded) names a core other than ``(x, y)``."""
+    return not d["local"] and (d["dst_x"], d["dst_y"]) != (x, y)
+
+
+def check(d, addr, *, base, size, x, y, network=False):
     """The :class:`Error` of descriptor ``d`` (decoded) at ``addr``, in the engine's order:
-    FIELD, REMOTE, ALIGN (addresses, strides, ``next``), RANGE (source, destination, ``next``)."""
+    FIELD, REMOTE (without a ``network`` only), ALIGN (addresses, strides, ``next``), RANGE
+    (source, destination, ``next``; a remote destination against the same range)."""
     end = base + size
     if d["elem_bytes"] == 3 or d["rows"] == 0 or d["elems"] == 0 or d["reserved"]:
         return Error.FIELD
-    if not d["local"] and (d["dst_x"], d["dst_y"]) != (x, y):
+    if not network and is_remote(d, x, y):
         return Error.REMOTE
     eb = ELEM_BYTES[d["elem_bytes"]]
     if any(d[f] % eb for f in ("src", "dst", "src_stride", "dst_stride", "src_elem_stride")) \
@@ -67,13 +73,22 @@ def elements(d):
                    d["dst"] + r * d["dst_stride"] + e * eb, eb)
 
 
-def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 << 16):
+def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 << 16,
+             network=None):
     """Run the list at ``addr`` on ``memory`` (changed in place): a ``bytearray`` holding byte
     ``base + i`` at ``i``, or an object with ``read(address, n)`` and ``write(address, bytes)``
     (the core model's memory, ``verif.scalar.iss.Memory``). Returns ``(writes, done,
     errors)``: ``writes`` the ``(address, bytes)`` of every element written, in order; ``done``
     one ``{"signal", "thread", "last"}`` per descriptor; ``errors`` one ``{"code", "addr"}``
-    per refused descriptor (a refused first address has signal 0)."""
+    per refused descriptor (a refused first address has signal 0).
+
+    ``network`` (a core with a network interface, docs/mesh.md): an object whose
+    ``push(x, y, writes, signal)`` does a remote descriptor at core ``(x, y)`` (``writes`` its
+    ``(address, bytes)`` in order, ``signal`` added there) and returns the answer's
+    :class:`Error` code (``REMOTE`` for a dead core). A remote descriptor's ``Done`` carries
+    signal 0 (its signal is the destination's); a code other than ``NONE`` adds its
+    ``ErrorRecord`` but does not end the list (the answer comes after the list has moved on).
+    Its bytes are not in ``writes`` (those are this core's)."""
     if hasattr(memory, "read"):
         read, write = memory.read, memory.write
     else:
@@ -95,17 +110,24 @@ def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 
             done.append({"signal": 0, "thread": thread, "last": 1})
             return writes, done, errors
         d = decode(read(addr, DESCRIPTOR_BYTES))
-        code = check(d, addr, base=base, size=size, x=x, y=y)
+        code = check(d, addr, base=base, size=size, x=x, y=y, network=network is not None)
         if code != Error.NONE:
             errors.append({"code": code, "addr": addr})
             done.append({"signal": d["signal"], "thread": thread, "last": 1})
             return writes, done, errors
-        for src, dst, eb in elements(d):
-            chunk = read(src, eb)
-            write(dst, chunk)
-            writes.append((dst, chunk))
         last = int(d["next"] == 0)
-        done.append({"signal": d["signal"], "thread": thread, "last": last})
+        if network is not None and is_remote(d, x, y):
+            pushed = [(dst, read(src, eb)) for src, dst, eb in elements(d)]
+            code = network.push(d["dst_x"], d["dst_y"], pushed, d["signal"])
+            if code != Error.NONE:
+                errors.append({"code": code, "addr": addr})
+            done.append({"signal": 0, "thread": thread, "last": last})
+        else:
+            for src, dst, eb in elements(d):
+                chunk = read(src, eb)
+                write(dst, chunk)
+                writes.append((dst, chunk))
+            done.append({"signal": d["signal"], "thread": thread, "last": last})
         if last:
             return writes, done, errors
         addr = d["next"]

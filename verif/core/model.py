@@ -63,7 +63,7 @@ answers nothing)
       taken modulo 2**32. SWAIT below its threshold raises ``CoprocessorWait`` (the thread
       sleeps; the reason names the semaphore, its value and the threshold).
     * FENCE: ``rd`` = 0 at once. STATUS ``rs1`` in 0..2 (else illegal): ``code | addr << 32``,
-      then cleared.
+      then cleared. SNOTIFY (a core of a mesh's) is illegal: the model is a lone core's.
     * RDCTR: the model has no cycles. It answers ``CYCLES`` with the ISS's cycle count (one per
       retired-or-trapping step, as ``mcycle``), thread t's ``THREAD_INSTRUCTIONS`` with its retired
       count (``instret``) and every other defined counter with 0; a number that names no
@@ -482,6 +482,8 @@ class CoreModel:
             return 0
         if funct3 == SyncFn.FENCE:
             return 0
+        if funct3 == SyncFn.SNOTIFY:
+            raise CoprocessorIllegal        # a lone core has no network (docs/mesh.md)
         if funct3 == SyncFn.STATUS:
             if rs1 >= len(STATUS_UNITS):
                 raise CoprocessorIllegal

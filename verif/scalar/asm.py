@@ -18,7 +18,7 @@ The D1 core's custom instructions (``hw/core/isa.py``, docs/isa.md) have one fun
 named after their assembly mnemonic ``d1.<name>`` with the dot as an underscore: ``d1_mcfg``,
 ``d1_mgemm``, ``d1_vop(op, rd, rs1, rs2)`` (``d1.vop.<op>``), ``d1_vsetcfg``, ``d1_vsetstride``,
 ``d1_vsetdc``, ``d1_dma``, ``d1_sset``, ``d1_sadd``, ``d1_swait``, ``d1_sread``, ``d1_fence``,
-``d1_status``, ``d1_rdctr``.
+``d1_status``, ``d1_rdctr``, ``d1_snotify``.
 
 The encodings come from :mod:`hw.scalar.isa` and :mod:`hw.core.isa`, the tables the RTL and the
 ISS use.
@@ -43,7 +43,7 @@ __all__ = [
     "add", "addi", "addiw", "addw", "and_", "andi", "auipc", "beq", "bge", "bgeu", "blt",
     "bltu", "bne", "csrrc", "csrrci", "csrrs", "csrrsi", "csrrw", "csrrwi", "custom0",
     "custom1", "custom2", "custom3", "d1_dma", "d1_fence", "d1_mcfg", "d1_mgemm", "d1_rdctr",
-    "d1_sadd", "d1_sread", "d1_sset", "d1_status", "d1_swait", "d1_vop", "d1_vsetcfg",
+    "d1_sadd", "d1_snotify", "d1_sread", "d1_sset", "d1_status", "d1_swait", "d1_vop", "d1_vsetcfg",
     "d1_vsetdc", "d1_vsetstride", "div", "divu", "divuw", "divw", "ebreak", "ecall", "fence",
     "fence_i", "jal", "jalr", "lb", "lbu", "ld", "lh", "lhu", "li", "lui", "lw", "lwu", "mret",
     "mul", "mulh", "mulhsu", "mulhu", "mulw", "or_", "ori", "program", "rem", "remu", "remuw",
@@ -404,6 +404,12 @@ def d1_fence(rd=0):
 def d1_status(rd, rs1):
     """``d1.status rd, rs1``: ``rd`` = error register of unit ``rs1`` (then cleared)."""
     return _d1(Unit.SYNC, SyncFn.STATUS, rd, rs1)
+
+
+def d1_snotify(rs1, rs2):
+    """``d1.snotify rs1, rs2``: add signal ``rs2`` to the semaphores of core ``rs1`` (``x | y
+    << 4``; a core of a mesh only)."""
+    return _d1(Unit.SYNC, SyncFn.SNOTIFY, 0, rs1, rs2)
 
 
 def d1_rdctr(rd, rs1):

@@ -77,7 +77,8 @@ def isa_defines():
     """The constants of ``hw/core/isa.py`` for d1core.h: ``D1_OP_<UNIT>`` (major opcodes),
     ``D1_F3_<FN>`` (funct3 of each instruction), ``D1_VOP_<OP>``, ``D1_VT_<TYPE>``,
     ``D1_FMT_<FORMAT>``, ``D1_ERR_<CODE>``, ``D1_CTR_<COUNTER>``, ``D1_SEMAPHORES``,
-    ``D1_DESCRIPTOR_BYTES``, and for each field of each layout of :data:`ISA_LAYOUTS`
+    ``D1_STATUS_NETWORK``, ``D1_DESCRIPTOR_BYTES``, and for each field of each layout of
+    :data:`ISA_LAYOUTS`
     ``D1_<LAYOUT>_<FIELD>_SHIFT`` and ``_BITS`` (bit offset and width)."""
     out = {f"D1_OP_{u.name}": hex(u.value) for u in isa.Unit}
     for table in (isa.MatrixFn, isa.VectorFn, isa.DmaFn, isa.SyncFn):
@@ -89,6 +90,7 @@ def isa_defines():
     # every name, the aliases included (a thread's reason numbers repeat a unit's causes)
     out.update({f"D1_CTR_{name}": str(c.value) for name, c in isa.Counter.__members__.items()})
     out["D1_SEMAPHORES"] = str(isa.SEMAPHORES)
+    out["D1_STATUS_NETWORK"] = str(isa.STATUS_NETWORK)
     out["D1_DESCRIPTOR_BYTES"] = str(isa.DESCRIPTOR_BYTES)
     for prefix, layout in ISA_LAYOUTS.items():
         for name, f in data.Layout.cast(layout):

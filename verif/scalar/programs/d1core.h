@@ -23,6 +23,9 @@
      d1_fence()                   (d1.fence)     wait for every command this thread queued
      d1_status(unit)              (d1.status)    error register of unit 0/1/2, read and clear
      d1_rdctr(n)                  (d1.rdctr)     performance counter n
+   and in a core of a mesh only (verif/mesh/programs/mesh.h, docs/mesh.md):
+     d1_snotify(x, y, sig)        (d1.snotify)   add a signal to core (x, y)'s semaphores;
+                                                 its failures in d1_status(D1_STATUS_NETWORK)
 
    Every instruction is volatile with a memory clobber: the compiler keeps the stores before a
    command before it, and reads results only after the wait that follows. Programs wait (a

@@ -1,0 +1,156 @@
+"""Running one program on every core of a mesh's RTL (docs/mesh.md).
+
+:func:`run_mesh_program` configures the route tables, loads the program into every live core
+through the edge port as LINE packets (each core's copy with its place in ``d1_place``), runs
+the live cores (``verif/mesh/mesh_tb.py`` has the bench) and reads each core's ``tohost``.
+Dead cores (``dead``) are held in reset, not loaded, and their routers left unconfigured (every
+destination DROP: a dead node); the live routers get up*/down* tables that avoid them
+(``hw.noc.routing``, checked for deadlock), XY tables when every core lives. The programs check
+their own results (no lockstep model of a mesh yet) and find the live cores in their place.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.lib import data
+
+from hw.core.packets import WORDS, line_packet
+from hw.mesh.config import MeshConfig
+from hw.noc.flit import Flit
+from hw.noc.mesh import mesh_table_write_layout
+from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
+from hw.scalar.isa import RAM_BASE
+from sim.flow.runner import run_cocotb
+from verif.core.core_tb import new_run_dir, read_summary
+from verif.noc.model import pack_flit
+from verif.pack import pack
+from verif.scalar import elf
+
+from .mesh_tb import STATUS, MeshBench
+from .programs import PLACE_SYMBOL
+
+__all__ = ["MeshRun", "run_mesh_program", "load_packets", "live_mask", "check_dead", "HOST"]
+
+#: The source coordinates of the host's packets (nothing answers them: LINEs only).
+HOST = (15, 15)
+_LINE = 64
+
+
+@dataclass
+class MeshRun:
+    """The result of :func:`run_mesh_program`: ``status`` "pass" (every core's ``tohost`` is 1),
+    "fail", "timeout" or "hang"; ``tohost`` each core's value (by core number, 0: none);
+    ``dropped`` each router's drop count; ``failed`` and ``refused`` each core's network
+    interface's counts (ERROR answers to its transfers and direct adds; lines refused there);
+    the run's ``cycles``; ``watchdog`` the state report (per core: running and waiting
+    threads, semaphores) of a run that did not finish."""
+    status: str
+    tohost: list
+    dropped: list
+    failed: list
+    refused: list
+    cycles: int
+    sim: str
+    seconds: float
+    run_dir: Path
+    watchdog: str | None = None
+
+
+def live_mask(config, dead=()):
+    """Bit ``y * width + x`` set for each live core of ``config`` (``dead``: the others)."""
+    return sum(1 << (y * config.width + x) for y in range(config.height)
+               for x in range(config.width) if (x, y) not in dead)
+
+
+def load_packets(image, config, place_addr, dead=()):
+    """The LINE packets (flit ints) that load ``image`` (``(address, bytes)`` segments) into
+    every live core of ``config`` (not those of ``dead``), each with its place (x, y, width,
+    height and the mask of live cores, :func:`live_mask`, as uint32) at ``place_addr``: one
+    per 64-byte line touched, writing each 8-byte word that holds a byte of the image (its
+    other bytes 0, as the scratchpad holds before)."""
+    sram = config.core.sram
+    packets = []
+    live = live_mask(config, dead)
+    for y in range(config.height):
+        for x in range(config.width):
+            if (x, y) in dead:
+                continue
+            place = b"".join(v.to_bytes(4, "little")
+                             for v in (x, y, config.width, config.height, live))
+            lines = {}
+            for addr, blob in [*image, (place_addr, place)]:
+                blob = bytes(blob)
+                if not (sram.base <= addr and addr + len(blob) <= sram.base + sram.size):
+                    raise ValueError(f"segment {addr:#x}..{addr + len(blob):#x} is outside the "
+                                     f"scratchpad {sram.base:#x}..{sram.base + sram.size:#x}")
+                for i, byte in enumerate(blob):
+                    line, off = divmod(addr + i, _LINE)
+                    data, words = lines.setdefault(line, [bytearray(_LINE), 0])
+                    data[off] = byte
+                    lines[line][1] = words | 1 << (off // (_LINE // WORDS))
+            for line in sorted(lines):
+                data, words = lines[line]
+                packets.append(pack_flit(*line_packet(HOST, (x, y), line * _LINE, words,
+                                                      int.from_bytes(data, "little"))))
+    return packets
+
+
+def config_words(config, dead=()):
+    """The ``cfg`` payloads (ints) that load route tables into every live router: XY, or
+    up*/down* around the ``dead`` nodes (whose routers get none: all DROP)."""
+    mesh = Mesh(config.width, config.height, disabled=tuple(dead))
+    tables = route_tables(mesh, "updown" if dead else "xy")
+    words, turns = table_words(mesh, tables), turn_words(mesh, tables)
+    layout = mesh_table_write_layout(config.nodes)
+    return [int(pack(layout, 1, node=node_id(mesh, *r), dst=d, port=code,
+                     turn=turns[r][d])[0])
+            for r, codes in words.items() for d, code in enumerate(codes)]
+
+
+def check_dead(config, dead):
+    """``dead`` as a tuple of ``(x, y)`` cores of ``config``, not (0, 0) (the edge port's
+    router: the host loads the mesh through it)."""
+    dead = tuple(dead)
+    Mesh(config.width, config.height, disabled=dead)        # its checks and messages
+    if (0, 0) in dead:
+        raise ValueError("core (0, 0) cannot be dead: the edge port enters the mesh there")
+    return dead
+
+
+def run_mesh_program(path, *, config, sim="verilator", max_cycles=1_000_000, seed=1, stall=0,
+                     dead=(), run_dir=None):
+    """Run the ELF at ``path`` on every live core of ``config`` (a :class:`MeshConfig`); a
+    :class:`MeshRun`. ``stall`` (0..255): idle cycles of the edge port's source while loading.
+    ``dead``: ``(x, y)`` cores held in reset (not (0, 0))."""
+    if not isinstance(config, MeshConfig):
+        raise TypeError(f"config must be a MeshConfig, not {config!r}")
+    dead = check_dead(config, dead)
+    sram = config.core.sram
+    program = elf.load(path, base=RAM_BASE, size=sram.size)
+    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(f"mesh-{config.name}-{sim}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = config_words(config, dead)
+    flits = load_packets(program.segments, config, program.symbol(PLACE_SYMBOL), dead)
+    (run_dir / "cfg.hex").write_text("".join(f"{w:x}\n" for w in cfg))
+    digits = -(-data.Layout.cast(Flit).size // 4)
+    (run_dir / "load.hex").write_text("".join(f"{w:0{digits}x}\n" for w in flits))
+    args = {"seed": seed, "stall": stall, "max_cycles": max_cycles, "tohost": program.tohost,
+            "tohost_en": 1, "n_cfg": len(cfg), "n_load": len(flits),
+            "go_mask": live_mask(config, dead)}
+    info = run_cocotb(MeshBench(config), "verif.program_cocotb", sim, args=args,
+                      harness=MeshBench.harness, test_dir=run_dir, quiet=True,
+                      echo="  [")
+    summary = read_summary(run_dir)
+    end = STATUS.get(summary["status"], "hang")
+    tohost = [int(v, 16) for v in (run_dir / "tohost.txt").read_text().split()]
+    dropped = [int(v, 16) for v in (run_dir / "dropped.txt").read_text().split()]
+    net = [[int(v, 16) for v in line.split()]
+           for line in (run_dir / "net.txt").read_text().splitlines()]
+    live = [(n % config.width, n // config.width) not in dead for n in range(config.nodes)]
+    ok = all(v == 1 for v, alive in zip(tohost, live, strict=True) if alive)
+    status = ("pass" if ok else "fail") if end == "tohost" else end
+    return MeshRun(status=status, tohost=tohost, dropped=dropped,
+                   failed=[f for f, _ in net], refused=[r for _, r in net],
+                   cycles=summary["cycles"],
+                   sim=sim, seconds=info["test_seconds"], run_dir=run_dir,
+                   watchdog=None if end == "tohost" else (run_dir / "state.txt").read_text())
