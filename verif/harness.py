@@ -43,7 +43,7 @@ from sim.flow.build import atomic_write
 __all__ = ["LIBRARY", "check_pauses", "verilog_string", "harness_sources", "port_decl",
            "RUN_PORTS", "top_head", "RUN_CONTROL", "RUN", "source_instance", "sink_instance",
            "harness_verilog", "stream_harness", "reset_top", "run_top",
-           "StreamHarness", "HarnessError",
+           "StreamHarness", "HarnessError", "DesignBench",
            "read_records", "write_words", "read_words", "STIM_FILE", "RESP_FILE", "ACC_FILE",
            "StallingPipeline", "harness_model", "check_cycles"]
 
@@ -86,6 +86,26 @@ def harness_sources(design, text, *, suffix):
     if not path.exists() or path.read_text() != text:  # the generator may have changed
         atomic_write(path, text)
     return [rtl, *LIBRARY, path]
+
+
+class DesignBench:
+    """A bench top around one design, as ``sim.flow.runner.run_cocotb`` takes a design (the
+    scalar core's, the D1 core's and the mesh's benches). A subclass gives ``name``, ``design``
+    (the :class:`~sim.flow.build.Design` it wraps), :meth:`bench_text` (the top's Verilog) and
+    ``variant`` (what else sets that text, in the stem: empty by default). The stem carries the
+    design's mutant suffix, so that a mutant of one of its modules is built apart
+    (``d1core mutate``), never in the unmutated design's build directory."""
+    variant = ""
+
+    @property
+    def stem(self):
+        return f"{self.name}{self.variant}-{self.design.key}{self.design.mutant_suffix}"
+
+    def harness(self):
+        """``run_cocotb``'s ``harness``: the design, the harness library (``verif/hdl``) and the
+        bench top (last), with the top module's name."""
+        return (harness_sources(self.design, self.bench_text(), suffix=f"bench{self.variant}"),
+                self.name)
 
 
 def port_decl(p):

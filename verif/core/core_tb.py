@@ -36,7 +36,7 @@ from hw.scalar.isa import MAX_THREADS, RAM_BASE, RetireRecord
 from hw.sram.config import LINE_BYTES
 from sim.flow.build import Design
 from sim.flow.toolchain import BUILD
-from verif.harness import harness_sources, verilog_string
+from verif.harness import DesignBench, verilog_string
 from verif.pack import pack, unpack
 from verif.scalar.core_tb import bench_head, field_slices, retire_trace
 
@@ -219,9 +219,10 @@ endmodule
 
 
 @dataclass(frozen=True)
-class CoreBench:
+class CoreBench(DesignBench):
     """The bench of a core preset, as ``sim.flow.runner.run_cocotb`` takes a design."""
     config: CoreConfig
+    name = "core_bench"
 
     @property
     def core(self):
@@ -229,17 +230,11 @@ class CoreBench:
         return Design.of(f"core_{self.config.name.lower()}", Core, config=self.config)
 
     @property
-    def name(self):
-        return "core_bench"
+    def design(self):
+        return self.core
 
-    @property
-    def stem(self):
-        # with the core's mutant suffix: a mutant of one of its modules is built apart
-        return f"core_bench-{self.core.key}{self.core.mutant_suffix}"
-
-    def harness(self):
-        text = bench_verilog(self.core.name, self.config, name=self.name)
-        return harness_sources(self.core, text, suffix="bench"), self.name
+    def bench_text(self):
+        return bench_verilog(self.core.name, self.config, name=self.name)
 
 
 def load_words(image, config):

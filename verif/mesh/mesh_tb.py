@@ -32,7 +32,7 @@ from hw.mesh.config import MeshConfig
 from hw.noc.flit import Flit
 from hw.noc.mesh import mesh_table_write_layout
 from sim.flow.build import Design
-from verif.harness import harness_sources, verilog_string
+from verif.harness import DesignBench, verilog_string
 from verif.scalar.core_tb import bench_head, field_slices
 
 __all__ = ["MeshBench", "bench_verilog", "DRAIN_CYCLES", "HANG_CYCLES", "TAIL_CYCLES", "STATUS"]
@@ -180,9 +180,10 @@ endmodule
 
 
 @dataclass(frozen=True)
-class MeshBench:
+class MeshBench(DesignBench):
     """The bench of a mesh preset, as ``sim.flow.runner.run_cocotb`` takes a design."""
     config: MeshConfig
+    name = "mesh_bench"
 
     @property
     def mesh(self):
@@ -190,13 +191,8 @@ class MeshBench:
         return Design.of(f"mesh_{self.config.name.lower()}", CoreMesh, config=self.config)
 
     @property
-    def name(self):
-        return "mesh_bench"
+    def design(self):
+        return self.mesh
 
-    @property
-    def stem(self):
-        return f"mesh_bench-{self.mesh.key}{self.mesh.mutant_suffix}"
-
-    def harness(self):
-        text = bench_verilog(self.mesh.name, self.config, name=self.name)
-        return harness_sources(self.mesh, text, suffix="bench"), self.name
+    def bench_text(self):
+        return bench_verilog(self.mesh.name, self.config, name=self.name)

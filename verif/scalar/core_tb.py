@@ -52,7 +52,7 @@ from sim.flow.build import Design
 from sim.flow.runner import run_cocotb
 from sim.flow.toolchain import BUILD
 from verif.fcov.scalar import sample_retires
-from verif.harness import harness_sources, verilog_string
+from verif.harness import DesignBench, verilog_string
 from verif.scalar.iss import ISS, CoprocessorIllegal, Memory, Retire, TrapInfo
 
 __all__ = ["CoreRun", "LockstepError", "LockstepISS", "run_program", "bench_coprocessor",
@@ -408,12 +408,13 @@ endmodule
 
 
 @dataclass(frozen=True)
-class CoreBench:
+class CoreBench(DesignBench):
     """The bench of a core with ``threads`` threads and ``mem_size`` bytes of memory, as
     ``sim.flow.runner.run_cocotb`` takes a design: ``name``, ``stem``, and :meth:`harness` for its
     sources."""
     threads: int
     mem_size: int = MEM_SIZE
+    name = "scalar_bench"
 
     @property
     def core(self):
@@ -421,22 +422,16 @@ class CoreBench:
         return Design.of("scalar_core", ScalarCore, threads=self.threads)
 
     @property
-    def name(self):
-        return "scalar_bench"
+    def design(self):
+        return self.core
 
     @property
-    def stem(self):
-        # with the core's mutant suffix: a mutant of the core is built apart (d1core mutate)
-        return (f"scalar_bench{self.threads}-{self.mem_size:x}-{self.core.key}"
-                f"{self.core.mutant_suffix}")
+    def variant(self):
+        return f"{self.threads}-{self.mem_size:x}"
 
-    def harness(self):
-        """``run_cocotb``'s ``harness``: the core, the harness library (``verif/hdl``) and the
-        bench top (:func:`bench_verilog`, last), with the top module's name."""
-        text = bench_verilog(self.core.name, threads=self.threads, mem_size=self.mem_size,
+    def bench_text(self):
+        return bench_verilog(self.core.name, threads=self.threads, mem_size=self.mem_size,
                              name=self.name)
-        suffix = f"bench{self.threads}-{self.mem_size:x}"
-        return harness_sources(self.core, text, suffix=suffix), self.name
 
 
 # --- running ------------------------------------------------------------------------------------
