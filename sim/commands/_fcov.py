@@ -29,13 +29,7 @@ def blocks():
 
 def check_blocks(names):
     """``names`` (all for none), each a block of :func:`blocks`; ``ValueError`` otherwise."""
-    known = blocks()
-    names = list(dict.fromkeys(names or known))
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise ValueError(f"no functional coverage for block {bad[0]!r}; expected one of "
-                         f"{', '.join(known)}")
-    return names
+    return coverage.check_blocks(names, known=blocks(), what="functional coverage")
 
 
 def _pct(hit, total):

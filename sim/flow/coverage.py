@@ -633,14 +633,14 @@ def blocks():
     return out
 
 
-def check_blocks(names):
-    """``names`` (all blocks for none), each a block of :func:`blocks`; ``ValueError`` naming
-    the blocks otherwise."""
-    known = blocks()
+def check_blocks(names, *, known=None, what="coverage tests"):
+    """``names`` (all blocks for none), each a block of ``known`` (default :func:`blocks`);
+    ``ValueError`` naming the blocks otherwise (``no WHAT for block ...``)."""
+    known = blocks() if known is None else known
     names = list(dict.fromkeys(names or known))
     bad = [n for n in names if n not in known]
     if bad:
-        raise ValueError(f"no coverage tests for block {bad[0]!r}; expected one of "
+        raise ValueError(f"no {what} for block {bad[0]!r}; expected one of "
                          f"{', '.join(known)}")
     return names
 
