@@ -107,27 +107,11 @@ def run(descriptors, *, size_b=SIZE, seed=1, limit=3000):
     _, exp_done, exp_err = run_list(local, head, base=BASE, size=SIZE, thread=1, network=net)
 
     dut = Pair()
-    tables = route_tables(MESH, "xy")
-    words, turns = table_words(MESH, tables), turn_words(MESH, tables)
     done, errors, signals, flits = [], [], [], []
     state = {}
 
     async def bench(ctx):
-        cfg = dut.mesh.cfg
-        for router, codes in words.items():
-            for dst, code in enumerate(codes):
-                ctx.set(cfg.payload.node, node_id(MESH, *router))
-                ctx.set(cfg.payload.dst, dst)
-                ctx.set(cfg.payload.port, code)
-                ctx.set(cfg.payload.turn, turns[router][dst])
-                ctx.set(cfg.valid, 1)
-                await ctx.tick()
-        ctx.set(cfg.valid, 0)
-        ctx.set(dut.dma.cmd.payload.as_value(), int(pack(DmaCommand, 1, desc=head,
-                                                         thread=1)[0]))
-        ctx.set(dut.dma.cmd.valid, 1)
-        await ctx.tick().until(dut.dma.cmd.ready)
-        ctx.set(dut.dma.cmd.valid, 0)
+        await _start(ctx, dut, head)
         cycles = tail = 0
         while tail < 40:
             _, _, dv, dp, ev, ep, sv, sp, fv, fr, fp = await ctx.tick().sample(
@@ -169,6 +153,27 @@ def copy(dst_core, src, dst, lines, signal, **kw):
     return dict(src=src, dst=dst, rows=1, elems=lines, elem_bytes=2, src_elem_stride=64,
                 local=0, dst_x=dst_core[0], dst_y=dst_core[1], signal=signal, **kw)
 
+
+
+async def _start(ctx, dut, head):
+    """Write the mesh's XY route tables into every router, then give thread 1's DMA the list at
+    ``head``."""
+    tables = route_tables(MESH, "xy")
+    words, turns = table_words(MESH, tables), turn_words(MESH, tables)
+    cfg = dut.mesh.cfg
+    for router, codes in words.items():
+        for dst, code in enumerate(codes):
+            ctx.set(cfg.payload.node, node_id(MESH, *router))
+            ctx.set(cfg.payload.dst, dst)
+            ctx.set(cfg.payload.port, code)
+            ctx.set(cfg.payload.turn, turns[router][dst])
+            ctx.set(cfg.valid, 1)
+            await ctx.tick()
+    ctx.set(cfg.valid, 0)
+    ctx.set(dut.dma.cmd.payload.as_value(), int(pack(DmaCommand, 1, desc=head, thread=1)[0]))
+    ctx.set(dut.dma.cmd.valid, 1)
+    await ctx.tick().until(dut.dma.cmd.ready)
+    ctx.set(dut.dma.cmd.valid, 0)
 
 def test_push_lines_and_notify_field_by_field():
     """A 4-line push to B: exactly four LINEs (POST to B, each line's address, word mask 0xFF,
@@ -236,8 +241,6 @@ def test_direct_adds():
     the one outside the mesh: REMOTE, from the router), none on the DMA's ``answer``; A's
     ``failed`` counts the two ERRORs."""
     dut = Pair()
-    tables = route_tables(MESH, "xy")
-    words, turns = table_words(MESH, tables), turn_words(MESH, tables)
     mem_a, mem_b = memories(7)
     head = BASE + 0x3000
     sig = signal_value(sem=3, enable=1, amount=1)
@@ -250,21 +253,7 @@ def test_direct_adds():
     state = {}
 
     async def bench(ctx):
-        cfg = dut.mesh.cfg
-        for router, codes in words.items():
-            for dst, code in enumerate(codes):
-                ctx.set(cfg.payload.node, node_id(MESH, *router))
-                ctx.set(cfg.payload.dst, dst)
-                ctx.set(cfg.payload.port, code)
-                ctx.set(cfg.payload.turn, turns[router][dst])
-                ctx.set(cfg.valid, 1)
-                await ctx.tick()
-        ctx.set(cfg.valid, 0)
-        ctx.set(dut.dma.cmd.payload.as_value(), int(pack(DmaCommand, 1, desc=head,
-                                                         thread=1)[0]))
-        ctx.set(dut.dma.cmd.valid, 1)
-        await ctx.tick().until(dut.dma.cmd.ready)
-        ctx.set(dut.dma.cmd.valid, 0)
+        await _start(ctx, dut, head)
         pending = list(adds)
         for _ in range(400):
             if pending:
