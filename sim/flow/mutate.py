@@ -53,7 +53,7 @@ Where the time goes
   Icarus); after it, each mutant is one pytest run of the built model: the tests until the first
   failure (a few seconds for most), the whole selection for a survivor. Several mutants run at
   once with ``jobs``; the base run sets the timeout (:func:`timeout_for`). The survivors' proofs
-  come after the runs, from one file per survivor written without controls
+  come after the runs, ``jobs`` at once, from one file per survivor written without controls
   (:func:`write_mutants`). The run directories are removed at the end; the build stays, so a
   later ``only`` run of the same list reuses it; the pytest log of each mutant stays in
   ``logs-SIM/K.log`` beside the mutants.
@@ -568,13 +568,17 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
     survivors = [r for r in results if r.status == "survived"]
     if survivors:
         say(f"proving the {len(survivors)} survivor(s) equivalent to the block, or not (Yosys's "
-            f"SAT solver, at most {PROOF_SECONDS} s each)")
+            f"SAT solver, at most {PROOF_SECONDS} s each, {jobs} at once)")
         paths = write_mutants(design, [r.mutation for r in survivors], workdir=workdir)
-        for r in survivors:
+
+        def prove(r):
             r.equivalent = prove_equivalent(design, paths[0], paths[r.mutation.index],
                                             workdir=workdir)
             say(f"  {r.mutation.index:>4}/{count}  "
                 f"{'proved equivalent' if r.equivalent else 'not proved equivalent'}")
+
+        with ThreadPoolExecutor(max_workers=jobs) as proofs:  # jobs proofs at once
+            list(proofs.map(prove, survivors))
     s = summary(results)
     report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
               "count": count, "only": None if only is None else sorted(set(only)), "sim": sim,
