@@ -56,8 +56,7 @@ def main(args):
           f"{_percent(report['kill_rate_nonequivalent'])}")
     by_id = {r["id"]: r for r in report["results"]}
     for i in report["survivors"]:
-        note = " (proved equivalent)" if by_id[i]["equivalent"] else ""
-        print(f"  survivor {i}{note}: {by_id[i]['description']}")
+        print(f"  survivor {i} ({_verdict(by_id[i])}): {by_id[i]['description']}")
     print(f"report: {path}")
     if args.write:
         results.publish(section_key(report["block"]), f"Mutation testing: {report['block']}",
@@ -88,9 +87,17 @@ def section(report):
             + results.markdown_table(["mutants", "killed", "survived", "proved equivalent",
                                       "kill rate", "without the equivalent"], rows))
     for i in report["survivors"]:
-        note = "proved equivalent" if by_id[i]["equivalent"] else "**not proved equivalent**"
-        text += f"\n- survivor {i} ({note}): {by_id[i]['description']}"
+        note = _verdict(by_id[i])
+        text += (f"\n- survivor {i} ({note if by_id[i]['equivalent'] else f'**{note}**'}): "
+                 f"{by_id[i]['description']}")
     return text
+
+
+def _verdict(row):
+    """A survivor's proof as the reports say it (reports from before the three verdicts have
+    ``equivalent`` only)."""
+    proof = row.get("proof") or ("equivalent" if row["equivalent"] else "unknown")
+    return mutate.PROOF_WORDS[proof]
 
 
 def add_parser(sub):

@@ -53,7 +53,7 @@ Where the time goes
   Icarus); after it, each mutant is one pytest run of the built model: the tests until the first
   failure (a few seconds for most), the whole selection for a survivor. Several mutants run at
   once with ``jobs``; the base run sets the timeout (:func:`timeout_for`). The survivors' proofs
-  come after the runs, from one file per survivor written without controls
+  come after the runs, ``jobs`` at once, from one file per survivor written without controls
   (:func:`write_mutants`). The run directories are removed at the end; the build stays, so a
   later ``only`` run of the same list reuses it; the pytest log of each mutant stays in
   ``logs-SIM/K.log`` beside the mutants.
@@ -88,9 +88,9 @@ from .build import (
 )
 
 __all__ = ["Target", "TARGETS", "Mutation", "MutantResult", "target", "list_mutations",
-           "write_mutants", "write_selectable", "run_mutant", "prove_equivalent", "run",
+           "write_mutants", "write_selectable", "run_mutant", "proof", "prove_equivalent", "run",
            "timeout_for", "summary",
-           "MutationError", "UnknownMutant", "PROOF_SECONDS"]
+           "MutationError", "UnknownMutant", "PROOF_SECONDS", "PROOF_WORDS"]
 
 
 class UnknownMutant(ValueError):
@@ -260,12 +260,14 @@ class MutantResult:
     killed_by: str | None
     seconds: float
     equivalent: bool = False
+    #: For a survivor, :func:`proof`'s verdict ("equivalent", "differs", "unknown").
+    proof: str | None = None
 
     def as_dict(self):
         return {"id": self.mutation.index, "mutation": self.mutation.command,
                 "description": self.mutation.describe(), "status": self.status,
                 "killed_by": self.killed_by, "seconds": round(self.seconds, 2),
-                "equivalent": self.equivalent}
+                "equivalent": self.equivalent, "proof": self.proof}
 
 
 def _head(design):
@@ -369,20 +371,27 @@ def _select_by_plusarg(text, width):
         f"  initial if (!$value$plusargs(\"{SELECT}=%d\", {SELECT})) {SELECT} = 0;\n"))
 
 
+#: How a survivor's :func:`proof` reads in the reports.
+PROOF_WORDS = {"equivalent": "proved equivalent",
+               "differs": "differs: a counterexample from the all-zero state, a test is due",
+               "unknown": "not proved either way"}
+
 #: The longest a proof of equivalence may take (seconds); a proof not done in time is "not
 #: proved".
 PROOF_SECONDS = 120
 
 
-def prove_equivalent(design, base, mutant, *, workdir):
-    """True if Yosys proves the mutant ``mutant`` equivalent to the unmutated netlist ``base``
-    (files of :func:`write_mutants`): a miter of the two, its ``trigger`` (any output differs)
-    proved never to rise by temporal induction (at most 20 steps), for every input sequence
-    from the state with every register 0 (both copies alike; the reset input is free, so the
-    sequences that start with a reset, as every test does, are among them). False when the
-    proof fails, a counterexample is found (a bug the tests miss) or the
-    proof takes over :data:`PROOF_SECONDS`; a sub-block kept as a black box, whose outputs the
-    solver cannot know, makes it fail. Never true for a mutant that some input tells apart."""
+def proof(design, base, mutant, *, workdir):
+    """Yosys's verdict on the mutant ``mutant`` against the unmutated netlist ``base`` (files of
+    :func:`write_mutants`): a miter of the two, its ``trigger`` (any output differs) put to
+    temporal induction (at most 20 steps) for every input sequence from the state with every
+    register 0 (both copies alike; the reset input is free, so the sequences that start with a
+    reset, as every test does, are among them). ``"equivalent"``: proved never to rise, no input
+    can tell the mutant from the block. ``"differs"``: the base case found an input sequence
+    that tells them apart from that state (a bug the tests miss, unless the all-zero state is
+    one the block never reaches). ``"unknown"``: neither within :data:`PROOF_SECONDS` (a
+    pipeline's state is rarely inductive), or a sub-block kept as a black box, whose outputs the
+    solver cannot know."""
     workdir = _workdir(design, workdir)
     name = Path(mutant).stem
     script = "\n".join([
@@ -399,11 +408,21 @@ def prove_equivalent(design, base, mutant, *, workdir):
                                f"prove-{name}.ys"], cwd=workdir, capture_output=True,
                               text=True, timeout=PROOF_SECONDS)
     except subprocess.TimeoutExpired:
-        return False
+        return "unknown"
     log = workdir / f"prove-{name}.log"
     text = log.read_text(errors="replace") if log.exists() else ""
-    return proc.returncode == 0 and "Induction step proven: SUCCESS!" in text \
-        and "FAIL" not in text
+    if proc.returncode == 0 and "Induction step proven: SUCCESS!" in text \
+            and "FAIL" not in text:
+        return "equivalent"
+    if "model found for base case: FAIL" in text:
+        return "differs"
+    return "unknown"
+
+
+def prove_equivalent(design, base, mutant, *, workdir):
+    """True if :func:`proof` proves the mutant equivalent to the block; never true for a mutant
+    that some input tells apart."""
+    return proof(design, base, mutant, workdir=workdir) == "equivalent"
 
 
 def _failed_test(output, tests):
@@ -568,13 +587,16 @@ def run(block, *, count, seed, sim, jobs=1, only=None, say=print):
     survivors = [r for r in results if r.status == "survived"]
     if survivors:
         say(f"proving the {len(survivors)} survivor(s) equivalent to the block, or not (Yosys's "
-            f"SAT solver, at most {PROOF_SECONDS} s each)")
+            f"SAT solver, at most {PROOF_SECONDS} s each, {jobs} at once)")
         paths = write_mutants(design, [r.mutation for r in survivors], workdir=workdir)
-        for r in survivors:
-            r.equivalent = prove_equivalent(design, paths[0], paths[r.mutation.index],
-                                            workdir=workdir)
-            say(f"  {r.mutation.index:>4}/{count}  "
-                f"{'proved equivalent' if r.equivalent else 'not proved equivalent'}")
+
+        def prove(r):
+            r.proof = proof(design, paths[0], paths[r.mutation.index], workdir=workdir)
+            r.equivalent = r.proof == "equivalent"
+            say(f"  {r.mutation.index:>4}/{count}  {PROOF_WORDS[r.proof]}")
+
+        with ThreadPoolExecutor(max_workers=jobs) as proofs:  # jobs proofs at once
+            list(proofs.map(prove, survivors))
     s = summary(results)
     report = {"block": block, "module": design.name, "design": design.stem, "seed": seed,
               "count": count, "only": None if only is None else sorted(set(only)), "sim": sim,

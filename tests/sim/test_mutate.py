@@ -186,6 +186,8 @@ def test_equivalence_proof(workdir):
     same.write_text(paths[0].read_text())
     assert mutate.prove_equivalent(DESIGN, paths[0], same, workdir=workdir)
     assert not mutate.prove_equivalent(DESIGN, paths[0], paths[bad.index], workdir=workdir)
+    # The inverted sum bit: the base case finds the input that tells it apart.
+    assert mutate.proof(DESIGN, paths[0], paths[bad.index], workdir=workdir) == "differs"
 
 
 def test_run_mutant_kills_and_refuses_an_unused_mutant(workdir):
@@ -270,15 +272,18 @@ def test_written_section_of_a_report():
 
     rows = [{"id": 4, "description": "cnot0 cell $eq port A[4]", "equivalent": True},
             {"id": 9, "description": "inv wire x", "equivalent": False},
-            {"id": 1, "description": "const0 y", "equivalent": False}]
+            {"id": 1, "description": "const0 y", "equivalent": False},
+            {"id": 6, "description": "const1 z", "equivalent": False, "proof": "differs"}]
     rep = {"block": "sram.ecc_decoder", "module": "sram_ecc_decoder", "seed": 1, "sim": "icarus",
-           "tests": ["tests/sram/test_ecc.py::t[decoder-icarus]"], "mutants": 3, "killed": 1,
-           "survived": 2, "kill_rate": 1 / 3, "survivors": [4, 9], "equivalent": [4],
-           "kill_rate_nonequivalent": 0.5, "results": rows}
+           "tests": ["tests/sram/test_ecc.py::t[decoder-icarus]"], "mutants": 4, "killed": 1,
+           "survived": 3, "kill_rate": 1 / 4, "survivors": [4, 9, 6], "equivalent": [4],
+           "kill_rate_nonequivalent": 1 / 3, "results": rows}
     assert mutate_cmd.section_key("sram.ecc_decoder") == "sram-ecc_decoder-mutate"
     assert results.section_block(mutate_cmd.section_key("sram.ecc_decoder")) == "sram"
     text = mutate_cmd.section(rep)
-    assert "| 3 | 1 | 2 | 1 | 33.3 % | 50.0 % |" in text
+    assert "| 4 | 1 | 3 | 1 | 25.0 % | 33.3 % |" in text
     assert "- survivor 4 (proved equivalent): cnot0 cell $eq port A[4]" in text
-    assert "- survivor 9 (**not proved equivalent**): inv wire x" in text
+    assert "- survivor 9 (**not proved either way**): inv wire x" in text
+    assert ("- survivor 6 (**differs: a counterexample from the all-zero state, a test is "
+            "due**): const1 z") in text
     assert "survivor 1 " not in text and "`tests/sram/test_ecc.py::t[decoder-icarus]`" in text
