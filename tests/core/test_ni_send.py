@@ -133,13 +133,7 @@ def run(descriptors, *, size_b=SIZE, seed=1, limit=3000):
             tail = tail + 1 if done and done[-1]["last"] else 0
         state["dropped"] = [ctx.get(dut.mesh.dropped[n]) for n in range(3)]
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-9)
-    sim.add_process(mem_a.port(dut.dma.rd_req, dut.dma.rd_resp, name="rr"))
-    sim.add_process(mem_a.port(dut.dma.wr_req, dut.dma.wr_resp, name="rw"))
-    sim.add_process(mem_b.port(dut.recv.wr_req, dut.recv.wr_resp, name="b.rw"))
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench, mem_a, mem_b)
     assert done == exp_done
     assert errors == exp_err
     assert signals == net.signals
@@ -153,6 +147,18 @@ def copy(dst_core, src, dst, lines, signal, **kw):
     return dict(src=src, dst=dst, rows=1, elems=lines, elem_bytes=2, src_elem_stride=64,
                 local=0, dst_x=dst_core[0], dst_y=dst_core[1], signal=signal, **kw)
 
+
+
+def _simulate(dut, bench, mem_a, mem_b):
+    """Run ``bench`` on the pair: A's DMA on ``mem_a``'s read and write ports, B's receive side
+    on ``mem_b``'s write port."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-9)
+    sim.add_process(mem_a.port(dut.dma.rd_req, dut.dma.rd_resp, name="rr"))
+    sim.add_process(mem_a.port(dut.dma.wr_req, dut.dma.wr_resp, name="rw"))
+    sim.add_process(mem_b.port(dut.recv.wr_req, dut.recv.wr_resp, name="b.rw"))
+    sim.add_testbench(bench)
+    sim.run()
 
 
 async def _start(ctx, dut, head):
@@ -278,13 +284,7 @@ def test_direct_adds():
                 signals.append(sp)
         state["failed"] = ctx.get(dut.send.failed)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-9)
-    sim.add_process(mem_a.port(dut.dma.rd_req, dut.dma.rd_resp, name="rr"))
-    sim.add_process(mem_a.port(dut.dma.wr_req, dut.dma.wr_resp, name="rw"))
-    sim.add_process(mem_b.port(dut.recv.wr_req, dut.recv.wr_resp, name="b.rw"))
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench, mem_a, mem_b)
     notifies = [(h, d) for h, d in flits if h["op"] == 1]
     want = [notify_packet(A, core, DIRECT | t, signal) for core, t, signal in adds]
     assert [n for n in notifies if n[0]["tag"] & DIRECT] == want
