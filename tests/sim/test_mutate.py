@@ -287,3 +287,21 @@ def test_written_section_of_a_report():
     assert ("- survivor 6 (**differs: a counterexample from the all-zero state, a test is "
             "due**): const1 z") in text
     assert "survivor 1 " not in text and "`tests/sram/test_ecc.py::t[decoder-icarus]`" in text
+
+
+def test_mutant_selection_plusarg(workdir, monkeypatch):
+    """``D1CORE_MUTSEL`` becomes the simulator's plusarg only beside a mutant; a selection that
+    is not a number is refused with the variable named, never passed on."""
+    from sim.flow.build import mutant_plusargs
+
+    monkeypatch.delenv(MUTANT_ENV, raising=False)
+    monkeypatch.setenv(MUTSEL_ENV, "3")
+    assert mutant_plusargs() == []
+    path = mutate.write_selectable(DESIGN, mutate.list_mutations(DESIGN, count=4, seed=3,
+                                                                 workdir=workdir),
+                                   workdir=workdir)
+    monkeypatch.setenv(MUTANT_ENV, str(path))
+    assert mutant_plusargs() == ["+d1core_mutsel=3"]
+    monkeypatch.setenv(MUTSEL_ENV, "x3")
+    with pytest.raises(RuntimeError, match="D1CORE_MUTSEL=x3: the selection must be a number"):
+        mutant_plusargs()
