@@ -356,12 +356,16 @@ def _walk(mesh, src, dst, route, where, depends):
         node = hop
 
 
-def _check_host_entries(mesh, host):
+def _check_host_address(mesh):
     if mesh.contains(*HOST):
         raise RoutingError(f"the {mesh.width}x{mesh.height} mesh has no host: the host's "
                            f"address {_fmt(HOST)} is one of its nodes")
     if not mesh.is_live(*EDGE[0]):
         raise RoutingError(f"the host's edge router {_fmt(EDGE[0])} is disabled")
+
+
+def _check_host_entries(mesh, host):
+    _check_host_address(mesh)
     for router in host:
         if not (type(router) is tuple and len(router) == 2 and mesh.is_live(*router)):
             raise RoutingError(f"host entry for {router!r}, which is not a live router of the "
@@ -380,7 +384,7 @@ def host_routes(mesh, tables):
     ``tables`` (`route_tables`'s) and the host entries are checked together (`check`): the
     host's routes arrive, and the channel dependencies stay acyclic."""
     edge, out = EDGE
-    _check_host_entries(mesh, {})
+    _check_host_address(mesh)
     e = node_id(mesh, *edge)
     host = {r: out if r == edge else tables[r][e] for r in mesh.live}
     check(mesh, tables, host)
