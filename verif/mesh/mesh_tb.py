@@ -170,7 +170,7 @@ def bench_verilog(top, config, *, name):
             LOAD: if (loaded == n_load) begin
                 phase <= DRAIN;
                 fd = $fopen("edge.txt", "w");
-                $fwrite(fd, "load %0d %0d\n", n_load, clock - since);
+                $fwrite(fd, "load %0d %0d\\n", n_load, clock - since);
                 $fclose(fd);
             end
             DRAIN: begin
@@ -197,7 +197,7 @@ def bench_verilog(top, config, *, name):
                 if (answered - heard == n_read || quiet >= {HANG_CYCLES}) begin
                     phase <= FINISH;
                     fd = $fopen("edge.txt", "a");
-                    $fwrite(fd, "read %0d %0d\n", n_read, clock - since);
+                    $fwrite(fd, "read %0d %0d\\n", n_read, clock - since);
                     $fclose(fd);
                 end
             end
