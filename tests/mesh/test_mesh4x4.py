@@ -62,5 +62,5 @@ def test_push_and_reads_on_4x4(sim, dead):
                                   f"\n{run.watchdog or ''}")
     assert run.tohost == [0 if c in dead else 1 for c in CORES]
     assert run.reads == [None if c in dead else own_data(c) for c in CORES]
-    assert run.dropped == [2 * 2 * len(dead)] + [0] * 15     # the host's PULLs for the dead
+    assert run.dropped == [2 * len(dead)] + [0] * 15         # the host's 2 PULLs per dead core
     assert run.failed == [0] * 16 and run.refused == [0] * 16
