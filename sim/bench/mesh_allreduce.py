@@ -1,0 +1,108 @@
+"""The all-reduce's part of ``d1core bench`` (``--only mesh-allreduce``, section
+``bench-mesh-allreduce``; docs/mesh.md, "All-reduce").
+
+The all-reduce (``verif/mesh/programs/allreduce.c``) of :data:`SIZES` FP32 elements per core
+on the 2×2 mesh of SMALL cores (Verilator), every core live and with (1, 0) dead. Every run is
+checked before it gives a figure: every live core compared its result bit for bit with the
+numpy model's sum (:mod:`verif.mesh.allreduce`) and reported its timing (a REPORT build: tohost
+``(t1 << 32 | t0) << 1``, the cycle counter at its first instruction and when the last piece had
+landed there; the cores start together, so their counters agree); no packet dropped, no error.
+The all-reduce's cycles: the latest ``t1`` less the earliest ``t0``, first instruction to the
+last byte landed everywhere.
+
+The bound (:func:`verif.mesh.allreduce.lower_bound`): every core must take in the other
+cores' parts of its own chunk and the other chunks' sums, ``2·(P-1)/P`` of the array when the
+chunks are equal, through its router's one eject port at a 64-byte line a cycle (the classic
+bandwidth bound of an all-reduce, which reduce-scatter + all-gather meets in volume). Only the
+data lines count: the NOTIFY flits that end each piece's push take that port too.
+
+The SMALL core's 64 KB scratchpad bounds the sizes: every core holds every live core's input
+and the expected sum (the host cannot write one core alone yet), the result, the received parts
+and 16 KB of stacks; 1,536 elements (6 KB) per core is the most that fits with 4 cores.
+"""
+
+import os
+import sys
+
+from hw.mesh.config import MESH_2X2
+from sim.flow import report
+from verif.mesh.allreduce import PIECE, allreduce_program, decode_report
+from verif.mesh.run import run_mesh_program
+
+__all__ = ["CASES", "SIZES", "BenchError", "body", "measure", "run"]
+
+#: Elements per core of the runs (1, 2, 4 and 6 KB of FP32).
+SIZES = (256, 512, 1024, 1536)
+#: (elements per core, dead cores) of the runs.
+CASES = (*((n, ()) for n in SIZES), (1536, ((1, 0),)))
+
+
+class BenchError(RuntimeError):
+    """A run that failed its checks: it gives no figure."""
+
+
+def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0):
+    """Run the all-reduce of ``n`` elements per core; return its figures (dict), or raise
+    :class:`BenchError`."""
+    program = allreduce_program(n, config=config, dead=dead, piece=piece, seed=seed,
+                                report=True)
+    name = f"all-reduce {n} on {config.name}" + (f" dead {dead}" if dead else "")
+    run = run_mesh_program(program.elf, config=config, sim=sim, max_cycles=100 * n + 200_000,
+                           dead=dead)
+    times = {}
+    for c, value in enumerate(run.tohost):
+        x, y = c % config.width, c // config.width
+        if (x, y) in dead:
+            continue
+        report_ = decode_report(value)
+        if report_ is None:
+            raise BenchError(f"{name}: core ({x}, {y}) ended with tohost {value:#x} "
+                             f"({run.status}; run in {run.run_dir})")
+        times[x, y] = report_
+    if any(run.dropped) or any(run.failed) or any(run.refused):
+        raise BenchError(f"{name}: dropped {run.dropped}, failed {run.failed}, refused "
+                         f"{run.refused}")
+    start = min(t0 for t0, _ in times.values())
+    cycles = max(t1 for _, t1 in times.values()) - start
+    bound = program.lower_bound()
+    return {"n": n, "bytes": 4 * n, "cores": program.p, "dead": [list(d) for d in dead],
+            "mesh": config.name, "piece": piece, "sim": sim, "cycles": cycles,
+            "bound_cycles": bound, "of_bound": bound / cycles,
+            "per_core": {f"{x},{y}": t1 - t0 for (x, y), (t0, t1) in times.items()},
+            "run_cycles": run.cycles, "sim_seconds": run.seconds, "load": os.getloadavg()[0]}
+
+
+def body(rows):
+    table = report.markdown_table(
+        ["elements per core", "KB per core", "live cores", "cycles", "bound (cycles)",
+         "bound / cycles", "bytes/cycle per core in", "run cycles", "sim cycles/s"],
+        [[f"{r['n']:,}", f"{r['bytes'] / 1024:g}",
+          f"{r['cores']}" + (f" ({', '.join(f'({x}, {y})' for x, y in r['dead'])} dead)"
+                             if r["dead"] else ""),
+          f"{r['cycles']:,}", f"{r['bound_cycles']:,}", f"{100 * r['of_bound']:.1f} %",
+          f"{64 * r['bound_cycles'] / r['cycles']:.1f}", f"{r['run_cycles']:,}",
+          f"{r['run_cycles'] / r['sim_seconds']:,.0f}"] for r in rows])
+    return ("All-reduce of FP32 arrays on the 2×2 mesh of SMALL cores (Verilator; "
+            "`verif/mesh/programs/allreduce.c`: reduce-scatter then all-gather, pieces of "
+            f"{rows[0]['piece']} lines pipelined, the sum in a fixed order, docs/mesh.md "
+            "\"All-reduce\"): cycles from the first instruction to the last byte of the sum "
+            "landed on every live core (the cores' own cycle counters). The bound: each core "
+            "takes in 2·(P−1)/P of the array (its chunk's P−1 parts, the other chunks' sums) "
+            "through its router's eject port at 64 bytes a cycle; bytes/cycle per core in = "
+            "those bytes over the cycles. Every run checked: each live core's sum bit for bit "
+            "equal to the numpy model's, no packet dropped, no error (the machine's load "
+            f"average during the runs: {max(r['load'] for r in rows):.1f}).\n\n" + table)
+
+
+def run(*, write=True, command="d1core bench --only mesh-allreduce", progress=True,
+        cases=CASES):
+    """Measure every case; print the table; write the ``bench-mesh-allreduce`` section."""
+    rows = []
+    for n, dead in cases:
+        if progress:
+            print(f"bench: mesh-allreduce, {n} elements per core"
+                  + (f", {dead} dead" if dead else ""), file=sys.stderr, flush=True)
+        rows.append(measure(n, dead))
+    report.publish("bench-mesh-allreduce", "Mesh: all-reduce", body(rows), command=command,
+                   figures={"allreduce": rows}, write=write)
+    return {"allreduce": rows}

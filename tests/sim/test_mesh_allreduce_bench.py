@@ -1,0 +1,49 @@
+"""The all-reduce part of the bench (``sim/bench/mesh_allreduce.py``) without a simulator: the
+run is faked with the tohost words a REPORT build writes, so the figures (the cycles from the
+earliest start to the latest end, the bound, their ratio) and the refusals (a core that did
+not report, dropped packets) are checked. The real run is ``d1core bench --only
+mesh-allreduce``."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from sim.bench import mesh_allreduce as bench
+from sim.bench.mesh_allreduce import BenchError
+from verif.mesh.allreduce import lower_bound
+
+
+def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0)):
+    run = SimpleNamespace(tohost=list(tohost), dropped=list(dropped), failed=[0] * 4,
+                          refused=[0] * 4, status="fail", run_dir="here", cycles=9000,
+                          seconds=3.0)
+    monkeypatch.setattr(bench, "run_mesh_program", lambda *a, **k: run)
+
+
+def report(t0, t1):
+    return (t1 << 32 | t0) << 1
+
+
+def test_figures(monkeypatch):
+    """Cycles = the latest end less the earliest start over the live cores; the dead core's
+    tohost (0) is not read."""
+    fake_run(monkeypatch, [report(100, 900), 0, report(104, 1100), report(102, 1000)])
+    f = bench.measure(256, ((1, 0),))
+    assert f["cycles"] == 1100 - 100 and f["cores"] == 3
+    assert f["bound_cycles"] == lower_bound(256, 3) == 2 * 6 + 16 - 6     # chunks of 5, 5, 6 lines
+    assert f["of_bound"] == f["bound_cycles"] / 1000
+    assert f["per_core"] == {"0,0": 800, "0,1": 996, "1,1": 898}
+    text = bench.body([f])
+    assert "| 256 | 1 | 3 ((1, 0) dead) | 1,000 | 22 | 2.2 % |" in text
+
+
+@pytest.mark.parametrize("tohost,dropped,msg", [
+    ([report(1, 2), 1, report(1, 2), report(1, 2)], (0,) * 4, r"core \(1, 0\) ended with "
+     r"tohost 0x1"),
+    ([report(1, 2), 2 * 40 + 1, report(1, 2), report(1, 2)], (0,) * 4, "tohost 0x51"),
+    ([report(1, 2)] * 4, (0, 1, 0, 0), r"dropped \[0, 1, 0, 0\]"),
+])
+def test_refusals(monkeypatch, tohost, dropped, msg):
+    fake_run(monkeypatch, tohost, dropped)
+    with pytest.raises(BenchError, match=msg):
+        bench.measure(256)
