@@ -124,7 +124,7 @@ def test_lines_and_bound():
 def test_ranks_and_report():
     assert ranks(MESH_2X2) == [(0, 0), (1, 0), (0, 1), (1, 1)]
     assert ranks(MESH_2X2, ((1, 0),)) == [(0, 0), (0, 1), (1, 1)]
-    assert decode_report((1234 << 32 | 56) << 1) == (56, 1234)
+    assert decode_report((1234 << 42 | 56 << 21 | 7) << 1) == (7, 56, 1234)
     assert decode_report(1) is None and decode_report(7) is None and decode_report(0) is None
 
 
@@ -152,7 +152,7 @@ def _run(program, dead, sim):
 
 @pytest.mark.parametrize("sim", VERILATOR)
 @pytest.mark.parametrize("n, piece, dead", [
-    (1000, 4, ()),              # 63 lines: chunks of 15, 16, 16, 16; pieces of 4
+    (400, 4, ()),               # 25 lines: chunks of 6, 6, 6, 7; pieces of 4 (and 2, 3)
     (600, 8, ((1, 0),)),        # 38 lines over 3 cores: 12, 13, 13
 ], ids=["all-live", "dead-1-0"])
 def test_allreduce_on_the_mesh(sim, n, piece, dead):
@@ -168,7 +168,7 @@ def test_allreduce_on_the_mesh(sim, n, piece, dead):
 def test_allreduce_fails_on_one_bit(sim):
     """The expected sum with one element one unit in the last place off: every core reports
     that element (tohost 2·(3 + i) + 1), so the check compares every bit."""
-    n, i = 200, 137
+    n, i = 200, 53           # line 3: chunk 1, summed at (1, 0)
     xs = inputs(4, n, seed=5)
     expected = allreduce_numpy(xs)
     expected.view(np.uint32)[i] ^= 1

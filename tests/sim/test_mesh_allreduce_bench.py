@@ -20,8 +20,8 @@ def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0)):
     monkeypatch.setattr(bench, "run_mesh_program", lambda *a, **k: run)
 
 
-def report(t0, t1):
-    return (t1 << 32 | t0) << 1
+def report(t0, t1, ts=10):
+    return (t1 << 42 | t0 << 21 | ts) << 1
 
 
 def test_figures(monkeypatch):
@@ -33,8 +33,9 @@ def test_figures(monkeypatch):
     assert f["bound_cycles"] == lower_bound(256, 3) == 2 * 6 + 16 - 6     # chunks of 5, 5, 6 lines
     assert f["of_bound"] == f["bound_cycles"] / 1000
     assert f["per_core"] == {"0,0": 800, "0,1": 996, "1,1": 898}
+    assert f["plan_cycles"] == 104 - 10
     text = bench.body([f])
-    assert "| 256 | 1 | 3 ((1, 0) dead) | 1,000 | 22 | 2.2 % |" in text
+    assert "| 256 | 1 | 3 ((1, 0) dead) | 1,000 | 22 | 2.2 % | 1.4 | 94 |" in text
 
 
 @pytest.mark.parametrize("tohost,dropped,msg", [

