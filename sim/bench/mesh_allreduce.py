@@ -30,12 +30,15 @@ from sim.flow import report
 from verif.mesh.allreduce import PIECE, allreduce_program, decode_report
 from verif.mesh.run import run_mesh_program
 
-__all__ = ["CASES", "SIZES", "BenchError", "body", "measure", "run"]
+__all__ = ["CASES", "PIECES", "SIZES", "BenchError", "body", "measure", "run"]
 
 #: Elements per core of the runs (1, 2, 4 and 6 KB of FP32).
 SIZES = (256, 512, 1024, 1536)
-#: (elements per core, dead cores) of the runs.
-CASES = (*((n, ()) for n in SIZES), (1536, ((1, 0),)))
+#: Lines per piece: the program's default (pushes overlap adds), and one piece per chunk (no
+#: pipelining: at these sizes each piece's scalar work costs more than its lines' time).
+PIECES = (PIECE, 32)
+#: (elements per core, dead cores, lines per piece) of the runs.
+CASES = (*((n, (), piece) for n in SIZES for piece in PIECES), (1536, ((1, 0),), 32))
 
 
 class BenchError(RuntimeError):
@@ -76,26 +79,28 @@ def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0
 
 def body(rows):
     table = report.markdown_table(
-        ["elements per core", "KB per core", "live cores", "cycles", "bound (cycles)",
+        ["elements per core", "KB per core", "live cores", "piece (lines)", "cycles",
+         "bound (cycles)",
          "bound / cycles", "bytes/cycle per core in", "plan cycles", "run cycles",
          "sim cycles/s"],
         [[f"{r['n']:,}", f"{r['bytes'] / 1024:g}",
           f"{r['cores']}" + (f" ({', '.join(f'({x}, {y})' for x, y in r['dead'])} dead)"
                              if r["dead"] else ""),
-          f"{r['cycles']:,}", f"{r['bound_cycles']:,}", f"{100 * r['of_bound']:.1f} %",
+          f"{r['piece']}", f"{r['cycles']:,}", f"{r['bound_cycles']:,}",
+          f"{100 * r['of_bound']:.1f} %",
           f"{64 * r['bound_cycles'] / r['cycles']:.1f}", f"{r['plan_cycles']:,}",
           f"{r['run_cycles']:,}",
           f"{r['run_cycles'] / r['sim_seconds']:,.0f}"] for r in rows])
     return ("All-reduce of FP32 arrays on the 2×2 mesh of SMALL cores (Verilator; "
-            "`verif/mesh/programs/allreduce.c`: reduce-scatter then all-gather, pieces of "
-            f"{rows[0]['piece']} lines pipelined, the sum in a fixed order, docs/mesh.md "
-            "\"All-reduce\"): cycles from the first push to the last byte of the sum landed on "
-            "every live core (the cores' own cycle counters); the plan before it (the ranks and "
-            "every DMA descriptor, made once per array) apart. The bound: each core "
-            "takes in 2·(P−1)/P of the array (its chunk's P−1 parts, the other chunks' sums) "
-            "through its router's eject port at 64 bytes a cycle; bytes/cycle per core in = "
-            "those bytes over the cycles. Every run checked: each live core's sum bit for bit "
-            "equal to the numpy model's, no packet dropped, no error (the machine's load "
+            "`verif/mesh/programs/allreduce.c`: reduce-scatter then all-gather in pieces, a "
+            "piece's pushes overlapping the next one's adds, the sum in a fixed order, "
+            "docs/mesh.md \"All-reduce\"): cycles from the first push to the last byte of the "
+            "sum landed on every live core (the cores' own cycle counters); the plan before it "
+            "(the ranks and every DMA descriptor, made once per array) apart. The bound: each "
+            "core takes in 2·(P−1)/P of the array (its chunk's P−1 parts, the other chunks' "
+            "sums) through its router's eject port at 64 bytes a cycle; bytes/cycle per core "
+            "in = those bytes over the cycles. Every run checked: each live core's sum bit for "
+            "bit equal to the numpy model's, no packet dropped, no error (the machine's load "
             f"average during the runs: {max(r['load'] for r in rows):.1f}).\n\n" + table)
 
 
@@ -103,11 +108,11 @@ def run(*, write=True, command="d1core bench --only mesh-allreduce", progress=Tr
         cases=CASES):
     """Measure every case; print the table; write the ``bench-mesh-allreduce`` section."""
     rows = []
-    for n, dead in cases:
+    for n, dead, piece in cases:
         if progress:
-            print(f"bench: mesh-allreduce, {n} elements per core"
+            print(f"bench: mesh-allreduce, {n} elements per core, pieces of {piece} lines"
                   + (f", {dead} dead" if dead else ""), file=sys.stderr, flush=True)
-        rows.append(measure(n, dead))
+        rows.append(measure(n, dead, piece=piece))
     report.publish("bench-mesh-allreduce", "Mesh: all-reduce", body(rows), command=command,
                    figures={"allreduce": rows}, write=write)
     return {"allreduce": rows}

@@ -35,7 +35,7 @@ def test_figures(monkeypatch):
     assert f["per_core"] == {"0,0": 800, "0,1": 996, "1,1": 898}
     assert f["plan_cycles"] == 104 - 10
     text = bench.body([f])
-    assert "| 256 | 1 | 3 ((1, 0) dead) | 1,000 | 22 | 2.2 % | 1.4 | 94 |" in text
+    assert "| 256 | 1 | 3 ((1, 0) dead) | 8 | 1,000 | 22 | 2.2 % | 1.4 | 94 |" in text
 
 
 @pytest.mark.parametrize("tohost,dropped,msg", [
