@@ -3,13 +3,13 @@
 
 The all-reduce (``verif/mesh/programs/allreduce.c``) of :data:`SIZES` FP32 elements per core
 on the 2×2 mesh of SMALL cores (Verilator), every core live and with (1, 0) dead. Every run is
-checked before it gives a figure: every live core compared its result bit for bit with the
-numpy model's sum (:mod:`verif.mesh.allreduce`) and reported its timing (a REPORT build: tohost
-``(t1 << 42 | t0 << 21 | ts) << 1``, the cycle counter at its first instruction, after its plan
-(the ranks and every DMA descriptor) and when the last piece had landed there; the cores start
-together, so their counters agree); no packet dropped, no error. The all-reduce's cycles: the
-latest ``t1`` less the earliest ``t0``, its first push to the last byte landed everywhere; the
-plan's cycles (``t0 − ts``, the most of any core) beside them.
+checked before it gives a figure: every live core's result, read back, equal bit for bit to the
+numpy model's sum (:mod:`verif.mesh.allreduce`); every core reported its timing (a REPORT
+build: tohost ``(t1 << 42 | t0 << 21 | ts) << 1``, the cycle counter at its first instruction,
+after its plan (the ranks and every DMA descriptor) and when the last piece had landed there;
+the cores start together, so their counters agree); no packet dropped, no error. The
+all-reduce's cycles: the latest ``t1`` less the earliest ``t0``, its first push to the last
+byte landed everywhere; the plan's cycles (``t0 − ts``, the most of any core) beside them.
 
 The bound (:func:`verif.mesh.allreduce.lower_bound`): every core must take in the other
 cores' parts of its own chunk and the other chunks' sums, ``2·(P-1)/P`` of the array when the
@@ -17,9 +17,10 @@ chunks are equal, through its router's one eject port at a 64-byte line a cycle 
 bandwidth bound of an all-reduce, which reduce-scatter + all-gather meets in volume). Only the
 data lines count: the NOTIFY flits that end each piece's push take that port too.
 
-The SMALL core's 64 KB scratchpad bounds the sizes: every core holds every live core's input
-and the expected sum (the host cannot write one core alone yet), the result, the received parts
-and 16 KB of stacks; 1,536 elements (6 KB) per core is the most that fits with 4 cores.
+The host writes each core's input alone and reads every core's result back through the edge
+port (a per-core build, :func:`verif.mesh.allreduce.allreduce_program`), and compares it bit for
+bit with the model's. The SMALL core's 64 KB scratchpad bounds the sizes: the input, the
+result, the received parts and 16 KB of stacks; 3,072 elements (12 KB) per core fit.
 """
 
 import os
@@ -32,13 +33,13 @@ from verif.mesh.run import run_mesh_program
 
 __all__ = ["CASES", "PIECES", "SIZES", "BenchError", "body", "measure", "run"]
 
-#: Elements per core of the runs (1, 2, 4 and 6 KB of FP32).
-SIZES = (256, 512, 1024, 1536)
+#: Elements per core of the runs (2, 4, 8 and 12 KB of FP32).
+SIZES = (512, 1024, 2048, 3072)
 #: Lines per piece: the program's default (pushes overlap adds), and one piece per chunk (no
 #: pipelining: at these sizes each piece's scalar work costs more than its lines' time).
 PIECES = (PIECE, 32)
 #: (elements per core, dead cores, lines per piece) of the runs.
-CASES = (*((n, (), piece) for n in SIZES for piece in PIECES), (1536, ((1, 0),), 32))
+CASES = (*((n, (), piece) for n in SIZES for piece in PIECES), (3072, ((1, 0),), 32))
 
 
 class BenchError(RuntimeError):
@@ -49,10 +50,10 @@ def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0
     """Run the all-reduce of ``n`` elements per core; return its figures (dict), or raise
     :class:`BenchError`."""
     program = allreduce_program(n, config=config, dead=dead, piece=piece, seed=seed,
-                                report=True)
+                                report=True, per_core=True)
     name = f"all-reduce {n} on {config.name}" + (f" dead {dead}" if dead else "")
     run = run_mesh_program(program.elf, config=config, sim=sim, max_cycles=100 * n + 200_000,
-                           dead=dead)
+                           dead=dead, segments=program.segments(), reads=program.reads())
     times = {}
     for c, value in enumerate(run.tohost):
         x, y = c % config.width, c // config.width
@@ -63,6 +64,11 @@ def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0
             raise BenchError(f"{name}: core ({x}, {y}) ended with tohost {value:#x} "
                              f"({run.status}; run in {run.run_dir})")
         times[x, y] = report_
+    wrong = program.difference(run.reads)
+    if wrong is not None:
+        x, y = program.ranks[wrong[0]]
+        raise BenchError(f"{name}: core ({x}, {y})'s element {wrong[1]} differs from the "
+                         f"numpy model's sum")
     if any(run.dropped) or any(run.failed) or any(run.refused):
         raise BenchError(f"{name}: dropped {run.dropped}, failed {run.failed}, refused "
                          f"{run.refused}")

@@ -8,9 +8,11 @@ the RTL is checked against) gives numpy's bits on every add of the order; the pa
 and pieces) for 1..16 cores and sizes that are not a multiple of 16·P; the bound; the errors.
 
 The program on the 2×2 mesh of SMALL cores on Verilator (the one build of
-``tests/mesh/test_mesh.py``): every core live, and (1, 0) dead (3 live cores); each core checks
-its result bit for bit against the model's sum (tohost), and a run with one expected element
-changed by one unit in the last place fails at exactly that element."""
+``tests/mesh/test_mesh.py``): every core live, the host placing each core's input and reading
+every result back to compare it bit for bit with the model's sum; (1, 0) dead (3 live cores),
+each core checking its own result against the expected sum in its image (tohost); and such a
+run with one expected element changed by one unit in the last place fails at exactly that
+element."""
 
 import numpy as np
 import pytest
@@ -143,6 +145,27 @@ def test_errors():
         chunks(4, 17)
 
 
+def test_per_core_places_and_reads_and_compares_every_bit():
+    """A per-core build: each live core's input (padded to whole lines) at ar_x, the results
+    read from `result`; one flipped bit anywhere is found (rank, element)."""
+    program = allreduce_program(40, config=MESH_2X2, dead=((1, 0),), per_core=True, seed=4)
+    segs = program.segments()
+    assert list(segs) == [(0, 0), (0, 1), (1, 1)]
+    for (x, y), row in zip(program.ranks, program.xs, strict=True):
+        [(at, blob)] = segs[x, y]
+        assert len(blob) == 3 * 64 and blob[:160] == row.tobytes() and not any(blob[160:])
+    reads = program.reads()
+    assert [(x, y) for x, y, _, _ in reads] == program.ranks
+    assert all(n == 3 * 64 for *_, n in reads)
+    good = np.zeros(48, np.float32)
+    good[:40] = program.expected
+    assert program.difference([good.tobytes()] * 3) is None
+    for rank, element, bit in ((0, 0, 0), (2, 39, 31), (1, 17, 12)):
+        results = [bytearray(good.tobytes()) for _ in range(3)]
+        results[rank][4 * element + bit // 8] ^= 1 << bit % 8
+        assert program.difference(results) == (rank, element)
+
+
 # --- the program on the RTL ---------------------------------------------------------------
 
 def _run(program, dead, sim):
@@ -151,16 +174,29 @@ def _run(program, dead, sim):
 
 
 @pytest.mark.parametrize("sim", VERILATOR)
-@pytest.mark.parametrize("n, piece, dead", [
-    (400, 4, ()),               # 25 lines: chunks of 6, 6, 6, 7; pieces of 4 (and 2, 3)
-    (600, 8, ((1, 0),)),        # 38 lines over 3 cores: 12, 13, 13
-], ids=["all-live", "dead-1-0"])
-def test_allreduce_on_the_mesh(sim, n, piece, dead):
-    program = allreduce_program(n, config=MESH_2X2, dead=dead, piece=piece, seed=n)
+def test_allreduce_on_the_mesh(sim):
+    """Every core live, the host writing each core's input alone and reading every result
+    back (a per-core build): 25 lines in chunks of 6, 6, 6, 7 lines, pieces of 4 (and 2, 3),
+    every result equal bit for bit to the model's sum."""
+    program = allreduce_program(400, config=MESH_2X2, piece=4, seed=400, per_core=True)
+    run = run_mesh_program(program.elf, config=MESH_2X2, sim=sim, max_cycles=200_000,
+                           segments=program.segments(), reads=program.reads())
+    assert run.status == "pass", (f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
+                                  f"\n{run.watchdog or ''}")
+    assert program.difference(run.reads) is None
+    assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
+
+
+@pytest.mark.parametrize("sim", VERILATOR)
+def test_allreduce_with_a_dead_core(sim):
+    """(1, 0) dead: 3 live cores, 38 lines in chunks of 12, 13, 13; every core checks itself
+    (its image holds every input and the expected sum)."""
+    dead = ((1, 0),)
+    program = allreduce_program(600, config=MESH_2X2, dead=dead, piece=8, seed=600)
     run = _run(program, dead, sim)
     assert run.status == "pass", (f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
                                   f"\n{run.watchdog or ''}")
-    assert run.tohost == [0 if (x, y) in dead else 1 for y in range(2) for x in range(2)]
+    assert run.tohost == [1, 0, 1, 1]
     assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
 
 

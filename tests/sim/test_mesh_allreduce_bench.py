@@ -1,23 +1,43 @@
 """The all-reduce part of the bench (``sim/bench/mesh_allreduce.py``) without a simulator: the
-run is faked with the tohost words a REPORT build writes, so the figures (the cycles from the
-earliest start to the latest end, the bound, their ratio) and the refusals (a core that did
-not report, dropped packets) are checked. The real run is ``d1core bench --only
-mesh-allreduce``."""
+run is faked with the tohost words a REPORT build writes and the results read back, so the
+figures (the cycles from the earliest start to the latest end, the bound, their ratio) and the
+refusals (a result one bit off, a core that did not report, dropped packets) are checked. The
+real run is ``d1core bench --only mesh-allreduce``."""
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from sim.bench import mesh_allreduce as bench
 from sim.bench.mesh_allreduce import BenchError
-from verif.mesh.allreduce import lower_bound
+from verif.mesh.allreduce import lines_of, lower_bound
 
 
-def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0)):
-    run = SimpleNamespace(tohost=list(tohost), dropped=list(dropped), failed=[0] * 4,
-                          refused=[0] * 4, status="fail", run_dir="here", cycles=9000,
-                          seconds=3.0)
-    monkeypatch.setattr(bench, "run_mesh_program", lambda *a, **k: run)
+def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0), corrupt=False):
+    """Patch the bench's runner: every live core's result read back as the model's sum (one
+    bit of rank 1's element 7 flipped when ``corrupt``)."""
+    made = {}
+    real = bench.allreduce_program
+
+    def build(*args, **kwargs):
+        made["program"] = real(*args, **kwargs)
+        return made["program"]
+
+    def run_mesh_program(*args, segments, reads, **kwargs):
+        program = made["program"]
+        assert segments == program.segments() and reads == program.reads()
+        want = np.zeros(lines_of(program.n) * 16, np.float32)
+        want[:program.n] = program.expected
+        results = [bytearray(want.tobytes()) for _ in program.ranks]
+        if corrupt:
+            results[1][4 * 7] ^= 1
+        return SimpleNamespace(tohost=list(tohost), dropped=list(dropped), failed=[0] * 4,
+                               refused=[0] * 4, status="fail", run_dir="here", cycles=9000,
+                               seconds=3.0, reads=results)
+
+    monkeypatch.setattr(bench, "allreduce_program", build)
+    monkeypatch.setattr(bench, "run_mesh_program", run_mesh_program)
 
 
 def report(t0, t1, ts=10):
@@ -36,6 +56,12 @@ def test_figures(monkeypatch):
     assert f["plan_cycles"] == 104 - 10
     text = bench.body([f])
     assert "| 256 | 1 | 3 ((1, 0) dead) | 8 | 1,000 | 22 | 2.2 % | 1.4 | 94 |" in text
+
+
+def test_a_wrong_bit_gives_no_figure(monkeypatch):
+    fake_run(monkeypatch, [report(1, 2)] * 4, corrupt=True)
+    with pytest.raises(BenchError, match=r"core \(1, 0\)'s element 7 differs"):
+        bench.measure(256)
 
 
 @pytest.mark.parametrize("tohost,dropped,msg", [

@@ -24,6 +24,7 @@
 """
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from hw.common.params import check_instance, check_int
 from hw.mesh.config import MeshConfig
 from sim.flow import toolchain
-from verif.scalar import riscv
+from verif.scalar import elf, riscv
 
 from .programs import DIR as PROGRAMS
 from .run import check_dead
@@ -138,13 +139,16 @@ def _c_array(name, rows):
 class AllReduce:
     """A built all-reduce: ``elf`` (its path), ``n``, ``ranks`` (the live cores, rank order),
     ``xs`` (P × n float32 inputs, rank order), ``expected`` (:func:`allreduce_numpy`),
-    ``piece``, ``defines`` (the -D flags)."""
+    ``piece``, ``per_core`` (the host places each input and reads the results: :meth:`segments`,
+    :meth:`reads`, :meth:`difference`; else the cores check themselves), ``defines`` (the -D
+    flags)."""
     elf: object
     n: int
     ranks: list
     xs: np.ndarray
     expected: np.ndarray
     piece: int
+    per_core: bool = False
     defines: dict = field(default_factory=dict)
 
     @property
@@ -154,24 +158,43 @@ class AllReduce:
     def lower_bound(self):
         return lower_bound(self.n, self.p)
 
+    def _symbol(self, name):
+        return elf.load(self.elf).symbol(name)
 
-def allreduce_program(n, *, config, dead=(), seed=0, piece=PIECE, report=False, xs=None,
-                      expected=None):
-    """Build the all-reduce of ``n`` FP32 elements on the live cores of ``config`` (a
-    :class:`MeshConfig`, ``dead`` its dead cores) with :func:`inputs` (``seed``) or the given
-    ``xs`` (P × n), checking against ``expected`` (default :func:`allreduce_numpy`: a test
-    passes another to see the program fail). ``report``: end with the timing
-    (:func:`decode_report`)."""
-    check_instance("config", config, MeshConfig)
-    check_int("n", n, 1, MAX_LINES * LANES)
-    check_int("piece", piece, 1, 511)
-    dead = check_dead(config, dead)
-    live = ranks(config, dead)
-    p = len(live)
-    xs = inputs(p, n, seed=seed) if xs is None else np.asarray(xs, np.float32)
-    if xs.shape != (p, n):
-        raise ValueError(f"xs must be {p} × {n}, not {' × '.join(map(str, xs.shape))}")
-    expected = allreduce_numpy(xs) if expected is None else np.asarray(expected, np.float32)
+    def segments(self):
+        """Each live core's input (per-core builds): ``{(x, y): [(address, bytes)]}``, for
+        ``run_mesh_program(..., segments=...)``."""
+        at = self._symbol("ar_x")
+        words = lines_of(self.n) * LANES
+        out = {}
+        for (x, y), row in zip(self.ranks, self.xs, strict=True):
+            padded = np.zeros(words, np.float32)
+            padded[:self.n] = row
+            out[x, y] = [(at, padded.tobytes())]
+        return out
+
+    def reads(self):
+        """The reads of every live core's result (per-core builds), in rank order: ``[(x, y,
+        address, bytes)]``, for ``run_mesh_program(..., reads=...)``."""
+        at = self._symbol("ar_x" if self.p == 1 else "result")
+        return [(x, y, at, lines_of(self.n) * LINE) for x, y in self.ranks]
+
+    def difference(self, results):
+        """The first ``(rank, element)`` whose bits differ from the expected sum in
+        ``results`` (the bytes of :meth:`reads`, in order), or None."""
+        want = np.asarray(self.expected, np.float32).view(np.uint32)
+        for rank, raw in enumerate(results):
+            got = np.frombuffer(bytes(raw), np.uint32)[:self.n]
+            bad = np.flatnonzero(got != want)
+            if len(bad):
+                return rank, int(bad[0])
+        return None
+
+
+def _data_source(xs, expected, n):
+    """The generated source file with every input and the expected sum (self-checking
+    builds)."""
+    p = len(xs)
     words = lines_of(n) * LANES
     padded = np.zeros((p, words), np.float32)
     padded[:, :n] = xs
@@ -184,13 +207,40 @@ def allreduce_program(n, *, config, dead=(), seed=0, piece=PIECE, report=False, 
     data = toolchain.BUILD / "programs" / "allreduce-data" / f"{key}.c"
     if not data.exists():
         data.parent.mkdir(parents=True, exist_ok=True)
-        tmp = data.with_name(f".{data.name}.tmp")
+        tmp = data.with_name(f".{data.name}.{os.getpid()}.tmp")
         tmp.write_text(source)
         tmp.replace(data)
+    return data
+
+
+def allreduce_program(n, *, config, dead=(), seed=0, piece=PIECE, report=False, xs=None,
+                      expected=None, per_core=False):
+    """Build the all-reduce of ``n`` FP32 elements on the live cores of ``config`` (a
+    :class:`MeshConfig`, ``dead`` its dead cores) with :func:`inputs` (``seed``) or the given
+    ``xs`` (P × n), checking against ``expected`` (default :func:`allreduce_numpy`: a test
+    passes another to see the program fail). ``report``: end with the timing
+    (:func:`decode_report`). ``per_core``: the host writes each core's input alone and reads
+    the results back (:class:`AllReduce`), else every core gets every input and the expected
+    sum in its image and checks itself."""
+    check_instance("config", config, MeshConfig)
+    check_int("n", n, 1, MAX_LINES * LANES)
+    check_int("piece", piece, 1, 511)
+    dead = check_dead(config, dead)
+    live = ranks(config, dead)
+    p = len(live)
+    xs = inputs(p, n, seed=seed) if xs is None else np.asarray(xs, np.float32)
+    if xs.shape != (p, n):
+        raise ValueError(f"xs must be {p} × {n}, not {' × '.join(map(str, xs.shape))}")
+    expected = allreduce_numpy(xs) if expected is None else np.asarray(expected, np.float32)
     defines = {"N": n, "P": p, "PIECE": piece, "CMAX": -(-lines_of(n) // p)}
     if report:
         defines["REPORT"] = 1
-    elf = riscv.build(f"mesh/allreduce-{n}-p{p}", [PROGRAMS / "allreduce.c", data],
-                      defines=defines, depends=[PROGRAMS / "mesh.h"])
-    return AllReduce(elf=elf, n=n, ranks=live, xs=xs, expected=expected, piece=piece,
-                     defines=defines)
+    if per_core:
+        defines["PER_CORE"] = 1
+        sources = [PROGRAMS / "allreduce.c"]
+    else:
+        sources = [PROGRAMS / "allreduce.c", _data_source(xs, expected, n)]
+    path = riscv.build(f"mesh/allreduce-{n}-p{p}", sources, defines=defines,
+                       depends=[PROGRAMS / "mesh.h"])
+    return AllReduce(elf=path, n=n, ranks=live, xs=xs, expected=expected, piece=piece,
+                     per_core=per_core, defines=defines)

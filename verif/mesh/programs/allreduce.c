@@ -34,9 +34,12 @@
    pieces. So P <= 16 (D1_SEMAPHORES).
 
    -D flags (allreduce.py): N elements per core, P live cores, PIECE lines per piece, CMAX the
-   largest chunk's lines; REPORT: end with the timing instead of the plain pass (below). The
-   data (ar_inputs[P][L·16], the live ranks' inputs; ar_expected[L·16]) come from a generated
-   source file linked beside this one (the host cannot write one core's memory alone yet).
+   largest chunk's lines; REPORT: end with the timing instead of the plain pass (below);
+   PER_CORE: where the data are. Without it every core gets the same image, the live ranks'
+   inputs (ar_inputs[P][L·16]) and the expected sum (ar_expected[1][L·16]) from a generated
+   source file linked beside this one, uses its own rank's input and checks its result itself.
+   With it the host writes each core's input into ar_x (its own data, through the edge port)
+   and reads `result` back (ar_x when P = 1) to compare: less memory, larger arrays.
 
    Result (tohost): main returns 0 (pass) or 1: the live cores are not P; 2: a DMA or vector
    error (d1_status); 3 + i: element i differs from the expected sum. With REPORT a passing
@@ -61,8 +64,14 @@ _Static_assert(P >= 1 && P <= D1_SEMAPHORES, "a semaphore per rank");
 _Static_assert(PIECE >= 1 && PIECE * LINE <= 32767, "a piece's lines in one VOP");
 _Static_assert(CMAX == (L + P - 1) / P, "CMAX is the largest chunk");
 
+#ifdef PER_CORE
+uint32_t ar_x[WORDS] __attribute__((aligned(64)));
+#define INPUT(r) ar_x
+#else
 extern uint32_t ar_inputs[P][WORDS];
 extern uint32_t ar_expected[1][WORDS];
+#define INPUT(r) ar_inputs[r]
+#endif
 uint32_t result[WORDS] __attribute__((aligned(64)));
 uint32_t recv[P][CMAX * LANES] __attribute__((aligned(64)));
 uint32_t acc[CMAX * LANES] __attribute__((aligned(64)));
@@ -124,7 +133,7 @@ static inline void push(d1_dma_desc *t, unsigned long src, unsigned long dst, un
 static inline unsigned long part(unsigned me, unsigned k, unsigned p)
 {
     if (k == me)
-        return line_of(ar_inputs[me], CHUNK_START(me) + piece_at(p));
+        return line_of(INPUT(me), CHUNK_START(me) + piece_at(p));
     return line_of(recv[k], piece_at(p));
 }
 
@@ -172,7 +181,7 @@ static unsigned plan_scatter(unsigned me)
             unsigned lines = CHUNK_LINES(j) - p * PIECE;
             if (n)
                 scatter[n - 1].next = D1_ADDR(&scatter[n]);
-            push(&scatter[n], line_of(ar_inputs[me], CHUNK_START(j) + p * PIECE),
+            push(&scatter[n], line_of(INPUT(me), CHUNK_START(j) + p * PIECE),
                  line_of(recv[me], p * PIECE), lines < PIECE ? lines : PIECE, rank_x[j],
                  rank_y[j], d1_signal(me, 1), 0);
             n++;
@@ -180,6 +189,7 @@ static unsigned plan_scatter(unsigned me)
     return n;
 }
 
+#ifndef PER_CORE
 /* The first element of the array at `sum` that differs from the expected sum, or WORDS. The
    vector unit compares (INT32 xor of every line into recv, free by now, then an or tree down to
    one line), the scalar core reads the one line, and looks for the element only when it is
@@ -208,6 +218,7 @@ static unsigned first_difference(const uint32_t *sum)
                 return i;
     return WORDS;
 }
+#endif
 
 int main(void)
 {
@@ -259,9 +270,11 @@ int main(void)
     if (d1_status(2) != 0 || d1_status(1) != 0)
         return 2;
 
-    unsigned i = first_difference(P == 1 ? ar_inputs[0] : result);
+#ifndef PER_CORE
+    unsigned i = first_difference(P == 1 ? INPUT(0) : result);
     if (i < WORDS)
         return 3 + i;
+#endif
 #ifdef REPORT
     __d1_exit(((t1 & TIME_MASK) << 42 | (t0 & TIME_MASK) << 21 | (ts & TIME_MASK)) << 1);
 #else
