@@ -31,7 +31,7 @@ from sim.flow import report
 from verif.mesh.allreduce import PIECE, allreduce_program, decode_report
 from verif.mesh.run import run_mesh_program
 
-__all__ = ["CASES", "PIECES", "SIZES", "BenchError", "body", "measure", "run"]
+__all__ = ["CASES", "PIECES", "SIZES", "SPLIT", "BenchError", "body", "measure", "run"]
 
 #: Elements per core of the runs (2, 4, 8 and 12 KB of FP32).
 SIZES = (512, 1024, 2048, 3072)
@@ -40,6 +40,12 @@ SIZES = (512, 1024, 2048, 3072)
 PIECES = (PIECE, 32)
 #: (elements per core, dead cores, lines per piece) of the runs.
 CASES = (*((n, (), piece) for n in SIZES for piece in PIECES), (3072, ((1, 0),), 32))
+
+
+#: The counters of the split (``verif.mesh.allreduce.REPORT_WORDS``): the vector unit adding,
+#: the DMA engine reading and pushing lines, thread 0 asleep at the dispatcher (a semaphore
+#: wait) and issuing.
+SPLIT = ("vector_busy", "dma_busy", "thread_waiting", "thread_issued")
 
 
 class BenchError(RuntimeError):
@@ -53,7 +59,8 @@ def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0
                                 report=True, per_core=True)
     name = f"all-reduce {n} on {config.name}" + (f" dead {dead}" if dead else "")
     run = run_mesh_program(program.elf, config=config, sim=sim, max_cycles=100 * n + 200_000,
-                           dead=dead, segments=program.segments(), reads=program.reads())
+                           dead=dead, segments=program.segments(),
+                           reads=program.reads() + program.report_read())
     times = {}
     for c, value in enumerate(run.tohost):
         x, y = c % config.width, c // config.width
@@ -64,7 +71,8 @@ def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0
             raise BenchError(f"{name}: core ({x}, {y}) ended with tohost {value:#x} "
                              f"({run.status}; run in {run.run_dir})")
         times[x, y] = report_
-    wrong = program.difference(run.reads)
+    wrong = program.difference(run.reads[:program.p])
+    counts = [program.report(raw) for raw in run.reads[program.p:]]
     if wrong is not None:
         x, y = program.ranks[wrong[0]]
         raise BenchError(f"{name}: core ({x}, {y})'s element {wrong[1]} differs from the "
@@ -80,6 +88,8 @@ def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0
             "bound_cycles": bound, "of_bound": bound / cycles,
             "plan_cycles": max(t0 - ts for ts, t0, _ in times.values()),
             "per_core": {f"{x},{y}": t1 - t0 for (x, y), (_, t0, t1) in times.items()},
+            # each unit's and thread 0's cycles over the all-reduce, the mean of the live cores
+            **{k: sum(c[k] for c in counts) / len(counts) for k in SPLIT},
             "run_cycles": run.cycles, "sim_seconds": run.seconds, "load": os.getloadavg()[0]}
 
 
@@ -87,14 +97,15 @@ def body(rows):
     table = report.markdown_table(
         ["elements per core", "KB per core", "live cores", "piece (lines)", "cycles",
          "bound (cycles)",
-         "bound / cycles", "bytes/cycle per core in", "plan cycles", "run cycles",
-         "sim cycles/s"],
+         "bound / cycles", "bytes/cycle per core in", "adding", "DMA busy", "thread 0 asleep",
+         "thread 0 issuing", "plan cycles", "run cycles", "sim cycles/s"],
         [[f"{r['n']:,}", f"{r['bytes'] / 1024:g}",
           f"{r['cores']}" + (f" ({', '.join(f'({x}, {y})' for x, y in r['dead'])} dead)"
                              if r["dead"] else ""),
           f"{r['piece']}", f"{r['cycles']:,}", f"{r['bound_cycles']:,}",
           f"{100 * r['of_bound']:.1f} %",
-          f"{64 * r['bound_cycles'] / r['cycles']:.1f}", f"{r['plan_cycles']:,}",
+          f"{64 * r['bound_cycles'] / r['cycles']:.1f}",
+          *(f"{r[k]:,.0f}" for k in SPLIT), f"{r['plan_cycles']:,}",
           f"{r['run_cycles']:,}",
           f"{r['run_cycles'] / r['sim_seconds']:,.0f}"] for r in rows])
     return ("All-reduce of FP32 arrays on the 2×2 mesh of SMALL cores (Verilator; "
@@ -105,7 +116,10 @@ def body(rows):
             "(the ranks and every DMA descriptor, made once per array) apart. The bound: each "
             "core takes in 2·(P−1)/P of the array (its chunk's P−1 parts, the other chunks' "
             "sums) through its router's eject port at 64 bytes a cycle; bytes/cycle per core "
-            "in = those bytes over the cycles. Every run checked: each live core's sum bit for "
+            "in = those bytes over the cycles. The split, each core's counters over its part "
+            "(the mean of the live cores): the vector unit busy (adding: a line a cycle), the "
+            "DMA engine busy (reading and pushing lines), thread 0 asleep at the dispatcher (a "
+            "semaphore wait) and issuing. Every run checked: each live core's sum bit for "
             "bit equal to the numpy model's, no packet dropped, no error (the machine's load "
             f"average during the runs: {max(r['load'] for r in rows):.1f}).\n\n" + table)
 

@@ -11,7 +11,7 @@ import pytest
 
 from sim.bench import mesh_allreduce as bench
 from sim.bench.mesh_allreduce import BenchError
-from verif.mesh.allreduce import lines_of, lower_bound
+from verif.mesh.allreduce import REPORT_WORDS, lines_of, lower_bound
 
 
 def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0), corrupt=False):
@@ -26,12 +26,18 @@ def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0), corrupt=False):
 
     def run_mesh_program(*args, segments, reads, **kwargs):
         program = made["program"]
-        assert segments == program.segments() and reads == program.reads()
+        assert segments == program.segments()
+        assert reads == program.reads() + program.report_read()
         want = np.zeros(lines_of(program.n) * 16, np.float32)
         want[:program.n] = program.expected
         results = [bytearray(want.tobytes()) for _ in program.ranks]
         if corrupt:
             results[1][4 * 7] ^= 1
+        for rank in range(program.p):
+            words = dict.fromkeys(REPORT_WORDS, 0)
+            words.update(vector_busy=10 * (rank + 1), dma_busy=20 * (rank + 1),
+                         thread_waiting=30 * (rank + 1), thread_issued=5)
+            results.append(np.array(list(words.values()), np.uint64).tobytes())
         return SimpleNamespace(tohost=list(tohost), dropped=list(dropped), failed=[0] * 4,
                                refused=[0] * 4, status="fail", run_dir="here", cycles=9000,
                                seconds=3.0, reads=results)
@@ -54,8 +60,12 @@ def test_figures(monkeypatch):
     assert f["of_bound"] == f["bound_cycles"] / 1000
     assert f["per_core"] == {"0,0": 800, "0,1": 996, "1,1": 898}
     assert f["plan_cycles"] == 104 - 10
+    # the split: the mean of the three live cores' counters
+    assert (f["vector_busy"], f["dma_busy"], f["thread_waiting"], f["thread_issued"]) == (
+        20, 40, 60, 5)
     text = bench.body([f])
-    assert "| 256 | 1 | 3 ((1, 0) dead) | 8 | 1,000 | 22 | 2.2 % | 1.4 | 94 |" in text
+    assert ("| 256 | 1 | 3 ((1, 0) dead) | 8 | 1,000 | 22 | 2.2 % | 1.4 | 20 | 40 | 60 | 5 | 94 |"
+            in text)
 
 
 def test_a_wrong_bit_gives_no_figure(monkeypatch):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.common.params import check_instance, check_int
+from hw.core.counters import THREAD_REASONS, UNIT_CAUSES, counter_index
 from hw.mesh.config import MeshConfig
 from sim.flow import toolchain
 from verif.scalar import elf, riscv
@@ -37,9 +38,9 @@ from verif.scalar import elf, riscv
 from .programs import DIR as PROGRAMS
 from .run import check_dead
 
-__all__ = ["LANES", "LINE", "MAX_CORES", "AllReduce", "allreduce_numpy", "allreduce_program",
-           "chunks", "decode_report", "inputs", "lines_of", "lower_bound", "pieces",
-           "ranks"]
+__all__ = ["LANES", "LINE", "MAX_CORES", "REPORT_WORDS", "AllReduce", "allreduce_numpy",
+           "allreduce_program", "chunks", "decode_report", "inputs", "lines_of", "lower_bound",
+           "pieces", "ranks"]
 
 LINE = 64
 LANES = 16
@@ -52,6 +53,10 @@ MAX_LINES = 1 << 15
 PIECE = 8
 #: Bits of each time in a REPORT build's tohost (allreduce.c's TIME_MASK).
 TIME_BITS = 21
+#: A REPORT build's ``ar_report`` words (allreduce.c): the three times, then over the
+#: all-reduce thread 0's counters and the vector unit's and the DMA engine's.
+REPORT_WORDS = ("ts", "t0", "t1", *(f"thread_{r}" for r in THREAD_REASONS),
+                *(f"vector_{c}" for c in UNIT_CAUSES), *(f"dma_{c}" for c in UNIT_CAUSES))
 
 
 def lines_of(n):
@@ -179,6 +184,17 @@ class AllReduce:
         at = self._symbol("ar_x" if self.p == 1 else "result")
         return [(x, y, at, lines_of(self.n) * LINE) for x, y in self.ranks]
 
+    def report_read(self):
+        """The reads of every live core's ``ar_report`` (REPORT per-core builds)."""
+        at = self._symbol("ar_report")
+        return [(x, y, at, 8 * len(REPORT_WORDS)) for x, y in self.ranks]
+
+    @staticmethod
+    def report(raw):
+        """One core's ``ar_report`` (its bytes) as a dict (:data:`REPORT_WORDS`)."""
+        values = np.frombuffer(bytes(raw)[:8 * len(REPORT_WORDS)], np.uint64).tolist()
+        return dict(zip(REPORT_WORDS, values, strict=True))
+
     def difference(self, results):
         """The first ``(rank, element)`` whose bits differ from the expected sum in
         ``results`` (the bytes of :meth:`reads`, in order), or None."""
@@ -234,7 +250,9 @@ def allreduce_program(n, *, config, dead=(), seed=0, piece=PIECE, report=False, 
     expected = allreduce_numpy(xs) if expected is None else np.asarray(expected, np.float32)
     defines = {"N": n, "P": p, "PIECE": piece, "CMAX": -(-lines_of(n) // p)}
     if report:
-        defines["REPORT"] = 1
+        defines.update(REPORT=1, THREAD_CTR=counter_index(thread=0, reason="instructions"),
+                       VECTOR_CTR=counter_index(unit=1, cause="busy"),
+                       DMA_CTR=counter_index(unit=2, cause="busy"))
     if per_core:
         defines["PER_CORE"] = 1
         sources = [PROGRAMS / "allreduce.c"]

@@ -34,7 +34,8 @@
    pieces. So P <= 16 (D1_SEMAPHORES).
 
    -D flags (allreduce.py): N elements per core, P live cores, PIECE lines per piece, CMAX the
-   largest chunk's lines; REPORT: end with the timing instead of the plain pass (below);
+   largest chunk's lines; REPORT: end with the timing instead of the plain pass (below) and
+   fill ar_report, THREAD_CTR, VECTOR_CTR, DMA_CTR its counters' RDCTR numbers;
    PER_CORE: where the data are. Without it every core gets the same image, the live ranks'
    inputs (ar_inputs[P][L·16]) and the expected sum (ar_expected[1][L·16]) from a generated
    source file linked beside this one, uses its own rank's input and checks its result itself.
@@ -80,6 +81,27 @@ d1_dma_desc scatter[(P - 1) * PMAX + 1];
 d1_dma_desc gather[PMAX][P];
 
 static unsigned rank_x[P], rank_y[P];
+
+/* REPORT (allreduce.py's REPORT_WORDS): ts, t0, t1, then over [t0, t1] thread 0's counters
+   from THREAD_CTR (instructions, not running, held, waiting, in flight, fetch, issued,
+   eligible), the vector unit's and the DMA engine's five each from VECTOR_CTR and DMA_CTR
+   (busy, port, operand, backpressure, idle). The host reads it in a per-core build. */
+#define REPORT_THREAD 8
+#define REPORT_UNIT 5
+#define REPORT_N (3 + REPORT_THREAD + 2 * REPORT_UNIT)
+volatile uint64_t ar_report[REPORT_N] __attribute__((aligned(64)));
+
+#ifdef REPORT
+static void counters(uint64_t *c)
+{
+    for (unsigned i = 0; i < REPORT_THREAD; i++)
+        c[i] = d1_rdctr(THREAD_CTR + i);
+    for (unsigned i = 0; i < REPORT_UNIT; i++) {
+        c[REPORT_THREAD + i] = d1_rdctr(VECTOR_CTR + i);
+        c[REPORT_THREAD + REPORT_UNIT + i] = d1_rdctr(DMA_CTR + i);
+    }
+}
+#endif
 
 static inline unsigned long line_of(const void *base, unsigned line)
 {
@@ -248,6 +270,10 @@ int main(void)
     d1_vsetstride(d1_vstrides(LINE, LINE, 0, LINE));
 
     /* the all-reduce */
+#ifdef REPORT
+    uint64_t c0[REPORT_N - 3], c1[REPORT_N - 3];
+    counters(c0);
+#endif
     unsigned long t0 = d1_rdctr(D1_CTR_CYCLES);
     if (pushes)
         d1_dma(&scatter[0]);
@@ -266,6 +292,14 @@ int main(void)
         if (k != me)
             d1_swait(k, pieces + PIECES(k));
     unsigned long t1 = d1_rdctr(D1_CTR_CYCLES);
+#ifdef REPORT
+    counters(c1);
+    ar_report[0] = ts;
+    ar_report[1] = t0;
+    ar_report[2] = t1;
+    for (unsigned i = 0; i < REPORT_N - 3; i++)
+        ar_report[3 + i] = c1[i] - c0[i];
+#endif
     d1_fence();
     if (d1_status(2) != 0 || d1_status(1) != 0)
         return 2;
