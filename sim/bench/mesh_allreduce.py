@@ -43,9 +43,11 @@ CASES = (*((n, (), piece) for n in SIZES for piece in PIECES), (3072, ((1, 0),),
 
 
 #: The counters of the split (``verif.mesh.allreduce.REPORT_WORDS``): the vector unit adding,
-#: the DMA engine reading and pushing lines, thread 0 asleep at the dispatcher (a semaphore
-#: wait) and issuing.
-SPLIT = ("vector_busy", "dma_busy", "thread_waiting", "thread_issued")
+#: the DMA engine reading and pushing lines; thread 0 asleep at the dispatcher (a semaphore
+#: wait), issuing, held by its previous instruction (in flight), waiting for its instruction
+#: line (fetch).
+SPLIT = ("vector_busy", "dma_busy", "thread_waiting", "thread_issued", "thread_in_flight",
+         "thread_fetch")
 
 
 class BenchError(RuntimeError):
@@ -98,7 +100,8 @@ def body(rows):
         ["elements per core", "KB per core", "live cores", "piece (lines)", "cycles",
          "bound (cycles)",
          "bound / cycles", "bytes/cycle per core in", "adding", "DMA busy", "thread 0 asleep",
-         "thread 0 issuing", "plan cycles", "run cycles", "sim cycles/s"],
+         "thread 0 issuing", "thread 0 in flight", "thread 0 fetch", "plan cycles",
+         "run cycles", "sim cycles/s"],
         [[f"{r['n']:,}", f"{r['bytes'] / 1024:g}",
           f"{r['cores']}" + (f" ({', '.join(f'({x}, {y})' for x, y in r['dead'])} dead)"
                              if r["dead"] else ""),
@@ -119,8 +122,11 @@ def body(rows):
             "in = those bytes over the cycles. The split, each core's counters over its part "
             "(the mean of the live cores): the vector unit busy (adding: a line a cycle), the "
             "DMA engine busy (reading and pushing lines), thread 0 asleep at the dispatcher (a "
-            "semaphore wait) and issuing. Every run checked: each live core's sum bit for "
-            "bit equal to the numpy model's, no packet dropped, no error (the machine's load "
+            "semaphore wait), issuing, held by its previous instruction (in flight: a load, a "
+            "store, a command to a unit) and waiting for its instruction line (fetch); the "
+            "thread's counters span the reads of the counters too. Every run checked: each "
+            "live core's sum bit for bit equal to the numpy model's, no packet dropped, no "
+            "error (the machine's load "
             f"average during the runs: {max(r['load'] for r in rows):.1f}).\n\n" + table)
 
 

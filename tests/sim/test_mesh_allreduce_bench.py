@@ -36,7 +36,8 @@ def fake_run(monkeypatch, tohost, dropped=(0, 0, 0, 0), corrupt=False):
         for rank in range(program.p):
             words = dict.fromkeys(REPORT_WORDS, 0)
             words.update(vector_busy=10 * (rank + 1), dma_busy=20 * (rank + 1),
-                         thread_waiting=30 * (rank + 1), thread_issued=5)
+                         thread_waiting=30 * (rank + 1), thread_issued=5,
+                         thread_in_flight=7, thread_fetch=3 * rank)
             results.append(np.array(list(words.values()), np.uint64).tobytes())
         return SimpleNamespace(tohost=list(tohost), dropped=list(dropped), failed=[0] * 4,
                                refused=[0] * 4, status="fail", run_dir="here", cycles=9000,
@@ -61,11 +62,10 @@ def test_figures(monkeypatch):
     assert f["per_core"] == {"0,0": 800, "0,1": 996, "1,1": 898}
     assert f["plan_cycles"] == 104 - 10
     # the split: the mean of the three live cores' counters
-    assert (f["vector_busy"], f["dma_busy"], f["thread_waiting"], f["thread_issued"]) == (
-        20, 40, 60, 5)
+    assert [f[k] for k in bench.SPLIT] == [20, 40, 60, 5, 7, 3]
     text = bench.body([f])
-    assert ("| 256 | 1 | 3 ((1, 0) dead) | 8 | 1,000 | 22 | 2.2 % | 1.4 | 20 | 40 | 60 | 5 | 94 |"
-            in text)
+    assert ("| 256 | 1 | 3 ((1, 0) dead) | 8 | 1,000 | 22 | 2.2 % | 1.4 | 20 | 40 | 60 | 5 | 7 | "
+            "3 | 94 |" in text)
 
 
 def test_a_wrong_bit_gives_no_figure(monkeypatch):
