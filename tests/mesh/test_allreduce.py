@@ -10,9 +10,9 @@ and pieces) for 1..16 cores and sizes that are not a multiple of 16·P; the boun
 The program on the 2×2 mesh of SMALL cores on Verilator (the one build of
 ``tests/mesh/test_mesh.py``): every core live, the host placing each core's input and reading
 every result back to compare it bit for bit with the model's sum; (1, 0) dead (3 live cores),
-each core checking its own result against the expected sum in its image (tohost); and such a
-run with one expected element changed by one unit in the last place fails at exactly that
-element."""
+each core checking its own result against the expected sum in its image (tohost); two live
+cores and one; and such a run with one expected element changed by one unit in the last place
+fails at exactly that element."""
 
 import numpy as np
 import pytest
@@ -198,6 +198,20 @@ def test_allreduce_with_a_dead_core(sim):
                                   f"\n{run.watchdog or ''}")
     assert run.tohost == [1, 0, 1, 1]
     assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
+
+
+@pytest.mark.parametrize("sim", VERILATOR)
+@pytest.mark.parametrize("dead", [((1, 0), (1, 1)), ((1, 0), (0, 1), (1, 1))],
+                         ids=["two-live", "one-live"])
+def test_allreduce_on_fewer_cores(sim, dead):
+    """Two live cores in a column (ranks (0, 0), (0, 1): 19 lines in chunks of 9 and 10,
+    pieces of 2), and one (the sum is the input: no push, no add); self-checking."""
+    program = allreduce_program(300, config=MESH_2X2, dead=dead, piece=2, seed=7)
+    run = _run(program, dead, sim)
+    assert run.status == "pass", (f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
+                                  f"\n{run.watchdog or ''}")
+    assert run.tohost == [0 if (x, y) in dead else 1 for y in range(2) for x in range(2)]
+    assert run.dropped == [0] * 4 and run.failed == [0] * 4
 
 
 @pytest.mark.parametrize("sim", VERILATOR)
