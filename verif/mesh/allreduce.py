@@ -15,9 +15,12 @@
 * :func:`chunks` and :func:`pieces`: the program's partition (the array's lines into one chunk
   per live core, each chunk into pieces of at most ``piece`` lines).
 * :func:`allreduce_program` builds the program for a size, a mesh and its dead cores (the -D
-  flags) with the live cores' inputs and the expected sum in a generated source file: the
-  host cannot write one core's memory alone, so every core gets every input and picks its own
-  (``ar_inputs[rank]``), and checks its result bit for bit against ``ar_expected``.
+  flags), one of two ways: per core (the host writes each core's input alone and reads every
+  result back: :meth:`AllReduce.segments`, :meth:`AllReduce.reads`,
+  :meth:`AllReduce.difference`), or self-checking (the live cores' inputs and the expected sum
+  in a generated source file: every core gets every input, picks its own
+  (``ar_inputs[rank]``) and checks its result bit for bit against ``ar_expected``; it needs
+  (P + 3)·n elements of memory, so smaller arrays).
 * :func:`lower_bound`: the cycles link bandwidth allows (every core must take in all other
   cores' parts of its own chunk and every other chunk's sum, a line per cycle through its
   router's eject port).
