@@ -10,7 +10,9 @@ to a live core, a dead one and one outside the mesh; pushes to a dead core and t
 address), with core (1, 0) live and dead (held in reset, not loaded, routed around by up*/down*
 tables). The programs check themselves bit for bit (tohost); the bench checks every core's
 tohost and the network's counts: the packets each router dropped, the ERROR answers each core
-got, the lines refused at each."""
+got, the lines refused at each; and what it observes: each core's units' busy cycles (from its
+counters, read after the run), each link's flits by class, and the watchdog's dump of a run
+that hangs on purpose (``hang.c``)."""
 
 import pytest
 
@@ -19,6 +21,7 @@ from tests.groups import same_build
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.programs import build
 from verif.mesh.run import run_mesh_program
+from verif.scalar import elf
 
 VERILATOR = [pytest.param("verilator", marks=[
     same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])]
@@ -31,6 +34,18 @@ def test_push_between_cores(sim):
     assert run.tohost == [1, 1, 1, 1]
     assert run.dropped == [0, 0, 0, 0]
     assert run.failed == [0, 0, 0, 0] and run.refused == [0, 0, 0, 0]
+    # The push's 8 + 2 LINEs and 2 NOTIFYs go (0, 0) -> (1, 0) -> (1, 1) (XY), the two ACKs
+    # back (1, 1) -> (0, 1) -> (0, 0); nothing else moves while the cores run.
+    assert run.links == {((0, 0), (1, 0)): (12, 0), ((1, 0), (1, 1)): (12, 0),
+                         ((1, 1), (0, 1)): (0, 2), ((0, 1), (0, 0)): (0, 2),
+                         **{k: (0, 0) for k in (((0, 0), (0, 1)), ((1, 0), (0, 0)),
+                                                ((0, 1), (1, 1)), ((1, 1), (1, 0)))}}
+    # Only (0, 0) uses a unit: its DMA, for some of the run; no core multiplies.
+    assert 0 < run.utilisation[0]["dma"] < 1
+    assert all(u["matrix"] == 0 and u["vector"] == 0 for u in run.utilisation)
+    assert all(u["dma"] == 0 for u in run.utilisation[1:])
+    assert all(c[127] == run.cycles for c in run.counters), "CYCLES: the run's, every core"
+    assert all(run.instructions) and sum(run.instructions) == run.retired
 
 
 @pytest.mark.parametrize("sim", VERILATOR)
@@ -53,3 +68,26 @@ def test_network_instructions_and_errors(sim, dead):
         assert run.dropped == [1, 0, 0, 0]
         assert run.failed == [1, 0, 0, 0]
     assert run.refused == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("sim", VERILATOR)
+def test_watchdog_dump_of_a_hang(sim):
+    """hang.c: (1, 1) sleeps in wait_here on semaphore 5 (2 of the 3 it waits for, added by
+    (0, 0)'s d1.snotify): the watchdog ends the run as a hang, and its dump names that thread's
+    last pc (in wait_here, before the d1.swait), its sleep at the dispatcher, semaphore 5 = 2,
+    and empty queues; the cores that passed are listed too."""
+    path = build("hang")
+    run = run_mesh_program(path, config=MESH_2X2, sim=sim, max_cycles=200_000)
+    assert run.status == "hang" and run.tohost == [1, 1, 1, 0], run.status
+    lines = run.watchdog.splitlines()
+    at = lines.index("core (1, 1):")
+    pc = int(lines[at + 1].split("last pc ")[1].split(",")[0], 16)
+    wait_here = elf.load(path).symbol("wait_here")
+    assert wait_here <= pc < wait_here + 8, (hex(pc), hex(wait_here))
+    assert lines[at + 1].endswith(", asleep at the dispatcher, 1 command(s) outstanding")
+    assert lines[at + 5] == "  semaphores: 5: 2"
+    assert lines[at + 6] == ("  DMA: 0 list(s) in flight, 0 remote descriptor(s) awaiting "
+                             "their answer")
+    assert lines[at + 8] == "  held at the end: nothing"
+    assert [line for line in lines if line.startswith("core")] == [
+        "core (0, 0):", "core (1, 0):", "core (0, 1):", "core (1, 1):"]
