@@ -53,6 +53,7 @@ from verif.core.counters import CounterReport
 from verif.core.model import CoreModel
 from verif.core.run import run_core_program
 from verif.mesh import report as mesh_report
+from verif.mesh.programs import PLACE_SYMBOL
 from verif.mesh.run import check_dead, run_mesh_program
 from verif.scalar import core_tb, elf
 from verif.scalar.core_tb import parse_trace
@@ -347,6 +348,9 @@ def run_mesh(path, *, shape, dead=(), core=None, sim="verilator", max_cycles=DEF
     if program.tohost is None:
         raise RunError(f"{path}: no tohost symbol: the program cannot report a result "
                        "(link it with verif/scalar/programs/crt0.S, or define tohost)")
+    if PLACE_SYMBOL not in program.symbols:
+        raise RunError(f"{path}: no {PLACE_SYMBOL} symbol: not a program for a mesh (include "
+                       "verif/mesh/programs/mesh.h: the host writes each core's place there)")
     try:
         mesh = run_mesh_program(path, config=config, sim=sim, max_cycles=max_cycles, dead=dead)
     except ValueError as e:       # a program the mesh cannot load (no d1_place, too big)

@@ -15,6 +15,7 @@ from sim.commands.run import RunError, mesh_config
 from tests.groups import same_build
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.programs import build
+from verif.scalar import riscv
 
 
 def _run(capsys, *argv):
@@ -53,6 +54,20 @@ def test_bad_mesh_options(capsys, argv, message):
     status, out, err = _run(capsys, build("push"), *argv)
     assert status == 2 and out == ""
     assert err == f"d1core run: error: {message}\n"
+
+
+def test_not_a_mesh_program(capsys, tmp_path):
+    """A scalar program (no d1_place) and a file that is not a program: exit 2, before any
+    build."""
+    path = riscv.isa_test("add")
+    status, _, err = _run(capsys, path, "--mesh", "2x2")
+    assert status == 2 and err == (
+        f"d1core run: error: {path}: no d1_place symbol: not a program for a mesh (include "
+        "verif/mesh/programs/mesh.h: the host writes each core's place there)\n")
+    text = tmp_path / "x.elf"
+    text.write_text("hello")
+    status, _, err = _run(capsys, text, "--mesh", "2x2")
+    assert status == 2 and err.startswith(f"d1core run: error: {text}: ")
 
 
 def test_mesh_shapes():
