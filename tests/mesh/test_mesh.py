@@ -80,14 +80,15 @@ def test_watchdog_dump_of_a_hang(sim):
     run = run_mesh_program(path, config=MESH_2X2, sim=sim, max_cycles=200_000)
     assert run.status == "hang" and run.tohost == [1, 1, 1, 0], run.status
     lines = run.watchdog.splitlines()
-    at = lines.index("core (1, 1):")
+    at = lines.index("core (1, 1): has not written tohost")
     pc = int(lines[at + 1].split("last pc ")[1].split(",")[0], 16)
     wait_here = elf.load(path).symbol("wait_here")
     assert wait_here <= pc < wait_here + 8, (hex(pc), hex(wait_here))
-    assert lines[at + 1].endswith(", asleep at the dispatcher, 1 command(s) outstanding")
+    assert lines[at + 1].endswith(", asleep at the dispatcher, 0 command(s) outstanding")
     assert lines[at + 5] == "  semaphores: 5: 2"
     assert lines[at + 6] == ("  DMA: 0 list(s) in flight, 0 remote descriptor(s) awaiting "
                              "their answer")
     assert lines[at + 8] == "  held at the end: nothing"
     assert [line for line in lines if line.startswith("core")] == [
-        "core (0, 0):", "core (1, 0):", "core (0, 1):", "core (1, 1):"]
+        "core (0, 0): wrote tohost 0x1", "core (1, 0): wrote tohost 0x1",
+        "core (0, 1): wrote tohost 0x1", "core (1, 1): has not written tohost"]

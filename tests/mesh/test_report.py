@@ -64,6 +64,7 @@ def _state(tmp_path, dead_core=None):
                      f"tx_blocked=0 rx_held=0 rx_blocked=1")
     (tmp_path / "state.txt").write_text("\n".join(state) + "\n")
     (tmp_path / "watch.txt").write_text("\n".join(watch) + "\n")
+    (tmp_path / "tohost.txt").write_text("1\n0\n1\n0\n")
 
 
 def test_watchdog_report(tmp_path):
@@ -74,7 +75,8 @@ def test_watchdog_report(tmp_path):
     text = watchdog_report(tmp_path, MESH_2X2, dead=((1, 0),))
     lines = text.splitlines()
     assert "core (1, 0): dead" in lines
-    at = lines.index("core (1, 1):")
+    assert "core (0, 0): wrote tohost 0x1" in lines
+    at = lines.index("core (1, 1): has not written tohost")
     assert lines[at + 1] == ("  thread 0: last pc 0x8000000c, asleep at the dispatcher, "
                              "0 command(s) outstanding")
     assert lines[at + 2] == "  thread 1: never retired, stopped, 3 command(s) outstanding"

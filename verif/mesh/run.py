@@ -222,16 +222,18 @@ def read_links(path, config):
 
 
 def watchdog_report(run_dir, config, dead=()):
-    """The watchdog's dump of a run (from the bench's ``state.txt`` and ``watch.txt``), as
-    text: per live core every thread's last retired pc and whether it runs, sleeps at the
-    dispatcher and has commands outstanding; the semaphores that are not 0; the DMA engine's
-    lists in flight and remote descriptors awaiting their answer; the network interface's
-    receive side's scratchpad writes and reads outstanding; and which streams were held at the
-    end (a command at the DMA, a line at the send side, a flit at the router...)."""
+    """The watchdog's dump of a run (from the bench's ``state.txt``, ``watch.txt`` and
+    ``tohost.txt``), as text: per live core whether it wrote ``tohost``, every thread's last
+    retired pc and whether it runs, sleeps at the dispatcher and has commands outstanding;
+    the semaphores that are not 0; the DMA engine's lists in flight and remote descriptors
+    awaiting their answer; the network interface's receive side's scratchpad writes and reads
+    outstanding; and which streams were held at the end (a command at the DMA, a line at the
+    send side, a flit at the router...)."""
     state = {}
     for line in (Path(run_dir) / "state.txt").read_text().splitlines():
         _, n, _, running, _, waiting, _, sems = line.split()
         state[int(n)] = (int(running, 16), int(waiting, 16), int(sems, 16))
+    tohost = [int(v, 16) for v in (Path(run_dir) / "tohost.txt").read_text().split()]
     lines = []
     for line in (Path(run_dir) / "watch.txt").read_text().splitlines():
         words = line.split()
@@ -244,7 +246,8 @@ def watchdog_report(run_dir, config, dead=()):
         outstanding = int(words[10], 16)
         fields = dict(w.split("=") for w in words[11:])
         running, waiting, sems = state[n]
-        lines.append(f"core ({x}, {y}):")
+        lines.append(f"core ({x}, {y}): " + (f"wrote tohost {tohost[n]:#x}" if tohost[n]
+                                                  else "has not written tohost"))
         for t in range(config.core.threads):
             where = f"last pc {pcs[t]:#x}" if ever >> t & 1 else "never retired"
             how = ("asleep at the dispatcher" if waiting >> t & 1
