@@ -11,8 +11,9 @@ address), with core (1, 0) live and dead (held in reset, not loaded, routed arou
 tables). The programs check themselves bit for bit (tohost); the bench checks every core's
 tohost and the network's counts: the packets each router dropped, the ERROR answers each core
 got, the lines refused at each; and what it observes: each core's units' busy cycles (from its
-counters, read after the run), each link's flits by class, and the watchdog's dump of a run
-that hangs on purpose (``hang.c``)."""
+counters, read after the run) and each link's flits by class (the watchdog's dump of a run
+that hangs on purpose, ``hang.c``, is checked through ``d1core run --mesh``:
+tests/sim/test_run_mesh_cmd.py)."""
 
 import pytest
 
@@ -21,7 +22,6 @@ from tests.groups import same_build
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.programs import build
 from verif.mesh.run import run_mesh_program
-from verif.scalar import elf
 
 VERILATOR = [pytest.param("verilator", marks=[
     same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])]
@@ -69,26 +69,3 @@ def test_network_instructions_and_errors(sim, dead):
         assert run.failed == [1, 0, 0, 0]
     assert run.refused == [0, 0, 0, 0]
 
-
-@pytest.mark.parametrize("sim", VERILATOR)
-def test_watchdog_dump_of_a_hang(sim):
-    """hang.c: (1, 1) sleeps in wait_here on semaphore 5 (2 of the 3 it waits for, added by
-    (0, 0)'s d1.snotify): the watchdog ends the run as a hang, and its dump names that thread's
-    last pc (in wait_here, before the d1.swait), its sleep at the dispatcher, semaphore 5 = 2,
-    and empty queues; the cores that passed are listed too."""
-    path = build("hang")
-    run = run_mesh_program(path, config=MESH_2X2, sim=sim, max_cycles=200_000)
-    assert run.status == "hang" and run.tohost == [1, 1, 1, 0], run.status
-    lines = run.watchdog.splitlines()
-    at = lines.index("core (1, 1): has not written tohost")
-    pc = int(lines[at + 1].split("last pc ")[1].split(",")[0], 16)
-    wait_here = elf.load(path).symbol("wait_here")
-    assert wait_here <= pc < wait_here + 8, (hex(pc), hex(wait_here))
-    assert lines[at + 1].endswith(", asleep at the dispatcher, 0 command(s) outstanding")
-    assert lines[at + 5] == "  semaphores: 5: 2"
-    assert lines[at + 6] == ("  DMA: 0 list(s) in flight, 0 remote descriptor(s) awaiting "
-                             "their answer")
-    assert lines[at + 8] == "  held at the end: nothing"
-    assert [line for line in lines if line.startswith("core")] == [
-        "core (0, 0): wrote tohost 0x1", "core (1, 0): wrote tohost 0x1",
-        "core (0, 1): wrote tohost 0x1", "core (1, 1): has not written tohost"]

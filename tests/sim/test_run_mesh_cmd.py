@@ -3,8 +3,10 @@ found before anything is built or simulated (a bad WxH, a dead (0, 0), a dead co
 the mesh or listed twice, --dead or --plot without --mesh, options that do not go with it, a
 simulator that cannot run a mesh, a plot path that cannot be written); the mesh of a shape and
 core (a preset when one matches: the tests' build is shared). One run on the 2×2 SMALL mesh's
-shared Verilator build prints the report and writes the plot (tests/mesh/test_mesh.py runs the
-others)."""
+shared Verilator build, of a program that hangs on purpose, prints the watchdog's dump and the
+report and writes the plot (tests/mesh/test_mesh.py runs the others)."""
+
+import re
 
 import pytest
 
@@ -15,7 +17,7 @@ from sim.commands.run import RunError, mesh_config
 from tests.groups import same_build
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.programs import build
-from verif.scalar import riscv
+from verif.scalar import elf, riscv
 
 
 def _run(capsys, *argv):
@@ -83,21 +85,32 @@ def test_mesh_shapes():
 
 @pytest.mark.parametrize("sim", [pytest.param("verilator", marks=[
     same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])])
-def test_mesh_run_prints_and_plots(sim, capsys, tmp_path):
-    """push.c on the 2×2 mesh: exit 0, PASS, the cycles and speed, a row per core with the
-    units' utilisation, the network's counts, a row per link, and a PNG plot."""
-    plot = tmp_path / "mesh.png"
-    status, out, err = _run(capsys, build("push"), "--mesh", "2x2", "--sim", sim,
-                            "--plot", plot)
-    assert status == 0, out + err
+def test_mesh_run_hangs_prints_and_plots(sim, capsys, tmp_path):
+    """hang.c on the 2×2 mesh (core (1, 1) sleeps in wait_here on semaphore 5, which holds 2
+    of the 3 it waits for): exit 1, HANG, the watchdog's dump naming that thread's last pc (in
+    wait_here, just before its d1.swait), its sleep and semaphore 5 = 2; then the cycles and
+    speed, a row per core with the units' utilisation, the network's counts, a row per link,
+    and the PNG plot."""
+    path, plot = build("hang"), tmp_path / "mesh.png"
+    status, out, err = _run(capsys, path, "--mesh", "2x2", "--sim", sim, "--plot", plot)
+    assert status == 1, out + err
     lines = out.splitlines()
-    assert lines[0] == "PASS: every live core wrote tohost = 1 (4 cores)"
-    assert lines[1] == "mesh: MESH_2X2 (2×2 of SMALL)"
-    assert lines[2].startswith("cycles: ") and "mesh cycles/s on verilator" in lines[2]
-    rows = {line.split(")")[0].strip() + ")": line for line in lines
-            if line.startswith("  (") and "->" not in line}
-    assert set(rows) == {"(0, 0)", "(1, 0)", "(0, 1)", "(1, 1)"}
-    assert any(line.startswith("network: 0 packets dropped") for line in lines)
+    assert lines[0].startswith("HANG: no core that has not written tohost retired")
+    assert lines[1] == "watchdog:"
+    at = lines.index("  core (1, 1): has not written tohost")
+    wait_here = elf.load(path).symbol("wait_here")
+    thread = re.fullmatch(r"    thread 0: last pc (0x[0-9a-f]+), asleep at the dispatcher, "
+                          r"0 command\(s\) outstanding", lines[at + 1])
+    assert thread and wait_here <= int(thread.group(1), 16) < wait_here + 8, lines[at + 1]
+    assert lines[at + 5] == "    semaphores: 5: 2"
+    assert "  core (0, 0): wrote tohost 0x1" in lines
+    mesh = lines.index("mesh: MESH_2X2 (2×2 of SMALL)")
+    assert "mesh cycles/s on verilator" in lines[mesh + 1]
+    rows = lines[mesh + 3:mesh + 7]
+    assert [r.split(")")[0].strip() + ")" for r in rows] == ["(0, 0)", "(1, 0)", "(0, 1)",
+                                                            "(1, 1)"]
+    assert rows[3].split()[-1] == "0x0"
+    assert lines[mesh + 7].startswith("network: 0 packets dropped")
     assert sum(" -> " in line for line in lines) == 8
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert lines[-1] == f"plot: {plot}"
