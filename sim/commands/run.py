@@ -295,18 +295,25 @@ def report(outcome, *, max_cycles, counters=False):
     return lines
 
 
-def mesh_config(shape, core="SMALL"):
+def mesh_config(shape, core=None):
     """The :class:`MeshConfig` of ``shape`` ("WxH", W and H in 1..16) of ``core`` cores (a
     core preset's name): a mesh preset when one has that shape and core (its simulator build
-    is the tests' and shared), else a mesh of its own named after both."""
+    is the tests' and shared), else a mesh of its own named after both. ``shape`` may also
+    name a mesh preset (``MESH_2X2``), with ``core`` None or the preset's."""
+    if str(shape).upper() in MESH_PRESETS:
+        preset = MESH_PRESETS[str(shape).upper()]
+        if core not in (None, preset.core.name):
+            raise RunError(f"--mesh {shape} has {preset.core.name} cores, not --core {core}")
+        return preset
     found = re.fullmatch(r"(\d+)[x×](\d+)", str(shape).strip().lower())
     if found is None:
-        raise RunError(f"--mesh must be WxH (for example 2x2), not {shape!r}")
+        raise RunError(f"--mesh must be WxH (for example 2x2) or a mesh preset "
+                       f"({', '.join(MESH_PRESETS)}), not {shape!r}")
     w, h = (int(v) for v in found.groups())
     if not (1 <= w <= 16 and 1 <= h <= 16):
         raise RunError(f"--mesh: width and height must be in 1..16, not {w}x{h}")
     try:
-        config = get_core_preset(core)
+        config = get_core_preset(core or "SMALL")
     except ValueError as e:
         raise RunError(str(e)) from None
     for preset in MESH_PRESETS.values():
@@ -339,7 +346,7 @@ def run_mesh(path, *, shape, dead=(), core=None, sim="verilator", max_cycles=DEF
                        f"not {sim!r}")
     if max_cycles < 1:
         raise RunError(f"--max-cycles must be at least 1, not {max_cycles}")
-    config = mesh_config(shape, core or "SMALL")
+    config = mesh_config(shape, core)
     dead = parse_dead(dead, config)
     try:
         program = elf.load(path, size=config.core.sram.size)
@@ -418,7 +425,9 @@ def add_parser(sub):
                        "against the ISS. A trap with no handler is reported with its cause, pc, "
                        "mtval and "
                        "thread. Exit 0 pass, 1 fail, trap or timeout, 2 bad usage or file (a "
-                       "tohost that is misaligned or outside memory is refused at load).")
+                       "tohost that is misaligned or outside memory is refused at load). --mesh "
+                       "WxH runs it on every live core of a mesh of cores instead (exit 1 also "
+                       "for a hang).")
     q.add_argument("program", metavar="PROGRAM.elf")
     q.add_argument("--threads", type=int, default=MAX_THREADS, metavar="N",
                    help=f"hardware threads of the core, 1..{MAX_THREADS} (default "
@@ -440,11 +449,12 @@ def add_parser(sub):
                    f"{DEFAULT_MAX_CYCLES})")
     q.add_argument("--mesh", metavar="WxH", default=None,
                    help="run the program on every live core of a W×H mesh of cores (W, H in "
-                   "1..16; docs/mesh.md), --sim verilator or icarus, cores of --core (default "
-                   "SMALL; a mesh of D1 cores is a long build); print per core the units' "
-                   "utilisation and instructions, the network's counts and each link's traffic; "
-                   "a run that stops making progress is ended by the watchdog, which prints every "
-                   "core's threads' pcs, semaphores and DMA and network queues")
+                   f"1..16, or a preset: {', '.join(MESH_PRESETS)}; docs/mesh.md), --sim "
+                   "verilator or icarus, cores of --core (default SMALL; a mesh of D1 cores "
+                   "is a long build); print per core the units' utilisation and "
+                   "instructions, the network's counts and each link's traffic; a run that "
+                   "stops making progress is ended by the watchdog, which prints every core's "
+                   "threads' pcs, semaphores and DMA and network queues")
     q.add_argument("--dead", metavar="X,Y", action="append", default=[],
                    help="with --mesh: hold core (X, Y) in reset and route around it (not 0,0: "
                    "the edge port's); repeat for more")

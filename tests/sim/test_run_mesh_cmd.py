@@ -27,8 +27,11 @@ def _run(capsys, *argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--mesh", "2"], "--mesh must be WxH (for example 2x2), not '2'"),
-    (["--mesh", "2x"], "--mesh must be WxH (for example 2x2), not '2x'"),
+    (["--mesh", "2"], "--mesh must be WxH (for example 2x2) or a mesh preset (MESH_1X1, "
+     "MESH_2X2), not '2'"),
+    (["--mesh", "2x"], "--mesh must be WxH (for example 2x2) or a mesh preset (MESH_1X1, "
+     "MESH_2X2), not '2x'"),
+    (["--mesh", "MESH_2X2", "--core", "D1"], "--mesh MESH_2X2 has SMALL cores, not --core D1"),
     (["--mesh", "0x2"], "--mesh: width and height must be in 1..16, not 0x2"),
     (["--mesh", "17x1"], "--mesh: width and height must be in 1..16, not 17x1"),
     (["--mesh", "2x2", "--dead", "0,0"],
@@ -73,9 +76,10 @@ def test_not_a_mesh_program(capsys, tmp_path):
 
 
 def test_mesh_shapes():
-    """A shape and core that a preset has is that preset (its build is the tests'); another is
-    a mesh of its own, named after both; D1 cores are allowed."""
+    """A shape and core that a preset has is that preset (its build is the tests'), as is a
+    preset's name; another is a mesh of its own, named after both; D1 cores are allowed."""
     assert mesh_config("2x2") is MESH_2X2 and mesh_config("1X1", "SMALL") is MESH_1X1
+    assert mesh_config("mesh_2x2") is MESH_2X2 and mesh_config("MESH_1X1", "SMALL") is MESH_1X1
     three = mesh_config("3x2")
     assert (three.name, three.width, three.height, three.core) == ("MESH_3X2_SMALL", 3, 2, SMALL)
     assert mesh_config("2x2", "D1").core == D1
