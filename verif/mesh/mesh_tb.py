@@ -17,6 +17,13 @@ mesh, in phases, and Python only writes the files, starts the run and reads the 
    and ``refused``, two values a line) to ``net.txt``, one line by core number, and the
    watchdog's state (``state.txt``: per core its running and waiting threads and its
    semaphores).
+4. **Count** (after the run; the observation part, :func:`_observe`): every core's counters,
+   one RDCTR number a cycle through ``CoreMesh.counter_index`` (``counters.txt``: a line per
+   number, then each core's value); each router's output links' flits by class, counted while
+   the cores ran (``links.txt``); and per core what the watchdog's dump needs (``watch.txt``:
+   every thread's last retired pc, the commands outstanding per thread, the DMA's and the
+   receive side's queues integrated from ``CoreMesh.probe`` over the whole run, and the
+   probe's held streams at the end).
 
 ``tohost_value`` (the summary's) is 1 when every core passed, else the first failing core's
 value; ``retired`` counts the instructions every core retired.
