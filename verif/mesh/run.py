@@ -242,14 +242,15 @@ def watchdog_report(run_dir, config, dead=()):
         if (x, y) in dead:
             lines.append(f"core ({x}, {y}): dead")
             continue
-        ever, pcs = int(words[3], 16), [int(v, 16) for v in words[5:9]]
+        # A thread that never retired has no pc (x in Icarus: the bench does not reset them).
+        ever, pcs = int(words[3], 16), words[5:9]
         outstanding = int(words[10], 16)
         fields = dict(w.split("=") for w in words[11:])
         running, waiting, sems = state[n]
         lines.append(f"core ({x}, {y}): " + (f"wrote tohost {tohost[n]:#x}" if tohost[n]
                                                   else "has not written tohost"))
         for t in range(config.core.threads):
-            where = f"last pc {pcs[t]:#x}" if ever >> t & 1 else "never retired"
+            where = f"last pc {int(pcs[t], 16):#x}" if ever >> t & 1 else "never retired"
             how = ("asleep at the dispatcher" if waiting >> t & 1
                    else "running" if running >> t & 1 else "stopped")
             queued = outstanding >> 8 * t & 0xFF
