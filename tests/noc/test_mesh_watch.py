@@ -3,10 +3,15 @@ Verilog is unchanged without it), and ``watch`` is checked. What it counts is ch
 end by the mesh's run (tests/mesh/test_mesh.py, every link's flits of push.c)."""
 
 import pytest
+from amaranth.hdl import UnusedElaboratable
 from amaranth.lib import data
 
 from hw.noc.mesh import NoCMesh
 from hw.noc.router import CLASSES, DIRECTIONS
+
+# Only signatures are looked at: nothing is elaborated.
+pytestmark = pytest.mark.filterwarnings(f"ignore::{UnusedElaboratable.__module__}."
+                                        f"{UnusedElaboratable.__qualname__}")
 
 
 def test_traffic_only_when_watched():
