@@ -10,7 +10,10 @@ to a live core, a dead one and one outside the mesh; pushes to a dead core and t
 address), with core (1, 0) live and dead (held in reset, not loaded, routed around by up*/down*
 tables). The programs check themselves bit for bit (tohost); the bench checks every core's
 tohost and the network's counts: the packets each router dropped, the ERROR answers each core
-got, the lines refused at each.
+got, the lines refused at each; and what it observes: each core's units' busy cycles (from its
+counters, read after the run) and each link's flits by class (the watchdog's dump of a run
+that hangs on purpose, ``hang.c``, is checked through ``d1core run --mesh``:
+tests/sim/test_run_mesh_cmd.py).
 
 The host's loads and reads through the edge port (docs/mesh.md, "The host's reads"): with
 ``push.c`` every core gets its own data (``segments``) and the host reads it back after the run
@@ -26,7 +29,7 @@ from hw.scalar.isa import RAM_BASE
 from tests.groups import same_build
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.programs import build
-from verif.mesh.run import MeshReadError, run_mesh_program
+from verif.mesh.run import HOST, MeshReadError, run_mesh_program
 from verif.scalar import elf
 
 VERILATOR = [pytest.param("verilator", marks=[
@@ -72,6 +75,19 @@ def test_push_between_cores(sim):
                                    for e in range(4) for k in range(2)]
     flits = 4 * 4 + 8 + 2
     assert run.edge["read"][0] == flits
+    # The push's 8 + 2 LINEs and 2 NOTIFYs go (0, 0) -> (1, 0) -> (1, 1) (XY), the two ACKs
+    # back (1, 1) -> (0, 1) -> (0, 0); nothing else moves while the cores run.
+    assert run.links == {((0, 0), (1, 0)): (12, 0), ((1, 0), (1, 1)): (12, 0),
+                         ((1, 1), (0, 1)): (0, 2), ((0, 1), (0, 0)): (0, 2),
+                         ((0, 0), HOST): (0, 0),            # the reads come after the run
+                         **{k: (0, 0) for k in (((0, 0), (0, 1)), ((1, 0), (0, 0)),
+                                                ((0, 1), (1, 1)), ((1, 1), (1, 0)))}}
+    # Only (0, 0) uses a unit: its DMA, for some of the run; no core multiplies.
+    assert 0 < run.utilisation[0]["dma"] < 1
+    assert all(u["matrix"] == 0 and u["vector"] == 0 for u in run.utilisation)
+    assert all(u["dma"] == 0 for u in run.utilisation[1:])
+    assert all(c[127] == run.cycles for c in run.counters), "CYCLES: the run's, every core"
+    assert all(run.instructions) and sum(run.instructions) == run.retired
 
 
 @pytest.mark.parametrize("sim", VERILATOR)

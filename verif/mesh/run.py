@@ -16,16 +16,19 @@ from pathlib import Path
 
 from amaranth.lib import data
 
-from hw.core.isa import Error
+from hw.core.counters import counter_index
+from hw.core.isa import SEM_BITS, SEMAPHORES, Error
 from hw.core.packets import WORDS, Pull, line_packet, pull_packet
 from hw.mesh.config import MeshConfig
 from hw.noc.flit import Flit, Opcode
 from hw.noc.mesh import mesh_table_write_layout
+from hw.noc.router import CLASSES, DIRECTIONS
 from hw.noc.routing import (
     HOST,
     Mesh,
     host_routes,
     host_turns,
+    next_hop,
     node_id,
     route_tables,
     table_words,
@@ -38,11 +41,15 @@ from verif.noc.model import pack_flit, unpack_flit
 from verif.pack import pack, unpack
 from verif.scalar import elf
 
-from .mesh_tb import STATUS, MeshBench
+from .mesh_tb import HELD, QUEUES, STATUS, MeshBench
 from .programs import PLACE_SYMBOL
 
 __all__ = ["MeshRun", "MeshReadError", "run_mesh_program", "load_packets", "read_packets",
-           "read_answers", "live_mask", "check_dead", "whole_core", "read_core", "HOST"]
+           "read_answers", "live_mask", "check_dead", "whole_core", "read_core", "HOST",
+           "UNITS", "read_counters", "read_links", "watchdog_report"]
+
+#: The queued units whose busy cycles make a core's utilisation (``hw.core.counters``' order).
+UNITS = ("matrix", "vector", "dma")
 
 _LINE = 64
 
@@ -53,14 +60,24 @@ class MeshRun:
     "fail", "timeout" or "hang"; ``tohost`` each core's value (by core number, 0: none);
     ``dropped`` each router's drop count; ``failed`` and ``refused`` each core's network
     interface's counts (ERROR answers to its transfers and direct adds; lines refused there);
-    the run's ``cycles``; ``watchdog`` the state report (per core: running and waiting
-    threads, semaphores) of a run that did not finish; ``reads`` the bytes of each range of
+    the run's ``cycles``; ``watchdog`` the state report of a run that did not finish
+    (:func:`watchdog_report`: per core every thread's last pc, the semaphores, the DMA's and
+    the network interface's queues); ``reads`` the bytes of each range of
     ``run_mesh_program``'s ``reads``, in order (None for a range not read: a run that did not
     finish, or a range answered with an error, :class:`MeshReadError`), ``ranges`` the
     ranges asked for (``(x, y, address, nbytes)`` each), ``config`` the mesh's; ``edge`` the
     edge port's figures, ``{"load": (flits, cycles), "read": (pulls, cycles)}`` (the phases'
     cycles: the load's from its first cycle until every LINE was taken, the read's from its
-    first cycle until the last answer arrived)."""
+    first cycle until the last answer arrived).
+
+    ``utilisation``: per core ``{"matrix", "vector", "dma"}``: the unit's busy cycles over the
+    run's cycles (0 for a dead core); ``instructions``: per core, retired; ``counters``: per
+    core every performance counter read after the run (``{RDCTR number: value}``);
+    ``links``: ``{(from, to): (request flits, response flits)}`` of every link between two
+    routers, ``from`` and ``to`` the routers' ``(x, y)``, counted while the cores run;
+    ``retired`` the instructions every core retired in the run (the bench's count);
+    ``speed`` the simulation's mesh cycles per wall-clock second (the bench's cycles from reset
+    to the end, loading included, over the time they took: no build, no start-up)."""
     status: str
     tohost: list
     dropped: list
@@ -75,6 +92,12 @@ class MeshRun:
     edge: dict | None = None
     ranges: list | None = None
     config: MeshConfig | None = None
+    utilisation: list | None = None
+    instructions: list | None = None
+    counters: list | None = None
+    links: dict | None = None
+    retired: int | None = None
+    speed: float | None = None
 
 
 class MeshReadError(RuntimeError):
@@ -311,12 +334,23 @@ def run_mesh_program(path, *, config, sim="verilator", max_cycles=1_000_000, see
                            f"{summary['proto_errors']} times (run in {run_dir})")
     edge = {kind: (int(n), int(c)) for kind, n, c in
             (line.split() for line in (run_dir / "edge.txt").read_text().splitlines())}
+    counters = read_counters(run_dir / "counters.txt", config.nodes)
+    cycles = summary["cycles"]
+    busy = [counter_index(unit=u, cause="busy") for u in range(len(UNITS))]
+    threads = range(config.core.threads)
     run = MeshRun(status=status, tohost=tohost, dropped=dropped,
                   failed=[f for f, _ in net], refused=[r for _, r in net],
-                  cycles=summary["cycles"],
+                  cycles=cycles,
                   sim=sim, seconds=info["test_seconds"], run_dir=run_dir,
-                  watchdog=None if end == "tohost" else (run_dir / "state.txt").read_text(),
-                  edge=edge, ranges=reads, config=config)
+                  watchdog=None if end == "tohost" else watchdog_report(run_dir, config, dead),
+                  edge=edge, ranges=reads, config=config,
+                  utilisation=[{u: c[b] / cycles if cycles else 0.0
+                                for u, b in zip(UNITS, busy, strict=True)} for c in counters],
+                  instructions=[sum(c[counter_index(thread=t, reason="instructions")]
+                                    for t in threads) for c in counters],
+                  counters=counters, links=read_links(run_dir / "links.txt", config),
+                  retired=summary["retired"],
+                  speed=summary["clock_cycles"] / max(summary["clock_seconds"], 1e-9))
     if end == "tohost" and reads:
         answers = [int(line.split()[1], 16)
                    for line in (run_dir / "answers.txt").read_text().splitlines()]
@@ -324,3 +358,84 @@ def run_mesh_program(path, *, config, sim="verilator", max_cycles=1_000_000, see
         if errors:
             raise MeshReadError("; ".join(errors) + f" (run in {run_dir})", run)
     return run
+
+
+def read_counters(path, nodes):
+    """The bench's ``counters.txt`` (a line per RDCTR number: the number, then each core's
+    value in hex) as a ``{number: value}`` per core."""
+    out = [{} for _ in range(nodes)]
+    for line in Path(path).read_text().splitlines():
+        number, *values = line.split()
+        for core, v in zip(out, values, strict=True):
+            core[int(number)] = int(v, 16)
+    return out
+
+
+def read_links(path, config):
+    """The bench's ``links.txt`` (a line per router: the flits of each output link, north,
+    east, south, west, each request then response) as ``{(from, to): (request, response)}`` for
+    the links between routers, and ``((0, 0), HOST)`` for the edge port's link to the host.
+    Any other link out of the mesh carries nothing (no table routes there): such a count is
+    refused."""
+    mesh = Mesh(config.width, config.height)
+    links = {}
+    for n, line in enumerate(Path(path).read_text().splitlines()):
+        here = (n % config.width, n // config.width)
+        counts = [int(v, 16) for v in line.split()]
+        for d, port in enumerate(DIRECTIONS):
+            flits = tuple(counts[d * CLASSES:(d + 1) * CLASSES])
+            hop = next_hop(mesh, *here, port)
+            if hop is not None:
+                links[(here, hop)] = flits
+            elif here == (0, 0) and port.name == "WEST":
+                links[(here, HOST)] = flits         # the edge port's link to the host
+            elif any(flits):
+                raise ValueError(f"{flits} flits left the mesh at {here} {port.name.lower()}")
+    return links
+
+
+def watchdog_report(run_dir, config, dead=()):
+    """The watchdog's dump of a run (from the bench's ``state.txt``, ``watch.txt`` and
+    ``tohost.txt``), as text: per live core whether it wrote ``tohost``, every thread's last
+    retired pc and whether it runs, sleeps at the dispatcher and has commands outstanding;
+    the semaphores that are not 0; the DMA engine's lists in flight and remote descriptors
+    awaiting their answer; the network interface's receive side's scratchpad writes and reads
+    outstanding; and which streams were held at the end (a command at the DMA, a line at the
+    send side, a flit at the router...)."""
+    state = {}
+    for line in (Path(run_dir) / "state.txt").read_text().splitlines():
+        _, n, _, running, _, waiting, _, sems = line.split()
+        state[int(n)] = (int(running, 16), int(waiting, 16), int(sems, 16))
+    tohost = [int(v, 16) for v in (Path(run_dir) / "tohost.txt").read_text().split()]
+    lines = []
+    for line in (Path(run_dir) / "watch.txt").read_text().splitlines():
+        words = line.split()
+        n = int(words[1])
+        x, y = n % config.width, n // config.width
+        if (x, y) in dead:
+            lines.append(f"core ({x}, {y}): dead")
+            continue
+        # A thread that never retired has no pc (x in Icarus: the bench does not reset them).
+        ever, pcs = int(words[3], 16), words[5:9]
+        outstanding = int(words[10], 16)
+        fields = dict(w.split("=") for w in words[11:])
+        running, waiting, sems = state[n]
+        lines.append(f"core ({x}, {y}): " + (f"wrote tohost {tohost[n]:#x}" if tohost[n]
+                                                  else "has not written tohost"))
+        for t in range(config.core.threads):
+            where = f"last pc {int(pcs[t], 16):#x}" if ever >> t & 1 else "never retired"
+            how = ("asleep at the dispatcher" if waiting >> t & 1
+                   else "running" if running >> t & 1 else "stopped")
+            queued = outstanding >> 8 * t & 0xFF
+            lines.append(f"  thread {t}: {where}, {how}, {queued} command(s) outstanding")
+        values = [sems >> SEM_BITS * k & ((1 << SEM_BITS) - 1) for k in range(SEMAPHORES)]
+        nonzero = ", ".join(f"{k}: {v}" for k, v in enumerate(values) if v)
+        lines.append(f"  semaphores: {nonzero or 'all 0'}")
+        q = {name: int(fields[name]) for name, _, _ in QUEUES}
+        held = [h for h in HELD if fields[h] == "1"]
+        lines.append(f"  DMA: {q['lists']} list(s) in flight, {q['remote']} remote "
+                     f"descriptor(s) awaiting their answer")
+        lines.append(f"  network: receive side {q['rx_writes']} write(s) and {q['rx_pulls']} "
+                     f"read(s) outstanding at the scratchpad")
+        lines.append(f"  held at the end: {', '.join(held) or 'nothing'}")
+    return "\n".join(lines)
