@@ -1,0 +1,131 @@
+"""The distributed GEMM (``verif/mesh/programs/summa.c``, host side ``verif/mesh/gemm.py``).
+
+Model level (no simulation): chaining K panels through C is bit for bit one GEMM over all of K
+(the premise of checking the mesh's D against the whole product); every panel of A and B is
+loaded into exactly one core, at the place the program reads it; D is assembled from the
+blocks read back, and one wrong bit is reported. RTL: the program on the 2×2 mesh of SMALL
+cores (the mesh tests' one Verilator build), BF16 and CFP8, with blocks and a last panel that do
+not divide evenly; D read back through the edge port against the SoftFloat-based reference."""
+
+import numpy as np
+import pytest
+
+from hw.core.config import SMALL
+from hw.mesh.config import MESH_2X2, MeshConfig
+from tests.groups import same_build
+from verif.core.kernels import OPERAND_FORMATS, random_operands
+from verif.matmul.model import matmul
+from verif.mesh.gemm import RESULT_WORDS, summa_kernel
+from verif.mesh.mesh_tb import MeshBench
+from verif.mesh.run import run_mesh_program
+
+VERILATOR = [pytest.param("verilator", marks=[
+    same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])]
+
+
+@pytest.mark.parametrize("fmt", ["bf16", "cfp8"])
+def test_panels_chained_through_c_are_one_gemm(fmt):
+    """D = A·B equals, bit for bit, the panels' GEMMs chained through C (each panel's D is the
+    next one's C): the matrix unit accumulates in k order from C. Operands with mixed signs and
+    exponents, so that another order would round differently."""
+    a_fmt, a_bias, b_fmt, b_bias = OPERAND_FORMATS[fmt]
+    a, b = random_operands(24, 20, 50, fmt, np.random.default_rng(3))
+    kw = dict(a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt, b_bias=b_bias)
+    whole, _ = matmul(a, b, **kw)
+    d = None
+    for k0 in range(0, 50, 16):
+        d, _ = matmul(a[:, k0:k0 + 16], b[k0:k0 + 16], d, **kw)
+    assert (d == whole).all()
+    # the order matters for these operands: the panels summed the other way round differ
+    r = None
+    for k0 in reversed(range(0, 50, 16)):
+        r, _ = matmul(a[:, k0:k0 + 16], b[k0:k0 + 16], r, **kw)
+    assert (r != whole).any()
+
+
+def _unpack(kern, segments):
+    """A and B rebuilt from the cores' own panels (each element from exactly one core)."""
+    syms = kern.program.symbols
+    es, dt = kern.esize, kern.a.dtype
+    lda = -(-kern.bm * es // 64) * 64 // es
+    ldb = -(-kern.bn * es // 64) * 64 // es
+    a = np.zeros(kern.a.shape, dt)
+    b = np.zeros(kern.b.shape, dt)
+    seen_a = np.zeros(kern.a.shape, int)
+    seen_b = np.zeros(kern.b.shape, int)
+    w, h = kern.config.width, kern.config.height
+    for (x, y), segs in segments.items():
+        blobs = dict(segs)
+        aown = np.frombuffer(blobs[syms["aown"]], dt).reshape(-1, kern.kb, lda)
+        bown = np.frombuffer(blobs[syms["bown"]], dt).reshape(-1, kern.kb, ldb)
+        r0, rows, c0, cols = kern.block(x, y)
+        for i, p in enumerate(range(x, kern.panels, w)):
+            ks = slice(p * kern.kb, min(kern.k, (p + 1) * kern.kb))
+            a[r0:r0 + rows, ks] = aown[i, :ks.stop - ks.start, :rows].T
+            seen_a[r0:r0 + rows, ks] += 1
+        for i, p in enumerate(range(y, kern.panels, h)):
+            ks = slice(p * kern.kb, min(kern.k, (p + 1) * kern.kb))
+            b[ks, c0:c0 + cols] = bown[i, :ks.stop - ks.start, :cols]
+            seen_b[ks, c0:c0 + cols] += 1
+    return a, b, seen_a, seen_b
+
+
+@pytest.mark.parametrize("w, h, m, n, k, kb, fmt", [
+    (2, 2, 64, 64, 64, 16, "bf16"), (2, 2, 40, 48, 72, 32, "cfp8"),
+    (3, 2, 50, 70, 100, 16, "bf16"), (1, 3, 33, 17, 9, 4, "cfp8")])
+def test_every_panel_is_loaded_once(w, h, m, n, k, kb, fmt):
+    config = MeshConfig("T", core=SMALL, width=w, height=h)
+    kern = summa_kernel(config, m, n, k, kb=kb, fmt=fmt, seed=1)
+    a, b, seen_a, seen_b = _unpack(kern, kern.segments())
+    assert (seen_a == 1).all() and (seen_b == 1).all()
+    assert (a == kern.a).all() and (b == kern.b).all()
+
+
+def test_d_is_assembled_from_the_blocks_and_checked():
+    """:meth:`collect` puts each core's rows where :meth:`block` says; a single flipped bit in
+    one core's block is reported as one wrong element."""
+    kern = summa_kernel(MESH_2X2, 40, 48, 32, kb=16, seed=2)
+    ref = kern.reference()
+    ldd = -(-4 * kern.bn // 64) * 16
+    data = []
+    for x, y, _, nbytes in kern.reads():
+        if nbytes == 8 * len(RESULT_WORDS):
+            data.append(np.zeros(len(RESULT_WORDS), np.uint64).tobytes())
+            continue
+        r0, rows, c0, cols = kern.block(x, y)
+        blk = np.zeros((nbytes // (4 * ldd), ldd), np.uint32)
+        blk[:rows, :cols] = ref[r0:r0 + rows, c0:c0 + cols]
+        data.append(blk.tobytes())
+    assert kern.errors(data) == []
+    bad = np.frombuffer(data[6], np.uint32).copy()     # core (1, 1)'s block: row 0, column 3
+    bad[3] ^= 1
+    data[6] = bad.tobytes()
+    assert kern.errors(data) == ["1 of 1920 elements of D differ from the SoftFloat-based "
+                                 "reference of A·B"]
+
+
+def test_bad_parameters():
+    with pytest.raises(TypeError, match="config must be a MeshConfig, not 'MESH_2X2'"):
+        summa_kernel("MESH_2X2", 16, 16, 16)
+    with pytest.raises(ValueError, match="fmt must be one of bf16, cfp8, not 'fp8'"):
+        summa_kernel(MESH_2X2, 16, 16, 16, fmt="fp8")
+    with pytest.raises(ValueError, match="kb must be in 1..16, not 32"):
+        summa_kernel(MESH_2X2, 16, 16, 16, kb=32)
+    with pytest.raises(ValueError, match="m must be in 1..65535, not 0"):
+        summa_kernel(MESH_2X2, 0, 16, 16)
+
+
+@pytest.mark.parametrize("sim", VERILATOR)
+@pytest.mark.parametrize("m, n, k, kb, fmt", [(64, 64, 64, 16, "bf16"),
+                                             (40, 48, 72, 32, "cfp8")],
+                         ids=["bf16-64x64x64", "cfp8-40x48x72"])
+def test_summa_on_the_mesh(sim, m, n, k, kb, fmt):
+    """Every core passes its own checks (error registers clear), no packet is dropped or
+    refused, and D read back equals the reference bit for bit."""
+    kern = summa_kernel(MESH_2X2, m, n, k, kb=kb, fmt=fmt, seed=4)
+    run = run_mesh_program(kern.path, config=MESH_2X2, sim=sim, max_cycles=300_000,
+                           segments=kern.segments(), reads=kern.reads())
+    assert run.status == "pass", (f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
+                                  f"\n{run.watchdog or ''}")
+    assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
+    assert kern.errors(run.reads) == []

@@ -1,0 +1,193 @@
+"""The distributed GEMM on a mesh (``programs/summa.c``, docs/mesh.md "Distributed GEMM"): the
+host's side. :func:`summa_kernel` builds the program for a mesh and a shape, draws random
+operands (as the one-core kernels do, ``verif.core.kernels.random_operands``) and cuts them into
+each core's own panels; :class:`SummaKernel` gives the per-core data to load, the ranges to read
+back through the edge port, and the check of D against the SoftFloat-based reference of the
+whole product (``verif.matmul.model.matmul``) with the cycle figures.
+
+Partitioning (summa.c's, mirrored here): core (x, y) computes rows ``y·BM ..`` and columns
+``x·BN ..`` of D, ``BM = ⌈⌈M / H⌉ / 16⌉·16``, ``BN`` likewise with W; K in ``L = ⌈K / KB⌉``
+panels; A's panel p of row block y lives at core (p mod W, y), B's panel p of column block x at
+(x, p mod H).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.common.params import check_int
+from hw.mesh.config import MeshConfig
+from verif.core.kernels import OPERAND_FORMATS, check_fmt, random_operands
+from verif.matmul.model import matmul
+from verif.scalar import elf, riscv
+
+from .programs import DIR
+
+__all__ = ["RESULT_WORDS", "TILE", "SummaKernel", "summa_kernel"]
+
+#: summa.c's d1_result words, in order.
+RESULT_WORDS = ("start", "end", "busy", "port", "operand", "backpressure", "idle",
+                "wait_panels", "wait_gemms", "wait_credits", "status", "check")
+#: Rows and columns of D per block are whole multiples of this (the D1 engine's tile).
+TILE = 16
+_LINE = 64
+
+
+def _ceil(a, b):
+    return -(-a // b)
+
+
+def _line_up(n):
+    return _ceil(n, _LINE) * _LINE
+
+
+@dataclass
+class SummaKernel:
+    """A built distributed GEMM for a mesh with its operands ``a`` (M×K) and ``b`` (K×N)
+    codes; ``path`` the ELF every core runs, ``program`` it loaded."""
+    config: MeshConfig
+    m: int
+    n: int
+    k: int
+    kb: int
+    fmt: str
+    path: object
+    program: object
+    a: np.ndarray
+    b: np.ndarray
+    selfcheck: bool = False
+    _ref: tuple | None = field(default=None, repr=False)
+
+    @property
+    def esize(self):
+        return self.a.itemsize
+
+    @property
+    def bm(self):
+        return _ceil(_ceil(self.m, self.config.height), TILE) * TILE
+
+    @property
+    def bn(self):
+        return _ceil(_ceil(self.n, self.config.width), TILE) * TILE
+
+    @property
+    def panels(self):
+        return _ceil(self.k, self.kb)
+
+    def block(self, x, y):
+        """``(row0, rows, col0, cols)`` of core (x, y)'s block of D (rows or cols may be 0)."""
+        r0, c0 = y * self.bm, x * self.bn
+        return (r0, max(0, min(self.bm, self.m - r0)), c0, max(0, min(self.bn, self.n - c0)))
+
+    def _panel(self, p):
+        return slice(p * self.kb, min(self.k, (p + 1) * self.kb))
+
+    def segments(self):
+        """Each core's own panels: ``{(x, y): [(address, bytes), ...]}`` (``aown``, ``bown``)."""
+        w, h, es = self.config.width, self.config.height, self.esize
+        lda, ldb = _line_up(self.bm * es) // es, _line_up(self.bn * es) // es
+        out = {}
+        for y in range(h):
+            for x in range(w):
+                r0, rows, c0, cols = self.block(x, y)
+                aown = np.zeros((_ceil(self.panels, w), self.kb, lda), self.a.dtype)
+                for i, p in enumerate(range(x, self.panels, w)):
+                    ks = self._panel(p)
+                    aown[i, :ks.stop - ks.start, :rows] = self.a[r0:r0 + rows, ks].T
+                bown = np.zeros((_ceil(self.panels, h), self.kb, ldb), self.b.dtype)
+                for i, p in enumerate(range(y, self.panels, h)):
+                    ks = self._panel(p)
+                    bown[i, :ks.stop - ks.start, :cols] = self.b[ks, c0:c0 + cols]
+                out[(x, y)] = [(self.program.symbols["aown"], aown.tobytes()),
+                               (self.program.symbols["bown"], bown.tobytes())]
+                if self.selfcheck:
+                    dexp = np.zeros((self.bm, _line_up(4 * self.bn) // 4), np.uint32)
+                    dexp[:rows, :cols] = self.reference()[r0:r0 + rows, c0:c0 + cols]
+                    out[(x, y)].append((self.program.symbols["dexp"], dexp.tobytes()))
+        return out
+
+    def reads(self):
+        """The ranges the host reads back: per core its rows of ``d`` and ``d1_result``, as
+        ``(x, y, address, bytes)``, cores in row-major order, D's range first."""
+        ldd = _line_up(4 * self.bn)
+        out = []
+        for y in range(self.config.height):
+            for x in range(self.config.width):
+                rows = self.block(x, y)[1]
+                out += [(x, y, self.program.symbols["d"], max(1, rows) * ldd),
+                        (x, y, self.program.symbols["d1_result"], 8 * len(RESULT_WORDS))]
+        return out
+
+    def reference(self):
+        """D (M×N FP32 codes) by the SoftFloat-based reference of the whole A·B (cached)."""
+        if self._ref is None:
+            a_fmt, a_bias, b_fmt, b_bias = OPERAND_FORMATS[self.fmt]
+            self._ref = matmul(self.a, self.b, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt,
+                               b_bias=b_bias)
+        return self._ref[0]
+
+    def collect(self, data):
+        """``(d, results)`` from the bytes read back (``data``: :meth:`reads`' ranges in
+        order): D (M×N uint32) and each core's result words (a dict by (x, y))."""
+        ldd = _line_up(4 * self.bn)
+        d = np.zeros((self.m, self.n), np.uint32)
+        results = {}
+        it = iter(data)
+        for y in range(self.config.height):
+            for x in range(self.config.width):
+                r0, rows, c0, cols = self.block(x, y)
+                raw = np.frombuffer(next(it), np.uint32).reshape(-1, ldd // 4)
+                d[r0:r0 + rows, c0:c0 + cols] = raw[:rows, :cols]
+                words = np.frombuffer(next(it), np.uint64).tolist()
+                results[(x, y)] = dict(zip(RESULT_WORDS, words, strict=True))
+        return d, results
+
+    def errors(self, data):
+        """What is wrong with the run (sentences; none: all right): D against the reference,
+        a core's error registers or its own checks."""
+        d, results = self.collect(data)
+        errors = []
+        bad = int((d != self.reference()).sum())
+        if bad:
+            errors.append(f"{bad} of {d.size} elements of D differ from the SoftFloat-based "
+                          f"reference of A·B")
+        for core, r in results.items():
+            if r["status"] or r["check"]:
+                errors.append(f"core {core}: error registers {r['status']:#x}, "
+                              f"check {r['check']}")
+        return errors
+
+    def figures(self, data):
+        """The run's figures: ``cycles`` (the first instruction of any core to the last byte
+        of D anywhere), ``utilisation`` (M·N·K over the mesh's peak in those cycles), and per
+        core its result words."""
+        _, results = self.collect(data)
+        start = min(r["start"] for r in results.values())
+        end = max(r["end"] for r in results.values())
+        cycles = end - start
+        peak = self.config.core.matmul.macs_per_cycle * self.config.nodes
+        return {"cycles": cycles, "utilisation": self.m * self.n * self.k / (peak * cycles),
+                "cores": results}
+
+
+def summa_kernel(config, m, n, k, *, kb=None, fmt="bf16", seed=0, selfcheck=False):
+    """The distributed GEMM for every core of ``config`` (a :class:`MeshConfig`, every core
+    live) and an M×N×K product with random operands; ``kb`` the panel width (None: 64, or K
+    when smaller). ``selfcheck``: each core also gets its block of the reference D and compares
+    it (its ``check`` word counts the elements that differ), for runs whose D is not read
+    back."""
+    if not isinstance(config, MeshConfig):
+        raise TypeError(f"config must be a MeshConfig, not {config!r}")
+    check_fmt(fmt)
+    for name, v in (("m", m), ("n", n), ("k", k)):
+        check_int(name, v, 1, 0xFFFF)
+    kb = min(64, k) if kb is None else check_int("kb", kb, 1, k)
+    defines = {"M": m, "N": n, "K": k, "KB": kb, "GW": config.width, "GH": config.height,
+               **({"CFP8": 1} if fmt == "cfp8" else {}), **({"SELFCHECK": 1} if selfcheck else {})}
+    name = (f"mesh/summa-{fmt}-{m}x{n}x{k}-kb{kb}-{config.width}x{config.height}"
+            f"{'-check' if selfcheck else ''}")
+    path = riscv.build(name, [DIR / "summa.c"], defines=defines,
+                       depends=[DIR / "mesh.h", DIR.parent.parent / "core" / "kernels" / "gemm.h"])
+    program = elf.load(path, size=config.core.sram.size)
+    a, b = random_operands(m, n, k, fmt, np.random.default_rng(seed))
+    return SummaKernel(config, m, n, k, kb, fmt, path, program, a, b, selfcheck=selfcheck)
