@@ -36,8 +36,12 @@ class CoreMesh(wiring.Component):
     cfg : ``In(stream.Signature(mesh_table_write_layout(nodes)))``
         Route-table writes (``hw.noc.mesh.NoCMesh``'s).
     edge : ``In(stream.Signature(Flit))``
-        The host's request packets (LINEs and NOTIFYs, docs/mesh.md), into the mesh through
-        the west link of the router at (0, 0) (an `EdgePort`). Nothing is answered to the host.
+        The host's request packets (LINEs, PULLs, docs/mesh.md), into the mesh through the west
+        link of the router at (0, 0) (an `EdgePort`), source `hw.noc.routing.HOST`.
+    host : ``Out(stream.Signature(Flit))``
+        The packets for the host (the answers to its PULLs: READ_DATA and ERROR), out of the
+        mesh through the same link (the routers' host entries lead there, docs/mesh.md "The
+        host's reads"); the host should take them at once (a packet not taken holds the link).
     go : ``In(nodes)``
         Core ``n`` runs while bit ``n`` is 1 (``Core.go``: held in reset while 0, thread 0
         starting when it rises).
@@ -70,6 +74,7 @@ class CoreMesh(wiring.Component):
         super().__init__({
             "cfg": In(stream.Signature(mesh_table_write_layout(n))),
             "edge": In(stream.Signature(Flit)),
+            "host": Out(stream.Signature(Flit)),
             "go": In(n),
             "store": Out(StoreTap).array(n),
             "running": Out(MAX_THREADS).array(n),
@@ -90,6 +95,8 @@ class CoreMesh(wiring.Component):
         connect(m, flipped(self.cfg), noc.cfg)
         connect(m, flipped(self.edge), edge.i)
         connect(m, edge.link, noc.west_in[0])
+        connect(m, noc.west_out[0], edge.back)
+        connect(m, edge.o, flipped(self.host))
         for y in range(h):
             for x in range(w):
                 n = y * w + x

@@ -22,9 +22,9 @@ _OPPOSITE = {Port.NORTH: Port.SOUTH, Port.SOUTH: Port.NORTH, Port.EAST: Port.WES
 
 
 def mesh_table_write_layout(nodes):
-    """A route-table write into the mesh: router ``node`` (an id), entry ``dst``, route
-    ``port`` and lookahead ``turn``."""
-    return data.StructLayout({"node": range(nodes), "dst": range(nodes), "port": Port,
+    """A route-table write into the mesh: router ``node`` (an id), entry ``dst`` (a node id, or
+    ``nodes``: the host entry, `hw.noc.router.Router`), route ``port`` and lookahead ``turn``."""
+    return data.StructLayout({"node": range(nodes), "dst": range(nodes + 1), "port": Port,
                               "turn": Turn})
 
 
