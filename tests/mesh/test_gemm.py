@@ -15,7 +15,7 @@ from hw.mesh.config import MESH_2X2, MeshConfig
 from tests.groups import same_build
 from verif.core.kernels import OPERAND_FORMATS, random_operands
 from verif.matmul.model import matmul
-from verif.mesh.gemm import RESULT_WORDS, summa_kernel
+from verif.mesh.gemm import RESULT_WORDS, grid_of, summa_kernel
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.run import run_mesh_program
 
@@ -53,9 +53,12 @@ def _unpack(kern, segments):
     b = np.zeros(kern.b.shape, dt)
     seen_a = np.zeros(kern.a.shape, int)
     seen_b = np.zeros(kern.b.shape, int)
-    w, h = kern.config.width, kern.config.height
-    for (x, y), segs in segments.items():
-        blobs = dict(segs)
+    w, h = kern.gw, kern.gh
+    assert len(segments) == w * h
+    for (x, y), core in kern.positions():
+        blobs = dict(segments[core])
+        assert blobs[syms["d1_grid"]] == bytes(cx | cy << 4 for row in kern.grid
+                                               for cx, cy in row)
         aown = np.frombuffer(blobs[syms["aown"]], dt).reshape(-1, kern.kb, lda)
         bown = np.frombuffer(blobs[syms["bown"]], dt).reshape(-1, kern.kb, ldb)
         r0, rows, c0, cols = kern.block(x, y)
@@ -70,15 +73,31 @@ def _unpack(kern, segments):
     return a, b, seen_a, seen_b
 
 
-@pytest.mark.parametrize("w, h, m, n, k, kb, fmt", [
-    (2, 2, 64, 64, 64, 16, "bf16"), (2, 2, 40, 48, 72, 32, "cfp8"),
-    (3, 2, 50, 70, 100, 16, "bf16"), (1, 3, 33, 17, 9, 4, "cfp8")])
-def test_every_panel_is_loaded_once(w, h, m, n, k, kb, fmt):
+@pytest.mark.parametrize("w, h, m, n, k, kb, fmt, dead", [
+    (2, 2, 64, 64, 64, 16, "bf16", ()), (2, 2, 40, 48, 72, 32, "cfp8", ()),
+    (3, 2, 50, 70, 100, 16, "bf16", ()), (1, 3, 33, 17, 9, 4, "cfp8", ()),
+    (2, 2, 48, 48, 48, 16, "bf16", ((1, 0),)), (4, 4, 160, 96, 40, 16, "cfp8", ((2, 1),))])
+def test_every_panel_is_loaded_once(w, h, m, n, k, kb, fmt, dead):
+    """Each element of A and B is in exactly one grid core's own panels, where the program
+    reads it; every grid core gets the grid."""
     config = MeshConfig("T", core=SMALL, width=w, height=h)
-    kern = summa_kernel(config, m, n, k, kb=kb, fmt=fmt, seed=1)
+    kern = summa_kernel(config, m, n, k, kb=kb, fmt=fmt, seed=1, dead=dead)
     a, b, seen_a, seen_b = _unpack(kern, kern.segments())
     assert (seen_a == 1).all() and (seen_b == 1).all()
     assert (a == kern.a).all() and (b == kern.b).all()
+
+
+def test_grid_of_the_live_cores():
+    """Every core when all live (the mesh itself); with dead cores the live ones in
+    core-number order on the grid with the smallest largest block, fewer cores on a tie."""
+    mesh44 = MeshConfig("T", core=SMALL, width=4, height=4)
+    assert grid_of(mesh44, 512, 512) == [[(x, y) for x in range(4)] for y in range(4)]
+    g = grid_of(MESH_2X2, 48, 48, ((1, 0),))
+    assert g == [[(0, 0)], [(0, 1)], [(1, 1)]]      # 1 × 3: blocks of 16×48 (a tie with 3 × 1)
+    # 64×64 on three cores: 3 columns of 32 (tiles of 16) are no better than 2: two cores
+    assert grid_of(MESH_2X2, 64, 64, ((1, 0),)) == [[(0, 0)], [(0, 1)]]
+    g = grid_of(mesh44, 512, 512, ((2, 1),))
+    assert len(g) * len(g[0]) == 15 and (2, 1) not in sum(g, [])
 
 
 def test_d_is_assembled_from_the_blocks_and_checked():
@@ -113,19 +132,24 @@ def test_bad_parameters():
         summa_kernel(MESH_2X2, 16, 16, 16, kb=32)
     with pytest.raises(ValueError, match="m must be in 1..65535, not 0"):
         summa_kernel(MESH_2X2, 0, 16, 16)
+    with pytest.raises(ValueError, match=r"core \(0, 0\) cannot be dead"):
+        summa_kernel(MESH_2X2, 16, 16, 16, dead=((0, 0),))
 
 
 @pytest.mark.parametrize("sim", VERILATOR)
-@pytest.mark.parametrize("m, n, k, kb, fmt", [(64, 64, 64, 16, "bf16"),
-                                             (40, 48, 72, 32, "cfp8")],
-                         ids=["bf16-64x64x64", "cfp8-40x48x72"])
-def test_summa_on_the_mesh(sim, m, n, k, kb, fmt):
+@pytest.mark.parametrize("m, n, k, kb, fmt, dead", [(64, 64, 64, 16, "bf16", ()),
+                                                   (40, 48, 72, 32, "cfp8", ()),
+                                                   (48, 48, 48, 16, "bf16", ((1, 0),))],
+                         ids=["bf16-64x64x64", "cfp8-40x48x72", "bf16-48x48x48-dead-1-0"])
+def test_summa_on_the_mesh(sim, m, n, k, kb, fmt, dead):
     """Every core passes its own checks (error registers clear), no packet is dropped or
-    refused, and D read back equals the reference bit for bit."""
-    kern = summa_kernel(MESH_2X2, m, n, k, kb=kb, fmt=fmt, seed=4)
+    refused, and D read back equals the reference bit for bit; with (1, 0) dead the three live
+    cores share the work (a grid of one column, three rows)."""
+    kern = summa_kernel(MESH_2X2, m, n, k, kb=kb, fmt=fmt, seed=4, dead=dead)
     run = run_mesh_program(kern.path, config=MESH_2X2, sim=sim, max_cycles=300_000,
-                           segments=kern.segments(), reads=kern.reads())
+                           dead=dead, segments=kern.segments(), reads=kern.reads())
     assert run.status == "pass", (f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
                                   f"\n{run.watchdog or ''}")
     assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
+    assert all(r["busy"] for r in kern.collect(run.reads)[1].values())
     assert kern.errors(run.reads) == []

@@ -5,10 +5,13 @@ each core's own panels; :class:`SummaKernel` gives the per-core data to load, th
 back through the edge port, and the check of D against the SoftFloat-based reference of the
 whole product (``verif.matmul.model.matmul``) with the cycle figures.
 
-Partitioning (summa.c's, mirrored here): core (x, y) computes rows ``y·BM ..`` and columns
-``x·BN ..`` of D, ``BM = ⌈⌈M / H⌉ / 16⌉·16``, ``BN`` likewise with W; K in ``L = ⌈K / KB⌉``
-panels; A's panel p of row block y lives at core (p mod W, y), B's panel p of column block x at
-(x, p mod H).
+The grid (:func:`grid_of`): the mesh itself when every core lives; with dead cores, the live
+cores in core-number order on the grid that they fill whose largest block of D is smallest (the
+work re-partitioned over the live cores). Partitioning (summa.c's, mirrored here): grid
+position (gx, gy) computes rows ``gy·BM ..`` and columns ``gx·BN ..`` of D,
+``BM = ⌈⌈M / GH⌉ / 16⌉·16``, ``BN`` likewise with GW; K in ``L = ⌈K / KB⌉`` panels; A's panel p
+of row block gy lives at position (p mod GW, gy), B's panel p of column block gx at
+(gx, p mod GH).
 """
 
 from dataclasses import dataclass, field
@@ -22,8 +25,9 @@ from verif.matmul.model import matmul
 from verif.scalar import elf, riscv
 
 from .programs import DIR
+from .run import check_dead
 
-__all__ = ["RESULT_WORDS", "TILE", "SummaKernel", "summa_kernel"]
+__all__ = ["RESULT_WORDS", "TILE", "SummaKernel", "grid_of", "summa_kernel"]
 
 #: summa.c's d1_result words, in order.
 RESULT_WORDS = ("start", "end", "busy", "port", "operand", "backpressure", "idle",
@@ -41,6 +45,27 @@ def _line_up(n):
     return _ceil(n, _LINE) * _LINE
 
 
+def _block_side(n, parts):
+    return _ceil(_ceil(n, parts), TILE) * TILE
+
+
+def grid_of(config, m, n, dead=()):
+    """The grid of cores the GEMM runs on: rows (top to bottom) of ``(x, y)`` cores. Every core
+    of ``config`` when none is ``dead``; else the live cores in core-number order filling the
+    ``gw`` × ``gh`` grid (``gw · gh`` ≤ live cores) whose largest block of D
+    (:func:`_block_side` of M by ``gh`` times that of N by ``gw``) is smallest, the one with
+    fewer cores on a tie."""
+    if not dead:
+        return [[(x, y) for x in range(config.width)] for y in range(config.height)]
+    live = [(c % config.width, c // config.width) for c in range(config.nodes)
+            if (c % config.width, c // config.width) not in dead]
+    shapes = [(gw, gh) for gw in range(1, len(live) + 1)
+              for gh in range(1, len(live) // gw + 1)]
+    gw, gh = min(shapes, key=lambda s: (_block_side(m, s[1]) * _block_side(n, s[0]),
+                                        s[0] * s[1], s[0]))
+    return [[live[gy * gw + gx] for gx in range(gw)] for gy in range(gh)]
+
+
 @dataclass
 class SummaKernel:
     """A built distributed GEMM for a mesh with its operands ``a`` (M×K) and ``b`` (K×N)
@@ -55,6 +80,8 @@ class SummaKernel:
     program: object
     a: np.ndarray
     b: np.ndarray
+    grid: list
+    dead: tuple = ()
     selfcheck: bool = False
     _ref: tuple | None = field(default=None, repr=False)
 
@@ -63,59 +90,74 @@ class SummaKernel:
         return self.a.itemsize
 
     @property
+    def gw(self):
+        return len(self.grid[0])
+
+    @property
+    def gh(self):
+        return len(self.grid)
+
+    @property
     def bm(self):
-        return _ceil(_ceil(self.m, self.config.height), TILE) * TILE
+        return _block_side(self.m, self.gh)
 
     @property
     def bn(self):
-        return _ceil(_ceil(self.n, self.config.width), TILE) * TILE
+        return _block_side(self.n, self.gw)
+
+    def positions(self):
+        """``((gx, gy), (x, y))`` of every grid position and its core, row by row."""
+        return [((gx, gy), core) for gy, row in enumerate(self.grid)
+                for gx, core in enumerate(row)]
 
     @property
     def panels(self):
         return _ceil(self.k, self.kb)
 
-    def block(self, x, y):
-        """``(row0, rows, col0, cols)`` of core (x, y)'s block of D (rows or cols may be 0)."""
-        r0, c0 = y * self.bm, x * self.bn
+    def block(self, gx, gy):
+        """``(row0, rows, col0, cols)`` of grid position (gx, gy)'s block of D (rows or cols
+        may be 0)."""
+        r0, c0 = gy * self.bm, gx * self.bn
         return (r0, max(0, min(self.bm, self.m - r0)), c0, max(0, min(self.bn, self.n - c0)))
 
     def _panel(self, p):
         return slice(p * self.kb, min(self.k, (p + 1) * self.kb))
 
     def segments(self):
-        """Each core's own panels: ``{(x, y): [(address, bytes), ...]}`` (``aown``, ``bown``)."""
-        w, h, es = self.config.width, self.config.height, self.esize
+        """Each grid core's data: ``{(x, y): [(address, bytes), ...]}``: the grid
+        (``d1_grid``) and its own panels (``aown``, ``bown``)."""
+        w, h, es = self.gw, self.gh, self.esize
         lda, ldb = _line_up(self.bm * es) // es, _line_up(self.bn * es) // es
+        grid = bytes(x | y << 4 for row in self.grid for x, y in row)
         out = {}
-        for y in range(h):
-            for x in range(w):
-                r0, rows, c0, cols = self.block(x, y)
-                aown = np.zeros((_ceil(self.panels, w), self.kb, lda), self.a.dtype)
-                for i, p in enumerate(range(x, self.panels, w)):
-                    ks = self._panel(p)
-                    aown[i, :ks.stop - ks.start, :rows] = self.a[r0:r0 + rows, ks].T
-                bown = np.zeros((_ceil(self.panels, h), self.kb, ldb), self.b.dtype)
-                for i, p in enumerate(range(y, self.panels, h)):
-                    ks = self._panel(p)
-                    bown[i, :ks.stop - ks.start, :cols] = self.b[ks, c0:c0 + cols]
-                out[(x, y)] = [(self.program.symbols["aown"], aown.tobytes()),
-                               (self.program.symbols["bown"], bown.tobytes())]
-                if self.selfcheck:
-                    dexp = np.zeros((self.bm, _line_up(4 * self.bn) // 4), np.uint32)
-                    dexp[:rows, :cols] = self.reference()[r0:r0 + rows, c0:c0 + cols]
-                    out[(x, y)].append((self.program.symbols["dexp"], dexp.tobytes()))
+        for (x, y), core in self.positions():
+            r0, rows, c0, cols = self.block(x, y)
+            aown = np.zeros((_ceil(self.panels, w), self.kb, lda), self.a.dtype)
+            for i, p in enumerate(range(x, self.panels, w)):
+                ks = self._panel(p)
+                aown[i, :ks.stop - ks.start, :rows] = self.a[r0:r0 + rows, ks].T
+            bown = np.zeros((_ceil(self.panels, h), self.kb, ldb), self.b.dtype)
+            for i, p in enumerate(range(y, self.panels, h)):
+                ks = self._panel(p)
+                bown[i, :ks.stop - ks.start, :cols] = self.b[ks, c0:c0 + cols]
+            out[core] = [(self.program.symbols["d1_grid"], grid),
+                         (self.program.symbols["aown"], aown.tobytes()),
+                         (self.program.symbols["bown"], bown.tobytes())]
+            if self.selfcheck:
+                dexp = np.zeros((self.bm, _line_up(4 * self.bn) // 4), np.uint32)
+                dexp[:rows, :cols] = self.reference()[r0:r0 + rows, c0:c0 + cols]
+                out[core].append((self.program.symbols["dexp"], dexp.tobytes()))
         return out
 
     def reads(self):
-        """The ranges the host reads back: per core its rows of ``d`` and ``d1_result``, as
-        ``(x, y, address, bytes)``, cores in row-major order, D's range first."""
+        """The ranges the host reads back: per grid core its rows of ``d`` and ``d1_result``,
+        as ``(x, y, address, bytes)``, grid positions row by row, D's range first."""
         ldd = _line_up(4 * self.bn)
         out = []
-        for y in range(self.config.height):
-            for x in range(self.config.width):
-                rows = self.block(x, y)[1]
-                out += [(x, y, self.program.symbols["d"], max(1, rows) * ldd),
-                        (x, y, self.program.symbols["d1_result"], 8 * len(RESULT_WORDS))]
+        for (gx, gy), (x, y) in self.positions():
+            rows = self.block(gx, gy)[1]
+            out += [(x, y, self.program.symbols["d"], max(1, rows) * ldd),
+                    (x, y, self.program.symbols["d1_result"], 8 * len(RESULT_WORDS))]
         return out
 
     def reference(self):
@@ -133,13 +175,12 @@ class SummaKernel:
         d = np.zeros((self.m, self.n), np.uint32)
         results = {}
         it = iter(data)
-        for y in range(self.config.height):
-            for x in range(self.config.width):
-                r0, rows, c0, cols = self.block(x, y)
-                raw = np.frombuffer(next(it), np.uint32).reshape(-1, ldd // 4)
-                d[r0:r0 + rows, c0:c0 + cols] = raw[:rows, :cols]
-                words = np.frombuffer(next(it), np.uint64).tolist()
-                results[(x, y)] = dict(zip(RESULT_WORDS, words, strict=True))
+        for (gx, gy), core in self.positions():
+            r0, rows, c0, cols = self.block(gx, gy)
+            raw = np.frombuffer(next(it), np.uint32).reshape(-1, ldd // 4)
+            d[r0:r0 + rows, c0:c0 + cols] = raw[:rows, :cols]
+            words = np.frombuffer(next(it), np.uint64).tolist()
+            results[core] = dict(zip(RESULT_WORDS, words, strict=True))
         return d, results
 
     def errors(self, data):
@@ -159,35 +200,39 @@ class SummaKernel:
 
     def figures(self, data):
         """The run's figures: ``cycles`` (the first instruction of any core to the last byte
-        of D anywhere), ``utilisation`` (M·N·K over the mesh's peak in those cycles), and per
-        core its result words."""
+        of D anywhere), ``utilisation`` (M·N·K over the live cores' peak in those cycles), and
+        per grid core its result words."""
         _, results = self.collect(data)
         start = min(r["start"] for r in results.values())
         end = max(r["end"] for r in results.values())
         cycles = end - start
-        peak = self.config.core.matmul.macs_per_cycle * self.config.nodes
+        peak = self.config.core.matmul.macs_per_cycle * (self.config.nodes - len(self.dead))
         return {"cycles": cycles, "utilisation": self.m * self.n * self.k / (peak * cycles),
                 "cores": results}
 
 
-def summa_kernel(config, m, n, k, *, kb=None, fmt="bf16", seed=0, selfcheck=False):
-    """The distributed GEMM for every core of ``config`` (a :class:`MeshConfig`, every core
-    live) and an M×N×K product with random operands; ``kb`` the panel width (None: 64, or K
-    when smaller). ``selfcheck``: each core also gets its block of the reference D and compares
-    it (its ``check`` word counts the elements that differ), for runs whose D is not read
-    back."""
+def summa_kernel(config, m, n, k, *, kb=None, fmt="bf16", seed=0, dead=(), selfcheck=False):
+    """The distributed GEMM on the live cores of ``config`` (a :class:`MeshConfig`; ``dead``:
+    its dead cores, as ``run_mesh_program`` takes them) and an M×N×K product with random
+    operands; ``kb`` the panel width (None: 64, or K when smaller). ``selfcheck``: each core
+    also gets its block of the reference D and compares it (its ``check`` word counts the
+    elements that differ), for runs whose D is not read back."""
     if not isinstance(config, MeshConfig):
         raise TypeError(f"config must be a MeshConfig, not {config!r}")
     check_fmt(fmt)
     for name, v in (("m", m), ("n", n), ("k", k)):
         check_int(name, v, 1, 0xFFFF)
     kb = min(64, k) if kb is None else check_int("kb", kb, 1, k)
-    defines = {"M": m, "N": n, "K": k, "KB": kb, "GW": config.width, "GH": config.height,
+    dead = check_dead(config, dead)
+    grid = grid_of(config, m, n, dead)
+    gw, gh = len(grid[0]), len(grid)
+    defines = {"M": m, "N": n, "K": k, "KB": kb, "GW": gw, "GH": gh,
                **({"CFP8": 1} if fmt == "cfp8" else {}), **({"SELFCHECK": 1} if selfcheck else {})}
-    name = (f"mesh/summa-{fmt}-{m}x{n}x{k}-kb{kb}-{config.width}x{config.height}"
+    name = (f"mesh/summa-{fmt}-{m}x{n}x{k}-kb{kb}-{gw}x{gh}"
             f"{'-check' if selfcheck else ''}")
     path = riscv.build(name, [DIR / "summa.c"], defines=defines,
                        depends=[DIR / "mesh.h", DIR.parent.parent / "core" / "kernels" / "gemm.h"])
     program = elf.load(path, size=config.core.sram.size)
     a, b = random_operands(m, n, k, fmt, np.random.default_rng(seed))
-    return SummaKernel(config, m, n, k, kb, fmt, path, program, a, b, selfcheck=selfcheck)
+    return SummaKernel(config, m, n, k, kb, fmt, path, program, a, b, grid, dead=dead,
+                       selfcheck=selfcheck)

@@ -1,17 +1,23 @@
-/* Distributed GEMM on a mesh (docs/mesh.md, "Distributed GEMM"): SUMMA over the W×H cores,
-   D (M×N FP32) = A·B, A given as Aᵀ (K×M) and B (K×N), BF16 or, with -DCFP8, CFP8 1-4-3 ×
-   CFP8 1-5-2 (bias 7 and 15). M, N, K, the panel width KB and the grid GW × GH come from -D
-   flags (verif/mesh/gemm.py builds one image per shape); every core of the mesh must be live.
+/* Distributed GEMM on a mesh (docs/mesh.md, "Distributed GEMM"): SUMMA over a GW × GH grid of
+   the mesh's live cores, D (M×N FP32) = A·B, A given as Aᵀ (K×M) and B (K×N), BF16 or, with
+   -DCFP8, CFP8 1-4-3 × CFP8 1-5-2 (bias 7 and 15). M, N, K, the panel width KB and the grid
+   GW × GH come from -D flags (verif/mesh/gemm.py builds one image per shape and grid).
 
-   Partitioning. Core (x, y) computes block (y, x) of D: rows [y·BM, min(M, (y+1)·BM)) and
-   columns [x·BN, min(N, (x+1)·BN)), BM = M/GH and BN = N/GW rounded up to whole 16-row tiles. K
-   is cut into L panels of KB (the last may be shorter). Panel p of A's row block y (the rows
-   p·KB.. of Aᵀ, the block's columns) belongs to core (p mod GW, y), panel p of B's column
-   block x to core (x, p mod GH): the host loads each core's own panels (`aown`, `bown`) and
-   nothing else.
+   The grid. Grid position (gx, gy) is core `d1_grid[gy][gx]` (x | y << 4), a table the host
+   writes into every core's image: the mesh itself when every core lives, else the live cores
+   in core-number order on the most nearly square grid that they fill (dead cores are skipped:
+   the work is re-partitioned over the live ones, docs/mesh.md). A live core that is not in the
+   grid has nothing to do and passes.
+
+   Partitioning. Grid position (gx, gy) computes block (gy, gx) of D: rows [gy·BM, min(M,
+   (gy+1)·BM)) and columns [gx·BN, min(N, (gx+1)·BN)), BM = M/GH and BN = N/GW rounded up to
+   whole 16-row tiles. K is cut into L panels of KB (the last may be shorter). Panel p of A's
+   row block gy (the rows p·KB.. of Aᵀ, the block's columns) belongs to position
+   (p mod GW, gy), panel p of B's column block gx to (gx, p mod GH): the host loads each core's
+   own panels (`aown`, `bown`) and nothing else.
 
    The schedule (every core, panels in order p = 0 .. L-1):
-   - A sender thread pushes each panel this core owns to the other cores of its row (A) or
+   - A sender thread pushes each panel this core owns to the other cores of its grid row (A) or
      column (B), into buffer p mod 2 there (`abuf`, `bbuf`, the same addresses in every core),
      each push adding 1 to S_AIN or S_BIN at the destination when its last byte has landed.
      Panels 0 and 1 go at once; panel p >= 2 waits until every receiver has said that buffer
@@ -77,7 +83,14 @@ uint32_t dexp[BM][LDD / 4] __attribute__((aligned(64)));
 #endif
 volatile uint64_t d1_result[12] __attribute__((aligned(64)));
 
+/* The grid: position (gx, gy) is core x | y << 4 (the host fills it). */
+volatile uint8_t d1_grid[GH][GW] __attribute__((aligned(64)));
+
 static unsigned me_x, me_y, rows, cols;
+
+/* Core x and y of grid position (gx, gy). */
+#define GRID_X(gx, gy) (d1_grid[gy][gx] & 15)
+#define GRID_Y(gx, gy) (d1_grid[gy][gx] >> 4)
 
 static unsigned panel_k(unsigned p)
 {
@@ -115,10 +128,10 @@ static long sender(long unused)
     unsigned rx[GW], ry[GW], cx[GH], cy[GH], nr = 0, nc = 0;
     for (unsigned x = 0; x < GW; x++)
         if (x != me_x)
-            rx[nr] = x, ry[nr++] = me_y;
+            rx[nr] = GRID_X(x, me_y), ry[nr++] = GRID_Y(x, me_y);
     for (unsigned y = 0; y < GH; y++)
         if (y != me_y)
-            cx[nc] = me_x, cy[nc++] = y;
+            cx[nc] = GRID_X(me_x, y), cy[nc++] = GRID_Y(me_x, y);
     unsigned long need_a = 0, need_b = 0;
     for (unsigned p = 0; p < L; p++) {
         unsigned kp = panel_k(p);
@@ -146,12 +159,19 @@ int main(void)
 {
     unsigned long t0 = d1_rdctr(D1_CTR_CYCLES);
     d1_result[0] = t0;
-    me_x = d1_place.x;
-    me_y = d1_place.y;
-    if (d1_place.width != GW || d1_place.height != GH || d1_place.live != (1u << GW * GH) - 1) {
-        d1_result[11] = 1;
-        return 1;
-    }
+    /* this core's grid position; every core of the grid must be live */
+    unsigned here = d1_place.x | d1_place.y << 4, found = 0;
+    for (unsigned gy = 0; gy < GH; gy++)
+        for (unsigned gx = 0; gx < GW; gx++) {
+            if (!d1_live(GRID_X(gx, gy), GRID_Y(gx, gy))) {
+                d1_result[11] = 1;
+                return 1;
+            }
+            if (d1_grid[gy][gx] == here)
+                me_x = gx, me_y = gy, found = 1;
+        }
+    if (!found)
+        return 0;                   /* not in the grid: nothing to do */
     rows = me_y * BM < M ? (M - me_y * BM < BM ? M - me_y * BM : BM) : 0;
     cols = me_x * BN < N ? (N - me_x * BN < BN ? N - me_x * BN : BN) : 0;
 #ifdef CFP8
@@ -197,9 +217,9 @@ int main(void)
         if (p >= 1 && p + 1 < L) {
             unsigned q = p + 1;
             if (q % GW != me_x)
-                d1_snotify(q % GW, me_y, d1_signal(S_ACR, 1));
+                d1_snotify(GRID_X(q % GW, me_y), GRID_Y(q % GW, me_y), d1_signal(S_ACR, 1));
             if (q % GH != me_y)
-                d1_snotify(me_x, q % GH, d1_signal(S_BCR, 1));
+                d1_snotify(GRID_X(me_x, q % GH), GRID_Y(me_x, q % GH), d1_signal(S_BCR, 1));
         }
     }
     for (unsigned h = 0; h < NP; h++)
