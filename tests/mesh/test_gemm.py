@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hw.core.config import SMALL
+from hw.core.isa import DmaDescriptor
 from hw.mesh.config import MESH_2X2, MeshConfig
 from tests.groups import same_build
 from verif.core.kernels import OPERAND_FORMATS, random_operands
@@ -18,6 +19,7 @@ from verif.matmul.model import matmul
 from verif.mesh.gemm import RESULT_WORDS, grid_of, summa_kernel
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.run import run_mesh_program
+from verif.pack import unpack
 
 VERILATOR = [pytest.param("verilator", marks=[
     same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])]
@@ -57,8 +59,6 @@ def _unpack(kern, segments):
     assert len(segments) == w * h
     for (x, y), core in kern.positions():
         blobs = dict(segments[core])
-        assert blobs[syms["d1_grid"]] == bytes(cx | cy << 4 for row in kern.grid
-                                               for cx, cy in row)
         aown = np.frombuffer(blobs[syms["aown"]], dt).reshape(-1, kern.kb, lda)
         bown = np.frombuffer(blobs[syms["bown"]], dt).reshape(-1, kern.kb, ldb)
         r0, rows, c0, cols = kern.block(x, y)
@@ -79,12 +79,44 @@ def _unpack(kern, segments):
     (2, 2, 48, 48, 48, 16, "bf16", ((1, 0),)), (4, 4, 160, 96, 40, 16, "cfp8", ((2, 1),))])
 def test_every_panel_is_loaded_once(w, h, m, n, k, kb, fmt, dead):
     """Each element of A and B is in exactly one grid core's own panels, where the program
-    reads it; every grid core gets the grid."""
+    reads it; each panel a core lacks is pushed to it exactly once, by its owner, into the
+    buffer its GEMM reads."""
     config = MeshConfig("T", core=SMALL, width=w, height=h)
     kern = summa_kernel(config, m, n, k, kb=kb, fmt=fmt, seed=1, dead=dead)
-    a, b, seen_a, seen_b = _unpack(kern, kern.segments())
+    segments = kern.segments()
+    a, b, seen_a, seen_b = _unpack(kern, segments)
     assert (seen_a == 1).all() and (seen_b == 1).all()
     assert (a == kern.a).all() and (b == kern.b).all()
+    _check_pushes(kern, segments)
+
+
+def _check_pushes(kern, segments):
+    syms, L = kern.program.symbols, kern.panels
+    es = kern.esize
+    lda, ldb = -(-kern.bm * es // 64) * 64, -(-kern.bn * es // 64) * 64
+    sent = []                               # (owner, destination, src, dst, bytes, sem)
+    for core, segs in segments.items():
+        blobs = dict(segs)
+        raw = blobs.get(syms["pushes"], b"")
+        for i in range(len(raw) // 64):
+            f = unpack(DmaDescriptor, [int.from_bytes(raw[64 * i:64 * i + 64], "little")])
+            f = {k: int(v[0]) for k, v in f.items()}
+            assert f["local"] == 0 and f["elem_bytes"] == 2 and f["rows"] == 1
+            sent.append((core, (f["dst_x"], f["dst_y"]), f["src"], f["dst"], 64 * f["elems"],
+                         f["signal"] & 15))
+    expected = []
+    for (gx, gy), core in kern.positions():
+        for p in range(L):
+            kp = min(kern.k, (p + 1) * kern.kb) - p * kern.kb
+            owner_a = kern.grid[gy][p % kern.gw]
+            if owner_a != core:
+                expected.append((owner_a, core, syms["aown"] + (p // kern.gw) * kern.kb * lda,
+                                 syms["abuf"] + (p % 2) * kern.kb * lda, kp * lda, 1))
+            owner_b = kern.grid[p % kern.gh][gx]
+            if owner_b != core:
+                expected.append((owner_b, core, syms["bown"] + (p // kern.gh) * kern.kb * ldb,
+                                 syms["bbuf"] + (p % 2) * kern.kb * ldb, kp * ldb, 2))
+    assert sorted(sent) == sorted(expected)
 
 
 def test_grid_of_the_live_cores():

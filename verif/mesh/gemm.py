@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.common.params import check_int
+from hw.core.isa import DmaDescriptor, GemmDescriptor
 from hw.mesh.config import MeshConfig
 from verif.core.kernels import OPERAND_FORMATS, check_fmt, random_operands
 from verif.matmul.model import matmul
+from verif.pack import field_widths
 from verif.scalar import elf, riscv
 
 from .programs import DIR
@@ -34,6 +36,8 @@ RESULT_WORDS = ("start", "end", "busy", "port", "operand", "backpressure", "idle
                 "wait_panels", "wait_gemms", "wait_credits", "status", "check")
 #: Rows and columns of D per block are whole multiples of this (the D1 engine's tile).
 TILE = 16
+#: summa.c's semaphores that count the A and B panels landed.
+_S_AIN, _S_BIN = 1, 2
 _LINE = 64
 
 
@@ -43,6 +47,19 @@ def _ceil(a, b):
 
 def _line_up(n):
     return _ceil(n, _LINE) * _LINE
+
+
+def _word(layout, fields):
+    """The descriptor ``layout`` with ``fields`` (a dict: a field may be called ``n``, which
+    :func:`verif.pack.pack` takes as its count) as one int; a value that does not fit its
+    field raises ``ValueError``."""
+    widths, word = field_widths(layout), 0
+    for name, value in fields.items():
+        offset, width = widths[name]
+        if not 0 <= int(value) < 1 << width:
+            raise ValueError(f"field {name!r} must fit {width} bits, not {int(value):#x}")
+        word |= int(value) << offset
+    return word
 
 
 def _block_side(n, parts):
@@ -123,12 +140,25 @@ class SummaKernel:
     def _panel(self, p):
         return slice(p * self.kb, min(self.k, (p + 1) * self.kb))
 
+    @property
+    def parts(self):
+        """GEMM parts per panel of a full block: 2 when half of BM rows is whole lines of Aᵀ
+        (summa.c: the engine never idles between panels), else 1."""
+        half = self.bm // 2
+        return 2 if half and half * self.esize % _LINE == 0 else 1
+
+    def _part_rows(self, rows):
+        """``(row0, rows)`` of each part of a block of ``rows`` rows (no empty part)."""
+        if self.parts == 1 or rows <= self.bm // 2:
+            return [(0, rows)] if rows else []
+        return [(0, self.bm // 2), (self.bm // 2, rows - self.bm // 2)]
+
     def segments(self):
-        """Each grid core's data: ``{(x, y): [(address, bytes), ...]}``: the grid
-        (``d1_grid``) and its own panels (``aown``, ``bown``)."""
+        """Each grid core's data: ``{(x, y): [(address, bytes), ...]}``: its own panels
+        (``aown``, ``bown``) and its plan (:meth:`plan`)."""
         w, h, es = self.gw, self.gh, self.esize
         lda, ldb = _line_up(self.bm * es) // es, _line_up(self.bn * es) // es
-        grid = bytes(x | y << 4 for row in self.grid for x, y in row)
+        sym = self.program.symbols
         out = {}
         for (x, y), core in self.positions():
             r0, rows, c0, cols = self.block(x, y)
@@ -140,14 +170,74 @@ class SummaKernel:
             for i, p in enumerate(range(y, self.panels, h)):
                 ks = self._panel(p)
                 bown[i, :ks.stop - ks.start, :cols] = self.b[ks, c0:c0 + cols]
-            out[core] = [(self.program.symbols["d1_grid"], grid),
-                         (self.program.symbols["aown"], aown.tobytes()),
-                         (self.program.symbols["bown"], bown.tobytes())]
+            out[core] = [(sym["aown"], aown.tobytes()), (sym["bown"], bown.tobytes()),
+                         *self.plan(x, y)]
             if self.selfcheck:
                 dexp = np.zeros((self.bm, _line_up(4 * self.bn) // 4), np.uint32)
                 dexp[:rows, :cols] = self.reference()[r0:r0 + rows, c0:c0 + cols]
-                out[core].append((self.program.symbols["dexp"], dexp.tobytes()))
+                out[core].append((sym["dexp"], dexp.tobytes()))
         return out
+
+    def plan(self, gx, gy):
+        """Grid position (gx, gy)'s plan, as ``(address, bytes)`` segments: ``d1_plan``, its
+        GEMM descriptors (``gdesc[p][h]``: part h of panel p, C = D from panel 1 on) and its
+        pushes (``pushes``: per panel it owns, one DMA list of remote descriptors, one per
+        other core of its grid row (A) or column (B), into buffer p mod 2 there, each adding 1
+        to S_AIN or S_BIN there)."""
+        sym, es, L = self.program.symbols, self.esize, self.panels
+        w, h = self.gw, self.gh
+        lda, ldb, ldd = _line_up(self.bm * es), _line_up(self.bn * es), _line_up(4 * self.bn)
+        panel_a, panel_b = self.kb * lda, self.kb * ldb
+        _, rows, _, cols = self.block(gx, gy)
+        code = lambda cx, cy: cx | cy << 4                          # noqa: E731
+        parts = self._part_rows(rows) if cols else []
+        gdesc = bytearray(L * 2 * 64)
+        pushes, apush, bpush, aneed, bneed = [], [0] * L, [0] * L, [0] * L, [0] * L
+        ain, bin_, aowner, bowner = [0] * L, [0] * L, [0] * L, [0] * L
+        credits_a = credits_b = 0
+
+        def push_list(src, dst, nbytes, peers, sem):
+            first = sym["pushes"] + 64 * len(pushes)
+            for i, (px, py) in enumerate(peers):
+                nxt = first + 64 * (i + 1) if i + 1 < len(peers) else 0
+                pushes.append(_word(DmaDescriptor, {
+                    "src": src, "dst": dst, "src_elem_stride": 64, "rows": 1,
+                    "elems": nbytes // 64, "elem_bytes": 2, "local": 0, "dst_x": px,
+                    "dst_y": py, "next": nxt, "signal": sem | 1 << 4 | 1 << 5}))
+            return first
+
+        row_peers = [c for i, c in enumerate(self.grid[gy]) if i != gx]
+        col_peers = [self.grid[j][gx] for j in range(h) if j != gy]
+        for p in range(L):
+            kp = self._panel(p).stop - self._panel(p).start
+            own_a, own_b = p % w == gx, p % h == gy
+            a = (sym["aown"] + (p // w) * panel_a) if own_a else sym["abuf"] + (p % 2) * panel_a
+            b = (sym["bown"] + (p // h) * panel_b) if own_b else sym["bbuf"] + (p % 2) * panel_b
+            ain[p], bin_[p] = int(not own_a), int(not own_b)
+            aowner[p], bowner[p] = code(*self.grid[gy][p % w]), code(*self.grid[p % h][gx])
+            if own_a and row_peers:
+                credits_a += len(row_peers) if p >= 2 else 0
+                aneed[p] = credits_a
+                apush[p] = push_list(a, sym["abuf"] + (p % 2) * panel_a, kp * lda, row_peers,
+                                     _S_AIN)
+            if own_b and col_peers:
+                credits_b += len(col_peers) if p >= 2 else 0
+                bneed[p] = credits_b
+                bpush[p] = push_list(b, sym["bbuf"] + (p % 2) * panel_b, kp * ldb, col_peers,
+                                     _S_BIN)
+            for i, (r0, m) in enumerate(parts):
+                word = _word(GemmDescriptor, {
+                    "a": a + r0 * es, "b": b, "c": sym["d"] + r0 * ldd, "d": sym["d"] + r0 * ldd,
+                    "lda": lda, "ldb": ldb, "ldc": ldd, "ldd": ldd, "m": m, "n": cols, "k": kp,
+                    "load_c": int(p > 0)})
+                gdesc[(2 * p + i) * 64:(2 * p + i + 1) * 64] = word.to_bytes(64, "little")
+        u32 = lambda v: np.asarray(v, np.uint32).tobytes()          # noqa: E731
+        plan = (u32([1, len(parts)]) + u32(apush) + u32(bpush) + u32(aneed) + u32(bneed)
+                + bytes(ain) + bytes(bin_) + bytes(aowner) + bytes(bowner))
+        segs = [(sym["d1_plan"], plan), (sym["gdesc"], bytes(gdesc))]
+        if pushes:
+            segs.append((sym["pushes"], b"".join(v.to_bytes(64, "little") for v in pushes)))
+        return segs
 
     def reads(self):
         """The ranges the host reads back: per grid core its rows of ``d`` and ``d1_result``,

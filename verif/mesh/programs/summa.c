@@ -3,11 +3,17 @@
    -DCFP8, CFP8 1-4-3 × CFP8 1-5-2 (bias 7 and 15). M, N, K, the panel width KB and the grid
    GW × GH come from -D flags (verif/mesh/gemm.py builds one image per shape and grid).
 
-   The grid. Grid position (gx, gy) is core `d1_grid[gy][gx]` (x | y << 4), a table the host
-   writes into every core's image: the mesh itself when every core lives, else the live cores
-   in core-number order on the most nearly square grid that they fill (dead cores are skipped:
-   the work is re-partitioned over the live ones, docs/mesh.md). A live core that is not in the
-   grid has nothing to do and passes.
+   The grid: the mesh itself when every core lives, else the live cores in core-number order
+   on the grid that they fill best (dead cores are skipped: the work is re-partitioned over the
+   live ones, docs/mesh.md). A live core that is not in the grid has nothing to do and passes.
+
+   The plan. The host (verif/mesh/gemm.py) works out each core's part of the schedule and
+   writes it into that core's image (`d1_plan`): its DMA lists of pushes, one per panel it
+   sends; its GEMM descriptors, one per panel and part; which panels arrive from other cores,
+   whom to give credits, how many credits to wait for. The program only runs the plan: no
+   address arithmetic and no descriptor filling on the scalar core, whose stores to the
+   scratchpad would delay the first pushes (the exposed part of the communication) by hundreds
+   of cycles.
 
    Partitioning. Grid position (gx, gy) computes block (gy, gx) of D: rows [gy·BM, min(M,
    (gy+1)·BM)) and columns [gx·BN, min(N, (gx+1)·BN)), BM = M/GH and BN = N/GW rounded up to
@@ -57,11 +63,10 @@
 #define LDA LINE_UP(BM * sizeof(elem_t))
 #define LDB LINE_UP(BN * sizeof(elem_t))
 #define LDD LINE_UP(BN * 4)
-/* D's rows in two parts when the second part starts on a whole line of Aᵀ. */
-#define HALF (BM / 2)
-#define NP ((HALF * sizeof(elem_t)) % LINE == 0 && HALF > 0 ? 2 : 1)
+/* The DMA descriptors of the pushes: one per panel sent and receiver. */
+#define PUSHES (CEIL(L, GW) * (GW - 1) + CEIL(L, GH) * (GH - 1) + 1)
 
-/* Semaphores. */
+/* Semaphores (0 at reset: nothing sets them, so an early push's signal is never lost). */
 #define S_AIN 1         /* remote A panels landed here */
 #define S_BIN 2
 #define S_ACR 3         /* credits for the A panels this core owns */
@@ -73,9 +78,19 @@ elem_t bown[CEIL(L, GH)][KB][LDB / sizeof(elem_t)] __attribute__((aligned(64)));
 elem_t abuf[2][KB][LDA / sizeof(elem_t)] __attribute__((aligned(64)));
 elem_t bbuf[2][KB][LDB / sizeof(elem_t)] __attribute__((aligned(64)));
 uint32_t d[BM][LDD / 4] __attribute__((aligned(64)));
-d1_gemm_desc gdesc[2][2];
-/* one DMA list per panel sent: the engine reads a list after it was queued */
-d1_dma_desc apush[CEIL(L, GW)][GW > 1 ? GW - 1 : 1], bpush[CEIL(L, GH)][GH > 1 ? GH - 1 : 1];
+d1_gemm_desc gdesc[L][2];
+d1_dma_desc pushes[PUSHES];
+
+/* This core's plan (verif/mesh/gemm.py, SummaKernel.plan). */
+volatile struct {
+    uint32_t active;            /* 0: not in the grid */
+    uint32_t parts;             /* GEMM parts per panel, 1 or 2 (0: an empty block) */
+    uint32_t apush[L], bpush[L];    /* the DMA list that sends panel p (0: none) */
+    uint32_t aneed[L], bneed[L];    /* credits in before that list may go (cumulative) */
+    uint8_t ain[L], bin[L];         /* 1: panel p comes from another core */
+    uint8_t aowner[L], bowner[L];   /* that core, x | y << 4: the one to give credits */
+} d1_plan __attribute__((aligned(64)));
+
 #ifdef SELFCHECK
 /* -DSELFCHECK: the host also loads each core's block of the reference D here, and the core
    compares (check word: the number of elements that differ). */
@@ -83,19 +98,13 @@ uint32_t dexp[BM][LDD / 4] __attribute__((aligned(64)));
 #endif
 volatile uint64_t d1_result[12] __attribute__((aligned(64)));
 
-/* The grid: position (gx, gy) is core x | y << 4 (the host fills it). */
-volatile uint8_t d1_grid[GH][GW] __attribute__((aligned(64)));
-
-static unsigned me_x, me_y, rows, cols;
-
-/* Core x and y of grid position (gx, gy). */
-#define GRID_X(gx, gy) (d1_grid[gy][gx] & 15)
-#define GRID_Y(gx, gy) (d1_grid[gy][gx] >> 4)
-
-static unsigned panel_k(unsigned p)
-{
-    return p + 1 < L ? KB : K - p * KB;
-}
+#ifdef TIMELINE
+/* -DTIMELINE (tuning): cycle stamps, [i] of event i (see the STAMP calls). */
+volatile uint64_t d1_timeline[64] __attribute__((aligned(64)));
+#define STAMP(i) (d1_timeline[(i) & 63] = d1_rdctr(D1_CTR_CYCLES))
+#else
+#define STAMP(i) ((void)0)
+#endif
 
 /* Sleep until semaphore s >= v; the cycles slept are added to *acc. */
 static void wait_counted(unsigned s, unsigned long v, volatile uint64_t *acc)
@@ -107,48 +116,25 @@ static void wait_counted(unsigned s, unsigned long v, volatile uint64_t *acc)
     *acc += d1_rdctr(D1_CTR_CYCLES) - t;
 }
 
-/* Push `lines` whole lines from src to dst in each of the n cores (xs[i], ys[i]), each adding 1
-   to semaphore sem there when its last byte has landed: one DMA list. */
-static void push(d1_dma_desc *t, const void *src, unsigned lines, const unsigned *xs,
-                 const unsigned *ys, unsigned n, unsigned sem, void *dst)
+static void credit(unsigned core, unsigned sem)
 {
-    for (unsigned i = 0; i < n; i++) {
-        d1_dma_fill(&t[i], src, dst, 0, 0, LINE, 1, lines, 2, d1_signal(sem, 1));
-        d1_dma_remote(&t[i], xs[i], ys[i]);
-        if (i)
-            d1_dma_link(&t[i - 1], &t[i]);
-    }
-    if (n)
-        d1_dma(&t[0]);
+    d1_snotify(core & 15, core >> 4, d1_signal(sem, 1));
 }
 
 static long sender(long unused)
 {
     (void)unused;
-    unsigned rx[GW], ry[GW], cx[GH], cy[GH], nr = 0, nc = 0;
-    for (unsigned x = 0; x < GW; x++)
-        if (x != me_x)
-            rx[nr] = GRID_X(x, me_y), ry[nr++] = GRID_Y(x, me_y);
-    for (unsigned y = 0; y < GH; y++)
-        if (y != me_y)
-            cx[nc] = GRID_X(me_x, y), cy[nc++] = GRID_Y(me_x, y);
-    unsigned long need_a = 0, need_b = 0;
     for (unsigned p = 0; p < L; p++) {
-        unsigned kp = panel_k(p);
-        if (p % GW == me_x && nr) {
-            if (p >= 2) {
-                need_a += nr;
-                wait_counted(S_ACR, need_a, &d1_result[9]);
-            }
-            /* into the receivers' buffer p mod 2 (the same address in every core) */
-            push(apush[p / GW], aown[p / GW], kp * LDA / LINE, rx, ry, nr, S_AIN, abuf[p % 2]);
+        unsigned long a = d1_plan.apush[p], b = d1_plan.bpush[p];
+        if (a) {
+            wait_counted(S_ACR, d1_plan.aneed[p], &d1_result[9]);
+            STAMP(32 + p);
+            d1_dma((const d1_dma_desc *)a);
         }
-        if (p % GH == me_y && nc) {
-            if (p >= 2) {
-                need_b += nc;
-                wait_counted(S_BCR, need_b, &d1_result[9]);
-            }
-            push(bpush[p / GH], bown[p / GH], kp * LDB / LINE, cx, cy, nc, S_BIN, bbuf[p % 2]);
+        if (b) {
+            wait_counted(S_BCR, d1_plan.bneed[p], &d1_result[9]);
+            STAMP(48 + p);
+            d1_dma((const d1_dma_desc *)b);
         }
     }
     d1_fence();
@@ -157,74 +143,43 @@ static long sender(long unused)
 
 int main(void)
 {
-    unsigned long t0 = d1_rdctr(D1_CTR_CYCLES);
-    d1_result[0] = t0;
-    /* this core's grid position; every core of the grid must be live */
-    unsigned here = d1_place.x | d1_place.y << 4, found = 0;
-    for (unsigned gy = 0; gy < GH; gy++)
-        for (unsigned gx = 0; gx < GW; gx++) {
-            if (!d1_live(GRID_X(gx, gy), GRID_Y(gx, gy))) {
-                d1_result[11] = 1;
-                return 1;
-            }
-            if (d1_grid[gy][gx] == here)
-                me_x = gx, me_y = gy, found = 1;
-        }
-    if (!found)
+    d1_result[0] = d1_rdctr(D1_CTR_CYCLES);
+    if (!d1_plan.active)
         return 0;                   /* not in the grid: nothing to do */
-    rows = me_y * BM < M ? (M - me_y * BM < BM ? M - me_y * BM : BM) : 0;
-    cols = me_x * BN < N ? (N - me_x * BN < BN ? N - me_x * BN : BN) : 0;
 #ifdef CFP8
     d1_mcfg(GEMM_OPERANDS, 0);
 #endif
-    for (unsigned s = S_AIN; s < S_MM + 2; s++)
-        d1_sset(s, 0);
     if (!d1_thread_start(1, sender, 0)) {
         d1_result[11] = 2;
         return 2;
     }
+    STAMP(0);
+    unsigned parts = d1_plan.parts;
     unsigned long na = 0, nb = 0;
     for (unsigned p = 0; p < L; p++) {
-        const elem_t *a, *b;
-        if (p % GW == me_x)
-            a = &aown[p / GW][0][0];
-        else {
+        if (d1_plan.ain[p])
             wait_counted(S_AIN, ++na, &d1_result[7]);
-            a = &abuf[p % 2][0][0];
-        }
-        if (p % GH == me_y)
-            b = &bown[p / GH][0][0];
-        else {
+        if (d1_plan.bin[p])
             wait_counted(S_BIN, ++nb, &d1_result[7]);
-            b = &bbuf[p % 2][0][0];
-        }
-        unsigned kp = panel_k(p);
-        for (unsigned h = 0; h < NP; h++) {
-            unsigned r0 = h * HALF, m = NP == 1 ? rows : (h ? (rows > HALF ? rows - HALF : 0)
-                                                             : (rows < HALF ? rows : HALF));
+        STAMP(2 + p);
+        for (unsigned h = 0; h < parts; h++) {
+            /* part h of GEMM p reads part h of GEMM p-1's D as its C */
             if (p)
                 wait_counted(S_MM + h, p, &d1_result[8]);
-            if (m == 0 || cols == 0)
-                d1_sadd(S_MM + h, 1);       /* an empty part: nothing to compute */
-            else {
-                d1_gemm_desc *g = &gdesc[p % 2][h];
-                d1_gemm_fill(g, (const char *)a + r0 * sizeof(elem_t), b, d[r0], d[r0],
-                             LDA, LDB, LDD, LDD, m, cols, kp, p != 0);
-                d1_mgemm(g, d1_signal(S_MM + h, 1));
-            }
+            d1_mgemm(&gdesc[p][h], d1_signal(S_MM + h, 1));
         }
         /* Both parts of GEMM p-1 are done: its buffers, (p-1) mod 2, take panel p+1. */
         if (p >= 1 && p + 1 < L) {
-            unsigned q = p + 1;
-            if (q % GW != me_x)
-                d1_snotify(GRID_X(q % GW, me_y), GRID_Y(q % GW, me_y), d1_signal(S_ACR, 1));
-            if (q % GH != me_y)
-                d1_snotify(GRID_X(me_x, q % GH), GRID_Y(me_x, q % GH), d1_signal(S_BCR, 1));
+            if (d1_plan.ain[p + 1])
+                credit(d1_plan.aowner[p + 1], S_ACR);
+            if (d1_plan.bin[p + 1])
+                credit(d1_plan.bowner[p + 1], S_BCR);
         }
     }
-    for (unsigned h = 0; h < NP; h++)
+    for (unsigned h = 0; h < parts; h++)
         wait_counted(S_MM + h, L, &d1_result[8]);
     d1_result[1] = d1_rdctr(D1_CTR_CYCLES);
+    STAMP(1);
     for (int c = 0; c < 5; c++)
         d1_result[2 + c] = d1_rdctr(UNIT_CTR(0, c));
     d1_thread_join(1);
@@ -232,8 +187,8 @@ int main(void)
     d1_result[10] = d1_status(0) | d1_status(2) | d1_status(D1_STATUS_NETWORK);
 #ifdef SELFCHECK
     unsigned long bad = 0;
-    for (unsigned i = 0; i < rows; i++)
-        for (unsigned j = 0; j < cols; j++)
+    for (unsigned i = 0; i < BM; i++)
+        for (unsigned j = 0; j < LDD / 4; j++)
             bad += d[i][j] != dexp[i][j];
     d1_result[11] = bad;
     if (bad)
