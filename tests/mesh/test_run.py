@@ -15,12 +15,15 @@ from hw.noc.mesh import mesh_table_write_layout
 from hw.noc.routing import Mesh, Port, check, host_routes, route_tables
 from verif.mesh.run import (
     HOST,
+    MeshRun,
     check_dead,
     config_words,
     live_mask,
     load_packets,
     read_answers,
+    read_core,
     read_packets,
+    whole_core,
 )
 from verif.noc.model import pack_flit, unpack_flit
 from verif.pack import unpack
@@ -159,3 +162,18 @@ MESH_2X2_CORES = [(x, y) for y in range(2) for x in range(2)]
 def test_read_errors(read, error, message):
     with pytest.raises(error, match=message):
         read_packets(MESH_2X2, [read])
+
+
+def test_read_core_finds_the_whole_scratchpad():
+    """``whole_core`` asks for the scratchpad from its base; ``read_core`` finds that range's
+    bytes among a run's reads, and refuses a core whose scratchpad was not read whole."""
+    whole = whole_core(MESH_2X2, 1, 1)
+    assert whole == (1, 1, 0x8000_0000, 0x10000)
+    blob = bytes(range(256)) * 256
+    run = MeshRun(status="pass", tohost=[], dropped=[], failed=[], refused=[], cycles=0,
+                  sim="verilator", seconds=0.0, run_dir=None, reads=[b"x", blob],
+                  ranges=[(1, 1, 0x8000_0000, 1), whole], config=MESH_2X2)
+    assert read_core(run, 1, 1) is blob
+    with pytest.raises(ValueError, match=r"core \(0, 1\)'s scratchpad was not read in this "
+                                         r"run: pass whole_core\(config, 0, 1\)"):
+        read_core(run, 0, 1)

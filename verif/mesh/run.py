@@ -42,7 +42,7 @@ from .mesh_tb import STATUS, MeshBench
 from .programs import PLACE_SYMBOL
 
 __all__ = ["MeshRun", "MeshReadError", "run_mesh_program", "load_packets", "read_packets",
-           "read_answers", "live_mask", "check_dead", "HOST"]
+           "read_answers", "live_mask", "check_dead", "whole_core", "read_core", "HOST"]
 
 _LINE = 64
 
@@ -56,9 +56,11 @@ class MeshRun:
     the run's ``cycles``; ``watchdog`` the state report (per core: running and waiting
     threads, semaphores) of a run that did not finish; ``reads`` the bytes of each range of
     ``run_mesh_program``'s ``reads``, in order (None for a range not read: a run that did not
-    finish, or a range answered with an error, :class:`MeshReadError`); ``edge`` the edge
-    port's figures, ``{"load": (flits, cycles), "read": (pulls, cycles)}`` (the phases'
-    cycles, from the first flit offered to the last taken, and to the last answer)."""
+    finish, or a range answered with an error, :class:`MeshReadError`), ``ranges`` the
+    ranges asked for (``(x, y, address, nbytes)`` each), ``config`` the mesh's; ``edge`` the
+    edge port's figures, ``{"load": (flits, cycles), "read": (pulls, cycles)}`` (the phases'
+    cycles: the load's from its first cycle until every LINE was taken, the read's from its
+    first cycle until the last answer arrived)."""
     status: str
     tohost: list
     dropped: list
@@ -71,6 +73,8 @@ class MeshRun:
     watchdog: str | None = None
     reads: list | None = None
     edge: dict | None = None
+    ranges: list | None = None
+    config: MeshConfig | None = None
 
 
 class MeshReadError(RuntimeError):
@@ -241,6 +245,24 @@ def check_dead(config, dead):
     return dead
 
 
+def whole_core(config, x, y):
+    """The read of core ``(x, y)``'s whole scratchpad (for :func:`run_mesh_program`'s
+    ``reads``; :func:`read_core` finds its bytes)."""
+    sram = config.core.sram
+    return (x, y, sram.base, sram.size)
+
+
+def read_core(run, x, y):
+    """Core ``(x, y)``'s whole scratchpad after ``run`` (a :class:`MeshRun` whose ``reads``
+    had :func:`whole_core` of that core): ``bytes``, byte 0 at the scratchpad's base."""
+    want = whole_core(run.config, x, y)
+    for asked, got in zip(run.ranges or (), run.reads or (), strict=False):
+        if asked == want and got is not None:
+            return got
+    raise ValueError(f"core ({x}, {y})'s scratchpad was not read in this run: pass "
+                     f"whole_core(config, {x}, {y}) in run_mesh_program's reads")
+
+
 def run_mesh_program(path, *, config, sim="verilator", max_cycles=1_000_000, seed=1, stall=0,
                      dead=(), run_dir=None, segments=None, reads=()):
     """Run the ELF at ``path`` on every live core of ``config`` (a :class:`MeshConfig`); a
@@ -294,7 +316,7 @@ def run_mesh_program(path, *, config, sim="verilator", max_cycles=1_000_000, see
                   cycles=summary["cycles"],
                   sim=sim, seconds=info["test_seconds"], run_dir=run_dir,
                   watchdog=None if end == "tohost" else (run_dir / "state.txt").read_text(),
-                  edge=edge)
+                  edge=edge, ranges=reads, config=config)
     if end == "tohost" and reads:
         answers = [int(line.split()[1], 16)
                    for line in (run_dir / "answers.txt").read_text().splitlines()]
