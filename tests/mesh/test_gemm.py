@@ -62,13 +62,17 @@ def _unpack(kern, segments):
         aown = np.frombuffer(blobs[syms["aown"]], dt).reshape(-1, kern.kb, lda)
         bown = np.frombuffer(blobs[syms["bown"]], dt).reshape(-1, kern.kb, ldb)
         r0, rows, c0, cols = kern.block(x, y)
-        for i, p in enumerate(range(x, kern.panels, w)):
+        for p in range(kern.panels):
+            if (p + y) % w != x:                # A's panel p of row y: column (p + y) mod W
+                continue
             ks = slice(p * kern.kb, min(kern.k, (p + 1) * kern.kb))
-            a[r0:r0 + rows, ks] = aown[i, :ks.stop - ks.start, :rows].T
+            a[r0:r0 + rows, ks] = aown[p // w, :ks.stop - ks.start, :rows].T
             seen_a[r0:r0 + rows, ks] += 1
-        for i, p in enumerate(range(y, kern.panels, h)):
+        for p in range(kern.panels):
+            if (p + x + 1) % h != y:            # B's panel p of column x: row (p + x + 1) mod H
+                continue
             ks = slice(p * kern.kb, min(kern.k, (p + 1) * kern.kb))
-            b[ks, c0:c0 + cols] = bown[i, :ks.stop - ks.start, :cols]
+            b[ks, c0:c0 + cols] = bown[p // h, :ks.stop - ks.start, :cols]
             seen_b[ks, c0:c0 + cols] += 1
     return a, b, seen_a, seen_b
 
@@ -108,11 +112,11 @@ def _check_pushes(kern, segments):
     for (gx, gy), core in kern.positions():
         for p in range(L):
             kp = min(kern.k, (p + 1) * kern.kb) - p * kern.kb
-            owner_a = kern.grid[gy][p % kern.gw]
+            owner_a = kern.grid[gy][(p + gy) % kern.gw]
             if owner_a != core:
                 expected.append((owner_a, core, syms["aown"] + (p // kern.gw) * kern.kb * lda,
                                  syms["abuf"] + (p % 2) * kern.kb * lda, kp * lda, 1))
-            owner_b = kern.grid[p % kern.gh][gx]
+            owner_b = kern.grid[(p + gx + 1) % kern.gh][gx]
             if owner_b != core:
                 expected.append((owner_b, core, syms["bown"] + (p // kern.gh) * kern.kb * ldb,
                                  syms["bbuf"] + (p % 2) * kern.kb * ldb, kp * ldb, 2))
@@ -185,3 +189,13 @@ def test_summa_on_the_mesh(sim, m, n, k, kb, fmt, dead):
     assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
     assert all(r["busy"] for r in kern.collect(run.reads)[1].values())
     assert kern.errors(run.reads) == []
+
+
+@pytest.mark.parametrize("side", [2, 3, 4])
+def test_no_core_sends_both_first_panels(side):
+    """On a square grid the owners of A's and B's panel 0 are different cores, so every
+    receiver's first panels come from different senders at once."""
+    kern = summa_kernel(MeshConfig("T", core=SMALL, width=side, height=side), 64, 64, 64,
+                        kb=16)
+    for (gx, gy), _ in kern.positions():
+        assert not (0 in kern.owned_a(gx, gy) and 0 in kern.owned_b(gx, gy))

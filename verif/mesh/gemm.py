@@ -7,11 +7,11 @@ whole product (``verif.matmul.model.matmul``) with the cycle figures.
 
 The grid (:func:`grid_of`): the mesh itself when every core lives; with dead cores, the live
 cores in core-number order on the grid that they fill whose largest block of D is smallest (the
-work re-partitioned over the live cores). Partitioning (summa.c's, mirrored here): grid
-position (gx, gy) computes rows ``gy·BM ..`` and columns ``gx·BN ..`` of D,
-``BM = ⌈⌈M / GH⌉ / 16⌉·16``, ``BN`` likewise with GW; K in ``L = ⌈K / KB⌉`` panels; A's panel p
-of row block gy lives at position (p mod GW, gy), B's panel p of column block gx at
-(gx, p mod GH).
+work re-partitioned over the live cores). Partitioning: grid position (gx, gy) computes rows
+``gy·BM ..`` and columns ``gx·BN ..`` of D, ``BM = ⌈⌈M / GH⌉ / 16⌉·16``, ``BN`` likewise with GW;
+K in ``L = ⌈K / KB⌉`` panels; A's panel p of row block gy lives at position
+((p + gy) mod GW, gy), B's panel p of column block gx at (gx, (p + gx + 1) mod GH)
+(:meth:`SummaKernel.owner_a`, :meth:`~SummaKernel.owner_b`).
 """
 
 from dataclasses import dataclass, field
@@ -140,6 +140,25 @@ class SummaKernel:
     def _panel(self, p):
         return slice(p * self.kb, min(self.k, (p + 1) * self.kb))
 
+    def owner_a(self, p, gy):
+        """The grid column that owns A's panel p of row block ``gy``: ``(p + gy) mod GW``."""
+        return (p + gy) % self.gw
+
+    def owner_b(self, p, gx):
+        """The grid row that owns B's panel p of column block ``gx``: ``(p + gx + 1) mod GH``.
+        Skewed so that on a square grid no core owns both panels 0: a core's first panels
+        come from different cores, and a receiver waits for its first panel's lines only
+        (not for a sender busy with the other panel 0 first)."""
+        return (p + gx + 1) % self.gh
+
+    def owned_a(self, gx, gy):
+        """The panels of A that position (gx, gy) owns (its ``aown[p // GW]``)."""
+        return range((gx - gy) % self.gw, self.panels, self.gw)
+
+    def owned_b(self, gx, gy):
+        """The panels of B that position (gx, gy) owns (its ``bown[p // GH]``)."""
+        return range((gy - gx - 1) % self.gh, self.panels, self.gh)
+
     @property
     def parts(self):
         """GEMM parts per panel of a full block: 2 when half of BM rows is whole lines of Aᵀ
@@ -163,13 +182,13 @@ class SummaKernel:
         for (x, y), core in self.positions():
             r0, rows, c0, cols = self.block(x, y)
             aown = np.zeros((_ceil(self.panels, w), self.kb, lda), self.a.dtype)
-            for i, p in enumerate(range(x, self.panels, w)):
+            for p in self.owned_a(x, y):
                 ks = self._panel(p)
-                aown[i, :ks.stop - ks.start, :rows] = self.a[r0:r0 + rows, ks].T
+                aown[p // w, :ks.stop - ks.start, :rows] = self.a[r0:r0 + rows, ks].T
             bown = np.zeros((_ceil(self.panels, h), self.kb, ldb), self.b.dtype)
-            for i, p in enumerate(range(y, self.panels, h)):
+            for p in self.owned_b(x, y):
                 ks = self._panel(p)
-                bown[i, :ks.stop - ks.start, :cols] = self.b[ks, c0:c0 + cols]
+                bown[p // h, :ks.stop - ks.start, :cols] = self.b[ks, c0:c0 + cols]
             out[core] = [(sym["aown"], aown.tobytes()), (sym["bown"], bown.tobytes()),
                          *self.plan(x, y)]
             if self.selfcheck:
@@ -210,11 +229,12 @@ class SummaKernel:
         col_peers = [self.grid[j][gx] for j in range(h) if j != gy]
         for p in range(L):
             kp = self._panel(p).stop - self._panel(p).start
-            own_a, own_b = p % w == gx, p % h == gy
+            own_a, own_b = self.owner_a(p, gy) == gx, self.owner_b(p, gx) == gy
             a = (sym["aown"] + (p // w) * panel_a) if own_a else sym["abuf"] + (p % 2) * panel_a
             b = (sym["bown"] + (p // h) * panel_b) if own_b else sym["bbuf"] + (p % 2) * panel_b
             ain[p], bin_[p] = int(not own_a), int(not own_b)
-            aowner[p], bowner[p] = code(*self.grid[gy][p % w]), code(*self.grid[p % h][gx])
+            aowner[p] = code(*self.grid[gy][self.owner_a(p, gy)])
+            bowner[p] = code(*self.grid[self.owner_b(p, gx)][gx])
             if own_a and row_peers:
                 credits_a += len(row_peers) if p >= 2 else 0
                 aneed[p] = credits_a

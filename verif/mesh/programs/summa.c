@@ -19,8 +19,9 @@
    (gy+1)·BM)) and columns [gx·BN, min(N, (gx+1)·BN)), BM = M/GH and BN = N/GW rounded up to
    whole 16-row tiles. K is cut into L panels of KB (the last may be shorter). Panel p of A's
    row block gy (the rows p·KB.. of Aᵀ, the block's columns) belongs to position
-   (p mod GW, gy), panel p of B's column block gx to (gx, p mod GH): the host loads each core's
-   own panels (`aown`, `bown`) and nothing else.
+   ((p + gy) mod GW, gy), panel p of B's column block gx to (gx, (p + gx + 1) mod GH) (skewed:
+   on a square grid no core owns both panels 0): the host loads each core's own panels
+   (`aown`, `bown`) and nothing else.
 
    The schedule (every core, panels in order p = 0 .. L-1):
    - A sender thread pushes each panel this core owns to the other cores of its grid row (A) or
@@ -121,10 +122,21 @@ static void credit(unsigned core, unsigned sem)
     d1_snotify(core & 15, core >> 4, d1_signal(sem, 1));
 }
 
+/* The pushes of panels 0 and 1 need no credit: main sends them before anything else. */
+static void first_pushes(void)
+{
+    for (unsigned p = 0; p < 2 && p < L; p++) {
+        if (d1_plan.apush[p])
+            d1_dma((const d1_dma_desc *)(unsigned long)d1_plan.apush[p]);
+        if (d1_plan.bpush[p])
+            d1_dma((const d1_dma_desc *)(unsigned long)d1_plan.bpush[p]);
+    }
+}
+
 static long sender(long unused)
 {
     (void)unused;
-    for (unsigned p = 0; p < L; p++) {
+    for (unsigned p = 2; p < L; p++) {
         unsigned long a = d1_plan.apush[p], b = d1_plan.bpush[p];
         if (a) {
             wait_counted(S_ACR, d1_plan.aneed[p], &d1_result[9]);
@@ -146,6 +158,7 @@ int main(void)
     d1_result[0] = d1_rdctr(D1_CTR_CYCLES);
     if (!d1_plan.active)
         return 0;                   /* not in the grid: nothing to do */
+    first_pushes();
 #ifdef CFP8
     d1_mcfg(GEMM_OPERANDS, 0);
 #endif
