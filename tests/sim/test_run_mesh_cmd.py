@@ -115,6 +115,8 @@ def test_mesh_run_hangs_prints_and_plots(sim, capsys, tmp_path):
                                                             "(1, 1)"]
     assert rows[3].split()[-1] == "0x0"
     assert lines[mesh + 7].startswith("network: 0 packets dropped")
-    assert sum(" -> " in line for line in lines) == 8
+    # the 8 links between routers, and (0, 0)'s to the host (the edge port's)
+    assert sum(" -> " in line for line in lines) == 9
+    assert any(line.split()[:4] == ["(0,", "0)", "->", "host"] for line in lines)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert lines[-1] == f"plot: {plot}"

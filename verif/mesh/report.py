@@ -13,7 +13,7 @@ from pathlib import Path
 
 from verif.scalar.programs import describe
 
-from .run import UNITS
+from .run import HOST, UNITS
 
 __all__ = ["report_lines", "draw", "outcome_line"]
 
@@ -66,7 +66,8 @@ def report_lines(run, config, dead=()):
     lines.append(f"{'link':>18} {'request':>9} {'response':>9} {'flits/cycle':>12}")
     for (a, b), (req, resp) in sorted(run.links.items()):
         per = (req + resp) / run.cycles if run.cycles else 0.0
-        lines.append(f"{f'{a} -> {b}':>18} {req:>9} {resp:>9} {per:>12.4f}")
+        to = "host" if b == HOST else b            # (0, 0)'s west link: the edge port's
+        lines.append(f"{f'{a} -> {to}':>18} {req:>9} {resp:>9} {per:>12.4f}")
     return lines
 
 
@@ -112,17 +113,18 @@ def draw(path, run, config, dead=()):
         right.add_patch(plt.Rectangle((x - 0.2, y - 0.2), 0.4, 0.4, facecolor="lightgrey",
                                       edgecolor="black", hatch="xx" if (x, y) in dead else None))
         right.text(x, y, f"{x},{y}", ha="center", va="center", fontsize=8)
-    for ((ax_, ay), (bx, by)), rate in rates.items():
+    for ((ax_, ay), b), rate in rates.items():
+        bx, by = (ax_ - 1, ay) if b == HOST else b      # the host: off the west edge
         dx, dy = bx - ax_, by - ay
         # Each direction on its own side of the line between the two routers.
         ox, oy = -dy * 0.08, dx * 0.08
         sx, sy = ax_ + 0.25 * dx + ox, ay + 0.25 * dy + oy
         right.annotate("", xy=(sx + 0.5 * dx, sy + 0.5 * dy), xytext=(sx, sy),
                        arrowprops={"arrowstyle": "-|>", "color": cmap(norm(rate)), "lw": 3})
-        flits = sum(run.links[((ax_, ay), (bx, by))])
+        flits = sum(run.links[((ax_, ay), b)])
         right.text(sx + 0.25 * dx + ox * 2, sy + 0.25 * dy + oy * 2, str(flits),
                    ha="center", va="center", fontsize=7)
-    right.set_xlim(-0.5, w - 0.5)
+    right.set_xlim(-1, w - 0.5)
     right.set_ylim(h - 0.5, -0.5)
     right.set_aspect("equal")
     right.set_title("link traffic (flits/cycle; labels: flits)")
