@@ -1,6 +1,6 @@
 """The input buffer of one router input: a FIFO per virtual channel (docs/noc.md, "Router")."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -19,7 +19,7 @@ OUTPUTS = Port.DROP.value + 1
 
 
 class InputBuffer(wiring.Component):
-    """``fifos`` FIFOs of ``depth`` flits (of layout ``flit``) each, in one memory, with each
+    """``fifos`` FIFOs of ``depth`` flits (of layout ``flit``) each, a memory each, with each
     flit's route and output virtual channel kept beside it.
 
     Parameters (keyword-only)
@@ -75,6 +75,10 @@ class InputBuffer(wiring.Component):
         })
         # Not ports: what the router's formal properties (``verif/noc/formal.py``) observe;
         # synthesis removes them.
+        #: Each FIFO's head flit (what ``r_flit`` shows when ``r_sel`` selects that FIFO), read
+        #: at the head pointer early in the cycle: the router decodes headers from it before
+        #: its allocation is known.
+        self.heads = [Signal(flit, name=f"head_flit{f}") for f in range(fifos)]
         #: The flits held, all FIFOs together.
         self.level = Signal(range(fifos * depth + 1))
         #: The flits held per FIFO.
@@ -89,20 +93,12 @@ class InputBuffer(wiring.Component):
         fifos, depth = self.fifos, self.depth
         ptr_bits = ceil_log2(depth)
         vc_bits = len(self.w_vc)
-        fifo_bits = ceil_log2(fifos)
         meta = data.StructLayout({"out": OUTPUTS, "vc": vc_bits})
         w_out = Signal(OUTPUTS)
         m.d.comb += w_out.eq(Cat((self.w_route == o) if o < Port.DROP.value
                                  else (self.w_route >= o) for o in range(OUTPUTS)))
-        m.submodules.mem = mem = memory.Memory(shape=self.flit, depth=fifos * depth, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port(domain="comb")
-
         reachable = []  # the terms of `invariant`
-        sel_index = Signal(range(fifos))
-        for f in range(fifos):
-            with m.If(self.r_sel[f]):
-                m.d.comb += sel_index.eq(f)
+        heads = []  # each FIFO's head flit
 
         for f in range(fifos):
             # Pointers with a wrap bit above the index: equal when empty, equal but for the
@@ -146,16 +142,24 @@ class InputBuffer(wiring.Component):
                 m.d.sync += tail_w.eq(tail_w + 1)
             with m.If(pop):
                 m.d.sync += head_w.eq(head_w + 1)
-            with m.If(self.w_fifo == f):
-                m.d.comb += wp.addr.eq(Cat(tail, Const(f, fifo_bits)))
-            with m.If(sel_index == f):
-                m.d.comb += rp.addr.eq(Cat(head, Const(f, fifo_bits)))
+            # A memory per FIFO, read at its head pointer (a register): every head flit is out
+            # early in the cycle, and the allocator's late choice only selects among them.
+            mem = memory.Memory(shape=self.flit, depth=depth, init=[])
+            m.submodules[f"mem{f}"] = mem
+            wp = mem.write_port()
+            rp = mem.read_port(domain="comb")
+            m.d.comb += [wp.addr.eq(tail), wp.data.eq(self.w_flit), wp.en.eq(push),
+                         rp.addr.eq(head)]
+            m.d.comb += self.heads[f].eq(rp.data)
+            heads.append(self.heads[f].as_value())
+        flit_bits = len(heads[0])
+        r_flit = 0
+        for f in range(fifos):
+            r_flit = r_flit | (self.r_sel[f].replicate(flit_bits) & heads[f])
         m.d.comb += [
-            wp.data.eq(self.w_flit),
-            wp.en.eq(self.w_valid & (self.w_fifo < fifos)
-                     & ~self.full.bit_select(self.w_fifo, 1)),
-            self.r_flit.eq(rp.data),
-            self.overrun.eq(self.w_valid & ~wp.en),
+            self.r_flit.eq(r_flit),
+            self.overrun.eq(self.w_valid & ~(self.w_fifo < fifos)
+                            | self.w_valid & self.full.bit_select(self.w_fifo, 1)),
             self.level.eq(sum(self.levels)),
             self.invariant.eq(Cat(reachable).all()),
         ]

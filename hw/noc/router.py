@@ -31,6 +31,12 @@ CLASSES = 2
 INPUTS = CLASSES + len(DIRECTIONS) + 1
 
 
+def _asks(header):
+    """A packet with ``header``, if dropped, is answered with an ERROR response: a READ or WRITE
+    request (`ANSWERED`)."""
+    return (header.cls == MsgClass.REQUEST) & Cat(header.op == op for op in ANSWERED).any()
+
+
 def vc_bits(vcs):
     """Bits of a virtual-channel number with ``vcs`` channels per class."""
     return max(1, ceil_log2(CLASSES * vcs))
@@ -120,10 +126,12 @@ class Router(wiring.Component):
       source is bad too).
     * Zero load: a packet written into an input buffer in one cycle is on the next link (or the
       eject register) in the next: two cycles per hop, link included.
-    * Allocation: each input picks one of its FIFOs whose head has a free output (credit, free
-      eject register, room in the ERROR queue), round robin; each output grants one of the
-      inputs asking for it, round robin. One flit per output and per input per cycle; a waiting
-      flit is granted within a bounded number of cycles once its output stays free.
+    * Allocation (output first, one iteration): each input asks for every output one of its
+      FIFO heads can go to (credit, free eject register, room in the ERROR queue); each output
+      grants one of the inputs asking for it, round robin; each input accepts one of the
+      outputs granting it, round robin, and sends the head of the FIFO its arbiter for that
+      output picked. One flit per output and per input per cycle; a waiting flit is granted
+      within a bounded number of cycles once its output stays free.
     * Route tables reset to DROP (the host entry too): a router that was never configured
       removes every packet.
     """
@@ -186,12 +194,10 @@ class Router(wiring.Component):
         nvc = CLASSES * self.vcs
         return (CLASSES * self.vcs + len(DIRECTIONS) * nvc) * self.depth + ERROR_DEPTH + 2
 
-    def elaborate(self, platform):
-        m = Module()
-        vcs, depth = self.vcs, self.depth
-        nvc = CLASSES * vcs
-        vcb = vc_bits(vcs)
-
+    def _route_table(self, m):
+        """The route table (and the host entry), written through ``cfg``; returns ``lookup``:
+        a packet header's route here and its virtual channel on the next link."""
+        vcs = self.vcs
         # --- route table, written through cfg ---
         entry = data.StructLayout({"port": Port, "turn": Turn})
         table = Array(Signal(entry, init={"port": Port.DROP}, name=f"route{d}")
@@ -221,6 +227,16 @@ class Router(wiring.Component):
             lane = lane_of(Mux(inside, found.turn.as_value(), host.turn.as_value()), vcs)
             vc = Cat(lane, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
             return route, vc
+
+        return lookup
+
+    def elaborate(self, platform):
+        m = Module()
+        vcs, depth = self.vcs, self.depth
+        nvc = CLASSES * vcs
+        vcb = vc_bits(vcs)
+
+        lookup = self._route_table(m)
 
         # --- inputs: inject per class, links N/E/S/W, the ERROR queue ---
         units = []  # (buffer, the fifo index of each of its FIFOs, credit register or None)
@@ -285,47 +301,77 @@ class Router(wiring.Component):
         m.d.comb += free[Port.DROP.value].eq(
             (~err.full[0] & ~(err.nonempty[0] & answer_valid)).replicate(nvc))
 
-        # --- input arbiters: one FIFO per input ---
-        want = []  # per input: one-hot over outputs
-        sel_flit, sel_vc = [], []
-        won = [Signal(name=f"won{u}") for u in range(n_in)]
+        # --- allocation: requests from every FIFO head, output grant, input accept ---
+        # `fit[u][f]`: the outputs FIFO f of input u can go to this cycle (its head's route,
+        # if that output has room for the head's channel); input u asks for every output one
+        # of its FIFOs fits. Beside the output arbiters, each (input, output) pair picks which
+        # of the input's FIFOs would go there, so that the input's accept only chooses an
+        # output (docs/noc.md, "Allocation").
+        requests, pick, pick_vc, answers = [], [], [], []
+        accepted = [Signal(n_out, name=f"accepted{u}") for u in range(n_in)]
         for u, (buf, _) in enumerate(units):
             n_f = buf.fifos
-            arb = RoundRobinArbiter(n=n_f)
-            m.submodules[f"in_arb{u}"] = arb
-            ok = Signal(n_f, name=f"ok{u}")
-            m.d.comb += ok.eq(Cat(
-                buf.nonempty[f] & Cat(buf.head_out[f][o] & free[o].bit_select(buf.head_vc[f], 1)
-                                      for o in range(n_out)).any()
-                for f in range(n_f)))
-            vc = Signal(vcb, name=f"vc_sel{u}")
-            w = Signal(n_out, name=f"want{u}")
+            fit = [Signal(n_out, name=f"fit{u}_{f}") for f in range(n_f)]
             for f in range(n_f):
-                with m.If(arb.grant[f]):
-                    m.d.comb += [w.eq(buf.head_out[f]), vc.eq(buf.head_vc[f])]
-            m.d.comb += [
-                arb.requests.eq(ok), arb.advance.eq(won[u]),
-                buf.r_sel.eq(arb.grant), buf.r_pop.eq(won[u]),
-            ]
-            want.append(w)
-            sel_flit.append(buf.r_flit)
-            sel_vc.append(vc)
+                m.d.comb += fit[f].eq(buf.head_out[f] & buf.nonempty[f].replicate(n_out) & Cat(
+                    free[o].bit_select(buf.head_vc[f], 1) for o in range(n_out)))
+            req = Signal(n_out, name=f"request{u}")
+            m.d.comb += req.eq(Cat(Cat(fit[f][o] for f in range(n_f)).any()
+                                   for o in range(n_out)))
+            requests.append(req)
+            picks, vcs_at = [], []
+            for o in range(n_out):
+                arb = RoundRobinArbiter(n=n_f)
+                m.submodules[f"fifo_arb{u}_{Port(o).name.lower()}"] = arb
+                m.d.comb += [arb.requests.eq(Cat(fit[f][o] for f in range(n_f))),
+                             arb.advance.eq(accepted[u][o])]
+                vc = Signal(vcb, name=f"vc_at{u}_{Port(o).name.lower()}")
+                for f in range(n_f):
+                    with m.If(arb.grant[f]):
+                        m.d.comb += vc.eq(buf.head_vc[f])
+                picks.append(arb.grant)
+                vcs_at.append(vc)
+            pick.append(picks)
+            pick_vc.append(vcs_at)
+            # Whether the flit this input would drop asks for an ERROR answer, from the head
+            # flits before the accept: the answer register's enable is not on the switch path.
+            asks = Signal(name=f"asks{u}")
+            m.d.comb += asks.eq(Cat(picks[Port.DROP.value][f] & _asks(buf.heads[f].header)
+                                    for f in range(n_f)).any())
+            answers.append(asks)
 
-        # --- output arbiters and the switch ---
-        grants = []
+        # --- output arbiters: each grants one input asking for it; the grant stays on an
+        # input that does not accept it while that input asks ---
+        offers = []
         for o in range(n_out):
-            arb = RoundRobinArbiter(n=n_in, always_advance=True)
+            arb = RoundRobinArbiter(n=n_in)
             m.submodules[f"out_arb_{Port(o).name.lower()}"] = arb
-            m.d.comb += arb.requests.eq(Cat(want[u][o] for u in range(n_in)))
-            grants.append(arb.grant)
-        for u in range(n_in):
-            m.d.comb += won[u].eq(Cat(g[u] for g in grants).any())
+            m.d.comb += [arb.requests.eq(Cat(requests[u][o] for u in range(n_in))),
+                         arb.advance.eq(Cat(accepted[u][o] for u in range(n_in)).any())]
+            offers.append(arb.grant)
+
+        # --- input accept: each input takes one of the outputs that granted it ---
+        sel_flit = []
+        won = [Signal(name=f"won{u}") for u in range(n_in)]
+        for u, (buf, _) in enumerate(units):
+            arb = RoundRobinArbiter(n=n_out, always_advance=True)
+            m.submodules[f"accept{u}"] = arb
+            m.d.comb += [arb.requests.eq(Cat(offers[o][u] for o in range(n_out))),
+                         accepted[u].eq(arb.grant), won[u].eq(arb.grant.any())]
+            sel = Signal(buf.fifos, name=f"sel{u}")
+            m.d.comb += [
+                sel.eq(Cat(Cat(arb.grant[o] & pick[u][o][f] for o in range(n_out)).any()
+                           for f in range(buf.fifos))),
+                buf.r_sel.eq(sel), buf.r_pop.eq(won[u]),
+            ]
+            sel_flit.append(buf.r_flit)
+        grants = [Cat(accepted[u][o] for u in range(n_in)) for o in range(n_out)]
         assert n_in == INPUTS
         m.d.comb += [
-            self.alloc_want.eq(Cat(want[u] for u in range(n_in))),
-            self.alloc_room.eq(Cat(free[o].bit_select(sel_vc[u], 1)
+            self.alloc_want.eq(Cat(requests)),
+            self.alloc_room.eq(Cat(free[o].bit_select(pick_vc[u][o], 1)
                                    for u in range(n_in) for o in range(n_out))),
-            self.alloc_grant.eq(Cat(grants[o][u] for u in range(n_in) for o in range(n_out))),
+            self.alloc_grant.eq(Cat(accepted)),
         ]
 
         def switch(o):
@@ -334,7 +380,7 @@ class Router(wiring.Component):
             bits, vcs_ = 0, 0
             for u in range(n_in):
                 bits |= grants[o][u].replicate(len(flit.as_value())) & sel_flit[u].as_value()
-                vcs_ |= grants[o][u].replicate(vcb) & sel_vc[u]
+                vcs_ |= grants[o][u].replicate(vcb) & pick_vc[u][o]
             m.d.comb += [flit.as_value().eq(bits), vc.eq(vcs_)]
             return flit, vc
 
@@ -347,8 +393,9 @@ class Router(wiring.Component):
             with m.If(go):
                 m.d.sync += [lo.flit.eq(flit), lo.vc.eq(vc)]
             for v in range(nvc):
-                # The channel of the granted input's flit, decoded before the grant is known.
-                taken = Cat(grants[o][u] & (sel_vc[u] == v) for u in range(n_in)).any()
+                # The channel of the flit each input would send here, decoded beside the
+                # output arbiters, before the accept is known.
+                taken = Cat(accepted[u][o] & (pick_vc[u][o] == v) for u in range(n_in)).any()
                 back = lo.credit_valid & (lo.credit_vc == v)
                 credit = credits[d][v]
                 with m.If(taken & ~back):
@@ -380,7 +427,7 @@ class Router(wiring.Component):
         flit, _ = switch(Port.DROP.value)
         go = grants[Port.DROP.value].any()
         hdr = flit.header
-        asks = (hdr.cls == MsgClass.REQUEST) & Cat(hdr.op == op for op in ANSWERED).any()
+        asks = Cat(grants[Port.DROP.value][u] & answers[u] for u in range(n_in)).any()
         m.d.sync += answer_valid.eq(go & asks)
         with m.If(go & asks):
             m.d.sync += [

@@ -39,11 +39,12 @@ class GrantAll(RoundRobinArbiter):
 
 
 @pytest.mark.parametrize("n,always_advance", [
-    (2, False), (4, False), (7, False), (8, False), (7, True), (8, True)])
+    (2, False), (4, False), (7, False), (8, False), (6, True), (7, True), (8, True)])
 def test_round_robin_arbiter_proved(n, always_advance):
-    """For the allocator's sizes (an input picks among 2, 4 or 8 FIFOs for 1, 2 or 4 channels
-    per class; an output among 7 inputs, taking every grant) and the SRAM bank's (8 requesters,
-    every grant taken), in every reachable state with requests free: grants one-hot, never
+    """For the allocator's sizes (an input's FIFO arbiter for an output picks among 2, 4 or 8
+    FIFOs for 1, 2 or 4 channels per class; an output among 7 inputs; an input accepts one of 6
+    outputs, taking every grant) and the SRAM bank's (8 requesters, every grant taken), in every
+    reachable state with requests free: grants one-hot, never
     without a request, always when requested; a requester that keeps requesting is granted
     within n taken grants and sees at most n - 1 turns of others; a grant not taken stays while
     its requester requests."""
