@@ -101,7 +101,7 @@ def body(rows):
             "packet dropped, no error. Cycles from the first instruction of any core to the last "
             "byte of D written anywhere; utilisation = M·N·K / (256 · cores · cycles). Matrix "
             "busy: beats of the least busy core (cumulative from reset); the waits: cycles a "
-            "thread slept (the compute thread on panels and on its own GEMMs, the sender on "
+            "thread waited (the compute thread on panels and on its own GEMMs, the sender on "
             "credits), the worst core's. The machine's load average during the runs: "
             f"{max(r['load'] for r in rows):.1f}.\n\n" + table)
     weak = {r["mesh"]: r for r in rows if r["fmt"] == "bf16" and r["m"] // int(r["mesh"][-1])

@@ -45,8 +45,8 @@
 
    d1_result (read by the host): [0] the cycle counter at the first instruction of main, [1] at
    the last part's signal (the last byte of D written), [2..6] the matrix unit's counters
-   (busy, port, operand, backpressure, idle; from reset), [7] cycles the compute thread slept
-   waiting for panels, [8] waiting on its own GEMMs, [9] the sender's cycles waiting for
+   (busy, port, operand, backpressure, idle; from reset), [7] cycles the compute thread waited
+   for panels, [8] for its own GEMMs, [9] the sender's cycles waiting for
    credits, [10] the error registers (matrix, DMA, network) ORed, [11] 0 or a check's code. */
 
 #include "mesh.h"
