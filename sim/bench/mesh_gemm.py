@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hw.core.config import D1
 from hw.mesh.config import MeshConfig
+from sim.bench.core import BenchError
 from sim.flow import report
 from verif.mesh.gemm import summa_kernel
 from verif.mesh.run import run_mesh_program
@@ -39,10 +40,6 @@ TARGETS = {(2, 2, 256, 256, 256): 0.90, (2, 2, 512, 512, 512): 0.95,
            (4, 4, 512, 512, 512): 0.90}
 #: Per-core utilisation on 4×4 against one core's, with the same 128×128 block per core.
 WEAK_TARGET = 0.95
-
-
-class BenchError(RuntimeError):
-    """A run that failed its checks: it gives no figure."""
 
 
 def mesh_of(width, height, core=D1):
