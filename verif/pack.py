@@ -8,7 +8,7 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-__all__ = ["pack", "unpack", "field_widths"]
+__all__ = ["pack", "unpack", "pack_word", "unpack_word", "field_widths"]
 
 
 def _layout(layout):
@@ -46,6 +46,33 @@ def pack(layout, n=None, **fields):
             raise ValueError(f"field {name!r} must fit {width} bits, not {int(v.max()):#x}")
         words = words | (v << (offset if wide else np.uint64(offset)))
     return words
+
+
+def pack_word(layout, fields):
+    """One payload word (a Python ``int``) from ``fields``, a mapping of field names to values
+    (ints or enum members; missing fields are zero). Any field name may be used, ``n``
+    included, which :func:`pack`'s keywords cannot take. Same checks as :func:`pack`: an unknown
+    field or a value that does not fit its field raises ``ValueError``."""
+    widths = field_widths(layout)
+    unknown = set(fields) - set(widths)
+    if unknown:
+        raise ValueError(f"no field(s) {', '.join(sorted(unknown))} in layout; "
+                         f"fields are {', '.join(widths)}")
+    word = 0
+    for name, value in fields.items():
+        offset, width = widths[name]
+        v = int(getattr(value, "value", value))
+        if not 0 <= v < 1 << width:
+            raise ValueError(f"field {name!r} must fit {width} bits, not {v:#x}")
+        word |= v << offset
+    return word
+
+
+def unpack_word(layout, word):
+    """``{field: int}`` of one payload word (an ``int``): the inverse of :func:`pack_word`."""
+    word = int(word)
+    return {name: (word >> offset) & ((1 << width) - 1)
+            for name, (offset, width) in field_widths(layout).items()}
 
 
 def unpack(layout, words):

@@ -9,7 +9,7 @@ ahead of its writes) and the model does not define it either.
 """
 
 from hw.core.isa import DESCRIPTOR_BYTES, DmaDescriptor, Error
-from verif.pack import field_widths, pack, unpack
+from verif.pack import field_widths, pack_word, unpack_word
 
 __all__ = ["ELEM_BYTES", "signal_value", "descriptor", "decode", "check", "is_remote", "elements",
            "run_list"]
@@ -27,14 +27,14 @@ def signal_value(sem=0, enable=0, amount=0):
 def descriptor(**fields):
     """The 64 bytes of a descriptor (fields of :data:`hw.core.isa.DmaDescriptor`; ``signal``
     packed by :func:`signal_value`; missing fields 0)."""
-    word = int(pack(DmaDescriptor, 1, **fields)[0])
+    word = pack_word(DmaDescriptor, fields)
     return word.to_bytes(DESCRIPTOR_BYTES, "little")
 
 
 def decode(line):
     """``{field: int}`` of a descriptor's 64 bytes."""
     word = int.from_bytes(bytes(line), "little")
-    return {name: int(v[0]) for name, v in unpack(DmaDescriptor, [word]).items()}
+    return unpack_word(DmaDescriptor, word)
 
 
 def is_remote(d, x, y):

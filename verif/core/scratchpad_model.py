@@ -33,25 +33,12 @@ from amaranth.lib import data
 
 from hw.common.memport import Op, Status
 
-from ..pack import field_widths
+from ..pack import field_widths, pack_word, unpack_word
 
 __all__ = ["ScratchpadModel", "Port", "LINE"]
 
 #: Bytes of a line.
 LINE = 64
-
-
-def _fields(layout, word):
-    return {name: (word >> off) & ((1 << w) - 1) for name, (off, w) in field_widths(layout).items()}
-
-
-def _word(layout, **fields):
-    widths = field_widths(layout)
-    out = 0
-    for name, value in fields.items():
-        off, w = widths[name]
-        out |= (int(getattr(value, "value", value)) & ((1 << w) - 1)) << off
-    return out
 
 
 class ScratchpadModel:
@@ -167,7 +154,7 @@ class ScratchpadModel:
                 if answer is not None:
                     if not reads:
                         answer = {k: v for k, v in answer.items() if k != "data"}
-                    ctx.set(resp.payload.as_value(), _word(resp_layout, **answer))
+                    ctx.set(resp.payload.as_value(), pack_word(resp_layout, answer))
                 _, _, r_valid, r_word, s_valid, s_ready = await ctx.tick().sample(
                     req.valid, req.payload.as_value(), resp.valid, resp.ready)
                 if held is not None:
@@ -177,7 +164,7 @@ class ScratchpadModel:
                 if s_valid and s_ready:
                     p.pop()
                 if r_valid and p.ready():
-                    p.request(_fields(req_layout, r_word))
+                    p.request(unpack_word(req_layout, r_word))
 
         return process
 

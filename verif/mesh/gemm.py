@@ -23,7 +23,7 @@ from hw.core.isa import DmaDescriptor, GemmDescriptor
 from hw.mesh.config import MeshConfig
 from verif.core.kernels import OPERAND_FORMATS, check_fmt, random_operands
 from verif.matmul.model import matmul
-from verif.pack import field_widths
+from verif.pack import pack_word
 from verif.scalar import elf, riscv
 
 from .programs import DIR
@@ -47,19 +47,6 @@ def _ceil(a, b):
 
 def _line_up(n):
     return _ceil(n, _LINE) * _LINE
-
-
-def _word(layout, fields):
-    """The descriptor ``layout`` with ``fields`` (a dict: a field may be called ``n``, which
-    :func:`verif.pack.pack` takes as its count) as one int; a value that does not fit its
-    field raises ``ValueError``."""
-    widths, word = field_widths(layout), 0
-    for name, value in fields.items():
-        offset, width = widths[name]
-        if not 0 <= int(value) < 1 << width:
-            raise ValueError(f"field {name!r} must fit {width} bits, not {int(value):#x}")
-        word |= int(value) << offset
-    return word
 
 
 def _block_side(n, parts):
@@ -219,7 +206,7 @@ class SummaKernel:
             first = sym["pushes"] + 64 * len(pushes)
             for i, (px, py) in enumerate(peers):
                 nxt = first + 64 * (i + 1) if i + 1 < len(peers) else 0
-                pushes.append(_word(DmaDescriptor, {
+                pushes.append(pack_word(DmaDescriptor, {
                     "src": src, "dst": dst, "src_elem_stride": 64, "rows": 1,
                     "elems": nbytes // 64, "elem_bytes": 2, "local": 0, "dst_x": px,
                     "dst_y": py, "next": nxt, "signal": sem | 1 << 4 | 1 << 5}))
@@ -246,7 +233,7 @@ class SummaKernel:
                 bpush[p] = push_list(b, sym["bbuf"] + (p % 2) * panel_b, kp * ldb, col_peers,
                                      _S_BIN)
             for i, (r0, m) in enumerate(parts):
-                word = _word(GemmDescriptor, {
+                word = pack_word(GemmDescriptor, {
                     "a": a + r0 * es, "b": b, "c": sym["d"] + r0 * ldd, "d": sym["d"] + r0 * ldd,
                     "lda": lda, "ldb": ldb, "ldc": ldd, "ldd": ldd, "m": m, "n": cols, "k": kp,
                     "load_c": int(p > 0)})
