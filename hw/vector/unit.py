@@ -49,7 +49,10 @@ _INT_OPS = (VecOp.ADD, VecOp.SUB, VecOp.MUL, VecOp.MIN, VecOp.MAX, VecOp.MINU, V
 
 
 def _unit_ops():
-    table = {pair: Source.LANES for pair in LANE_OPS}
+    # In opcode order: LANE_OPS is a set, whose order changes with PYTHONHASHSEED, and the order
+    # of this table's entries is the order of the decoder's cases in the Verilog.
+    table = {pair: Source.LANES
+             for pair in sorted(LANE_OPS, key=lambda p: (p[0].value, p[1].value))}
     table.update({(op, VecType.FP32): Source.REDUCE
                   for op in (VecOp.REDSUM, VecOp.REDMAX, VecOp.REDMIN)})
     table.update({(op, t): Source.INT for op in _INT_OPS for t in _INT_TYPES})

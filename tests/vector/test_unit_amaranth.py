@@ -8,6 +8,10 @@ against an independent round-to-odd of the exact result. The whole unit is teste
 simulation (tests/vector/test_vector.py).
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module, Signal
@@ -164,6 +168,18 @@ def test_lane_against_model(vtype):
 
 def test_lane_pairs_belong_to_lanes():
     assert {p for p, src in UNIT_OPS.items() if src is Source.LANES} == LANE_OPS
+
+
+def test_unit_ops_order_does_not_depend_on_the_hash_seed():
+    """UNIT_OPS's order is the order of the decoder's cases in the Verilog: it must be the same
+    under every PYTHONHASHSEED (it began with LANE_OPS, a set, whose order changed with the seed,
+    and so did the vector unit's Verilog and its synthesis figures)."""
+    code = ("from hw.vector.unit import UNIT_OPS; "
+            "print([(op.value, t.value) for op, t in UNIT_OPS])")
+    orders = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+              for seed in ("1", "2", "3")}
+    assert len(orders) == 1, orders
 
 
 def test_fma_round_to_odd():

@@ -36,7 +36,8 @@ def test_pack_word_agrees_with_pack_and_unpack():
         kind, addr, flag = (int(rng.integers(0, 1 << w)) for w in (3, 20, 1))
         word = pack_word(LAYOUT, {"kind": kind, "addr": addr, "flag": flag})
         assert word == int(pack(LAYOUT, kind=kind, addr=addr, flag=flag)[0])
-        assert unpack_word(LAYOUT, word) == {k: int(v[0]) for k, v in unpack(LAYOUT, [word]).items()}
+        columns = unpack(LAYOUT, [word])
+        assert unpack_word(LAYOUT, word) == {k: int(v[0]) for k, v in columns.items()}
 
 
 def test_pack_word_of_a_layout_wider_than_64_bits():
