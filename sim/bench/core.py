@@ -28,6 +28,7 @@ import time
 
 from hw.core.config import D1
 from hw.core.counters import UNIT_CAUSES
+from sim.bench import BenchError
 from sim.flow import report
 from verif.core.kernels import gemm_kernel, gemm_rm_kernel
 from verif.core.kernels.layernorm import layernorm_kernel
@@ -42,10 +43,6 @@ CASES = ((256, 256, 256, "bf16"), (256, 256, 256, "cfp8"), (256, 256, 512, "bf16
 #: The utilisation each case must reach (the issue's targets for operands in the engine's
 #: layout: 97 % at 256³, the same for CFP8, 98 % at K = 512).
 TARGETS = {(256, 256, 256): 0.97, (256, 256, 512): 0.98}
-
-
-class BenchError(RuntimeError):
-    """A run that failed its checks: it gives no figure."""
 
 
 def _checked_run(kern, what, *, max_cycles, config, sim):

@@ -24,6 +24,7 @@ import statistics
 import sys
 
 from hw.core.config import D1
+from sim.bench import BenchError
 from sim.flow import report
 from verif.core.kernels import gemm_kernel
 from verif.core.run import run_core_program
@@ -41,10 +42,6 @@ SHAPE = (256, 256, 256)
 TARGET = 0.5
 #: Launches of each, interleaved; the figures are the medians.
 REPEATS = 3
-
-
-class BenchError(RuntimeError):
-    """A run that failed its checks: it gives no figure."""
 
 
 def core_speed(kern, *, config=D1):

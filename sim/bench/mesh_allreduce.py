@@ -27,6 +27,7 @@ import os
 import sys
 
 from hw.mesh.config import MESH_2X2
+from sim.bench import BenchError
 from sim.flow import report
 from verif.mesh.allreduce import PIECE, allreduce_program, decode_report
 from verif.mesh.run import run_mesh_program
@@ -48,10 +49,6 @@ CASES = (*((n, (), piece) for n in SIZES for piece in PIECES), (3072, ((1, 0),),
 #: line (fetch).
 SPLIT = ("vector_busy", "dma_busy", "thread_waiting", "thread_issued", "thread_in_flight",
          "thread_fetch")
-
-
-class BenchError(RuntimeError):
-    """A run that failed its checks: it gives no figure."""
 
 
 def measure(n, dead=(), *, config=MESH_2X2, piece=PIECE, sim="verilator", seed=0):

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hw.core.config import D1
 from hw.mesh.config import MeshConfig
-from sim.bench.core import BenchError
+from sim.bench import BenchError
 from sim.flow import report
 from verif.mesh.gemm import summa_kernel
 from verif.mesh.run import run_mesh_program

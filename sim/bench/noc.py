@@ -24,7 +24,7 @@ from sim.flow.build import Design
 from sim.flow.runner import run_cocotb
 from verif.noc.harness import traffic_harness
 
-__all__ = ["run", "TRAFFIC", "BenchError", "bisection_bound", "pattern_bound", "draw",
+__all__ = ["run", "TRAFFIC", "OptionError", "bisection_bound", "pattern_bound", "draw",
            "load_result", "curves", "parse_mesh", "CURVES", "SERIAL_BITS", "saturation"]
 
 TRAFFIC = ("uniform", "transpose", "hotspot", "neighbor")
@@ -34,8 +34,8 @@ HOTSPOT_SHARE = 0.2
 SERIAL_BITS = 32
 
 
-class BenchError(ValueError):
-    """Bad bench options (exit 2 from the command line)."""
+class OptionError(ValueError):
+    """Bad noc-bench options or input files (exit 2 from the command line)."""
 
 
 def destinations(pattern, width, height, src, n, rng):
@@ -142,13 +142,13 @@ def saturation(points):
 
 
 def parse_mesh(mesh):
-    """``(width, height)`` of a ``--mesh`` option ``WxH``; `BenchError` if it is not one."""
+    """``(width, height)`` of a ``--mesh`` option ``WxH``; `OptionError` if it is not one."""
     try:
         width, height = (int(v) for v in mesh.lower().split("x"))
     except ValueError:
-        raise BenchError(f"--mesh must be WxH, e.g. 8x8, not {mesh!r}") from None
+        raise OptionError(f"--mesh must be WxH, e.g. 8x8, not {mesh!r}") from None
     if not (1 <= width <= 16 and 1 <= height <= 16):
-        raise BenchError(f"mesh sides must be 1 to 16, not {width}x{height}")
+        raise OptionError(f"mesh sides must be 1 to 16, not {width}x{height}")
     return width, height
 
 
@@ -159,19 +159,19 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2
     docs/results.md."""
     width, height = parse_mesh(mesh)
     if traffic not in TRAFFIC:
-        raise BenchError(f"--traffic must be one of {', '.join(TRAFFIC)}, not {traffic!r}")
+        raise OptionError(f"--traffic must be one of {', '.join(TRAFFIC)}, not {traffic!r}")
     if traffic == "transpose" and width != height:
-        raise BenchError("transpose traffic needs a square mesh")
+        raise OptionError("transpose traffic needs a square mesh")
     if vcs not in (1, 2, 4):
-        raise BenchError(f"--vcs must be 1, 2 or 4, not {vcs}")
+        raise OptionError(f"--vcs must be 1, 2 or 4, not {vcs}")
     if any(not 0 < r <= 1 for r in rates):
-        raise BenchError(f"rates must be in (0, 1], not {list(rates)}")
+        raise OptionError(f"rates must be in (0, 1], not {list(rates)}")
     if plot:
         _check_plot_path(plot)
     if cycles < 100:
-        raise BenchError(f"--cycles must be at least 100, not {cycles}")
+        raise OptionError(f"--cycles must be at least 100, not {cycles}")
     if depth not in (1, 2, 4, 8, 16):
-        raise BenchError(f"--depth must be 1, 2, 4, 8 or 16, not {depth}")
+        raise OptionError(f"--depth must be 1, 2, 4, 8 or 16, not {depth}")
     design = _design(width, height, vcs, depth)
     runs = _runs(width, height, traffic, list(rates), cycles, seed)
     warmup = cycles // 5
@@ -214,28 +214,28 @@ def run(*, mesh="8x8", traffic="uniform", rates=(0.1,), vcs=2, depth=4, cycles=2
 
 
 def load_result(path):
-    """A result that ``--json`` wrote, read back (`BenchError` if it is not one)."""
+    """A result that ``--json`` wrote, read back (`OptionError` if it is not one)."""
     with open(path) as f:
         try:
             result = json.load(f)
         except ValueError as e:
-            raise BenchError(f"{path} is not JSON: {e}") from None
+            raise OptionError(f"{path} is not JSON: {e}") from None
     missing = [k for k in ("mesh", "traffic", "vcs_per_class", "points")
                if not isinstance(result, dict) or k not in result]
     if missing:
-        raise BenchError(f"{path} is not a noc-bench result: no {', '.join(missing)}")
+        raise OptionError(f"{path} is not a noc-bench result: no {', '.join(missing)}")
     points = result["points"]
     if not isinstance(points, list) or not points:
-        raise BenchError(f"{path}: 'points' must be a non-empty list of measured rates")
+        raise OptionError(f"{path}: 'points' must be a non-empty list of measured rates")
     for i, p in enumerate(points):
         bad = [k for k, optional in (("offered", False), ("latency_avg", True),
                                      ("latency_p99", True))
                if not isinstance(p, dict) or not _number(p.get(k), optional)]
         if bad:
-            raise BenchError(f"{path}: point {i} has no number {', '.join(bad)}")
+            raise OptionError(f"{path}: point {i} has no number {', '.join(bad)}")
     for k in ("mesh", "traffic"):
         if not isinstance(result[k], str):
-            raise BenchError(f"{path}: {k!r} must be a string, not {result[k]!r}")
+            raise OptionError(f"{path}: {k!r} must be a string, not {result[k]!r}")
     return result
 
 
@@ -248,7 +248,7 @@ def _number(v, optional):
 
 def _check_plot_path(path):
     if not str(path).endswith((".png", ".svg")):
-        raise BenchError(f"--plot writes PNG or SVG: give a .png or .svg file, not {path!r}")
+        raise OptionError(f"--plot writes PNG or SVG: give a .png or .svg file, not {path!r}")
 
 
 def draw(path, results):

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from sim.bench import BenchError
 from sim.flow import report, toolchain
 from sim.flow.build import MUTANT_ENV
 
@@ -38,10 +39,6 @@ BUDGET = {"test": 30 * 60, "check": 5 * 60}
 COPIED = ("hw", "verif", "sim", "tests", "docs", "pyproject.toml", "Makefile", "README.md")
 #: The longest tests listed per tier.
 LONGEST = 10
-
-
-class BenchError(RuntimeError):
-    """A tier that did not pass: it gives no figure."""
 
 
 _DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)", re.M)

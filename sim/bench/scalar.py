@@ -24,6 +24,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from sim.bench import BenchError
 from sim.flow import report
 from sim.flow.toolchain import BUILD, SIMULATORS
 from verif.scalar import core_tb, elf, riscv
@@ -49,10 +50,6 @@ SPEED = ("crc", 4, 4)
 SPEED_CYCLES = 10_000
 #: Times Verilator runs the speed workload (each run takes a fraction of a second).
 VERILATOR_REPEATS = 4
-
-
-class BenchError(RuntimeError):
-    """A bench run that cannot give a figure (the program failed, or the simulators disagree)."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def main(args):
         return 2
     try:
         width, height = noc.parse_mesh(args.mesh)
-    except noc.BenchError as e:
+    except noc.OptionError as e:
         print(f"d1core noc-bench: error: {e}", file=sys.stderr)
         return 2
     if args.json:
@@ -47,7 +47,7 @@ def main(args):
         noc.run(mesh=args.mesh, traffic=args.traffic, rates=rates, vcs=args.vcs,
                 depth=args.depth, cycles=args.cycles, seed=args.seed, json_path=args.json,
                 plot=args.plot, command=command_line() if args.write else None)
-    except noc.BenchError as e:
+    except noc.OptionError as e:
         print(f"d1core noc-bench: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -14,7 +14,7 @@ def main(args):
     check_output_path(args.out, "--out", suffixes=(".png", ".svg"))
     try:
         noc.draw(args.out, [noc.load_result(path) for path in args.results])
-    except (OSError, noc.BenchError) as e:
+    except (OSError, noc.OptionError) as e:
         print(f"d1core noc-plot: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -33,7 +33,7 @@ def main(args):
             check_depth(args.k)
             check_depth(args.bmc_depth, induction=False)
             router = make()  # a router per group: each proof elaborates its own
-        except (noc.BenchError, ValueError) as e:
+        except (noc.OptionError, ValueError) as e:
             error = str(e)
         gc.collect()
     if error:

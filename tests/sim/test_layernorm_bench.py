@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from sim.bench import BenchError
 from sim.bench import core as core_bench
-from sim.bench.core import BenchError
 from verif.core.kernels.layernorm import RESULT_WORDS, layernorm_kernel
 from verif.core.model import CoreModel
 

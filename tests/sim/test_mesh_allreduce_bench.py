@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from sim.bench import BenchError
 from sim.bench import mesh_allreduce as bench
-from sim.bench.mesh_allreduce import BenchError
 from verif.mesh.allreduce import REPORT_WORDS, lines_of, lower_bound
 
 

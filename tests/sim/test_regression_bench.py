@@ -4,7 +4,7 @@ and more)."""
 
 import pytest
 
-from sim.bench import regression
+from sim.bench import BenchError, regression
 
 OUTPUT = """\
 ........                                                                 [100%]
@@ -36,7 +36,7 @@ def test_quiet_summary_and_no_tests():
 
 
 def test_output_without_a_summary_is_an_error():
-    with pytest.raises(regression.BenchError, match="no summary line"):
+    with pytest.raises(BenchError, match="no summary line"):
         regression.parse("INTERNALERROR> something broke\n")
 
 
@@ -53,7 +53,7 @@ def test_a_tier_runs_in_a_fresh_copy(monkeypatch):
         "tests/sim/test_bad_input_properties.py::test_random_arguments"]
     monkeypatch.setitem(regression.TIERS, "none", ["-k", "no_test_has_this_name"])
     monkeypatch.setitem(regression.BUDGET, "none", 60)
-    with pytest.raises(regression.BenchError, match="the none tier did not pass"):
+    with pytest.raises(BenchError, match="the none tier did not pass"):
         regression.run_tier("none")
 
 

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from sim.bench import BenchError
 from sim.bench import scalar as scalar_bench
-from sim.bench.scalar import BenchError, Measured
+from sim.bench.scalar import Measured
 from sim.flow import report
 from verif.scalar.core_tb import LockstepError
 
