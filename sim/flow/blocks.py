@@ -37,6 +37,8 @@ def blocks():
     from hw.fp.fma import FMAUnit
     from hw.matmul.array import MatmulArray, ProcessingElement, operand_width
     from hw.matmul.config import D1
+    from hw.mesh.config import MESH_4X4
+    from hw.mesh.edge import EdgePort
     from hw.noc.router import Router
     from hw.scalar.core import ScalarCore
     from hw.scalar.muldiv import DivUnit
@@ -54,9 +56,10 @@ def blocks():
 
     unit = D1.unit_rows * D1.unit_cols
 
-    def part(name, config=CORE_D1):
-        """The design of the core's unit ``name`` (``hw.core.core.parts``): the core's module."""
-        factory, params = parts(config)[name]
+    def part(name, config=CORE_D1, mesh=None):
+        """The design of the core's unit ``name`` (``hw.core.core.parts``; with ``mesh``, a
+        ``(width, height)``, of a core in a mesh): the core's module."""
+        factory, params = parts(config, mesh)[name]
         return shared_design(factory, **params)
 
     SRAM_SMALL = CORE_SMALL.sram
@@ -142,6 +145,18 @@ def blocks():
                                              vcs=2, depth=16),
               "5-port mesh router for 8x8, 64 B flits, 2 VCs per class, 16-flit buffers",
               fpga=False),
+        # The network interface of a core in the mesh (measured for 8x8, the routers' size) and
+        # the mesh's edge port, with the mesh's routers' VCs and buffer depth.
+        Block("core.ni_send", part("ni_tx", mesh=(8, 8)),
+              "the core's network interface, sending side: remote DMA lines and semaphore adds "
+              "into request packets", fpga=False),
+        Block("core.ni_receive", part("ni_rx", mesh=(8, 8)),
+              "the core's network interface, receiving side: pushes and pulls into the "
+              "scratchpad's router ports, errors, answers", fpga=False),
+        Block("mesh.edge", Design.of("mesh_edge", EdgePort, vcs=MESH_4X4.vcs,
+                                     depth=MESH_4X4.depth),
+              f"the mesh's edge port: host flits in and out at one a cycle, {MESH_4X4.vcs} "
+              f"VC(s) per class, {MESH_4X4.depth}-flit buffers", fpga=False),
         Block("scalar.div", shared_design(DivUnit),
               "the scalar core's divider (one per thread): 64-bit DIV/REM, radix 8, 23 cycles "
               "unsigned", fpga=False),
