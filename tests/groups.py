@@ -15,11 +15,13 @@ def same_build(design, sim):
     return pytest.mark.xdist_group(f"build-{design.name}-{sim}")
 
 
-def sims_of(design, sims=SIMULATORS, *, slow=()):
-    """``sims`` as parameters of a test of ``design``, each marked :func:`same_build`, and
-    ``slow`` for the simulators in ``slow``."""
+def sims_of(design, sims=SIMULATORS, *, slow=(), bench=()):
+    """``sims`` as parameters of a test of ``design``, each marked :func:`same_build`, ``slow``
+    for the simulators in ``slow`` and ``bench`` (out of ``make test``) for those in
+    ``bench``."""
     return [pytest.param(sim, marks=[same_build(design, sim),
-                                     *([pytest.mark.slow] if sim in slow else [])])
+                                     *([pytest.mark.slow] if sim in slow else []),
+                                     *([pytest.mark.bench] if sim in bench else [])])
             for sim in sims]
 
 

@@ -1,7 +1,7 @@
-"""Programs on every live core of a 2×2 mesh of SMALL cores (``hw/mesh/mesh.py``) on
-Verilator, loaded through the edge port (``verif/mesh/run.py``). Every test here runs on the
-one build of that mesh (the same design; the programs and the dead cores differ per run), so
-the regression pays one build.
+"""Programs on every live core of a 2×2 mesh of SMALL cores (``hw/mesh/mesh.py``) on Verilator (and
+Icarus, marked ``bench``: see ``BOTH``), loaded through the edge port (``verif/mesh/run.py``). Every
+test here runs on the one build of that mesh (the same design; the programs and the dead cores
+differ per run), so the regression pays one build.
 
 ``push.c``: core (0, 0) pushes a copy and a gather to core (1, 1) with remote DMA descriptors
 that add to a semaphore there; (1, 1) waits on it and checks every byte, (0, 0) checks that its
@@ -26,7 +26,8 @@ import pytest
 
 from hw.mesh.config import MESH_2X2
 from hw.scalar.isa import RAM_BASE
-from tests.groups import same_build
+from sim.flow.toolchain import SIMULATORS
+from tests.groups import same_build, sims_of
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.programs import build
 from verif.mesh.run import HOST, MeshReadError, run_mesh_program
@@ -34,6 +35,9 @@ from verif.scalar import elf
 
 VERILATOR = [pytest.param("verilator", marks=[
     same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])]
+#: And on Icarus, out of ``make test`` (``bench``): a run there takes about 11 minutes, its
+#: build included, and 6 GB (docs/mesh.md, "Verification"); ``pytest -m bench -k icarus``.
+BOTH = sims_of(MeshBench(MESH_2X2).mesh, slow=SIMULATORS, bench=("icarus",))
 
 
 #: Where the tests put each core's own data: above every program's image and stacks.
@@ -52,7 +56,7 @@ def pattern(i, j):
     return ((0x0101010101010101 * (i * 8 + j + 1)) ^ 0x8040201008040201) & (1 << 64) - 1
 
 
-@pytest.mark.parametrize("sim", VERILATOR)
+@pytest.mark.parametrize("sim", BOTH)
 def test_push_between_cores(sim):
     """Every core's own 200 bytes (from an address off a line and off a word: 4 lines) and
     (1, 1)'s results, ``copied`` and ``gathered``, read back through the edge port."""
@@ -90,7 +94,7 @@ def test_push_between_cores(sim):
     assert all(run.instructions) and sum(run.instructions) == run.retired
 
 
-@pytest.mark.parametrize("sim", VERILATOR)
+@pytest.mark.parametrize("sim", BOTH)
 @pytest.mark.parametrize("dead", [(), ((1, 0),)], ids=["all-live", "dead-1-0"])
 def test_network_instructions_and_errors(sim, dead):
     """(0, 0)'s router drops what goes nowhere and answers its NOTIFYs: the d1.snotify to

@@ -15,14 +15,15 @@ import pytest
 
 from hw.core.isa import DmaDescriptor
 from hw.mesh.config import MESH_2X2
-from tests.groups import same_build
+from sim.flow.toolchain import SIMULATORS
+from tests.groups import sims_of
 from verif.mesh.mesh_tb import MeshBench
 from verif.mesh.run import run_mesh_program
 from verif.mesh.traffic import DST_BYTES, SEM, Push, random_traffic
 from verif.pack import unpack_word
 
-VERILATOR = [pytest.param("verilator", marks=[
-    same_build(MeshBench(MESH_2X2).mesh, "verilator"), pytest.mark.slow])]
+#: Verilator, and Icarus out of ``make test`` (a run there takes minutes: tests/mesh/test_mesh.py)
+SIMS = sims_of(MeshBench(MESH_2X2).mesh, slow=SIMULATORS, bench=("icarus",))
 
 
 def test_regions_at_a_destination_are_disjoint_and_in_dst():
@@ -91,10 +92,11 @@ def test_parameter_errors(kwargs, error, message):
     assert str(e.value) == message
 
 
-@pytest.mark.parametrize("sim", VERILATOR)
-@pytest.mark.parametrize("seed, dead", [(1, ()), (2, ((1, 0),))], ids=["all-live", "dead-1-0"])
-def test_random_traffic_on_the_mesh(sim, seed, dead):
-    t = random_traffic(MESH_2X2, pushes=16, seed=seed, dead=dead)
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("seed, pushes, dead", [(1, 16, ()), (2, 16, ((1, 0),)), (3, 48, ())],
+                         ids=["all-live", "dead-1-0", "all-live-48"])
+def test_random_traffic_on_the_mesh(sim, seed, pushes, dead):
+    t = random_traffic(MESH_2X2, pushes=pushes, seed=seed, dead=dead)
     run = run_mesh_program(t.path, config=MESH_2X2, sim=sim, dead=dead, max_cycles=300_000,
                            segments=t.segments(), reads=t.reads())
     assert run.status == "pass", f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
@@ -102,3 +104,15 @@ def test_random_traffic_on_the_mesh(sim, seed, dead):
     assert [run.tohost[n] for n in live] == [1] * len(live)
     assert run.dropped == [0] * 4 and run.failed == [0] * 4 and run.refused == [0] * 4
     assert t.differences(run.reads) == []
+
+
+def test_differences_name_the_core_the_byte_and_the_push():
+    t = random_traffic(MESH_2X2, pushes=8, seed=5)
+    want = t.expected()
+    got = [bytearray(want[core]) for core in t.live]
+    assert t.differences(got) == []
+    p = t.received((1, 1))[0]
+    d = p.moves()[0][1]
+    got[3][d] ^= 1
+    assert t.differences(got) == [
+        f"core (1, 1): 1 byte(s) of dst differ, the first at {d:#x} ({p})"]

@@ -164,8 +164,9 @@ class Traffic:
     def differences(self, got):
         """What differs between the ``dst`` read back (``got``: ``MeshRun.reads`` in
         :meth:`reads`'s order) and the scoreboard, as sentences (none: all right)."""
-        bad = []
-        for core, (want, have) in zip(self.live, got, strict=True):
+        bad, expected = [], self.expected()
+        for core, have in zip(self.live, got, strict=True):
+            want = expected[core]
             wrong = [i for i in range(DST_BYTES) if want[i] != have[i]]
             if wrong:
                 owner = [p for p in self.received(core)
