@@ -304,6 +304,7 @@ class Training:
     w1: np.ndarray
     w2: np.ndarray
     model: ModelRun
+    report: bool = False
     defines: dict = field(default_factory=dict)
 
     @property
@@ -342,29 +343,31 @@ class Training:
             out[x, y] = [(self._symbol(name), a_.tobytes()) for name, a_ in mine + common]
         return out
 
-    #: what :meth:`reads` reads of every live core, in order
-    READS = ("tr_loss", "w1", "w2", "m1", "m2", "tr_report")
+    @property
+    def read_names(self):
+        """What :meth:`reads` reads of every live core, in order."""
+        return ("tr_loss", "w1", "w2", "m1", "m2", *(("tr_report",) if self.report else ()))
 
     def reads(self):
-        """Every live core's losses, weights, masters and report: ``[(x, y, address, bytes)]``,
-        :data:`READS` per core, cores in rank order."""
+        """Every live core's losses, weights, masters (and report in a REPORT build): ``[(x,
+        y, address, bytes)]``, :attr:`read_names` per core, cores in rank order."""
         s = self.sizes
         sizes = {"tr_loss": 64 * s.steps, "w1": s.din * 2 * _ldh(s.hidden),
                  "w2": s.hidden * 2 * _ldh(s.dout), "m1": s.din * 4 * _ldf(s.hidden),
                  "m2": s.hidden * 4 * _ldf(s.dout),
                  "tr_report": 8 * s.steps * len(REPORT_STAMPS) * len(REPORT_WORDS)}
         return [(x, y, self._symbol(name), sizes[name]) for x, y in self.ranks
-                for name in self.READS]
+                for name in self.read_names]
 
     def decode(self, results):
         """The bytes of :meth:`reads` as one dict per live core: ``losses`` (FP32 codes), ``w1``,
         ``w2`` (BF16 codes), ``m1``, ``m2`` (FP32 codes), ``report`` (steps × stamps ×
-        words)."""
+        words; REPORT builds)."""
         s = self.sizes
         out = []
-        k = len(self.READS)
+        k = len(self.read_names)
         for r in range(self.p):
-            raw = dict(zip(self.READS, results[k * r:k * r + k], strict=True))
+            raw = dict(zip(self.read_names, results[k * r:k * r + k], strict=True))
             out.append({
                 "losses": np.frombuffer(bytes(raw["tr_loss"]), np.uint32)
                 .reshape(s.steps, 16),
@@ -376,8 +379,9 @@ class Training:
                 [:, :s.hidden],
                 "m2": np.frombuffer(bytes(raw["m2"]), np.uint32).reshape(s.hidden, -1)
                 [:, :s.dout],
-                "report": np.frombuffer(bytes(raw["tr_report"]), np.uint64)
-                .reshape(s.steps, len(REPORT_STAMPS), len(REPORT_WORDS))})
+                **({"report": np.frombuffer(bytes(raw["tr_report"]), np.uint64)
+                    .reshape(s.steps, len(REPORT_STAMPS), len(REPORT_WORDS))}
+                   if self.report else {})})
         return out
 
     def errors(self, results):
@@ -403,11 +407,12 @@ class Training:
 
 
 def train_program(*, config, dead=(), steps=3, din=32, hidden=16, dout=16, batch=48, lr=0.25,
-                  seed=0, piece=PIECE):
+                  seed=0, piece=PIECE, report=False):
     """Build the training program for the live cores of ``config`` (a :class:`MeshConfig`,
     ``dead`` its dead cores): ``steps`` steps of SGD (learning rate ``lr``) of a din → hidden →
     dout MLP on a global batch of ``batch`` rows cut into one shard per live core, with
-    :func:`problem`'s data (``seed``); the all-reduce in pieces of ``piece`` lines. A
+    :func:`problem`'s data (``seed``); the all-reduce in pieces of ``piece`` lines.
+    ``report``: stamp every step's phases (tr_report, :meth:`Training.reads` reads it). A
     :class:`Training` with the model's outcome."""
     check_instance("config", config, MeshConfig)
     check_int("steps", steps, 1, 64)
@@ -435,10 +440,12 @@ def train_program(*, config, dead=(), steps=3, din=32, hidden=16, dout=16, batch
                "STEPS": steps, "LR": f"{_f32(lr):#x}u", "CSCALE": f"{_f32(sizes.scale):#x}u",
                "INV": f"{_f32(sizes.inv):#x}u", "SR_SEED": f"{SR_SEED:#x}u", "N": n,
                "PIECE": piece, "CMAX": -(-lines // p),
-               "THREAD_WAITING": counter_index(thread=0, reason="waiting")}
-    path = riscv.build(f"mesh/train-p{p}-{din}x{hidden}x{dout}-b{batch}-s{steps}",
+               "THREAD_WAITING": counter_index(thread=0, reason="waiting"),
+               **({"REPORT": 1} if report else {})}
+    path = riscv.build(f"mesh/train-p{p}-{din}x{hidden}x{dout}-b{batch}-s{steps}"
+                       f"{'-report' if report else ''}",
                        [PROGRAMS / "train.c"], defines=defines,
                        depends=[PROGRAMS / "mesh.h", PROGRAMS / "allreduce.h"])
     model = train_model(sizes, x, t, w1, w2, p)
     return Training(elf=path, sizes=sizes, ranks=live, x=x, t=t, w1=w1, w2=w2, model=model,
-                    defines=defines)
+                    report=report, defines=defines)

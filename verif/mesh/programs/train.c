@@ -52,14 +52,14 @@
 
    -D flags (train.py): P live cores, BMAX the largest shard's rows, DIN, HID, DOUT, BATCH,
    STEPS, LR, CSCALE, INV (FP32 codes of lr, c and 1 / (BATCH·DOUT)), SR_SEED; the all-reduce's
-   N (floats of the gradient array), PIECE, CMAX; THREAD_WAITING (the RDCTR number of thread
-   0's waiting cycles).
+   N (floats of the gradient array), PIECE, CMAX; REPORT (fill tr_report) and THREAD_WAITING
+   (the RDCTR number of thread 0's waiting cycles).
 
    Result (tohost): 0 pass; 1 the live cores are not P; 2 a unit's error register was set.
-   The host reads tr_loss, the weights and masters, and tr_report: per step and per stamp
-   (the step's start, the backward GEMMs done = the all-reduce's start, the all-reduce done,
-   the update done) the cycle counter, the matrix, vector and DMA units' busy cycles and thread
-   0's waiting cycles. */
+   The host reads tr_loss, the weights and masters, and in a REPORT build tr_report: per step
+   and per stamp (the step's start, the backward GEMMs done = the all-reduce's start, the
+   all-reduce done, the update done) the cycle counter, the matrix, vector and DMA units' busy
+   cycles and thread 0's waiting cycles. */
 
 #include "mesh.h"
 
@@ -122,27 +122,58 @@ uint32_t tr_loss[STEPS][16] __attribute__((aligned(64)));
 #define REPORT_STAMPS 4
 #define REPORT_WORDS 5
 volatile uint64_t tr_report[STEPS][REPORT_STAMPS][REPORT_WORDS] __attribute__((aligned(64)));
-d1_gemm_desc gdesc[5 + SLABS];
 
 static unsigned mm_n, v_n;              /* GEMM signals and VOP signals asked for */
 
+/* REPORT builds (the bench's): the cycle counter, the units' busy cycles and thread 0's
+   waiting cycles at stamp i of a step (some 30 instructions: 100 cycles of the scalar core). */
 static void stamp(unsigned step, unsigned i)
 {
+#ifdef REPORT
     volatile uint64_t *r = tr_report[step][i];
     r[0] = d1_rdctr(D1_CTR_CYCLES);
     for (unsigned u = 0; u < 3; u++)
         r[1 + u] = d1_rdctr(16 * u + D1_CTR_UNIT_BUSY);
     r[4] = d1_rdctr(THREAD_WAITING);
+#else
+    (void)step;
+    (void)i;
+#endif
 }
 
-/* D (m × n FP32, row stride ldd) = Aᵀ·B, Aᵀ (k × m, stride lda) and B (k × n, stride ldb)
-   BF16; descriptor g (free: its previous GEMM is done), signalling S_MM. */
-static void gemm(d1_gemm_desc *g, const void *at, unsigned lda, const void *b, unsigned ldb,
-                 void *d, unsigned ldd, unsigned m, unsigned n, unsigned k)
+/* The step's GEMMs, filled once (plan_gemms): the same operands every step. */
+enum { G_Z1T, G_Z1, G_YT, G_Y, G_DW2, G_DW1, G_DH1 };
+d1_gemm_desc gdesc[G_DH1 + SLABS];
+
+/* gdesc[i]: D (m × n FP32, row stride ldd) = Aᵀ·B, Aᵀ (k × m, stride lda) and B (k × n,
+   stride ldb) BF16. */
+static void plan_gemm(unsigned i, const void *at, unsigned lda, const void *b, unsigned ldb,
+                      void *d, unsigned ldd, unsigned m, unsigned n, unsigned k)
 {
-    d1_gemm_fill(g, at, b, 0, d, lda, ldb, 0, ldd, m, n, k, 0);
-    d1_mgemm(g, d1_signal(S_MM, 1));
+    d1_gemm_fill(&gdesc[i], at, b, 0, d, lda, ldb, 0, ldd, m, n, k, 0);
+}
+
+/* Queue GEMM i, signalling S_MM. */
+static void gemm(unsigned i)
+{
+    d1_mgemm(&gdesc[i], d1_signal(S_MM, 1));
     mm_n++;
+}
+
+static void plan_gemms(unsigned rows)
+{
+    plan_gemm(G_Z1T, w1, LDH(HID), xt, LDH(BMAX), wk.u.z1t, LDF(BMAX), HID, rows, DIN);
+    plan_gemm(G_Z1, xt, LDH(BMAX), w1, LDH(HID), wk.z1, LDF(HID), rows, HID, DIN);
+    plan_gemm(G_YT, w2, LDH(DOUT), wk.h1t, LDH(BMAX), wk.yt, LDF(BMAX), DOUT, rows, HID);
+    plan_gemm(G_Y, wk.h1t, LDH(BMAX), w2, LDH(DOUT), wk.y, LDF(DOUT), rows, DOUT, HID);
+    plan_gemm(G_DW2, wk.h1, LDH(HID), wk.dy, LDH(DOUT), (uint8_t *)ar_g + G1, LDF(DOUT), HID,
+              DOUT, rows);
+    for (unsigned s = 0; s < SLABS; s++) {
+        unsigned cols = HID - s * SLAB < SLAB ? HID - s * SLAB : SLAB;
+        plan_gemm(G_DH1 + s, wk.dyt, LDH(BMAX), wk.w2t[s], 64, &wk.u.dh1[0][s * SLAB],
+                  LDF(HID), rows, cols, DOUT);
+    }
+    plan_gemm(G_DW1, x, LDH(DIN), wk.dz1, LDH(HID), ar_g, LDF(HID), DIN, HID, rows);
 }
 
 static void mm_sync(void)
@@ -218,8 +249,8 @@ static void transpose_w2(void)
 /* The forward pass and the loss gradient: H1ᵀ, H1 (and R1), dYᵀ, dY, the loss part. */
 static void forward(unsigned rows)
 {
-    gemm(&gdesc[0], w1, LDH(HID), xt, LDH(BMAX), wk.u.z1t, LDF(BMAX), HID, rows, DIN);
-    gemm(&gdesc[1], xt, LDH(BMAX), w1, LDH(HID), wk.z1, LDF(HID), rows, HID, DIN);
+    gemm(G_Z1T);
+    gemm(G_Z1);
     mm_sync();
     VOP(D1_VOP_MAX, D1_VT_FP32, HID * LDF(BMAX) / 64, 64, 0, 0, 64, wk.u.z1t, wk.u.z1t,
         consts[C_ZERO], 0);
@@ -228,8 +259,8 @@ static void forward(unsigned rows)
     narrow(wk.h1t, LDH(BMAX), wk.u.z1t, LDF(BMAX), HID, rows, 0, 0);
     narrow(wk.h1, LDH(HID), wk.z1, LDF(HID), rows, HID, 0, 0);
     v_sync();
-    gemm(&gdesc[2], w2, LDH(DOUT), wk.h1t, LDH(BMAX), wk.yt, LDF(BMAX), DOUT, rows, HID);
-    gemm(&gdesc[3], wk.h1t, LDH(BMAX), w2, LDH(DOUT), wk.y, LDF(DOUT), rows, DOUT, HID);
+    gemm(G_YT);
+    gemm(G_Y);
     mm_sync();
     /* Eᵀ, E in place; the squares of Eᵀ, added line by line down to one line (halves: lines
        [0, h) += [n - h, n)), REDSUM into the gradient array's loss line */
@@ -253,19 +284,15 @@ static void forward(unsigned rows)
 /* The backward GEMMs into the gradient array (this shard's sums over its rows). */
 static void backward(unsigned rows)
 {
-    gemm(&gdesc[0], wk.h1, LDH(HID), wk.dy, LDH(DOUT), (uint8_t *)ar_g + G1, LDF(DOUT), HID,
-         DOUT, rows);
-    for (unsigned s = 0; s < SLABS; s++) {
-        unsigned cols = HID - s * SLAB < SLAB ? HID - s * SLAB : SLAB;
-        gemm(&gdesc[1 + s], wk.dyt, LDH(BMAX), wk.w2t[s], 64, &wk.u.dh1[0][s * SLAB],
-             LDF(HID), rows, cols, DOUT);
-    }
+    gemm(G_DW2);
+    for (unsigned s = 0; s < SLABS; s++)
+        gemm(G_DH1 + s);
     mm_sync();
     VOP(D1_VOP_SELECT, D1_VT_FP32, rows * LDF(HID) / 64, 64, 64, 0, 64, wk.u.dh1, wk.z1,
         wk.u.dh1, consts[C_ZERO]);
     narrow(wk.dz1, LDH(HID), wk.u.dh1, LDF(HID), rows, HID, 0, 0);
     v_sync();
-    gemm(&gdesc[1 + SLABS], x, LDH(DIN), wk.dz1, LDH(HID), ar_g, LDF(HID), DIN, HID, rows);
+    gemm(G_DW1);
     mm_sync();
 }
 
@@ -292,6 +319,7 @@ int main(void)
     if (ar_ranks(&me) != P)
         return 1;
     unsigned pushes = ar_plan(me), rows = tr_rows;
+    plan_gemms(rows);
     d1_sset(S_MM, 0);
     d1_sset(S_V, 0);
     for (unsigned i = 0; i < 16; i++) {         /* the constants in every lane */
