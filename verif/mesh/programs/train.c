@@ -198,8 +198,11 @@ static void v_sync(void)
 /* dst (rows × cols BF16, row stride ldo) = the FP32 rows at src (stride lds), one NARROW VOP
    per FP32 line of a row: imm 0 from the even lines (c the zero line: an odd last line leaves
    the upper half zero), imm 1 from the odd ones (c the output, which packs both halves).
-   *seed: the SEED value before each VOP when rounding stochastically (counted up), else 0. */
-static void narrow(void *dst, unsigned ldo, const void *src, unsigned lds, unsigned rows,
+   *seed: the SEED value before each VOP when rounding stochastically (counted up), else 0.
+   Inlined: with the sizes constant at each call the loops and the configuration fold away
+   (one VOP of some 15 instructions where a call took 110: the scalar core's time is most of
+   a step's). */
+static inline __attribute__((always_inline)) void narrow(void *dst, unsigned ldo, const void *src, unsigned lds, unsigned rows,
                    unsigned cols, uint32_t *seed, unsigned *v)
 {
     unsigned fl = (cols + 15) / 16;
