@@ -30,7 +30,7 @@ from verif.matmul.model import matmul
 from verif.scalar import elf, riscv
 from verif.vector.model import REQUEST_DTYPE, VectorUnitModel, execute
 
-from .allreduce import PIECE, allreduce_numpy, ranks
+from .allreduce import allreduce_numpy, ranks
 from .programs import DIR as PROGRAMS
 from .run import check_dead
 
@@ -46,6 +46,10 @@ REPORT_WORDS = ("cycles", "matrix_busy", "vector_busy", "dma_busy", "thread_wait
 SLAB = 32
 #: train.c's semaphores for its own work (the all-reduce takes 0 .. P - 1).
 STEP_SEMAPHORES = 2
+#: Lines per piece of the gradients' all-reduce: one piece per chunk (the default sizes' chunks
+#: are 12 to 17 lines): at these sizes a piece's scalar work costs more than pipelining pushes
+#: with adds saves (docs/mesh.md, "All-reduce").
+PIECE = 32
 
 
 def _line_up(n):
