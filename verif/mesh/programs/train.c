@@ -146,12 +146,21 @@ enum { G_Z1T, G_Z1, G_YT, G_Y, G_DW2, G_DW1, G_DH1 };
 d1_gemm_desc gdesc[G_DH1 + SLABS];
 
 /* gdesc[i]: D (m × n FP32, row stride ldd) = Aᵀ·B, Aᵀ (k × m, stride lda) and B (k × n,
-   stride ldb) BF16. */
+   stride ldb) BF16. In five word stores (c, ldc, load_c and the rest of the line are zero from
+   .bss): d1_gemm_fill clears the line and sets the fields by read-modify-write, some 20
+   accesses of the scalar core (gemm_rm.c does the same). */
 static void plan_gemm(unsigned i, const void *at, unsigned lda, const void *b, unsigned ldb,
                       void *d, unsigned ldd, unsigned m, unsigned n, unsigned k)
 {
-    d1_gemm_fill(&gdesc[i], at, b, 0, d, lda, ldb, 0, ldd, m, n, k, 0);
+    volatile uint64_t *w = (volatile uint64_t *)&gdesc[i];
+    w[0] = D1_ADDR(at) | (uint64_t)D1_ADDR(b) << 32;
+    w[1] = (uint64_t)D1_ADDR(d) << 32;
+    w[2] = lda | (uint64_t)ldb << 32;
+    w[3] = (uint64_t)ldd << 32;
+    w[4] = m | (uint64_t)n << (D1_GEMM_N_SHIFT - 256) | (uint64_t)k << (D1_GEMM_K_SHIFT - 256);
 }
+_Static_assert(D1_GEMM_M_SHIFT == 256 && D1_GEMM_K_SHIFT + 16 <= 320,
+               "the descriptor's fifth word as plan_gemm writes it");
 
 /* Queue GEMM i, signalling S_MM. */
 static void gemm(unsigned i)
