@@ -187,7 +187,7 @@ def test_segments_reads_and_one_flipped_bit():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"config": MESH_2X2, "steps": 0}, ValueError, "steps must be in 1..64, not 0"),
+    ({"config": MESH_2X2, "steps": 0}, ValueError, "steps must be in 1..16, not 0"),
     ({"config": MESH_2X2, "din": 65}, ValueError, "din must be in 1..64, not 65"),
     ({"config": MESH_2X2, "dout": 33}, ValueError, "dout must be in 1..32, not 33"),
     ({"config": MESH_2X2, "batch": 3}, ValueError, "batch must be in 4..128, not 3"),
@@ -204,6 +204,16 @@ def test_errors(kwargs, error, message):
     with pytest.raises(error) as info:
         train_program(**kwargs)
     assert str(info.value) == message
+
+
+def test_too_large_for_the_scratchpad():
+    """Two live cores hold shards of 24 rows: with 16 steps' losses and stamps the program
+    and its buffers no longer fit a SMALL core's 64 KiB with the stacks, refused before any
+    run (the linker's region is the D1 core's: it does not refuse)."""
+    with pytest.raises(ValueError, match=r"^the program with 2 live cores \(shards of 24 rows\) "
+                       r"needs \d{2},\d{3} bytes of scratchpad with its stacks, more than the "
+                       r"65,536 of a SMALL core$"):
+        train_program(config=MESH_2X2, dead=((1, 0), (1, 1)), steps=16)
 
 
 # --- the program on the RTL ------------------------------------------------------------------

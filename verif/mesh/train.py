@@ -419,7 +419,7 @@ def train_program(*, config, dead=(), steps=3, din=32, hidden=16, dout=16, batch
     ``report``: stamp every step's phases (tr_report, :meth:`Training.reads` reads it). A
     :class:`Training` with the model's outcome."""
     check_instance("config", config, MeshConfig)
-    check_int("steps", steps, 1, 64)
+    check_int("steps", steps, 1, 16)
     check_int("din", din, 1, 64)
     check_int("hidden", hidden, 1, 64)
     check_int("dout", dout, 1, 32)
@@ -450,6 +450,12 @@ def train_program(*, config, dead=(), steps=3, din=32, hidden=16, dout=16, batch
                        f"{'-report' if report else ''}",
                        [PROGRAMS / "train.c"], defines=defines,
                        depends=[PROGRAMS / "mesh.h", PROGRAMS / "allreduce.h"])
+    sram = config.core.sram
+    end = elf.load(path).symbol("_end") - sram.base
+    if end > sram.size:
+        raise ValueError(f"the program with {p} live cores (shards of {bmax} rows) needs "
+                         f"{end:,} bytes of scratchpad with its stacks, more than the "
+                         f"{sram.size:,} of a {config.core.name} core")
     model = train_model(sizes, x, t, w1, w2, p)
     return Training(elf=path, sizes=sizes, ranks=live, x=x, t=t, w1=w1, w2=w2, model=model,
                     report=report, defines=defines)
