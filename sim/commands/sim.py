@@ -262,7 +262,7 @@ def run_train_demo(*, steps=DEFAULT_STEPS, sim="verilator", seed=1, force=False)
     print(markdown_table(["step", "loss (the mesh)", "loss (the model)", "bit for bit"],
                          [[i, f"{g:.8f}", f"{w:.8f}", "yes" if g == w else "no"]
                           for i, (g, w) in enumerate(zip(got, want, strict=True))]))
-    print(f"\n{steps} steps in {run.cycles:,} mesh cycles (the cores' start to the last "
+    print(f"{steps} steps in {run.cycles:,} mesh cycles (the cores' start to the last "
           f"one's end, loading excluded); simulated at {run.speed:,.0f} mesh cycles/s")
     print(f"time: {time.perf_counter() - t_start:.1f} s (program and model {t_model:.1f} s, "
           f"simulation with its build {run.seconds:.1f} s, checking "
