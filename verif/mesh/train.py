@@ -34,8 +34,9 @@ from .allreduce import allreduce_numpy, ranks
 from .programs import DIR as PROGRAMS
 from .run import check_dead
 
-__all__ = ["REPORT_STAMPS", "REPORT_WORDS", "SR_SEED", "Training", "float64_step", "problem",
-           "shards", "train_model", "train_program"]
+__all__ = ["PIECE", "REPORT_STAMPS", "REPORT_WORDS", "SR_SEED", "ModelRun", "Sizes", "Training",
+           "bf16_codes", "bf16_values", "float64_step", "local_step", "problem", "shards",
+           "train_model", "train_program"]
 
 #: The SEED of the first step's first stochastic NARROW (train.c's SR_SEED).
 SR_SEED = 0x7A11
