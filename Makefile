@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml sim/setup_env.sh
 
 setup: $(STAMP) ## create .venv and install what is missing (pip packages, Debian iverilog and g++)
 
-sim: $(STAMP) ## run the default demo simulation, checked against the reference model
+sim: $(STAMP) ## the default demo: a training step on a 2x2 mesh of cores, checked against the model
 	$(D1CORE) sim
 
 # TX="SPEC ...": one pytest-xdist worker per --tx spec (other machines, docs/verification.md)

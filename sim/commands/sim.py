@@ -1,6 +1,13 @@
 """``d1core sim``: the default demonstration, a design doing real work, checked against the model.
 
-``--demo kernel`` (the default, what ``make sim`` runs) is kernel 1 with kernel 2 on one D1 core
+``--demo train`` (the default, what ``make sim`` runs) is the data-parallel training step on the
+2×2 mesh of SMALL cores (:func:`run_train_demo`; issue 18's third program,
+``verif/mesh/programs/train.c``): every core trains a two-layer MLP on its shard of the batch,
+the gradients all-reduced over the mesh, SGD on FP32 masters with stochastically rounded BF16
+weights; the loss of every step is printed, and every core's losses, weights and masters are
+compared bit for bit with the numpy model (:mod:`verif.mesh.train`).
+
+``--demo kernel`` is kernel 1 with kernel 2 on one D1 core
 (:func:`run_kernel_demo`): the C program ``verif/core/kernels/gemm_rm.c`` computes D = A·B from
 row-major BF16 A and B (:data:`DEFAULT_KERNEL`, or ``--shape``), the vector unit laying out Aᵀ
 while the matrix engine multiplies, and the fused epilogue turns every finished piece of D into
@@ -23,6 +30,7 @@ import numpy as np
 
 from hw.core.config import D1
 from hw.fp.formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, Round, get_format
+from hw.mesh.config import MESH_2X2
 from sim.flow.report import markdown_table
 from verif.core.kernels import gemm_rm_kernel
 from verif.core.run import run_core_program
@@ -30,13 +38,15 @@ from verif.fp import stimulus as st
 from verif.fp.convert import convert_requests
 from verif.fp.convert_run import run_convert
 from verif.fp.convert_tb import describe_request
+from verif.mesh.run import run_mesh_program
+from verif.mesh.train import train_program
 from verif.scalar import riscv
 
 from . import gemm
 from ._common import UsageError, check_estimate, count, seed_arg, sim_option, waves_of
 
-__all__ = ["DEFAULT_GEMM", "DEFAULT_KERNEL", "DEMO_FORMATS", "add_parser", "main",
-           "run_convert_demo", "run_kernel_demo"]
+__all__ = ["DEFAULT_GEMM", "DEFAULT_KERNEL", "DEFAULT_STEPS", "DEMO_FORMATS", "add_parser",
+           "main", "run_convert_demo", "run_kernel_demo", "run_train_demo"]
 
 #: The GEMM of ``--demo gemm``: M, N, K, BF16 x BF16 with C, on the D1 engine.
 DEFAULT_GEMM = (64, 64, 64)
@@ -46,6 +56,14 @@ DEFAULT_KERNEL = (256, 256, 256)
 KERNEL_DIM_MAX = 1024
 #: Simulated D1-core cycles per second, for the estimate that refuses a run too long.
 CORE_CYCLES_PER_SECOND = {"verilator": 800, "icarus": 4}
+#: SGD steps of the default demo (``--steps``), and at most.
+DEFAULT_STEPS = 3
+STEPS_MAX = 16
+#: Mesh cycles of the training demo: per step, and for loading, starting and reading (measured
+#: on the 2×2 SMALL mesh: about 7,000 and 6,500; rounded up), and simulated mesh cycles per
+#: second on a loaded machine (docs/mesh.md: 230-400 on Verilator, 10 on Icarus).
+TRAIN_CYCLES = (8_000, 8_000)
+MESH_CYCLES_PER_SECOND = {"verilator": 250, "icarus": 8}
 
 #: Conversions per simulated second (with Python's part) and bytes of memory per conversion of
 #: the conversion demo, for the estimate that refuses a run too large (rounded pessimistically).
@@ -206,11 +224,77 @@ def run_kernel_demo(*, shape=DEFAULT_KERNEL, sim="verilator", seed=1, waves=None
     return len(failures)
 
 
+def run_train_demo(*, steps=DEFAULT_STEPS, sim="verilator", seed=1, force=False):
+    """The training step on the 2×2 mesh of SMALL cores (the module docstring); print the loss
+    of every step and the report; return the number of failed checks. Raises
+    :class:`UsageError` for a run too long (without ``force``)."""
+    config = MESH_2X2
+    per_step, fixed = TRAIN_CYCLES
+    cycles = steps * per_step + fixed
+    check_estimate(f"the training demo ({steps} steps) on the 2x2 mesh in {sim}",
+                   seconds=cycles / MESH_CYCLES_PER_SECOND[sim], force=force)
+    t_start = time.perf_counter()
+    program = train_program(config=config, steps=steps, seed=seed)
+    s = program.sizes
+    print(f"d1core sim: the data-parallel training step on the {config.width}x{config.height} "
+          f"mesh of SMALL cores ({sim}): a {s.din}-{s.hidden}-{s.dout} MLP (ReLU, BF16 "
+          f"weights, FP32 masters), a batch of {s.batch} rows in {program.p} shards of "
+          f"{program.bmax}, mean squared error, {steps} SGD steps (lr {s.lr}); every core: "
+          f"forward and backward GEMMs, the gradients all-reduced over the mesh, the update "
+          f"rounded stochastically; checked bit for bit against the numpy model",
+          file=sys.stderr)
+    t_model = time.perf_counter() - t_start
+    run = run_mesh_program(program.elf, config=config, sim=sim, max_cycles=8 * cycles,
+                           segments=program.segments(), reads=program.reads())
+    t_check = time.perf_counter()
+    failures = []
+    if run.status != "pass":
+        failures.append(f"the run ended with {run.status} (tohost {run.tohost})"
+                        + (f"\n{run.watchdog}" if run.watchdog else ""))
+    else:
+        failures += program.errors(run.reads)
+    if any(run.dropped) or any(run.failed) or any(run.refused):
+        failures.append(f"the network dropped {run.dropped}, failed {run.failed}, refused "
+                        f"{run.refused}")
+    want = program.losses()
+    got = [float(v) for v in program.decode(run.reads)[0]["losses"][:, 0].view(np.float32)] \
+        if run.status == "pass" else [float("nan")] * steps
+    print(markdown_table(["step", "loss (the mesh)", "loss (the model)", "bit for bit"],
+                         [[i, f"{g:.8f}", f"{w:.8f}", "yes" if g == w else "no"]
+                          for i, (g, w) in enumerate(zip(got, want, strict=True))]))
+    print(f"{steps} steps in {run.cycles:,} mesh cycles (the cores' start to the last "
+          f"one's end, loading excluded); simulated at {run.speed:,.0f} mesh cycles/s")
+    print(f"time: {time.perf_counter() - t_start:.1f} s (program and model {t_model:.1f} s, "
+          f"simulation with its build {run.seconds:.1f} s, checking "
+          f"{time.perf_counter() - t_check:.1f} s)")
+    print("PASS: every core's losses, BF16 weights and FP32 masters equal the model's bit for "
+          "bit" if not failures else "FAIL: " + "; ".join(failures))
+    return len(failures)
+
+
 def main(args):
     """``d1core sim`` with parsed ``args``; returns the exit status."""
     if args.shape is not None and args.demo != "kernel":
         print("d1core sim: error: --shape is an option of --demo kernel", file=sys.stderr)
         return 2
+    if args.steps is not None and args.demo != "train":
+        print("d1core sim: error: --steps is an option of --demo train", file=sys.stderr)
+        return 2
+    if args.demo == "train":
+        if args.n is not None:
+            print("d1core sim: error: --n is an option of --demo convert", file=sys.stderr)
+            return 2
+        if waves_of(args):
+            print("d1core sim: error: --waves is not an option of --demo train (the mesh's "
+                  "bench records no waveform)", file=sys.stderr)
+            return 2
+        try:
+            bad = run_train_demo(steps=args.steps or DEFAULT_STEPS, sim=args.sim,
+                                 seed=args.seed, force=args.force)
+        except UsageError as e:
+            print(f"d1core sim: error: {e}", file=sys.stderr)
+            return 2
+        return 1 if bad else 0
     if args.demo == "kernel":
         if args.n is not None:
             print("d1core sim: error: --n is an option of --demo convert", file=sys.stderr)
@@ -243,7 +327,12 @@ def main(args):
 def add_parser(sub):
     """Add the ``sim`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
     q = sub.add_parser("sim", help="run the default demo simulation, checked against the model",
-                       description="The default demo (--demo kernel): kernel 1 with 2 on one "
+                       description="The default demo (--demo train): the data-parallel "
+                       "training step of a two-layer MLP on the 2x2 mesh of SMALL cores, "
+                       "every core on its shard of the batch, the gradients all-reduced over "
+                       "the mesh, SGD with stochastically rounded BF16 weights; prints the loss "
+                       "of every step, every core checked bit for bit against the numpy model. "
+                       "--demo kernel: kernel 1 with 2 on one "
                        "D1 core, a {}x{}x{} BF16 GEMM from row-major A and B (the vector unit "
                        "laying out Aᵀ while the matrix engine multiplies) with the fused "
                        "epilogue BF16(ReLU(D + bias)), a C program checked in lockstep with the "
@@ -254,8 +343,10 @@ def add_parser(sub):
                        "through the conversion unit in every format and back, with RNE and SR, "
                        "checked the same way.".format(*DEFAULT_KERNEL, *DEFAULT_GEMM))
     sim_option(q)
-    q.add_argument("--demo", choices=["kernel", "gemm", "convert"], default="kernel",
-                   help="what to simulate (default kernel)")
+    q.add_argument("--demo", choices=["train", "kernel", "gemm", "convert"], default="train",
+                   help="what to simulate (default train)")
+    q.add_argument("--steps", type=count(1, STEPS_MAX),
+                   help=f"SGD steps of --demo train (default {DEFAULT_STEPS})")
     q.add_argument("--shape", type=shape_arg,
                    help="MxNxK of --demo kernel (default {}x{}x{})".format(*DEFAULT_KERNEL))
     q.add_argument("--n", type=count(1),

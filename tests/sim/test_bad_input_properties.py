@@ -35,7 +35,8 @@ def _work(*args, **kwargs):
 #: Where each command starts a build, a simulation or a long computation.
 WORK_FUNCTIONS = (
     "sim.commands.gemm.run_gemm", "sim.commands.sim.run_convert",
-    "sim.commands.sim.run_core_program",
+    "sim.commands.sim.run_core_program", "sim.commands.sim.train_program",
+    "sim.commands.sim.run_mesh_program",
     "sim.commands.vectors.run_convert", "sim.commands.vectors.run_fma",
     "sim.commands.vectors.run_vector", "sim.commands.vectors.convert_requests",
     "sim.commands.vectors.model_vector", "sim.commands.vectors.fma_tb.expected",
@@ -82,7 +83,7 @@ def _assert_clean(status, err, *, refused):
 # --- arguments --------------------------------------------------------------------------------
 
 COMMANDS = {
-    "sim": ["--sim", "--waves", "--demo", "--n", "--seed", "--force"],
+    "sim": ["--sim", "--waves", "--demo", "--n", "--seed", "--force", "--steps"],
     "vectors": ["--unit", "--op", "--in", "--sim", "--waves", "--format", "--bias", "--round",
                 "--seed"],
     "gemm": ["--m", "--n", "--k", "--a-format", "--b-format", "--a-bias", "--b-bias", "--seed",

@@ -7,6 +7,7 @@ with a non-zero exit status.
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import ml_dtypes
 import numpy as np
@@ -151,15 +152,88 @@ def test_bad_usage_exit_2(capsys):
 
 
 @pytest.mark.parametrize("sim", [pytest.param("verilator", marks=core_build("D1", "verilator"))])
-def test_sim_default_is_the_kernel_demo(sim, capsys):
-    """`d1core sim` (what `make sim` runs) is kernel 1 with 2 on the D1 core: here at a small
-    --shape (the default 256x256x256 takes minutes; `d1core bench --only core` measures it), D
-    and the BF16 output checked, the RTL in lockstep with the core model, figures reported.
-    Verilator only (the D1 core on Icarus: a few cycles per second)."""
-    assert main(["sim", "--sim", sim, "--shape", "64x64x64"]) == 0
+def test_sim_kernel_demo(sim, capsys):
+    """`d1core sim --demo kernel` is kernel 1 with 2 on the D1 core: here at a small --shape
+    (the default 256x256x256 takes minutes; `d1core bench --only core` measures it), D and the
+    BF16 output checked, the RTL in lockstep with the core model, figures reported. Verilator
+    only (the D1 core on Icarus: a few cycles per second)."""
+    assert main(["sim", "--demo", "kernel", "--sim", sim, "--shape", "64x64x64"]) == 0
     out = capsys.readouterr().out
     assert "64x64x64: 262144 MACs in " in out and "% of the 256-MAC peak" in out
     assert "PASS: D and the BF16 output match the references" in out
+
+
+def _fake_mesh_run(flip=None):
+    """A stand-in for ``run_mesh_program`` in the training demo: the run a correct mesh gives
+    (every core's reads equal to the model's), or with one bit of read ``flip`` flipped. The
+    program itself runs on the RTL in tests/mesh/test_train.py; here the command's checking
+    and report are tested without simulating."""
+    def run(elf, *, config, sim, max_cycles, segments, reads):
+        program = seen["program"]
+        s, m = program.sizes, program.model
+        loss = np.zeros((s.steps, 16), np.uint32)
+        loss[:, 0] = m.losses
+        pad = lambda a, lanes: np.pad(a, ((0, 0), (0, lanes - a.shape[1])))  # noqa: E731
+        core = [loss.tobytes(), pad(m.w1, 32).tobytes(), pad(m.w2, 32).tobytes(),
+                pad(m.m1, 16).tobytes(), pad(m.m2, 16).tobytes()]
+        got = [bytearray(b) for _ in program.ranks for b in core]
+        assert len(got) == len(reads)
+        if flip is not None:
+            got[flip][0] ^= 1
+        return SimpleNamespace(status="pass", tohost=[1] * 4, reads=got, dropped=[0] * 4,
+                               failed=[0] * 4, refused=[0] * 4, cycles=21_000, speed=300.0,
+                               seconds=70.0, watchdog=None)
+    seen = {}
+    return run, seen
+
+
+@pytest.mark.parametrize("flip", [None, 0, 5 + 3])
+def test_sim_default_is_the_training_step(monkeypatch, capsys, flip):
+    """`d1core sim` (what `make sim` runs) is the training step on the 2x2 mesh: three steps
+    by default, the loss of each printed beside the model's, PASS when every core's reads
+    equal the model's; one flipped bit (a loss, core (1, 0)'s m1) is a FAIL naming it, exit
+    1."""
+    import sim.commands.sim as cmd
+
+    run, seen = _fake_mesh_run(flip)
+    real = cmd.train_program
+
+    def program(**kwargs):
+        seen["program"] = real(**kwargs)
+        return seen["program"]
+
+    monkeypatch.setattr(cmd, "train_program", program)
+    monkeypatch.setattr(cmd, "run_mesh_program", run)
+    assert main(["sim"]) == (0 if flip is None else 1)
+    out = capsys.readouterr().out
+    losses = seen["program"].losses()
+    assert len(losses) == 3 and losses[2] < losses[0]
+    for i, loss in enumerate(losses[flip == 0:], start=flip == 0):
+        assert f"| {i} | {loss:.8f} | {loss:.8f} | yes |" in out
+    assert "3 steps in 21,000 mesh cycles (the cores' start to the last one's end" in out
+    if flip is None:
+        assert "PASS: every core's losses, BF16 weights and FP32 masters equal the model's" in out
+    elif flip == 0:
+        assert "FAIL: core (0, 0): 1 elements of losses differ from the model's" in out
+        wrong = float(np.uint32(seen["program"].model.losses[0] ^ 1).view(np.float32))
+        assert f"| 0 | {wrong:.8f} | {losses[0]:.8f} | no |" in out
+    else:
+        assert "FAIL: core (1, 0): 1 elements of m1 differ from the model's, the first at " \
+            "(0, 0)" in out
+
+
+def test_sim_train_demo_bad_usage(capsys):
+    """--steps is checked (1..16) and belongs to --demo train; --waves and --n are refused
+    there; a train demo on Icarus is refused by its estimate; exit 2."""
+    assert main(["sim", "--steps", "0"]) == 2
+    assert "argument --steps: must be in 1..16, not 0" in capsys.readouterr().err
+    assert main(["sim", "--demo", "kernel", "--steps", "2"]) == 2
+    assert "d1core sim: error: --steps is an option of --demo train" in capsys.readouterr().err
+    assert main(["sim", "--waves"]) == 2
+    assert "--waves is not an option of --demo train" in capsys.readouterr().err
+    assert main(["sim", "--sim", "icarus"]) == 2
+    assert "the training demo (3 steps) on the 2x2 mesh in icarus would take about" in \
+        capsys.readouterr().err
 
 
 def test_sim_kernel_demo_bad_usage(capsys):

@@ -262,6 +262,6 @@ def allreduce_program(n, *, config, dead=(), seed=0, piece=PIECE, report=False, 
     else:
         sources = [PROGRAMS / "allreduce.c", _data_source(xs, expected, n)]
     path = riscv.build(f"mesh/allreduce-{n}-p{p}", sources, defines=defines,
-                       depends=[PROGRAMS / "mesh.h"])
+                       depends=[PROGRAMS / "mesh.h", PROGRAMS / "allreduce.h"])
     return AllReduce(elf=path, n=n, ranks=live, xs=xs, expected=expected, piece=piece,
                      per_core=per_core, defines=defines)
