@@ -32,6 +32,7 @@ import sys
 import numpy as np
 
 from hw.mesh.config import MESH_2X2
+from sim.bench import BenchError
 from sim.flow import report
 from verif.mesh.run import run_mesh_program
 from verif.mesh.train import REPORT_STAMPS, REPORT_WORDS, train_program
@@ -42,10 +43,6 @@ __all__ = ["CASES", "STEPS", "BenchError", "body", "measure", "run"]
 STEPS = 3
 #: The dead cores of the runs.
 CASES = ((), ((1, 0),))
-
-
-class BenchError(RuntimeError):
-    """A run that failed its checks: it gives no figure."""
 
 
 def _split(rep):

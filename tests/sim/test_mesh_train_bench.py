@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from sim.bench import BenchError
 from sim.bench import mesh_train as bench
-from sim.bench.mesh_train import BenchError
 from sim.commands import bench as command
 from verif.mesh.train import REPORT_STAMPS, REPORT_WORDS
 
