@@ -1,6 +1,6 @@
 """``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
 
-Eleven parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
+Twelve parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
 throughput, :mod:`sim.bench.convert`, section ``bench``), ``matmul`` (the matrix engine's
 utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section ``bench-matmul``),
 ``sram`` (the scratchpad's bytes per cycle, :mod:`sim.bench.sram`, section ``bench-sram``),
@@ -15,7 +15,9 @@ section ``bench-core-speed``), ``mesh-allreduce`` (the all-reduce on the 2×2 me
 cores against the bound link bandwidth sets, :mod:`sim.bench.mesh_allreduce`, section
 ``bench-mesh-allreduce``), ``mesh-train`` (the data-parallel training step on the 2×2 mesh of
 SMALL cores: cycles per step and their split, :mod:`sim.bench.mesh_train`, section
-``bench-mesh-train``) and ``mesh-gemm`` (the distributed GEMM on meshes of D1 cores,
+``bench-mesh-train``), ``make-sim`` (the wall time of ``make sim`` in a fresh copy, first and
+later runs, where it goes, and the mesh's simulation speed, :mod:`sim.bench.make_sim`, section
+``bench-make-sim``) and ``mesh-gemm`` (the distributed GEMM on meshes of D1 cores,
 :mod:`sim.bench.mesh_gemm`, section ``bench-mesh-gemm``). On request only (``--only
 regression``): the wall time of ``make test`` and ``make check`` in a fresh copy of the project
 (:mod:`sim.bench.regression`, sections ``bench-regression-test`` and ``bench-regression-check``).
@@ -26,6 +28,7 @@ from sim.bench import (
     core,
     core_speed,
     gemm,
+    make_sim,
     mesh_allreduce,
     mesh_gemm,
     mesh_train,
@@ -44,7 +47,7 @@ __all__ = ["PARTS", "add_parser", "main", "run"]
 
 #: The parts of the bench, in the order they run.
 PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core", "mesh-allreduce",
-         "mesh-train", "core-speed", "mesh-gemm")
+         "mesh-train", "make-sim", "core-speed", "mesh-gemm")
 #: Parts that run only when asked for (``--only``): the regression's own wall time (half an
 #: hour and more, all of the machine).
 ON_REQUEST = ("regression",)
@@ -76,6 +79,8 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["mesh-allreduce"] = mesh_allreduce.run(write=write, command=command)
     if "mesh-train" in parts:  # the training step on the 2x2 mesh, bench-mesh-train
         figures["mesh-train"] = mesh_train.run(write=write, command=command)
+    if "make-sim" in parts:  # make sim's wall time in a fresh copy, bench-make-sim
+        figures["make-sim"] = make_sim.run(write=write, command=command)
     if "core-speed" in parts:  # the core's simulation speed against the engine's
         figures["core-speed"] = core_speed.run(write=write, command=command)
     if "mesh-gemm" in parts:  # SUMMA on meshes of D1 cores, :mod:`sim.bench.mesh_gemm`
@@ -106,7 +111,7 @@ def main(args):
 def add_parser(sub):
     """Add the ``bench`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
     q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
-                       description="Eleven parts, each rewriting its section(s) of "
+                       description="Twelve parts, each rewriting its section(s) of "
                        "docs/results.md: "
                        "convert (the conversion unit's simulation speed and throughput), "
                        "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
@@ -123,7 +128,9 @@ def add_parser(sub):
                        "all-reduce of FP32 arrays on the 2x2 mesh of SMALL cores: cycles "
                        "against the bound link bandwidth sets, on Verilator), mesh-train (the "
                        "data-parallel training step on the 2x2 mesh of SMALL cores: cycles per "
-                       "step split into compute, all-reduce and waiting), mesh-gemm (the "
+                       "step split into compute, all-reduce and waiting), make-sim (the wall "
+                       "time of make sim in a fresh copy, first and later runs, where it goes, "
+                       "the mesh's simulation speed), mesh-gemm (the "
                        "distributed GEMM, SUMMA, on meshes of D1 cores: utilisation of the "
                        "live cores' peak, on Verilator: hours). Every "
                        "result is checked against the model. On request only (--only): "
