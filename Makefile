@@ -24,9 +24,9 @@ sim: $(STAMP) ## run the default demo simulation, checked against the reference 
 
 # TX="SPEC ...": one pytest-xdist worker per --tx spec (other machines, docs/verification.md)
 # instead of JOBS local ones; the tests are pyproject.toml's testpaths, collected by each worker.
-test: $(STAMP) ## run the whole regression on Verilator and Icarus (pytest-xdist, JOBS=auto)
+test: $(STAMP) ## run the regression on Verilator and Icarus but the bench-marked tests (xdist)
 	$(PYTEST) $(if $(strip $(TX)),$(addprefix --tx ,$(TX)),-n $(JOBS)) --dist loadgroup \
-		--no-loadscope-reorder --durations=30
+		--no-loadscope-reorder --durations=30 -m "not bench"
 
 check: $(STAMP) ## the fast tier (tests/check.py): every block on both simulators (budget 5 min)
 	$(PYTEST) -n $(JOBS) --dist loadgroup --no-loadscope-reorder --durations=15 -m check

@@ -37,10 +37,25 @@ from .ni_send import STRAY_BITS, NiSend
 from .packets import Place
 from .vector import VectorSequencer
 
-__all__ = ["Core", "StoreTap", "SHARED_PORTS", "MESH_SHARED_PORTS", "parts", "check_mesh"]
+__all__ = ["Core", "StoreTap", "NetProbe", "SHARED_PORTS", "MESH_SHARED_PORTS", "parts",
+           "check_mesh"]
 
 #: A scalar store the scratchpad took (for the testbench's ``tohost`` watch).
 StoreTap = data.StructLayout({"valid": 1, "addr": 32, "data": 64, "mask": 8})
+
+#: What a core of a mesh's DMA engine and network interface do this cycle, each bit a
+#: handshake or a held stream between two of its units (wiring only): a bench integrates them
+#: into the queues' occupancy for the watchdog's report (``verif/mesh/mesh_tb.py``).
+#: ``dma_take``: the engine takes a DMA command (a descriptor list); ``dma_held``: a command
+#: waits for it; ``dma_desc``: a descriptor is done; ``dma_list``: a list is done;
+#: ``remote_end``: a remote descriptor's last line enters the send side; ``remote_answer``: an
+#: answer to one comes back; ``tx_held``: a line waits to enter the send side; ``tx_blocked``:
+#: a request flit waits for the router; ``rx_held``: a request waits at the receive side;
+#: ``rx_write``, ``rx_written``, ``rx_pull``, ``rx_pulled``: the receive side's scratchpad
+#: writes and reads start and end; ``rx_blocked``: an answer waits for the router.
+NetProbe = data.StructLayout({name: 1 for name in (
+    "dma_take", "dma_held", "dma_desc", "dma_list", "remote_end", "remote_answer", "tx_held",
+    "tx_blocked", "rx_held", "rx_write", "rx_written", "rx_pull", "rx_pulled", "rx_blocked")})
 
 #: The scratchpad ports two requesters share, and their users (unit member prefixes; ``host``
 #: is the core's own ``host_rd``/``host_wr`` members).
@@ -132,6 +147,8 @@ class Core(wiring.Component):
         The network interface's counts (saturating): ERROR answers to this core's transfers
         and direct adds (``NiSend.failed``); lines refused here and unknown packets dropped
         (``NiReceive.errors``).
+    probe : ``Out(NetProbe)``, a core of a mesh's only
+        The DMA engine's and the network interface's handshakes this cycle (wiring only).
     go : ``In(1)``
         The scalar core runs while 1 and is held in reset while 0 (thread 0 starts at
         ``RAM_BASE`` when it rises). The units and the scratchpad keep their state. The
@@ -167,7 +184,7 @@ class Core(wiring.Component):
             flits = stream.Signature(Flit)
             ports.update({"here": In(Place), "inject": Out(flits).array(2),
                           "eject": In(flits).array(2), "net_failed": Out(STRAY_BITS),
-                          "net_refused": Out(ERRORS_BITS)})
+                          "net_refused": Out(ERRORS_BITS), "probe": Out(NetProbe)})
         super().__init__({
             **ports,
             "go": In(1), "halt": In(MAX_THREADS),
@@ -283,4 +300,22 @@ class Core(wiring.Component):
         connect(m, units["dispatch"].notify, tx.notify)
         connect(m, tx.direct, units["dispatch"].net_answer)
         m.d.comb += [self.net_failed.eq(tx.failed), self.net_refused.eq(rx.errors)]
+        p, cmd, done = self.probe, units["dispatch"].dma, dma.done
+
+        def took(s):
+            return s.valid & s.ready
+
+        m.d.comb += [
+            p.dma_take.eq(took(cmd)), p.dma_held.eq(cmd.valid & ~cmd.ready),
+            p.dma_desc.eq(done.valid & ~done.payload.last),
+            p.dma_list.eq(done.valid & done.payload.last),
+            p.remote_end.eq(took(dma.net) & dma.net.payload.end),
+            p.remote_answer.eq(tx.answer.valid),
+            p.tx_held.eq(dma.net.valid & ~dma.net.ready),
+            p.tx_blocked.eq(tx.req.valid & ~tx.req.ready),
+            p.rx_held.eq(rx.req.valid & ~rx.req.ready),
+            p.rx_write.eq(took(rx.wr_req)), p.rx_written.eq(took(rx.wr_resp)),
+            p.rx_pull.eq(took(rx.rd_req)), p.rx_pulled.eq(took(rx.rd_resp)),
+            p.rx_blocked.eq(rx.answer.valid & ~rx.answer.ready),
+        ]
 

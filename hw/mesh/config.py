@@ -7,7 +7,7 @@ from hw.common.params import check_instance, check_int, check_name, check_pow2, 
 from hw.core.config import SMALL, CoreConfig
 from hw.noc.routing import MAX_SIDE
 
-__all__ = ["MeshConfig", "MESH_1X1", "MESH_2X2", "PRESETS", "get_preset"]
+__all__ = ["MeshConfig", "MESH_1X1", "MESH_2X2", "MESH_4X4", "PRESETS", "get_preset"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ class MeshConfig:
 MESH_1X1 = MeshConfig("MESH_1X1", core=SMALL, width=1, height=1)
 #: Four SMALL cores, for fast tests.
 MESH_2X2 = MeshConfig("MESH_2X2", core=SMALL, width=2, height=2)
-PRESETS = {c.name: c for c in (MESH_1X1, MESH_2X2)}
+#: Sixteen SMALL cores: multicast, dead-core routes, the programs at scale.
+MESH_4X4 = MeshConfig("MESH_4X4", core=SMALL, width=4, height=4)
+PRESETS = {c.name: c for c in (MESH_1X1, MESH_2X2, MESH_4X4)}
 
 
 def get_preset(name):

@@ -4,7 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common.params import check_int
+from hw.common.params import check_bool, check_int
 from hw.common.shared import shared
 
 from .flit import PAYLOAD_BITS, flit_layout
@@ -22,9 +22,9 @@ _OPPOSITE = {Port.NORTH: Port.SOUTH, Port.SOUTH: Port.NORTH, Port.EAST: Port.WES
 
 
 def mesh_table_write_layout(nodes):
-    """A route-table write into the mesh: router ``node`` (an id), entry ``dst``, route
-    ``port`` and lookahead ``turn``."""
-    return data.StructLayout({"node": range(nodes), "dst": range(nodes), "port": Port,
+    """A route-table write into the mesh: router ``node`` (an id), entry ``dst`` (a node id, or
+    ``nodes``: the host entry, `hw.noc.router.Router`), route ``port`` and lookahead ``turn``."""
+    return data.StructLayout({"node": range(nodes), "dst": range(nodes + 1), "port": Port,
                               "turn": Turn})
 
 
@@ -35,6 +35,9 @@ class NoCMesh(wiring.Component):
     -------------------------
     width, height, vcs, depth, payload_bits
         As `Router`'s, and checked by it: every router of the mesh has them.
+    watch : bool
+        Bring out ``traffic`` (for a bench that counts the flits on each link; without it the
+        mesh's Verilog is as before, so the NoC's benches keep their builds).
 
     Members
     -------
@@ -52,6 +55,10 @@ class NoCMesh(wiring.Component):
         For side north, east, south, west: the links of the edge routers that face out of the
         mesh (``i`` is x for north and south, y for east and west; ``k`` routers on that side),
         for links beyond the die; ``_in`` carries flits into the mesh and returns credits.
+    traffic : ``Out(data.ArrayLayout(CLASSES, 4)).array(nodes)``, only with ``watch``
+        Bit ``[d][c]``: a flit of class ``c`` leaves router ``n`` on its output link ``d``
+        (``DIRECTIONS``' order: north, east, south, west) this cycle, to a neighbour or out of
+        the mesh. Wiring only (a compare of the channel number): the counting is the bench's.
 
     Contract
     --------
@@ -62,10 +69,12 @@ class NoCMesh(wiring.Component):
     without credits.
     """
 
-    def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
+    def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS,
+                 watch=False):
         check_int("width", width, 1, MAX_SIDE)
         check_int("height", height, 1, MAX_SIDE)
         self.width, self.height, self.vcs, self.depth = width, height, vcs, depth
+        self.watch = check_bool("watch", watch)
         self.router_params = dict(width=width, height=height, vcs=vcs, depth=depth,
                                   payload_bits=payload_bits)
         Router(**self.router_params)._MustUse__silence = True  # check the parameters now
@@ -83,6 +92,8 @@ class NoCMesh(wiring.Component):
             count = width if port in (Port.NORTH, Port.SOUTH) else height
             members[f"{side}_in"] = In(link).array(count)
             members[f"{side}_out"] = Out(link).array(count)
+        if watch:
+            members["traffic"] = Out(data.ArrayLayout(CLASSES, len(DIRECTIONS))).array(nodes)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -121,5 +132,11 @@ class NoCMesh(wiring.Component):
                     outside_out = getattr(self, f"{side}_out")[i]
                     wiring.connect(m, wiring.flipped(outside_in), r.link_in[d])
                     wiring.connect(m, r.link_out[d], wiring.flipped(outside_out))
+                if self.watch:
+                    # Channel ``c * vcs + k`` is of class ``c``.
+                    out = r.link_out[d]
+                    for c in range(CLASSES):
+                        m.d.comb += self.traffic[y * w + x][d][c].eq(
+                            out.valid & (out.vc >= c * self.vcs) & (out.vc < (c + 1) * self.vcs))
         return m
 

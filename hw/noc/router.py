@@ -10,7 +10,7 @@ from hw.common.params import check_int, check_pow2
 
 from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
 from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
-from .routing import MAX_SIDE, Port, Turn
+from .routing import HOST, MAX_SIDE, Port, Turn
 
 __all__ = ["Router", "link_signature", "table_write_layout", "lane_of", "inject_fifo_of",
            "vc_bits", "DIRECTIONS",
@@ -53,8 +53,9 @@ def link_signature(vcs, payload_bits=PAYLOAD_BITS):
 
 
 def table_write_layout(entries):
-    """A route-table write: entry ``dst`` (a destination id) gets route ``port`` and lookahead
-    ``turn`` (what the packet does at the next router, `hw.noc.routing.turn_words`)."""
+    """A route-table write into a table of ``entries`` entries (a router's: one per node, then
+    the host entry): entry ``dst`` gets route ``port`` and lookahead ``turn`` (what the packet
+    does at the next router, `hw.noc.routing.turn_words`)."""
     return data.StructLayout({"dst": range(entries), "port": Port, "turn": Turn})
 
 
@@ -93,8 +94,9 @@ class Router(wiring.Component):
         neither class can block the other at the endpoint.
     link_in, link_out : ``In(link_signature(vcs, payload_bits)).array(4)``; ``Out(...)``
         The links to the neighbours in `DIRECTIONS` order, credit-based.
-    cfg : ``In(stream.Signature(table_write_layout(width * height)))``
-        Route-table writes, always ready.
+    cfg : ``In(stream.Signature(table_write_layout(width * height + 1)))``
+        Route-table writes, always ready: entry ``dst`` < ``width * height`` is destination
+        ``dst``'s, entry ``width * height`` the host entry (`hw.noc.routing.HOST`).
     dropped : ``Out(DROPPED_BITS)``
         Packets removed, saturating.
     overrun : ``Out(1)``
@@ -115,11 +117,13 @@ class Router(wiring.Component):
       ``depth``, chosen by the packet's route here (`inject_fifo_of`); its ``ready`` is the room
       in the FIFO of the offered packet.
     * The route of a packet is looked up when it enters a buffer: the table entry of its
-      destination id ``dst_y * width + dst_x``, or DROP when the destination lies outside the
-      mesh. A LOCAL packet leaves on ``eject[cls]``, a DROP packet is removed and counted; a READ
-      or WRITE request is then answered with an ERROR response (header: source and destination
-      swapped, class RESPONSE, opcode ERROR; address, tag and payload kept) sent to its source
-      like any other packet (removed and counted in turn if the source is bad too).
+      destination id ``dst_y * width + dst_x``; for a destination outside the mesh, the host
+      entry when it is `hw.noc.routing.HOST` (the host's address, docs/mesh.md "The host's
+      reads"), else DROP. A LOCAL packet leaves on ``eject[cls]``, a DROP packet is removed
+      and counted; a READ or WRITE request is then answered with an ERROR response (header:
+      source and destination swapped, class RESPONSE, opcode ERROR; address, tag and payload
+      kept) sent to its source like any other packet (removed and counted in turn if the
+      source is bad too).
     * Zero load: a packet written into an input buffer in one cycle is on the next link (or the
       eject register) in the next: two cycles per hop, link included.
     * Allocation (output first, one iteration): each input asks for every output one of its
@@ -128,7 +132,8 @@ class Router(wiring.Component):
       outputs granting it, round robin, and sends the head of the FIFO its arbiter for that
       output picked. One flit per output and per input per cycle; a waiting flit is granted
       within a bounded number of cycles once its output stays free.
-    * Route tables reset to DROP: a router that was never configured removes every packet.
+    * Route tables reset to DROP (the host entry too): a router that was never configured
+      removes every packet.
     """
 
     def __init__(self, *, width, height, vcs=1, depth=4, payload_bits=PAYLOAD_BITS):
@@ -178,7 +183,7 @@ class Router(wiring.Component):
             "eject": Out(flits).array(CLASSES),
             "link_in": In(link).array(len(DIRECTIONS)),
             "link_out": Out(link).array(len(DIRECTIONS)),
-            "cfg": In(stream.Signature(table_write_layout(self.entries))),
+            "cfg": In(stream.Signature(table_write_layout(self.entries + 1))),
             "dropped": Out(DROPPED_BITS),
             "overrun": Out(1),
         })
@@ -189,33 +194,49 @@ class Router(wiring.Component):
         nvc = CLASSES * self.vcs
         return (CLASSES * self.vcs + len(DIRECTIONS) * nvc) * self.depth + ERROR_DEPTH + 2
 
+    def _route_table(self, m):
+        """The route table (and the host entry), written through ``cfg``; returns ``lookup``:
+        a packet header's route here and its virtual channel on the next link."""
+        vcs = self.vcs
+        # --- route table, written through cfg ---
+        entry = data.StructLayout({"port": Port, "turn": Turn})
+        table = Array(Signal(entry, init={"port": Port.DROP}, name=f"route{d}")
+                      for d in range(self.entries))
+        m.d.comb += self.cfg.ready.eq(1)
+        # The host entry: the route of packets for the host (outside the mesh), written as
+        # entry `entries`.
+        host = Signal(entry, init={"port": Port.DROP}, name="route_host")
+        with m.If(self.cfg.valid & (self.cfg.payload.dst < self.entries)):
+            m.d.sync += [table[self.cfg.payload.dst].port.eq(self.cfg.payload.port),
+                         table[self.cfg.payload.dst].turn.eq(self.cfg.payload.turn)]
+        with m.Elif(self.cfg.valid & (self.cfg.payload.dst == self.entries)):
+            m.d.sync += [host.port.eq(self.cfg.payload.port),
+                         host.turn.eq(self.cfg.payload.turn)]
+
+        def lookup(header):
+            """The packet's route here and its virtual channel on the next link: the table
+            entry of its destination (outside the mesh, the host entry for the host, else
+            DROP); the channel is the class's channel `lane_of` the turn it takes at the next
+            router."""
+            x, y = header.dst_x, header.dst_y
+            inside, is_host = Signal(), Signal()
+            m.d.comb += [inside.eq((x < self.width) & (y < self.height)),
+                         is_host.eq((x == HOST[0]) & (y == HOST[1]))]
+            found = table[y * self.width + x]
+            route = Mux(inside, found.port, Mux(is_host, host.port, Port.DROP.value))
+            lane = lane_of(Mux(inside, found.turn.as_value(), host.turn.as_value()), vcs)
+            vc = Cat(lane, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
+            return route, vc
+
+        return lookup
+
     def elaborate(self, platform):
         m = Module()
         vcs, depth = self.vcs, self.depth
         nvc = CLASSES * vcs
         vcb = vc_bits(vcs)
 
-        # --- route table, written through cfg ---
-        entry = data.StructLayout({"port": Port, "turn": Turn})
-        table = Array(Signal(entry, init={"port": Port.DROP}, name=f"route{d}")
-                      for d in range(self.entries))
-        m.d.comb += self.cfg.ready.eq(1)
-        with m.If(self.cfg.valid & (self.cfg.payload.dst < self.entries)):
-            m.d.sync += [table[self.cfg.payload.dst].port.eq(self.cfg.payload.port),
-                         table[self.cfg.payload.dst].turn.eq(self.cfg.payload.turn)]
-
-        def lookup(header):
-            """The packet's route here and its virtual channel on the next link: the table
-            entry of its destination (DROP outside the mesh); the channel is the class's
-            channel `lane_of` the turn it takes at the next router."""
-            x, y = header.dst_x, header.dst_y
-            inside = Signal()
-            m.d.comb += inside.eq((x < self.width) & (y < self.height))
-            found = table[y * self.width + x]
-            route = Mux(inside, found.port, Port.DROP.value)
-            lane = lane_of(found.turn.as_value(), vcs)
-            vc = Cat(lane, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
-            return route, vc
+        lookup = self._route_table(m)
 
         # --- inputs: inject per class, links N/E/S/W, the ERROR queue ---
         units = []  # (buffer, the fifo index of each of its FIFOs, credit register or None)

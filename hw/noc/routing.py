@@ -15,9 +15,16 @@ from amaranth.lib import enum
 from hw.common.params import check_int
 
 __all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
-           "route_tables", "check", "table_words", "Turn", "turn_words"]
+           "route_tables", "check", "table_words", "Turn", "turn_words", "HOST", "EDGE",
+           "host_routes", "host_turns"]
 
 MAX_SIDE = 16
+#: The host's address: the coordinates its packets carry as source, and answers to it as
+#: destination. Outside every mesh but a 16 × 16 one (where it is a core and the host has no
+#: address). A router sends packets for it by a table entry of its own, the host entry (entry
+#: ``width * height``, reset DROP), which `host_routes` computes (docs/mesh.md, "The host's
+#: reads").
+HOST = (MAX_SIDE - 1, MAX_SIDE - 1)
 
 
 class Port(enum.Enum, shape=3):
@@ -36,6 +43,10 @@ class Port(enum.Enum, shape=3):
 
 
 DIRECTIONS = {Port.NORTH: (0, -1), Port.EAST: (1, 0), Port.SOUTH: (0, 1), Port.WEST: (-1, 0)}
+
+#: Where the host's link meets the mesh: the router at (0, 0), through its WEST port (the edge
+#: port, ``hw.mesh.edge.EdgePort``), a port that faces out of every mesh.
+EDGE = ((0, 0), Port.WEST)
 
 
 class Turn(enum.Enum, shape=2):
@@ -264,16 +275,19 @@ def _find_cycle(graph):
     return None
 
 
-def check(mesh, tables):
+def check(mesh, tables, host=None):
     """Check that ``tables`` serve ``mesh`` and cannot deadlock; raise `RoutingError` if not.
 
     ``tables`` is a dict from each live router ``(x, y)`` to its list of `Port`, one per
     destination id. Every router must deliver its own id locally and drop every disabled
     destination. Every (live source, live destination) pair is walked through the tables and
     must arrive without a loop, a DROP, an early LOCAL, a step off the mesh or into a disabled
-    node. The channel dependency graph (an edge from link a->b to link b->c whenever a route uses
-    them in turn) must be acyclic. The tables are indexed by destination only, so every virtual
-    channel sees the same graph and one check covers them all.
+    node. With ``host`` (a dict from each live router to its host entry, `host_routes`), the
+    route from every live router to `HOST` is walked too: it must leave the mesh at the `EDGE`
+    router through the edge's port, and nowhere else. The channel dependency graph (an edge
+    from link a->b to link b->c whenever a route uses them in turn; the host's link is a link
+    like the others, out of the mesh) must be acyclic. The tables are indexed by destination
+    only, so every virtual channel sees the same graph and one check covers them all.
     """
     size = mesh.width * mesh.height
     for router in tables:
@@ -303,32 +317,89 @@ def check(mesh, tables):
     for src in mesh.live:
         for dst in mesh.live:
             d = node_id(mesh, *dst)
-            node, visited, link = src, [src], None
-            where = f"route from {_fmt(src)} to {_fmt(dst)}"
-            while node != dst:
-                port = tables[node][d]
-                if port is Port.LOCAL:
-                    raise RoutingError(f"{where} stops at {_fmt(node)}")
-                if port is Port.DROP:
-                    raise RoutingError(f"{where} is dropped at {_fmt(node)}")
-                hop = next_hop(mesh, *node, port)
-                if hop is None:
-                    raise RoutingError(f"{where} leaves the mesh at {_fmt(node)} going {port.name}")
-                if not mesh.is_live(*hop):
-                    raise RoutingError(f"{where} enters disabled node {_fmt(hop)} "
-                                       f"from {_fmt(node)}")
-                if hop in visited:
-                    raise RoutingError(f"{where} loops: "
-                                       + " -> ".join(_fmt(n) for n in visited + [hop]))
-                if link is not None:
-                    depends.setdefault(link, set()).add((node, hop))
-                link = (node, hop)
-                visited.append(hop)
-                node = hop
+            _walk(mesh, src, dst, lambda node, d=d: tables[node][d],
+                  f"route from {_fmt(src)} to {_fmt(dst)}", depends)
+    if host is not None:
+        _check_host_entries(mesh, host)
+        for src in mesh.live:
+            _walk(mesh, src, HOST, host.get, f"route from {_fmt(src)} to the host", depends)
     cycle = _find_cycle(depends)
     if cycle is not None:
         raise RoutingError("channel dependency cycle, the tables can deadlock: "
                            + ", ".join(f"{_fmt(a)}->{_fmt(b)}" for a, b in cycle))
+
+
+def _walk(mesh, src, dst, route, where, depends):
+    """Walk the route from ``src`` to ``dst`` (a node, or `HOST`), ``route(node)`` giving the
+    port at each node; add the pairs of links used in turn to ``depends``."""
+    node, visited, link = src, [src], None
+    while node != dst:
+        port = route(node)
+        if port is Port.LOCAL:
+            raise RoutingError(f"{where} stops at {_fmt(node)}")
+        if port is Port.DROP:
+            raise RoutingError(f"{where} is dropped at {_fmt(node)}")
+        hop = next_hop(mesh, *node, port)
+        if dst == HOST and (node, port) == EDGE:
+            hop = HOST                      # out of the mesh at the edge: at the host
+        elif hop is None:
+            raise RoutingError(f"{where} leaves the mesh at {_fmt(node)} going {port.name}")
+        elif not mesh.is_live(*hop):
+            raise RoutingError(f"{where} enters disabled node {_fmt(hop)} from {_fmt(node)}")
+        if hop in visited:
+            raise RoutingError(f"{where} loops: "
+                               + " -> ".join(_fmt(n) for n in visited + [hop]))
+        if link is not None:
+            depends.setdefault(link, set()).add((node, hop))
+        link = (node, hop)
+        visited.append(hop)
+        node = hop
+
+
+def _check_host_address(mesh):
+    if mesh.contains(*HOST):
+        raise RoutingError(f"the {mesh.width}x{mesh.height} mesh has no host: the host's "
+                           f"address {_fmt(HOST)} is one of its nodes")
+    if not mesh.is_live(*EDGE[0]):
+        raise RoutingError(f"the host's edge router {_fmt(EDGE[0])} is disabled")
+
+
+def _check_host_entries(mesh, host):
+    _check_host_address(mesh)
+    for router in host:
+        if not (type(router) is tuple and len(router) == 2 and mesh.is_live(*router)):
+            raise RoutingError(f"host entry for {router!r}, which is not a live router of the "
+                               f"{mesh.width}x{mesh.height} mesh")
+    for router in mesh.live:
+        if not isinstance(host.get(router), Port):
+            raise RoutingError(f"host entry of {_fmt(router)} is {host.get(router)!r}, "
+                               f"expected a Port")
+
+
+def host_routes(mesh, tables):
+    """The host entry of every live router (a dict from router ``(x, y)`` to a `Port`): where
+    a packet for `HOST` goes there. It follows the router's route to the `EDGE` router (its
+    entry for that node) and leaves the mesh there through the edge's port, so it needs no
+    route of its own: with dead cores too, the host is reached as the edge router is.
+    ``tables`` (`route_tables`'s) and the host entries are checked together (`check`): the
+    host's routes arrive, and the channel dependencies stay acyclic."""
+    edge, out = EDGE
+    _check_host_address(mesh)
+    e = node_id(mesh, *edge)
+    host = {r: out if r == edge else tables[r][e] for r in mesh.live}
+    check(mesh, tables, host)
+    return host
+
+
+def host_turns(mesh, host):
+    """The lookahead half of the host entries (a dict from each live router to a `Turn` code,
+    as `turn_words`'s): what a packet for the host does at the next router; OUT at the edge
+    router, whose host route leaves the mesh. ``host`` must have passed `check`."""
+    def after(router):
+        port = host[router]
+        return None if router == EDGE[0] else next_hop(mesh, *router, port)
+    return {r: (Turn.OUT if after(r) is None else _turn_of(host[r], host[after(r)])).value
+            for r in mesh.live}
 
 
 def table_words(mesh, tables, depth=None):
@@ -360,7 +431,11 @@ def _turn(mesh, tables, router, d):
     port = tables[router][d]
     if port not in DIRECTIONS:
         return Turn.OUT
-    after = tables[next_hop(mesh, *router, port)][d]
+    return _turn_of(port, tables[next_hop(mesh, *router, port)][d])
+
+
+def _turn_of(port, after):
+    """The `Turn` of a packet that arrives through ``port`` and leaves through ``after``."""
     if after not in DIRECTIONS:
         return Turn.OUT
     order = list(DIRECTIONS)

@@ -3,10 +3,11 @@
 CI runs the README's test command on a clean clone: nothing converted, nothing built. This part
 does the same in a copy of the project's files (:data:`COPIED`) in a temporary directory, so
 that no cached simulator build or Verilog shortens it, and runs each tier there as the
-Makefile does (:data:`TIERS`: ``make test``, the whole regression, and ``make check``, the tests
-marked ``check``) with pytest-xdist on :data:`JOBS` workers. It reports per tier the tests
-passed, the wall time, the workers' busy time (setup, call and teardown of every test, from
-``--durations=0``) and the longest tests; a tier with a failure or an error gives no figure.
+Makefile does (:data:`TIERS`: ``make test``, the whole regression but the tests marked
+``bench``, and ``make check``, the tests marked ``check``) with pytest-xdist on :data:`JOBS`
+workers. It reports per tier the tests passed, the wall time, the workers' busy time (setup,
+call and teardown of every test, from ``--durations=0``) and the longest tests; a tier with a
+failure or an error gives no figure.
 Each tier is its own section, ``bench-regression-test`` and ``bench-regression-check``; the
 budgets (:data:`BUDGET`) are issue 20's.
 """
@@ -30,7 +31,7 @@ __all__ = ["BUDGET", "COPIED", "JOBS", "TIERS", "BenchError", "copy_project", "p
 #: Workers, as CI has (2 cores).
 JOBS = 2
 #: The pytest arguments of each tier after the Makefile's (``make test``, ``make check``).
-TIERS = {"test": [], "check": ["-m", "check"]}
+TIERS = {"test": ["-m", "not bench"], "check": ["-m", "check"]}
 #: Wall-time budget of each tier on 2 cores, in seconds.
 BUDGET = {"test": 30 * 60, "check": 5 * 60}
 #: What the copy holds: what a clone holds that the tests read.

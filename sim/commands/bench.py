@@ -1,6 +1,6 @@
 """``d1core bench``: simulation speed and block throughput, measured, into ``docs/results.md``.
 
-Eight parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
+Ten parts, each writing its own section(s): ``convert`` (the conversion unit's speed and
 throughput, :mod:`sim.bench.convert`, section ``bench``), ``matmul`` (the matrix engine's
 utilisation against K and its simulation speed, :mod:`sim.bench.gemm`, section ``bench-matmul``),
 ``sram`` (the scratchpad's bytes per cycle, :mod:`sim.bench.sram`, section ``bench-sram``),
@@ -11,12 +11,27 @@ and four threads on the C programs and its simulation speed, :mod:`sim.bench.sca
 ``core`` (GEMM from C on one D1 core, :mod:`sim.bench.core`, section ``bench-core``; layer
 normalisation on its vector unit, section ``bench-core-layernorm``) and ``core-speed`` (the D1
 core's simulation speed against the engine alone on the same GEMM, :mod:`sim.bench.core_speed`,
-section ``bench-core-speed``). On request only (``--only regression``): the wall time of ``make
-test`` and ``make check`` in a fresh copy of the project (:mod:`sim.bench.regression`, sections
-``bench-regression-test`` and ``bench-regression-check``).
+section ``bench-core-speed``), ``mesh-allreduce`` (the all-reduce on the 2×2 mesh of SMALL
+cores against the bound link bandwidth sets, :mod:`sim.bench.mesh_allreduce`, section
+``bench-mesh-allreduce``) and ``mesh-gemm`` (the distributed GEMM on meshes of D1 cores,
+:mod:`sim.bench.mesh_gemm`, section ``bench-mesh-gemm``). On request only (``--only
+regression``): the wall time of ``make test`` and ``make check`` in a fresh copy of the project
+(:mod:`sim.bench.regression`, sections ``bench-regression-test`` and ``bench-regression-check``).
 """
 
-from sim.bench import convert, core, core_speed, gemm, noc, regression, scalar, sram, vector
+from sim.bench import (
+    convert,
+    core,
+    core_speed,
+    gemm,
+    mesh_allreduce,
+    mesh_gemm,
+    noc,
+    regression,
+    scalar,
+    sram,
+    vector,
+)
 from sim.flow.toolchain import SIMULATORS
 
 from ._common import UsageError, check_estimate, command_line, count
@@ -25,7 +40,8 @@ from .sim import BYTES_PER_CONVERSION, CONVERSIONS_PER_SECOND
 __all__ = ["PARTS", "add_parser", "main", "run"]
 
 #: The parts of the bench, in the order they run.
-PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core", "core-speed")
+PARTS = ("convert", "matmul", "sram", "vector", "scalar", "noc", "core", "mesh-allreduce",
+         "core-speed", "mesh-gemm")
 #: Parts that run only when asked for (``--only``): the regression's own wall time (half an
 #: hour and more, all of the machine).
 ON_REQUEST = ("regression",)
@@ -53,8 +69,12 @@ def run(*, n=50_000, sims=SIMULATORS, write=True, command="d1core bench", parts=
         figures["core"] = core.run(write=write, command=command)
         # layer normalisation on the vector unit, bench-core-layernorm
         figures["core-layernorm"] = core.run_layernorm(write=write, command=command)
+    if "mesh-allreduce" in parts:  # the all-reduce on the 2x2 mesh, bench-mesh-allreduce
+        figures["mesh-allreduce"] = mesh_allreduce.run(write=write, command=command)
     if "core-speed" in parts:  # the core's simulation speed against the engine's
         figures["core-speed"] = core_speed.run(write=write, command=command)
+    if "mesh-gemm" in parts:  # SUMMA on meshes of D1 cores, :mod:`sim.bench.mesh_gemm`
+        figures["mesh-gemm"] = mesh_gemm.run(write=write, command=command)
     if "regression" in parts:  # make test and make check in a fresh copy, bench-regression-*
         figures["regression"] = regression.run(tiers=tiers, write=write, command=command)
     return figures
@@ -81,7 +101,7 @@ def main(args):
 def add_parser(sub):
     """Add the ``bench`` subcommand to the ``d1core`` parser's subparsers ``sub``."""
     q = sub.add_parser("bench", help="simulation speed and throughput into docs/results.md",
-                       description="Eight parts, each rewriting its section(s) of docs/results.md: "
+                       description="Ten parts, each rewriting its section(s) of docs/results.md: "
                        "convert (the conversion unit's simulation speed and throughput), "
                        "matmul (the matrix engine's MACs per cycle against K, on Verilator, and "
                        "its simulation speed), sram (the scratchpad's bytes per cycle, on "
@@ -93,7 +113,11 @@ def add_parser(sub):
                        "from C on one D1 core: utilisation of the 256-MAC peak; layer "
                        "normalisation on its vector unit: lines per cycle against the vector "
                        "sequencer's bound), core-speed (the D1 core's simulation speed against "
-                       "its matrix engine alone, same GEMM, same run). Every "
+                       "its matrix engine alone, same GEMM, same run), mesh-allreduce (the "
+                       "all-reduce of FP32 arrays on the 2x2 mesh of SMALL cores: cycles "
+                       "against the bound link bandwidth sets, on Verilator), mesh-gemm (the "
+                       "distributed GEMM, SUMMA, on meshes of D1 cores: utilisation of the "
+                       "live cores' peak, on Verilator: hours). Every "
                        "result is checked against the model. On request only (--only): "
                        "regression (the wall time of make test and make check on 2 workers "
                        "in a fresh copy of the project: half an hour or more).")

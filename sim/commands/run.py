@@ -20,6 +20,17 @@ The program is an ELF64 RISC-V executable (:mod:`verif.scalar.elf`) that reports
   per thread instructions and where its cycles went, and whether they account for every cycle
   (they must: a counter that does not is a failure, with or without ``--counters``).
 
+With ``--mesh WxH`` it runs the program on every live core of a W×H mesh of cores
+(``verif.mesh.run.run_mesh_program``: the route tables, the image loaded into every live core
+through the edge port, the cores started together; ``--dead X,Y`` holds a core in reset and
+routes around it; ``--core`` the cores' preset, SMALL by default) on Verilator or Icarus. The
+program checks itself: the run passes when every live core writes ``tohost`` = 1. It prints the
+outcome (with the watchdog's dump of every core when the run hangs or times out), the cycles
+and the simulation's speed, per core the matrix, vector and DMA units' busy share of the run
+and the instructions retired, the network's counts and every link's flits
+(:mod:`verif.mesh.report`); ``--plot FILE.png`` draws the cores' matrix-unit utilisation and
+the links' traffic as heat maps of the mesh.
+
 It prints the result, the cycles, and the instructions retired and IPC of each thread and in
 total. A program still running after ``--max-cycles`` is stopped and reported as a timeout.
 A trap that no handler takes (``mtvec`` not set) ends the run: it is reported with its cause, pc,
@@ -29,15 +40,21 @@ a result; 2 bad usage or a file that is not a program for the core, or whose ``t
 """
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass
 
 from hw.core.config import PRESETS as CORE_PRESETS
 from hw.core.config import get_preset as get_core_preset
+from hw.mesh.config import PRESETS as MESH_PRESETS
+from hw.mesh.config import MeshConfig
 from verif.core import run as core_run
 from verif.core.counters import CounterReport
 from verif.core.model import CoreModel
 from verif.core.run import run_core_program
+from verif.mesh import report as mesh_report
+from verif.mesh.programs import PLACE_SYMBOL
+from verif.mesh.run import check_dead, run_mesh_program
 from verif.scalar import core_tb, elf
 from verif.scalar.core_tb import parse_trace
 from verif.scalar.iss import ISS, MAX_THREADS, Memory, TrapInfo
@@ -50,11 +67,16 @@ from verif.scalar.programs import (
     failing_test,
 )
 
-__all__ = ["SIMS", "Outcome", "RunError", "add_parser", "check_tohost", "describe_trap",
-           "format_retire", "report", "run", "run_core", "run_iss"]
+from ._common import UsageError, check_output_path
+
+__all__ = ["SIMS", "MESH_SIMS", "Outcome", "RunError", "add_parser", "check_tohost",
+           "describe_trap", "format_retire", "report", "run", "run_core", "run_iss",
+           "mesh_config", "parse_dead", "run_mesh"]
 
 #: Where ``d1core run`` can run a program.
 SIMS = ("verilator", "icarus", "iss", "core")
+#: Where ``d1core run --mesh`` can run a program.
+MESH_SIMS = ("verilator", "icarus")
 
 
 class RunError(Exception):
@@ -273,14 +295,117 @@ def report(outcome, *, max_cycles, counters=False):
     return lines
 
 
+def mesh_config(shape, core=None):
+    """The :class:`MeshConfig` of ``shape`` ("WxH", W and H in 1..16) of ``core`` cores (a
+    core preset's name): a mesh preset when one has that shape and core (its simulator build
+    is the tests' and shared), else a mesh of its own named after both. ``shape`` may also
+    name a mesh preset (``MESH_2X2``), with ``core`` None or the preset's."""
+    if str(shape).upper() in MESH_PRESETS:
+        preset = MESH_PRESETS[str(shape).upper()]
+        if core not in (None, preset.core.name):
+            raise RunError(f"--mesh {shape} has {preset.core.name} cores, not --core {core}")
+        return preset
+    found = re.fullmatch(r"(\d+)[x×](\d+)", str(shape).strip().lower())
+    if found is None:
+        raise RunError(f"--mesh must be WxH (for example 2x2) or a mesh preset "
+                       f"({', '.join(MESH_PRESETS)}), not {shape!r}")
+    w, h = (int(v) for v in found.groups())
+    if not (1 <= w <= 16 and 1 <= h <= 16):
+        raise RunError(f"--mesh: width and height must be in 1..16, not {w}x{h}")
+    try:
+        config = get_core_preset(core or "SMALL")
+    except ValueError as e:
+        raise RunError(str(e)) from None
+    for preset in MESH_PRESETS.values():
+        if (preset.width, preset.height, preset.core) == (w, h, config):
+            return preset
+    return MeshConfig(f"MESH_{w}X{h}_{config.name}", core=config, width=w, height=h)
+
+
+def parse_dead(values, config):
+    """``--dead`` values ("X,Y" each) as ``(x, y)`` cores of ``config``, checked: inside the
+    mesh, listed once, not (0, 0) (the edge port's)."""
+    dead = []
+    for v in values or ():
+        found = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", v)
+        if found is None:
+            raise RunError(f"--dead must be X,Y (a core's coordinates, for example 1,0), "
+                           f"not {v!r}")
+        dead.append(tuple(int(g) for g in found.groups()))
+    try:
+        return check_dead(config, dead)
+    except ValueError as e:
+        raise RunError(f"--dead: {e}") from None
+
+
+def run_mesh(path, *, shape, dead=(), core=None, sim="verilator", max_cycles=DEFAULT_MAX_CYCLES):
+    """Run the ELF at ``path`` on every live core of the ``shape`` mesh (``--mesh``); ``(config,
+    dead, MeshRun)``. Raises :class:`RunError` for bad input, before simulating."""
+    if sim not in MESH_SIMS:
+        raise RunError(f"--mesh runs on an RTL simulator ({', '.join(MESH_SIMS)}), "
+                       f"not {sim!r}")
+    if max_cycles < 1:
+        raise RunError(f"--max-cycles must be at least 1, not {max_cycles}")
+    config = mesh_config(shape, core)
+    dead = parse_dead(dead, config)
+    try:
+        program = elf.load(path, size=config.core.sram.size)
+    except elf.ElfError as e:
+        raise RunError(str(e)) from None
+    if program.tohost is None:
+        raise RunError(f"{path}: no tohost symbol: the program cannot report a result "
+                       "(link it with verif/scalar/programs/crt0.S, or define tohost)")
+    if PLACE_SYMBOL not in program.symbols:
+        raise RunError(f"{path}: no {PLACE_SYMBOL} symbol: not a program for a mesh (include "
+                       "verif/mesh/programs/mesh.h: the host writes each core's place there)")
+    try:
+        mesh = run_mesh_program(path, config=config, sim=sim, max_cycles=max_cycles, dead=dead)
+    except ValueError as e:       # a program the mesh cannot load (no d1_place, too big)
+        raise RunError(str(e)) from None
+    return config, dead, mesh
+
+
+def _check_mesh_args(args):
+    """Refuse the options that do not go with ``--mesh`` (or need it), before any work."""
+    if args.mesh is None:
+        for given, option in ((args.dead, "--dead"), (args.plot, "--plot")):
+            if given:
+                raise RunError(f"{option} needs --mesh WxH")
+        return
+    for given, option in ((args.trace, "--trace"), (args.counters, "--counters"),
+                          (args.threads != MAX_THREADS, "--threads")):
+        if given:
+            raise RunError(f"{option} does not go with --mesh (the mesh prints every core's "
+                           "counters; its cores have their preset's threads)")
+    if args.plot:
+        check_output_path(args.plot, "--plot", suffixes=(".png",))
+
+
+def _main_mesh(args):
+    config, dead, mesh = run_mesh(args.program, shape=args.mesh, dead=args.dead,
+                                  core=args.core, sim=args.sim, max_cycles=args.max_cycles)
+    print("\n".join(mesh_report.report_lines(mesh, config, dead)))
+    if args.plot:
+        try:
+            mesh_report.draw(args.plot, mesh, config, dead)
+        except (OSError, ValueError) as e:
+            print(f"d1core run: error: --plot {args.plot}: {e}", file=sys.stderr)
+            return 2
+        print(f"plot: {args.plot}")
+    return 0 if mesh.status == "pass" else 1
+
+
 def main(args):
     """``d1core run`` with parsed ``args``; returns the exit status."""
     try:
+        _check_mesh_args(args)
+        if args.mesh is not None:
+            return _main_mesh(args)
         if args.counters and args.core is None:
             raise RunError("--counters reads the integrated core's counters: it needs --core")
         outcome = run(args.program, sim=args.sim, threads=args.threads,
                       max_cycles=args.max_cycles, trace=args.trace, core=args.core)
-    except RunError as e:
+    except (RunError, UsageError) as e:
         print(f"d1core run: error: {e}", file=sys.stderr)
         return 2
     print("\n".join(report(outcome, max_cycles=args.max_cycles, counters=args.counters)))
@@ -300,7 +425,9 @@ def add_parser(sub):
                        "against the ISS. A trap with no handler is reported with its cause, pc, "
                        "mtval and "
                        "thread. Exit 0 pass, 1 fail, trap or timeout, 2 bad usage or file (a "
-                       "tohost that is misaligned or outside memory is refused at load).")
+                       "tohost that is misaligned or outside memory is refused at load). --mesh "
+                       "WxH runs it on every live core of a mesh of cores instead (exit 1 also "
+                       "for a hang).")
     q.add_argument("program", metavar="PROGRAM.elf")
     q.add_argument("--threads", type=int, default=MAX_THREADS, metavar="N",
                    help=f"hardware threads of the core, 1..{MAX_THREADS} (default "
@@ -320,5 +447,19 @@ def add_parser(sub):
     q.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES, metavar="C",
                    help=f"stop and report a timeout after C cycles (default "
                    f"{DEFAULT_MAX_CYCLES})")
+    q.add_argument("--mesh", metavar="WxH", default=None,
+                   help="run the program on every live core of a W×H mesh of cores (W, H in "
+                   f"1..16, or a preset: {', '.join(MESH_PRESETS)}; docs/mesh.md), --sim "
+                   "verilator or icarus, cores of --core (default SMALL; a mesh of D1 cores "
+                   "is a long build); print per core the units' utilisation and "
+                   "instructions, the network's counts and each link's traffic; a run that "
+                   "stops making progress is ended by the watchdog, which prints every core's "
+                   "threads' pcs, semaphores and DMA and network queues")
+    q.add_argument("--dead", metavar="X,Y", action="append", default=[],
+                   help="with --mesh: hold core (X, Y) in reset and route around it (not 0,0: "
+                   "the edge port's); repeat for more")
+    q.add_argument("--plot", metavar="FILE.png", default=None,
+                   help="with --mesh: draw the cores' matrix-unit utilisation and the links' "
+                   "traffic as heat maps of the mesh into FILE.png")
     q.set_defaults(func=main)
     return q

@@ -20,13 +20,15 @@ from verif.matmul.model import matmul
 from verif.scalar import elf, riscv
 from verif.vector.model import REQUEST_DTYPE, VectorUnitModel, execute
 
-__all__ = ["DIR", "EPILOGUES", "GemmKernel", "GemmRmKernel", "auto_head_k", "gemm_kernel",
-           "gemm_rm_kernel", "slab_rows"]
+__all__ = ["DIR", "EPILOGUES", "OPERAND_FORMATS", "GemmKernel", "GemmRmKernel", "auto_head_k",
+           "check_fmt", "gemm_kernel", "gemm_rm_kernel", "random_operands", "slab_rows"]
 
 DIR = Path(__file__).resolve().parent
 #: d1_result's words (gemm.c).
 RESULT_WORDS = ("cycles", "busy", "port", "operand", "backpressure", "idle", "status")
-_FORMATS = {"bf16": ("bf16", None, "bf16", None), "cfp8": ("cfp8_143", 7, "cfp8_152", 15)}
+#: matmul's (a_fmt, a_bias, b_fmt, b_bias) of each operand format
+OPERAND_FORMATS = {"bf16": ("bf16", None, "bf16", None),
+                   "cfp8": ("cfp8_143", 7, "cfp8_152", 15)}
 
 
 def _line_up(n):
@@ -56,7 +58,7 @@ class GemmKernel:
 
     def reference(self):
         """D and its flags by the SoftFloat-based GEMM reference (``d1core gemm``'s)."""
-        a_fmt, a_bias, b_fmt, b_bias = _FORMATS[self.fmt]
+        a_fmt, a_bias, b_fmt, b_bias = OPERAND_FORMATS[self.fmt]
         return matmul(self.a, self.b, a_fmt=a_fmt, a_bias=a_bias, b_fmt=b_fmt, b_bias=b_bias)
 
     def d_from(self, read):
@@ -97,12 +99,12 @@ class GemmKernel:
 def gemm_kernel(m, n, k, *, fmt="bf16", seed=0):
     """The GEMM kernel for an M×N×K block with random operands (finite, normal and subnormal
     codes of the format, both signs)."""
-    _check_fmt(fmt)
+    check_fmt(fmt)
     defines = {"M": m, "N": n, "K": k, **({"CFP8": 1} if fmt == "cfp8" else {})}
     path = riscv.build(f"kernels/gemm-{fmt}-{m}x{n}x{k}", [DIR / "gemm.c"], defines=defines,
                        depends=[DIR / "gemm.h"])
     program = elf.load(path)
-    a, b = _random_operands(m, n, k, fmt, np.random.default_rng(seed))
+    a, b = random_operands(m, n, k, fmt, np.random.default_rng(seed))
     esize = a.itemsize
     lda, ldb = _line_up(m * esize), _line_up(n * esize)
     at_bytes = np.zeros((k, lda // esize), a.dtype)
@@ -115,12 +117,13 @@ def gemm_kernel(m, n, k, *, fmt="bf16", seed=0):
     return GemmKernel(m, n, k, fmt, program, image, a, b)
 
 
-def _check_fmt(fmt):
-    if fmt not in _FORMATS:
-        raise ValueError(f"fmt must be one of {', '.join(_FORMATS)}, not {fmt!r}")
+def check_fmt(fmt):
+    """``fmt`` is one of :data:`OPERAND_FORMATS` (else ``ValueError``)."""
+    if fmt not in OPERAND_FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(OPERAND_FORMATS)}, not {fmt!r}")
 
 
-def _random_operands(m, n, k, fmt, rng):
+def random_operands(m, n, k, fmt, rng):
     """Random A (M×K) and B (K×N) codes: finite, normal and subnormal codes of the format, both
     signs (BF16: moderate exponents, so that no sum overflows)."""
     if fmt == "cfp8":
@@ -251,7 +254,7 @@ def gemm_rm_kernel(m, n, k, *, fmt="bf16", head_k=None, epilogue=None, np_cols=N
     BF16 from a random bias). ``np_cols``: columns per GEMM command (None: all of N without the
     epilogue, 64 with it; else a multiple of 64 below N, or N). ``timeline``: build with
     gemm_rm.c's cycle stamps (``d1_timeline``, for tuning)."""
-    _check_fmt(fmt)
+    check_fmt(fmt)
     for name, v in (("m", m), ("n", n), ("k", k)):
         check_int(name, v, 1, 0xFFFF)
     rows = slab_rows(fmt)
@@ -277,7 +280,7 @@ def gemm_rm_kernel(m, n, k, *, fmt="bf16", head_k=None, epilogue=None, np_cols=N
     path = riscv.build(name, [DIR / "gemm_rm.c"], defines=defines, depends=[DIR / "gemm.h"])
     program = elf.load(path)
     rng = np.random.default_rng(seed)
-    a, b = _random_operands(m, n, k, fmt, rng)
+    a, b = random_operands(m, n, k, fmt, rng)
     esize = a.itemsize
     a_bytes = np.zeros((-(-m // rows) * rows, _line_up(k * esize) // esize), a.dtype)
     a_bytes[:m, :k] = a
