@@ -27,11 +27,15 @@ class MsgClass(enum.Enum, shape=1):
 class Opcode(enum.Enum, shape=4):
     """What a packet asks or answers. READ and WRITE ask for an answer (READ_DATA, WRITE_ACK,
     or ERROR when the destination does not exist or is disabled); POST is a write that asks for
-    none. Codes 3 to 7 and 10 to 14 are free for the network interface; the router treats them
-    as requests that ask for no answer or as plain responses."""
+    none. Codes 4 to 7 and 10 to 14 are free for the network interface (3, MNOTIFY, is its
+    multicast NOTIFY); the router treats them as requests that ask for no answer or as plain
+    responses."""
     READ = 0
     WRITE = 1
     POST = 2
+    #: The network interface's: a multicast transfer's end (docs/mesh.md), a request that asks
+    #: for no answer (its copies would answer from every core of the rectangle).
+    MNOTIFY = 3
     READ_DATA = 8
     WRITE_ACK = 9
     ERROR = 15
