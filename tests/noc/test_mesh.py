@@ -43,7 +43,9 @@ def test_mesh4x4(sim):
     narrow it halves the build): XY routing with bad destinations and backpressure; then two
     disabled nodes routed around with up*/down* tables, idles and heavy backpressure; then
     with XY tables a quarter of the packets multicast (rows, columns, rectangles, some past the
-    edge) among unicast ones, with idles and backpressure."""
+    edge) among unicast ones, with idles and backpressure; and with the two disabled nodes and
+    up*/down* tables, multicast to rectangles whose trees avoid them and that the deadlock
+    check takes with those tables (`safe_trees`)."""
     dead = [[1, 1], [2, 3]]
     n = 20 if sim == "verilator" else 8
     run(mesh_design(4, 4, payload_bits=32), sim, [
@@ -53,6 +55,8 @@ def test_mesh4x4(sim):
          "policy": "updown", "idle": 64, "stall": 160, "seed": 4, "payload_bits": 32},
         {"width": 4, "height": 4, "per_stream": n, "bad": 0.05, "multicast": 0.25,
          "idle": 32, "stall": 96, "seed": 8, "payload_bits": 32},
+        {"width": 4, "height": 4, "per_stream": n, "bad": 0.05, "disabled": dead,
+         "policy": "updown", "multicast": 0.3, "stall": 96, "seed": 9, "payload_bits": 32},
     ])
 
 
