@@ -70,8 +70,8 @@ class NiSend(wiring.Component):
     A multicast line (``mcast``) becomes a LINE to the rectangle from (``rect_x``,
     ``rect_y``) to ``(x, y)``; its descriptor's end, an MNOTIFY to the same rectangle, which
     no core answers: NiSend answers it itself, ``{seq, code: NONE}`` on ``answer`` in the first
-    cycle after it was sent in which no response is answered there (an MNOTIFY waits while
-    such an answer of its own is still owed).
+    cycle after it entered the packet register (its lines have all left) in which no response
+    is answered there (an MNOTIFY waits while such an answer of its own is still owed).
     """
 
     def __init__(self):
