@@ -50,7 +50,8 @@ def _entry_layout(network):
 
 
 # A remote descriptor's destination for its lines, from its handoff to its last line.
-_Remote = data.StructLayout({"x": 4, "y": 4, "signal": SignalLayout, "seq": SEQ_BITS})
+_Remote = data.StructLayout({"x": 4, "y": 4, "signal": SignalLayout, "seq": SEQ_BITS,
+                             "mcast": 1, "rect_x": 4, "rect_y": 4})
 
 
 def _add(m, x, y, width, name):
@@ -235,6 +236,8 @@ class DmaEngine(wiring.Component):
         remote = ~d.local & ((d.dst_x != x) | (d.dst_y != y))
         refuse_remote = remote
         if self.network:
+            # A multicast push goes out even to a rectangle of this core alone.
+            remote = ~d.local & (d.mcast | (d.dst_x != x) | (d.dst_y != y))
             m.d.comb += s.is_remote.eq(remote)
             refuse_remote = Const(0)
         w = len(s.src_end)
@@ -270,6 +273,12 @@ class DmaEngine(wiring.Component):
         keep_hi = ~_ge(m, dst_end, s.hull_hi, ab + 1, "keep_hi")
         status = s.dsc_status
 
+        # The multicast fields are a network engine's; a lone engine refuses them as reserved
+        # bits (FIELD), as before they existed.
+        reserved_set = incoming.reserved != 0
+        if not self.network:
+            reserved_set = (Cat(incoming.reserved, incoming.mcast, incoming.rect_x, incoming.rect_y)
+                            != 0)
         with m.FSM(name="parser"):
             with m.State("IDLE"):
                 m.d.comb += [self.cmd.ready.eq(1), s.p_idle.eq(1)]
@@ -294,7 +303,7 @@ class DmaEngine(wiring.Component):
                     m.d.sync += [d.eq(self.rd_resp.payload.data),
                                  s.dsc_status.eq(self.rd_resp.payload.status),
                                  # a flag, not 256 bits kept for one comparison
-                                 s.reserved_set.eq(incoming.reserved != 0),
+                                 s.reserved_set.eq(reserved_set),
                                  s.mr.eq(rows_m1), s.me.eq(elems_m1),
                                  s.p_src.eq(0), s.p_dst.eq(0), s.p_elem.eq(0),
                                  s.sh_src.eq(incoming.src_stride),
@@ -371,7 +380,8 @@ class DmaEngine(wiring.Component):
                 entry.remote.eq(remote), entry.seq.eq(s.seq),
                 s.remotes.w_en.eq(s.handoff & remote),
                 dest.x.eq(d.dst_x), dest.y.eq(d.dst_y), dest.signal.eq(d.signal),
-                dest.seq.eq(s.seq),
+                dest.seq.eq(s.seq), dest.mcast.eq(d.mcast), dest.rect_x.eq(d.rect_x),
+                dest.rect_y.eq(d.rect_y),
             ]
             with m.If(remote):
                 m.d.comb += entry.signal.eq(0)
@@ -506,7 +516,8 @@ class DmaEngine(wiring.Component):
                     net.x.eq(dest.x), net.y.eq(dest.y), net.signal.eq(dest.signal),
                     net.seq.eq(dest.seq), net.addr.eq(Cat(Const(0, 6), g.line)),
                     net.data.eq(merged), net.words.eq(merged_mask), net.end.eq(g.end),
-                    fresh.eq(1),
+                    net.mcast.eq(dest.mcast), net.rect_x.eq(dest.rect_x),
+                    net.rect_y.eq(dest.rect_y), fresh.eq(1),
                 ]
         with m.If(take):
             # (A lone engine's conditions as before the network: its Verilog is unchanged.)

@@ -176,7 +176,10 @@ GemmDescriptor = data.StructLayout({
 #: written at ``dst + r·dst_stride + e·elem_bytes`` (rows are packed at the destination).
 #: Addresses and strides are multiples of the element size. ``next`` is the next descriptor's
 #: address (0 ends the list). ``dst_x``/``dst_y`` name the destination core (this core's own
-#: coordinates, or any value with ``local`` set; issue 18 adds remote cores).
+#: coordinates, or any value with ``local`` set; issue 18 adds remote cores). In a core of a
+#: mesh, ``mcast`` (with ``local`` clear) makes it a multicast push to every core of the
+#: rectangle from (``rect_x``, ``rect_y``) to (``dst_x``, ``dst_y``) (docs/mesh.md,
+#: "Multicast pushes"); a lone core refuses it (FIELD, as it refuses any reserved bit set).
 DmaDescriptor = data.StructLayout({
     "src": 32, "dst": 32, "src_stride": 32, "dst_stride": 32, "src_elem_stride": 32,
     "next": 32,
@@ -185,7 +188,8 @@ DmaDescriptor = data.StructLayout({
     "local": 1,
     "dst_x": 4, "dst_y": 4,
     "signal": Signal,
-    "reserved": 512 - 6 * 32 - 2 * 16 - 2 - 1 - 8 - 21,
+    "mcast": 1, "rect_x": 4, "rect_y": 4,
+    "reserved": 512 - 6 * 32 - 2 * 16 - 2 - 1 - 8 - 21 - 9,
 })
 
 #: A thread's vector state set by VSETCFG (rs1): the type and modifiers of the next VOPs, the

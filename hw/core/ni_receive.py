@@ -14,7 +14,7 @@ from hw.noc.routing import MAX_SIDE
 
 from .isa import Error
 from .isa import Signal as SignalLayout
-from .packets import LINE, NOTIFY, PULL, READ_DATA, WORDS, Notify, Pull
+from .packets import LINE, MNOTIFY, NOTIFY, PULL, READ_DATA, WORDS, Notify, Pull
 
 __all__ = ["NiReceive", "ERRORS_BITS"]
 
@@ -92,7 +92,10 @@ class NiReceive(wiring.Component):
     PULLs before it. Read answers, in order, go into the answer register:
     `hw.core.packets.read_data_packet` with the line, or `pull_error_packet` with the code of
     a refused read (counted). A NOTIFY also waits for every read taken before it, so its
-    answer follows their READ_DATAs. Any other opcode is dropped and counted.
+    answer follows their READ_DATAs. An MNOTIFY (a multicast push's end) is a NOTIFY without
+    the answer: taken once every write and read taken before it has been answered, whatever
+    the answer register holds; its signal goes out and the source's record is cleared (its
+    refused lines were counted). Any other opcode is dropped and counted.
     ``valid`` of ``wr_req``, ``rd_req``, ``answer`` and ``signal`` comes from registers.
     """
 
@@ -129,7 +132,8 @@ class NiReceive(wiring.Component):
         hdr = self.req.payload.header
         op = hdr.op
         is_line, is_notify, is_pull = op == LINE, op == NOTIFY, op == PULL
-        unknown = ~(is_line | is_notify | is_pull)
+        is_mnotify = op == MNOTIFY
+        unknown = ~(is_line | is_notify | is_pull | is_mnotify)
 
         # --- LINE: the write register ---------------------------------------------------------
         w_free = ~self.wr_req.valid | self.wr_req.ready
@@ -171,20 +175,24 @@ class NiReceive(wiring.Component):
         a_free = ~self.answer.valid | self.answer.ready
         take_notify = (self.req.valid & is_notify & a_free & (sources.level == 0)
                        & (pulls.level == 0))
+        take_mnotify = (self.req.valid & is_mnotify & (sources.level == 0)
+                        & (pulls.level == 0))
+        # Either NOTIFY: its lines have landed; its signal goes out, its source's record clears.
+        landed = take_notify | take_mnotify
         # A read answered while a NOTIFY waits for it: the two never meet in one cycle.
         read_back = self.rd_resp.valid & a_free
         m.d.comb += [self.rd_resp.ready.eq(a_free), pulls.r_en.eq(read_back)]
         read_refused, read_code = _refusal(m, self.rd_resp.payload.status, "read")
         read_bad = read_back & read_refused
         drop = self.req.valid & unknown
-        m.d.comb += self.req.ready.eq(take_line | take_notify | take_pull | drop)
+        m.d.comb += self.req.ready.eq(take_line | landed | take_pull | drop)
 
         mine = Signal(Error)        # the NOTIFY's source's recorded code
         for y in range(h):
             for x in range(w):
                 code = codes[y * w + x]
                 here = (hdr.src_x == x) & (hdr.src_y == y)
-                with m.If(take_notify & here):
+                with m.If(landed & here):
                     m.d.comb += mine.eq(code)
                     m.d.sync += code.eq(Error.NONE)
                 # After the NOTIFY's clear: a NOTIFY waits for every answer, so the two never
@@ -217,7 +225,7 @@ class NiReceive(wiring.Component):
                 m.d.sync += [out.eq(0), out.code.eq(read_code), out.dst.eq(e.dst)]
             with m.Else():
                 m.d.sync += self.answer.payload.data.eq(self.rd_resp.payload.data)
-        m.d.sync += [self.signal.valid.eq(take_notify & payload.signal.enable),
+        m.d.sync += [self.signal.valid.eq(landed & payload.signal.enable),
                      self.signal.payload.eq(payload.signal)]
 
         # --- The count of errors --------------------------------------------------------------

@@ -11,6 +11,7 @@ from .isa import Error
 from .packets import (
     DIRECT,
     LINE,
+    MNOTIFY,
     NOTIFY,
     DirectAnswer,
     NetAnswer,
@@ -65,6 +66,12 @@ class NiSend(wiring.Component):
     answer: no such core); the answer to a direct add (tag bit ``DIRECT``) goes on ``direct``
     instead, ``{thread, code, x, y}`` with the answering core's coordinates (the response's
     source). ``valid`` of ``req``, ``answer`` and ``direct`` comes from registers.
+
+    A multicast line (``mcast``) becomes a LINE to the rectangle from (``rect_x``,
+    ``rect_y``) to ``(x, y)``; its descriptor's end, an MNOTIFY to the same rectangle, which
+    no core answers: NiSend answers it itself, ``{seq, code: NONE}`` on ``answer`` in the first
+    cycle after it entered the packet register (its lines have all left) in which no response
+    is answered there (an MNOTIFY waits while such an answer of its own is still owed).
     """
 
     def __init__(self):
@@ -90,6 +97,10 @@ class NiSend(wiring.Component):
         owed = Signal()
         owed_x, owed_y, owed_seq = Signal(4), Signal(4), Signal.like(line.seq)
         owed_signal = Signal.like(line.signal)
+        owed_mcast, owed_rx, owed_ry = Signal(), Signal(4), Signal(4)
+        # A multicast push's own answer, owed to the DMA engine after its MNOTIFY left.
+        self_ack, self_seq = Signal(), Signal.like(line.seq)
+        notify_ok = ~owed_mcast | ~self_ack
 
         free = ~self.req.valid | self.req.ready
         # A descriptor's NOTIFY first, then a direct add, then the next line.
@@ -99,27 +110,34 @@ class NiSend(wiring.Component):
         m.d.comb += [self.notify.ready.eq(free & ~owed),
                      self.net.ready.eq(free & ~owed & ~self.notify.valid)]
         with m.If(free):
-            m.d.sync += self.req.valid.eq(take | take_add | owed)
+            m.d.sync += self.req.valid.eq(take | take_add | owed & notify_ok)
         m.d.sync += [hdr.src_x.eq(self.here.x), hdr.src_y.eq(self.here.y),
                      hdr.cls.eq(MsgClass.REQUEST)]
         notify = data.View(Notify, out.data)
         with m.If(free & owed):
-            m.d.sync += [
-                owed.eq(0),
-                hdr.dst_x.eq(owed_x), hdr.dst_y.eq(owed_y), hdr.op.eq(NOTIFY), hdr.addr.eq(0),
-                hdr.tag.eq(owed_seq), notify.eq(0), notify.signal.eq(owed_signal),
-            ]
+            with m.If(notify_ok):
+                m.d.sync += [
+                    owed.eq(0),
+                    hdr.dst_x.eq(owed_x), hdr.dst_y.eq(owed_y),
+                    hdr.op.eq(Mux(owed_mcast, MNOTIFY, NOTIFY)), hdr.addr.eq(0),
+                    hdr.tag.eq(owed_seq), notify.eq(0), notify.signal.eq(owed_signal),
+                    hdr.mcast.eq(owed_mcast), hdr.rect_x.eq(owed_rx), hdr.rect_y.eq(owed_ry),
+                ]
         with m.Elif(take_add):
             m.d.sync += [
                 hdr.dst_x.eq(add.x), hdr.dst_y.eq(add.y), hdr.op.eq(NOTIFY), hdr.addr.eq(0),
                 hdr.tag.eq(DIRECT | add.thread), notify.eq(0), notify.signal.eq(add.signal),
+                hdr.mcast.eq(0), hdr.rect_x.eq(0), hdr.rect_y.eq(0),
             ]
         with m.Elif(take):
             m.d.sync += [
                 hdr.dst_x.eq(line.x), hdr.dst_y.eq(line.y), hdr.op.eq(LINE),
                 hdr.addr.eq(line.addr), hdr.tag.eq(line.words), out.data.eq(line.data),
+                hdr.mcast.eq(line.mcast), hdr.rect_x.eq(line.rect_x),
+                hdr.rect_y.eq(line.rect_y),
                 owed.eq(line.end), owed_x.eq(line.x), owed_y.eq(line.y),
                 owed_seq.eq(line.seq), owed_signal.eq(line.signal),
+                owed_mcast.eq(line.mcast), owed_rx.eq(line.rect_x), owed_ry.eq(line.rect_y),
             ]
 
         # --- Answers -------------------------------------------------------------------------
@@ -129,10 +147,16 @@ class NiSend(wiring.Component):
         code = Mux(ack, Error.NONE, Mux(got.code == Error.NONE, Error.REMOTE, got.code))
         direct = (r.tag & DIRECT) != 0
         m.d.comb += self.resp.ready.eq(1)
+        answered = self.resp.valid & (ack | error) & ~direct
+        # A multicast push's own answer goes in a cycle without a response's.
+        with m.If(free & owed & notify_ok & owed_mcast):
+            m.d.sync += [self_ack.eq(1), self_seq.eq(owed_seq)]
+        with m.Elif(~answered):
+            m.d.sync += self_ack.eq(0)
         m.d.sync += [
-            self.answer.valid.eq(self.resp.valid & (ack | error) & ~direct),
-            self.answer.payload.seq.eq(r.tag),
-            self.answer.payload.code.eq(code),
+            self.answer.valid.eq(answered | self_ack),
+            self.answer.payload.seq.eq(Mux(answered, r.tag, self_seq)),
+            self.answer.payload.code.eq(Mux(answered, code, Error.NONE)),
             self.direct.valid.eq(self.resp.valid & (ack | error) & direct),
             self.direct.payload.thread.eq(r.tag), self.direct.payload.code.eq(code),
             self.direct.payload.x.eq(r.src_x), self.direct.payload.y.eq(r.src_y),

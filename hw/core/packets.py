@@ -15,7 +15,7 @@ from hw.noc.flit import PAYLOAD_BITS, MsgClass, Opcode
 
 from .isa import THREAD_BITS, Error, Signal
 
-__all__ = ["LINE", "NOTIFY", "PULL", "READ_DATA", "Notify", "Pull", "pull_packet",
+__all__ = ["LINE", "NOTIFY", "MNOTIFY", "PULL", "READ_DATA", "Notify", "Pull", "pull_packet",
            "read_data_packet", "pull_error_packet", "WORDS", "SEQ_BITS", "NetLine", "NetAnswer",
            "Place", "RemoteAdd", "DirectAnswer", "DIRECT", "byte_mask", "status_code",
            "line_packet", "notify_packet", "answer_packet"]
@@ -24,6 +24,8 @@ __all__ = ["LINE", "NOTIFY", "PULL", "READ_DATA", "Notify", "Pull", "pull_packet
 LINE = Opcode.POST
 #: The opcode of a transfer's end (answered: the router answers ERROR at a bad destination).
 NOTIFY = Opcode.WRITE
+#: The opcode of a multicast transfer's end: a NOTIFY that asks for no answer.
+MNOTIFY = Opcode.MNOTIFY
 #: The opcode of a pull (a line read at the destination, answered with the line).
 PULL = Opcode.READ
 #: The opcode of a pull's answer: the line, to be written at the puller.
@@ -62,10 +64,11 @@ SEQ_BITS = 3
 #: A line of a remote descriptor, from the DMA engine to the NI's send side: the destination
 #: core ``(x, y)``, the line's byte address there, its 64 bytes and word mask; ``end`` on the
 #: descriptor's last line, which the NOTIFY follows, with the descriptor's ``signal`` and
-#: transfer number ``seq``.
+#: transfer number ``seq``. A multicast push's lines have ``mcast`` set and go to the rectangle
+#: from (``rect_x``, ``rect_y``) to ``(x, y)``.
 NetLine = data.StructLayout({
     "x": 4, "y": 4, "addr": 32, "data": PAYLOAD_BITS, "words": WORDS, "end": 1,
-    "signal": Signal, "seq": SEQ_BITS,
+    "signal": Signal, "seq": SEQ_BITS, "mcast": 1, "rect_x": 4, "rect_y": 4,
 })
 
 #: A thread's direct add to another core's semaphores (``d1.snotify``), from the dispatcher to
@@ -106,17 +109,28 @@ def _header(src, dst, cls, op, addr, tag):
             "cls": MsgClass(cls).value, "op": Opcode(op).value, "addr": addr, "tag": tag}
 
 
-def line_packet(src, dst, addr, words, line):
+def _multicast(header, rect):
+    """``header`` made multicast to ``rect`` (a `hw.noc.routing.Rect`: its south-east corner in
+    the destination fields), or kept unicast when ``rect`` is None."""
+    if rect is None:
+        return header
+    return {**header, "dst_x": rect.x1, "dst_y": rect.y1, "mcast": 1, "rect_x": rect.x0,
+            "rect_y": rect.y0}
+
+
+def line_packet(src, dst, addr, words, line, rect=None):
     """``(header dict, data int)`` of a LINE from core ``src`` to core ``dst`` (``(x, y)``
-    pairs): the 64-byte ``line`` (an int, byte ``i`` in bits ``8i..``) at ``addr`` there, the
-    8-B words of ``words`` written."""
-    return _header(src, dst, MsgClass.REQUEST, LINE, addr, words), line
+    pairs), or to every core of ``rect`` (a `hw.noc.routing.Rect`): the 64-byte ``line`` (an
+    int, byte ``i`` in bits ``8i..``) at ``addr`` there, the 8-B words of ``words`` written."""
+    return _multicast(_header(src, dst, MsgClass.REQUEST, LINE, addr, words), rect), line
 
 
-def notify_packet(src, dst, seq, signal):
+def notify_packet(src, dst, seq, signal, rect=None):
     """``(header dict, data int)`` of a NOTIFY: transfer number ``seq`` (the answer's tag),
-    ``signal`` a packed :data:`hw.core.isa.Signal` int."""
-    return _header(src, dst, MsgClass.REQUEST, NOTIFY, 0, seq), signal
+    ``signal`` a packed :data:`hw.core.isa.Signal` int; to every core of ``rect``, an MNOTIFY
+    (not answered)."""
+    op = NOTIFY if rect is None else MNOTIFY
+    return _multicast(_header(src, dst, MsgClass.REQUEST, op, 0, seq), rect), signal
 
 
 def pull_packet(src, dst, addr, words, to):

@@ -87,7 +87,7 @@ class EdgePort(wiring.Component):
                 m.d.comb += index.eq(f)
         m.d.comb += [
             buf.w_valid.eq(rx.valid), buf.w_fifo.eq(rx.vc), buf.w_flit.eq(rx.flit),
-            buf.w_route.eq(0), buf.w_vc.eq(0),
+            buf.w_out.eq(1), buf.w_vc.eq(0),
             arb.requests.eq(buf.nonempty), arb.advance.eq(popped),
             buf.r_sel.eq(arb.grant), buf.r_pop.eq(popped),
             self.o.valid.eq(Cat(buf.nonempty).any()), self.o.payload.eq(buf.r_flit),

@@ -6,10 +6,10 @@ model and the testbenches all use it (docs/noc.md, section "Flit").
 
 from amaranth.lib import data, enum
 
-from .routing import MAX_SIDE
+from .routing import MAX_SIDE, Rect
 
 __all__ = ["MsgClass", "Opcode", "Header", "Flit", "flit_layout", "COORD_BITS", "PAYLOAD_BITS",
-           "ANSWERED", "needs_answer", "error_answer"]
+           "ANSWERED", "needs_answer", "error_answer", "MULTICAST_FIELDS", "rect_of"]
 
 #: Bits of one coordinate: a mesh side is at most ``MAX_SIDE`` nodes.
 COORD_BITS = (MAX_SIDE - 1).bit_length()
@@ -27,11 +27,15 @@ class MsgClass(enum.Enum, shape=1):
 class Opcode(enum.Enum, shape=4):
     """What a packet asks or answers. READ and WRITE ask for an answer (READ_DATA, WRITE_ACK,
     or ERROR when the destination does not exist or is disabled); POST is a write that asks for
-    none. Codes 3 to 7 and 10 to 14 are free for the network interface; the router treats them
-    as requests that ask for no answer or as plain responses."""
+    none. Codes 4 to 7 and 10 to 14 are free for the network interface (3, MNOTIFY, is its
+    multicast NOTIFY); the router treats them as requests that ask for no answer or as plain
+    responses."""
     READ = 0
     WRITE = 1
     POST = 2
+    #: The network interface's: a multicast transfer's end (docs/mesh.md), a request that asks
+    #: for no answer (its copies would answer from every core of the rectangle).
+    MNOTIFY = 3
     READ_DATA = 8
     WRITE_ACK = 9
     ERROR = 15
@@ -43,7 +47,10 @@ ANSWERED = (Opcode.READ, Opcode.WRITE)
 
 class Header(data.Struct):
     """Destination and source coordinates, class, opcode, the local byte address at the
-    destination, and a tag the source chooses and every answer carries back."""
+    destination, and a tag the source chooses and every answer carries back. A multicast packet
+    (``mcast`` set) goes to the rectangle from (``rect_x``, ``rect_y``) to (``dst_x``,
+    ``dst_y``), corners included; a unicast packet has all three at zero (docs/noc.md,
+    "Multicast")."""
     dst_x: COORD_BITS
     dst_y: COORD_BITS
     src_x: COORD_BITS
@@ -52,6 +59,14 @@ class Header(data.Struct):
     op: Opcode
     addr: 32
     tag: 8
+    mcast: 1
+    rect_x: COORD_BITS
+    rect_y: COORD_BITS
+
+
+#: The header fields that only a multicast packet sets (`verif.noc.model.unpack_flit` leaves
+#: them out of a header where all are zero: a unicast packet's).
+MULTICAST_FIELDS = ("mcast", "rect_x", "rect_y")
 
 
 class Flit(data.Struct):
@@ -79,7 +94,16 @@ def needs_answer(cls, op):
 def error_answer(header):
     """The ERROR response to a request whose destination is bad, as a dict of header fields
     (plain Python, for the model): back to the source, from the bad destination, same address,
-    tag and payload."""
-    return {**header, "dst_x": header["src_x"], "dst_y": header["src_y"],
+    tag and payload; a unicast packet (without the multicast fields)."""
+    unicast = {k: v for k, v in header.items() if k not in MULTICAST_FIELDS}
+    return {**unicast, "dst_x": header["src_x"], "dst_y": header["src_y"],
             "src_x": header["dst_x"], "src_y": header["dst_y"],
             "cls": MsgClass.RESPONSE.value, "op": Opcode.ERROR.value}
+
+
+def rect_of(header):
+    """The `hw.noc.routing.Rect` of a multicast packet's header: a dict of ints, or a `Header`
+    view (the rectangle's fields are then Amaranth values, for the router's logic)."""
+    if isinstance(header, dict):
+        return Rect(header["rect_x"], header["rect_y"], header["dst_x"], header["dst_y"])
+    return Rect(header.rect_x, header.rect_y, header.dst_x, header.dst_y)

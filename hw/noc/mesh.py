@@ -62,8 +62,9 @@ class NoCMesh(wiring.Component):
 
     Contract
     --------
-    Every router is the same module (`shared`): routers know nothing of their place, only
-    their table says where packets go; the routers' contract (`Router`) holds hop by hop. A
+    Every router is the same module (`shared`): its place comes in on ``here`` (tied to
+    constants), for multicast trees; unicast packets go where its table says; the routers'
+    contract (`Router`) holds hop by hop. A
     disabled node is a router that is never configured (its table stays DROP) and that no table
     routes to. Unused edge links are tied off: an ``_in`` link without valid, an ``_out`` link
     without credits.
@@ -113,6 +114,7 @@ class NoCMesh(wiring.Component):
                     r.cfg.payload.dst.eq(self.cfg.payload.dst),
                     r.cfg.payload.port.eq(self.cfg.payload.port),
                     r.cfg.payload.turn.eq(self.cfg.payload.turn),
+                    r.here.x.eq(x), r.here.y.eq(y),
                     self.dropped[n].eq(r.dropped),
                     self.overrun[n].eq(r.overrun),
                 ]

@@ -1,6 +1,6 @@
 """The 5-port mesh router (docs/noc.md, section "Router")."""
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -8,9 +8,9 @@ from amaranth.utils import ceil_log2
 from hw.common.arbiter import RoundRobinArbiter
 from hw.common.params import check_int, check_pow2
 
-from .flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode, flit_layout
-from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer
-from .routing import HOST, MAX_SIDE, Port, Turn
+from .flit import ANSWERED, COORD_BITS, PAYLOAD_BITS, MsgClass, Opcode, flit_layout, rect_of
+from .input_buffer import OUTPUTS, ROUTE_BITS, InputBuffer, onehot
+from .routing import HOST, MAX_SIDE, Port, Turn, multicast_outputs
 
 __all__ = ["Router", "link_signature", "table_write_layout", "lane_of", "inject_fifo_of",
            "vc_bits", "DIRECTIONS",
@@ -97,6 +97,9 @@ class Router(wiring.Component):
     cfg : ``In(stream.Signature(table_write_layout(width * height + 1)))``
         Route-table writes, always ready: entry ``dst`` < ``width * height`` is destination
         ``dst``'s, entry ``width * height`` the host entry (`hw.noc.routing.HOST`).
+    here : ``In(data.StructLayout({"x": COORD_BITS, "y": COORD_BITS}))``
+        The router's place in the mesh, tied to constants by the mesh (every router is one
+        module): multicast trees are computed from it, not looked up.
     dropped : ``Out(DROPPED_BITS)``
         Packets removed, saturating.
     overrun : ``Out(1)``
@@ -132,6 +135,14 @@ class Router(wiring.Component):
       outputs granting it, round robin, and sends the head of the FIFO its arbiter for that
       output picked. One flit per output and per input per cycle; a waiting flit is granted
       within a bounded number of cycles once its output stays free.
+    * Multicast (``mcast`` in the header): the packet's outputs here are
+      `hw.noc.routing.multicast_outputs` of ``here``, its rectangle and the input it came in
+      on (a dimension-ordered tree); it is removed (DROP, as above) when the rectangle does
+      not fit the mesh or the router is not live (its table's entry for ``here`` is not
+      LOCAL: a dead or unconfigured router). Its copies leave one output per cycle, each
+      taking the class's last channel on its link (and the last inject FIFO); the buffer
+      entry is freed, and its credit returned, after the last copy (asynchronous
+      replication). A multicast packet's ERROR answer is a unicast packet.
     * Route tables reset to DROP (the host entry too): a router that was never configured
       removes every packet.
     """
@@ -184,6 +195,7 @@ class Router(wiring.Component):
             "link_in": In(link).array(len(DIRECTIONS)),
             "link_out": Out(link).array(len(DIRECTIONS)),
             "cfg": In(stream.Signature(table_write_layout(self.entries + 1))),
+            "here": In(data.StructLayout({"x": COORD_BITS, "y": COORD_BITS})),
             "dropped": Out(DROPPED_BITS),
             "overrun": Out(1),
         })
@@ -196,7 +208,8 @@ class Router(wiring.Component):
 
     def _route_table(self, m):
         """The route table (and the host entry), written through ``cfg``; returns ``lookup``:
-        a packet header's route here and its virtual channel on the next link."""
+        a packet header's outputs here, its virtual channel on the next link and its unicast
+        route."""
         vcs = self.vcs
         # --- route table, written through cfg ---
         entry = data.StructLayout({"port": Port, "turn": Turn})
@@ -212,12 +225,21 @@ class Router(wiring.Component):
         with m.Elif(self.cfg.valid & (self.cfg.payload.dst == self.entries)):
             m.d.sync += [host.port.eq(self.cfg.payload.port),
                          host.turn.eq(self.cfg.payload.turn)]
+        # Live: the table delivers this router's own id locally (a register, kept beside the
+        # table, so that no lookup at ``here`` sits on the input path). A dead router is never
+        # configured and removes multicast packets as it removes the others.
+        live = Signal()
+        with m.If(self.cfg.valid
+                  & (self.cfg.payload.dst == self.here.y * self.width + self.here.x)):
+            m.d.sync += live.eq(self.cfg.payload.port == Port.LOCAL)
 
-        def lookup(header):
-            """The packet's route here and its virtual channel on the next link: the table
-            entry of its destination (outside the mesh, the host entry for the host, else
-            DROP); the channel is the class's channel `lane_of` the turn it takes at the next
-            router."""
+        def lookup(header, came):
+            """The packet's outputs here (a set over the `OUTPUTS`), its virtual channel on the
+            next link and its unicast route (a `Port` code). Unicast: the table entry of its
+            destination (outside the mesh, the host entry for the host, else DROP); the
+            channel is the class's channel `lane_of` the turn it takes at the next router.
+            Multicast: `multicast_outputs` for a packet that came in through ``came``, on the
+            class's last channel."""
             x, y = header.dst_x, header.dst_y
             inside, is_host = Signal(), Signal()
             m.d.comb += [inside.eq((x < self.width) & (y < self.height)),
@@ -225,8 +247,19 @@ class Router(wiring.Component):
             found = table[y * self.width + x]
             route = Mux(inside, found.port, Mux(is_host, host.port, Port.DROP.value))
             lane = lane_of(Mux(inside, found.turn.as_value(), host.turn.as_value()), vcs)
-            vc = Cat(lane, header.cls.as_value()) if vcs > 1 else header.cls.as_value()
-            return route, vc
+            rect = rect_of(header)
+            outs = multicast_outputs((self.here.x, self.here.y), rect, came)
+            fork = Cat(Const(outs[Port(o)], 1) if isinstance(outs[Port(o)], bool)
+                       else outs[Port(o)] for o in range(Port.DROP.value))
+            forks = Signal(OUTPUTS)
+            m.d.comb += forks.eq(Mux(live & rect.fits(self.width, self.height) & fork.any(),
+                                     fork, 1 << Port.DROP.value))
+            outputs = Mux(header.mcast, forks, onehot(route))
+            if vcs > 1:
+                vc = Cat(Mux(header.mcast, vcs - 1, lane), header.cls.as_value())
+            else:
+                vc = header.cls.as_value()
+            return outputs, vc, route
 
         return lookup
 
@@ -248,14 +281,19 @@ class Router(wiring.Component):
             inj = self.inject[c]
             hdr = inj.payload.header
             route = Signal(ROUTE_BITS, name=f"inject_route{c}")
-            route_here, vc = lookup(hdr)
+            outs = Signal(OUTPUTS, name=f"inject_outs{c}")
+            outs_here, vc, route_here = lookup(hdr, Port.LOCAL)
             # A packet of the other class on this stream is dropped (and counted).
-            m.d.comb += route.eq(Mux(hdr.cls == MsgClass(c), route_here, Port.DROP.value))
-            fifo = inject_fifo_of(route, vcs) if vcs > 1 else 0
+            ours = hdr.cls == MsgClass(c)
+            m.d.comb += [route.eq(Mux(ours, route_here, Port.DROP.value)),
+                         outs.eq(Mux(ours, outs_here, 1 << Port.DROP.value))]
+            # Multicast packets take the last FIFO, whatever their outputs here: the packets
+            # of one (source, rectangle) stay in one FIFO, in order.
+            fifo = Mux(hdr.mcast & ours, vcs - 1, inject_fifo_of(route, vcs)) if vcs > 1 else 0
             m.d.comb += [
                 inj.ready.eq(~buf.full.bit_select(fifo, 1)),
                 buf.w_valid.eq(inj.valid), buf.w_fifo.eq(fifo), buf.w_flit.eq(inj.payload),
-                buf.w_route.eq(route), buf.w_vc.eq(vc),
+                buf.w_out.eq(outs), buf.w_vc.eq(vc),
             ]
             units.append((buf, None))
         overruns = []
@@ -263,10 +301,10 @@ class Router(wiring.Component):
             buf = InputBuffer(fifos=nvc, depth=depth, vc_bits=vcb, flit=self.flit)
             m.submodules[f"in_{DIRECTIONS[d].name.lower()}"] = buf
             li = self.link_in[d]
-            route, vc = lookup(li.flit.header)
+            outs, vc, _ = lookup(li.flit.header, DIRECTIONS[d])
             m.d.comb += [
                 buf.w_valid.eq(li.valid), buf.w_fifo.eq(li.vc), buf.w_flit.eq(li.flit),
-                buf.w_route.eq(route), buf.w_vc.eq(vc),
+                buf.w_out.eq(outs), buf.w_vc.eq(vc),
             ]
             overruns.append(buf.overrun)
             units.append((buf, li))
@@ -277,10 +315,10 @@ class Router(wiring.Component):
         m.submodules.errors = err
         answer = Signal(self.flit)
         answer_valid = Signal()
-        route, vc = lookup(answer.header)
+        outs, vc, _ = lookup(answer.header, Port.LOCAL)  # answers are unicast
         m.d.comb += [
             err.w_valid.eq(answer_valid), err.w_fifo.eq(0), err.w_flit.eq(answer),
-            err.w_route.eq(route), err.w_vc.eq(vc),
+            err.w_out.eq(outs), err.w_vc.eq(vc),
         ]
         units.append((err, None))
         n_in = len(units)
@@ -362,7 +400,9 @@ class Router(wiring.Component):
             m.d.comb += [
                 sel.eq(Cat(Cat(arb.grant[o] & pick[u][o][f] for o in range(n_out)).any()
                            for f in range(buf.fifos))),
-                buf.r_sel.eq(sel), buf.r_pop.eq(won[u]),
+                # The head keeps the outputs it has not taken yet (a multicast packet's other
+                # branches); a unicast head, or a multicast one's last branch, is removed.
+                buf.r_sel.eq(sel), buf.r_pop.eq(won[u]), buf.r_keep.eq(~arb.grant),
             ]
             sel_flit.append(buf.r_flit)
         grants = [Cat(accepted[u][o] for u in range(n_in)) for o in range(n_out)]
@@ -421,7 +461,7 @@ class Router(wiring.Component):
             for f in range(buf.fifos):
                 with m.If(buf.r_sel[f]):
                     m.d.comb += index.eq(f)
-            m.d.sync += [li.credit_valid.eq(won[u]), li.credit_vc.eq(index)]
+            m.d.sync += [li.credit_valid.eq(buf.popped), li.credit_vc.eq(index)]
 
         # --- drops: count, and answer the requests that ask for one ---
         flit, _ = switch(Port.DROP.value)
@@ -436,6 +476,8 @@ class Router(wiring.Component):
                 answer.header.dst_x.eq(hdr.src_x), answer.header.dst_y.eq(hdr.src_y),
                 answer.header.src_x.eq(hdr.dst_x), answer.header.src_y.eq(hdr.dst_y),
                 answer.header.cls.eq(MsgClass.RESPONSE), answer.header.op.eq(Opcode.ERROR),
+                answer.header.mcast.eq(0), answer.header.rect_x.eq(0),
+                answer.header.rect_y.eq(0),
             ]
         # Counted a cycle later: the saturating increment stays out of the allocation stage.
         dropping = self.dropping

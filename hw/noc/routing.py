@@ -16,7 +16,8 @@ from hw.common.params import check_int
 
 __all__ = ["Port", "Mesh", "RoutingError", "POLICIES", "node_id", "coords", "next_hop",
            "route_tables", "check", "table_words", "Turn", "turn_words", "HOST", "EDGE",
-           "host_routes", "host_turns"]
+           "host_routes", "host_turns", "Rect", "multicast_outputs", "multicast_walk",
+           "multicast_tree", "ALL_MULTICASTS"]
 
 MAX_SIDE = 16
 #: The host's address: the coordinates its packets carry as source, and answers to it as
@@ -275,7 +276,7 @@ def _find_cycle(graph):
     return None
 
 
-def check(mesh, tables, host=None):
+def check(mesh, tables, host=None, multicast=None):
     """Check that ``tables`` serve ``mesh`` and cannot deadlock; raise `RoutingError` if not.
 
     ``tables`` is a dict from each live router ``(x, y)`` to its list of `Port`, one per
@@ -288,6 +289,12 @@ def check(mesh, tables, host=None):
     from link a->b to link b->c whenever a route uses them in turn; the host's link is a link
     like the others, out of the mesh) must be acyclic. The tables are indexed by destination
     only, so every virtual channel sees the same graph and one check covers them all.
+
+    ``multicast`` adds multicast trees (`multicast_tree`) to the graph: an iterable of
+    ``(source, rect)`` pairs, each of whose trees must stay on live nodes, or `ALL_MULTICASTS`:
+    every tree of every live source to every rectangle of live nodes at once (their union is
+    the set of all dimension-ordered link pairs between live nodes, added without walking each
+    tree). The trees' forks and the unicast routes must then have no dependency cycle together.
     """
     size = mesh.width * mesh.height
     for router in tables:
@@ -323,6 +330,12 @@ def check(mesh, tables, host=None):
         _check_host_entries(mesh, host)
         for src in mesh.live:
             _walk(mesh, src, HOST, host.get, f"route from {_fmt(src)} to the host", depends)
+    if multicast is ALL_MULTICASTS:
+        _add_all_tree_pairs(mesh, depends)
+    elif multicast is not None:
+        for src, rect in multicast:
+            for link, after in multicast_tree(mesh, src, rect).pairs:
+                depends.setdefault(link, set()).add(after)
     cycle = _find_cycle(depends)
     if cycle is not None:
         raise RoutingError("channel dependency cycle, the tables can deadlock: "
@@ -453,3 +466,139 @@ def turn_words(mesh, tables, depth=None):
     pad = _padding(mesh, depth)
     return {router: [_turn(mesh, tables, router, d).value for d in range(size)]
             + [Turn.OUT.value] * pad for router in mesh.live}
+
+
+# --- multicast (docs/noc.md, "Multicast") ---
+
+#: `check`'s ``multicast`` for every tree of every live source to every rectangle of live nodes.
+ALL_MULTICASTS = "all"
+
+
+@dataclass(frozen=True)
+class Rect:
+    """The rectangle of nodes ``x0..x1`` × ``y0..y1`` (inclusive) a multicast packet goes to.
+    Its header names it by ``dst`` = (``x1``, ``y1``) and (``rect_x``, ``rect_y``) = (``x0``,
+    ``y0``)."""
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    def nodes(self):
+        """The nodes of the rectangle, in node-id order."""
+        return [(x, y) for y in range(self.y0, self.y1 + 1) for x in range(self.x0, self.x1 + 1)]
+
+    def fits(self, width, height):
+        """Whether the rectangle is a non-empty part of a ``width`` × ``height`` mesh (what
+        the router checks before forking; plain ints or Amaranth values alike)."""
+        return ((self.x0 <= self.x1) & (self.x1 < width)
+                & (self.y0 <= self.y1) & (self.y1 < height))
+
+
+def multicast_outputs(here, rect, came):
+    """Where a multicast packet for ``rect`` goes at router ``here`` (``(x, y)``) when it came
+    in through ``came`` (LOCAL: injected there; NORTH, EAST, SOUTH, WEST: the link it came in
+    on): a dict from each of LOCAL, NORTH, EAST, SOUTH, WEST to whether it goes there.
+
+    The tree is dimension ordered, X then Y: along the source's row towards every column of
+    the rectangle (both ways from a source between ``x0`` and ``x1``), forking north and south
+    in each of those columns towards ``y0`` and ``y1``, and delivered at every node inside.
+    Written with ``&``, ``<`` and ``<=`` only, so that the same function gives the router's
+    logic on Amaranth values (``here`` and ``rect`` fields may be values; ``came`` is a
+    Python constant) and the model's decisions on ints."""
+    x, y = here
+    column = (rect.x0 <= x) & (x <= rect.x1)
+    rows = (rect.y0 <= y) & (y <= rect.y1)
+    along_x = came in (Port.LOCAL, Port.EAST, Port.WEST)
+    return {
+        Port.LOCAL: column & rows,
+        # Along x it goes on away from where it came from; from the core, both ways.
+        Port.EAST: (x < rect.x1) if came in (Port.LOCAL, Port.WEST) else False,
+        Port.WEST: (rect.x0 < x) if came in (Port.LOCAL, Port.EAST) else False,
+        # In a column of the rectangle it forks towards y0 and y1, then goes on along y.
+        Port.NORTH: (column & (rect.y0 < y)) if along_x
+        else (rect.y0 < y) if came is Port.SOUTH else False,
+        Port.SOUTH: (column & (y < rect.y1)) if along_x
+        else (y < rect.y1) if came is Port.NORTH else False,
+    }
+
+
+_CAME = {Port.NORTH: Port.SOUTH, Port.SOUTH: Port.NORTH, Port.EAST: Port.WEST,
+         Port.WEST: Port.EAST}
+
+
+@dataclass(frozen=True)
+class MulticastWalk:
+    """Where a multicast packet's copies go (`multicast_walk`): ``delivered``, the nodes whose
+    cores take a copy, in the order the walk reaches them; ``dropped``, ``(node, why)`` for each
+    copy removed (the rectangle does not fit the mesh: at the source; a disabled node: where
+    the tree enters it); ``links``, the links ``(a, b)`` the copies use; ``pairs``, the
+    dependencies ``(a->b, b->c)`` of links used in turn."""
+    delivered: tuple
+    dropped: tuple
+    links: tuple
+    pairs: tuple
+
+
+def multicast_walk(mesh, src, rect):
+    """Walk a multicast packet from live node ``src`` to ``rect`` (a `Rect`) through the mesh as
+    the routers fork it (`multicast_outputs`); a disabled router (never configured) removes a
+    copy that enters it. Returns a `MulticastWalk`."""
+    if not mesh.is_live(*src):
+        raise ValueError(f"source {_fmt(src)} is not a live node of the "
+                         f"{mesh.width}x{mesh.height} mesh")
+    if not rect.fits(mesh.width, mesh.height):
+        return MulticastWalk((), ((src, "the rectangle does not fit the mesh"),), (), ())
+    delivered, dropped, links, pairs = [], [], [], []
+    todo = deque([(src, Port.LOCAL, None)])
+    while todo:
+        node, came, link = todo.popleft()
+        if not mesh.is_live(*node):
+            dropped.append((node, "disabled node"))
+            continue
+        for port, go in multicast_outputs(node, rect, came).items():
+            if not go:
+                continue
+            if port is Port.LOCAL:
+                delivered.append(node)
+                continue
+            hop = next_hop(mesh, *node, port)
+            assert hop is not None, "a multicast tree stays inside its rectangle's bounds"
+            links.append((node, hop))
+            if link is not None:
+                pairs.append((link, (node, hop)))
+            todo.append((hop, _CAME[port], (node, hop)))
+    return MulticastWalk(tuple(delivered), tuple(dropped), tuple(links), tuple(pairs))
+
+
+def multicast_tree(mesh, src, rect):
+    """The tree of a multicast from ``src`` to ``rect`` (a `MulticastWalk` with no drops), or
+    `RoutingError` when a copy would be dropped: the rectangle does not fit the mesh, or the
+    tree enters a disabled node (software then splits the rectangle into parts whose trees
+    avoid the dead nodes, or sends those copies by unicast)."""
+    walk = multicast_walk(mesh, src, rect)
+    if walk.dropped:
+        node, why = walk.dropped[0]
+        where = (f"enters disabled node {_fmt(node)}" if why == "disabled node"
+                 else f"does not fit the {mesh.width}x{mesh.height} mesh")
+        raise RoutingError(f"multicast from {_fmt(src)} to ({rect.x0}, {rect.y0})..({rect.x1}, "
+                           f"{rect.y1}) {where}")
+    return walk
+
+
+def _add_all_tree_pairs(mesh, depends):
+    """Add to ``depends`` every pair of links some multicast tree on live nodes uses in turn:
+    along x straight on, from x to y (either way), along y straight on. Each is the whole tree
+    of a multicast from its first node to a one-node rectangle at its last, so the union of
+    all trees is exactly this set."""
+    for node in mesh.live:
+        for into, turns in ((Port.EAST, (Port.EAST, Port.NORTH, Port.SOUTH)),
+                            (Port.WEST, (Port.WEST, Port.NORTH, Port.SOUTH)),
+                            (Port.NORTH, (Port.NORTH,)), (Port.SOUTH, (Port.SOUTH,))):
+            before = next_hop(mesh, *node, _CAME[into])
+            if before is None or not mesh.is_live(*before):
+                continue
+            for out in turns:
+                after = next_hop(mesh, *node, out)
+                if after is not None and mesh.is_live(*after):
+                    depends.setdefault((before, node), set()).add((node, after))

@@ -305,6 +305,8 @@ BAD = [
     ("rows 0", dict(rows=0), Error.FIELD),
     ("elems 0", dict(elems=0), Error.FIELD),
     ("reserved", dict(reserved=1 << 100), Error.FIELD),
+    ("multicast on a lone core", dict(local=0, mcast=1), Error.FIELD),
+    ("rectangle on a lone core", dict(rect_y=2), Error.FIELD),
     ("remote", dict(local=0, dst_x=1), Error.REMOTE),
     ("src", dict(src=0x4408), Error.ALIGN),
     ("dst", dict(dst=0x5008), Error.ALIGN),

@@ -26,7 +26,7 @@ def test_descriptor_round_trip():
                   dst_x=5, dst_y=9, signal=signal_value(sem=7, enable=1, amount=300))
     line = descriptor(**fields)
     assert len(line) == 64
-    assert decode(line) == {**fields, "reserved": 0}
+    assert decode(line) == {**fields, "mcast": 0, "rect_x": 0, "rect_y": 0, "reserved": 0}
     # The layout's first field is src, little-endian at byte 0.
     assert line[:4] == (0x1040).to_bytes(4, "little")
 

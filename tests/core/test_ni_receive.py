@@ -14,8 +14,9 @@ from amaranth.sim import Simulator
 
 from hw.core.isa import Error
 from hw.core.ni_receive import NiReceive
-from hw.core.packets import LINE, NOTIFY, PULL, line_packet, notify_packet, pull_packet
+from hw.core.packets import LINE, MNOTIFY, NOTIFY, PULL, line_packet, notify_packet, pull_packet
 from hw.noc.flit import Opcode
+from hw.noc.routing import Rect
 from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.core.dma_model import signal_value
 from verif.core.ni_model import NiReceiveModel
@@ -76,7 +77,7 @@ def run(packets, *, seed=1, p_idle=0.0, p_stall=0.0, latency=5, p_delay=0.0, inf
             if v and r:
                 taken.append(cycles)
                 op = unpack_flit(payload)[0]["op"]
-                if op == NOTIFY.value:
+                if op in (NOTIFY.value, MNOTIFY.value):
                     assert written == lines, "a NOTIFY was taken before its lines landed"
                 lines += op == LINE.value
         result["cycles"] = taken[-1] - taken[0] + 1 if taken else 0
@@ -237,3 +238,29 @@ def test_a_line_a_cycle():
 ])
 def test_parameter_errors(kwargs, error, message):
     raises_unelaborated(error, message, NiReceive, **kwargs)
+
+
+def test_multicast_lines_and_mnotify():
+    """A multicast push's LINEs and MNOTIFY (to a rectangle holding this core) from two
+    sources, among a unicast source's lines and NOTIFY, with stalls and answer backpressure:
+    every line written, each MNOTIFY's signal added once its lines have landed and nothing
+    answered (the NOTIFY only); a refused multicast line is counted and its record cleared by
+    the MNOTIFY (the source's next NOTIFY is answered WRITE_ACK)."""
+    rnd = random.Random(9)
+    row, block = Rect(0, 2, 3, 2), Rect(1, 1, 2, 2)
+    a, b, c = (0, 2), (3, 1), (2, 0)
+    sig = [signal_value(sem=k, enable=1, amount=k + 1) for k in range(4)]
+    packets = []
+    for k in range(12):
+        packets.append(line_packet(a, HERE, BASE + 64 * (k + 4), rnd.getrandbits(8), _line(rnd),
+                                   row))
+        packets.append(line_packet(b, HERE, BASE + 0x400 + 64 * k, 0xFF, _line(rnd), block))
+        packets.append(line_packet(c, HERE, BASE + 0x800 + 64 * k, 0xF0, _line(rnd)))
+    packets.append(line_packet(a, HERE, BASE + SIZE, 0xFF, 1, row))     # refused
+    packets += [notify_packet(a, HERE, 1, sig[0], row), notify_packet(b, HERE, 2, sig[1], block),
+                notify_packet(c, HERE, 3, sig[2]), notify_packet(a, HERE, 4, sig[3])]
+    answers, signals, errors, _, _ = run(packets, seed=4, p_stall=0.3, p_delay=0.3)
+    assert [(unpack_flit(x)[0]["op"], unpack_flit(x)[0]["tag"]) for x in answers] == [
+        (Opcode.WRITE_ACK.value, 3), (Opcode.WRITE_ACK.value, 4)]
+    assert signals == sig
+    assert errors == 1

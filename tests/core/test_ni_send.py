@@ -21,7 +21,7 @@ from hw.core.ni_receive import NiReceive
 from hw.core.ni_send import NiSend
 from hw.core.packets import DIRECT, DirectAnswer, RemoteAdd, line_packet, notify_packet
 from hw.noc.mesh import NoCMesh
-from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
+from hw.noc.routing import Mesh, Rect, node_id, route_tables, table_words, turn_words
 from tests.amaranth_sim import raises_unelaborated
 from verif.core.dma_model import descriptor, run_list, signal_value
 from verif.core.ni_model import NiReceiveModel
@@ -66,6 +66,21 @@ class Network:
     def __init__(self, memory_b):
         self.b = NiReceiveModel(memory_b)
         self.signals = []
+
+    def multicast(self, rect, writes, signal):
+        """Only B of the rectangle has a receive side (A's copies are taken and thrown away,
+        the dead core's removed by its router): B takes its copies like a push's."""
+        if B in rect.nodes():
+            for addr, chunk in writes:
+                off = addr % 64
+                line = int.from_bytes(bytes(off) + chunk + bytes(64 - off - len(chunk)),
+                                      "little")
+                words = sum(1 << (off // 8 + i) for i in range(len(chunk) // 8))
+                self.b.take(*line_packet(A, B, addr - off, words, line, rect))
+            events = self.b.take(*notify_packet(A, B, 0, signal, rect))
+            assert not [p for kind, p in events if kind == "answer"]
+            self.signals += [s for kind, s in events if kind == "signal"]
+        return Error.NONE
 
     def push(self, x, y, writes, signal):
         if (x, y) != B:
@@ -332,3 +347,29 @@ def test_stray_responses_are_counted():
     sim.add_process(watch)
     sim.run()
     assert got == [(2, Error.NONE), (3, Error.REMOTE), (4, Error.ALIGN), (2, 2)]
+
+
+def test_multicast_push_to_a_row_then_a_push():
+    """A 3-line multicast push to the whole row (A itself, B and the dead core) and then a
+    2-line push to B, in one list: the multicast's LINEs and its MNOTIFY carry the rectangle
+    (mcast, corner (0, 0), destination (2, 0)) and the descriptor's signal; the MNOTIFY is not
+    answered and A's send side answers it itself (both Dones, in order, no error); B gets the
+    lines and both signals; the dead router removes the copies that enter it (4, none
+    answered). A send side that waited for an answer to the MNOTIFY hangs here."""
+    row = Rect(0, 0, 2, 0)
+    sig1, sig2 = signal_value(sem=2, enable=1, amount=1), signal_value(sem=5, enable=1, amount=7)
+    mc = {**copy((2, 0), BASE + 0x200, BASE + 0x900, 3, sig1), "mcast": 1, "rect_x": 0,
+          "rect_y": 0}
+    done, errors, signals, flits, state = run([mc, copy(B, BASE + 0x400, BASE + 0xA00, 2, sig2)])
+    mem_a, _ = memories(1)
+    want = [line_packet(A, (2, 0), BASE + 0x900 + 64 * i, 0xFF,
+                        int.from_bytes(mem_a.read(BASE + 0x200 + 64 * i, 64), "little"), row)
+            for i in range(3)] + [notify_packet(A, (2, 0), 0, sig1, row)]
+    assert flits[:4] == want
+    assert flits[4:] == [line_packet(A, B, BASE + 0xA00 + 64 * i, 0xFF,
+                                     int.from_bytes(mem_a.read(BASE + 0x400 + 64 * i, 64),
+                                                    "little")) for i in range(2)] + [
+        notify_packet(A, B, 1, sig2)]
+    assert signals == [sig1, sig2] and errors == []
+    assert done == [{"signal": 0, "thread": 1, "last": 0}, {"signal": 0, "thread": 1, "last": 1}]
+    assert state["dropped"] == [0, 0, 4]

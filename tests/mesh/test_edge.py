@@ -19,16 +19,19 @@ from amaranth.sim import Simulator
 from hw.core.config import SMALL
 from hw.mesh.config import MESH_2X2, MeshConfig, get_preset
 from hw.mesh.edge import EdgePort
+from hw.noc.flit import Flit
 from hw.noc.router import CLASSES
 from tests.amaranth_sim import raises_unelaborated, receive, send
 
+#: Every bit of a flit, the multicast fields at the header's top included.
+FLIT_BITS = Flit.as_shape().size
 
 def run(n, *, depth, hold, p_idle=0.0, seed=1):
     """Send ``n`` flits; the receiver frees each ``hold(rnd)`` cycles after it arrived. Returns
     ``(arrivals, max outstanding)``: ``(cycle, vc, flit)`` per flit."""
     dut = EdgePort(depth=depth)
     rnd = random.Random(seed)
-    words = [rnd.getrandbits(573) for _ in range(n)]
+    words = [rnd.getrandbits(FLIT_BITS) for _ in range(n)]
     got, state = [], {"max": 0}
 
     async def receiver(ctx):
@@ -85,7 +88,7 @@ def run_back(n, *, vcs, depth, p_stall=0.0, p_idle=0.0, channels=None, seed=1):
     dut = EdgePort(vcs=vcs, depth=depth)
     rnd = random.Random(seed)
     channels = channels or list(range(CLASSES * vcs))
-    todo = [(rnd.choice(channels), rnd.getrandbits(573)) for _ in range(n)]
+    todo = [(rnd.choice(channels), rnd.getrandbits(FLIT_BITS)) for _ in range(n)]
     sent, result = [], {}
 
     async def router(ctx):

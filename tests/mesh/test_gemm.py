@@ -13,6 +13,7 @@ import pytest
 from hw.core.config import SMALL
 from hw.core.isa import DmaDescriptor
 from hw.mesh.config import MESH_2X2, MeshConfig
+from hw.noc.routing import Rect
 from tests.groups import same_build
 from verif.core.kernels import OPERAND_FORMATS, random_operands
 from verif.matmul.model import matmul
@@ -106,8 +107,14 @@ def _check_pushes(kern, segments):
             f = unpack(DmaDescriptor, [int.from_bytes(raw[64 * i:64 * i + 64], "little")])
             f = {k: int(v[0]) for k, v in f.items()}
             assert f["local"] == 0 and f["elem_bytes"] == 2 and f["rows"] == 1
-            sent.append((core, (f["dst_x"], f["dst_y"]), f["src"], f["dst"], 64 * f["elems"],
-                         f["signal"] & 15))
+            assert f["mcast"] == kern.multicasts
+            # A multicast push lands on each core of its rectangle: a run of the sender's row
+            # or column, without the sender.
+            rect = Rect(f["rect_x"], f["rect_y"], f["dst_x"], f["dst_y"]) if f["mcast"] else \
+                Rect(f["dst_x"], f["dst_y"], f["dst_x"], f["dst_y"])
+            assert core not in rect.nodes() and (rect.x0 == rect.x1 or rect.y0 == rect.y1)
+            for to in rect.nodes():
+                sent.append((core, to, f["src"], f["dst"], 64 * f["elems"], f["signal"] & 15))
     expected = []
     for (gx, gy), core in kern.positions():
         for p in range(L):
@@ -199,3 +206,30 @@ def test_no_core_sends_both_first_panels(side):
                         kb=16)
     for (gx, gy), _ in kern.positions():
         assert not (0 in kern.owned_a(gx, gy) and 0 in kern.owned_b(gx, gy))
+
+
+@pytest.mark.parametrize("multicast", [True, False])
+def test_panels_go_by_multicast_on_a_full_mesh(multicast):
+    """On a full 4×3 mesh each panel's list holds one multicast descriptor per run of
+    receivers on each side of its owner in its row (A) or column (B): two for an owner inside
+    the line, one at its end, where unicast needs one push per receiver (3 for A, 2 for B);
+    without ``multicast``, or with a dead core (the grid is then not the mesh's rows and
+    columns), one push per receiver. The pushes land where they must either way."""
+    config = MeshConfig("T", core=SMALL, width=4, height=3)
+    panels = 16
+    for dead in ((), ((2, 1),)):
+        kern = summa_kernel(config, 64, 64, 16 * panels, kb=16, seed=1, dead=dead,
+                            multicast=multicast)
+        assert kern.multicasts == (multicast and not dead)
+        segments = kern.segments()
+        _check_pushes(kern, segments)
+        if dead:
+            continue
+        pushes = kern.program.symbols["pushes"]
+        count = sum(len(dict(segs).get(pushes, b"")) // 64 for segs in segments.values())
+        runs = lambda owner, side: 2 if 0 < owner < side - 1 else 1        # noqa: E731
+        if multicast:
+            assert count == sum(runs((p + gy) % 4, 4) for gy in range(3) for p in range(panels)) \
+                + sum(runs((p + gx + 1) % 3, 3) for gx in range(4) for p in range(panels))
+        else:
+            assert count == panels * (3 * 3 + 4 * 2)

@@ -95,6 +95,40 @@ def test_push_between_cores(sim):
 
 
 @pytest.mark.parametrize("sim", BOTH)
+def test_multicast_push_to_a_row_and_a_column(sim):
+    """``mcast.c``: (0, 0)'s one multicast descriptor lands its block on both cores of row 0
+    and (1, 1)'s on both cores of column 1, each with its semaphore (the cores check every
+    word: tohost 1 everywhere); the host reads the buffers back: the row's and the column's
+    blocks bit for bit where they belong, nothing at (0, 1) (nor the row's at (1, 1), the
+    column's at (0, 0)). One flit per link of each tree: 4 LINEs and the MNOTIFY from (0, 0)
+    to (1, 0) and from (1, 1) to (1, 0) (the senders' own copies leave at their own routers),
+    no answer anywhere, nothing dropped or refused."""
+    path = build("mcast")
+    symbol = elf.load(path, base=RAM_BASE, size=MESH_2X2.core.sram.size).symbol
+    reads = [(x, y, symbol(name), 4 * 64) for x, y in CORES for name in ("row", "column")]
+    run = run_mesh_program(path, config=MESH_2X2, sim=sim, max_cycles=200_000, reads=reads)
+    assert run.status == "pass", f"{run.status}: tohost {run.tohost} (run in {run.run_dir})"
+    assert run.tohost == [1, 1, 1, 1]
+    assert run.dropped == [0, 0, 0, 0]
+    assert run.failed == [0, 0, 0, 0] and run.refused == [0, 0, 0, 0]
+
+    def block(s):
+        return b"".join(
+            ((0x0101010101010101 * (i * 8 + j + 1)) ^ (0x8040201008040201 << s)
+             & (1 << 64) - 1).to_bytes(8, "little") for i in range(4) for j in range(8))
+
+    zero = bytes(4 * 64)
+    got = dict(zip([(x, y, n) for x, y in CORES for n in ("row", "column")], run.reads,
+                   strict=True))
+    for x, y in CORES:
+        assert got[(x, y, "row")] == (block(0) if y == 0 else zero), (x, y)
+        assert got[(x, y, "column")] == (block(1) if x == 1 else zero), (x, y)
+    assert run.links[((0, 0), (1, 0))] == (5, 0)
+    assert run.links[((1, 1), (1, 0))] == (5, 0)
+    assert sum(req + resp for req, resp in run.links.values()) == 10
+
+
+@pytest.mark.parametrize("sim", BOTH)
 @pytest.mark.parametrize("dead", [(), ((1, 0),)], ids=["all-live", "dead-1-0"])
 def test_network_instructions_and_errors(sim, dead):
     """(0, 0)'s router drops what goes nowhere and answers its NOTIFYs: the d1.snotify to

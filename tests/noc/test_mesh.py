@@ -26,11 +26,14 @@ def run(design, sim, runs):
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_mesh2x2(sim):
     """2×2, two virtual channels per class: every class, bad destinations, wrong-class
-    packets, then idles and backpressure."""
+    packets, then idles and backpressure; then a third of the packets multicast (rows,
+    columns, rectangles, some past the mesh's edge) among unicast ones, with backpressure."""
     run(mesh_design(2, 2, vcs=2), sim, [
         {"width": 2, "height": 2, "per_stream": 40, "bad": 0.1, "wrong_class": 0.05, "seed": 1},
         {"width": 2, "height": 2, "per_stream": 40, "bad": 0.1, "idle": 128, "stall": 200,
          "seed": 2},
+        {"width": 2, "height": 2, "per_stream": 30, "bad": 0.05, "multicast": 0.33,
+         "stall": 64, "seed": 7},
     ])
 
 
@@ -38,7 +41,11 @@ def test_mesh2x2(sim):
 def test_mesh4x4(sim):
     """4×4 with 32-bit payloads (the 2×2 carries the full 512; the payload is only carried, and
     narrow it halves the build): XY routing with bad destinations and backpressure; then two
-    disabled nodes routed around with up*/down* tables, idles and heavy backpressure."""
+    disabled nodes routed around with up*/down* tables, idles and heavy backpressure; then
+    with XY tables a quarter of the packets multicast (rows, columns, rectangles, some past the
+    edge) among unicast ones, with idles and backpressure; and with the two disabled nodes and
+    up*/down* tables, multicast to rectangles whose trees avoid them and that the deadlock
+    check takes with those tables (`safe_trees`)."""
     dead = [[1, 1], [2, 3]]
     n = 20 if sim == "verilator" else 8
     run(mesh_design(4, 4, payload_bits=32), sim, [
@@ -46,6 +53,10 @@ def test_mesh4x4(sim):
          "stall": 64, "seed": 3, "payload_bits": 32},
         {"width": 4, "height": 4, "per_stream": n, "bad": 0.1, "disabled": dead,
          "policy": "updown", "idle": 64, "stall": 160, "seed": 4, "payload_bits": 32},
+        {"width": 4, "height": 4, "per_stream": n, "bad": 0.05, "multicast": 0.25,
+         "idle": 32, "stall": 96, "seed": 8, "payload_bits": 32},
+        {"width": 4, "height": 4, "per_stream": n, "bad": 0.05, "disabled": dead,
+         "policy": "updown", "multicast": 0.3, "stall": 96, "seed": 9, "payload_bits": 32},
     ])
 
 

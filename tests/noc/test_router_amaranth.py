@@ -13,10 +13,10 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.noc.flit import Flit, MsgClass, Opcode
-from hw.noc.input_buffer import InputBuffer
+from hw.noc.input_buffer import OUTPUTS, InputBuffer
 from hw.noc.mesh import NoCMesh
 from hw.noc.router import Router
-from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
+from hw.noc.routing import Mesh, Rect, node_id, route_tables, table_words, turn_words
 from tests.amaranth_sim import raises_unelaborated, receive, send
 from verif.noc.model import MeshModel, Packet, pack_flit, unpack_flit
 
@@ -56,6 +56,11 @@ def _simulate(dut, *testbenches):
     sim.run()
 
 
+def onehot_of(route):
+    """The output set of a unicast route code (codes 6 and 7 are DROP)."""
+    return 1 << min(route, OUTPUTS - 1)
+
+
 def test_input_buffer_fifo_order_overrun_and_push_pop():
     """Two FIFOs keep their own order; a push into a full FIFO raises overrun and is not
     stored (even if the FIFO is popped in that cycle: the sender keeps to its credits); a push
@@ -66,7 +71,7 @@ def test_input_buffer_fifo_order_overrun_and_push_pop():
         ctx.set(dut.w_valid, 1)
         ctx.set(dut.w_fifo, fifo)
         ctx.set(dut.w_flit.as_value(), value)
-        ctx.set(dut.w_route, route)
+        ctx.set(dut.w_out, onehot_of(route))
         ctx.set(dut.r_sel, pop_sel)
         ctx.set(dut.r_pop, pop_sel != 0)
         overrun = ctx.get(dut.overrun)
@@ -221,9 +226,179 @@ def test_drops_answer_requests_and_count():
 
 
 def test_flit_layout():
-    """The flit is 512 payload bits above a 61-bit header, packed by the layout alone."""
-    assert Flit.as_shape().size == 573
+    """The flit is 512 payload bits above a 70-bit header, packed by the layout alone; the
+    multicast fields are the header's top 9 bits, left out of a unicast header unpacked."""
+    assert Flit.as_shape().size == 582
     header = _header((3, 4), (1, 2), cls=MsgClass.RESPONSE, op=Opcode.WRITE_ACK, tag=0x5A)
     word = pack_flit(header, 1 << 511)
-    assert word & 0xF == 1 and word >> 4 & 0xF == 2 and word >> 572 == 1
+    assert word & 0xF == 1 and word >> 4 & 0xF == 2 and word >> 581 == 1
+    assert word >> 61 & 0x1FF == 0
     assert unpack_flit(word) == (header, 1 << 511)
+    header = _multicast_header((3, 4), Rect(0, 1, 1, 2))
+    word = pack_flit(header, 0)
+    assert word >> 61 & 0x1FF == 1 | 0 << 1 | 1 << 5
+    assert unpack_flit(word) == (header, 0)
+
+
+def test_input_buffer_multicast_head_leaves_after_its_last_output():
+    """A head with three outputs is read three times, each read keeping the outputs not yet
+    taken: it stays (its set shrinking, ``popped`` low) until the read that keeps none of its
+    outputs removes it (``popped`` high once); the flit behind it then comes to the head. A
+    buffer that removed the head at its first read, or never, fails here."""
+    dut = InputBuffer(fifos=1, depth=2, vc_bits=1)
+    outs = 0b10110  # NORTH, EAST, WEST
+
+    async def testbench(ctx):
+        for value, out in ((7, outs), (8, 0b1)):
+            ctx.set(dut.w_valid, 1)
+            ctx.set(dut.w_flit.as_value(), value)
+            ctx.set(dut.w_out, out)
+            await ctx.tick()
+        ctx.set(dut.w_valid, 0)
+        ctx.set(dut.r_sel, 1)
+        left = outs
+        for taken in (0b10, 0b100, 0b10000):
+            assert ctx.get(dut.head_out[0]) == left
+            assert ctx.get(dut.r_flit.as_value()) == 7
+            left &= ~taken
+            ctx.set(dut.r_pop, 1)
+            ctx.set(dut.r_keep, ~taken & (1 << OUTPUTS) - 1)
+            assert ctx.get(dut.popped) == (left == 0)
+            await ctx.tick()
+        ctx.set(dut.r_pop, 0)
+        assert ctx.get(dut.r_flit.as_value()) == 8 and ctx.get(dut.head_out[0]) == 1
+
+    _simulate(dut, testbench)
+
+
+def _multicast_header(src, rect, cls=MsgClass.REQUEST, op=Opcode.POST, tag=0):
+    return {**_header(src, (rect.x1, rect.y1), cls, op, tag), "mcast": 1, "rect_x": rect.x0,
+            "rect_y": rect.y0}
+
+
+def _run_against_model(mesh, packets, *, vcs, p_stall=0.2, seed=11):
+    """Send ``packets`` (`Packet`) into a `NoCMesh` of ``mesh`` (XY tables, 32-bit payloads)
+    all at once, take every eject stream with random stalls, and check that each stream gets
+    exactly the model's deliveries (as a multiset: packets from different sources interleave),
+    and the drop counts."""
+    dut = NoCMesh(width=mesh.width, height=mesh.height, vcs=vcs, payload_bits=32)
+    configure = _configure(dut, mesh)
+    model = MeshModel(mesh, route_tables(mesh))
+    deliveries = [d for p in packets for d in model.send(p)]
+    rnd = random.Random(seed)
+    configured = []
+    streams = {(n, c): [] for n in mesh.nodes for c in (0, 1)}
+    for d in deliveries:
+        streams[(d.node, d.cls)].append((d.header, d.data))
+
+    async def sender(ctx):
+        await configure(ctx)
+        configured.append(True)
+        for node in mesh.live:
+            for c in (0, 1):
+                words = [pack_flit(p.header, p.data, 32) for p in packets
+                         if (p.node, p.stream) == (node, c)]
+                if words:
+                    ctx.set(dut.inject[node_id(mesh, *node)][c].payload.as_value(), words[0])
+                    await send(ctx, dut.inject[node_id(mesh, *node)][c], words, rnd=rnd)
+
+    def receiver(node, c):
+        async def run(ctx):
+            while not configured:
+                await ctx.tick()
+            want = streams[(node, c)]
+            got, _ = await receive(ctx, dut.eject[node_id(mesh, *node)][c], len(want), rnd=rnd,
+                                   p_stall=p_stall, limit=400)
+            key = repr
+            assert sorted(map(key, (unpack_flit(w, 32) for w in got))) == sorted(map(key, want)), \
+                f"at {node} class {c}"
+            for _ in range(20):  # nothing more arrives
+                await ctx.tick()
+                assert not ctx.get(dut.eject[node_id(mesh, *node)][c].valid), f"extra at {node}"
+            for n in mesh.nodes:
+                assert ctx.get(dut.dropped[node_id(mesh, *n)]) == model.dropped[n], n
+        return run
+
+    _simulate(dut, sender, *(receiver(n, c) for n, c in streams))
+    return deliveries
+
+
+def test_multicast_row_column_rectangle_with_unicast():
+    """On a 3×3 mesh with two channels per class: a row broadcast, a column broadcast, a
+    rectangle inside the mesh and the whole mesh (requests and responses), from sources inside
+    and outside their rectangles, among unicast packets: every core of each rectangle gets one
+    copy, unchanged (the model's deliveries, multicast_walk), nothing else arrives; a
+    rectangle past the mesh's edge is dropped at the source and, as a WRITE, answered with a
+    unicast ERROR."""
+    mesh = Mesh(3, 3)
+    row, column = Rect(0, 1, 2, 1), Rect(2, 0, 2, 2)
+    inner, whole, bad = Rect(0, 0, 1, 1), Rect(0, 0, 2, 2), Rect(1, 1, 3, 1)
+    rnd = random.Random(3)
+    packets = []
+    for serial, (src, dst, cls) in enumerate([
+            ((0, 1), row, 0), ((2, 2), row, 1), ((1, 0), column, 0), ((0, 2), column, 0),
+            ((2, 2), inner, 0), ((1, 1), whole, 1), ((0, 0), (2, 2), 0), ((2, 0), (0, 2), 1),
+            ((1, 1), inner, 1), ((2, 1), (2, 1), 0), ((0, 0), bad, 0)]):
+        op = Opcode.WRITE if dst is bad else Opcode.POST if cls == 0 else Opcode.WRITE_ACK
+        header = (_multicast_header(src, dst, MsgClass(cls), op, serial) if isinstance(dst, Rect)
+                  else _header(src, dst, MsgClass(cls), op, serial))
+        packets.append(Packet(src, cls, header, rnd.getrandbits(24) << 8 | serial))
+    deliveries = _run_against_model(mesh, packets, vcs=2)
+    assert len(deliveries) == 3 + 3 + 3 + 3 + 4 + 9 + 1 + 1 + 4 + 1 + 1
+
+
+def test_multicast_into_a_dead_router_is_dropped_there():
+    """On a 3×1 mesh whose (2, 0) is dead (never configured: not live): a row broadcast from
+    (0, 0) reaches (0, 0) and (1, 0); the copy that enters (2, 0) is removed there, and as a
+    WRITE answered with an ERROR that (2, 0), routing nothing, removes in turn (two drops there,
+    as the model counts). One channel per class."""
+    mesh = Mesh(3, 1, ((2, 0),))
+    packets = [Packet((0, 0), 0, _multicast_header((0, 0), Rect(0, 0, 2, 0), op=Opcode.WRITE),
+                      5),
+               Packet((1, 0), 0, _header((1, 0), (0, 0), op=Opcode.POST), 6)]
+    deliveries = _run_against_model(mesh, packets, vcs=1)
+    assert sorted(d.node for d in deliveries) == [(0, 0), (0, 0), (1, 0)]
+
+
+def test_multicast_row_stream_rate_and_latency():
+    """On an idle 4×1 mesh, 24 back-to-back multicast packets from (0, 0) to (1, 0)..(3, 0)
+    arrive in order at every core of the row; the first at (k, 0) after 1 + 2k cycles (a
+    unicast packet's zero-load latency) plus one for each router before it that delivers and
+    forwards (from reset its accept takes the LOCAL copy first: 3, 6 and 9 cycles); then one
+    every 2 cycles at each core: such a router sends its two copies one per cycle from its
+    input (asynchronous replication, docs/noc.md "Multicast")."""
+    mesh = Mesh(4, 1)
+    dut = NoCMesh(width=4, height=1, vcs=2, payload_bits=32)
+    configure = _configure(dut, mesh)
+    row = Rect(1, 0, 3, 0)
+    words = [pack_flit(_multicast_header((0, 0), row, tag=i), i, 32) for i in range(24)]
+    arrivals = {k: [] for k in (1, 2, 3)}
+    taken = []
+
+    async def bench(ctx):
+        await configure(ctx)
+        inj = dut.inject[0][0]
+        for k in arrivals:
+            ctx.set(dut.eject[k][0].ready, 1)
+        for cycle in range(200):
+            if len(taken) < len(words):
+                ctx.set(inj.payload.as_value(), words[len(taken)])
+            ctx.set(inj.valid, len(taken) < len(words))
+            _, _, ready, *seen = await ctx.tick().sample(
+                inj.ready, *(x for k in arrivals for x in (dut.eject[k][0].valid,
+                                                           dut.eject[k][0].payload.as_value())))
+            if ready and len(taken) < len(words):
+                taken.append(cycle)
+            for i, k in enumerate(arrivals):
+                if seen[2 * i]:
+                    arrivals[k].append((cycle, seen[2 * i + 1]))
+
+    _simulate(dut, bench)
+    assert len(taken) == len(words)
+    for k, got in arrivals.items():
+        assert [w for _, w in got] == words, k
+        cycles = [c for c, _ in got]
+        # Sampled at the edges: a transfer at edge t, valid from edge t' on, is seen at t' + 1.
+        assert cycles[0] - 1 - taken[0] == 1 + 2 * k + (k - 1), (k, cycles[0])
+        assert [b - a for a, b in zip(cycles, cycles[1:], strict=False)] \
+            == [2] * (len(words) - 1), k

@@ -5,13 +5,18 @@ from collections import deque
 
 import pytest
 
+from hw.noc import routing
 from hw.noc.routing import (
+    ALL_MULTICASTS,
     Mesh,
     Port,
+    Rect,
     RoutingError,
     Turn,
     check,
     coords,
+    multicast_tree,
+    multicast_walk,
     next_hop,
     node_id,
     route_tables,
@@ -366,3 +371,114 @@ def test_turn_words_pad_and_encoding():
     assert turn_words(mesh, tables, depth=4) == {
         (0, 0): [1, 1, 0, 1], (1, 0): [1, 1, 1, 1], (2, 0): [0, 1, 1, 1]}
     assert {t.name: t.value for t in Turn} == {"STRAIGHT": 0, "OUT": 1, "LEFT": 2, "RIGHT": 3}
+
+
+def all_rects(width, height):
+    return [Rect(x0, y0, x1, y1) for x0 in range(width) for x1 in range(x0, width)
+            for y0 in range(height) for y1 in range(y0, height)]
+
+
+@pytest.mark.parametrize("width,height", [(4, 4), (3, 2), (1, 3), (5, 1)])
+def test_multicast_tree_delivers_each_node_once_on_a_minimal_tree(width, height):
+    """For every source and rectangle: every node of the rectangle gets exactly one copy and no
+    other node one; the links are distinct steps between neighbours, each node entered once
+    (a tree); their number is the independent count of a dimension-ordered tree: along the
+    source's row from the source across the rectangle's columns, then in each of those columns
+    from the source's row across the rectangle's rows."""
+    mesh = Mesh(width, height)
+    for src in mesh.nodes:
+        for rect in all_rects(width, height):
+            walk = multicast_tree(mesh, src, rect)
+            assert sorted(walk.delivered) == sorted(rect.nodes()), (src, rect)
+            assert walk.dropped == ()
+            entered = [b for _, b in walk.links]
+            assert len(set(entered)) == len(entered) and src not in entered, (src, rect)
+            assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 for a, b in walk.links)
+            (sx, sy), columns = src, rect.x1 - rect.x0 + 1
+            along_x = max(rect.x1, sx) - min(rect.x0, sx)
+            along_y = columns * (max(rect.y1, sy) - min(rect.y0, sy))
+            assert len(walk.links) == along_x + along_y, (src, rect)
+
+
+def test_multicast_tree_refusals():
+    """A rectangle past the mesh, or a tree that enters a dead node (on its way or inside the
+    rectangle), is refused with its message; the walk says where each copy is dropped; a source
+    that is not live is an error."""
+    mesh = Mesh(4, 4, ((2, 1),))
+    with pytest.raises(RoutingError) as info:
+        multicast_tree(mesh, (0, 1), Rect(3, 0, 3, 3))
+    assert str(info.value) == ("multicast from (0, 1) to (3, 0)..(3, 3) enters disabled node "
+                               "(2, 1)")
+    with pytest.raises(RoutingError) as info:
+        multicast_tree(mesh, (0, 0), Rect(1, 2, 1, 1))
+    assert str(info.value) == "multicast from (0, 0) to (1, 2)..(1, 1) does not fit the 4x4 mesh"
+    walk = multicast_walk(mesh, (0, 1), Rect(1, 0, 3, 2))
+    assert walk.dropped == (((2, 1), "disabled node"),)
+    assert sorted(walk.delivered) == [(1, 0), (1, 1), (1, 2)]   # beyond (2, 1): nothing
+    assert multicast_walk(mesh, (0, 0), Rect(2, 0, 2, 3)).dropped == (((2, 1), "disabled node"),)
+    assert multicast_walk(mesh, (0, 0), Rect(0, 0, 4, 0)).dropped == (
+        ((0, 0), "the rectangle does not fit the mesh"),)
+    with pytest.raises(ValueError) as info:
+        multicast_walk(mesh, (2, 1), Rect(0, 0, 0, 0))
+    assert str(info.value) == "source (2, 1) is not a live node of the 4x4 mesh"
+
+
+@pytest.mark.parametrize("mesh", [Mesh(4, 4), Mesh(3, 2), Mesh(4, 3, ((1, 1), (3, 2)))])
+def test_all_multicasts_is_the_union_of_every_tree(mesh):
+    """`ALL_MULTICASTS` adds exactly the link pairs that the trees of every live source to every
+    rectangle whose tree stays on live nodes use, walked one by one."""
+    union = set()
+    for src in mesh.live:
+        for rect in all_rects(mesh.width, mesh.height):
+            walk = multicast_walk(mesh, src, rect)
+            if not walk.dropped:
+                union |= set(walk.pairs)
+    closed = {}
+    routing._add_all_tree_pairs(mesh, closed)
+    assert {(a, b) for a, bs in closed.items() for b in bs} == union
+
+
+@pytest.mark.parametrize("width,height", [(4, 4), (8, 8), (5, 3)])
+def test_xy_tables_are_deadlock_free_with_every_multicast(width, height):
+    """XY tables and every multicast tree together: no dependency cycle (both dimension
+    ordered); the explicit list of every tree of a 4×4 passes too."""
+    mesh = Mesh(width, height)
+    check(mesh, route_tables(mesh), multicast=ALL_MULTICASTS)
+    if (width, height) == (4, 4):
+        check(mesh, route_tables(mesh),
+              multicast=[(s, r) for s in mesh.nodes for r in all_rects(4, 4)])
+
+
+def yx_2x2():
+    """Y-first tables on a 2×2 mesh: deadlock-free alone (never Y after X)."""
+    def port(here, dst):
+        (x, y), (dx, dy) = here, dst
+        return (Port.SOUTH if dy > y else Port.NORTH if dy < y else Port.EAST if dx > x
+                else Port.WEST if dx < x else Port.LOCAL)
+    mesh = Mesh(2, 2)
+    return {r: [port(r, d) for d in mesh.nodes] for r in mesh.nodes}
+
+
+def test_check_refuses_multicast_trees_that_deadlock_with_the_tables():
+    """Y-first unicast routes turn from Y to X, multicast trees from X to Y: two trees that
+    each turn once close a cycle with two unicast routes, and the check names it; either tree
+    alone passes. Up*/down* tables around a dead node with every multicast are refused too,
+    and a tree into the dead node is refused before any cycle is looked for."""
+    mesh = Mesh(2, 2)
+    check(mesh, yx_2x2())
+    one, other = ((0, 1), Rect(1, 0, 1, 0)), ((1, 0), Rect(0, 1, 0, 1))
+    check(mesh, yx_2x2(), multicast=[one])
+    check(mesh, yx_2x2(), multicast=[other])
+    with pytest.raises(RoutingError) as info:
+        check(mesh, yx_2x2(), multicast=[one, other])
+    assert str(info.value) == ("channel dependency cycle, the tables can deadlock: "
+                               "(0, 0)->(0, 1), (0, 1)->(1, 1), (1, 1)->(1, 0), (1, 0)->(0, 0)")
+    holed = Mesh(4, 4, ((1, 1),))
+    tables = route_tables(holed, "updown")
+    with pytest.raises(RoutingError) as info:
+        check(holed, tables, multicast=ALL_MULTICASTS)
+    assert str(info.value).startswith("channel dependency cycle, the tables can deadlock: ")
+    with pytest.raises(RoutingError) as info:
+        check(holed, tables, multicast=[((0, 0), Rect(1, 0, 1, 2))])
+    assert str(info.value) == ("multicast from (0, 0) to (1, 0)..(1, 2) enters disabled node "
+                               "(1, 1)")

@@ -9,6 +9,7 @@ ahead of its writes) and the model does not define it either.
 """
 
 from hw.core.isa import DESCRIPTOR_BYTES, DmaDescriptor, Error
+from hw.noc.routing import Rect
 from verif.pack import field_widths, pack_word, unpack_word
 
 __all__ = ["ELEM_BYTES", "signal_value", "descriptor", "decode", "check", "is_remote", "elements",
@@ -38,8 +39,9 @@ def decode(line):
 
 
 def is_remote(d, x, y):
-    """Whether descriptor ``d`` (decoded) names a core other than ``(x, y)``."""
-    return not d["local"] and (d["dst_x"], d["dst_y"]) != (x, y)
+    """Whether descriptor ``d`` (decoded) names a core other than ``(x, y)``, or is a multicast
+    push (which goes out even to a rectangle of this core alone)."""
+    return not d["local"] and (bool(d["mcast"]) or (d["dst_x"], d["dst_y"]) != (x, y))
 
 
 def check(d, addr, *, base, size, x, y, network=False):
@@ -49,6 +51,8 @@ def check(d, addr, *, base, size, x, y, network=False):
     end = base + size
     if d["elem_bytes"] == 3 or d["rows"] == 0 or d["elems"] == 0 or d["reserved"]:
         return Error.FIELD
+    if not network and (d["mcast"] or d["rect_x"] or d["rect_y"]):
+        return Error.FIELD          # a lone core's reserved bits
     if not network and is_remote(d, x, y):
         return Error.REMOTE
     eb = ELEM_BYTES[d["elem_bytes"]]
@@ -85,7 +89,9 @@ def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 
     ``network`` (a core with a network interface, docs/mesh.md): an object whose
     ``push(x, y, writes, signal)`` does a remote descriptor at core ``(x, y)`` (``writes`` its
     ``(address, bytes)`` in order, ``signal`` added there) and returns the answer's
-    :class:`Error` code (``REMOTE`` for a dead core). A remote descriptor's ``Done`` carries
+    :class:`Error` code (``REMOTE`` for a dead core); and whose ``multicast(rect, writes,
+    signal)`` does a multicast push at every core of ``rect`` (a `hw.noc.routing.Rect`) and
+    returns ``NONE`` (no core answers it). A remote descriptor's ``Done`` carries
     signal 0 (its signal is the destination's); a code other than ``NONE`` adds its
     ``ErrorRecord`` but does not end the list (the answer comes after the list has moved on).
     Its bytes are not in ``writes`` (those are this core's)."""
@@ -118,7 +124,11 @@ def run_list(memory, addr, *, base, size, x=0, y=0, thread=0, max_descriptors=1 
         last = int(d["next"] == 0)
         if network is not None and is_remote(d, x, y):
             pushed = [(dst, read(src, eb)) for src, dst, eb in elements(d)]
-            code = network.push(d["dst_x"], d["dst_y"], pushed, d["signal"])
+            if d["mcast"]:          # not answered: done when sent
+                code = network.multicast(Rect(d["rect_x"], d["rect_y"], d["dst_x"],
+                                              d["dst_y"]), pushed, d["signal"])
+            else:
+                code = network.push(d["dst_x"], d["dst_y"], pushed, d["signal"])
             if code != Error.NONE:
                 errors.append({"code": code, "addr": addr})
             done.append({"signal": 0, "thread": thread, "last": last})

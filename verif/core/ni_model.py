@@ -8,6 +8,7 @@ from hw.core.isa import Error
 from hw.core.isa import Signal as SignalLayout
 from hw.core.packets import (
     LINE,
+    MNOTIFY,
     NOTIFY,
     PULL,
     answer_packet,
@@ -45,9 +46,10 @@ class NiReceiveModel:
                 self.errors += 1
                 self.codes.setdefault(src, code)
             return []
-        if op == NOTIFY.value:
+        if op in (NOTIFY.value, MNOTIFY.value):
             code = self.codes.pop(src, Error.NONE)
-            events = [("answer", answer_packet(header, data, code))]
+            events = ([("answer", answer_packet(header, data, code))] if op == NOTIFY.value
+                      else [])                  # a multicast push's end: not answered
             signal = data & ((1 << SignalLayout.size) - 1)
             if signal >> SignalLayout["enable"].offset & 1:
                 events.append(("signal", signal))

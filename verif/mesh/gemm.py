@@ -45,6 +45,19 @@ def _ceil(a, b):
     return -(-a // b)
 
 
+def _runs(cells):
+    """The cores ``cells`` (of one row or one column of the mesh, in order, the sender left
+    out) as runs of neighbours: a list of ``(first, last)`` corners, each run one multicast
+    rectangle (its tree goes along the line from the sender)."""
+    runs = []
+    for cell in cells:
+        if runs and abs(cell[0] - runs[-1][1][0]) + abs(cell[1] - runs[-1][1][1]) == 1:
+            runs[-1] = (runs[-1][0], cell)
+        else:
+            runs.append((cell, cell))
+    return runs
+
+
 def _line_up(n):
     return _ceil(n, _LINE) * _LINE
 
@@ -87,7 +100,15 @@ class SummaKernel:
     grid: list
     dead: tuple = ()
     selfcheck: bool = False
+    multicast: bool = True
     _ref: tuple | None = field(default=None, repr=False)
+
+    @property
+    def multicasts(self):
+        """Whether the panels go by multicast pushes (docs/mesh.md, "Multicast pushes"):
+        with ``multicast`` and every core live, where the grid is the mesh (its rows and
+        columns the mesh's) and the XY tables take every tree (docs/noc.md, "Multicast")."""
+        return self.multicast and not self.dead
 
     @property
     def esize(self):
@@ -189,7 +210,8 @@ class SummaKernel:
         GEMM descriptors (``gdesc[p][h]``: part h of panel p, C = D from panel 1 on) and its
         pushes (``pushes``: per panel it owns, one DMA list of remote descriptors, one per
         other core of its grid row (A) or column (B), into buffer p mod 2 there, each adding 1
-        to S_AIN or S_BIN there)."""
+        to S_AIN or S_BIN there; with :attr:`multicasts`, one multicast descriptor per run of
+        those cores on one side of this one, at most two per list)."""
         sym, es, L = self.program.symbols, self.esize, self.panels
         w, h = self.gw, self.gh
         lda, ldb, ldd = _line_up(self.bm * es), _line_up(self.bn * es), _line_up(4 * self.bn)
@@ -204,12 +226,14 @@ class SummaKernel:
 
         def push_list(src, dst, nbytes, peers, sem):
             first = sym["pushes"] + 64 * len(pushes)
-            for i, (px, py) in enumerate(peers):
-                nxt = first + 64 * (i + 1) if i + 1 < len(peers) else 0
+            targets = _runs(peers) if self.multicasts else [(p, p) for p in peers]
+            for i, ((x0, y0), (x1, y1)) in enumerate(targets):
+                nxt = first + 64 * (i + 1) if i + 1 < len(targets) else 0
+                many = {"mcast": 1, "rect_x": x0, "rect_y": y0} if self.multicasts else {}
                 pushes.append(pack_word(DmaDescriptor, {
                     "src": src, "dst": dst, "src_elem_stride": 64, "rows": 1,
-                    "elems": nbytes // 64, "elem_bytes": 2, "local": 0, "dst_x": px,
-                    "dst_y": py, "next": nxt, "signal": sem | 1 << 4 | 1 << 5}))
+                    "elems": nbytes // 64, "elem_bytes": 2, "local": 0, "dst_x": x1,
+                    "dst_y": y1, "next": nxt, "signal": sem | 1 << 4 | 1 << 5, **many}))
             return first
 
         row_peers = [c for i, c in enumerate(self.grid[gy]) if i != gx]
@@ -308,12 +332,15 @@ class SummaKernel:
                 "cores": results}
 
 
-def summa_kernel(config, m, n, k, *, kb=None, fmt="bf16", seed=0, dead=(), selfcheck=False):
+def summa_kernel(config, m, n, k, *, kb=None, fmt="bf16", seed=0, dead=(), selfcheck=False,
+                 multicast=True):
     """The distributed GEMM on the live cores of ``config`` (a :class:`MeshConfig`; ``dead``:
     its dead cores, as ``run_mesh_program`` takes them) and an M×N×K product with random
     operands; ``kb`` the panel width (None: 64, or K when smaller). ``selfcheck``: each core
     also gets its block of the reference D and compares it (its ``check`` word counts the
-    elements that differ), for runs whose D is not read back."""
+    elements that differ), for runs whose D is not read back. ``multicast``: the panels go by
+    multicast pushes when every core lives (:attr:`SummaKernel.multicasts`), else one push
+    per receiver."""
     if not isinstance(config, MeshConfig):
         raise TypeError(f"config must be a MeshConfig, not {config!r}")
     check_fmt(fmt)
@@ -332,4 +359,4 @@ def summa_kernel(config, m, n, k, *, kb=None, fmt="bf16", seed=0, dead=(), selfc
     program = elf.load(path, size=config.core.sram.size)
     a, b = random_operands(m, n, k, fmt, np.random.default_rng(seed))
     return SummaKernel(config, m, n, k, kb, fmt, path, program, a, b, grid, dead=dead,
-                       selfcheck=selfcheck)
+                       selfcheck=selfcheck, multicast=bool(multicast))

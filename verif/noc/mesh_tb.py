@@ -13,12 +13,24 @@ import numpy as np
 
 from hw.noc.flit import ANSWERED, PAYLOAD_BITS, MsgClass, Opcode
 from hw.noc.mesh import mesh_table_write_layout
-from hw.noc.routing import Mesh, node_id, route_tables, table_words, turn_words
+from hw.noc.routing import (
+    ALL_MULTICASTS,
+    Mesh,
+    Rect,
+    RoutingError,
+    check,
+    multicast_tree,
+    node_id,
+    route_tables,
+    table_words,
+    turn_words,
+)
 from verif.pack import pack
 
 from .model import MeshModel, Packet, pack_flit, unpack_flit
 
-__all__ = ["config_words", "random_packets", "scoreboard", "run_traffic", "SERIAL_BITS"]
+__all__ = ["config_words", "random_packets", "random_rect", "safe_trees", "scoreboard",
+           "run_traffic", "SERIAL_BITS"]
 
 #: The low payload bits of every test packet hold its serial number (unique in a run).
 SERIAL_BITS = 32
@@ -43,15 +55,53 @@ def config_words(mesh, tables):
                                  port=np.array(port), turn=np.array(turn))]
 
 
-def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0,
-                   payload_bits=PAYLOAD_BITS):
+def random_rect(mesh, rng):
+    """A random multicast rectangle of ``mesh`` (a `Rect`): a row, a column or any rectangle,
+    a third each."""
+    x0, x1 = sorted(int(v) for v in rng.integers(mesh.width, size=2))
+    y0, y1 = sorted(int(v) for v in rng.integers(mesh.height, size=2))
+    kind = rng.integers(3)
+    if kind == 0:
+        x0, x1 = 0, mesh.width - 1
+        y1 = y0
+    elif kind == 1:
+        y0, y1 = 0, mesh.height - 1
+        x1 = x0
+    return Rect(x0, y0, x1, y1)
+
+
+def safe_trees(mesh, tables, rng, *, tries=200):
+    """Multicast trees that ``tables`` can carry with ``mesh``'s dead nodes: ``{source: [Rect,
+    ...]}`` of up to ``tries`` random (source, `random_rect`) pairs, each kept when its tree
+    avoids the dead nodes and every tree kept so far, with the unicast routes, leaves the
+    channel dependency graph acyclic (`check`, as a program would check the trees it uses)."""
+    live, chosen = mesh.live, []
+    for _ in range(tries):
+        src, rect = live[rng.integers(len(live))], random_rect(mesh, rng)
+        try:
+            multicast_tree(mesh, src, rect)
+            check(mesh, tables, multicast=chosen + [(src, rect)])
+        except RoutingError:
+            continue
+        chosen.append((src, rect))
+    trees = {}
+    for src, rect in chosen:
+        trees.setdefault(src, []).append(rect)
+    return trees
+
+
+def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0, multicast=0.0,
+                   trees=None, payload_bits=PAYLOAD_BITS):
     """Random packets for every live node and class: ``{(node, cls): [Packet, ...]}``.
 
     Destinations are uniform over the live nodes (the source included); a fraction ``bad`` go
     to a disabled node or to coordinates outside the mesh; a fraction ``wrong_class`` carry the
-    other class than their stream's. Opcodes are drawn from the class's (requests: READ, WRITE,
-    POST). The payload's low `SERIAL_BITS` bits number the packets in injection order; the
-    rest of its ``payload_bits`` is random.
+    other class than their stream's; a fraction ``multicast`` (of the rest) are multicast to a
+    `random_rect` (a bad one among them: a rectangle past the mesh's east edge), or with
+    ``trees`` (`safe_trees`) to one of its source's rectangles there (unicast for a source
+    without one). Opcodes are
+    drawn from the class's (requests: READ, WRITE, POST). The payload's low `SERIAL_BITS` bits
+    number the packets in injection order; the rest of its ``payload_bits`` is random.
     """
     live = mesh.live
     bad_dsts = list(mesh.disabled) + [(mesh.width, 0), (0, mesh.height), (15, 15)]
@@ -71,6 +121,14 @@ def random_packets(mesh, rng, *, per_stream, bad=0.0, wrong_class=0.0,
                 header = {"dst_x": dst[0], "dst_y": dst[1], "src_x": node[0], "src_y": node[1],
                           "cls": hcls, "op": ops[rng.integers(len(ops))],
                           "addr": int(rng.integers(1 << 32)), "tag": int(rng.integers(256))}
+                mine = None if trees is None else trees.get(node, [])
+                if rng.random() < multicast and mine != []:
+                    rect = random_rect(mesh, rng) if mine is None \
+                        else mine[rng.integers(len(mine))]
+                    if dst not in live:  # a bad one: past the east edge
+                        rect = Rect(rect.x0, rect.y0, mesh.width, rect.y1)
+                    header.update(dst_x=rect.x1, dst_y=rect.y1, mcast=1, rect_x=rect.x0,
+                                  rect_y=rect.y0)
                 noise = int.from_bytes(rng.bytes(PAYLOAD_BITS // 8), "little")
                 data = (noise << SERIAL_BITS | serial) & ((1 << payload_bits) - 1)
                 serial += 1
@@ -83,7 +141,10 @@ def scoreboard(mesh, deliveries, received, *, payload_bits=PAYLOAD_BITS, limit=1
     """Compare ``received`` (``{(node, cls): [(cycle, word), ...]}``) with the model's
     ``deliveries``; return a list of error messages (empty when all is well)."""
     errors = []
-    want = {d.data & ((1 << SERIAL_BITS) - 1): d for d in deliveries}
+    # A packet's copies by serial: one, or a multicast packet's, one per node it reaches.
+    want = {}
+    for d in deliveries:
+        want.setdefault(d.data & ((1 << SERIAL_BITS) - 1), {})[(d.node, d.cls)] = d
     seen = set()
     last = {}
     for (node, cls), items in sorted(received.items()):
@@ -91,16 +152,19 @@ def scoreboard(mesh, deliveries, received, *, payload_bits=PAYLOAD_BITS, limit=1
             header, data = unpack_flit(word, payload_bits)
             serial = data & ((1 << SERIAL_BITS) - 1)
             where = f"cycle {cycle} at {node} class {cls}: serial {serial}"
-            d = want.get(serial)
-            if d is None:
+            copies = want.get(serial)
+            if copies is None:
                 errors.append(f"{where}: no such packet was expected ({header})")
                 continue
-            if serial in seen:
+            if (serial, node, cls) in seen:
                 errors.append(f"{where}: duplicated")
                 continue
-            seen.add(serial)
-            if (d.node, d.cls) != (node, cls):
-                errors.append(f"{where}: expected at {d.node} class {d.cls}")
+            seen.add((serial, node, cls))
+            d = copies.get((node, cls))
+            if d is None:
+                errors.append(f"{where}: expected at "
+                              + ", ".join(f"{n} class {c}" for n, c in copies))
+                continue
             if (d.header, d.data) != (header, data):
                 errors.append(f"{where}: corrupted: got {header}, expected {d.header}"
                               + ("" if d.data == data else "; payload differs"))
@@ -108,34 +172,49 @@ def scoreboard(mesh, deliveries, received, *, payload_bits=PAYLOAD_BITS, limit=1
             # FIFO at every hop (inject FIFO and link channels are chosen per router and
             # destination). ERROR answers take another path than packets delivered, and
             # requests for different destinations wait in different inject FIFOs before they
-            # are dropped: answers are in order per request destination.
+            # are dropped: answers are in order per request destination. Multicast packets to
+            # one rectangle follow one tree in one channel, but not the unicast packets' paths:
+            # they are in order among themselves, per rectangle.
             answer = d.header is not d.origin.header
-            asked = (d.origin.header["dst_x"], d.origin.header["dst_y"]) if answer else None
-            key = (node, cls, d.origin.node, d.origin.stream, asked)
+            h = d.origin.header
+            asked = (h["dst_x"], h["dst_y"], h.get("mcast", 0)) if answer else None
+            tree = ((h["rect_x"], h["rect_y"], h["dst_x"], h["dst_y"])
+                    if h.get("mcast") and not answer else None)
+            key = (node, cls, d.origin.node, d.origin.stream, asked, tree)
             if last.get(key, -1) > serial:
                 errors.append(f"{where}: overtook serial {last[key]} from stream "
                               f"{d.origin.node} class {d.origin.stream}"
                               + (f" (ERROR answers for {asked})" if answer else ""))
             last[key] = max(last.get(key, -1), serial)
-    for serial, d in sorted(want.items()):
-        if serial not in seen:
-            errors.append(f"serial {serial} lost: expected at {d.node} class {d.cls} "
-                          f"({d.header})")
+    for serial, copies in sorted(want.items()):
+        for (node, cls), d in copies.items():
+            if (serial, node, cls) not in seen:
+                errors.append(f"serial {serial} lost: expected at {node} class {cls} "
+                              f"({d.header})")
     return errors[:limit] + ([f"... {len(errors) - limit} more"] if len(errors) > limit else [])
 
 
 async def run_traffic(dut, harness, args):
     """One random-traffic run of the mesh under ``harness`` (a started `TrafficHarness`; runs
     follow each other without a reset, so drop counts are compared as differences), as
-    described by ``args``: width, height, disabled, policy, per_stream, bad, wrong_class, idle,
-    stall, seed, payload_bits (the mesh's). Raises ``AssertionError`` with the
+    described by ``args``: width, height, disabled, policy, per_stream, bad, wrong_class,
+    multicast, idle, stall, seed, payload_bits (the mesh's). Raises ``AssertionError`` with the
     scoreboard's report on any error."""
     mesh = Mesh(args["width"], args["height"], tuple(map(tuple, args.get("disabled", ()))))
     tables = route_tables(mesh, args.get("policy", "xy"))
     rng = np.random.default_rng(args["seed"])
     bits = args.get("payload_bits", PAYLOAD_BITS)
+    trees = None
+    if args.get("multicast") and mesh.disabled:
+        # Up*/down* tables around dead nodes do not take every tree (docs/noc.md, "The check
+        # covers it"): only those checked with them.
+        trees = safe_trees(mesh, tables, rng)
+    elif args.get("multicast"):
+        check(mesh, tables, multicast=ALL_MULTICASTS)
     packets = random_packets(mesh, rng, per_stream=args["per_stream"], bad=args.get("bad", 0),
-                             wrong_class=args.get("wrong_class", 0), payload_bits=bits)
+                             wrong_class=args.get("wrong_class", 0),
+                             multicast=args.get("multicast", 0), trees=trees,
+                             payload_bits=bits)
 
     model = MeshModel(mesh, tables)
     deliveries = [d for items in packets.values() for p in items for d in model.send(p)]

@@ -7,8 +7,17 @@ docs/noc.md, sections "Router" and "Verification".
 
 from dataclasses import dataclass
 
-from hw.noc.flit import PAYLOAD_BITS, Header, MsgClass, error_answer, flit_layout, needs_answer
-from hw.noc.routing import Port, next_hop, node_id
+from hw.noc.flit import (
+    MULTICAST_FIELDS,
+    PAYLOAD_BITS,
+    Header,
+    MsgClass,
+    error_answer,
+    flit_layout,
+    needs_answer,
+    rect_of,
+)
+from hw.noc.routing import Port, multicast_walk, next_hop, node_id
 from verif.pack import pack, unpack
 
 __all__ = ["Packet", "Delivery", "MeshModel", "pack_flit", "unpack_flit"]
@@ -21,9 +30,13 @@ def pack_flit(header, data, payload_bits=PAYLOAD_BITS):
 
 
 def unpack_flit(word, payload_bits=PAYLOAD_BITS):
-    """``(header dict, data int)`` of one flit word."""
+    """``(header dict, data int)`` of one flit word. A unicast header (the multicast fields all
+    zero) comes without them, as unicast headers are written (`pack_flit` zeroes a missing
+    field)."""
     got = unpack(flit_layout(payload_bits), [word])
     header = {k: int(v[0]) for k, v in unpack(Header, [int(got["header"][0])]).items()}
+    if not any(header[k] for k in MULTICAST_FIELDS):
+        header = {k: v for k, v in header.items() if k not in MULTICAST_FIELDS}
     return header, int(got["data"][0])
 
 
@@ -50,7 +63,8 @@ class Delivery:
 
 class MeshModel:
     """The mesh ``mesh`` (a `hw.noc.routing.Mesh`) configured with ``tables`` (as from
-    `route_tables`): :meth:`send` says where a packet ends; the drops are counted per router."""
+    `route_tables`): :meth:`send` says where a packet ends (a multicast packet: where each of
+    its copies ends, `hw.noc.routing.multicast_walk`); the drops are counted per router."""
 
     def __init__(self, mesh, tables):
         self.mesh, self.tables = mesh, tables
@@ -74,14 +88,25 @@ class MeshModel:
         raise AssertionError(f"tables loop towards {dst}")
 
     def send(self, packet):
-        """The deliveries ``packet`` causes (zero or one), counting drops."""
+        """The deliveries ``packet`` causes (zero or one; a multicast packet's, one per core
+        of its rectangle that its tree reaches), counting drops."""
         h = packet.header
-        if h["cls"] == packet.stream:
-            end, delivered = self._walk(packet.node, (h["dst_x"], h["dst_y"]))
-        else:  # a packet of the other class on a stream is dropped where it enters
-            end, delivered = packet.node, False
+        if h["cls"] != packet.stream:
+            # A packet of the other class on a stream is dropped where it enters.
+            return self._drop(packet, packet.node)
+        if h.get("mcast"):
+            walk = multicast_walk(self.mesh, packet.node, rect_of(h))
+            return ([Delivery(n, h["cls"], h, packet.data, packet) for n in walk.delivered]
+                    + [d for n, _ in walk.dropped for d in self._drop(packet, n)])
+        end, delivered = self._walk(packet.node, (h["dst_x"], h["dst_y"]))
         if delivered:
             return [Delivery(end, h["cls"], h, packet.data, packet)]
+        return self._drop(packet, end)
+
+    def _drop(self, packet, end):
+        """``packet`` (or a copy of it) removed at router ``end``: count it, and return the
+        delivery of its ERROR answer, if it asks for one and the answer arrives."""
+        h = packet.header
         self.dropped[end] += 1
         if not needs_answer(h["cls"], h["op"]):
             return []

@@ -39,4 +39,21 @@ static inline void d1_dma_remote(d1_dma_desc *t, unsigned x, unsigned y)
     t->dst_y = y;
 }
 
+/* Make *t (filled by d1_dma_fill) a multicast push to every core of the rectangle
+   (x0, y0)..(x1, y1), corners included (this core too, if inside): its dst is the same
+   address in each, and its signal is added in each when its last byte has landed there. No
+   core answers it: its Done comes when its packets have left (a d1_fence does not wait for
+   them to land), and a refused line is counted at its destination, not reported here
+   (docs/mesh.md, "Multicast pushes"). */
+static inline void d1_dma_multicast(d1_dma_desc *t, unsigned x0, unsigned y0, unsigned x1,
+                                    unsigned y1)
+{
+    t->local = 0;
+    t->mcast = 1;
+    t->rect_x = x0;
+    t->rect_y = y0;
+    t->dst_x = x1;
+    t->dst_y = y1;
+}
+
 #endif

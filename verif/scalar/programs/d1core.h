@@ -111,7 +111,8 @@ typedef struct __attribute__((aligned(64))) {
 
 /* DmaDescriptor: rows × elems elements of 8 << elem_bytes bytes (codes 0, 1, 2: 8, 16, 64),
    element e of row r read at src + r·src_stride + e·src_elem_stride, written at
-   dst + r·dst_stride + e·size; next: the next descriptor (0 ends the list). */
+   dst + r·dst_stride + e·size; next: the next descriptor (0 ends the list); mcast (a core of a
+   mesh): a multicast push to the rectangle (rect_x, rect_y)..(dst_x, dst_y) (mesh.h). */
 typedef struct __attribute__((aligned(64))) {
     uint32_t src, dst, src_stride, dst_stride, src_elem_stride, next;
     uint16_t rows, elems;
@@ -120,7 +121,11 @@ typedef struct __attribute__((aligned(64))) {
     uint32_t dst_x : 4;
     uint32_t dst_y : 4;
     uint32_t signal : 21;
-    uint32_t reserved[8];
+    uint32_t mcast : 1;
+    uint32_t rect_x : 4;
+    uint32_t rect_y : 4;
+    uint32_t reserved_bits : 23;
+    uint32_t reserved[7];
 } d1_dma_desc;
 
 #define D1_CHECK_BYTE(T, field, LAYOUT, NAME) \
@@ -158,6 +163,13 @@ _Static_assert(D1_DMA_ELEM_BYTES_SHIFT == D1_DMA_ELEMS_SHIFT + 16
                && D1_DMA_SIGNAL_BITS == 21 && D1_DMA_DST_X_BITS == 4
                && D1_DMA_DST_Y_BITS == 4 && D1_DMA_ELEM_BYTES_BITS == 2,
                "the DMA descriptor's bit fields follow hw/core/isa.py");
+_Static_assert(D1_DMA_MCAST_SHIFT == D1_DMA_SIGNAL_SHIFT + D1_DMA_SIGNAL_BITS
+               && D1_DMA_MCAST_SHIFT % 32 == 0
+               && D1_DMA_RECT_X_SHIFT == D1_DMA_MCAST_SHIFT + 1
+               && D1_DMA_RECT_Y_SHIFT == D1_DMA_RECT_X_SHIFT + D1_DMA_RECT_X_BITS
+               && D1_DMA_RESERVED_SHIFT == D1_DMA_RECT_Y_SHIFT + D1_DMA_RECT_Y_BITS
+               && D1_DMA_MCAST_BITS == 1 && D1_DMA_RECT_X_BITS == 4 && D1_DMA_RECT_Y_BITS == 4,
+               "the DMA descriptor's multicast fields follow hw/core/isa.py");
 
 static inline void d1__zero_line(void *p)
 {
