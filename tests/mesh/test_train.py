@@ -150,17 +150,6 @@ def test_shards():
 
 # --- the host side ---------------------------------------------------------------------------
 
-def _good_reads(program):
-    """The bytes :meth:`Training.reads` would bring back from a run equal to the model."""
-    s, m = program.sizes, program.model
-    loss = np.zeros((s.steps, 16), np.uint32)
-    loss[:, 0] = m.losses
-    pad = lambda a, lanes: np.pad(a, ((0, 0), (0, lanes - a.shape[1])))  # noqa: E731
-    per_core = [loss.tobytes(), pad(m.w1, 32).tobytes(), pad(m.w2, 32).tobytes(),
-                pad(m.m1, 16).tobytes(), pad(m.m2, 16).tobytes()]
-    return [bytearray(b) for _ in program.ranks for b in per_core]
-
-
 def test_segments_reads_and_one_flipped_bit():
     """Each live core gets its own shard (rows r·48/3 ..) in both layouts and the same weights;
     the reads name every live core; the model's own bytes compare equal, and one flipped bit
@@ -175,7 +164,7 @@ def test_segments_reads_and_one_flipped_bit():
         x_rows = np.frombuffer(named["x"][1], np.uint16).reshape(16, 32)
         assert np.array_equal(x_rows, program.x[16 * r:16 * r + 16])
     assert [(x, y) for x, y, _, _ in program.reads()][::5] == program.ranks
-    good = _good_reads(program)
+    good = program.model_reads()
     assert program.errors(good) == []
     for i, bit, message in ((0, 0, "core (0, 0): 1 elements of losses differ"),
                             (5 + 1, 9, "core (0, 1): 1 elements of w1 differ"),

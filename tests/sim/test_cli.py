@@ -169,14 +169,7 @@ def _fake_mesh_run(flip=None):
     program itself runs on the RTL in tests/mesh/test_train.py; here the command's checking
     and report are tested without simulating."""
     def run(elf, *, config, sim, max_cycles, segments, reads):
-        program = seen["program"]
-        s, m = program.sizes, program.model
-        loss = np.zeros((s.steps, 16), np.uint32)
-        loss[:, 0] = m.losses
-        pad = lambda a, lanes: np.pad(a, ((0, 0), (0, lanes - a.shape[1])))  # noqa: E731
-        core = [loss.tobytes(), pad(m.w1, 32).tobytes(), pad(m.w2, 32).tobytes(),
-                pad(m.m1, 16).tobytes(), pad(m.m2, 16).tobytes()]
-        got = [bytearray(b) for _ in program.ranks for b in core]
+        got = seen["program"].model_reads()
         assert len(got) == len(reads)
         if flip is not None:
             got[flip][0] ^= 1

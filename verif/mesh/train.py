@@ -364,6 +364,22 @@ class Training:
         return [(x, y, self._symbol(name), sizes[name]) for x, y in self.ranks
                 for name in self.read_names]
 
+    def model_reads(self):
+        """The bytes :meth:`reads` brings back from a run that equals the model (not a REPORT
+        build), as bytearrays: what the tests' stand-in runs return."""
+        if self.report:
+            raise ValueError("model_reads is not defined for a REPORT build")
+        s, m = self.sizes, self.model
+        loss = np.zeros((s.steps, 16), np.uint32)
+        loss[:, 0] = m.losses
+
+        def rows(a, lanes):
+            return np.pad(a, ((0, 0), (0, lanes - a.shape[1]))).tobytes()
+
+        core = [loss.tobytes(), rows(m.w1, _ldh(s.hidden)), rows(m.w2, _ldh(s.dout)),
+                rows(m.m1, _ldf(s.hidden)), rows(m.m2, _ldf(s.dout))]
+        return [bytearray(b) for _ in self.ranks for b in core]
+
     def decode(self, results):
         """The bytes of :meth:`reads` as one dict per live core: ``losses`` (FP32 codes), ``w1``,
         ``w2`` (BF16 codes), ``m1``, ``m2`` (FP32 codes), ``report`` (steps × stamps ×
