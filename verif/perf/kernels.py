@@ -1,0 +1,263 @@
+"""Programs on the RTL's cores: the single-core kernels and the mesh programs, in cycles.
+
+The model of what `d1core bench --only core` and `--only mesh-*` measure (docs/core.md
+"Kernels", docs/mesh.md), built from the engine's schedule (:func:`.core.gemm_cycles`), the
+vector unit's and the network's parameters (:mod:`.params`) and a few costs that only a run of
+a whole program shows (the scalar core's share: filling a descriptor, starting a thread, a
+piece's waits and commands). Those are taken from the stored runs themselves, each from the
+fewest runs that fix it (:func:`calibration`; the runs they come from are the *fit points*,
+marked in the checks), and every other run is a check:
+
+* **GEMM kernel** (``gemm.c``, operands in the engine's layout): the schedule's cycles plus the
+  kernel's own overhead (the scalar core filling the descriptor, the sequencer's start and the
+  wake-up after the signal: ``overhead[fmt]``, CFP8's including its MCFG), fitted on the
+  smallest bench-core run of each format.
+* **Kernel 1, row-major** (``gemm_rm.c``): the head (the DMA's staging copy of the first slab's
+  two parts, at a line a cycle after its start, then log2(slab) ZIP rounds of the head part's
+  lines, each followed by the round's latency: ``zip_round``, fitted on the first row-major
+  run's head), then the GEMM kernel's cycles (the slabs' GEMMs run back to back behind it; the
+  ZIP rounds of later slabs overlap them); kernel 2 adds the epilogue of the last piece of D
+  (ADD, MAX and two NARROW passes of a slab's rows × 64 columns: one line a cycle each, a
+  phase gap between them).
+* **Layer normalisation** (``layernorm.c``): the vector sequencer's bound (a line a cycle, two
+  every three for three-operand ops, ``verif.core.kernels.layernorm.vop_lines``) plus a phase
+  gap per phase (the last line through the unit, its write acknowledged, the next VOP's first
+  read: :func:`phase_gap`).
+* **SUMMA** (``summa.c``, ``verif.mesh.gemm``'s grid and panels): each core's block as one
+  GEMM kernel over all of K (the panels' GEMMs chain through C with no idle beat), plus the
+  first panel's exposed arrival (the operand panel 0 a core does not own, through its router's
+  eject port at a flit a cycle after the zero-load latency), plus, per later panel, what the
+  data movement exceeds the panel's compute by (double buffering hides the rest): a core takes
+  in one A and one B panel per step and sends its own to its grid row and column, as
+  multicasts when every core lives (the routers fork them: one injection) and as unicasts
+  otherwise.
+* **All-reduce** (``allreduce.h``, ``verif.mesh.allreduce``'s chunks and pieces): a fixed
+  cost, a cost per piece of the largest chunk that grows with the ranks (the scalar thread's
+  waits, adds and pushes: ``piece_base + piece_rank·(P − 1)``), and the lines that no piece
+  overlaps (the first pieces' scatter, the last piece's P adds and its all-gather pushes, a
+  line a cycle); the three costs fitted on the runs with 8-line pieces and the dead-core run,
+  the runs with 32-line pieces checked.
+* **Training step** (``train.c``): the forward and backward GEMMs (the SMALL engine's schedule
+  plus the kernel overhead each), the vector ops (lines plus a phase gap each: one thread issues
+  a dependent chain), the gradients' all-reduce (the model above) and the update; checked when
+  the bench's section ``bench-mesh-train`` exists.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.core.config import D1
+from hw.mesh.config import MeshConfig
+from verif.core.kernels import auto_head_k, slab_rows
+from verif.core.kernels.layernorm import NEWTON, vop_lines
+from verif.mesh import allreduce as ar
+from verif.mesh.gemm import grid_of
+
+from . import core
+
+__all__ = ["KernelParams", "calibration", "phase_gap", "gemm_kernel", "gemm_rm_kernel",
+           "layernorm_phases", "layernorm_kernel", "summa", "allreduce", "train_step"]
+
+#: The vector sequencer's structure (docs/core.md "Vector sequencer", measured in its tests):
+#: cycles from a command taken to its first request entering the unit (F1..F4, the port's
+#: command FIFO, the operand FIFO, the request register; the scratchpad's latency apart), and
+#: from the last request's result to its ``done`` (the W queue, the completion queue, the
+#: ``done`` register; the unit's latency and the scratchpad's apart).
+SEQ_FIRST, SEQ_LAST = 9, 3
+#: The scratchpad's read latency the sequencers see (docs/core.md: 5 cycles).
+SRAM_LATENCY = 5
+#: The DMA engine's start: cycles from a command to its first write (docs/core.md "DMA
+#: engine", Timing: 27 on a 64-line copy).
+DMA_START = 27
+
+
+@dataclass
+class KernelParams:
+    """The whole-program costs (cycles) taken from the stored runs, and where from."""
+    overhead: dict = field(default_factory=dict)     # fmt -> GEMM kernel cycles over schedule
+    zip_round: float = 0.0                           # a ZIP round's latency (gemm_rm's head)
+    fixed: float = 0.0                               # all-reduce: fixed cycles
+    piece_base: float = 0.0                          # all-reduce: per piece
+    piece_rank: float = 0.0                          # all-reduce: per piece and other rank
+    fits: set = field(default_factory=set)           # the cases the costs were fitted on
+    sources: dict = field(default_factory=dict)
+
+
+def phase_gap(p):
+    """Cycles between the last line of a vector phase entering the unit and the first line of
+    the next (which reads its results): the unit's latency (bench-vector), the write and its
+    acknowledgement, the ``done``, the next command's checks and first reads."""
+    return p.vector_latency + 2 * SRAM_LATENCY + SEQ_LAST + SEQ_FIRST
+
+
+def _lines(nbytes):
+    return math.ceil(nbytes / 64)
+
+
+def _rm_head(p, kp, m, n, k, fmt, head_k):
+    rows = slab_rows(fmt)
+    b = core.format_bytes(fmt)
+    h = head_k or k
+    staging = 2 * DMA_START + rows * _lines(k * b)               # both parts, a line a cycle
+    rounds = rows.bit_length() - 1
+    return staging + rounds * (rows * _lines(h * b) + kp.zip_round)
+
+
+def gemm_kernel(p, kp, m, n, k, fmt="bf16"):
+    """Cycles of ``gemm.c`` on one core: the schedule plus the kernel's overhead."""
+    return core.gemm_cycles(p, m, n, k, fmt) + kp.overhead[_fmt(fmt)]
+
+
+def _fmt(fmt):
+    core.format_bytes(fmt)
+    return "bf16" if fmt == "bf16" else "cfp8"
+
+
+def gemm_rm_kernel(p, kp, m, n, k, fmt="bf16", head_k=None, epilogue=None, np_cols=64):
+    """Cycles of ``gemm_rm.c`` (kernel 1; kernel 2 with ``epilogue``): ``(cycles, head)``."""
+    if head_k is None:
+        head_k = auto_head_k(m, n, k, fmt, macs=p.macs_per_cycle)
+    head = _rm_head(p, kp, m, n, k, fmt, head_k)
+    cycles = head + gemm_kernel(p, kp, m, n, k, fmt)
+    if epilogue:
+        lines = slab_rows(fmt) * _lines(np_cols * 4)
+        # ADD, MAX (a line each), two NARROW passes (half the lines each), a gap between
+        cycles += 3 * lines + 4 * phase_gap(p)
+    return cycles, head
+
+
+def layernorm_phases(cols, newton=NEWTON):
+    """The phases of ``layernorm.c`` (docs/core.md: 35 at 1,024 columns): the mean's and the
+    variance's trees (log2 of the first level's lines each), 16 others, 3 a Newton step."""
+    half = (cols // 16 + 1) // 2
+    return 2 * max(0, math.ceil(math.log2(half))) + 16 + 3 * newton
+
+
+def layernorm_kernel(p, rows, cols):
+    """Cycles of ``layernorm.c``: ``(cycles, sequencer bound)``."""
+    two, three = vop_lines(rows, cols)
+    bound = two + 1.5 * three
+    return bound + layernorm_phases(cols) * phase_gap(p), bound
+
+
+def _mesh(width, height):
+    return MeshConfig(f"{width}x{height}", core=D1, width=width, height=height)
+
+
+def summa(p, kp, width, height, m, n, k, kb=64, fmt="bf16", dead=()):
+    """Cycles of ``summa.c`` on a width × height mesh of D1 cores: ``(cycles, detail)``."""
+    b = core.format_bytes(fmt)
+    grid = grid_of(_mesh(width, height), m, n, tuple(map(tuple, dead)))
+    gw, gh = len(grid[0]), len(grid)
+    bm = math.ceil(math.ceil(m / gh) / 16) * 16
+    bn = math.ceil(math.ceil(n / gw) / 16) * 16
+    panels = math.ceil(k / kb)
+    compute = gemm_kernel(p, kp, bm, bn, k, fmt)
+    a_lines, b_lines = kb * _lines(bm * b), kb * _lines(bn * b)
+    flit = p.link_bytes_per_cycle() / 64
+    hops = max(gw, gh) - 1
+    # panel 0: every core owns one of its two (the skew) and waits for the other
+    first = 0.0
+    if gw * gh > 1:
+        first = p.fixed_cycles + p.hop_cycles * hops + max(
+            a_lines if gw > 1 else 0, b_lines if gh > 1 else 0) / flit
+    # later panels: in, one A and one B panel through the eject port; out, the owner's panels
+    # to its row and column (a multicast once when every core lives, else one push each)
+    per_panel = gw * gh > 1 and (
+        (a_lines * (gw > 1) + b_lines * (gh > 1)) / flit,
+        (a_lines * (1 if not dead else gw - 1) / gw + b_lines * (1 if not dead else gh - 1)
+         / gh) / flit)
+    beats = compute / panels
+    exposed = (panels - 1) * max(0.0, max(per_panel) - beats) if per_panel else 0.0
+    return compute + first + exposed, {"grid": (gw, gh), "block": (bm, bn), "panels": panels,
+                                       "first_panel": first, "exposed": exposed}
+
+
+def _allreduce_terms(n, cores, piece):
+    chunk = max(c for _, c in ar.chunks(ar.lines_of(n), cores))
+    pcs = ar.pieces(chunk, piece)
+    first, last = pcs[0][1], pcs[-1][1]
+    lines = (cores - 1) * first + cores * last + (cores - 1) * last
+    return len(pcs), lines
+
+
+def allreduce(kp, n, cores, piece=ar.PIECE):
+    """Cycles of ``allreduce.h``'s all-reduce of ``n`` FP32 over ``cores`` live cores."""
+    if cores == 1:
+        return kp.fixed
+    q, lines = _allreduce_terms(n, cores, piece)
+    return kp.fixed + q * (kp.piece_base + kp.piece_rank * (cores - 1)) + lines
+
+
+def train_step(p, kp, *, sizes, batch, cores, gradient_floats, piece=32):
+    """Cycles of one step of ``train.c`` on a mesh of SMALL cores (``p`` built for the SMALL
+    engine): ``{"forward_backward", "allreduce", "update", "cycles"}``."""
+    din, hid, dout = sizes
+    shard = math.ceil(batch / cores)
+    gemms = [(hid, shard, din), (shard, hid, din), (dout, shard, hid), (shard, dout, hid),
+             (hid, dout, shard), (shard, hid, dout), (din, hid, shard)]
+    gap = phase_gap(p)
+    mm = sum(gemm_kernel(p, kp, m, n, k) for m, n, k in gemms)
+
+    def vec(lines):
+        return lines + gap
+    act = _lines(4 * hid) * shard                     # FP32 lines of an activation a core
+    out = _lines(4 * dout) * shard
+    # ReLU and narrowing (both layouts), the error, the loss tree and its gradient, the mask
+    vector = (4 * vec(act) + 3 * vec(out) + vec(out) + 2 * vec(out) + 2 * vec(act))
+    weights = _lines(4 * din * hid) + _lines(4 * hid * dout)
+    # the masters' FNMA, the SR narrowing (seed and NARROW), W2ᵀ's ZIP rounds
+    update = 2 * vec(weights) + 2 * vec(weights // 2) + 5 * vec(_lines(2 * hid * dout))
+    comm = allreduce(kp, gradient_floats, cores, piece)
+    fb = mm + vector
+    return {"forward_backward": fb, "allreduce": comm, "update": update,
+            "cycles": fb + comm + update}
+
+
+# --- calibration from the stored runs -------------------------------------------------------
+
+def _fit_allreduce(kp, rows):
+    fit = [r for r in rows if r["piece"] == 8 or r["cores"] < 4]
+    if len(fit) < 3:
+        return
+    x, y = [], []
+    for r in fit:
+        q, lines = _allreduce_terms(r["n"], r["cores"], r["piece"])
+        x.append([1.0, q, q * (r["cores"] - 1)])
+        y.append(r["cycles"] - lines)
+    kp.fixed, kp.piece_base, kp.piece_rank = (float(v) for v in np.linalg.lstsq(
+        np.asarray(x), np.asarray(y, float), rcond=None)[0])
+    kp.fits |= {("allreduce", r["n"], r["cores"], r["piece"]) for r in fit}
+    kp.sources["allreduce"] = (f"least squares over {len(fit)} bench-mesh-allreduce runs "
+                               "(8-line pieces, and the dead-core run)")
+
+
+def calibration(p, sections):
+    """The whole-program costs from the stored runs (``p`` built for the D1 engine); a cost
+    whose section is missing stays 0 and its checks are reported missing."""
+    kp = KernelParams()
+    gemm = sections["bench-core"].figures["gemm"] if "bench-core" in sections else []
+    for fmt in ("bf16", "cfp8"):
+        runs = sorted((r for r in gemm if _fmt(r["fmt"]) == fmt),
+                      key=lambda r: r["m"] * r["n"] * r["k"])
+        if runs:
+            r = runs[0]
+            kp.overhead[fmt] = r["cycles"] - core.gemm_cycles(p, r["m"], r["n"], r["k"], fmt)
+            kp.fits.add(("gemm", r["m"], r["n"], r["k"], fmt))
+            kp.sources[f"overhead {fmt}"] = f"bench-core {r['m']}x{r['n']}x{r['k']} {fmt}"
+    rm = sections["bench-core"].figures.get("gemm_rm", []) if "bench-core" in sections else []
+    if rm and kp.overhead:
+        r = rm[0]
+        rows = slab_rows(r["fmt"])
+        staging = 2 * DMA_START + rows * _lines(r["k"] * core.format_bytes(r["fmt"]))
+        rounds = rows.bit_length() - 1
+        part = rows * _lines(r["head_k"] * core.format_bytes(r["fmt"]))
+        kp.zip_round = (r["head"] - staging) / rounds - part
+        kp.fits.add(("gemm_rm head", r["m"], r["n"], r["k"], r["fmt"]))
+        kp.sources["zip_round"] = (f"bench-core gemm_rm {r['m']}x{r['n']}x{r['k']} "
+                                   f"{r['fmt']}: its head")
+    if "bench-mesh-allreduce" in sections:
+        _fit_allreduce(kp, sections["bench-mesh-allreduce"].figures["allreduce"])
+    return kp
