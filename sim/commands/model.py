@@ -28,15 +28,15 @@ __all__ = ["add_parser", "main"]
 def _program_table(rows):
     """The whole programs' checks as a table: case, shape, format, mesh, dead cores, RTL,
     model, error, source."""
-    head = (f"  {'':<5} {'case':<40} {'shape':<14} {'format':<6} {'mesh':<10} {'dead':<8} "
+    head = (f"  {'':<5} {'case':<52} {'shape':<14} {'format':<6} {'mesh':<10} {'dead':<8} "
             f"{'RTL':>9} {'model':>9} {'error':>7}  source")
     out = [head]
     for r in rows:
         if r["measured"] is None:
-            out.append(f"  {'-':<5} {r['case']:<40} {r['note']}")
+            out.append(f"  {'-':<5} {r['case']:<52} {r['note']}")
             continue
         note = f"  [{r['note']}]" if r["note"] else ""
-        out.append(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']:<40} {r['shape']:<14} "
+        out.append(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']:<52} {r['shape']:<14} "
                    f"{r['fmt']:<6} {r['mesh']:<10} {r['dead'] or '-':<8} "
                    f"{r['measured']:>9,.0f} {r['model']:>9,.0f} {100 * r['error']:>+6.1f}%  "
                    f"{r['source']}{note}")

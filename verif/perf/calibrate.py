@@ -65,9 +65,11 @@ def _core_rows(p, kp, sections):
         cycles, head = kernels.gemm_rm_kernel(p, kp, r["m"], r["n"], r["k"], r["fmt"],
                                               r["head_k"], r["epilogue"], r["np_cols"])
         name = "gemm_rm.c" + (f" + {r['epilogue']} epilogue" if r["epilogue"] else "")
-        rows.append(_program_row(kp, "core", f"{name} (head {head:,.0f}, RTL {r['head']:,})",
-                                 r["cycles"], cycles, src, None,
-                                 shape=shape, fmt=r["fmt"], mesh="D1 core", dead=""))
+        what = {"shape": shape, "fmt": r["fmt"], "mesh": "D1 core", "dead": ""}
+        rows.append(_program_row(kp, "core", name, r["cycles"], cycles, src, None, **what))
+        rows.append(_program_row(kp, "core", f"{name}: head", r["head"],
+                                 head, src, ("gemm_rm head", r["m"], r["n"], r["k"], r["fmt"])
+                                 if not r["epilogue"] else None, **what))
     if "bench-core-layernorm" not in sections:
         return rows + [_missing("layer normalisation", "bench-core-layernorm")]
     s = sections["bench-core-layernorm"]

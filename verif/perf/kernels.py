@@ -12,11 +12,12 @@ marked in the checks), and every other run is a check:
   kernel's own overhead (the scalar core filling the descriptor, the sequencer's start and the
   wake-up after the signal: ``overhead[fmt]``, CFP8's including its MCFG), fitted on the
   smallest bench-core run of each format.
-* **Kernel 1, row-major** (``gemm_rm.c``): the head (the DMA's staging copy of the first slab's
-  two parts, at a line a cycle after its start, then log2(slab) ZIP rounds of the head part's
-  lines, each followed by the round's latency: ``zip_round``, fitted on the first row-major
-  run's head), then the GEMM kernel's cycles (the slabs' GEMMs run back to back behind it; the
-  ZIP rounds of later slabs overlap them); kernel 2 adds the epilogue of the last piece of D
+* **Kernel 1, row-major** (``gemm_rm.c``): the head (the threads' start, ``rm_start``, fitted
+  on the first row-major run's head; the DMA's copy of the head part into its staging buffer,
+  a line a cycle after its start; log2(slab) ZIP rounds over the head part's lines, each a
+  vector phase), then the engine's schedule over the whole product and the sequencer's start
+  and retire (the slabs' GEMMs run back to back; later slabs' ZIP rounds overlap them: the
+  head split is chosen so that they do); kernel 2 adds the epilogue of the last piece of D
   (ADD, MAX and two NARROW passes of a slab's rows × 64 columns: one line a cycle each, a
   phase gap between them).
 * **Layer normalisation** (``layernorm.c``): the vector sequencer's bound (a line a cycle, two
@@ -68,6 +69,10 @@ __all__ = ["KernelParams", "calibration", "phase_gap", "gemm_kernel", "gemm_rm_k
 SEQ_FIRST, SEQ_LAST = 9, 3
 #: The scratchpad's read latency the sequencers see (docs/core.md: 5 cycles).
 SRAM_LATENCY = 5
+#: What the GEMM sequencer adds to the engine's cycles for a queue of GEMMs (docs/core.md
+#: "GEMM sequencer", Cycles: G·L·K + 191 against the engine's G·L·K + 135): the command, the
+#: descriptor's read and check, the first reads, the last write's answer and the ``done``.
+SEQ_QUEUE = 56
 #: The DMA engine's start: cycles from a command to its first write (docs/core.md "DMA
 #: engine", Timing: 27 on a 64-line copy).
 DMA_START = 27
@@ -77,7 +82,7 @@ DMA_START = 27
 class KernelParams:
     """The whole-program costs (cycles) taken from the stored runs, and where from."""
     overhead: dict = field(default_factory=dict)     # fmt -> GEMM kernel cycles over schedule
-    zip_round: float = 0.0                           # a ZIP round's latency (gemm_rm's head)
+    rm_start: float = 0.0                            # gemm_rm.c: its threads' start
     fixed: float = 0.0                               # all-reduce: fixed cycles
     piece_base: float = 0.0                          # all-reduce: per piece
     piece_rank: float = 0.0                          # all-reduce: per piece and other rank
@@ -97,12 +102,17 @@ def _lines(nbytes):
 
 
 def _rm_head(p, kp, m, n, k, fmt, head_k):
+    """Cycles from the kernel's first instruction to its first GEMM queued: the threads' start
+    (``rm_start``), then, with the head split, the DMA's copy of the head part into its staging
+    buffer (the layout waits for that copy only), and the slab's ZIP rounds over the head
+    part's lines, each a vector phase (its lines, then the gap before the next round reads
+    them)."""
     rows = slab_rows(fmt)
     b = core.format_bytes(fmt)
-    h = head_k or k
-    staging = 2 * DMA_START + rows * _lines(k * b)               # both parts, a line a cycle
+    part = rows * _lines((head_k or k) * b)
+    staging = DMA_START + part if head_k else 0
     rounds = rows.bit_length() - 1
-    return staging + rounds * (rows * _lines(h * b) + kp.zip_round)
+    return kp.rm_start + staging + rounds * (part + phase_gap(p))
 
 
 def gemm_kernel(p, kp, m, n, k, fmt="bf16"):
@@ -120,7 +130,9 @@ def gemm_rm_kernel(p, kp, m, n, k, fmt="bf16", head_k=None, epilogue=None, np_co
     if head_k is None:
         head_k = auto_head_k(m, n, k, fmt, macs=p.macs_per_cycle)
     head = _rm_head(p, kp, m, n, k, fmt, head_k)
-    cycles = head + gemm_kernel(p, kp, m, n, k, fmt)
+    # behind the head the slabs' GEMMs run back to back (later slabs' layouts overlap them):
+    # the engine's schedule over the whole product, the sequencer's start and retire once
+    cycles = head + core.gemm_cycles(p, m, n, k, fmt) + SEQ_QUEUE
     if epilogue:
         lines = slab_rows(fmt) * _lines(np_cols * 4)
         # ADD, MAX (a line each), two NARROW passes (half the lines each), a gap between
@@ -248,16 +260,12 @@ def calibration(p, sections):
             kp.fits.add(("gemm", r["m"], r["n"], r["k"], fmt))
             kp.sources[f"overhead {fmt}"] = f"bench-core {r['m']}x{r['n']}x{r['k']} {fmt}"
     rm = sections["bench-core"].figures.get("gemm_rm", []) if "bench-core" in sections else []
-    if rm and kp.overhead:
+    if rm:
         r = rm[0]
-        rows = slab_rows(r["fmt"])
-        staging = 2 * DMA_START + rows * _lines(r["k"] * core.format_bytes(r["fmt"]))
-        rounds = rows.bit_length() - 1
-        part = rows * _lines(r["head_k"] * core.format_bytes(r["fmt"]))
-        kp.zip_round = (r["head"] - staging) / rounds - part
+        kp.rm_start = r["head"] - _rm_head(p, kp, r["m"], r["n"], r["k"], r["fmt"], r["head_k"])
         kp.fits.add(("gemm_rm head", r["m"], r["n"], r["k"], r["fmt"]))
-        kp.sources["zip_round"] = (f"bench-core gemm_rm {r['m']}x{r['n']}x{r['k']} "
-                                   f"{r['fmt']}: its head")
+        kp.sources["rm_start"] = (f"bench-core gemm_rm {r['m']}x{r['n']}x{r['k']} "
+                                  f"{r['fmt']}: its head")
     if "bench-mesh-allreduce" in sections:
         _fit_allreduce(kp, sections["bench-mesh-allreduce"].figures["allreduce"])
     return kp
