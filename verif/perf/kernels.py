@@ -38,10 +38,11 @@ marked in the checks), and every other run is a check:
   overlaps (the first pieces' scatter, the last piece's P adds and its all-gather pushes, a
   line a cycle); the three costs fitted on the runs with 8-line pieces and the dead-core run,
   the runs with 32-line pieces checked.
-* **Training step** (``train.c``): the forward and backward GEMMs (the SMALL engine's schedule
-  plus the kernel overhead each), the vector ops (lines plus a phase gap each: one thread issues
-  a dependent chain), the gradients' all-reduce (the model above) and the update; checked when
-  the bench's section ``bench-mesh-train`` exists.
+* **Training step** (``train.c``): its phases as the one thread issues them (:class:`_Thread`):
+  the GEMMs (the SMALL engine's schedule), the VOPs (their lines, and a phase gap when one
+  reads the previous one's result), each command's scalar instructions at the measured
+  one-thread IPC, every wait; the gradients' all-reduce (the model above) and the update;
+  checked when the bench's section ``bench-mesh-train`` exists.
 """
 
 import math
@@ -203,27 +204,108 @@ def allreduce(kp, n, cores, piece=ar.PIECE):
     return kp.fixed + q * (kp.piece_base + kp.piece_rank * (cores - 1)) + lines
 
 
-def train_step(p, kp, *, sizes, batch, cores, gradient_floats, piece=32):
-    """Cycles of one step of ``train.c`` on a mesh of SMALL cores (``p`` built for the SMALL
-    engine): ``{"forward_backward", "allreduce", "update", "cycles"}``."""
-    din, hid, dout = sizes
-    shard = math.ceil(batch / cores)
-    gemms = [(hid, shard, din), (shard, hid, din), (dout, shard, hid), (shard, dout, hid),
-             (hid, dout, shard), (shard, hid, dout), (din, hid, shard)]
-    gap = phase_gap(p)
-    mm = sum(gemm_kernel(p, kp, m, n, k) for m, n, k in gemms)
+#: Scalar instructions of train.c's commands (its comments: a VOP with its configuration
+#: "some 15 instructions"; a REPORT stamp "some 30 instructions: 100 cycles"), and of a queued
+#: GEMM and a semaphore wait (a call and a counter, the command).
+VOP_INSNS, GEMM_INSNS, WAIT_INSNS, STAMP_INSNS = 15, 6, 4, 30
 
-    def vec(lines):
-        return lines + gap
-    act = _lines(4 * hid) * shard                     # FP32 lines of an activation a core
-    out = _lines(4 * dout) * shard
-    # ReLU and narrowing (both layouts), the error, the loss tree and its gradient, the mask
-    vector = (4 * vec(act) + 3 * vec(out) + vec(out) + 2 * vec(out) + 2 * vec(act))
-    weights = _lines(4 * din * hid) + _lines(4 * hid * dout)
-    # the masters' FNMA, the SR narrowing (seed and NARROW), W2ᵀ's ZIP rounds
-    update = 2 * vec(weights) + 2 * vec(weights // 2) + 5 * vec(_lines(2 * hid * dout))
-    comm = allreduce(kp, gradient_floats, cores, piece)
-    fb = mm + vector
+
+class _Thread:
+    """One thread issuing commands to its units and waiting for them: a sync point takes the
+    longer of the issue and the units' work since the last one, then the last result's
+    latency (a GEMM's retire, a VOP's phase gap)."""
+
+    def __init__(self, p):
+        self.p, self.cycles, self.issue, self.work, self.tail = p, 0.0, 0.0, 0.0, 0.0
+
+    def _insns(self, n):
+        self.issue += n / self.p.scalar_ipc_1
+
+    def vop(self, lines, dependent=True):
+        self._insns(VOP_INSNS)
+        # a VOP that reads the previous one's result waits for it (the sequencer's check)
+        self.work += lines + (phase_gap(self.p) if dependent else 0)
+        self.tail = phase_gap(self.p)
+
+    def gemm(self, m, n, k):
+        self._insns(GEMM_INSNS)
+        self.work += core.gemm_cycles(self.p, m, n, k) - self.p.fma_latency
+        self.tail = SEQ_QUEUE + self.p.fma_latency
+
+    def sync(self):
+        self._insns(WAIT_INSNS)
+        self.cycles += max(self.issue, self.work) + self.tail
+        self.issue = self.work = self.tail = 0.0
+
+
+def _narrow(t, rows, cols, seeded=False):
+    for _ in range(math.ceil(cols / 16)):     # one NARROW per FP32 line of a row
+        if seeded:
+            t.vop(1, dependent=False)
+        t.vop(rows)
+
+
+def train_step(p, kp, *, sizes, batch, cores, gradient_floats, piece=32, report=True):
+    """Cycles of one step of ``train.c`` on a mesh of SMALL cores (``p`` built for the SMALL
+    engine), phase by phase as the program issues them (one thread: every GEMM and VOP with its
+    scalar instructions at the measured one-thread IPC, every wait for the units' work):
+    ``{"forward_backward", "allreduce", "update", "cycles"}``. ``report``: the bench's build,
+    whose four stamps a step cost their instructions."""
+    din, hid, dout = sizes
+    rows = math.ceil(batch / cores)
+    ldf = {c: _lines(4 * c) for c in (din, hid, dout, rows)}
+    t = _Thread(p)
+    # forward: Z1ᵀ, Z1; ReLU both; H1ᵀ, H1; Yᵀ, Y; E, the loss tree; dYᵀ, dY
+    t.gemm(hid, rows, din)
+    t.gemm(rows, hid, din)
+    t.sync()
+    t.vop(hid * ldf[rows], False)
+    t.vop(rows * ldf[hid], False)
+    _narrow(t, hid, rows)
+    _narrow(t, rows, hid)
+    t.sync()
+    t.gemm(dout, rows, hid)
+    t.gemm(rows, dout, hid)
+    t.sync()
+    n = dout * ldf[rows]
+    t.vop(n, False)
+    t.vop(rows * ldf[dout], False)
+    t.vop(n)
+    while n > 1:
+        t.vop(n // 2)
+        n -= n // 2
+    t.vop(1)
+    t.vop(dout * ldf[rows], False)
+    t.vop(rows * ldf[dout], False)
+    _narrow(t, dout, rows)
+    _narrow(t, rows, dout)
+    t.sync()
+    # backward: dW2, dH1 (a GEMM per 32 columns); the mask and dZ1; dW1
+    t.gemm(hid, dout, rows)
+    for s in range(math.ceil(hid / 32)):
+        t.gemm(rows, min(32, hid - 32 * s), dout)
+    t.sync()
+    t.vop(rows * ldf[hid])
+    _narrow(t, rows, hid)
+    t.sync()
+    t.gemm(din, hid, rows)
+    t.sync()
+    stamp = report * STAMP_INSNS / p.scalar_ipc_1   # a span holds the stamp it starts at
+    fb = t.cycles + stamp
+    t.cycles = 0.0
+    # update: the loss, SGD on the masters, the SR narrowing (a SEED before each), W2ᵀ
+    t.vop(1, False)
+    t.vop(din * ldf[hid], False)
+    t.vop(hid * ldf[dout], False)
+    _narrow(t, din, hid, seeded=True)
+    _narrow(t, hid, dout, seeded=True)
+    for _ in range(math.ceil(hid / 32)):
+        for _ in range(5):                        # 5 rounds of ZIP_LO and ZIP_HI, 16 lines
+            t.vop(16)
+            t.vop(16, False)
+    t.sync()
+    update = t.cycles + stamp
+    comm = allreduce(kp, gradient_floats, cores, piece) + stamp
     return {"forward_backward": fb, "allreduce": comm, "update": update,
             "cycles": fb + comm + update}
 
