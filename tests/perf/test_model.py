@@ -332,3 +332,12 @@ def test_multicast_is_a_router_tree(p):
     assert far == pytest.approx(p.fixed_cycles + 6 * p.hop_cycles + 9)
     assert network.multicast_cycles(p, 4, 4, 640, src=(1, 1)) == pytest.approx(
         p.fixed_cycles + 4 * p.hop_cycles + 9)
+
+
+def test_sequenced_groups_are_two_by_two_tiles(p):
+    # the core's sequencer runs a group of 2 x 2 tiles even when some are missing (skip
+    # beats); the engine alone packs the 21 tiles of 100 x 36 into 6 groups, the sequencer
+    # into 4 x 2 = 8 groups of 2 x 2
+    assert kernels.sequenced_cycles(p, 256, 256, 64) == core.gemm_cycles(p, 256, 256, 64)
+    assert kernels.sequenced_cycles(p, 100, 36, 24) == core.gemm_cycles(p, 128, 64, 24)
+    assert kernels.sequenced_cycles(p, 100, 36, 24) > core.gemm_cycles(p, 100, 36, 24)

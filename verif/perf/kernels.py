@@ -59,8 +59,9 @@ from verif.mesh.gemm import grid_of
 
 from . import core
 
-__all__ = ["KernelParams", "calibration", "phase_gap", "gemm_kernel", "gemm_rm_kernel",
-           "layernorm_phases", "layernorm_kernel", "summa", "allreduce", "train_step"]
+__all__ = ["KernelParams", "calibration", "phase_gap", "sequenced_cycles", "gemm_kernel",
+           "gemm_rm_kernel", "layernorm_phases", "layernorm_kernel", "summa", "allreduce",
+           "train_step"]
 
 #: The vector sequencer's structure (docs/core.md "Vector sequencer", measured in its tests):
 #: cycles from a command taken to its first request entering the unit (F1..F4, the port's
@@ -116,9 +117,19 @@ def _rm_head(p, kp, m, n, k, fmt, head_k):
     return kp.rm_start + staging + rounds * (part + phase_gap(p))
 
 
+def sequenced_cycles(p, m, n, k, fmt="bf16"):
+    """The engine's cycles for a GEMM the core's sequencer feeds: its groups are 2 × 2 tiles
+    (docs/core.md "GEMM sequencer", Schedule), a missing tile a skip beat, so the schedule of
+    M and N rounded up to whole groups (the same as :func:`.core.gemm_cycles` when they are
+    whole; the engine alone, fed tile after tile, packs partial shapes tighter)."""
+    side = int(math.isqrt(p.interleave))
+    gm, gn = side * p.tile_rows, side * p.tile_cols
+    return core.gemm_cycles(p, math.ceil(m / gm) * gm, math.ceil(n / gn) * gn, k, fmt)
+
+
 def gemm_kernel(p, kp, m, n, k, fmt="bf16"):
-    """Cycles of ``gemm.c`` on one core: the schedule plus the kernel's overhead."""
-    return core.gemm_cycles(p, m, n, k, fmt) + kp.overhead[_fmt(fmt)]
+    """Cycles of ``gemm.c`` on one core: the sequenced schedule plus the kernel's overhead."""
+    return sequenced_cycles(p, m, n, k, fmt) + kp.overhead[_fmt(fmt)]
 
 
 def _fmt(fmt):
@@ -133,7 +144,7 @@ def gemm_rm_kernel(p, kp, m, n, k, fmt="bf16", head_k=None, epilogue=None, np_co
     head = _rm_head(p, kp, m, n, k, fmt, head_k)
     # behind the head the slabs' GEMMs run back to back (later slabs' layouts overlap them):
     # the engine's schedule over the whole product, the sequencer's start and retire once
-    cycles = head + core.gemm_cycles(p, m, n, k, fmt) + SEQ_QUEUE
+    cycles = head + sequenced_cycles(p, m, n, k, fmt) + SEQ_QUEUE
     if epilogue:
         lines = slab_rows(fmt) * _lines(np_cols * 4)
         # ADD, MAX (a line each), two NARROW passes (half the lines each), a gap between
@@ -229,7 +240,7 @@ class _Thread:
 
     def gemm(self, m, n, k):
         self._insns(GEMM_INSNS)
-        self.work += core.gemm_cycles(self.p, m, n, k) - self.p.fma_latency
+        self.work += sequenced_cycles(self.p, m, n, k) - self.p.fma_latency
         self.tail = SEQ_QUEUE + self.p.fma_latency
 
     def sync(self):
@@ -338,7 +349,7 @@ def calibration(p, sections):
                       key=lambda r: r["m"] * r["n"] * r["k"])
         if runs:
             r = runs[0]
-            kp.overhead[fmt] = r["cycles"] - core.gemm_cycles(p, r["m"], r["n"], r["k"], fmt)
+            kp.overhead[fmt] = r["cycles"] - sequenced_cycles(p, r["m"], r["n"], r["k"], fmt)
             kp.fits.add(("gemm", r["m"], r["n"], r["k"], fmt))
             kp.sources[f"overhead {fmt}"] = f"bench-core {r['m']}x{r['n']}x{r['k']} {fmt}"
     rm = sections["bench-core"].figures.get("gemm_rm", []) if "bench-core" in sections else []
