@@ -341,3 +341,15 @@ def test_sequenced_groups_are_two_by_two_tiles(p):
     assert kernels.sequenced_cycles(p, 256, 256, 64) == core.gemm_cycles(p, 256, 256, 64)
     assert kernels.sequenced_cycles(p, 100, 36, 24) == core.gemm_cycles(p, 128, 64, 24)
     assert kernels.sequenced_cycles(p, 100, 36, 24) > core.gemm_cycles(p, 100, 36, 24)
+
+
+def test_summa_later_panels_hidden_unless_the_links_are_slow(p, kp):
+    """4x4 at 256³: a core's 64 x 64 block takes 4 groups x 4 x 64 = 1,024 beats a panel
+    against 128 + 128 lines in: hidden. At a twentieth of the link width the eject port needs
+    5,120 cycles a panel, and the three later panels expose the difference."""
+    _, fast = kernels.summa(p, kp, 4, 4, 256, 256, 256)
+    assert fast["exposed"] == 0
+    slow = p.with_overrides({"link_scale": "0.05"})
+    _, d = kernels.summa(slow, kp, 4, 4, 256, 256, 256)
+    beats = kernels.gemm_kernel(p, kp, 64, 64, 256) / 4
+    assert d["exposed"] == pytest.approx(3 * (256 / 0.05 - beats))

@@ -181,20 +181,20 @@ def summa(p, kp, width, height, m, n, k, kb=64, fmt="bf16", dead=()):
     compute = gemm_kernel(p, kp, bm, bn, k, fmt)
     a_lines, b_lines = kb * _lines(bm * b), kb * _lines(bn * b)
     flit = p.link_bytes_per_cycle() / 64
-    hops = max(gw, gh) - 1
-    # panel 0: every core owns one of its two (the skew) and waits for the other
+    a_in, b_in = a_lines * (gw > 1), b_lines * (gh > 1)
+    # panel 0: every core owns one of its two (the skew) and waits for the other, from at most
+    # the grid's side away
     first = 0.0
-    if gw * gh > 1:
-        first = p.fixed_cycles + p.hop_cycles * hops + max(
-            a_lines if gw > 1 else 0, b_lines if gh > 1 else 0) / flit
-    # later panels: in, one A and one B panel through the eject port; out, the owner's panels
-    # to its row and column (a multicast once when every core lives, else one push each)
-    per_panel = gw * gh > 1 and (
-        (a_lines * (gw > 1) + b_lines * (gh > 1)) / flit,
-        (a_lines * (1 if not dead else gw - 1) / gw + b_lines * (1 if not dead else gh - 1)
-         / gh) / flit)
-    beats = compute / panels
-    exposed = (panels - 1) * max(0.0, max(per_panel) - beats) if per_panel else 0.0
+    if a_in or b_in:
+        first = p.fixed_cycles + p.hop_cycles * (max(gw, gh) - 1) + max(a_in, b_in) / flit
+    # later panels, double-buffered: in, one A and one B panel a step through the eject port;
+    # out, a core owns 1/gw of its row's A panels and 1/gh of its column's B panels and sends
+    # each as one multicast when every core lives (the routers fork it), else one push a
+    # receiver
+    copies_a, copies_b = (gw > 1, gh > 1) if not dead else (gw - 1, gh - 1)
+    inject = (a_lines * copies_a / gw + b_lines * copies_b / gh) / flit
+    eject = (a_in + b_in) / flit
+    exposed = (panels - 1) * max(0.0, max(inject, eject) - compute / panels)
     return compute + first + exposed, {"grid": (gw, gh), "block": (bm, bn), "panels": panels,
                                        "first_panel": first, "exposed": exposed}
 
