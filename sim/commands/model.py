@@ -25,21 +25,25 @@ from verif.perf.core import ModelError
 __all__ = ["add_parser", "main"]
 
 
-def _program_table(rows):
-    """The whole programs' checks as a table: case, shape, format, mesh, dead cores, RTL,
-    model, error, source."""
-    head = (f"  {'':<5} {'case':<52} {'shape':<14} {'format':<6} {'mesh':<10} {'dead':<8} "
-            f"{'RTL':>9} {'model':>9} {'error':>7}  source")
-    out = [head]
+def _value(v):
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
+
+
+def _table(rows):
+    """The checks as a table: case, shape, format, mesh, dead cores, RTL, model, error,
+    source (and a note: a fit point, a figure not measured)."""
+    out = [f"  {'':<5} {'case':<44} {'shape':<13} {'format':<13} {'mesh':<12} {'dead':<7} "
+           f"{'RTL':>9} {'model':>9} {'error':>7}  source"]
     for r in rows:
         if r["measured"] is None:
-            out.append(f"  {'-':<5} {r['case']:<52} {r['note']}")
+            model = f"model {_value(r['model'])}; " if r["model"] is not None else ""
+            out.append(f"  {'-':<5} {r['case']:<44} {model}{r['note']}")
             continue
         note = f"  [{r['note']}]" if r["note"] else ""
-        out.append(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']:<52} {r['shape']:<14} "
-                   f"{r['fmt']:<6} {r['mesh']:<10} {r['dead'] or '-':<8} "
-                   f"{r['measured']:>9,.0f} {r['model']:>9,.0f} {100 * r['error']:>+6.1f}%  "
-                   f"{r['source']}{note}")
+        out.append(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']:<44} {r['shape']:<13} "
+                   f"{r['fmt']:<13} {r['mesh']:<12} {r['dead'] or '-':<7} "
+                   f"{_value(r['measured']):>9} {_value(r['model']):>9} "
+                   f"{100 * r['error']:>+6.1f}%  {r['source']}{note}")
     return "\n".join(out)
 
 
@@ -50,22 +54,14 @@ def _calibrate():
     for r in fresh:
         print(f"  {r['key']:<24} {r['status']:<10} {r['source'] or '-':<13} "
               f"{r['date'] or '-':<21} {r['detail']}")
+    tol = f"tolerance {100 * calibrate.TOLERANCE:.0f} %"
     programs = calibrate.program_checks(sections)
-    print(f"\nPrograms against the RTL (tolerance {100 * calibrate.TOLERANCE:.0f} %; kernel "
-          "and program cycles):")
-    print(_program_table(programs))
-    rows = calibrate.gemm_checks(sections) + calibrate.noc_checks(sections)
-    print(f"\nBlocks against the RTL (tolerance {100 * calibrate.TOLERANCE:.0f} %):")
-    bad = 0
-    for r in rows:
-        if r["measured"] is None:
-            print(f"  {'-':<5} {r['case']}: model {r['model']:.4g}; {r['note']}")
-            continue
-        bad += not r["ok"]
-        note = f"  [{r['note']}]" if r["note"] else ""
-        print(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']}: measured {r['measured']:.4g}, "
-              f"model {r['model']:.4g}, {100 * r['error']:+.1f} %  ({r['source']}){note}")
-    rows += programs
+    print(f"\nPrograms against the RTL ({tol}; cycles of a kernel or a program):")
+    print(_table(programs))
+    blocks = calibrate.gemm_checks(sections) + calibrate.noc_checks(sections)
+    print(f"\nBlocks against the RTL ({tol}; engine cycles, router latency and throughput):")
+    print(_table(blocks))
+    rows = programs + blocks
     checked = sum(r["measured"] is not None for r in rows)
     bad = sum(r["ok"] is False for r in rows)
     print(f"\n{checked - bad} of {checked} checks within {100 * calibrate.TOLERANCE:.0f} %")

@@ -140,6 +140,11 @@ def program_checks(sections):
     return _core_rows(p, kp, sections) + _mesh_rows(p, ps, kp, sections)
 
 
+def _engine(preset, m, n, k, fmt):
+    return {"kind": "block", "shape": f"{m}x{n}x{k}", "fmt": fmt, "mesh": f"{preset} engine",
+            "dead": ""}
+
+
 def gemm_checks(sections, rtl_path=RTL_GEMM):
     """One row per GEMM with measured cycles."""
     rows = []
@@ -153,13 +158,15 @@ def gemm_checks(sections, rtl_path=RTL_GEMM):
                 for groups, cyc in zip((2, 4), r["cycles"], strict=True):
                     m, n = groups * tr, L * tc
                     rows.append(_row(f"{preset} {m}x{n}x{k} bf16", cyc,
-                                     core.gemm_cycles(p, m, n, k), f"{mm.key} ({mm.source})"))
+                                     core.gemm_cycles(p, m, n, k), f"{mm.key} ({mm.source})",
+                                     **_engine(preset, m, n, k, "bf16")))
             else:   # printed utilisation of the 4-group GEMM: cycles = MACs / (util × peak)
                 m, n = 4 * tr, L * tc
                 cyc = m * n * k / (r["whole"] * p.macs_per_cycle)
                 rows.append(_row(f"{preset} {m}x{n}x{k} bf16", round(cyc, 1),
                                  core.gemm_cycles(p, m, n, k), f"{mm.key} ({mm.source})",
-                                 "cycles from the printed utilisation (0.1 % steps)"))
+                                 "cycles from the printed utilisation (0.1 % steps)",
+                                 **_engine(preset, m, n, k, "bf16")))
     if Path(rtl_path).exists():
         doc = json.loads(Path(rtl_path).read_text())
         for r in doc["runs"]:
@@ -167,7 +174,8 @@ def gemm_checks(sections, rtl_path=RTL_GEMM):
             rows.append(_row(f"{r['preset']} {r['m']}x{r['n']}x{r['k']} {r['format']}",
                              r["cycles"], core.gemm_cycles(p, r["m"], r["n"], r["k"],
                                                            r["format"]),
-                             f"{Path(rtl_path).name} ({doc['date']})"))
+                             f"{Path(rtl_path).name} ({doc['date']})",
+                             **_engine(r["preset"], r["m"], r["n"], r["k"], r["format"])))
     return rows
 
 
@@ -181,25 +189,29 @@ def noc_checks(sections):
         f = s.figures
         w, h = f["width"], f["height"]
         q = p.with_overrides({"vcs": f["vcs"], "depth": f["depth"]})
+        what = {"kind": "block", "shape": f["traffic"], "fmt": f"{f['vcs']} VC, {f['depth']} fl",
+                "mesh": f"{w}x{h} noc", "dead": ""}
         zero = q.fixed_cycles + q.hop_cycles * mean_hops(w, h)
         low = f["points"][0]
-        rows.append(_row(f"{key}: zero-load latency (offered {low['offered']})",
+        rows.append(_row(f"{key}: zero-load latency",
                          low["latency_avg"], zero, f"{key} ({s.source})",
                          "fit point" if key in ("noc-4x4-uniform-v1", "noc-8x8-uniform-v1")
-                         else ""))
+                         else "", **what))
         rates = [pt["offered"] for pt in f["points"]]
         if f["saturation_rate"] is None or f["saturation_rate"] == max(rates):
             rows.append({"case": f"{key}: saturation", "measured": None, "model":
                          network.saturation_throughput(q, w, h, f["traffic"]), "error": None,
                          "ok": None, "source": f"{key} ({s.source})",
                          "note": f"not measured: every rate up to {max(rates)} kept up "
-                                 f"({len(rates)} point(s)); re-run d1core bench --only noc"})
+                                 f"({len(rates)} point(s)); re-run d1core bench --only noc",
+                         **what})
             continue
         model = network.saturation_throughput(q, w, h, f["traffic"])
         circular = (w, h) == (8, 8) and (f["traffic"] == "uniform" or
                                          key == "noc-8x8-transpose-v2")
-        rows.append(_row(f"{key}: saturation throughput", f["saturation_throughput"], model,
-                         f"{key} ({s.source})", "the share is fitted here" if circular else ""))
+        rows.append(_row(f"{key}: saturation", f["saturation_throughput"], model,
+                         f"{key} ({s.source})", "the share is fitted here" if circular else "",
+                         **what))
     return rows
 
 
