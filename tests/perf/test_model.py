@@ -182,10 +182,18 @@ def test_command_prediction(tmp_path, capsys):
     assert (tmp_path / "p.png").stat().st_size > 0
 
 
-def test_command_calibrate(capsys):
-    cli(["model", "--calibrate"])
+def test_command_calibrate(capsys, sections):
+    rc = cli(["model", "--calibrate"])
     text = capsys.readouterr().out
     assert "Figures the model reads" in text and "checks within 10 %" in text
+    assert "Programs against the RTL" in text and "Blocks against the RTL" in text
+    head = next(line for line in text.splitlines() if "case" in line and "shape" in line)
+    assert head.split() == ["case", "shape", "format", "mesh", "dead", "RTL", "model", "error",
+                            "source"]
+    # a program's section missing is named and leaves the exit status alone
+    if "bench-mesh-train" not in sections:
+        assert "missing (not checked): bench-mesh-train" in text
+    assert rc == 0
 
 
 def test_bench_json_shapes(tmp_path):
