@@ -26,7 +26,7 @@ marked in the checks), and every other run is a check:
   read: :func:`phase_gap`).
 * **SUMMA** (``summa.c``, ``verif.mesh.gemm``'s grid and panels): each core's block as one
   GEMM kernel over all of K (the panels' GEMMs chain through C with no idle beat), plus the
-  first panel's exposed arrival (the operand panel 0 a core does not own, through its router's
+  first panel's exposed arrival (the operand panels 0 a core does not own, through its router's
   eject port at a flit a cycle after the zero-load latency), plus, per later panel, what the
   data movement exceeds the panel's compute by (double buffering hides the rest): a core takes
   in one A and one B panel per step and sends its own to its grid row and column, as
@@ -182,11 +182,15 @@ def summa(p, kp, width, height, m, n, k, kb=64, fmt="bf16", dead=()):
     a_lines, b_lines = kb * _lines(bm * b), kb * _lines(bn * b)
     flit = p.link_bytes_per_cycle() / 64
     a_in, b_in = a_lines * (gw > 1), b_lines * (gh > 1)
-    # panel 0: every core owns one of its two (the skew) and waits for the other, from at most
+    # panel 0: a core waits for the ones it does not own (summa.c's skew: A's panel 0 of row
+    # gy at (gy mod gw, gy), B's of column gx at (gx, (gx + 1) mod gh): on 2×2 every core owns
+    # one of its two, on larger grids most own neither), through its eject port, from at most
     # the grid's side away
+    waits = [a_lines * (gx != gy % gw) + b_lines * (gy != (gx + 1) % gh)
+             for gy in range(gh) for gx in range(gw)]
     first = 0.0
-    if a_in or b_in:
-        first = p.fixed_cycles + p.hop_cycles * (max(gw, gh) - 1) + max(a_in, b_in) / flit
+    if max(waits):
+        first = p.fixed_cycles + p.hop_cycles * (max(gw, gh) - 1) + max(waits) / flit
     # later panels, double-buffered: in, one A and one B panel a step through the eject port;
     # out, a core owns 1/gw of its row's A panels and 1/gh of its column's B panels and sends
     # each as one multicast when every core lives (the routers fork it), else one push a
