@@ -9,8 +9,11 @@
 prints the prediction (time, sustained FLOP/s, utilisation, where the time goes, the H100 SXM
 roofline beside it) from :mod:`verif.perf`, whose parameters come from the benches' figures
 (``docs/results.json`` or ``docs/results.md``). ``--calibrate`` lists the figures the model reads
-(source, date, stale or missing) and the model's checks against the RTL's stored cycles (exit 1
-if one is off by more than 10 %). Bad workloads and parameters exit 2. docs/scale.md.
+(source, date, stale or missing), the table of the whole programs' checks (shape, format, mesh,
+dead cores, RTL, model, error, source) and the blocks' checks against the RTL's stored cycles
+(exit 1 if one is off by more than 10 %, or a section the parameters need is missing; a
+program's missing section is named and its checks left out). Bad workloads and parameters exit
+2. docs/scale.md.
 """
 
 import json
@@ -22,27 +25,54 @@ from verif.perf.core import ModelError
 __all__ = ["add_parser", "main"]
 
 
-def _calibrate():
-    sections = figures.load()
-    print("Figures the model reads:")
-    for r in calibrate.freshness(sections):
-        print(f"  {r['key']:<24} {r['status']:<10} {r['source'] or '-':<13} "
-              f"{r['date'] or '-':<21} {r['detail']}")
-    rows = calibrate.gemm_checks(sections) + calibrate.noc_checks(sections)
-    print(f"\nChecks against the RTL (tolerance {100 * calibrate.TOLERANCE:.0f} %):")
-    bad = 0
+def _value(v):
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
+
+
+def _table(rows):
+    """The checks as a table: case, shape, format, mesh, dead cores, RTL, model, error,
+    source (and a note: a fit point, a figure not measured)."""
+    out = [f"  {'':<5} {'case':<44} {'shape':<13} {'format':<13} {'mesh':<12} {'dead':<7} "
+           f"{'RTL':>9} {'model':>9} {'error':>7}  source"]
     for r in rows:
         if r["measured"] is None:
-            print(f"  {'-':<5} {r['case']}: model {r['model']:.4g}; {r['note']}")
+            model = f"model {_value(r['model'])}; " if r["model"] is not None else ""
+            out.append(f"  {'-':<5} {r['case']:<44} {model}{r['note']}")
             continue
-        bad += not r["ok"]
         note = f"  [{r['note']}]" if r["note"] else ""
-        print(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']}: measured {r['measured']:.4g}, "
-              f"model {r['model']:.4g}, {100 * r['error']:+.1f} %  ({r['source']}){note}")
+        out.append(f"  {'ok' if r['ok'] else 'OFF':<5} {r['case']:<44} {r['shape']:<13} "
+                   f"{r['fmt']:<13} {r['mesh']:<12} {r['dead'] or '-':<7} "
+                   f"{_value(r['measured']):>9} {_value(r['model']):>9} "
+                   f"{100 * r['error']:>+6.1f}%  {r['source']}{note}")
+    return "\n".join(out)
+
+
+def _calibrate():
+    sections = figures.load()
+    fresh = calibrate.freshness(sections)
+    print("Figures the model reads:")
+    for r in fresh:
+        print(f"  {r['key']:<24} {r['status']:<10} {r['source'] or '-':<13} "
+              f"{r['date'] or '-':<21} {r['detail']}")
+    tol = f"tolerance {100 * calibrate.TOLERANCE:.0f} %"
+    programs = calibrate.program_checks(sections)
+    print(f"\nPrograms against the RTL ({tol}; cycles of a kernel or a program):")
+    print(_table(programs))
+    blocks = calibrate.gemm_checks(sections) + calibrate.noc_checks(sections)
+    print(f"\nBlocks against the RTL ({tol}; engine cycles, router latency and throughput):")
+    print(_table(blocks))
+    rows = programs + blocks
     checked = sum(r["measured"] is not None for r in rows)
+    bad = sum(r["ok"] is False for r in rows)
     print(f"\n{checked - bad} of {checked} checks within {100 * calibrate.TOLERANCE:.0f} %")
-    missing = [r["key"] for r in calibrate.freshness(sections) if r["status"] == "missing"]
-    return 1 if bad or missing else 0
+    missing = [r["key"] for r in fresh if r["status"] == "missing"]
+    stale = [r["key"] for r in fresh if r["status"] == "stale"]
+    if missing:
+        print(f"missing (not checked): {', '.join(missing)}")
+    if stale:
+        print(f"stale (measured before their block last changed): {', '.join(stale)}")
+    # a program's section missing leaves its checks out; a parameter's section missing fails
+    return 1 if bad or set(missing) - set(figures.PROGRAMS) else 0
 
 
 def _overrides(items):

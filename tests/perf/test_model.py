@@ -8,7 +8,7 @@ import pytest
 
 from sim.cli import main as cli
 from sim.flow import report
-from verif.perf import calibrate, core, figures, network, params, system
+from verif.perf import calibrate, core, figures, kernels, network, params, system
 
 
 @pytest.fixture(scope="module")
@@ -182,10 +182,18 @@ def test_command_prediction(tmp_path, capsys):
     assert (tmp_path / "p.png").stat().st_size > 0
 
 
-def test_command_calibrate(capsys):
-    cli(["model", "--calibrate"])
+def test_command_calibrate(capsys, sections):
+    rc = cli(["model", "--calibrate"])
     text = capsys.readouterr().out
     assert "Figures the model reads" in text and "checks within 10 %" in text
+    assert "Programs against the RTL" in text and "Blocks against the RTL" in text
+    head = next(line for line in text.splitlines() if "case" in line and "shape" in line)
+    assert head.split() == ["case", "shape", "format", "mesh", "dead", "RTL", "model", "error",
+                            "source"]
+    # a program's section missing is named and leaves the exit status alone
+    if "bench-mesh-train" not in sections:
+        assert "missing (not checked): bench-mesh-train" in text
+    assert rc == 0
 
 
 def test_bench_json_shapes(tmp_path):
@@ -229,3 +237,127 @@ def test_allreduce_and_core_rates(p):
     assert core.scalar_cycles(p, 1000, 4) == pytest.approx(1000 / p.scalar_ipc_4)
     assert core.vector_cycles(p, "FP32 FMA", 16000) == pytest.approx(
         1000 / p.vector_rate["FP32 FMA"] + p.vector_latency)
+
+
+# --- whole programs (verif/perf/kernels.py) ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kp(p, sections):
+    return kernels.calibration(p, sections)
+
+
+def test_programs_within_tolerance_of_rtl(sections):
+    """Every stored run of the core kernels and the mesh programs within 10 %, each bench's
+    section present, and the fitted costs checked on runs they were not fitted on."""
+    rows = [r for r in calibrate.program_checks(sections) if r["measured"] is not None]
+    sources = {r["source"].split()[0] for r in rows}
+    assert {"bench-core", "bench-core-layernorm", "bench-mesh-gemm",
+            "bench-mesh-allreduce"} <= sources
+    bad = [r for r in rows if not r["ok"]]
+    assert not bad, bad
+    held_out = [r for r in rows if r["note"] != "fit point"]
+    assert len(held_out) >= len(rows) - 8
+    assert any(r["dead"] for r in rows)                       # the dead-core all-reduce
+    assert {r["mesh"] for r in rows} >= {"D1 core", "2x2 D1", "1x1 D1", "2x2 SMALL"}
+
+
+def test_training_step_missing_until_its_bench(sections):
+    rows = [r for r in calibrate.program_checks(sections) if "train" in r["case"]
+            or "training" in r["case"]]
+    if "bench-mesh-train" not in sections:
+        assert [r["measured"] for r in rows] == [None]
+        assert "missing: run d1core bench --only mesh-train" in rows[0]["note"]
+        assert "bench-mesh-train" in [r["key"] for r in calibrate.freshness(sections)
+                                      if r["status"] == "missing"]
+
+
+def test_training_step_read_from_its_section(tmp_path, sections):
+    """A ``bench-mesh-train`` section of ``sim/bench/mesh_train.py``'s shape is read and
+    checked part by part (a fixture: the lead's bench writes the real one)."""
+    md = tmp_path / "results.md"
+    md.write_text(figures.RESULTS_MD.read_text())
+    (tmp_path / "results.json").write_text(figures.RESULTS_JSON.read_text())
+    step = {"cycles": 4918, "forward_backward": 2578, "allreduce": 1260, "update": 1080}
+    row = {"mesh": "MESH_2X2", "dead": [], "cores": 4, "shard": 12, "sizes": [32, 16, 16],
+           "batch": 48, "steps": 1, "per_step": [step], "gradient_floats": 784}
+    report.update_section(md, "bench-mesh-train", "Mesh: the training step", "body",
+                          command="d1core bench --only mesh-train", figures={"train": [row]})
+    loaded = figures.load(md, md.with_suffix(".json"))
+    rows = [r for r in calibrate.program_checks(loaded) if r["case"].startswith("train.c")]
+    assert [r["case"].split(": ")[1] for r in rows] == ["cycles", "forward_backward",
+                                                         "allreduce", "update"]
+    assert [r["measured"] for r in rows] == [4918, 2578, 1260, 1080]
+    assert all(r["model"] > 0 and r["mesh"] == "2x2 SMALL" for r in rows)
+    assert "bench-mesh-train" not in [r["key"] for r in calibrate.freshness(loaded)
+                                      if r["status"] == "missing"]
+
+
+def test_gemm_kernel_is_the_schedule_plus_its_overhead(p, kp):
+    # the overhead is fitted on the smallest run of each format: the schedule's cycles for any
+    # other shape plus the same overhead
+    assert kernels.gemm_kernel(p, kp, 64, 64, 64) == 1159 + kp.overhead["bf16"]
+    assert (kernels.gemm_kernel(p, kp, 64, 64, 64, "cfp8-143")
+            == 1159 + kp.overhead["cfp8"])
+
+
+def test_layernorm_known_answer(p):
+    # docs/core.md: 35 phases and a bound of 30,848 cycles at 64 x 1024; the gap is the
+    # vector unit's latency plus the sequencer's fixed stages (14 + 38 cycles in its tests)
+    assert kernels.layernorm_phases(1024) == 35
+    assert kernels.phase_gap(p) == p.vector_latency + 22
+    cycles, bound = kernels.layernorm_kernel(p, 64, 1024)
+    assert bound == 30848
+    assert cycles == bound + 35 * kernels.phase_gap(p)
+
+
+def test_summa_known_answer(p, kp):
+    """2x2, 256³ BF16, panels of 64: each core's 128×128 block over all of K, plus the panel 0
+    it does not own (64 rows × 128 BF16 = 256 lines) through its eject port after the
+    zero-load latency of one hop; later panels hidden (256 + 256 lines in, 4,096 beats)."""
+    cycles, detail = kernels.summa(p, kp, 2, 2, 256, 256, 256)
+    assert detail["grid"] == (2, 2) and detail["panels"] == 4 and detail["exposed"] == 0
+    assert cycles == pytest.approx(kernels.gemm_kernel(p, kp, 128, 128, 256)
+                                   + p.fixed_cycles + p.hop_cycles + 256)
+    one, _ = kernels.summa(p, kp, 1, 1, 128, 128, 512)
+    assert one == kernels.gemm_kernel(p, kp, 128, 128, 512)
+    # with (1, 0) dead the 3 live cores take a 1 x 3 or 3 x 1 grid: longer per core
+    dead, d = kernels.summa(p, kp, 2, 2, 256, 256, 256, dead=[(1, 0)])
+    assert d["grid"] in ((1, 3), (3, 1)) and dead > cycles
+
+
+def test_allreduce_terms(kp):
+    # 3,072 FP32 over 4 ranks: 192 lines, chunks of 48; pieces of 32 -> 2 pieces (32, 16):
+    # the first pieces' scatter 3·32, the last piece's 4 adds and 3 pushes of 16 lines
+    assert kernels.allreduce(kp, 3072, 4, 32) == pytest.approx(
+        kp.fixed + 2 * (kp.piece_base + 3 * kp.piece_rank) + 3 * 32 + 4 * 16 + 3 * 16)
+    assert kernels.allreduce(kp, 3072, 1) == kp.fixed
+
+
+def test_multicast_is_a_router_tree(p):
+    # the routers fork a multicast: one injection, one zero-load latency to the farthest node,
+    # then a flit a cycle, whatever the number of destinations
+    far = network.multicast_cycles(p, 4, 4, 640)
+    assert far == pytest.approx(p.fixed_cycles + 6 * p.hop_cycles + 9)
+    assert network.multicast_cycles(p, 4, 4, 640, src=(1, 1)) == pytest.approx(
+        p.fixed_cycles + 4 * p.hop_cycles + 9)
+
+
+def test_sequenced_groups_are_two_by_two_tiles(p):
+    # the core's sequencer runs a group of 2 x 2 tiles even when some are missing (skip
+    # beats); the engine alone packs the 21 tiles of 100 x 36 into 6 groups, the sequencer
+    # into 4 x 2 = 8 groups of 2 x 2
+    assert kernels.sequenced_cycles(p, 256, 256, 64) == core.gemm_cycles(p, 256, 256, 64)
+    assert kernels.sequenced_cycles(p, 100, 36, 24) == core.gemm_cycles(p, 128, 64, 24)
+    assert kernels.sequenced_cycles(p, 100, 36, 24) > core.gemm_cycles(p, 100, 36, 24)
+
+
+def test_summa_later_panels_hidden_unless_the_links_are_slow(p, kp):
+    """4x4 at 256³: a core's 64 x 64 block takes 4 groups x 4 x 64 = 1,024 beats a panel
+    against 128 + 128 lines in: hidden. At a twentieth of the link width the eject port needs
+    5,120 cycles a panel, and the three later panels expose the difference."""
+    _, fast = kernels.summa(p, kp, 4, 4, 256, 256, 256)
+    assert fast["exposed"] == 0
+    slow = p.with_overrides({"link_scale": "0.05"})
+    _, d = kernels.summa(slow, kp, 4, 4, 256, 256, 256)
+    beats = kernels.gemm_kernel(p, kp, 64, 64, 256) / 4
+    assert d["exposed"] == pytest.approx(3 * (256 / 0.05 - beats))

@@ -20,7 +20,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ROOT", "RESULTS_MD", "RESULTS_JSON", "Section", "REQUIRED", "block_of", "load",
+__all__ = ["ROOT", "RESULTS_MD", "RESULTS_JSON", "Section", "REQUIRED", "PROGRAMS", "block_of",
+           "load",
            "parse_sections", "markdown_tables", "staleness", "FiguresError"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,18 @@ REQUIRED = {
     "noc-8x8-uniform-v2-d8": "load-latency curve, 8x8 uniform, 2 VCs, depth 8",
     "noc-8x8-uniform-v2-d16": "load-latency curve, 8x8 uniform, 2 VCs, depth 16",
     "noc-8x8-transpose-v2": "load-latency curve, 8x8 transpose, 2 VCs",
+    "bench-core": "GEMM kernels on one D1 core (engine layout, row-major, epilogue)",
+    "bench-core-layernorm": "layer normalisation on the D1 core's vector unit",
+    "bench-mesh-gemm": "SUMMA on meshes of D1 cores",
+    "bench-mesh-allreduce": "all-reduce on the 2x2 SMALL mesh (piece sizes, a dead core)",
+    "bench-mesh-train": "the data-parallel training step on the 2x2 SMALL mesh",
 }
+
+#: The sections of whole programs (:mod:`.kernels`): read from ``docs/results.json`` only (their
+#: benches wrote it from their first run), each a list of runs under one key.
+PROGRAMS = {"bench-core": ("gemm", "gemm_rm"), "bench-core-layernorm": ("layernorm",),
+            "bench-mesh-gemm": ("gemm",), "bench-mesh-allreduce": ("allreduce",),
+            "bench-mesh-train": ("train",)}
 
 
 class FiguresError(ValueError):
@@ -68,6 +80,10 @@ def block_of(key):
     """The hw package a section measures (for staleness)."""
     if key.startswith("noc-"):
         return "hw/noc"
+    if key.startswith("bench-core"):
+        return "hw/core"
+    if key.startswith("bench-mesh"):
+        return "verif/mesh/programs"
     return {"bench": "hw/fp", "bench-matmul": "hw/matmul", "bench-vector": "hw/vector",
             "bench-sram": "hw/sram", "bench-scalar": "hw/scalar"}.get(key)
 
@@ -220,7 +236,15 @@ def _json_noc(f):
     return _noc(f["mesh"], f["traffic"], f["vcs_per_class"], f["depth"], f["points"])
 
 
+def _json_program(key):
+    def read(f):
+        return {name: list(f.get(name, [])) for name in PROGRAMS[key]}
+    return read
+
+
 def _kind(key):
+    if key in PROGRAMS:
+        return key
     if key.startswith("noc-prove"):
         return None
     if key.startswith("noc-"):
@@ -232,7 +256,8 @@ def _kind(key):
 _FROM_MD = {"matmul": _md_matmul, "vector": _md_vector, "sram": _md_sram, "scalar": _md_scalar,
             "noc": _md_noc}
 _FROM_JSON = {"matmul": _json_matmul, "vector": _json_vector, "sram": _json_sram,
-              "scalar": _json_scalar, "noc": _json_noc}
+              "scalar": _json_scalar, "noc": _json_noc,
+              **{key: _json_program(key) for key in PROGRAMS}}
 
 
 def load(md_path=RESULTS_MD, json_path=RESULTS_JSON):
@@ -249,7 +274,7 @@ def load(md_path=RESULTS_MD, json_path=RESULTS_JSON):
     if md_path.exists():
         for key, (date, command, body) in parse_sections(md_path.read_text()).items():
             kind = _kind(key)
-            if kind and date and key not in sections:
+            if kind in _FROM_MD and date and key not in sections:
                 try:
                     figures = _FROM_MD[kind](body)
                 except (FiguresError, KeyError, IndexError) as e:

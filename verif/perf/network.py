@@ -8,8 +8,9 @@
 * Under load the latency is the zero-load latency times the measured load-latency curve of the
   router's (VCs, depth), at load = offered / saturation throughput (:meth:`Params.load_latency`);
   the saturation throughput of uniform traffic is the measured share of the bisection bound.
-* Multicast is a tree: a row broadcast then column broadcasts, each forwarded in cut-through
-  by the cores on the way (:func:`multicast_cycles`).
+* Multicast is a router tree (the routers fork a multicast packet, issue 18): the source
+  injects it once, and the farthest destination has it after one zero-load latency over its
+  hops and a flit a cycle behind (:func:`multicast_cycles`).
 * Dead cores: paths from ``hw.noc.routing``'s own tables (``updown`` around disabled nodes, as the
   RTL's tables route them); :func:`hop_stretch` is the mean hop count over the live pairs
   relative to the full mesh's XY routes. The routing functions take meshes up to 16x16; a larger
@@ -55,15 +56,15 @@ def loaded_latency(p, width, height, offered, pattern="uniform"):
 
 
 def multicast_cycles(p, width, height, nbytes, src=(0, 0)):
-    """Cycles to deliver ``nbytes`` from ``src`` to every node of a width x height region: along
-    the source's row, then down every column, cut-through (each forwarding core re-injects the
-    flits as they arrive, one fixed cost per level)."""
+    """Cycles to deliver ``nbytes`` from ``src`` to every node of a width x height region: the
+    routers fork the packet (a tree along the XY routes), so the source injects it once and the
+    farthest node (its hops the largest row plus column distance) has the last flit one
+    zero-load latency and ``flits - 1`` cycles after the first was sent."""
     x, y = src
     row = max(x, width - 1 - x)
     col = max(y, height - 1 - y)
     flits = max(1, math.ceil(nbytes / p.link_bytes_per_cycle()))
-    levels = (row > 0) + (col > 0)
-    return p.fixed_cycles * max(1, levels) + p.hop_cycles * (row + col) + flits - 1
+    return p.fixed_cycles + p.hop_cycles * (row + col) + flits - 1
 
 
 def route_hops(mesh, tables, src, dst):
