@@ -13,6 +13,7 @@ loading and the reads through the edge port, the check). The mesh's speed is the
 core.
 """
 
+import os
 import re
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 from hw.mesh.config import MESH_2X2
 from sim.bench import BenchError
 from sim.flow import report
+from sim.flow.build import MUTANT_ENV
 
 from .regression import JOBS, copy_project
 
@@ -51,8 +53,12 @@ def parse(output):
 
 
 def _make(root, target):
+    # as a user's shell: the copy's own virtual environment and build directory, nothing of
+    # this process's (PYTHONPATH would import this tree's code instead of the copy's)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "D1CORE_BUILD", MUTANT_ENV, "VIRTUAL_ENV")}
     t0 = time.monotonic()
-    proc = subprocess.run(["make", target], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run(["make", target], cwd=root, capture_output=True, text=True, env=env)
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         raise BenchError(f"make {target} failed ({proc.returncode}):\n"
