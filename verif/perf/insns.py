@@ -114,7 +114,7 @@ def load(path=TRAIN_INSNS):
     return {int(k): v for k, v in data["mixes"].items()}
 
 
-def main(argv=None, path=TRAIN_INSNS):
+def main(path=TRAIN_INSNS):
     """Trace the bench's two cases (every core live, (1, 0) dead) and write ``path``."""
     from verif.mesh.allreduce import ranks
 

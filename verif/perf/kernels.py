@@ -39,10 +39,12 @@ marked in the checks), and every other run is a check:
   line a cycle); the three costs fitted on the runs with 8-line pieces and the dead-core run,
   the runs with 32-line pieces checked.
 * **Training step** (``train.c``): its phases as the one thread issues them (:class:`_Thread`):
-  the GEMMs (the SMALL engine's schedule), the VOPs (their lines, and a phase gap when one
-  reads the previous one's result), each command's scalar instructions at the measured
-  one-thread IPC, every wait; the gradients' all-reduce (the model above) and the update;
-  checked when the bench's section ``bench-mesh-train`` exists.
+  the instructions each phase executes (:mod:`.insns`, traced) at their cycles on the core
+  (:data:`INSN_CYCLES`, docs/scalar.md's timing with the core's scratchpad and dispatcher),
+  against the units' work between its waits: the GEMMs (the SMALL engine's sequenced
+  schedule, a queued one its beats), the VOPs (their lines, and a phase gap when one reads the
+  previous one's result); the all-reduce inside a step is its thread's instructions. Checked
+  when the bench's section ``bench-mesh-train`` exists.
 """
 
 import math
