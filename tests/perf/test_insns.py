@@ -77,6 +77,22 @@ def test_stored_mixes_are_the_programs():
     assert insns.train_mix() == stored[4]
 
 
+def test_instruction_costs_on_the_allreduce_runs(sections):
+    """The per-class costs, checked on the training step, against the other program that
+    counts its thread's cycles: every bench-mesh-allreduce run's window (issued, in flight
+    and fetch cycles of thread 0) within 10 % of its traced instructions' cycles."""
+    try:
+        riscv.compiler()
+    except riscv.CompilerMissing:
+        pytest.skip("no RISC-V compiler")
+    if "bench-mesh-allreduce" not in sections:
+        pytest.skip("bench-mesh-allreduce not measured")
+    for r in sections["bench-mesh-allreduce"].figures["allreduce"]:
+        mix = insns.allreduce_mix(r["n"], piece=r["piece"], dead=tuple(map(tuple, r["dead"])))
+        measured = r["thread_issued"] + r["thread_in_flight"] + r["thread_fetch"]
+        assert kernels.thread_cycles(mix) == pytest.approx(measured, rel=0.10), r
+
+
 class _Record:
     """Stands in for the model's thread: records the GEMMs a phase queues."""
 

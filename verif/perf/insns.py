@@ -21,7 +21,8 @@ from pathlib import Path
 from hw.core.isa import Counter as CoreCounter
 from hw.mesh.config import MESH_2X2
 
-__all__ = ["CLASSES", "PHASES", "TRAIN_INSNS", "classify", "train_mix", "load", "main"]
+__all__ = ["CLASSES", "PHASES", "TRAIN_INSNS", "classify", "train_mix", "allreduce_mix", "load",
+           "main"]
 
 #: The classes counted: ALU (and JAL, LUI, AUIPC), backward branches taken (a loop's), other
 #: branches, JALR, loads, stores, multiplications, divisions, CSR instructions, coprocessor
@@ -55,7 +56,9 @@ def classify(insn, pc, next_pc):
     return "alu"
 
 
-def _trace(program, dead, rank, config):
+def _trace(program, dead, rank, config, marker, stop):
+    """``[(marks so far, class, pc, next pc)]`` of one rank's run up to its ``stop``-th mark (or
+    its end); a mark is an RDCTR of counter ``marker``."""
     # the mesh's host side and the ISS only here: the model reads the stored mixes
     from verif.mesh.run import live_mask
     from verif.scalar import elf, iss
@@ -72,7 +75,7 @@ def _trace(program, dead, rank, config):
     stamps = []
 
     def coprocessor(thread, insn, a, b):
-        if insn & 0x7F == _SYNC and (insn >> 12) & 7 == _RDCTR and a == int(CoreCounter.CYCLES):
+        if insn & 0x7F == _SYNC and (insn >> 12) & 7 == _RDCTR and a == marker:
             stamps.append(len(stamps))
         return 0
 
@@ -82,7 +85,7 @@ def _trace(program, dead, rank, config):
     for _ in range(1_000_000):
         record = sim.step()
         trace.append((len(stamps), classify(record.insn, record.pc, t.pc), record.pc, t.pc))
-        if sim._tohost_value() or not t.running:
+        if len(stamps) >= stop or sim._tohost_value() or not t.running:
             break
     return trace
 
@@ -93,16 +96,38 @@ def train_mix(*, dead=(), config=MESH_2X2, steps=3):
 
     program = train_program(config=config, dead=dead, steps=steps, report=True)
     first = 4 * (steps - 1) + 1          # the last step's first stamp (one is the step's)
-    total = {phase: Counter() for phase in PHASES}
+    return _mixes(program, dead, config, int(CoreCounter.CYCLES),
+                  {first + i: phase for i, phase in enumerate(PHASES)})
+
+
+def _mixes(program, dead, config, marker, phases):
+    """``{phase: {class: instructions}}``, the mean over the live ranks; ``phases``: the
+    marks counted (``{marks so far: phase}``)."""
+    total = {phase: Counter() for phase in phases.values()}
     for rank in program.ranks:
-        for mark, cls, pc, next_pc in _trace(program, dead, rank, config):
-            if first <= mark < first + len(PHASES):
-                phase = total[PHASES[mark - first]]
+        for mark, cls, pc, next_pc in _trace(program, dead, rank, config, marker,
+                                             max(phases) + 1):
+            if mark in phases:
+                phase = total[phases[mark]]
                 phase[cls] += 1
                 if next_pc >> 5 != pc >> 5:
                     phase["line_seq" if next_pc == pc + 4 else "line_jump"] += 1
     n = len(program.ranks)
-    return {phase: {c: total[phase][c] / n for c in CLASSES} for phase in PHASES}
+    return {phase: {c: total[phase][c] / n for c in CLASSES} for phase in total}
+
+
+def allreduce_mix(n, *, piece, dead=(), config=MESH_2X2):
+    """``{class: instructions}`` of ``allreduce.c``'s counted window (the bench's REPORT
+    build: from thread 0's first counter read before the all-reduce to the first after it),
+    the mean over the live ranks: the instruction costs' check on runs they were not
+    checked on before."""
+    from hw.core.counters import counter_index
+    from verif.mesh.allreduce import allreduce_program
+
+    program = allreduce_program(n, config=config, dead=dead, piece=piece, report=True,
+                                per_core=True)
+    marker = counter_index(thread=0, reason="instructions")
+    return _mixes(program, dead, config, marker, {1: "window"})["window"]
 
 
 def load(path=TRAIN_INSNS):
