@@ -119,8 +119,7 @@ def _mixes(program, dead, config, marker, phases):
 def allreduce_mix(n, *, piece, dead=(), config=MESH_2X2):
     """``{class: instructions}`` of ``allreduce.c``'s counted window (the bench's REPORT
     build: from thread 0's first counter read before the all-reduce to the first after it),
-    the mean over the live ranks: the instruction costs' check on runs they were not
-    checked on before."""
+    the mean over the live ranks: :data:`.kernels.INSN_CYCLES` checked on another program."""
     from hw.core.counters import counter_index
     from verif.mesh.allreduce import allreduce_program
 
