@@ -193,12 +193,7 @@ def test_command_calibrate(capsys, sections):
     # a program's section missing is named and leaves the exit status alone
     if "bench-mesh-train" not in sections:
         assert "missing (not checked): bench-mesh-train" in text
-    # a check off by more than 10 % exits 1: the training step's, until its model is found
-    # (test_training_step_within_tolerance_of_rtl)
-    off = [r for r in calibrate.program_checks(sections)
-           if r["measured"] is not None and not r["ok"]]
-    assert {r["case"].split()[0] for r in off} <= {"train.c"}
-    assert rc == (1 if off else 0)
+    assert rc == 0
 
 
 def test_bench_json_shapes(tmp_path):
@@ -258,27 +253,12 @@ def test_programs_within_tolerance_of_rtl(sections):
     sources = {r["source"].split()[0] for r in rows}
     assert {"bench-core", "bench-core-layernorm", "bench-mesh-gemm",
             "bench-mesh-allreduce"} <= sources
-    # The training step's model is short of its RTL by more than 10 % (docs/scale.md, "What
-    # is left": the missing effect is not found yet): those checks are the expected failure
-    # test_training_step_within_tolerance_of_rtl; every other one must hold.
-    bad = [r for r in rows if not r["ok"] and not r["case"].startswith("train.c")]
+    bad = [r for r in rows if not r["ok"]]
     assert not bad, bad
     held_out = [r for r in rows if r["note"] != "fit point"]
     assert len(held_out) >= len(rows) - 8
     assert any(r["dead"] for r in rows)                       # the dead-core all-reduce
     assert {r["mesh"] for r in rows} >= {"D1 core", "2x2 D1", "1x1 D1", "2x2 SMALL"}
-
-
-@pytest.mark.xfail(strict=True, reason="the training step's model is 13 % short of the RTL "
-                   "(docs/scale.md, 'What is left'): the missing effect is not found yet")
-def test_training_step_within_tolerance_of_rtl(sections):
-    """Every stored training-step check (bench-mesh-train: the step's cycles and its phases, 4
-    and 3 live cores) within 10 %. Strict: it fails the regression once the model holds, so
-    the mark goes then."""
-    rows = [r for r in calibrate.program_checks(sections)
-            if r["measured"] is not None and r["case"].startswith("train.c")]
-    assert rows, "bench-mesh-train is in docs/results.json"
-    assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
 
 
 def test_training_step_missing_until_its_bench(sections):

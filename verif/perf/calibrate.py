@@ -22,7 +22,7 @@ Checks (no simulation; the RTL runs belong to the benches):
 import json
 from pathlib import Path
 
-from . import core, kernels, network
+from . import core, insns, kernels, network
 from .figures import REQUIRED, staleness
 from .params import build, mean_hops
 
@@ -115,9 +115,16 @@ def _mesh_rows(p, ps, kp, sections):
         rows.append(_missing("all-reduce", "bench-mesh-allreduce"))
     if "bench-mesh-train" in sections:
         s = sections["bench-mesh-train"]
+        mixes = insns.load()
         for r in s.figures["train"]:
-            model = kernels.train_step(ps, kp, sizes=r["sizes"], batch=r["batch"],
-                                       cores=r["cores"], gradient_floats=r["gradient_floats"])
+            if r["cores"] not in mixes:
+                rows.append(_missing(f"training step, {r['cores']} cores: its instructions",
+                                     "bench-mesh-train", kind="mesh", shape="", fmt="",
+                                     mesh="2x2 SMALL", dead=_dead_text(r["dead"]))
+                            | {"note": "missing: run python -m verif.perf.insns"})
+                continue
+            model = kernels.train_step(ps, sizes=r["sizes"], batch=r["batch"],
+                                       cores=r["cores"], mix=mixes[r["cores"]])
             step = r["per_step"][-1]
             shape = "-".join(str(v) for v in r["sizes"]) + f" batch {r['batch']}"
             for part in ("cycles", "forward_backward", "allreduce", "update"):

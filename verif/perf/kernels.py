@@ -39,10 +39,12 @@ marked in the checks), and every other run is a check:
   line a cycle); the three costs fitted on the runs with 8-line pieces and the dead-core run,
   the runs with 32-line pieces checked.
 * **Training step** (``train.c``): its phases as the one thread issues them (:class:`_Thread`):
-  the GEMMs (the SMALL engine's schedule), the VOPs (their lines, and a phase gap when one
-  reads the previous one's result), each command's scalar instructions at the measured
-  one-thread IPC, every wait; the gradients' all-reduce (the model above) and the update;
-  checked when the bench's section ``bench-mesh-train`` exists.
+  the instructions each phase executes (:mod:`.insns`, traced) at their cycles on the core
+  (:data:`INSN_CYCLES`, docs/scalar.md's timing with the core's scratchpad and dispatcher),
+  against the units' work between its waits: the GEMMs (the SMALL engine's sequenced
+  schedule, a queued one its beats), the VOPs (their lines, and a phase gap when one reads the
+  previous one's result); the all-reduce inside a step is its thread's instructions. Checked
+  when the bench's section ``bench-mesh-train`` exists.
 """
 
 import math
@@ -61,7 +63,7 @@ from . import core
 
 __all__ = ["KernelParams", "calibration", "phase_gap", "sequenced_cycles", "gemm_kernel",
            "gemm_rm_kernel", "layernorm_phases", "layernorm_kernel", "summa", "allreduce",
-           "train_step"]
+           "INSN_CYCLES", "thread_cycles", "gemm_beats", "train_step"]
 
 #: The vector sequencer's structure (docs/core.md "Vector sequencer", measured in its tests):
 #: cycles from a command taken to its first request entering the unit (F1..F4, the port's
@@ -219,38 +221,84 @@ def allreduce(kp, n, cores, piece=ar.PIECE):
     return kp.fixed + q * (kp.piece_base + kp.piece_rank * (cores - 1)) + lines
 
 
-#: Scalar instructions of train.c's commands (its comments: a VOP with its configuration
-#: "some 15 instructions"; a REPORT stamp "some 30 instructions: 100 cycles"), and of a queued
-#: GEMM and a semaphore wait (a call and a counter, the command).
+#: Cycles from one scalar instruction's issue to its thread's next issue on the core, one thread
+#: alone, by class (:mod:`.insns`): docs/scalar.md's timing table (ALU, JAL and a loop branch
+#: predicted right 2; other branches and JALR 3; a multiplication 6, a division 26, a CSR 4),
+#: its loads and stores (4 with an answer the next cycle) with the core's scratchpad answering
+#: after SRAM_LATENCY; a coprocessor instruction (every d1 instruction) as a load whose answer
+#: goes through the dispatcher's three registers (the request taken, decoded, the answer:
+#: docs/core.md "The dispatcher"); a change of 32-byte line waits for the scratchpad's answer
+#: less the two cycles the thread's issue takes anyway (a jump's line can wait longer: it is
+#: asked for when the branch resolves). None measured per instruction: the training step's
+#: non-waiting cycles check them (docs/scale.md).
+INSN_CYCLES = {"alu": 2, "loop": 2, "branch": 3, "jalr": 3, "load": 3 + SRAM_LATENCY,
+               "store": 3 + SRAM_LATENCY, "mul": 6, "div": 26, "csr": 4, "coprocessor": 4 + 3,
+               "line_seq": SRAM_LATENCY - 2, "line_jump": SRAM_LATENCY - 2}
+#: How train.c's instructions spread over a phase's commands (its source: a VOP with its
+#: configuration some 15 instructions, a REPORT stamp some 30, a queued GEMM and a semaphore
+#: wait a call and a counter): only their shares matter, the phase's total is its traced
+#: instructions' cycles (:func:`thread_cycles`).
 VOP_INSNS, GEMM_INSNS, WAIT_INSNS, STAMP_INSNS = 15, 6, 4, 30
+
+
+def thread_cycles(mix):
+    """The cycles one thread takes to execute ``mix`` (``{class: instructions}``, the classes
+    of :data:`INSN_CYCLES`) on the core, never asleep."""
+    return sum(INSN_CYCLES[c] * n for c, n in mix.items())
+
+
+def gemm_beats(p, m, n, k):
+    """Beats of a GEMM the core's sequencer feeds: its 2 × 2-tile groups × L × K (a GEMM queued
+    behind another adds exactly these: docs/core.md "GEMM sequencer", Cycles)."""
+    side = int(math.isqrt(p.interleave))
+    gm, gn = side * p.tile_rows, side * p.tile_cols
+    return math.ceil(m / gm) * math.ceil(n / gn) * p.interleave * k
 
 
 class _Thread:
     """One thread issuing commands to its units and waiting for them: a sync point takes the
     longer of the issue and the units' work since the last one, then the last result's
-    latency (a GEMM's retire, a VOP's phase gap)."""
+    latency (a GEMM's retire, a VOP's phase gap). ``scale``: cycles per instruction share."""
 
-    def __init__(self, p):
-        self.p, self.cycles, self.issue, self.work, self.tail = p, 0.0, 0.0, 0.0, 0.0
+    def __init__(self, p, scale=1.0):
+        self.p, self.scale = p, scale
+        self.cycles = self.issue = self.work = self.tail = self.shares = 0.0
+        self.queued = 0
 
-    def _insns(self, n):
-        self.issue += n / self.p.scalar_ipc_1
+    def insns(self, n):
+        self.shares += n
+        self.issue += n * self.scale
 
     def vop(self, lines, dependent=True):
-        self._insns(VOP_INSNS)
+        self.insns(VOP_INSNS)
         # a VOP that reads the previous one's result waits for it (the sequencer's check)
         self.work += lines + (phase_gap(self.p) if dependent else 0)
         self.tail = phase_gap(self.p)
 
     def gemm(self, m, n, k):
-        self._insns(GEMM_INSNS)
-        self.work += sequenced_cycles(self.p, m, n, k) - self.p.fma_latency
+        self.insns(GEMM_INSNS)
+        # the first of a queue pays the sequencer's start and the engine's fill; one queued
+        # behind it adds its beats
+        self.work += (gemm_beats(self.p, m, n, k) if self.queued else
+                      sequenced_cycles(self.p, m, n, k) - self.p.fma_latency)
+        self.queued += 1
         self.tail = SEQ_QUEUE + self.p.fma_latency
 
     def sync(self):
-        self._insns(WAIT_INSNS)
+        self.insns(WAIT_INSNS)
         self.cycles += max(self.issue, self.work) + self.tail
         self.issue = self.work = self.tail = 0.0
+        self.queued = 0
+
+
+def _phase(p, issue, cycles):
+    """Cycles of a phase (``issue(thread)`` issues its commands) whose instructions take
+    ``cycles`` of the thread: spread over its commands in their shares."""
+    t = _Thread(p)
+    issue(t)
+    t = _Thread(p, cycles / t.shares)
+    issue(t)
+    return t.cycles
 
 
 def _narrow(t, rows, cols, seeded=False):
@@ -260,16 +308,8 @@ def _narrow(t, rows, cols, seeded=False):
         t.vop(rows)
 
 
-def train_step(p, kp, *, sizes, batch, cores, gradient_floats, piece=32, report=True):
-    """Cycles of one step of ``train.c`` on a mesh of SMALL cores (``p`` built for the SMALL
-    engine), phase by phase as the program issues them (one thread: every GEMM and VOP with its
-    scalar instructions at the measured one-thread IPC, every wait for the units' work):
-    ``{"forward_backward", "allreduce", "update", "cycles"}``. ``report``: the bench's build,
-    whose four stamps a step cost their instructions."""
-    din, hid, dout = sizes
-    rows = math.ceil(batch / cores)
-    ldf = {c: _lines(4 * c) for c in (din, hid, dout, rows)}
-    t = _Thread(p)
+def _forward_backward(t, din, hid, dout, rows, ldf):
+    t.insns(STAMP_INSNS)                      # the span starts inside the step's first stamp
     # forward: Z1ᵀ, Z1; ReLU both; H1ᵀ, H1; Yᵀ, Y; E, the loss tree; dYᵀ, dY
     t.gemm(hid, rows, din)
     t.gemm(rows, hid, din)
@@ -305,10 +345,11 @@ def train_step(p, kp, *, sizes, batch, cores, gradient_floats, piece=32, report=
     t.sync()
     t.gemm(din, hid, rows)
     t.sync()
-    stamp = report * STAMP_INSNS / p.scalar_ipc_1   # a span holds the stamp it starts at
-    fb = t.cycles + stamp
-    t.cycles = 0.0
-    # update: the loss, SGD on the masters, the SR narrowing (a SEED before each), W2ᵀ
+
+
+def _update(t, din, hid, dout, ldf):
+    t.insns(STAMP_INSNS)
+    # the loss, SGD on the masters, the SR narrowing (a SEED before each), W2ᵀ
     t.vop(1, False)
     t.vop(din * ldf[hid], False)
     t.vop(hid * ldf[dout], False)
@@ -319,8 +360,28 @@ def train_step(p, kp, *, sizes, batch, cores, gradient_floats, piece=32, report=
             t.vop(16)
             t.vop(16, False)
     t.sync()
-    update = t.cycles + stamp
-    comm = allreduce(kp, gradient_floats, cores, piece) + stamp
+
+
+def train_step(p, *, sizes, batch, cores, mix):
+    """Cycles of one step of ``train.c`` on a mesh of SMALL cores (``p`` built for the SMALL
+    engine), phase by phase as its one thread issues them: ``{"forward_backward",
+    "allreduce", "update", "cycles"}``. ``mix``: the instructions each phase executes
+    (``{phase: {class: instructions}}``, :func:`.insns.train_mix` of the bench's build, its
+    REPORT stamps included), at :data:`INSN_CYCLES` on the core. A compute phase takes the
+    longer of its instructions and its units' work between waits (the GEMMs, a queued one
+    adding its beats; the VOPs' lines and phase gaps), plus each wait's last latency. The
+    all-reduce of a step this size is its thread's instructions (one piece a chunk: the
+    pushes, the adds and the other cores' data land while the thread issues; the bench
+    measured 8 and 37 cycles of waiting), so it takes their cycles (:func:`allreduce`'s costs,
+    fitted on allreduce.c's round 0, have no round's counts, a multiplication and with 3 ranks
+    divisions per semaphore, nor the fence and the stamp a step's span holds)."""
+    din, hid, dout = sizes
+    rows = math.ceil(batch / cores)
+    ldf = {c: _lines(4 * c) for c in (din, hid, dout, rows)}
+    fb = _phase(p, lambda t: _forward_backward(t, din, hid, dout, rows, ldf),
+                thread_cycles(mix["forward_backward"]))
+    update = _phase(p, lambda t: _update(t, din, hid, dout, ldf), thread_cycles(mix["update"]))
+    comm = thread_cycles(mix["allreduce"])
     return {"forward_backward": fb, "allreduce": comm, "update": update,
             "cycles": fb + comm + update}
 
