@@ -67,7 +67,14 @@ FAST = [
     "tests/matmul/test_array_amaranth.py",
     "tests/sram/test_scratchpad_amaranth.py",
     "tests/noc/test_routing.py",
-    "tests/noc/test_router_amaranth.py",
+    # the router's functional Amaranth tests; its rate and latency tests (tens of seconds
+    # each) stay in make test: the tier's NoC meshes carry its every turn on both simulators
+    *(f"tests/noc/test_router_amaranth.py::{t}" for t in (
+        "test_flit_layout", "test_parameter_errors",
+        "test_input_buffer_fifo_order_overrun_and_push_pop",
+        "test_input_buffer_multicast_head_leaves_after_its_last_output",
+        "test_drops_answer_requests_and_count", "test_multicast_row_column_rectangle_with_unicast",
+        "test_multicast_into_a_dead_router_is_dropped_there")),
     "tests/mesh/test_edge.py",
     "tests/mesh/test_run.py",
     "tests/scalar/test_iss.py",
@@ -89,8 +96,10 @@ def entries():
 
 
 def selects(entry, nodeid):
-    """Whether ``entry`` (a module or directory path, or a node id) takes the test ``nodeid``
-    (xdist's ``@group`` suffix ignored)."""
+    """Whether ``entry`` (a module or directory path, or a node id: with parameters, one test;
+    without, every parameter set of it) takes the test ``nodeid`` (xdist's ``@group`` suffix
+    ignored)."""
     nodeid = nodeid.split("@", 1)[0]
-    return nodeid == entry or nodeid.startswith(entry.rstrip("/") + ("::" if entry.endswith(
-        ".py") else "/"))
+    if "::" in entry:   # a test: itself, or every parameter set of it
+        return nodeid == entry or nodeid.startswith(entry + "[")
+    return nodeid.startswith(entry.rstrip("/") + ("::" if entry.endswith(".py") else "/"))
