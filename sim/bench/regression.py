@@ -105,7 +105,8 @@ def run_tier(tier, *, jobs=JOBS):
 
 
 def _minutes(seconds):
-    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+    s = round(seconds)        # whole seconds first: 299.6 s is 5 min 00 s, not 4 min 60 s
+    return f"{s // 60} min {s % 60:02d} s"
 
 
 def section(r):

@@ -73,3 +73,9 @@ def test_tier_is_an_option_of_the_regression_part_only(capsys):
 
     assert main(["bench", "--only", "core", "--tier", "check"]) == 2
     assert "--tier is an option of --only regression" in capsys.readouterr().err
+
+
+def test_minutes_round_to_whole_seconds_first():
+    assert regression._minutes(299.6) == "5 min 00 s"
+    assert regression._minutes(1738.57) == "28 min 59 s"
+    assert regression._minutes(59.4) == "0 min 59 s"
