@@ -13,7 +13,6 @@ loading and the reads through the edge port, the check). The mesh's speed is the
 core.
 """
 
-import os
 import re
 import subprocess
 import tempfile
@@ -23,9 +22,8 @@ from pathlib import Path
 from hw.mesh.config import MESH_2X2
 from sim.bench import BenchError
 from sim.flow import report
-from sim.flow.build import MUTANT_ENV
 
-from .regression import JOBS, copy_project
+from .regression import JOBS, copy_project, fresh_env
 
 __all__ = ["RUNS", "BenchError", "parse", "run", "section"]
 
@@ -53,12 +51,9 @@ def parse(output):
 
 
 def _make(root, target):
-    # as a user's shell: the copy's own virtual environment and build directory, nothing of
-    # this process's (PYTHONPATH would import this tree's code instead of the copy's)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "D1CORE_BUILD", MUTANT_ENV, "VIRTUAL_ENV")}
     t0 = time.monotonic()
-    proc = subprocess.run(["make", target], cwd=root, capture_output=True, text=True, env=env)
+    proc = subprocess.run(["make", target], cwd=root, capture_output=True, text=True,
+                          env=fresh_env())
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         raise BenchError(f"make {target} failed ({proc.returncode}):\n"

@@ -26,8 +26,8 @@ from sim.bench import BenchError
 from sim.flow import report, toolchain
 from sim.flow.build import MUTANT_ENV
 
-__all__ = ["BUDGET", "COPIED", "JOBS", "TIERS", "BenchError", "copy_project", "parse", "run",
-           "run_tier", "section"]
+__all__ = ["BUDGET", "COPIED", "JOBS", "TIERS", "BenchError", "copy_project", "fresh_env",
+           "parse", "run", "run_tier", "section"]
 
 #: Workers, as CI has (2 cores).
 JOBS = 2
@@ -72,11 +72,15 @@ def copy_project(dest):
             shutil.copy(src, dest / name)
 
 
-def _env(root):
-    """This environment for a run in ``root``: its packages first, its own build directory, no
-    mutant."""
-    env = {k: v for k, v in os.environ.items() if k not in ("D1CORE_BUILD", MUTANT_ENV)}
-    env["PYTHONPATH"] = str(root)
+def fresh_env(root=None):
+    """This environment for a run in a fresh copy: its own build directory, no mutant; with
+    ``root`` (the copy), the copy's packages first, run by this interpreter; without, a user's
+    shell in the copy: nothing of this process's PYTHONPATH (it would import this tree's code
+    instead of the copy's) or virtual environment (make picks the copy's own)."""
+    drop = ("D1CORE_BUILD", MUTANT_ENV, "PYTHONPATH", *(() if root else ("VIRTUAL_ENV",)))
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if root is not None:
+        env["PYTHONPATH"] = str(root)
     return env
 
 
@@ -92,7 +96,7 @@ def run_tier(tier, *, jobs=JOBS):
         print(f"regression, {tier} tier: {' '.join(cmd[1:])} in a fresh copy ({root})",
               flush=True)
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=_env(root))
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=fresh_env(root))
         elapsed = time.monotonic() - t0
     summary, wall, busy = parse(proc.stdout)
     if proc.returncode != 0 or summary.get("failed") or summary.get("error") \

@@ -79,3 +79,14 @@ def test_minutes_round_to_whole_seconds_first():
     assert regression._minutes(299.6) == "5 min 00 s"
     assert regression._minutes(1738.57) == "28 min 59 s"
     assert regression._minutes(59.4) == "0 min 59 s"
+
+
+def test_fresh_env_keeps_nothing_of_this_tree(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", "/this/tree")
+    monkeypatch.setenv("D1CORE_BUILD", "/this/build")
+    monkeypatch.setenv("VIRTUAL_ENV", "/this/.venv")
+    copy = regression.fresh_env(tmp_path)        # this interpreter on the copy's packages
+    assert copy["PYTHONPATH"] == str(tmp_path) and "D1CORE_BUILD" not in copy
+    assert copy["VIRTUAL_ENV"] == "/this/.venv"
+    shell = regression.fresh_env()               # a user's shell in the copy (make)
+    assert not {"PYTHONPATH", "D1CORE_BUILD", "VIRTUAL_ENV"} & set(shell)
