@@ -25,6 +25,7 @@ from hw.scalar.isa import RAM_BASE
 from verif.pack import pack_word
 from verif.scalar import elf
 
+from .allreduce import ranks
 from .programs import build
 from .run import check_dead
 
@@ -104,8 +105,7 @@ class Traffic:
 
     @property
     def live(self):
-        return [(x, y) for y in range(self.config.height) for x in range(self.config.width)
-                if (x, y) not in self.dead]
+        return ranks(self.config, self.dead)
 
     def _symbol(self, name):
         return self.program.symbols[name]
@@ -185,8 +185,7 @@ def random_traffic(config, *, pushes=12, seed=0, dead=()):
     check_int("seed", seed, 0, 2**32 - 1)
     dead = tuple(check_dead(config, dead))
     rng = np.random.default_rng(seed)
-    live = [(x, y) for y in range(config.height) for x in range(config.width)
-            if (x, y) not in dead]
+    live = ranks(config, dead)
     cursor = dict.fromkeys(live, 0)
     all_pushes, lists = [], {}
     for core in live:
